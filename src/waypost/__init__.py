@@ -1,0 +1,3 @@
+"""waypost: track parcels from the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""``python -m waypost``."""
+
+import sys
+
+from waypost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""Defensive readers shared by the carriers' pure parse functions: never raise on bad data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from waypost.models import Event, Status
+
+_TIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+)
+
+
+def text(value: Any) -> str | None:
+    """A stripped string, or None for missing, empty or non-scalar values."""
+    if value is None or isinstance(value, dict | list | tuple | bool):
+        return None
+    out = str(value).strip()
+    return out or None
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a dict, else an empty dict."""
+    return value if isinstance(value, dict) else {}
+
+
+@cache
+def zone(name: str | None) -> tzinfo | None:
+    """The named zone, or None (naive times) when unnamed or unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_time(value: Any, tz: tzinfo | None = None) -> datetime | None:
+    """A carrier timestamp as a datetime; naive ones get ``tz``; garbage gives None."""
+    raw = text(value)
+    if raw is None:
+        return None
+    parsed: datetime | None = None
+    if re.fullmatch(r"\d{10}(\d{3})?", raw):
+        seconds = int(raw) / (1000 if len(raw) == 13 else 1)
+        try:
+            return datetime.fromtimestamp(seconds, tz or ZoneInfo("UTC"))
+        except (OverflowError, OSError, ValueError):
+            return None
+    candidate = raw.replace("\\/", "/")
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        for fmt in _TIME_FORMATS:
+            try:
+                parsed = datetime.strptime(candidate, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None and tz is not None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def status_from_words(words: str | None, rules: Iterable[tuple[re.Pattern[str], Status]]) -> Status | None:
+    """The first rule whose pattern occurs in ``words``."""
+    if not words:
+        return None
+    for pattern, status in rules:
+        if pattern.search(words):
+            return status
+    return None
+
+
+def _norm(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def merge_events(events: Iterable[Event]) -> list[Event]:
+    """Events newest first, without duplicates (same time, same description; case and spacing
+    ignored). When two legs report the same step, the one with a location wins."""
+    chosen: dict[tuple[str, str], Event] = {}
+    for ev in events:
+        key = (ev.time.isoformat() if ev.time else "", _norm(ev.description))
+        kept = chosen.get(key)
+        if kept is None or (not kept.location and ev.location):
+            chosen[key] = ev
+    undated = [e for e in chosen.values() if e.time is None]
+    dated = [e for e in chosen.values() if e.time is not None]
+    dated.sort(key=_sort_key, reverse=True)
+    return dated + undated
+
+
+def _sort_key(ev: Event) -> float:
+    assert ev.time is not None
+    t = ev.time
+    if t.tzinfo is None:
+        return t.replace(tzinfo=ZoneInfo("UTC")).timestamp()
+    return t.timestamp()

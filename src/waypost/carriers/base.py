@@ -1,0 +1,187 @@
+"""What a carrier adapter declares, and the protocol every adapter implements.
+
+This module stays light (no httpx, no pydantic): the CLI reads the declarations for ``config``
+and ``carriers`` without paying for the network stack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from waypost.errors import CarrierError
+    from waypost.http import Session
+    from waypost.models import Shipment
+
+SettingKind = Literal["str", "float", "int"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a carrier's ``[carriers.NAME]`` config section."""
+
+    key: str
+    help: str
+    kind: SettingKind = "str"
+    secret: bool = False
+    credential: bool = False
+    default: str | float | int | None = None
+
+    def env_var(self, carrier: str) -> str:
+        """The environment variable that overrides this key."""
+        return f"WAYPOST_{carrier.upper()}_{self.key.upper()}"
+
+
+def base_url(default: str) -> Setting:
+    """The ``base_url`` setting every carrier has."""
+    return Setting("base_url", "API base URL (for the sandbox or a proxy)", default=default)
+
+
+def timezone(default: str | None) -> Setting:
+    """The zone of the carrier's naive timestamps."""
+    return Setting("timezone", "IANA zone of the carrier's local times", default=default)
+
+
+def rate(key: str, default: float, what: str) -> Setting:
+    """A requests-per-second limit."""
+    return Setting(key, f"max requests per second to {what}", kind="float", default=default)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A number format a carrier recognises, with an optional check-digit test."""
+
+    name: str
+    regex: str
+    example: str
+    confidence: float
+    courier: str | None = None
+    check: Callable[[str], bool] | None = None
+    describe: str = ""
+    courier_of: Callable[[str], str | None] | None = None
+
+    def courier_for(self, number: str) -> str | None:
+        """The underlying courier this pattern implies for ``number``."""
+        if self.courier_of is not None:
+            return self.courier_of(number)
+        return self.courier
+
+    def match(self, number: str) -> re.Match[str] | None:
+        """Full-match ``number`` against this pattern."""
+        return re.fullmatch(self.regex, number)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A documented (or configured) request rate for one endpoint family."""
+
+    name: str
+    per_second: float
+
+
+@dataclass(frozen=True)
+class CarrierInfo:
+    """The facts an adapter declares at the top of its module."""
+
+    name: str
+    title: str
+    coverage: str
+    settings: tuple[Setting, ...]
+    max_batch: int
+    patterns: tuple[Pattern, ...] = ()
+    docs: str = ""
+    case_sensitive: bool = False
+    courier_regex: str | None = None
+    courier_help: str = ""
+    max_connections: int = 8
+    rate_notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def credentials(self) -> tuple[Setting, ...]:
+        """The settings without which the carrier cannot be asked."""
+        return tuple(s for s in self.settings if s.credential)
+
+    @property
+    def secrets(self) -> tuple[Setting, ...]:
+        """The settings that must never be shown."""
+        return tuple(s for s in self.settings if s.secret)
+
+    def setting(self, key: str) -> Setting | None:
+        """The declared setting called ``key``."""
+        return next((s for s in self.settings if s.key == key), None)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One number to ask a carrier, as the user gave it, normalised."""
+
+    number: str
+    carrier: str | None = None
+    courier: str | None = None
+    raw: str = ""
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        """Identity used to de-duplicate input."""
+        return (self.number, self.carrier, self.courier)
+
+
+@dataclass
+class TrackOptions:
+    """How a run wants numbers answered."""
+
+    refresh: bool = False
+    save: bool = False
+    wait: bool = False
+    watch: bool = False
+    since: float | None = None
+    on_answered: Callable[[str, int], None] | None = None
+
+    def answered(self, carrier: str, count: int) -> None:
+        """Tell the progress display that ``count`` more numbers of ``carrier`` are answered."""
+        if self.on_answered is not None:
+            self.on_answered(carrier, count)
+
+
+@dataclass
+class Answer:
+    """What one carrier said about one query: usually one Shipment, several for multi-parcel
+    orders, and a single failed Shipment when the carrier could not answer."""
+
+    query: Query
+    shipments: list[Shipment]
+
+    @property
+    def failure(self) -> CarrierError | None:
+        """The error when the carrier could not answer this query."""
+        return next((s.failure for s in self.shipments if s.failure is not None), None)
+
+    @property
+    def found(self) -> bool:
+        """True when the carrier knows the number."""
+        return any(s.found for s in self.shipments)
+
+
+class Cache(Protocol):
+    """Key-value cache an adapter may use (the store provides it)."""
+
+    def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
+        """The cached value, or None when absent or older than ``max_age`` seconds."""
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Remember ``value``."""
+
+
+class Adapter(Protocol):
+    """A carrier adapter: numbers in, one Shipment (or more) per number out."""
+
+    info: CarrierInfo
+
+    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
+        """Answer every query; failures become ``Shipment.error``, never exceptions."""
+
+
+AdapterFactory = Callable[[Mapping[str, Any], "Session", "Cache | None"], Adapter]

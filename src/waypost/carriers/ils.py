@@ -1,0 +1,247 @@
+"""ILS Logistics Tracking API (``shared/seeds/ils-tracking-api.txt``).
+
+One POST to ``{base_url}/oms/v2/event/getOrdersTrack`` answers up to 100 numbers. Quirks:
+
+* The docs name the ``orderStatus`` fields ``service``, ``despatchdepot``, ``despatchdate``,
+  ``deliverydepot``, ``lastscan``, ``status``; their own example answers ``Service``,
+  ``Status``, ``Despatch Date``, ``Lastscan``. Keys are matched case- and space-insensitively.
+* An unknown number comes back with ``orderStatus: null`` and a per-item ``msg``.
+* Errors are ``code != 200`` with ``msg``; the docs give no error table.
+* Times carry no zone; they are Asia/Shanghai unless ``timezone`` is configured.
+* The documented endpoint is plain HTTP: the private key crosses the network unencrypted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
+
+from waypost.carriers._parse import (
+    as_dict,
+    as_list,
+    merge_events,
+    parse_time,
+    status_from_words,
+    text,
+    zone,
+)
+from waypost.carriers.base import (
+    Answer,
+    CarrierInfo,
+    Pattern,
+    Query,
+    Setting,
+    TrackOptions,
+    base_url,
+    timezone,
+)
+from waypost.errors import AuthError, CarrierError, ProtocolError
+from waypost.models import Event, Shipment, Status
+
+if TYPE_CHECKING:
+    from waypost.carriers.base import Cache
+    from waypost.http import Session
+
+NAME = "ils"
+ENDPOINT = "/oms/v2/event/getOrdersTrack"
+MAX_BATCH = 100
+
+INFO = CarrierInfo(
+    name=NAME,
+    title="ILS Logistics",
+    coverage="ILS consignments (sea and air freight, China to Europe)",
+    docs="shared/seeds/ils-tracking-api.txt",
+    max_batch=MAX_BATCH,
+    max_connections=10,
+    settings=(
+        Setting("user_id", "customer ID (from ILS support)", credential=True),
+        Setting("pdd", "customer private key", credential=True, secret=True),
+        base_url("http://106.52.44.213:8485"),
+        timezone("Asia/Shanghai"),
+    ),
+    patterns=(
+        Pattern(
+            name="ILS consignment",
+            regex=r"\d{4}[A-Z]\d{7}",
+            example="3676E4043665",
+            confidence=0.9,
+            describe="4 digits, a letter, 7 digits (as in the ILS docs)",
+        ),
+    ),
+    rate_notes=("no documented rate limit; at most 10 requests in flight",),
+)
+
+TEST_CASES = (
+    {"number": "3676E4043665", "found": True, "status": Status.IN_TRANSIT},
+    {"number": "3676E4038434", "found": False, "status": Status.NOT_FOUND},
+)
+
+_AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidden", re.I)
+
+# ILS status words -> Status, first match wins (order matters: "not delivered" before "delivered").
+STATUS_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
+    (re.compile(p, re.I), s)
+    for p, s in (
+        (r"return(ed)? to (sender|origin)|\breturned\b|exception|damaged|\blost\b|refused|"
+         r"detained|seized|held\b|on hold|problem", Status.EXCEPTION),
+        (r"not delivered|undeliver|delivery (attempt|failed)|attempted|unsuccessful|"
+         r"failed", Status.FAILED_ATTEMPT),
+        (r"out for delivery|on (the )?vehicle for delivery|with (the )?(courier|driver) for "
+         r"delivery|last mile", Status.OUT_FOR_DELIVERY),
+        (r"ready for (collection|pick ?up)|available for (collection|pick ?up)|awaiting "
+         r"collection|collection point|pick ?up point", Status.AVAILABLE_FOR_PICKUP),
+        (r"\bdelivered\b|signed (for|by)|proof of delivery|\bpod\b", Status.DELIVERED),
+        (r"booked|label (created|printed)|manifest|order (received|created)|information "
+         r"received|pre-?advice|awaiting (pick ?up|collection from)", Status.INFO_RECEIVED),
+    )
+)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).casefold()
+
+
+def _fields(order_status: Any) -> dict[str, Any]:
+    """``orderStatus`` with keys folded: ``Despatch Date`` and ``despatchdate`` are one key."""
+    return {_key(k): v for k, v in as_dict(order_status).items() if isinstance(k, str)}
+
+
+def build_request(user_id: str, pdd: str, numbers: Sequence[str]) -> dict[str, Any]:
+    """The JSON body of one trackOrders call."""
+    return {"userId": user_id, "pdd": pdd, "method": "trackOrders", "trackingNos": list(numbers)}
+
+
+def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
+    """One ``billTrackList`` node; None when it carries nothing usable."""
+    node = as_dict(item)
+    description = text(node.get("desc"))
+    when = parse_time(node.get("date"), tz)
+    location = text(node.get("deport"))
+    if description is None and when is None:
+        return None
+    images = [u for u in (text(i) for i in as_list(node.get("img"))) if u]
+    status = status_from_words(description, STATUS_RULES) or Status.IN_TRANSIT
+    return Event(time=when, location=location, description=description, status=status, images=images)
+
+
+def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
+    """One ``ILSBillEventVO`` as a Shipment."""
+    node = as_dict(item)
+    raw_status = node.get("orderStatus")
+    events = merge_events(
+        e for e in (parse_event(i, tz) for i in as_list(node.get("billTrackList"))) if e
+    )
+    if not isinstance(raw_status, dict) and not events:
+        return Shipment(
+            tracking_number=number,
+            carrier=NAME,
+            found=False,
+            status=Status.NOT_FOUND,
+            status_text=text(node.get("msg")),
+        )
+    fields = _fields(raw_status)
+    status_text = text(fields.get("status"))
+    status = status_from_words(status_text, STATUS_RULES)
+    if status is None:
+        status = events[0].status if events else Status.INFO_RECEIVED
+    last_update = parse_time(fields.get("lastscan"), tz) or (events[0].time if events else None)
+    return Shipment(
+        tracking_number=number,
+        carrier=NAME,
+        found=True,
+        status=status,
+        status_text=status_text,
+        service=text(fields.get("service")),
+        origin=text(fields.get("despatchdepot")),
+        destination=text(fields.get("deliverydepot")),
+        last_update=last_update,
+        events=events,
+    )
+
+
+def parse_response(payload: Any, numbers: Sequence[str], tz: tzinfo | None) -> list[Shipment]:
+    """A whole answer -> one Shipment per asked number; an error envelope raises CarrierError."""
+    envelope = as_dict(payload)
+    if not envelope or "code" not in envelope:
+        raise ProtocolError(f"{NAME}: answer without a 'code' field", carrier=NAME)
+    code = envelope.get("code")
+    if str(code) != "200":
+        raise envelope_error(code, text(envelope.get("msg")))
+    by_number: dict[str, Any] = {}
+    for item in as_list(envelope.get("body")):
+        consignment = text(as_dict(item).get("consignment"))
+        if consignment:
+            by_number.setdefault(consignment.upper(), item)
+    out = []
+    for number in numbers:
+        item = by_number.get(number.upper())
+        if item is None:
+            err = ProtocolError(f"{NAME}: the answer left out this number", carrier=NAME)
+            out.append(Shipment.failed(number, NAME, err))
+        else:
+            out.append(parse_item(item, number, tz))
+    return out
+
+
+def envelope_error(code: Any, msg: str | None) -> CarrierError:
+    """The error for a ``code != 200`` envelope (auth-looking ones are AuthError)."""
+    words = msg or "no message"
+    if str(code) in {"401", "403"} or (msg and _AUTH_WORDS.search(msg)):
+        return AuthError(
+            f"{NAME}: credentials rejected (code {code}: {words})",
+            carrier=NAME,
+            hint="check carriers.ils.user_id and carriers.ils.pdd (`waypost config show`)",
+        )
+    return CarrierError(f"{NAME}: error code {code}: {words}", carrier=NAME)
+
+
+class Adapter:
+    """Answers ILS numbers in concurrent chunks of 100."""
+
+    info = INFO
+
+    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
+        self.settings = settings
+        self.session = session
+        self.url = str(settings.get("base_url") or INFO.setting("base_url").default).rstrip("/")  # type: ignore[union-attr]
+        self.tz = zone(settings.get("timezone"))
+
+    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
+        """Answer every query, one request per 100 numbers, all chunks at once."""
+        chunks = [queries[i : i + MAX_BATCH] for i in range(0, len(queries), MAX_BATCH)]
+        answers = await asyncio.gather(*(self._answer(c, options) for c in chunks))
+        return [a for chunk in answers for a in chunk]
+
+    async def _answer(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
+        shipments = await self._chunk([q.number for q in queries])
+        options.answered(NAME, len(queries))
+        return [Answer(q, [s]) for q, s in zip(queries, shipments, strict=True)]
+
+    async def _chunk(self, numbers: list[str]) -> list[Shipment]:
+        from waypost.http import decode_json, http_failure
+
+        body = build_request(str(self.settings["user_id"]), str(self.settings["pdd"]), numbers)
+        try:
+            response = await self.session.request(
+                NAME,
+                "POST",
+                self.url + ENDPOINT,
+                json=body,
+                max_connections=INFO.max_connections,
+            )
+            if response.status_code in (401, 403):
+                raise envelope_error(response.status_code, f"HTTP {response.status_code}")
+            if response.status_code != 200:
+                try:
+                    payload = decode_json(response, NAME)
+                except ProtocolError:
+                    raise http_failure(response, NAME) from None
+            else:
+                payload = decode_json(response, NAME)
+            return parse_response(payload, numbers, self.tz)
+        except CarrierError as err:
+            err.message = self.session.redact(err.message)
+            return [Shipment.failed(n, NAME, err) for n in numbers]

@@ -1,0 +1,489 @@
+"""The Typer layer: parse options, call the service or the store, render. Nothing else.
+
+``main()`` alone turns errors into exit codes (SPEC.md, "Exit codes"); a traceback is shown
+only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from waypost import __version__
+from waypost.errors import ConfigError, UsageError, WaypostError
+
+if TYPE_CHECKING:
+    from waypost.config import Config
+    from waypost.render import Terminal
+
+HELP = """Track parcels from the terminal: ILS, TrackingMore and PandaPon (1688/Taobao).
+
+Numbers may carry a carrier prefix (ils:3676E4043665, trackingmore:usps:9400...,
+pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all answered,
+1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered."""
+
+app = typer.Typer(
+    name="waypost",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Show and edit the configuration file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@dataclass
+class State:
+    """Global options, merged from the root and the subcommand."""
+
+    config_path: Path | None = None
+    timeout: float = 20.0
+    no_color: bool = False
+    verbose: int = 0
+    debug: bool = False
+    secrets: list[str] = field(default_factory=list)
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        """The merged configuration; warnings go to stderr once."""
+        if self._config is None:
+            from waypost import config as cfg
+
+            self._config = cfg.load(self.config_path)
+            self.secrets = self._config.secrets()
+            _install_redaction(self.secrets)
+            for warning in self._config.warnings:
+                err(f"warning: {warning}")
+        return self._config
+
+    def terminal(self, tz: str | None = None) -> Terminal:
+        """The output environment of this run."""
+        from waypost.render import Terminal
+
+        return Terminal.detect(no_color=self.no_color, tz=_zone(tz) if tz else None)
+
+
+STATE = State()
+
+
+def err(message: str) -> None:
+    """One line to stderr, secrets masked."""
+    sys.stderr.write(_redact(message) + "\n")
+
+
+def _redact(text: str) -> str:
+    for secret in STATE.secrets:
+        if secret:
+            text = text.replace(secret, "****")
+    return text
+
+
+class _Redact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _install_redaction(secrets: list[str]) -> None:
+    for handler in logging.getLogger("waypost").handlers:
+        if not any(isinstance(f, _Redact) for f in handler.filters):
+            handler.addFilter(_Redact())
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"waypost {__version__}\n")
+        raise typer.Exit(0)
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", metavar="PATH", help="Config file (default: $WAYPOST_CONFIG or the user config dir).", show_default=False),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Per-request timeout [default: 20].", show_default=False),
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR is honoured too).")]
+VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log to stderr (-vv: more).")]
+VersionOpt = Annotated[
+    bool,
+    typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+]
+
+
+def _merge(config: Path | None, timeout: float | None, no_color: bool, verbose: int) -> State:
+    if config is not None:
+        STATE.config_path = config
+        STATE._config = None
+    if timeout is not None:
+        STATE.timeout = timeout
+    STATE.no_color = STATE.no_color or no_color
+    if verbose:
+        STATE.verbose = max(STATE.verbose, verbose)
+        _setup_logging(STATE.verbose)
+    return STATE
+
+
+def _setup_logging(verbose: int) -> None:
+    logger = logging.getLogger("waypost")
+    if not verbose:
+        return
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("waypost: %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_Redact())
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@app.callback()
+def root(
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    version: VersionOpt = False,
+) -> None:
+    """Track parcels from the terminal."""
+    STATE.debug = STATE.debug or debug
+    _merge(config, timeout, no_color, verbose)
+
+
+@app.command()
+def track(
+    numbers: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="NUMBER...", help="Tracking numbers, optionally prefixed (ils:..., trackingmore:COURIER:..., pandapon:...); `-` reads stdin.", show_default=False),
+    ] = None,
+    carrier: Annotated[
+        str | None,
+        typer.Option("--carrier", "-c", metavar="NAME", help="Ask this carrier for numbers without a prefix.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")] = False,
+    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON shipment per line.")] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option("--deadline", metavar="SECONDS", min=0.1, help="Give up on whatever is unanswered after this long.", show_default=False),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", metavar="ZONE", help="Show times in this zone (default: local).", show_default=False),
+    ] = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    version: VersionOpt = False,
+) -> None:
+    """Look up tracking numbers now and print their timelines."""
+    import asyncio
+
+    from waypost import carriers, inputs, render, service
+    from waypost.carriers.base import TrackOptions
+
+    st = _merge(config, timeout, no_color, verbose)
+    if as_json and as_jsonl:
+        raise UsageError("--json and --jsonl cannot be combined")
+    term = st.terminal(tz)
+    cfg = st.config()
+    infos = {i.name: i for i in carriers.infos()}
+    args = numbers or []
+    stdin_text = _read_stdin() if "-" in args else None
+    queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
+    report = asyncio.run(
+        service.run(queries, cfg, TrackOptions(), timeout=st.timeout, deadline=deadline)
+    )
+    out = sys.stdout
+    if as_json:
+        out.write(render.json_document(report.shipments) + "\n")
+    elif as_jsonl:
+        out.write(render.json_lines(report.shipments))
+    else:
+        render.track(report.shipments, term, out)
+    for hint in report.hints:
+        err(f"hint: {hint}")
+    out.flush()
+    raise typer.Exit(report.exit_code)
+
+
+def _read_stdin() -> str:
+    if sys.stdin is None or sys.stdin.closed:
+        raise UsageError("`-` given but standard input is closed")
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"standard input is not UTF-8 text ({exc.reason})") from None
+
+
+@app.command()
+def carriers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    version: VersionOpt = False,
+) -> None:
+    """List the carriers, what they cover, and whether they are configured."""
+    from waypost import carriers as registry
+    from waypost import render
+
+    st = _merge(config, timeout, no_color, verbose)
+    cfg = st.config()
+    rows = []
+    for info in registry.infos():
+        missing = [s.key for s in cfg.missing(info.name)]
+        rows.append(
+            {
+                "name": info.name,
+                "title": info.title,
+                "coverage": info.coverage,
+                "configured": not missing,
+                "missing": missing,
+                "max_batch": info.max_batch,
+                "rate_limits": list(info.rate_notes),
+                "patterns": [
+                    {"name": p.name, "regex": p.regex, "example": p.example, "describe": p.describe}
+                    for p in info.patterns
+                ],
+                "docs": info.docs,
+            }
+        )
+    if as_json:
+        sys.stdout.write(render.dumps({"carriers": rows}) + "\n")
+        return
+    for row in rows:
+        state = "configured" if row["configured"] else "not configured (missing " + ", ".join(row["missing"]) + ")"
+        sys.stdout.write(f"{row['name']}  {row['title']}  [{state}]\n")
+        sys.stdout.write(f"  covers: {row['coverage']}\n")
+        sys.stdout.write(f"  batch: up to {row['max_batch']} numbers per request\n")
+        for note in row["rate_limits"]:
+            sys.stdout.write(f"  limits: {note}\n")
+        for p in row["patterns"]:
+            sys.stdout.write(f"  detects: {p['name']}: {p['describe']} (e.g. {p['example']})\n")
+
+
+@config_app.callback()
+def config_root(
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Show and edit the configuration file."""
+    _merge(config, timeout, no_color, verbose)
+
+
+def _path() -> Path:
+    from waypost import config as cfg
+
+    return cfg.config_path(STATE.config_path)
+
+
+@config_app.command("path")
+def config_path(config: ConfigOpt = None) -> None:
+    """Print where the config file is (it may not exist yet)."""
+    _merge(config, None, False, 0)
+    sys.stdout.write(f"{_path()}\n")
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Print the merged configuration, every secret masked."""
+    from waypost import carriers as registry
+    from waypost import render
+    from waypost.config import mask
+
+    st = _merge(config, None, False, 0)
+    cfg = st.config()
+    shown: dict[str, Any] = {"carriers": {}, "watch": dict(cfg.watch)}
+    lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
+    for info in registry.infos():
+        values = cfg.carrier(info.name)
+        section: dict[str, Any] = {}
+        lines.append(f"\n[carriers.{info.name}]")
+        for s in info.settings:
+            if s.key not in values:
+                continue
+            value = values[s.key]
+            value = mask(str(value)) if s.secret else value
+            section[s.key] = value
+            source = cfg.sources.get(f"carriers.{info.name}.{s.key}", "")
+            note = f"  # {source}" if source and source != "file" else ""
+            lines.append(f"{s.key} = {render.dumps(value)}{note}")
+        shown["carriers"][info.name] = section
+    if cfg.watch:
+        lines.append("\n[watch]")
+        lines.extend(f"{k} = {render.dumps(v)}" for k, v in cfg.watch.items())
+    if as_json:
+        sys.stdout.write(render.dumps(shown) + "\n")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+@config_app.command("set")
+def config_set(
+    key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
+    value: Annotated[
+        str | None, typer.Argument(help="New value; omit it to be prompted (input hidden).", show_default=False)
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Set one key; without VALUE, prompt for it with hidden input."""
+    from waypost import config as cfg
+
+    _merge(config, None, False, 0)
+    path = _path()
+    spec = cfg.known_keys().get(key)
+    if spec is None:
+        raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(cfg.known_keys()))
+    if value is None:
+        value = typer.prompt(key, hide_input=True)
+    STATE.secrets.append(value)
+    cfg.set_value(path, key, value)
+    secret = getattr(spec, "secret", False)
+    shown = cfg.mask(value) if secret else value
+    err(f"set {key} = {shown} in {path}")
+
+
+@config_app.command("unset")
+def config_unset(
+    key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Remove one key from the file."""
+    from waypost import config as cfg
+
+    _merge(config, None, False, 0)
+    path = _path()
+    if cfg.unset_value(path, key):
+        err(f"removed {key} from {path}")
+    else:
+        err(f"{key} was not set in {path}")
+
+
+@config_app.command("init")
+def config_init(config: ConfigOpt = None) -> None:
+    """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
+    from waypost import carriers as registry
+    from waypost import config as cfg
+
+    _merge(config, None, False, 0)
+    path = _path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        data, _ = cfg.read_file(path)
+    sections = data.setdefault("carriers", {})
+    err(f"Configuring {path} (press Enter to skip or keep a value).")
+    for info in registry.infos():
+        err(f"\n{info.title} ({info.name}): {info.coverage}")
+        current = sections.get(info.name, {})
+        for s in info.credentials:
+            old = current.get(s.key)
+            shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
+            label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
+            answer = typer.prompt(label, default="", show_default=False, hide_input=s.secret).strip()
+            if answer:
+                STATE.secrets.append(answer)
+                sections.setdefault(info.name, {})[s.key] = answer
+    if not sections:
+        del data["carriers"]
+    cfg.validate(data, path)
+    cfg.write_atomic(path, data)
+    err(f"\nsaved {path} (mode 600)")
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    latency: Annotated[float, typer.Option("--latency", metavar="MS", min=0, help="Delay every answer by MS milliseconds.")] = 0.0,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Serve a local emulation of every carrier API, with demo shipments."""
+    from waypost.sandbox import Sandbox
+
+    _merge(None, None, False, verbose)
+    try:
+        box = Sandbox(port=port, latency_ms=latency).start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port") from None
+    err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
+    for key, value in box.env().items():
+        sys.stdout.write(f"export {key}={value}\n")
+    sys.stdout.flush()
+    err("\nDemo numbers:")
+    for app_ in box.apps.values():
+        for number, what in app_.demo_numbers():
+            err(f"  {app_.name}:{number}  {what}")
+    try:
+        box.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; the only place where errors become exit codes."""
+    STATE.__init__()  # type: ignore[misc]
+    STATE.debug = os.environ.get("WAYPOST_DEBUG", "") not in ("", "0")
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="waypost", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except WaypostError as exc:
+        err(f"waypost: error: {exc.message}")
+        if exc.hint:
+            err(f"hint: {exc.hint}")
+        if STATE.debug:
+            import traceback
+
+            traceback.print_exc()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("waypost: interrupted")
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as exc:
+        if STATE.debug:
+            import traceback
+
+            traceback.print_exc()
+        err(f"waypost: internal error: {type(exc).__name__}: {exc}")
+        err("hint: this is a bug; run again with --debug for the traceback and report it")
+        return 70
+    return 0
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

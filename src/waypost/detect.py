@@ -1,0 +1,63 @@
+"""Rank carrier candidates for a number from the patterns the adapters declare (no network)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from waypost.carriers.base import CarrierInfo
+
+SURE = 0.9
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One carrier that could have a number, and why."""
+
+    carrier: str
+    courier: str | None
+    confidence: float
+    pattern: str
+    check: bool | None
+
+    @property
+    def reason(self) -> str:
+        """Pattern name and check-digit verdict, for ``carriers --detect``."""
+        verdict = {True: "check digit ok", False: "check digit FAILED", None: "no check digit"}
+        return f"{self.pattern} ({verdict[self.check]})"
+
+    @property
+    def usable(self) -> bool:
+        """False when a check digit proves the number cannot be this carrier's."""
+        return self.check is not False
+
+
+def candidates(number: str, infos: Iterable[CarrierInfo]) -> list[Candidate]:
+    """Every matching pattern of every carrier, most confident first."""
+    found: list[Candidate] = []
+    for info in infos:
+        for pattern in info.patterns:
+            if not pattern.match(number):
+                continue
+            ok = pattern.check(number) if pattern.check is not None else None
+            found.append(
+                Candidate(
+                    carrier=info.name,
+                    courier=pattern.courier_for(number),
+                    confidence=0.0 if ok is False else pattern.confidence,
+                    pattern=pattern.name,
+                    check=ok,
+                )
+            )
+    found.sort(key=lambda c: c.confidence, reverse=True)
+    return found
+
+
+def sure(ranked: list[Candidate]) -> Candidate | None:
+    """The candidate when detection is sure: confident and without a close rival carrier."""
+    usable = [c for c in ranked if c.usable]
+    if not usable or usable[0].confidence < SURE:
+        return None
+    top = usable[0]
+    rivals = [c for c in usable[1:] if c.carrier != top.carrier and c.confidence >= SURE]
+    return None if rivals else top

@@ -1,0 +1,147 @@
+"""Parsers of user input: tracking numbers (argv and stdin) and durations."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from waypost.carriers.base import CarrierInfo, Query
+from waypost.errors import UsageError
+
+MAX_NUMBERS = 100_000
+MIN_LEN, MAX_LEN = 4, 64
+_VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_SPLIT = re.compile(r"[\s,;]+")
+_SHOWN_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class Token:
+    """One raw number and where it came from (for error messages)."""
+
+    text: str
+    origin: str
+
+
+def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
+    """Split argv and (for ``-``) stdin into raw number tokens."""
+    out: list[Token] = []
+    for pos, arg in enumerate(args, 1):
+        if arg == "-":
+            if stdin_text is None:
+                raise UsageError("`-` given but there is no standard input")
+            for lineno, line in enumerate(stdin_text.splitlines(), 1):
+                out.extend(Token(t, f"stdin line {lineno}") for t in _SPLIT.split(line) if t)
+        else:
+            # One argument is one number: "1Z 999 AA1 01" is how people copy them.
+            joined = "".join(arg.split())
+            if joined:
+                out.append(Token(joined, f"argument {pos}"))
+        if len(out) > MAX_NUMBERS:
+            raise UsageError(f"too many numbers (more than {MAX_NUMBERS:,} in one run)")
+    return out
+
+
+def _clean(raw: str) -> str:
+    return unicodedata.normalize("NFKC", raw).strip()
+
+
+def _show(raw: str) -> str:
+    shown = raw if len(raw) <= 40 else raw[:37] + "..."
+    return ascii(shown)[1:-1]
+
+
+def parse_token(
+    token: Token, infos: dict[str, CarrierInfo], default_carrier: str | None = None
+) -> Query:
+    """One token -> a Query; a UsageError says what is wrong with it."""
+    raw = _clean(token.text)
+    carrier = default_carrier
+    courier: str | None = None
+    number = raw
+    if ":" in raw:
+        head, _, rest = raw.partition(":")
+        name = head.lower()
+        if name not in infos:
+            raise UsageError(
+                f"{token.origin}: unknown carrier prefix {_show(head)!r} "
+                f"(known: {', '.join(infos)})"
+            )
+        carrier, number = name, rest
+        info = infos[name]
+        if ":" in rest:
+            courier, _, number = rest.partition(":")
+            if info.courier_regex is None:
+                raise UsageError(f"{token.origin}: {name} takes no courier part in {_show(raw)!r}")
+            courier = courier.lower()
+            if not re.fullmatch(info.courier_regex, courier):
+                raise UsageError(
+                    f"{token.origin}: invalid {name} courier {_show(courier)!r}"
+                    + (f" ({info.courier_help})" if info.courier_help else "")
+                )
+    if not _VALID.fullmatch(number):
+        bad = next((c for c in number if not re.match(r"[A-Za-z0-9-]", c)), None)
+        why = "is empty" if not number else f"contains {bad!r}" if bad else "is malformed"
+        raise UsageError(f"{token.origin}: {_show(token.text)!r} {why}; numbers are letters, digits and '-'")
+    if not MIN_LEN <= len(number) <= MAX_LEN:
+        raise UsageError(
+            f"{token.origin}: {_show(number)!r} is {len(number)} characters long; "
+            f"a tracking number has {MIN_LEN} to {MAX_LEN}"
+        )
+    info = infos.get(carrier) if carrier else None
+    if info is None or not info.case_sensitive:
+        number = number.upper()
+    return Query(number=number, carrier=carrier, courier=courier, raw=token.text)
+
+
+def parse_numbers(
+    args: Iterable[str],
+    stdin_text: str | None,
+    infos: dict[str, CarrierInfo],
+    default_carrier: str | None = None,
+) -> list[Query]:
+    """Every number of a run: validated, normalised, de-duplicated in first-seen order."""
+    if default_carrier is not None and default_carrier not in infos:
+        raise UsageError(f"unknown carrier {default_carrier!r} (known: {', '.join(infos)})")
+    seen: dict[tuple[str, str | None, str | None], Query] = {}
+    errors: list[str] = []
+    for token in tokens(args, stdin_text):
+        try:
+            query = parse_token(token, infos, default_carrier)
+        except UsageError as exc:
+            errors.append(exc.message)
+            continue
+        seen.setdefault(query.key, query)
+    if errors:
+        more = len(errors) - _SHOWN_ERRORS
+        lines = errors[:_SHOWN_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
+        raise UsageError("invalid tracking number:\n  " + "\n  ".join(lines))
+    if not seen:
+        raise UsageError("no tracking numbers given", hint="pass NUMBER... or `-` to read stdin")
+    return list(seen.values())
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", re.I)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+MAX_DURATION = 7 * 86400
+
+
+def parse_duration(raw: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``1h30m`` or plain seconds -> seconds (> 0, at most 7 days)."""
+    cleaned = "".join(raw.split()).lower()
+    pos, total = 0, 0.0
+    if not cleaned:
+        raise UsageError("empty duration; use e.g. 90s, 15m or 2h")
+    while pos < len(cleaned):
+        m = _DURATION.match(cleaned, pos)
+        if not m or m.end() == pos:
+            raise UsageError(f"invalid duration {_show(raw)!r}; use e.g. 90s, 15m or 2h")
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if total <= 0:
+        raise UsageError(f"duration {_show(raw)!r} must be greater than zero")
+    if total > MAX_DURATION:
+        raise UsageError(f"duration {_show(raw)!r} is longer than 7 days")
+    return total

@@ -1,0 +1,226 @@
+"""The sandbox HTTP server: routing, request log, latency, control endpoints."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """One request as an emulated carrier sees it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not)."""
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class Reply:
+    """What an emulated carrier answers."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+        """A JSON answer."""
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        merged = {"Content-Type": "application/json;charset=UTF-8", **(headers or {})}
+        return cls(status, data, merged)
+
+
+@dataclass
+class LogEntry:
+    """One line of the request log that tests and benchmarks read."""
+
+    t: float
+    carrier: str
+    method: str
+    path: str
+    status: int = 0
+    numbers: int = 0
+    rejected: bool = False
+    fault: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class CarrierApp(Protocol):
+    """One emulated carrier."""
+
+    name: str
+
+    def handle(self, request: Request, entry: LogEntry) -> Reply:
+        """Answer one request under this carrier's prefix."""
+
+    def env(self, base: str) -> dict[str, str]:
+        """The ``WAYPOST_*`` variables that point waypost at this emulation."""
+
+    def add_event(self, number: str, description: str, location: str | None) -> bool:
+        """Append an event now to a demo shipment (False: unknown number)."""
+
+    def demo_numbers(self) -> list[tuple[str, str]]:
+        """(number, what it shows) pairs for the banner."""
+
+
+class Sandbox:
+    """The emulator; ``start()`` serves it from a background thread."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency_ms: float = 0.0,
+        now: Callable[[], datetime] | None = None,
+        enforce_limits: bool = True,
+    ) -> None:
+        from waypost.sandbox import ils
+
+        self.host = host
+        self.port = port
+        self.latency = latency_ms / 1000.0
+        self.enforce_limits = enforce_limits
+        self.now = now or (lambda: datetime.now().astimezone())
+        self.lock = threading.RLock()
+        self.log: list[LogEntry] = []
+        self.started = time.monotonic()
+        self.apps: dict[str, CarrierApp] = {}
+        for app in (ils.App(self),):
+            self.apps[app.name] = app
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Every variable that points waypost at this sandbox."""
+        out: dict[str, str] = {}
+        for name, app in self.apps.items():
+            out.update(app.env(f"{self.base_url}/{name}"))
+        return out
+
+    def start(self) -> Sandbox:
+        """Bind and serve in a daemon thread; returns self."""
+        sandbox = self
+
+        class Handler(_Handler):
+            owner = sandbox
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the current thread until interrupted."""
+        if self._server is None:
+            self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset_log(self) -> None:
+        """Forget every logged request."""
+        with self.lock:
+            self.log.clear()
+
+    def entries(self, carrier: str | None = None) -> list[LogEntry]:
+        """A copy of the request log, optionally for one carrier."""
+        with self.lock:
+            return [e for e in self.log if carrier is None or e.carrier == carrier]
+
+    def dispatch(self, request: Request) -> Reply:
+        """Route one request to its carrier app or to a control endpoint."""
+        head, _, rest = request.path.lstrip("/").partition("/")
+        if head == "_sandbox":
+            return self._control(rest, request)
+        app = self.apps.get(head)
+        entry = LogEntry(time.monotonic() - self.started, head, request.method, "/" + rest)
+        if app is None:
+            return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"})
+        entry.params = dict(request.query)
+        with self.lock:
+            self.log.append(entry)
+        reply = app.handle(Request(request.method, "/" + rest, request.query, request.headers, request.body), entry)
+        entry.status = reply.status
+        if self.latency:
+            time.sleep(self.latency)
+        return reply
+
+    def _control(self, action: str, request: Request) -> Reply:
+        if action == "log" and request.method == "GET":
+            carrier = request.query.get("carrier")
+            return Reply.json([asdict(e) for e in self.entries(carrier)])
+        if action == "reset" and request.method == "POST":
+            self.reset_log()
+            return Reply.json({"ok": True})
+        if action == "event" and request.method == "POST":
+            try:
+                data = request.json()
+                app = self.apps[data["carrier"]]
+                ok = app.add_event(str(data["number"]), str(data["description"]), data.get("location"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return Reply.json({"ok": False, "error": str(exc)}, 400)
+            return Reply.json({"ok": ok}, 200 if ok else 404)
+        if action == "env" and request.method == "GET":
+            return Reply.json(self.env())
+        return Reply.json({"ok": False, "error": f"unknown control endpoint {action!r}"}, 404)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: Sandbox
+    protocol_version = "HTTP/1.1"
+    server_version = "waypost-sandbox"
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(self.command, url.path, query, headers, body)
+        reply = self.owner.dispatch(request)
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return

@@ -1,0 +1,194 @@
+"""Route numbers to carriers, run every carrier at once in one HTTP session, merge the answers.
+
+This is the only module where concurrency and HTTP sessions live: the CLI hands it queries
+and gets back a ``Report`` (one entry per query, the shipments, hints and the exit code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from waypost import carriers, detect
+from waypost.carriers.base import Answer, Cache, Query, TrackOptions
+from waypost.config import Config
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    MissingCredentials,
+    NoCarrierConfigured,
+    exit_code_for,
+)
+from waypost.http import Session
+from waypost.models import Shipment
+
+
+@dataclass
+class Result:
+    """Everything learnt about one query: the shipments to show and why it may have failed."""
+
+    query: Query
+    shipments: list[Shipment]
+    failure: CarrierError | None = None
+    asked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """The outcome of one run."""
+
+    results: list[Result]
+    hints: list[str] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+
+    @property
+    def shipments(self) -> list[Shipment]:
+        """Every shipment to show, in input order."""
+        return [s for r in self.results for s in r.shipments]
+
+    @property
+    def exit_code(self) -> int:
+        """The SPEC's exit code for this run."""
+        return exit_code_for(r.failure for r in self.results)
+
+
+@dataclass
+class Plan:
+    """Which carriers to ask for which queries."""
+
+    by_carrier: dict[str, list[Query]]
+    asked: dict[tuple[str, str | None, str | None], list[str]]
+    unconfigured: dict[str, list[str]]
+    refused: dict[tuple[str, str | None, str | None], CarrierError]
+
+
+def plan(queries: Sequence[Query], config: Config) -> Plan:
+    """Decide the carriers for every query; unconfigured ones are skipped and remembered."""
+    infos = {i.name: i for i in carriers.infos()}
+    by_carrier: dict[str, dict[tuple[str, str | None, str | None], Query]] = {n: {} for n in infos}
+    asked: dict[tuple[str, str | None, str | None], list[str]] = {}
+    unconfigured: dict[str, list[str]] = {}
+    refused: dict[tuple[str, str | None, str | None], CarrierError] = {}
+    for query in queries:
+        if query.carrier:
+            targets = [(query.carrier, query.courier)]
+        else:
+            ranked = detect.candidates(query.number, infos.values())
+            top = detect.sure(ranked)
+            if top is not None:
+                targets = [(top.carrier, top.courier)]
+            else:
+                plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
+                targets = plausible or [(name, None) for name in infos]
+                targets = list(dict.fromkeys(targets))
+        ready = []
+        for name, courier in targets:
+            missing = config.missing(name)
+            if missing:
+                unconfigured.setdefault(name, [s.key for s in missing])
+                continue
+            ready.append(name)
+            planned = Query(query.number, name, courier or query.courier, query.raw)
+            by_carrier[name].setdefault(planned.key, planned)
+        asked[query.key] = ready
+        if not ready:
+            names = ", ".join(dict.fromkeys(n for n, _ in targets))
+            refused[query.key] = MissingCredentials(
+                f"no configured carrier can answer this number (tried: {names})",
+                hint="configure one with `waypost config init`",
+            )
+    todo = {name: list(qs.values()) for name, qs in by_carrier.items() if qs}
+    return Plan(todo, asked, unconfigured, refused)
+
+
+def _hint(unconfigured: dict[str, list[str]]) -> list[str]:
+    return [
+        f"{name} skipped: not configured (run `waypost config set carriers.{name}.{keys[0]}`)"
+        for name, keys in unconfigured.items()
+    ]
+
+
+async def run(
+    queries: Sequence[Query],
+    config: Config,
+    options: TrackOptions | None = None,
+    *,
+    timeout: float = 20.0,
+    deadline: float | None = None,
+    cache: Cache | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_start: Callable[[dict[str, int]], None] | None = None,
+) -> Report:
+    """Ask every planned carrier concurrently and merge their answers per query."""
+    options = options or TrackOptions()
+    the_plan = plan(queries, config)
+    if not the_plan.by_carrier and the_plan.refused and not config.exists and _no_env(config):
+        raise NoCarrierConfigured(
+            "no carrier is configured",
+            hint="run `waypost config init`, or try `waypost sandbox` for a demo",
+        )
+    if on_start is not None:
+        on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
+    async with Session(timeout=timeout, deadline=deadline, transport=transport, secrets=config.secrets()) as session:
+        jobs = {
+            name: _ask(name, qs, config, session, cache, options)
+            for name, qs in the_plan.by_carrier.items()
+        }
+        done = await asyncio.gather(*jobs.values())
+        answers: dict[tuple[str, str | None, str | None], list[Answer]] = {}
+        for per_carrier in done:
+            for answer in per_carrier:
+                original = (answer.query.number, None, None)
+                answers.setdefault(answer.query.key, []).append(answer)
+                answers.setdefault(original, []).append(answer)
+        results = [_merge(q, the_plan, answers) for q in queries]
+        return Report(results, _hint(the_plan.unconfigured), session.requests, session.retries)
+
+
+def _no_env(config: Config) -> bool:
+    return not any(src.startswith("env") for src in config.sources.values())
+
+
+async def _ask(
+    name: str,
+    queries: list[Query],
+    config: Config,
+    session: Session,
+    cache: Cache | None,
+    options: TrackOptions,
+) -> list[Answer]:
+    adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)
+    try:
+        answers: list[Answer] = await adapter.track(queries, options)
+    except CarrierError as err:
+        answers = [Answer(q, [Shipment.failed(q.number, name, err)]) for q in queries]
+    return answers
+
+
+def _merge(
+    query: Query,
+    the_plan: Plan,
+    answers: dict[tuple[str, str | None, str | None], list[Answer]],
+) -> Result:
+    asked = the_plan.asked.get(query.key, [])
+    if query.key in the_plan.refused:
+        err = the_plan.refused[query.key]
+        shown = Shipment.failed(query.number, query.carrier or "-", err)
+        return Result(query, [shown], err, asked)
+    mine = [a for a in answers.get(query.key, []) if a.query.carrier in asked]
+    found = [a for a in mine if a.found]
+    if found:
+        shipments = [s for a in found for s in a.shipments]
+        return Result(query, shipments, None, asked)
+    definite = [a for a in mine if a.failure is None]
+    if definite:
+        return Result(query, definite[0].shipments, None, asked)
+    failures = [a.failure for a in mine if a.failure is not None]
+    failure = next((f for f in failures if isinstance(f, AuthError)), failures[0] if failures else None)
+    shipments = [s for a in mine for s in a.shipments] if len(mine) > 1 else (mine[0].shipments if mine else [])
+    return Result(query, shipments, failure, asked)
+
