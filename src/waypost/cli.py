@@ -105,7 +105,9 @@ def _zone(name: str) -> Any:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+        raise UsageError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
 
 
 def _version(value: bool) -> None:
@@ -116,14 +118,29 @@ def _version(value: bool) -> None:
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", metavar="PATH", help="Config file (default: $WAYPOST_CONFIG or the user config dir).", show_default=False),
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        help="Config file (default: $WAYPOST_CONFIG or the user config dir).",
+        show_default=False,
+    ),
 ]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Per-request timeout [default: 20].", show_default=False),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="Per-request timeout [default: 20].",
+        show_default=False,
+    ),
 ]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR is honoured too).")]
-VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log to stderr (-vv: more).")]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour (NO_COLOR is honoured too).")
+]
+VerboseOpt = Annotated[
+    int, typer.Option("-v", "--verbose", count=True, help="Log to stderr (-vv: more).")
+]
 VersionOpt = Annotated[
     bool,
     typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -143,12 +160,24 @@ def _merge(config: Path | None, timeout: float | None, no_color: bool, verbose: 
     return STATE
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging(verbose: int) -> None:
     logger = logging.getLogger("waypost")
     if not verbose:
         return
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("waypost: %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_Redact())
         logger.addHandler(handler)
@@ -161,7 +190,9 @@ def root(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
     version: VersionOpt = False,
 ) -> None:
     """Track parcels from the terminal."""
@@ -173,21 +204,47 @@ def root(
 def track(
     numbers: Annotated[
         list[str] | None,
-        typer.Argument(metavar="NUMBER...", help="Tracking numbers, optionally prefixed (ils:..., trackingmore:COURIER:..., pandapon:...); `-` reads stdin.", show_default=False),
+        typer.Argument(
+            metavar="NUMBER...",
+            help="Tracking numbers, optionally prefixed (ils:..., trackingmore:COURIER:..., "
+            "pandapon:...); `-` reads stdin.",
+            show_default=False,
+        ),
     ] = None,
     carrier: Annotated[
         str | None,
-        typer.Option("--carrier", "-c", metavar="NAME", help="Ask this carrier for numbers without a prefix.", show_default=False),
+        typer.Option(
+            "--carrier",
+            "-c",
+            metavar="NAME",
+            help="Ask this carrier for numbers without a prefix.",
+            show_default=False,
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")] = False,
-    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON shipment per line.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (schema 1).")
+    ] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print one JSON shipment per line.")
+    ] = False,
     deadline: Annotated[
         float | None,
-        typer.Option("--deadline", metavar="SECONDS", min=0.1, help="Give up on whatever is unanswered after this long.", show_default=False),
+        typer.Option(
+            "--deadline",
+            metavar="SECONDS",
+            min=0.1,
+            help="Give up on whatever is unanswered after this long.",
+            show_default=False,
+        ),
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", metavar="ZONE", help="Show times in this zone (default: local).", show_default=False),
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="Show times in this zone (default: local).",
+            show_default=False,
+        ),
     ] = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
@@ -250,9 +307,14 @@ def carriers(
 
     st = _merge(config, timeout, no_color, verbose)
     cfg = st.config()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    out = sys.stdout
     for info in registry.infos():
         missing = [s.key for s in cfg.missing(info.name)]
+        patterns = [
+            {"name": p.name, "regex": p.regex, "example": p.example, "describe": p.describe}
+            for p in info.patterns
+        ]
         rows.append(
             {
                 "name": info.name,
@@ -262,25 +324,22 @@ def carriers(
                 "missing": missing,
                 "max_batch": info.max_batch,
                 "rate_limits": list(info.rate_notes),
-                "patterns": [
-                    {"name": p.name, "regex": p.regex, "example": p.example, "describe": p.describe}
-                    for p in info.patterns
-                ],
+                "patterns": patterns,
                 "docs": info.docs,
             }
         )
+        if as_json:
+            continue
+        state = "configured" if not missing else f"not configured (missing {', '.join(missing)})"
+        out.write(f"{info.name}  {info.title}  [{state}]\n")
+        out.write(f"  covers: {info.coverage}\n")
+        out.write(f"  batch: up to {info.max_batch} numbers per request\n")
+        for note in info.rate_notes:
+            out.write(f"  limits: {note}\n")
+        for p in info.patterns:
+            out.write(f"  detects: {p.name}: {p.describe} (e.g. {p.example})\n")
     if as_json:
-        sys.stdout.write(render.dumps({"carriers": rows}) + "\n")
-        return
-    for row in rows:
-        state = "configured" if row["configured"] else "not configured (missing " + ", ".join(row["missing"]) + ")"
-        sys.stdout.write(f"{row['name']}  {row['title']}  [{state}]\n")
-        sys.stdout.write(f"  covers: {row['coverage']}\n")
-        sys.stdout.write(f"  batch: up to {row['max_batch']} numbers per request\n")
-        for note in row["rate_limits"]:
-            sys.stdout.write(f"  limits: {note}\n")
-        for p in row["patterns"]:
-            sys.stdout.write(f"  detects: {p['name']}: {p['describe']} (e.g. {p['example']})\n")
+        out.write(render.dumps({"carriers": rows}) + "\n")
 
 
 @config_app.callback()
@@ -348,7 +407,10 @@ def config_show(
 def config_set(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
     value: Annotated[
-        str | None, typer.Argument(help="New value; omit it to be prompted (input hidden).", show_default=False)
+        str | None,
+        typer.Argument(
+            help="New value; omit it to be prompted (input hidden).", show_default=False
+        ),
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -405,7 +467,9 @@ def config_init(config: ConfigOpt = None) -> None:
             old = current.get(s.key)
             shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
-            answer = typer.prompt(label, default="", show_default=False, hide_input=s.secret).strip()
+            answer = typer.prompt(
+                label, default="", show_default=False, hide_input=s.secret
+            ).strip()
             if answer:
                 STATE.secrets.append(answer)
                 sections.setdefault(info.name, {})[s.key] = answer
@@ -418,26 +482,66 @@ def config_init(config: ConfigOpt = None) -> None:
 
 @app.command()
 def sandbox(
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 8765,
-    latency: Annotated[float, typer.Option("--latency", metavar="MS", min=0, help="Delay every answer by MS milliseconds.")] = 0.0,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Port on 127.0.0.1 [default: 8765; with --detach: any free port].",
+            show_default=False,
+        ),
+    ] = None,
+    latency: Annotated[
+        float,
+        typer.Option("--latency", metavar="MS", min=0, help="Delay every answer by MS ms."),
+    ] = 0.0,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", help="Run in the background; print the variables and return."),
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop a detached sandbox.")] = False,
+    state_file: Annotated[Path | None, typer.Option("--state-file", hidden=True)] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Serve a local emulation of every carrier API, with demo shipments."""
+    """Serve a local emulation of every carrier API, with demo shipments.
+
+    Prints `export WAYPOST_...` lines that point waypost at it: `eval "$(waypost sandbox
+    --detach)"` starts it in the background and sets them in your shell.
+    """
+    from waypost.config import data_dir
     from waypost.sandbox import Sandbox
+    from waypost.sandbox import detach as bg
 
     _merge(None, None, False, verbose)
+    if stop:
+        stopped = bg.stop(data_dir())
+        err("sandbox stopped" if stopped else "no detached sandbox is running")
+        raise typer.Exit(0 if stopped else 1)
+    if detach:
+        state = bg.spawn(data_dir(), 0 if port is None else port, latency)
+        _print_env(state["env"])
+        err(f"waypost sandbox running in the background on port {state['port']}")
+        err("stop it with: waypost sandbox --stop")
+        return
     try:
+        port = 8765 if port is None else port
         box = Sandbox(port=port, latency_ms=latency).start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port") from None
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
+        ) from None
+    if state_file is not None:
+        bg.write_state(state_file, box.port, box.env())
     err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
-    for key, value in box.env().items():
-        sys.stdout.write(f"export {key}={value}\n")
-    sys.stdout.flush()
+    _print_env(box.env())
     err("\nDemo numbers:")
     for app_ in box.apps.values():
         for number, what in app_.demo_numbers():
             err(f"  {app_.name}:{number}  {what}")
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         box.serve_forever()
     except KeyboardInterrupt:
@@ -446,9 +550,22 @@ def sandbox(
         box.stop()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_env(env: dict[str, str]) -> None:
+    import shlex
+
+    for key, value in env.items():
+        sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the only place where errors become exit codes."""
     STATE.__init__()  # type: ignore[misc]
+    logging.getLogger("waypost").setLevel(logging.WARNING)
     STATE.debug = os.environ.get("WAYPOST_DEBUG", "") not in ("", "0")
     args = sys.argv[1:] if argv is None else argv
     try:

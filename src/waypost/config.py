@@ -221,12 +221,11 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
             raise ConfigError(
                 f"{where}: unknown key watch.{key}", hint=f"known keys: {', '.join(WATCH_KEYS)}"
             )
-        kind = WATCH_KEYS[key][0]
-        if not isinstance(value, kind) or (
-            kind is list and not all(isinstance(v, str) for v in value)
-        ):
-            wanted = "a list of strings" if kind is list else "a string"
-            raise ConfigError(f"{where}: watch.{key} must be {wanted}")
+        if WATCH_KEYS[key][0] is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: watch.{key} must be a list of strings")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{where}: watch.{key} must be a string")
 
 
 def load(

@@ -219,7 +219,12 @@ class Session:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
-                        log.info("%s: retry %d of %s", carrier, attempt.retry_state.attempt_number - 1, _path(url))
+                        log.info(
+                            "%s: retry %d of %s",
+                            carrier,
+                            attempt.retry_state.attempt_number - 1,
+                            _path(url),
+                        )
                     response = await self._attempt(
                         carrier, method, url, limiter, max_connections, kwargs
                     )

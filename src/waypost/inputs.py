@@ -84,14 +84,16 @@ def parse_token(
     if not _VALID.fullmatch(number):
         bad = next((c for c in number if not re.match(r"[A-Za-z0-9-]", c)), None)
         why = "is empty" if not number else f"contains {bad!r}" if bad else "is malformed"
-        raise UsageError(f"{token.origin}: {_show(token.text)!r} {why}; numbers are letters, digits and '-'")
+        raise UsageError(
+            f"{token.origin}: {_show(token.text)!r} {why}; numbers are letters, digits and '-'"
+        )
     if not MIN_LEN <= len(number) <= MAX_LEN:
         raise UsageError(
             f"{token.origin}: {_show(number)!r} is {len(number)} characters long; "
             f"a tracking number has {MIN_LEN} to {MAX_LEN}"
         )
-    info = infos.get(carrier) if carrier else None
-    if info is None or not info.case_sensitive:
+    target = infos.get(carrier) if carrier else None
+    if target is None or not target.case_sensitive:
         number = number.upper()
     return Query(number=number, carrier=carrier, courier=courier, raw=token.text)
 

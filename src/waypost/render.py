@@ -128,7 +128,12 @@ def _event_line(ev: Event, term: Terminal) -> str:
     return "  " + "  ".join(parts)
 
 
-def plain_track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], marks: Mapping[int, str] | None = None) -> None:
+def plain_track(
+    shipments: Sequence[Shipment],
+    term: Terminal,
+    out: IO[str],
+    marks: Mapping[int, str] | None = None,
+) -> None:
     """Blocks of plain lines: a header line, then one line per event, newest first."""
     for index, s in enumerate(shipments):
         if index:
@@ -162,7 +167,12 @@ def console(term: Terminal, file: IO[str] | None = None) -> Console:
     )
 
 
-def rich_track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], marks: Mapping[int, str] | None = None) -> None:
+def rich_track(
+    shipments: Sequence[Shipment],
+    term: Terminal,
+    out: IO[str],
+    marks: Mapping[int, str] | None = None,
+) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
     from rich.table import Table
@@ -186,13 +196,17 @@ def rich_track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], mark
         details.extend(x for x in (s.service, _route(s)) if x)
         if s.last_update:
             rel = relative(s.last_update, term)
-            details.append(f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else ""))
+            details.append(
+                f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else "")
+            )
         if details:
             con.print(Text("  " + "  ·  ".join(details), style="dim"))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
         elif not s.found:
-            con.print(Text(f"  not found{': ' + s.status_text if s.status_text else ''}", style="magenta"))
+            con.print(
+                Text(f"  not found{': ' + s.status_text if s.status_text else ''}", style="magenta")
+            )
         elif s.status_text:
             con.print(Text(f"  {s.status_text}"))
         if s.events:
@@ -205,7 +219,10 @@ def rich_track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], mark
                 when = Text(absolute(ev.time, term))
                 if rel:
                     when.append(f"\n{rel}", style="dim")
-                what = Text(ev.description or "-", style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "")
+                what = Text(
+                    ev.description or "-",
+                    style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
+                )
                 for url in ev.images:
                     what.append(f"\n{url}", style="blue underline")
                 table.add_row(when, ev.location or "", what)
@@ -214,7 +231,12 @@ def rich_track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], mark
             con.print()
 
 
-def track(shipments: Sequence[Shipment], term: Terminal, out: IO[str], marks: Mapping[int, str] | None = None) -> None:
+def track(
+    shipments: Sequence[Shipment],
+    term: Terminal,
+    out: IO[str],
+    marks: Mapping[int, str] | None = None,
+) -> None:
     """Shipments for people: Rich on a terminal, plain lines otherwise."""
     if term.stdout_tty:
         rich_track(shipments, term, out, marks)

@@ -133,7 +133,9 @@ async def run(
         )
     if on_start is not None:
         on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
-    async with Session(timeout=timeout, deadline=deadline, transport=transport, secrets=config.secrets()) as session:
+    async with Session(
+        timeout=timeout, deadline=deadline, transport=transport, secrets=config.secrets()
+    ) as session:
         jobs = {
             name: _ask(name, qs, config, session, cache, options)
             for name, qs in the_plan.by_carrier.items()
@@ -188,7 +190,12 @@ def _merge(
     if definite:
         return Result(query, definite[0].shipments, None, asked)
     failures = [a.failure for a in mine if a.failure is not None]
-    failure = next((f for f in failures if isinstance(f, AuthError)), failures[0] if failures else None)
-    shipments = [s for a in mine for s in a.shipments] if len(mine) > 1 else (mine[0].shipments if mine else [])
+    failure = next(
+        (f for f in failures if isinstance(f, AuthError)), failures[0] if failures else None
+    )
+    shipments = (
+        [s for a in mine for s in a.shipments]
+        if len(mine) > 1
+        else (mine[0].shipments if mine else [])
+    )
     return Result(query, shipments, failure, asked)
-

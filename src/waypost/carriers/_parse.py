@@ -79,7 +79,9 @@ def parse_time(value: Any, tz: tzinfo | None = None) -> datetime | None:
     return parsed
 
 
-def status_from_words(words: str | None, rules: Iterable[tuple[re.Pattern[str], Status]]) -> Status | None:
+def status_from_words(
+    words: str | None, rules: Iterable[tuple[re.Pattern[str], Status]]
+) -> Status | None:
     """The first rule whose pattern occurs in ``words``."""
     if not words:
         return None

@@ -131,7 +131,14 @@ class Query:
 
 @dataclass
 class TrackOptions:
-    """How a run wants numbers answered."""
+    """How a run wants numbers answered.
+
+    ``refresh``: bypass caches of recent answers. ``save``: the numbers join the watch list (a
+    carrier with an account, like TrackingMore, adds them there too). ``wait``: wait out a
+    carrier's rate-limit pause instead of reporting it. ``watch``: a ``watch`` refresh of known
+    numbers; an adapter may then answer ``Answer(unchanged=True)`` for numbers the carrier says
+    did not change since ``since`` (a Unix time, the last successful refresh).
+    """
 
     refresh: bool = False
     save: bool = False
@@ -153,6 +160,7 @@ class Answer:
 
     query: Query
     shipments: list[Shipment]
+    unchanged: bool = False
 
     @property
     def failure(self) -> CarrierError | None:
@@ -173,6 +181,27 @@ class Cache(Protocol):
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Remember ``value``."""
+
+
+class MemoryCache:
+    """A Cache kept in memory (tests, and runs without a store)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._clock = clock or time.time
+        self._data: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
+        """The cached value, or None when absent or too old."""
+        hit = self._data.get((namespace, key))
+        if hit is None or (max_age is not None and self._clock() - hit[0] > max_age):
+            return None
+        return hit[1]
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Remember ``value`` now."""
+        self._data[(namespace, key)] = (self._clock(), value)
 
 
 class Adapter(Protocol):

@@ -85,17 +85,32 @@ _AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidde
 STATUS_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
     (re.compile(p, re.I), s)
     for p, s in (
-        (r"return(ed)? to (sender|origin)|\breturned\b|exception|damaged|\blost\b|refused|"
-         r"detained|seized|held\b|on hold|problem", Status.EXCEPTION),
-        (r"not delivered|undeliver|delivery (attempt|failed)|attempted|unsuccessful|"
-         r"failed", Status.FAILED_ATTEMPT),
-        (r"out for delivery|on (the )?vehicle for delivery|with (the )?(courier|driver) for "
-         r"delivery|last mile", Status.OUT_FOR_DELIVERY),
-        (r"ready for (collection|pick ?up)|available for (collection|pick ?up)|awaiting "
-         r"collection|collection point|pick ?up point", Status.AVAILABLE_FOR_PICKUP),
+        (
+            r"return(ed)? to (sender|origin)|\breturned\b|exception|damaged|\blost\b|refused|"
+            r"detained|seized|held\b|on hold|problem",
+            Status.EXCEPTION,
+        ),
+        (
+            r"not delivered|undeliver|delivery (attempt|failed)|attempted|unsuccessful|"
+            r"failed",
+            Status.FAILED_ATTEMPT,
+        ),
+        (
+            r"out for delivery|on (the )?vehicle for delivery|with (the )?(courier|driver) for "
+            r"delivery|last mile",
+            Status.OUT_FOR_DELIVERY,
+        ),
+        (
+            r"ready for (collection|pick ?up)|available for (collection|pick ?up)|awaiting "
+            r"collection|collection point|pick ?up point",
+            Status.AVAILABLE_FOR_PICKUP,
+        ),
         (r"\bdelivered\b|signed (for|by)|proof of delivery|\bpod\b", Status.DELIVERED),
-        (r"booked|label (created|printed)|manifest|order (received|created)|information "
-         r"received|pre-?advice|awaiting (pick ?up|collection from)", Status.INFO_RECEIVED),
+        (
+            r"booked|label (created|printed)|manifest|order (received|created)|information "
+            r"received|pre-?advice|awaiting (pick ?up|collection from)",
+            Status.INFO_RECEIVED,
+        ),
     )
 )
 
@@ -124,7 +139,9 @@ def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
         return None
     images = [u for u in (text(i) for i in as_list(node.get("img"))) if u]
     status = status_from_words(description, STATUS_RULES) or Status.IN_TRANSIT
-    return Event(time=when, location=location, description=description, status=status, images=images)
+    return Event(
+        time=when, location=location, description=description, status=status, images=images
+    )
 
 
 def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:

@@ -26,6 +26,8 @@ PATH = "/oms/v2/event/getOrdersTrack"
 MAX_NUMBERS = 100
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYNTHETIC = re.compile(r"\d{4}S\d{7}")
+# A request that contains this number fails as a whole, the way an overloaded server answers.
+FAILING = "3676E4000500"
 IMG = "https://img.ils-logistics.example/pod/{number}-{n}.jpg"
 
 TITLE_KEYS = {
@@ -69,9 +71,15 @@ class App:
         self.sandbox = sandbox
         now = sandbox.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
         self.records: dict[str, dict[str, Any]] = {
-            "3676E4043665": self._record("3676E4043665", "Sea Freight", "Shenzhen", "Felixstowe", SEA, now, title=True),
-            "3676E4038521": self._record("3676E4038521", "Rail Freight", "Yiwu", "Birmingham", DELIVERED, now, title=False),
-            "3676E4040017": self._record("3676E4040017", "Air Freight", "Guangzhou", "Rotterdam", HELD, now, title=True),
+            "3676E4043665": self._record(
+                "3676E4043665", "Sea Freight", "Shenzhen", "Felixstowe", SEA, now, title=True
+            ),
+            "3676E4038521": self._record(
+                "3676E4038521", "Rail Freight", "Yiwu", "Birmingham", DELIVERED, now, title=False
+            ),
+            "3676E4040017": self._record(
+                "3676E4040017", "Air Freight", "Guangzhou", "Rotterdam", HELD, now, title=True
+            ),
         }
 
     def demo_numbers(self) -> list[tuple[str, str]]:
@@ -81,12 +89,17 @@ class App:
             ("3676E4038521", "delivered, documented lower-case keys"),
             ("3676E4040017", "held by customs"),
             ("3676E4038434", "not found"),
+            (FAILING, "the whole request fails with code 500"),
             ("1234S5678901", "any NNNNSNNNNNNN number: synthetic shipment"),
         ]
 
     def env(self, base: str) -> dict[str, str]:
         """Variables for this emulation."""
-        return {"WAYPOST_ILS_BASE_URL": base, "WAYPOST_ILS_USER_ID": USER_ID, "WAYPOST_ILS_PDD": PDD}
+        return {
+            "WAYPOST_ILS_BASE_URL": base,
+            "WAYPOST_ILS_USER_ID": USER_ID,
+            "WAYPOST_ILS_PDD": PDD,
+        }
 
     @staticmethod
     def _stamp(when: datetime) -> str:
@@ -127,7 +140,9 @@ class App:
         seed = int(hashlib.sha256(number.encode()).hexdigest(), 16)
         now = self.sandbox.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
         plan = (SEA, DELIVERED, HELD)[seed % 3]
-        return self._record(number, "Sea Freight", "Ningbo", "Hamburg", plan, now, title=bool(seed & 8))
+        return self._record(
+            number, "Sea Freight", "Ningbo", "Hamburg", plan, now, title=bool(seed & 8)
+        )
 
     def _lookup(self, number: str) -> dict[str, Any] | None:
         if number in self.records:
@@ -152,7 +167,11 @@ class App:
     def _item(self, number: str) -> dict[str, Any]:
         record = self._lookup(number.upper())
         if record is None:
-            return {"consignment": number, "orderStatus": None, "msg": "Order information not found"}
+            return {
+                "consignment": number,
+                "orderStatus": None,
+                "msg": "Order information not found",
+            }
         events = list(record["events"])
         fields = dict(record["status"])
         fields["status"] = events[-1]["desc"]
@@ -172,7 +191,12 @@ class App:
             return _spring_404(request.path)
         if request.method != "POST":
             return Reply.json(
-                {"timestamp": _now_ms(), "status": 405, "error": "Method Not Allowed", "path": request.path},
+                {
+                    "timestamp": _now_ms(),
+                    "status": 405,
+                    "error": "Method Not Allowed",
+                    "path": request.path,
+                },
                 405,
             )
         try:
@@ -180,18 +204,42 @@ class App:
         except (ValueError, UnicodeDecodeError):
             return Reply.json({"code": 400, "msg": "Request body is not valid JSON", "body": None})
         if not isinstance(data, dict):
-            return Reply.json({"code": 400, "msg": "Request body must be a JSON object", "body": None})
+            return Reply.json(
+                {"code": 400, "msg": "Request body must be a JSON object", "body": None}
+            )
         if data.get("userId") != USER_ID or data.get("pdd") != PDD:
-            return Reply.json({"code": 401, "msg": "Invalid userId or pdd: user authentication failed", "body": None})
+            return Reply.json(
+                {
+                    "code": 401,
+                    "msg": "Invalid userId or pdd: user authentication failed",
+                    "body": None,
+                }
+            )
         if data.get("method") != "trackOrders":
-            return Reply.json({"code": 400, "msg": f"Unsupported method: {data.get('method')}", "body": None})
+            return Reply.json(
+                {"code": 400, "msg": f"Unsupported method: {data.get('method')}", "body": None}
+            )
         numbers = data.get("trackingNos")
-        if not isinstance(numbers, list) or not numbers or not all(isinstance(n, str) for n in numbers):
-            return Reply.json({"code": 400, "msg": "trackingNos must be a non-empty list", "body": None})
+        if (
+            not isinstance(numbers, list)
+            or not numbers
+            or not all(isinstance(n, str) for n in numbers)
+        ):
+            return Reply.json(
+                {"code": 400, "msg": "trackingNos must be a non-empty list", "body": None}
+            )
         entry.numbers = len(numbers)
         if len(numbers) > MAX_NUMBERS:
             return Reply.json(
-                {"code": 400, "msg": f"At most {MAX_NUMBERS} tracking numbers per request", "body": None}
+                {
+                    "code": 400,
+                    "msg": f"At most {MAX_NUMBERS} tracking numbers per request",
+                    "body": None,
+                }
+            )
+        if FAILING in numbers:
+            return Reply.json(
+                {"code": 500, "msg": "System busy, please try again later", "body": None}
             )
         return Reply.json({"code": 200, "msg": "", "body": [self._item(n) for n in numbers]})
 
@@ -203,4 +251,6 @@ def _now_ms() -> int:
 
 
 def _spring_404(path: str) -> Reply:
-    return Reply.json({"timestamp": _now_ms(), "status": 404, "error": "Not Found", "path": path}, 404)
+    return Reply.json(
+        {"timestamp": _now_ms(), "status": 404, "error": "Not Found", "path": path}, 404
+    )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+# One line per emulated carrier, like the adapter registry.
+APPS: dict[str, str] = {
+    "ils": "waypost.sandbox.ils",
+}
 
 
 @dataclass
@@ -89,8 +96,6 @@ class Sandbox:
         now: Callable[[], datetime] | None = None,
         enforce_limits: bool = True,
     ) -> None:
-        from waypost.sandbox import ils
-
         self.host = host
         self.port = port
         self.latency = latency_ms / 1000.0
@@ -99,9 +104,12 @@ class Sandbox:
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
         self.started = time.monotonic()
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._penalties: dict[str, float] = {}
+        self.rejections: dict[tuple[str, str], int] = {}
         self.apps: dict[str, CarrierApp] = {}
-        for app in (ils.App(self),):
-            self.apps[app.name] = app
+        for name, path in APPS.items():
+            self.apps[name] = importlib.import_module(path).App(self)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -127,7 +135,9 @@ class Sandbox:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -152,10 +162,44 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def admit(self, carrier: str, endpoint: str, per_second: float, penalty: float = 0.0) -> bool:
+        """Count one arrival against "at most ``per_second`` requests in any 1 s window".
+
+        False (and one more rejection counted) when the request exceeds the limit, or while the
+        carrier's ``penalty`` pause after an earlier rejection lasts. Disabled by
+        ``enforce_limits=False``.
+        """
+        now = time.monotonic()
+        with self.lock:
+            if not self.enforce_limits:
+                return True
+            key = (carrier, endpoint)
+            if self._penalties.get(carrier, 0.0) > now:
+                self.rejections[key] = self.rejections.get(key, 0) + 1
+                return False
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= per_second:
+                self.rejections[key] = self.rejections.get(key, 0) + 1
+                if penalty:
+                    self._penalties[carrier] = now + penalty
+                return False
+            window.append(now)
+            return True
+
+    def rejected(self, carrier: str | None = None) -> int:
+        """How many requests the emulated rate limits refused."""
+        with self.lock:
+            return sum(n for (c, _), n in self.rejections.items() if carrier in (None, c))
+
     def reset_log(self) -> None:
         """Forget every logged request."""
         with self.lock:
             self.log.clear()
+            self.rejections.clear()
+            self._windows.clear()
+            self._penalties.clear()
 
     def entries(self, carrier: str | None = None) -> list[LogEntry]:
         """A copy of the request log, optionally for one carrier."""
@@ -170,11 +214,17 @@ class Sandbox:
         app = self.apps.get(head)
         entry = LogEntry(time.monotonic() - self.started, head, request.method, "/" + rest)
         if app is None:
-            return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"})
+            return Reply(
+                404,
+                b"<html><body><h1>404 Not Found</h1></body></html>",
+                {"Content-Type": "text/html"},
+            )
         entry.params = dict(request.query)
         with self.lock:
             self.log.append(entry)
-        reply = app.handle(Request(request.method, "/" + rest, request.query, request.headers, request.body), entry)
+        reply = app.handle(
+            Request(request.method, "/" + rest, request.query, request.headers, request.body), entry
+        )
         entry.status = reply.status
         if self.latency:
             time.sleep(self.latency)
@@ -184,6 +234,13 @@ class Sandbox:
         if action == "log" and request.method == "GET":
             carrier = request.query.get("carrier")
             return Reply.json([asdict(e) for e in self.entries(carrier)])
+        if action == "stats" and request.method == "GET":
+            with self.lock:
+                by_carrier: dict[str, int] = {}
+                for e in self.log:
+                    by_carrier[e.carrier] = by_carrier.get(e.carrier, 0) + 1
+                rejected = {f"{c}{p}": n for (c, p), n in self.rejections.items()}
+            return Reply.json({"requests": by_carrier, "rejections": rejected})
         if action == "reset" and request.method == "POST":
             self.reset_log()
             return Reply.json({"ok": True})
@@ -191,7 +248,9 @@ class Sandbox:
             try:
                 data = request.json()
                 app = self.apps[data["carrier"]]
-                ok = app.add_event(str(data["number"]), str(data["description"]), data.get("location"))
+                ok = app.add_event(
+                    str(data["number"]), str(data["description"]), data.get("location")
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 return Reply.json({"ok": False, "error": str(exc)}, 400)
             return Reply.json({"ok": ok}, 200 if ok else 404)

@@ -1,0 +1,100 @@
+"""One harness over every registered carrier (apprise-style): declarations, the sandbox
+round trip of each module's TEST_CASES, rejected credentials, unreachable servers, and no
+secret in any output."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from waypost import carriers
+from waypost.sandbox import Sandbox
+
+NAMES = carriers.names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declarations_are_complete(name: str) -> None:
+    module = carriers.module(name)
+    info = module.INFO
+    assert info.name == name
+    assert info.title
+    assert info.coverage
+    assert info.docs
+    assert info.max_batch >= 1
+    assert info.setting("base_url") is not None
+    assert info.credentials, "a carrier needs credentials"
+    assert all(s.credential for s in info.secrets)
+    assert module.__doc__
+    assert info.docs.split("/")[-1] in module.__doc__
+    assert module.TEST_CASES
+    for pattern in info.patterns:
+        assert re.fullmatch(pattern.regex, pattern.example), pattern
+        if pattern.check is not None:
+            assert pattern.check(pattern.example), pattern
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sandbox_answers_every_declared_test_case(name: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    cases = carriers.module(name).TEST_CASES
+    r = cli("track", "--jsonl", *[f"{name}:{c['number']}" for c in cases])
+    assert r.code == 0, r.err
+    shipments = [json.loads(line) for line in r.out.splitlines()]
+    for case in cases:
+        mine = [s for s in shipments if case["number"] in (s["tracking_number"], s.get("order_id"))]
+        assert mine, case
+        assert mine[0]["found"] is case["found"]
+        assert mine[0]["status"] == case["status"].value
+        assert mine[0]["carrier"] == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_secret_is_exit_3_and_never_printed(
+    name: str, sandbox: Sandbox, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    info = carriers.info(name)
+    wrong = {s.env_var(name): f"WRONG-{s.key}-value-0123456789" for s in info.secrets}
+    for key, value in wrong.items():
+        monkeypatch.setenv(key, value)
+    number = carriers.module(name).TEST_CASES[0]["number"]
+    r = cli("-vv", "track", f"{name}:{number}")
+    assert r.code == 3, (r.out, r.err)
+    for value in wrong.values():
+        assert value not in r.out + r.err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unreachable_carrier_is_exit_4_with_one_line_per_number(
+    name: str, sandbox: Sandbox, cli
+) -> None:  # type: ignore[no-untyped-def]
+    sandbox.stop()
+    number = carriers.module(name).TEST_CASES[0]["number"]
+    r = cli("track", "--timeout", "1", "--jsonl", f"{name}:{number}")
+    assert r.code == 4
+    (line,) = r.out.splitlines()
+    assert "cannot reach" in json.loads(line)["error"]
+    assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secrets_never_reach_output_or_logs(name: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    secrets = [
+        v
+        for k, v in sandbox.env().items()
+        if any(k == s.env_var(name) for s in carriers.info(name).secrets)
+    ]
+    assert secrets
+    numbers = [f"{name}:{c['number']}" for c in carriers.module(name).TEST_CASES]
+    outputs = [
+        cli("-vv", "track", *numbers),
+        cli("-vv", "track", "--json", *numbers),
+        cli("config", "show"),
+        cli("config", "show", "--json"),
+        cli("carriers", "--json"),
+    ]
+    for r in outputs:
+        for secret in secrets:
+            assert secret not in r.out
+            assert secret not in r.err

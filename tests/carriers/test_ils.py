@@ -1,0 +1,265 @@
+"""ILS adapter: the seed example, key variants, status rules, chunking, error envelopes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import string
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import respx
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import fixture
+from waypost.carriers import ils
+from waypost.carriers.base import Query, TrackOptions
+from waypost.errors import AuthError, CarrierError, ProtocolError
+from waypost.http import Session
+from waypost.models import Status
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_seed_example_parses_to_the_documented_shipments() -> None:
+    found, missing = ils.parse_response(
+        fixture("ils", "seed_example.json"), ["3676E4043665", "3676E4038434"], SHANGHAI
+    )
+    assert found.found is True
+    assert found.service == "Sea Freight"
+    assert found.status_text == "Shipment loaded into container..."
+    assert found.status is Status.IN_TRANSIT
+    assert found.last_update == datetime(2025, 2, 14, 10, 10, 35, tzinfo=SHANGHAI)
+    assert [e.description for e in found.events] == [
+        "Shipment loaded into container...",
+        "Cargo received at origin warehouse",
+    ]
+    assert found.events[0].images == ["https://example.com/ils/pod-1.jpg"]
+    assert found.events[0].location == "Shenzhen Yantian Port"
+    assert missing.found is False
+    assert missing.status is Status.NOT_FOUND
+    assert missing.status_text == "Order information not found"
+    assert missing.error is None
+
+
+def test_documented_lower_case_keys_parse_like_title_case() -> None:
+    (s,) = ils.parse_response(fixture("ils", "documented_keys.json"), ["3676E4038521"], SHANGHAI)
+    assert (s.service, s.origin, s.destination) == ("Rail Freight", "Yiwu", "Birmingham")
+    assert s.status is Status.DELIVERED
+    assert s.events[0].status is Status.DELIVERED
+    assert s.events[1].status is Status.OUT_FOR_DELIVERY
+    assert s.events[2].status is Status.INFO_RECEIVED
+    assert s.events[0].images == []
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("Despatch Depot", "origin"),
+        ("DESPATCH_DEPOT", "origin"),
+        ("despatch-depot", "origin"),
+        ("Delivery Depot", "destination"),
+        ("SERVICE", "service"),
+    ],
+)
+def test_title_case_and_similar_variants_of_keys(key: str, field: str) -> None:
+    item = {"consignment": "X1234", "orderStatus": {key: "Value"}, "billTrackList": []}
+    s = ils.parse_item(item, "X1234", None)
+    assert getattr(s, field) == "Value"
+
+
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        ("Delivered", Status.DELIVERED),
+        ("Parcel delivered to neighbour", Status.DELIVERED),
+        ("Not delivered: address closed", Status.FAILED_ATTEMPT),
+        ("Delivery attempt failed", Status.FAILED_ATTEMPT),
+        ("Out for delivery", Status.OUT_FOR_DELIVERY),
+        ("Held by customs: documents missing", Status.EXCEPTION),
+        ("Returned to sender", Status.EXCEPTION),
+        ("Customs export clearance completed", None),
+        ("Ready for collection at depot", Status.AVAILABLE_FOR_PICKUP),
+        ("Shipment information received", Status.INFO_RECEIVED),
+        ("Vessel departed", None),
+    ],
+)
+def test_status_rules(words: str, status: Status | None) -> None:
+    from waypost.carriers._parse import status_from_words
+
+    assert status_from_words(words, ils.STATUS_RULES) is status
+
+
+def test_found_without_status_words_defaults_to_in_transit_when_it_has_events() -> None:
+    item = {
+        "orderStatus": {"Status": "Vessel departed"},
+        "billTrackList": [{"desc": "Vessel departed", "date": "2025-01-01 10:00:00"}],
+    }
+    assert ils.parse_item(item, "N1", None).status is Status.IN_TRANSIT
+
+
+def test_naive_times_stay_naive_without_a_zone() -> None:
+    item = {"orderStatus": {}, "billTrackList": [{"desc": "x", "date": "2025-01-01 10:00:00"}]}
+    s = ils.parse_item(item, "N1", None)
+    assert s.events[0].time == datetime(2025, 1, 1, 10, 0)
+    assert s.events[0].time is not None
+    assert s.events[0].time.tzinfo is None
+
+
+def test_error_envelope_is_an_auth_error_when_it_talks_about_credentials() -> None:
+    with pytest.raises(AuthError, match="credentials rejected"):
+        ils.parse_response(fixture("ils", "auth_error.json"), ["A1234"], None)
+
+
+@pytest.mark.parametrize("code", [401, 403, "403"])
+def test_401_and_403_codes_are_auth_errors(code: object) -> None:
+    with pytest.raises(AuthError):
+        ils.parse_response({"code": code, "msg": "nope"}, ["A1234"], None)
+
+
+def test_other_error_codes_are_carrier_errors_with_the_message() -> None:
+    with pytest.raises(CarrierError, match="code 500: Internal error") as info:
+        ils.parse_response({"code": 500, "msg": "Internal error"}, ["A1234"], None)
+    assert not isinstance(info.value, AuthError)
+
+
+@pytest.mark.parametrize("payload", [None, [], "x", {"msg": "no code"}, 12])
+def test_answers_without_an_envelope_are_protocol_errors(payload: object) -> None:
+    with pytest.raises(ProtocolError):
+        ils.parse_response(payload, ["A1234"], None)
+
+
+def test_a_number_missing_from_the_answer_is_a_failed_result_not_an_exception() -> None:
+    (s,) = ils.parse_response({"code": 200, "body": []}, ["A1234"], None)
+    assert s.error is not None
+    assert "left out" in s.error
+    assert s.failure is not None
+
+
+def test_build_request_matches_the_documented_body() -> None:
+    assert ils.build_request("1", "abc", ["A", "B"]) == {
+        "userId": "1",
+        "pdd": "abc",
+        "method": "trackOrders",
+        "trackingNos": ["A", "B"],
+    }
+
+
+def _case_variants(key: str) -> st.SearchStrategy[str]:
+    return st.tuples(*[st.sampled_from([c.lower(), c.upper()]) for c in key]).map("".join)
+
+
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+order_keys = st.sampled_from(
+    [
+        "service",
+        "Service",
+        "status",
+        "Status",
+        "despatchdate",
+        "Despatch Date",
+        "lastscan",
+        "Lastscan",
+        "deliverydepot",
+        "Delivery Depot",
+        "despatchdepot",
+    ]
+).flatmap(_case_variants)
+ils_items = st.fixed_dictionaries(
+    {},
+    optional={
+        "consignment": st.text(alphabet=string.ascii_uppercase + string.digits, max_size=14)
+        | json_values,
+        "orderStatus": st.none()
+        | st.dictionaries(order_keys, json_values, max_size=6)
+        | json_values,
+        "msg": json_values,
+        "billTrackList": st.none()
+        | st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "deport": json_values,
+                    "desc": json_values,
+                    "date": json_values | st.just("2025-02-14 10:10:35"),
+                    "img": json_values | st.lists(st.text(max_size=20) | st.none(), max_size=3),
+                },
+            )
+            | json_values,
+            max_size=5,
+        )
+        | json_values,
+    },
+)
+
+
+@given(items=st.lists(ils_items | json_values, max_size=4), code=st.sampled_from([200, "200"]))
+def test_parser_never_raises_on_arbitrary_items(items: list[object], code: object) -> None:
+    shipments = ils.parse_response(
+        {"code": code, "msg": "", "body": items}, ["A1234", "B5678"], SHANGHAI
+    )
+    assert [s.tracking_number for s in shipments] == ["A1234", "B5678"]
+    for s in shipments:
+        json.loads(s.model_dump_json())
+
+
+@given(payload=json_values)
+def test_parser_raises_only_carrier_errors(payload: object) -> None:
+    with contextlib.suppress(CarrierError):
+        ils.parse_response(payload, ["A1234"], None)
+
+
+def _answer_all(request: httpx.Request) -> httpx.Response:
+    numbers = json.loads(request.content)["trackingNos"]
+    body = [
+        {"consignment": n, "orderStatus": {"Status": "Booked"}, "billTrackList": []}
+        for n in numbers
+    ]
+    return httpx.Response(200, json={"code": 200, "msg": "", "body": body})
+
+
+def test_250_numbers_go_out_as_3_concurrent_requests_of_at_most_100() -> None:
+    import asyncio
+
+    in_flight = 0
+    peak = 0
+    sizes: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        sizes.append(len(json.loads(request.content)["trackingNos"]))
+        await asyncio.sleep(0)  # let the other chunks start before this one answers
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return _answer_all(request)
+
+    queries = [Query(f"{i:04d}E{i:07d}", "ils") for i in range(250)]
+
+    async def go() -> list[object]:
+        with respx.mock(assert_all_called=True) as mock:
+            mock.post("http://ils.test/oms/v2/event/getOrdersTrack").mock(side_effect=handler)
+            async with Session() as session:
+                adapter = ils.Adapter(
+                    {"user_id": "1", "pdd": "k", "base_url": "http://ils.test"}, session
+                )
+                return list(await adapter.track(queries, TrackOptions()))
+
+    answers = asyncio.run(go())
+    assert sorted(sizes) == [50, 100, 100]
+    assert peak == 3
+    assert [a.query.number for a in answers] == [q.number for q in queries]  # type: ignore[attr-defined]
+    assert all(a.shipments[0].status is Status.INFO_RECEIVED for a in answers)  # type: ignore[attr-defined]

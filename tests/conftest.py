@@ -1,0 +1,79 @@
+"""Shared fixtures: an isolated environment, the sandbox over loopback, and a CLI runner."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from waypost.sandbox import Sandbox
+
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile(
+    "fuzz", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(carrier: str, name: str) -> object:
+    """A recorded carrier answer from tests/fixtures/<carrier>/<name>."""
+    return json.loads((FIXTURES / carrier / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test sees the developer's config, data or WAYPOST_* variables."""
+    for key in list(os.environ):
+        if key.startswith("WAYPOST_") or key in {"NO_COLOR", "COLUMNS"}:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WAYPOST_CONFIG", str(tmp_path / "config" / "config.toml"))
+    monkeypatch.setenv("WAYPOST_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A fresh sandbox on a free loopback port, with waypost pointed at it."""
+    box = Sandbox(port=0).start()
+    for key, value in box.env().items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@dataclass
+class Outcome:
+    """What one CLI run printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run ``waypost ARGS`` in-process; returns an Outcome."""
+    from waypost.cli import main
+
+    def run(*args: str, stdin: str = "") -> Outcome:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return run
