@@ -423,12 +423,20 @@ def config_set(
     if spec is None:
         raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(cfg.known_keys()))
     if value is None:
-        value = typer.prompt(key, hide_input=True)
+        value = typer.prompt(key, hide_input=_can_hide())
     STATE.secrets.append(value)
     cfg.set_value(path, key, value)
     secret = getattr(spec, "secret", False)
     shown = cfg.mask(value) if secret else value
     err(f"set {key} = {shown} in {path}")
+
+
+def _can_hide() -> bool:
+    """Hidden input needs a terminal; piped answers are not echoed anyway."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @config_app.command("unset")

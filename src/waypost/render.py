@@ -158,7 +158,7 @@ def console(term: Terminal, file: IO[str] | None = None) -> Console:
 
     return Console(
         file=file or sys.stdout,
-        force_terminal=term.stdout_tty if file is None else None,
+        force_terminal=term.stdout_tty,
         no_color=not term.color,
         color_system="auto" if term.color else None,
         width=term.width,

@@ -1,0 +1,158 @@
+"""The HTTP layer: retries, Retry-After, error mapping, timeouts, deadline, rate limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+
+import httpx
+import pytest
+import respx
+
+from waypost import __version__
+from waypost.errors import NetworkError, ProtocolError, Timeout
+from waypost.http import RateLimiter, RetryPolicy, Session, decode_json, retry_after
+
+FAST = RetryPolicy(attempts=4, budget=5.0, base=0.001, cap=0.002)
+URL = "http://carrier.test/api"
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+async def send(route_side_effect, policy: RetryPolicy = FAST, **session_kw):  # type: ignore[no-untyped-def]
+    with respx.mock() as mock:
+        route = mock.get(URL).mock(side_effect=route_side_effect)
+        async with Session(retry=policy, **session_kw) as session:
+            try:
+                response = await session.request("c", "GET", URL)
+            finally:
+                calls = route.call_count
+        return response, calls, session
+
+
+def test_5xx_is_retried_until_it_succeeds() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"ok": 1})])
+    response, calls, session = run(send(lambda req: next(answers)))
+    assert response.status_code == 200
+    assert calls == 3
+    assert session.retries == 2
+
+
+def test_attempts_are_bounded_and_the_last_answer_is_returned() -> None:
+    response, calls, _ = run(send(lambda req: httpx.Response(500, text="<html>oops</html>")))
+    assert response.status_code == 500
+    assert calls == FAST.attempts
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_4xx_other_than_429_is_never_retried(status: int) -> None:
+    response, calls, _ = run(send(lambda req: httpx.Response(status)))
+    assert response.status_code == status
+    assert calls == 1
+
+
+def test_429_is_retried_honouring_retry_after() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200)])
+    response, calls, _ = run(send(lambda req: next(answers)))
+    assert (response.status_code, calls) == (200, 2)
+
+
+def test_429_is_not_retried_when_the_carrier_forbids_it() -> None:
+    policy = RetryPolicy(attempts=4, base=0.001, retry_429=False)
+    response, calls, _ = run(send(lambda req: httpx.Response(429), policy))
+    assert (response.status_code, calls) == (429, 1)
+
+
+def test_retry_after_longer_than_the_budget_stops_retrying() -> None:
+    policy = RetryPolicy(attempts=4, budget=0.5, base=0.001)
+    response, calls, _ = run(
+        send(lambda req: httpx.Response(503, headers={"Retry-After": "30"}), policy)
+    )
+    assert (response.status_code, calls) == (503, 1)
+
+
+def test_connect_errors_are_retried_then_mapped_to_network_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(NetworkError, match="cannot reach carrier.test") as info:
+        run(send(refuse))
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+def test_timeouts_become_timeout_errors() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(Timeout, match="no answer within"):
+        run(send(slow))
+
+
+def test_a_hanging_answer_is_cut_at_the_timeout() -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    with pytest.raises(Timeout):
+        run(send(hang, RetryPolicy(attempts=1), timeout=0.05))
+
+
+def test_the_run_deadline_stops_new_attempts() -> None:
+    with pytest.raises(Timeout, match="deadline"):
+        run(send(lambda req: httpx.Response(200), deadline=-1))
+
+
+def test_user_agent_names_waypost_and_its_version() -> None:
+    seen: list[str] = []
+
+    def capture(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["user-agent"])
+        return httpx.Response(200)
+
+    run(send(capture))
+    assert seen == [seen[0]]
+    assert seen[0].startswith(f"waypost/{__version__}")
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    assert retry_after({"retry-after": "7"}) == 7.0
+    date = email.utils.formatdate(1_000_060, usegmt=True)
+    assert retry_after({"retry-after": date}, now=1_000_000) == 60.0
+    assert retry_after({"retry-after": date}, now=2_000_000) == 0.0
+    assert retry_after({"retry-after": "soon"}) is None
+    assert retry_after({}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"", "empty answer"), (b"<html>502</html>", "an HTML page"), (b'{"trunc', "not JSON")],
+)
+def test_decode_json_says_what_came_instead(body: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        decode_json(httpx.Response(200, content=body), "c")
+
+
+def test_rate_limiter_spaces_acquisitions_exactly_at_the_rate() -> None:
+    now = [0.0]
+    stamps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def go() -> None:
+        limiter = RateLimiter(3, clock=lambda: now[0], sleep=fake_sleep)
+
+        async def one() -> None:
+            await limiter.acquire()
+            stamps.append(now[0])
+
+        await asyncio.gather(*(one() for _ in range(7)))
+
+    run(go())
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert stamps[0] == 0.0
+    assert all(1 / 3 < g < 1 / 3 * 1.05 for g in gaps)
+    # never more than 3 in any 1-second window
+    assert all(stamps[i + 3] - stamps[i] > 1.0 for i in range(len(stamps) - 3))
