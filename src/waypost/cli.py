@@ -475,9 +475,8 @@ def config_init(config: ConfigOpt = None) -> None:
             old = current.get(s.key)
             shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
-            answer = typer.prompt(
-                label, default="", show_default=False, hide_input=s.secret
-            ).strip()
+            hide = s.secret and _can_hide()
+            answer = typer.prompt(label, default="", show_default=False, hide_input=hide).strip()
             if answer:
                 STATE.secrets.append(answer)
                 sections.setdefault(info.name, {})[s.key] = answer
