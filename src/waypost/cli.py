@@ -200,7 +200,53 @@ def root(
     _merge(config, timeout, no_color, verbose)
 
 
-@app.command()
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")]
+JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz", metavar="ZONE", help="Show times in this zone [default: local].", show_default=False
+    ),
+]
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        metavar="SECONDS",
+        min=0.1,
+        help="Give up on whatever is still unanswered after this long.",
+        show_default=False,
+    ),
+]
+
+
+def _mode(as_json: bool, as_jsonl: bool) -> str:
+    if as_json and as_jsonl:
+        raise UsageError("--json and --jsonl cannot be combined")
+    return "json" if as_json else "jsonl" if as_jsonl else "text"
+
+
+def _store(required: bool) -> Any:
+    """The SQLite store; without ``required``, a broken store only costs the caches."""
+    from waypost.config import data_dir
+    from waypost.errors import StoreError
+    from waypost.store import Store
+
+    try:
+        return Store.open(data_dir())
+    except StoreError as exc:
+        if required:
+            raise
+        err(f"warning: {exc.message}; going on without the cache")
+        return None
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  waypost track 3676E4043665 trackingmore:usps:9400111899223197428490\n\n"
+    "  waypost track --json LS912989618CN | jq -r '.shipments[] | .status'\n\n"
+    "  cut -f1 orders.tsv | waypost track --save --label march -"
+)
 def track(
     numbers: Annotated[
         list[str] | None,
@@ -221,31 +267,24 @@ def track(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (schema 1).")
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="Add the numbers to the watch list.")
     ] = False,
-    as_jsonl: Annotated[
-        bool, typer.Option("--jsonl", help="Print one JSON shipment per line.")
-    ] = False,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            "--deadline",
-            metavar="SECONDS",
-            min=0.1,
-            help="Give up on whatever is unanswered after this long.",
-            show_default=False,
-        ),
-    ] = None,
-    tz: Annotated[
+    label: Annotated[
         str | None,
-        typer.Option(
-            "--tz",
-            metavar="ZONE",
-            help="Show times in this zone (default: local).",
-            show_default=False,
-        ),
+        typer.Option("--label", metavar="TEXT", help="Name for saved numbers.", show_default=False),
     ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask again even where a recent answer is cached.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait out a carrier's rate-limit pause instead of failing."),
+    ] = False,
+    deadline: DeadlineOpt = None,
+    tz: TzOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
@@ -259,27 +298,46 @@ def track(
     from waypost.carriers.base import TrackOptions
 
     st = _merge(config, timeout, no_color, verbose)
-    if as_json and as_jsonl:
-        raise UsageError("--json and --jsonl cannot be combined")
+    mode = _mode(as_json, as_jsonl)
+    if label is not None and not save:
+        raise UsageError("--label needs --save")
     term = st.terminal(tz)
     cfg = st.config()
     infos = {i.name: i for i in carriers.infos()}
     args = numbers or []
     stdin_text = _read_stdin() if "-" in args else None
     queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
-    report = asyncio.run(
-        service.run(queries, cfg, TrackOptions(), timeout=st.timeout, deadline=deadline)
-    )
+    store = _store(required=save)
+    try:
+        with render.progress(term, enabled=len(queries) > 5) as bar:
+            options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
+            report = asyncio.run(
+                service.run(
+                    queries,
+                    cfg,
+                    options,
+                    timeout=st.timeout,
+                    deadline=deadline,
+                    cache=store,
+                    on_start=bar.start,
+                )
+            )
+        if save:
+            added = service.save(store, report, label)
+            err(f"watching {added} new shipment(s)" if added else "watch list updated")
+    finally:
+        if store is not None:
+            store.close()
     out = sys.stdout
-    if as_json:
+    if mode == "json":
         out.write(render.json_document(report.shipments) + "\n")
-    elif as_jsonl:
+    elif mode == "jsonl":
         out.write(render.json_lines(report.shipments))
     else:
-        render.track(report.shipments, term, out)
+        render.track(report.shipments, term, out, report.marks())
+    out.flush()
     for hint in report.hints:
         err(f"hint: {hint}")
-    out.flush()
     raise typer.Exit(report.exit_code)
 
 
@@ -290,6 +348,201 @@ def _read_stdin() -> str:
         return sys.stdin.read()
     except UnicodeDecodeError as exc:
         raise UsageError(f"standard input is not UTF-8 text ({exc.reason})") from None
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  waypost watch --once\n\n"
+    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'\n\n"
+    "  waypost watch --interval 15m --exec 'notify-send waypost'"
+)
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="DURATION",
+            help="Time between passes: 90s, 15m, 2h [default: 30m].",
+            show_default=False,
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Apprise URL to notify per shipment with news (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    exec_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="Run CMD per shipment with news: shipment JSON on stdin, WAYPOST_NUMBER, "
+            "WAYPOST_CARRIER, WAYPOST_STATUS in the environment. No shell.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to wait for another running watch before skipping this pass.",
+        ),
+    ] = 30.0,
+    deadline: DeadlineOpt = None,
+    tz: TzOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    version: VersionOpt = False,
+) -> None:
+    """Refresh the watch list and print only new events (nothing when nothing changed)."""
+    from waypost import inputs
+    from waypost import watch as watching
+    from waypost.config import data_dir
+    from waypost.notify import Notifier
+
+    st = _merge(config, timeout, no_color, verbose)
+    mode = _mode(as_json, as_jsonl)
+    cfg = st.config()
+    seconds = inputs.parse_duration(interval or str(cfg.watch.get("interval", "30m")))
+    urls = notify if notify else list(cfg.watch.get("notify", []))
+    notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
+    term = st.terminal(tz)
+    directory = data_dir()
+    stop = _Stopper()
+    code = 0
+    while True:
+        try:
+            with watching.exclusive(directory, lock_wait), _store(required=True) as store:
+                from waypost import render
+
+                with render.progress(term, enabled=True) as bar:
+                    result = watching.run_pass(
+                        store,
+                        cfg,
+                        notifier,
+                        term=term,
+                        out=sys.stdout,
+                        mode=mode,
+                        timeout=st.timeout,
+                        deadline=deadline,
+                        warn=err,
+                        on_start=bar.start,
+                        on_answered=bar.advance,
+                    )
+            code = result.exit_code
+            for hint in result.hints:
+                err(f"hint: {hint}")
+        except WaypostError as exc:
+            if once or exc.exit_code in (2, 3):
+                raise
+            err(f"waypost: error: {exc.message}")
+            code = exc.exit_code
+        if once or stop.wait(seconds):
+            break
+    raise typer.Exit(code)
+
+
+class _Stopper:
+    """Sleeps between passes; SIGTERM ends the loop cleanly (Ctrl-C too, via KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.event = threading.Event()
+        signal.signal(signal.SIGTERM, self._term)
+
+    def _term(self, *_: object) -> None:
+        self.event.set()
+        raise KeyboardInterrupt
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep; True when asked to stop."""
+        return self.event.wait(seconds)
+
+
+@app.command(
+    "list",
+    epilog="Examples:\n\n  waypost list\n\n"
+    "  waypost list --all --status delivered --json | jq '.watched[].number'",
+)
+def list_(
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="Include delivered and expired shipments.")
+    ] = False,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", metavar="STATUS", help="Only this status.", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    tz: TzOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    version: VersionOpt = False,
+) -> None:
+    """Show the watch list: status, last event, label and age."""
+    from waypost import render
+    from waypost.status import Status
+
+    st = _merge(config, timeout, no_color, verbose)
+    mode = _mode(as_json, as_jsonl)
+    if status is not None and status not in {s.value for s in Status}:
+        raise UsageError(
+            f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
+        )
+    with _store(required=True) as store:
+        rows = store.watched(include_final=show_all or status is not None, status=status)
+    render.watch_list(rows, st.terminal(tz), sys.stdout, mode)
+
+
+@app.command(
+    epilog="Examples:\n\n  waypost remove 3676E4043665\n\n"
+    "  waypost remove ils:3676E4043665 2542285634920880794"
+)
+def remove(
+    numbers: Annotated[
+        list[str],
+        typer.Argument(metavar="NUMBER...", help="Watched numbers (or order ids) to forget."),
+    ],
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    version: VersionOpt = False,
+) -> None:
+    """Remove shipments (and their events) from the watch list."""
+    from waypost import carriers, inputs
+
+    _merge(config, timeout, no_color, verbose)
+    infos = {i.name: i for i in carriers.infos()}
+    queries = inputs.parse_numbers(numbers, None, infos)
+    unknown = []
+    removed = 0
+    with _store(required=True) as store:
+        for q in queries:
+            rows = store.find(q.number, q.carrier)
+            if not rows:
+                unknown.append(q.raw or q.number)
+                continue
+            removed += store.remove(rows)
+    err(f"removed {removed} shipment(s)")
+    for raw in unknown:
+        err(f"not on the watch list: {raw}")
+    raise typer.Exit(1 if unknown else 0)
 
 
 @app.command()

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from waypost.status import FINAL_STATUSES, Status
+
 if TYPE_CHECKING:
     from waypost.errors import CarrierError
 
+__all__ = ["FINAL_STATUSES", "SCHEMA_VERSION", "Event", "Shipment", "Status", "TrackDocument"]
+
 SCHEMA_VERSION: Literal[1] = 1
-
-
-class Status(StrEnum):
-    """Normalised shipment and event status."""
-
-    PENDING = "pending"
-    INFO_RECEIVED = "info_received"
-    IN_TRANSIT = "in_transit"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    AVAILABLE_FOR_PICKUP = "available_for_pickup"
-    DELIVERED = "delivered"
-    FAILED_ATTEMPT = "failed_attempt"
-    EXCEPTION = "exception"
-    EXPIRED = "expired"
-    NOT_FOUND = "not_found"
-
-    @property
-    def final(self) -> bool:
-        """True for states a shipment never leaves."""
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({Status.DELIVERED, Status.EXPIRED})
 
 
 class Event(BaseModel):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from waypost.models import Event, Shipment
+    from waypost.store import Watched
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -261,3 +262,132 @@ def dumps(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class _Progress:
+    """A per-carrier Rich progress bar on stderr, or nothing at all."""
+
+    def __init__(self, term: Terminal, enabled: bool) -> None:
+        self.enabled = enabled and term.stderr_tty
+        self.term = term
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def start(self, totals: Mapping[str, int]) -> None:
+        """Show one bar per carrier with its number count."""
+        if not self.enabled or not totals:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        con = Console(file=sys.stderr, no_color=not self.term.color, width=self.term.width)
+        self._bar = Progress(
+            TextColumn("{task.description:>12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=con,
+            transient=True,
+        )
+        for name, total in totals.items():
+            self._tasks[name] = self._bar.add_task(name, total=total)
+        self._bar.start()
+
+    def advance(self, carrier: str, count: int) -> None:
+        """``count`` more numbers of ``carrier`` are answered."""
+        if self._bar is not None and carrier in self._tasks:
+            self._bar.advance(self._tasks[carrier], count)
+
+
+def progress(term: Terminal, *, enabled: bool) -> _Progress:
+    """Progress on stderr when it is a terminal and ``enabled``."""
+    return _Progress(term, enabled)
+
+
+def _iso(ts: float | None, term: Terminal) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).astimezone(term.tz).isoformat(timespec="seconds")
+
+
+def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str) -> None:
+    """The watch list as a table, TSV when piped, or JSON."""
+    import json
+
+    if mode in ("json", "jsonl"):
+        items = [
+            {
+                "number": r.number,
+                "carrier": r.carrier,
+                "courier": r.courier,
+                "order_id": r.order_id,
+                "label": r.label,
+                "status": r.status,
+                "status_text": r.status_text,
+                "final": r.final,
+                "last_event": r.last_event,
+                "last_event_time": r.last_event_time,
+                "last_checked": _iso(r.last_checked, term),
+                "added": _iso(r.added, term),
+                "age_days": round((term.now.timestamp() - r.added) / 86400, 1),
+            }
+            for r in rows
+        ]
+        if mode == "json":
+            out.write(
+                json.dumps({"schema": 1, "watched": items}, ensure_ascii=False, indent=2) + "\n"
+            )
+        else:
+            out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+        return
+    now = term.now.timestamp()
+    table = [
+        (
+            r.label or "",
+            r.number,
+            r.carrier,
+            r.status,
+            (r.last_event or "")[:60],
+            _ago(r.last_checked, now),
+            f"{(now - r.added) / 86400:.0f}",
+        )
+        for r in rows
+    ]
+    if not term.stdout_tty:
+        out.writelines("\t".join(row) + "\n" for row in table)
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "Age (d)"):
+        t.add_column(
+            name, no_wrap=name != "Last event", justify="right" if name == "Age (d)" else "left"
+        )
+    for row in table:
+        t.add_row(
+            *row[:3], f"[{STATUS_STYLE.get(row[3], '')}]{row[3].replace('_', ' ')}[/]", *row[4:]
+        )
+    con = console(term, out)
+    if table:
+        con.print(t)
+    else:
+        con.print(
+            "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
+        )
+
+
+def _ago(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "never"
+    seconds = max(0.0, now - ts)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"

@@ -7,8 +7,10 @@ and gets back a ``Report`` (one entry per query, the shipments, hints and the ex
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -25,15 +27,28 @@ from waypost.errors import (
 from waypost.http import Session
 from waypost.models import Shipment
 
+if TYPE_CHECKING:
+    from waypost.store import Store
+
 
 @dataclass
 class Result:
-    """Everything learnt about one query: the shipments to show and why it may have failed."""
+    """Everything learnt about one query: the answers kept and why it may have failed."""
 
     query: Query
-    shipments: list[Shipment]
+    answers: list[Answer]
     failure: CarrierError | None = None
     asked: list[str] = field(default_factory=list)
+
+    @property
+    def shipments(self) -> list[Shipment]:
+        """The shipments to show for this query."""
+        return [s for a in self.answers for s in a.shipments]
+
+    @property
+    def unchanged(self) -> bool:
+        """True when the carrier said nothing changed since the last refresh."""
+        return bool(self.answers) and all(a.unchanged for a in self.answers)
 
 
 @dataclass
@@ -54,6 +69,22 @@ class Report:
     def exit_code(self) -> int:
         """The SPEC's exit code for this run."""
         return exit_code_for(r.failure for r in self.results)
+
+    def marks(self) -> dict[int, str]:
+        """Labels for shipments that several carriers found (index into ``shipments``)."""
+        marks: dict[int, str] = {}
+        index = 0
+        for result in self.results:
+            carriers_found = [a.query.carrier for a in result.answers if a.found]
+            for answer in result.answers:
+                for _ in answer.shipments:
+                    if len(set(carriers_found)) > 1:
+                        others = sorted(
+                            {c for c in carriers_found if c != answer.query.carrier if c}
+                        )
+                        marks[index] = "also found by " + ", ".join(others)
+                    index += 1
+        return marks
 
 
 @dataclass
@@ -179,23 +210,40 @@ def _merge(
     asked = the_plan.asked.get(query.key, [])
     if query.key in the_plan.refused:
         err = the_plan.refused[query.key]
-        shown = Shipment.failed(query.number, query.carrier or "-", err)
-        return Result(query, [shown], err, asked)
+        refused = Answer(query, [Shipment.failed(query.number, query.carrier or "-", err)])
+        return Result(query, [refused], err, asked)
     mine = [a for a in answers.get(query.key, []) if a.query.carrier in asked]
     found = [a for a in mine if a.found]
     if found:
-        shipments = [s for a in found for s in a.shipments]
-        return Result(query, shipments, None, asked)
+        return Result(query, found, None, asked)
     definite = [a for a in mine if a.failure is None]
     if definite:
-        return Result(query, definite[0].shipments, None, asked)
+        return Result(query, definite[:1], None, asked)
     failures = [a.failure for a in mine if a.failure is not None]
     failure = next(
         (f for f in failures if isinstance(f, AuthError)), failures[0] if failures else None
     )
-    shipments = (
-        [s for a in mine for s in a.shipments]
-        if len(mine) > 1
-        else (mine[0].shipments if mine else [])
-    )
-    return Result(query, shipments, failure, asked)
+    return Result(query, mine, failure, asked)
+
+
+def canonical_query(answer: Answer, shipment: Shipment) -> str:
+    """The prefixed form that asks the same carrier the same thing again (``watch`` uses it)."""
+    planned = answer.query
+    carrier = shipment.carrier
+    courier = planned.courier
+    regex = carriers.info(carrier).courier_regex if carrier in carriers.names() else None
+    if courier is None and shipment.courier and regex and re.fullmatch(regex, shipment.courier):
+        courier = shipment.courier
+    return f"{carrier}:{courier}:{planned.number}" if courier else f"{carrier}:{planned.number}"
+
+
+def save(store: Store, report: Report, label: str | None) -> int:
+    """Put every answered (or temporarily failed) shipment of ``report`` on the watch list."""
+    known = set(carriers.names())
+    added = 0
+    for result in report.results:
+        for answer in result.answers:
+            shipments = [s for s in answer.shipments if s.carrier in known]
+            if shipments:
+                added += store.add(shipments, canonical_query(answer, shipments[0]), label)
+    return added
