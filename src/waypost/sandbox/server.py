@@ -110,6 +110,7 @@ class Sandbox:
         self.apps: dict[str, CarrierApp] = {}
         for name, path in APPS.items():
             self.apps[name] = importlib.import_module(path).App(self)
+        self.sink: list[Any] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -254,6 +255,14 @@ class Sandbox:
             except (ValueError, KeyError, TypeError) as exc:
                 return Reply.json({"ok": False, "error": str(exc)}, 400)
             return Reply.json({"ok": ok}, 200 if ok else 404)
+        if action == "sink":
+            # A receiver for notification tests (Apprise's json:// posts land here).
+            if request.method == "POST":
+                with self.lock:
+                    self.sink.append(request.json() if request.body else None)
+                return Reply.json({"ok": True})
+            with self.lock:
+                return Reply.json(list(self.sink))
         if action == "env" and request.method == "GET":
             return Reply.json(self.env())
         return Reply.json({"ok": False, "error": f"unknown control endpoint {action!r}"}, 404)
