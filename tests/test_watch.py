@@ -242,3 +242,83 @@ def test_overlapping_watch_runs_notify_once(isolated: Path, hook, monkeypatch) -
     printed = sorted(o[0] for o in outs)
     assert printed[0] == ""  # the run that waited for the lock found nothing new
     assert sum(printed[1].count(f"X  News {n}") for n in NUMBERS) == 3
+
+
+def _wait_for(predicate, what: str, limit: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition (not a timing assertion: the limit only bounds a broken run)."""
+    import time
+
+    give_up = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < give_up, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def _lock_free(path: Path) -> bool:
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_watch_loop_stops_cleanly_on_sigterm_between_passes(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    cli("track", "--save", *NUMBERS)
+    add_event(sandbox, "3676E4043665", "Arrived at Felixstowe")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "waypost", "watch", "--interval", "1h", "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the first pass printed its news and is sleeping
+    assert json.loads(line)["tracking_number"] == "3676E4043665"
+    _wait_for(lambda: _lock_free(isolated / "data" / "watch.lock"), "the pass to release its lock")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "watch stopped" in err
+    assert "Traceback" not in err
+
+
+def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
+    isolated: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    box = Sandbox(port=0, latency_ms=1500).start()
+    try:
+        for key, value in box.env().items():
+            monkeypatch.setenv(key, value)
+        assert waypost("track", "--save", *NUMBERS).returncode == 0
+        assert box.apps["ils"].add_event(NUMBERS[0], "Arrived", "X")
+        box.reset_log()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "waypost", "watch", "--interval", "1h"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for(lambda: len(box.entries("ils")) > 0, "the pass to reach the carrier")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert out == ""
+        assert "Traceback" not in err
+        with store(isolated) as s:
+            assert s.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        box.latency = 0
+        again = waypost("watch", "--once")
+        assert "X  Arrived" in again.stdout
+    finally:
+        box.stop()

@@ -407,7 +407,6 @@ def watch(
 ) -> None:
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
     from waypost import inputs
-    from waypost import watch as watching
     from waypost.config import data_dir
     from waypost.notify import Notifier
 
@@ -421,36 +420,61 @@ def watch(
     directory = data_dir()
     stop = _Stopper()
     code = 0
-    while True:
-        try:
-            with watching.exclusive(directory, lock_wait), _store(required=True) as store:
-                from waypost import render
-
-                with render.progress(term, enabled=True) as bar:
-                    result = watching.run_pass(
-                        store,
-                        cfg,
-                        notifier,
-                        term=term,
-                        out=sys.stdout,
-                        mode=mode,
-                        timeout=st.timeout,
-                        deadline=deadline,
-                        warn=err,
-                        on_start=bar.start,
-                        on_answered=bar.advance,
-                    )
-            code = result.exit_code
-            for hint in result.hints:
-                err(f"hint: {hint}")
-        except WaypostError as exc:
-            if once or exc.exit_code in (2, 3):
-                raise
-            err(f"waypost: error: {exc.message}")
-            code = exc.exit_code
-        if once or stop.wait(seconds):
-            break
+    try:
+        while True:
+            code = _watch_pass(directory, lock_wait, term, cfg, notifier, mode, st, deadline, once)
+            if once or stop.wait(seconds):
+                break
+    except KeyboardInterrupt:
+        if not stop.event.is_set():
+            raise
+        err("waypost: watch stopped")
+        code = 0
     raise typer.Exit(code)
+
+
+def _watch_pass(
+    directory: Path,
+    lock_wait: float,
+    term: Terminal,
+    cfg: Config,
+    notifier: Any,
+    mode: str,
+    st: State,
+    deadline: float | None,
+    once: bool,
+) -> int:
+    """One locked pass; in a loop, a failed pass is reported and the loop goes on."""
+    from waypost import render
+    from waypost import watch as watching
+
+    try:
+        with (
+            watching.exclusive(directory, lock_wait),
+            _store(required=True) as store,
+            render.progress(term, enabled=True) as bar,
+        ):
+            result = watching.run_pass(
+                store,
+                cfg,
+                notifier,
+                term=term,
+                out=sys.stdout,
+                mode=mode,
+                timeout=st.timeout,
+                deadline=deadline,
+                warn=err,
+                on_start=bar.start,
+                on_answered=bar.advance,
+            )
+    except WaypostError as exc:
+        if once or exc.exit_code in (2, 3):
+            raise
+        err(f"waypost: error: {exc.message}")
+        return exc.exit_code
+    for hint in result.hints:
+        err(f"hint: {hint}")
+    return result.exit_code
 
 
 class _Stopper:
@@ -833,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except WaypostError as exc:
-        err(f"waypost: error: {exc.message}")
+        err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
         if exc.hint:
             err(f"hint: {exc.hint}")
         if STATE.debug:
