@@ -19,11 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from waypost import carriers
-from waypost.carriers.base import CarrierInfo, Setting
+from waypost.carriers.base import Setting
 from waypost.errors import ConfigError
 
 ENV_CONFIG = "WAYPOST_CONFIG"
 ENV_DATA_DIR = "WAYPOST_DATA_DIR"
+
+HTTP_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "retries",
+        "retries after a failed attempt (0: none)",
+        kind="int",
+        default=3,
+        allow_zero=True,
+    ),
+    Setting(
+        "backoff", "first retry delay in seconds (doubles each time)", kind="float", default=0.5
+    ),
+    Setting("retry_budget", "most seconds spent retrying one request", kind="float", default=60.0),
+)
 
 WATCH_KEYS: dict[str, tuple[type, str]] = {
     "notify": (list, "notification URLs used by `watch` (Apprise style)"),
@@ -77,7 +91,16 @@ class Config:
     carriers: dict[str, dict[str, Any]]
     sources: dict[str, str]
     watch: dict[str, Any] = field(default_factory=dict)
+    http: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def retry_policy(self) -> dict[str, Any]:
+        """Keyword arguments for ``http.RetryPolicy`` from ``[http]``."""
+        return {
+            "attempts": int(self.http.get("retries", 3)) + 1,
+            "base": float(self.http.get("backoff", 0.5)),
+            "budget": float(self.http.get("retry_budget", 60.0)),
+        }
 
     def carrier(self, name: str) -> dict[str, Any]:
         """Settings of carrier ``name`` with defaults applied."""
@@ -136,8 +159,10 @@ def _check_value(setting: Setting, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"must be a number, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError("must be greater than 0")
+    if value < 0 or (value == 0 and not setting.allow_zero):
+        raise ValueError(
+            "must be greater than 0" if not setting.allow_zero else "must be 0 or more"
+        )
     return int(value) if setting.kind == "int" else float(value)
 
 
@@ -181,7 +206,7 @@ def read_file(path: Path) -> tuple[dict[str, Any], str]:
 
 def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
     """Reject unknown sections and keys and values of the wrong type."""
-    known_top = {"carriers", "watch"}
+    known_top = {"carriers", "watch", "http"}
     for top in data:
         if top not in known_top:
             raise ConfigError(
@@ -212,6 +237,19 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
                 _check_value(setting, value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}: carriers.{name}.{key} {exc}") from None
+    http = data.get("http", {})
+    if not isinstance(http, dict):
+        raise ConfigError(f"{path}: 'http' must be a table")
+    for key, value in http.items():
+        where = _where(path, text, "http", key)
+        setting = next((s for s in HTTP_SETTINGS if s.key == key), None)
+        if setting is None:
+            known = ", ".join(s.key for s in HTTP_SETTINGS)
+            raise ConfigError(f"{where}: unknown key http.{key}", hint=f"known keys: {known}")
+        try:
+            _check_value(setting, value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: http.{key} {exc}") from None
     watch = data.get("watch", {})
     if not isinstance(watch, dict):
         raise ConfigError(f"{path}: 'watch' must be a table")
@@ -246,7 +284,7 @@ def load(
             raise ConfigError(f"{path} is a directory, not a config file")
         file_data, _ = read_file(path)
         warnings.extend(_permission_warnings(path))
-    elif explicit and (path != default_config_path()):
+    elif explicit:
         raise ConfigError(
             f"config file not found: {path}",
             hint="create it with `waypost config init` or drop --config",
@@ -254,7 +292,11 @@ def load(
     merged: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
     for info in carriers.infos():
-        merged[info.name] = _merge_carrier(info, file_data, env, sources)
+        section = file_data.get("carriers", {}).get(info.name, {})
+        merged[info.name] = _merge(
+            info.settings, section, info.name, f"carriers.{info.name}", env, sources
+        )
+    http = _merge(HTTP_SETTINGS, file_data.get("http", {}), "http", "http", env, sources)
     return Config(
         path=path,
         exists=exists,
@@ -262,30 +304,36 @@ def load(
         carriers=merged,
         sources=sources,
         watch=dict(file_data.get("watch", {})),
+        http=http,
         warnings=warnings,
     )
 
 
-def _merge_carrier(
-    info: CarrierInfo, file_data: Mapping[str, Any], env: Mapping[str, str], sources: dict[str, str]
+def _merge(
+    settings: tuple[Setting, ...],
+    from_file: Mapping[str, Any],
+    env_name: str,
+    dotted_prefix: str,
+    env: Mapping[str, str],
+    sources: dict[str, str],
 ) -> dict[str, Any]:
-    from_file = file_data.get("carriers", {}).get(info.name, {})
+    """Defaults, then the file, then ``WAYPOST_<ENV_NAME>_<KEY>``; sources recorded per key."""
     values: dict[str, Any] = {}
-    for s in info.settings:
-        dotted = f"carriers.{info.name}.{s.key}"
+    for s in settings:
+        dotted = f"{dotted_prefix}.{s.key}"
         if s.default is not None:
             values[s.key] = s.default
             sources[dotted] = "default"
         if s.key in from_file:
             values[s.key] = from_file[s.key]
             sources[dotted] = "file"
-        raw = env.get(s.env_var(info.name))
+        raw = env.get(s.env_var(env_name))
         if raw:
             try:
                 values[s.key] = _coerce_env(s, raw)
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"environment variable {s.env_var(info.name)} {exc}") from None
-            sources[dotted] = f"env {s.env_var(info.name)}"
+                raise ConfigError(f"environment variable {s.env_var(env_name)} {exc}") from None
+            sources[dotted] = f"env {s.env_var(env_name)}"
     return values
 
 
@@ -329,6 +377,8 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
             keys[f"carriers.{info.name}.{s.key}"] = s
     for key, spec in WATCH_KEYS.items():
         keys[f"watch.{key}"] = spec
+    for s in HTTP_SETTINGS:
+        keys[f"http.{s.key}"] = s
     return keys
 
 

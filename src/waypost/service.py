@@ -24,7 +24,7 @@ from waypost.errors import (
     NoCarrierConfigured,
     exit_code_for,
 )
-from waypost.http import Session
+from waypost.http import RetryPolicy, Session
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
@@ -157,16 +157,21 @@ async def run(
     """Ask every planned carrier concurrently and merge their answers per query."""
     options = options or TrackOptions()
     the_plan = plan(queries, config)
-    if not the_plan.by_carrier and the_plan.refused and not config.exists and _no_env(config):
+    if not the_plan.by_carrier and not any(config.configured(n) for n in carriers.names()):
         raise NoCarrierConfigured(
             "no carrier is configured",
             hint="run `waypost config init`, or try `waypost sandbox` for a demo",
         )
     if on_start is not None:
         on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
-    async with Session(
-        timeout=timeout, deadline=deadline, transport=transport, secrets=config.secrets()
-    ) as session:
+    session = Session(
+        timeout=timeout,
+        deadline=deadline,
+        transport=transport,
+        secrets=config.secrets(),
+        retry=RetryPolicy(**config.retry_policy()),
+    )
+    async with session:
         jobs = {
             name: _ask(name, qs, config, session, cache, options)
             for name, qs in the_plan.by_carrier.items()
@@ -180,10 +185,6 @@ async def run(
                 answers.setdefault(original, []).append(answer)
         results = [_merge(q, the_plan, answers) for q in queries]
         return Report(results, _hint(the_plan.unconfigured), session.requests, session.retries)
-
-
-def _no_env(config: Config) -> bool:
-    return not any(src.startswith("env") for src in config.sources.values())
 
 
 async def _ask(

@@ -29,6 +29,7 @@ class Setting:
     secret: bool = False
     credential: bool = False
     default: str | float | int | None = None
+    allow_zero: bool = False
 
     def env_var(self, carrier: str) -> str:
         """The environment variable that overrides this key."""
