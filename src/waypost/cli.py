@@ -785,6 +785,16 @@ def sandbox(
         typer.Option("--detach", help="Run in the background; print the variables and return."),
     ] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop a detached sandbox.")] = False,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            metavar="SPEC",
+            help="Misbehave on purpose: KIND[@CARRIER[/PATH]][:RATE|:xCOUNT],... with KIND one of "
+            "500, 502, 503, 429, truncated, shape, empty, slow, hang.",
+            show_default=False,
+        ),
+    ] = None,
     state_file: Annotated[Path | None, typer.Option("--state-file", hidden=True)] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -802,15 +812,20 @@ def sandbox(
         stopped = bg.stop(data_dir())
         err("sandbox stopped" if stopped else "no detached sandbox is running")
         raise typer.Exit(0 if stopped else 1)
+    from waypost.sandbox.faults import parse as parse_faults
+
+    rules = parse_faults(faults or "")
     if detach:
-        state = bg.spawn(data_dir(), 0 if port is None else port, latency)
+        state = bg.spawn(data_dir(), 0 if port is None else port, latency, faults or "")
         _print_env(state["env"])
         err(f"waypost sandbox running in the background on port {state['port']}")
         err("stop it with: waypost sandbox --stop")
         return
     try:
         port = 8765 if port is None else port
-        box = Sandbox(port=port, latency_ms=latency).start()
+        box = Sandbox(port=port, latency_ms=latency)
+        box.faults.set(rules)
+        box.start()
     except OSError as exc:
         raise UsageError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"

@@ -21,7 +21,9 @@ def state_path(data_dir: Path) -> Path:
     return data_dir / STATE_FILE
 
 
-def spawn(data_dir: Path, port: int, latency: float, timeout: float = 10.0) -> dict[str, Any]:
+def spawn(
+    data_dir: Path, port: int, latency: float, faults: str = "", timeout: float = 10.0
+) -> dict[str, Any]:
     """Start ``waypost sandbox`` as a detached process; its state once it listens."""
     path = state_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,7 @@ def spawn(data_dir: Path, port: int, latency: float, timeout: float = 10.0) -> d
         "--latency",
         str(latency),
     ]
-    args += ["--state-file", str(path)]
+    args += ["--state-file", str(path)] + (["--faults", faults] if faults else [])
     proc = subprocess.Popen(
         args,
         stdin=subprocess.DEVNULL,

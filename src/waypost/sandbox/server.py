@@ -14,6 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from waypost.errors import WaypostError
+from waypost.sandbox.faults import HANG_SECONDS, RETRY_AFTER, SLOW_SECONDS, Faults, html_page
+from waypost.sandbox.faults import parse as parse_faults
+
 # One line per emulated carrier, like the adapter registry.
 APPS: dict[str, str] = {
     "ils": "waypost.sandbox.ils",
@@ -37,11 +41,14 @@ class Request:
 
 @dataclass
 class Reply:
-    """What an emulated carrier answers."""
+    """What an emulated carrier answers (``trickle``: seconds to spread the body over;
+    ``hang``: never answer)."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0
+    hang: bool = False
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -111,6 +118,8 @@ class Sandbox:
         for name, path in APPS.items():
             self.apps[name] = importlib.import_module(path).App(self)
         self.sink: list[Any] = []
+        self.faults = Faults()
+        self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -152,6 +161,7 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -223,13 +233,44 @@ class Sandbox:
         entry.params = dict(request.query)
         with self.lock:
             self.log.append(entry)
-        reply = app.handle(
-            Request(request.method, "/" + rest, request.query, request.headers, request.body), entry
-        )
+        sub = Request(request.method, "/" + rest, request.query, request.headers, request.body)
+        fault = self.faults.pick(head, sub.path)
+        entry.fault = fault
+        reply = self._faulty(fault, app, sub, entry) if fault else app.handle(sub, entry)
         entry.status = reply.status
         if self.latency:
             time.sleep(self.latency)
         return reply
+
+    def inject(self, spec: str) -> None:
+        """Replace the fault rules (``faults.parse`` syntax; empty clears)."""
+        self.faults.set(parse_faults(spec))
+
+    def _faulty(self, kind: str, app: CarrierApp, request: Request, entry: LogEntry) -> Reply:
+        html = {"Content-Type": "text/html"}
+        if kind in ("500", "502", "503"):
+            return Reply(int(kind), html_page(kind), html)
+        if kind == "429":
+            return Reply(429, html_page(kind), {**html, "Retry-After": RETRY_AFTER})
+        if kind == "empty":
+            return Reply(200, b"", {"Content-Type": "application/json"})
+        if kind == "shape":
+            return Reply.json(["unexpected", {"shape": True}, 42])
+        if kind == "hang":
+            return Reply(hang=True)
+        real = app.handle(request, entry)
+        if kind == "truncated":
+            return Reply(real.status, real.body[: max(1, len(real.body) // 2)], real.headers)
+        real.trickle = SLOW_SECONDS
+        return real
+
+    def wait_stopping(self, seconds: float) -> None:
+        """Block a hanging answer until the sandbox stops (or ``seconds`` pass)."""
+        self._stopping.wait(seconds)
+
+    def wait_stopping_for(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the sandbox stops first (then True)."""
+        return self._stopping.wait(seconds)
 
     def _control(self, action: str, request: Request) -> Reply:
         if action == "log" and request.method == "GET":
@@ -263,6 +304,13 @@ class Sandbox:
                 return Reply.json({"ok": True})
             with self.lock:
                 return Reply.json(list(self.sink))
+        if action == "faults":
+            try:
+                spec = request.json().get("spec", "") if request.method == "POST" else ""
+                self.inject(spec if request.method == "POST" else "")
+            except (ValueError, AttributeError, WaypostError) as exc:
+                return Reply.json({"ok": False, "error": str(exc)}, 400)
+            return Reply.json({"ok": True})
         if action == "env" and request.method == "GET":
             return Reply.json(self.env())
         return Reply.json({"ok": False, "error": f"unknown control endpoint {action!r}"}, 404)
@@ -281,14 +329,34 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(self.command, url.path, query, headers, body)
         reply = self.owner.dispatch(request)
+        if reply.hang:
+            self.owner.wait_stopping(HANG_SECONDS)
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        if not reply.trickle:
+            self.wfile.write(reply.body)
+            return
+        steps = max(1, min(len(reply.body), 30))
+        size = -(-len(reply.body) // steps)
+        for i in range(0, len(reply.body), size):
+            self.wfile.write(reply.body[i : i + size])
+            self.wfile.flush()
+            if self.owner.wait_stopping_for(reply.trickle / steps):
+                return
 
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
+    def _safe(self) -> None:
+        try:
+            self._serve()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (timeouts, slow and hanging faults): nothing left to answer.
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = _safe
 
     def log_message(self, format: str, *args: Any) -> None:
         return
