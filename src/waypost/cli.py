@@ -6,12 +6,10 @@ only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -40,17 +38,17 @@ config_app = typer.Typer(help="Show and edit the configuration file.", no_args_i
 app.add_typer(config_app, name="config")
 
 
-@dataclass
 class State:
     """Global options, merged from the root and the subcommand."""
 
-    config_path: Path | None = None
-    timeout: float = 20.0
-    no_color: bool = False
-    verbose: int = 0
-    debug: bool = False
-    secrets: list[str] = field(default_factory=list)
-    _config: Config | None = None
+    def __init__(self) -> None:
+        self.config_path: Path | None = None
+        self.timeout = 20.0
+        self.no_color = False
+        self.verbose = 0
+        self.debug = False
+        self.secrets: list[str] = []
+        self._config: Config | None = None
 
     def config(self) -> Config:
         """The merged configuration; warnings go to stderr once."""
@@ -59,7 +57,6 @@ class State:
 
             self._config = cfg.load(self.config_path)
             self.secrets = self._config.secrets()
-            _install_redaction(self.secrets)
             for warning in self._config.warnings:
                 err(f"warning: {warning}")
         return self._config
@@ -84,19 +81,6 @@ def _redact(text: str) -> str:
         if secret:
             text = text.replace(secret, "****")
     return text
-
-
-class _Redact(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _redact(record.getMessage())
-        record.args = None
-        return True
-
-
-def _install_redaction(secrets: list[str]) -> None:
-    for handler in logging.getLogger("waypost").handlers:
-        if not any(isinstance(f, _Redact) for f in handler.filters):
-            handler.addFilter(_Redact())
 
 
 def _zone(name: str) -> Any:
@@ -131,7 +115,7 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.1,
-        help="Per-request timeout [default: 20].",
+        help="Per-request timeout in seconds (default 20).",
         show_default=False,
     ),
 ]
@@ -139,7 +123,10 @@ NoColorOpt = Annotated[
     bool, typer.Option("--no-color", help="No colour (NO_COLOR is honoured too).")
 ]
 VerboseOpt = Annotated[
-    int, typer.Option("-v", "--verbose", count=True, help="Log to stderr (-vv: more).")
+    int,
+    typer.Option(
+        "-v", "--verbose", count=True, show_default=False, help="Log to stderr (-vv: more)."
+    ),
 ]
 VersionOpt = Annotated[
     bool,
@@ -160,28 +147,10 @@ def _merge(config: Path | None, timeout: float | None, no_color: bool, verbose: 
     return STATE
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time of the record."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
 def _setup_logging(verbose: int) -> None:
-    logger = logging.getLogger("waypost")
-    if not verbose:
-        return
-    if not logger.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("waypost: %(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(_Redact())
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    from waypost import logs
+
+    logs.setup(verbose, _redact)
 
 
 @app.callback()
@@ -205,7 +174,10 @@ JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object p
 TzOpt = Annotated[
     str | None,
     typer.Option(
-        "--tz", metavar="ZONE", help="Show times in this zone [default: local].", show_default=False
+        "--tz",
+        metavar="ZONE",
+        help="Show times in this zone (default: the local zone).",
+        show_default=False,
     ),
 ]
 DeadlineOpt = Annotated[
@@ -228,8 +200,8 @@ def _mode(as_json: bool, as_jsonl: bool) -> str:
 
 def _store(required: bool) -> Any:
     """The SQLite store; without ``required``, a broken store only costs the caches."""
-    from waypost.config import data_dir
     from waypost.errors import StoreError
+    from waypost.paths import data_dir
     from waypost.store import Store
 
     try:
@@ -363,7 +335,7 @@ def watch(
         typer.Option(
             "--interval",
             metavar="DURATION",
-            help="Time between passes: 90s, 15m, 2h [default: 30m].",
+            help="Time between passes: 90s, 15m, 2h (default 30m).",
             show_default=False,
         ),
     ] = None,
@@ -407,8 +379,8 @@ def watch(
 ) -> None:
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
     from waypost import inputs
-    from waypost.config import data_dir
     from waypost.notify import Notifier
+    from waypost.paths import data_dir
 
     st = _merge(config, timeout, no_color, verbose)
     mode = _mode(as_json, as_jsonl)
@@ -631,9 +603,9 @@ def config_root(
 
 
 def _path() -> Path:
-    from waypost import config as cfg
+    from waypost.paths import config_path
 
-    return cfg.config_path(STATE.config_path)
+    return config_path(STATE.config_path)
 
 
 @config_app.command("path")
@@ -772,7 +744,7 @@ def sandbox(
             "--port",
             min=0,
             max=65535,
-            help="Port on 127.0.0.1 [default: 8765; with --detach: any free port].",
+            help="Port on 127.0.0.1 (default 8765; with --detach: any free port).",
             show_default=False,
         ),
     ] = None,
@@ -803,7 +775,7 @@ def sandbox(
     Prints `export WAYPOST_...` lines that point waypost at it: `eval "$(waypost sandbox
     --detach)"` starts it in the background and sets them in your shell.
     """
-    from waypost.config import data_dir
+    from waypost.paths import data_dir
     from waypost.sandbox import Sandbox
     from waypost.sandbox import detach as bg
 
@@ -864,9 +836,17 @@ def _print_env(env: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the only place where errors become exit codes."""
     STATE.__init__()  # type: ignore[misc]
-    logging.getLogger("waypost").setLevel(logging.WARNING)
+    if "waypost.logs" in sys.modules:
+        sys.modules["waypost.logs"].reset()
     STATE.debug = os.environ.get("WAYPOST_DEBUG", "") not in ("", "0")
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:
+        # The common fast path: no need to build the command tree to print one line.
+        sys.stdout.write(f"waypost {__version__}\n")
+        return 0
+    # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
+    markup: Literal["rich"] | None = "rich" if _isatty(sys.stdout) else None
+    app.rich_markup_mode = config_app.rich_markup_mode = markup
     try:
         app(args=args, prog_name="waypost", standalone_mode=True)
     except SystemExit as exc:
@@ -895,6 +875,13 @@ def main(argv: list[str] | None = None) -> int:
         err("hint: this is a bug; run again with --debug for the traceback and report it")
         return 70
     return 0
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _quiet_stdout() -> None:

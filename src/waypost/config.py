@@ -21,9 +21,9 @@ from typing import Any
 from waypost import carriers
 from waypost.carriers.base import Setting
 from waypost.errors import ConfigError
+from waypost.paths import config_path, data_dir, default_config_path
 
-ENV_CONFIG = "WAYPOST_CONFIG"
-ENV_DATA_DIR = "WAYPOST_DATA_DIR"
+__all__ = ["Config", "config_path", "data_dir", "default_config_path", "load", "mask"]
 
 HTTP_SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -44,33 +44,6 @@ WATCH_KEYS: dict[str, tuple[type, str]] = {
     "exec": (str, "command run per shipment with news by `watch`"),
     "interval": (str, "default `watch` interval, e.g. 30m"),
 }
-
-
-def default_config_path() -> Path:
-    """``user_config_dir("waypost")/config.toml``."""
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("waypost", appauthor=False)) / "config.toml"
-
-
-def config_path(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Where the config file is, by the SPEC's precedence."""
-    env = os.environ if env is None else env
-    if explicit is not None:
-        return explicit.expanduser()
-    if env.get(ENV_CONFIG):
-        return Path(env[ENV_CONFIG]).expanduser()
-    return default_config_path()
-
-
-def data_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where the watch list and caches live."""
-    env = os.environ if env is None else env
-    if env.get(ENV_DATA_DIR):
-        return Path(env[ENV_DATA_DIR]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("waypost", appauthor=False))
 
 
 def mask(value: str) -> str:

@@ -1,0 +1,93 @@
+"""Start-up time of the CLI against `python -c "import typer"`, measured in the same run.
+
+Runs each command N times, interleaved (so a busy machine slows every command alike), and
+prints the median wall time and its ratio to the baseline. `waypost list` reads a watch list
+of 1,000 shipments made for the run. Targets (issue 7): --help and --version <= 1.3x,
+list <= 1.5x.
+
+    python bench/startup.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+TARGETS = {"--help": 1.3, "--version": 1.3, "list": 1.5}
+
+
+def fill(data_dir: Path, count: int) -> None:
+    """A watch list of ``count`` shipments with three events each."""
+    from waypost.models import Event, Shipment, Status
+    from waypost.store import Store
+
+    base = datetime(2026, 11, 1, 12, 0)
+    statuses = [Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.EXCEPTION, Status.DELIVERED]
+    shipments = [
+        Shipment(
+            tracking_number=f"{i:04d}S{i:07d}",
+            carrier="ils",
+            found=True,
+            status=statuses[i % len(statuses)],
+            status_text="Vessel departed transhipment port Singapore",
+            events=[
+                Event(time=base - timedelta(hours=h), location="Singapore", description=f"Step {h}")
+                for h in range(3)
+            ],
+        )
+        for i in range(count)
+    ]
+    with Store.open(data_dir) as store:
+        for s in shipments:
+            store.add([s], f"ils:{s.tracking_number}", "bench")
+
+
+def run(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=1000)
+    args = parser.parse_args()
+    exe = Path(sys.executable)
+    waypost = str(exe.parent / "waypost")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "WAYPOST_DATA_DIR": tmp, "WAYPOST_CONFIG": str(Path(tmp) / "none.toml")}
+        fill(Path(tmp), args.rows)
+        commands = {
+            "import typer": [str(exe), "-c", "import typer"],
+            "--help": [waypost, "--help"],
+            "--version": [waypost, "--version"],
+            "list": [waypost, "list"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for name, cmd in commands.items():  # warm the file cache and the .pyc files
+            run(cmd, env)
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                times[name].append(run(cmd, env))
+    base = statistics.median(times["import typer"])
+    print(f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for list)")
+    print(f"{'command':<14}{'median ms':>10}{'ratio':>8}{'target':>8}  verdict")
+    for name, values in times.items():
+        median = statistics.median(values)
+        ratio = median / base
+        target = TARGETS.get(name)
+        verdict = "" if target is None else ("ok" if ratio <= target else "OVER")
+        shown = f"{target:.1f}x" if target else ""
+        print(f"{name:<14}{median * 1000:>10.1f}{ratio:>7.2f}x{shown:>8}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""``-v`` logging to stderr, with every known secret masked (imported only when asked for)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+LOGGER = "waypost"
+
+
+class _Redact(logging.Filter):
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup(verbose: int, redact: Callable[[str], str]) -> None:
+    """INFO with ``-v``, DEBUG with ``-vv``; one handler, however often this is called."""
+    logger = logging.getLogger(LOGGER)
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("waypost: %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_Redact(redact))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def reset() -> None:
+    """Back to warnings only (each in-process run starts quiet)."""
+    logging.getLogger(LOGGER).setLevel(logging.WARNING)
