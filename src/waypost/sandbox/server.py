@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 # One line per emulated carrier, like the adapter registry.
 APPS: dict[str, str] = {
     "ils": "waypost.sandbox.ils",
+    "pandapon": "waypost.sandbox.pandapon",
 }
 
 
