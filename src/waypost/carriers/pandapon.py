@@ -201,7 +201,7 @@ CODE_KINDS: dict[str, Kind] = {
 
 _WORDS: tuple[tuple[str, Kind], ...] = (
     (r"nonce|重放|replay", "replay"),
-    (r"timestamp|时间戳|过期|expired", "clock"),
+    (r"timestamp|时间戳|请求已过期|request expired", "clock"),
     (
         r"签名|signature|access[-_ ]?key|user[-_ ]?id|secret|鉴权|认证|授权|unauthori|"
         r"forbidden|permission denied",
