@@ -384,7 +384,7 @@ class App:
             parcel, order = self._parcel_of(number)
             if order is None:
                 return False
-            when = _stamp(self._now())
+            now = self._now()
             if parcel is None:
                 bill = f"YD{_seed(number) % 10**13:013d}"
                 parcel = Parcel(bill, f"LP00{_seed(bill) % 10**15:015d}", "TRANSPORT", [])
@@ -393,22 +393,22 @@ class App:
                 order.parcels.append(parcel)
             if order.platform == "taobao":
                 node = self._trace(
-                    self._now(),
+                    now,
                     (0, "TMS_STATION_IN", "TRANSPORT", "运输中", location or "", "",
                      location or "", description, None, None),
                 )  # fmt: skip
             elif parcel.steps_only:
-                node = {"acceptTime": when, "remark": description}
+                node = {"acceptTime": _stamp(now), "remark": description}
             else:
-                node = self._node(
-                    self._now(), (0, "TRANSPORT", "", location or "", "", description)
-                )
+                node = self._node(now, (0, "TRANSPORT", "", location or "", "", description))
             parcel.nodes.append(node)
         return True
 
     def _parcel_of(self, number: str) -> tuple[Parcel | None, Order | None]:
-        number = number.rpartition(":")[2]
-        for platform in ("1688", "taobao"):
+        *prefixes, number = number.split(":")
+        prefix = prefixes[-1].lower() if prefixes else ""
+        platforms = [p for p in ("1688", "taobao") if prefix in ("", "pandapon", p)]
+        for platform in platforms:
             order = self._lookup(platform, number)
             if order is not None:
                 return (order.parcels[0] if order.parcels else None), order
