@@ -21,6 +21,7 @@ from waypost.sandbox.faults import parse as parse_faults
 # One line per emulated carrier, like the adapter registry.
 APPS: dict[str, str] = {
     "ils": "waypost.sandbox.ils",
+    "pandapon": "waypost.sandbox.pandapon",
 }
 
 

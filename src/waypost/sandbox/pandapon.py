@@ -1,0 +1,546 @@
+"""Emulation of PandaPon's logistics endpoints (``shared/seeds/pandapon-openapi-logistics.txt``).
+
+Two paths, both ``GET``:
+
+* ``/v2/alibaba/order/logistics?orderId=...`` (1688, the seed): ``data`` is a list, one item per
+  parcel (``logisticsId``, ``orderId``, ``logisticsBillNo``, ``logisticsSteps``,
+  ``traceNodeList``, ``logisticsStatus``); ``developId`` is an integer as in the v2 schema.
+* ``/open/order/logistics/detail/get?subPurchaseOrderId=...`` (Taobao, doc api-250313082):
+  ``data`` is ``{purchaseOrderOuterId, pnmLogisticsDetails[]}``, traces newest first as in the
+  docs' example, ``developId`` a string as in the v1 docs.
+
+Every request must carry the system headers ``access-key``, ``timestamp`` (UTC milliseconds),
+``nonce-str`` (32 characters), ``user-id`` and ``signature``. PandaPon's signature recipe is not
+public; the sandbox verifies the same ASSUMED recipe as the client, written out separately here
+so that the two can be compared: ``UPPER(HEX(MD5(k=v of access-key, nonce-str, timestamp in
+ASCII order, joined by "&", then "&secret=<secret>")))``. Checks, in order: rate limit, headers
+present, access-key and user-id known, timestamp within 600 s, signature, nonce not used in the
+last 600 s (a nonce is spent only by a request whose signature verified).
+
+PandaPon's error-code table is not public either. Errors answer the documented envelope
+``{requestId, code, developId, msg, data: null}`` with HTTP 200 and these codes (the sandbox's
+choice; the adapter's ``CODE_KINDS`` knows them):
+
+====  ===========================================================================
+code  when (msg)
+====  ===========================================================================
+1001  a system header is missing or malformed (缺少或非法的请求头 / missing or invalid header)
+1002  unknown access-key, or user-id not of that key (access-key或user-id无效 / ...)
+1003  signature mismatch (签名错误 / signature verification failed)
+1004  timestamp more than 600 s from the server's clock (请求已过期 / timestamp expired)
+1005  nonce-str already used within 600 s (nonce-str重复 / nonce-str already used)
+400   order id missing or not digits (参数错误 / ...)
+4004  unknown order: undocumented, so chosen here (订单不存在 / order does not exist)
+500   the demo failing order (系统繁忙，请稍后再试 / system busy, try again later)
+429   more than 5 requests in one second, also HTTP 429 (请求过于频繁 / too many requests)
+====  ===========================================================================
+
+The real limit is not documented; 5 requests/s is the client's default and the sandbox's
+assumption. Success is ``code: 200`` with ``msg: "成功"``; every answer has a fresh 32-hex
+``requestId``. A known order without parcels answers ``data: []`` (1688) or
+``pnmLogisticsDetails: []`` (Taobao). Any 19-digit 1688 id or 12-digit Taobao id starting with 9
+is a synthetic order whose content derives from a hash of the id (for benchmarks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from waypost.sandbox.server import LogEntry, Reply, Request
+
+if TYPE_CHECKING:
+    from waypost.sandbox.server import Sandbox
+
+USER_ID = "2100007341207"
+ACCESS_KEY = "3f6c1a9e5b7d4c2f8a0e6b1d9c4f7a25"
+SIGNING_KEY = "sandbox-pandapon-secret-8d41c0b7e2"
+DEVELOP_ID = "1023561483696472885"
+PATH_1688 = "/v2/alibaba/order/logistics"
+PATH_TAOBAO = "/open/order/logistics/detail/get"
+WINDOW_MS = 600_000
+RATE = 5
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SYNTHETIC_1688 = re.compile(r"9\d{18}")
+SYNTHETIC_TAOBAO = re.compile(r"9\d{11}")
+FAILING = "2542285634920880500"
+HEADERS = ("access-key", "timestamp", "nonce-str", "user-id", "signature")
+
+# 1688 trace nodes, oldest first: (hours before now, action, facilityType, facilityName,
+# areaCode, remark). facilityType 1 = outlet (网点), 2 = sorting centre (分拨中心).
+Node = tuple[int, str, str, str, str, str]
+SEED_TRANSIT: list[Node] = [
+    (52, "TRANSPORT", "1", "义乌福田网点", "330782", "【金华市】韵达快递 义乌福田网点 已揽收"),
+    (44, "TRANSPORT", "2", "金华分拨中心", "330700", "【金华市】已到达 金华分拨中心"),
+    (
+        42,
+        "TRANSPORT",
+        "2",
+        "金华分拨中心",
+        "330700",
+        "【金华市】已离开 金华分拨中心，发往 广州分拨中心",
+    ),
+    (9, "TRANSPORT", "2", "广州分拨中心", "440100", "【广州市】已到达 广州分拨中心"),
+]
+DELIVERING: list[Node] = [
+    (30, "TRANSPORT", "1", "杭州萧山网点", "330109", "【杭州市】圆通速递 杭州萧山网点 已揽收"),
+    (
+        20,
+        "TRANSPORT",
+        "2",
+        "杭州转运中心",
+        "330100",
+        "【杭州市】已离开 杭州转运中心，发往 深圳转运中心",
+    ),
+    (6, "TRANSPORT", "2", "深圳转运中心", "440300", "【深圳市】已到达 深圳转运中心"),
+    (
+        2,
+        "TRANSPORT",
+        "1",
+        "深圳南山网点",
+        "440305",
+        "【深圳市】深圳南山网点 快递员 李师傅 正在派件，电话 138****5678",
+    ),
+]
+PICKED_UP: list[Node] = [
+    (3, "TRANSPORT", "1", "杭州滨江营业点", "330108", "【杭州市】顺丰速运 已收取快件"),
+]
+DELIVERED: list[Node] = [
+    (120, "TRANSPORT", "1", "广州白云网点", "440111", "【广州市】中通快递 广州白云网点 已揽收"),
+    (
+        100,
+        "TRANSPORT",
+        "2",
+        "广州分拨中心",
+        "440100",
+        "【广州市】已离开 广州分拨中心，发往 上海分拨中心",
+    ),
+    (60, "TRANSPORT", "2", "上海分拨中心", "310000", "【上海市】已到达 上海分拨中心"),
+    (50, "TRANSPORT", "1", "上海浦东网点", "310115", "【上海市】上海浦东网点 正在派件"),
+    (
+        47,
+        "SIGN",
+        "1",
+        "上海浦东网点",
+        "310115",
+        "【上海市】已签收，签收人：本人，感谢使用中通快递",
+    ),
+]
+# logisticsSteps only (acceptTime, remark), as 1688's older trace API answers.
+STEPS_ONLY: list[tuple[int, str]] = [
+    (80, "卖家已发货"),
+    (76, "【温州市】申通快递 温州瓯海公司 已揽件"),
+    (70, "【温州市】已到达 温州转运中心"),
+    (68, "【温州市】已离开 温州转运中心，下一站 上海转运中心"),
+    (30, "【上海市】已到达 上海转运中心"),
+]
+
+# Taobao traces, oldest first: (hours before now, action, status, statusDesc, city, district,
+# facilityName, standerdDesc, nextCity, nextNodeName).
+Trace = tuple[int, str, str, str, str, str, str, str, str | None, str | None]
+TB_TRANSIT: list[Trace] = [
+    (30, "TMS_ACCEPT", "ACCEPT", "已揽件", "北京市", "朝阳区", "北京朝阳网点",
+     "【北京市】 北京朝阳网点 已揽件", None, None),
+    (12, "TMS_STATION_IN", "TRANSPORT", "运输中", "北京市", "朝阳区", "北京",
+     "【北京市】 快件已到达 北京", None, None),
+    (11, "TMS_STATION_OUT", "TRANSPORT", "运输中", "北京市", "朝阳区", "北京",
+     "【北京市】 快件已发往 广州中心", "广州市", "广州中心"),
+]  # fmt: skip
+TB_DELIVERED: list[Trace] = [
+    (70, "TMS_ACCEPT", "ACCEPT", "已揽件", "东莞市", "长安镇", "东莞长安网点",
+     "【东莞市】 东莞长安网点 已揽件", None, None),
+    (60, "TMS_STATION_OUT", "TRANSPORT", "运输中", "东莞市", "长安镇", "东莞中心",
+     "【东莞市】 快件已发往 成都中心", "成都市", "成都中心"),
+    (30, "TMS_DELIVERING", "DELIVERING", "派送中", "成都市", "武侯区", "成都武侯网点",
+     "【成都市】 快件正在派送中，快递员：王师傅", None, None),
+    (26, "TMS_SIGN", "SIGN", "已签收", "成都市", "武侯区", "成都武侯网点",
+     "【成都市】 快件已签收，签收人：前台", None, None),
+]  # fmt: skip
+
+
+@dataclass
+class Parcel:
+    """One parcel of a demo order, its trace nodes in the API's own shape, oldest first."""
+
+    bill: str
+    logistics_id: str
+    status: str
+    nodes: list[dict[str, Any]]
+    steps_only: bool = False
+    company: str = ""
+    receiver: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Order:
+    """A demo order: 1688 or Taobao, with zero or more parcels."""
+
+    platform: str
+    order_id: str
+    parcels: list[Parcel]
+    outer_id: str = ""
+
+
+def expected_signature(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
+    """The signature the emulated server expects (ASSUMED recipe, see the module docstring)."""
+    signed = {"access-key": access_key, "timestamp": timestamp, "nonce-str": nonce}
+    base = "&".join(f"{k}={signed[k]}" for k in sorted(signed)) + f"&secret={secret}"
+    # MD5 is the API's (assumed) choice, not ours.
+    return hashlib.md5(base.encode("utf-8")).hexdigest().upper()  # noqa: S324
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seed(value: str) -> int:
+    return int(hashlib.sha256(value.encode()).hexdigest(), 16)
+
+
+class App:
+    """The PandaPon logistics endpoints with demo orders."""
+
+    name = "pandapon"
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.nonces: dict[tuple[str, str], int] = {}
+        self.request_ids: list[str] = []
+        self.orders: dict[tuple[str, str], Order] = {}
+        now = self._now()
+        for order in (
+            self._order_1688(
+                "2542285634920880794", now, [("4318765290123", "TRANSPORT", SEED_TRANSIT)]
+            ),
+            self._order_1688(
+                "3318459201774650021",
+                now,
+                [
+                    ("YT7512345678901", "TRANSPORT", DELIVERING),
+                    ("SF1428765309214", "ACCEPT", PICKED_UP),
+                ],
+            ),
+            self._order_1688("2205513879640221987", now, [("75312468097531", "SIGN", DELIVERED)]),
+            self._order_1688("2694057731265508832", now, []),
+            self._steps_only("1977364520886112043", "773216549870123", now),
+            self._order_taobao(
+                "200033789041", "3682557363260579405", "78753196186473", "中通快递", TB_TRANSIT, now
+            ),
+            self._order_taobao(
+                "200048859480",
+                "3701245589631124410",
+                "YT8812003456712",
+                "圆通速递",
+                TB_DELIVERED,
+                now,
+            ),
+        ):
+            self.orders[(order.platform, order.order_id)] = order
+
+    def demo_numbers(self) -> list[tuple[str, str]]:
+        """Orders worth trying."""
+        return [
+            ("2542285634920880794", "1688 order (the docs' id), one parcel in transit"),
+            ("3318459201774650021", "1688 order with two parcels: out for delivery, picked up"),
+            ("2205513879640221987", "1688 order, delivered"),
+            ("1977364520886112043", "1688 order answering only logisticsSteps"),
+            ("2694057731265508832", "1688 order without parcels yet (pending)"),
+            ("2542285634920880000", "unknown order (code 4004)"),
+            (FAILING, "code 500: system busy"),
+            ("taobao:200033789041", "Taobao sub-order (the docs' id), in transit"),
+            ("taobao:200048859480", "Taobao sub-order, delivered"),
+            ("9NNNNNNNNNNNNNNNNNN", "any 19-digit id starting with 9: synthetic 1688 order"),
+        ]
+
+    def env(self, base: str) -> dict[str, str]:
+        """Variables for this emulation."""
+        return {
+            "WAYPOST_PANDAPON_BASE_URL": base,
+            "WAYPOST_PANDAPON_USER_ID": USER_ID,
+            "WAYPOST_PANDAPON_ACCESS_KEY": ACCESS_KEY,
+            "WAYPOST_PANDAPON_SECRET": SIGNING_KEY,
+        }
+
+    def _now(self) -> datetime:
+        return self.sandbox.now().astimezone(SHANGHAI).replace(microsecond=0)
+
+    @staticmethod
+    def _node(when: datetime, node: Node) -> dict[str, Any]:
+        _, action, kind, facility, area, remark = node
+        return {
+            "action": action,
+            "areaCode": area,
+            "encrypt": "1" if "****" in remark else "0",
+            "acceptTime": _stamp(when),
+            "remark": remark,
+            "facilityType": kind,
+            "facilityNo": f"{area}01",
+            "facilityName": facility,
+        }
+
+    def _order_1688(
+        self, order_id: str, now: datetime, parcels: list[tuple[str, str, list[Node]]]
+    ) -> Order:
+        return Order(
+            "1688",
+            order_id,
+            [
+                Parcel(
+                    bill,
+                    f"LP00{_seed(bill) % 10**15:015d}",
+                    status,
+                    [self._node(now - timedelta(hours=n[0]), n) for n in nodes],
+                )
+                for bill, status, nodes in parcels
+            ],
+        )
+
+    def _steps_only(self, order_id: str, bill: str, now: datetime) -> Order:
+        steps = [
+            {"acceptTime": _stamp(now - timedelta(hours=h)), "remark": r} for h, r in STEPS_ONLY
+        ]
+        parcel = Parcel(bill, f"LP00{_seed(bill) % 10**15:015d}", "", steps, steps_only=True)
+        return Order("1688", order_id, [parcel])
+
+    @staticmethod
+    def _trace(when: datetime, trace: Trace) -> dict[str, Any]:
+        _, action, status, desc, city, district, facility, standard, next_city, next_node = trace
+        return {
+            "statusDesc": desc,
+            "province": None,
+            "city": city,
+            "district": district,
+            "action": action,
+            "facilityName": facility,
+            "time": _stamp(when),
+            "standerdDesc": standard,
+            "status": status,
+            "nextCity": next_city,
+            "nextNodeName": next_node,
+        }
+
+    def _order_taobao(
+        self,
+        order_id: str,
+        outer_id: str,
+        bill: str,
+        company: str,
+        traces: list[Trace],
+        now: datetime,
+    ) -> Order:
+        parcel = Parcel(
+            bill,
+            "",
+            "",
+            [self._trace(now - timedelta(hours=t[0]), t) for t in traces],
+            company=company,
+            receiver={"province": "广东省", "city": "广州市", "district": "白云区"},
+        )
+        return Order("taobao", order_id, [parcel], outer_id=outer_id)
+
+    def _synthetic(self, platform: str, order_id: str) -> Order:
+        seed = _seed(order_id)
+        now = self._now()
+        if platform == "taobao":
+            plan = (TB_TRANSIT, TB_DELIVERED)[seed % 2]
+            return self._order_taobao(
+                order_id,
+                f"37{seed % 10**17:017d}",
+                f"ZT{seed % 10**12:012d}",
+                "中通快递",
+                plan,
+                now,
+            )
+        plans = ((SEED_TRANSIT, "TRANSPORT"), (DELIVERING, "TRANSPORT"), (DELIVERED, "SIGN"))
+        parcels = []
+        for i in range(1 + seed % 2):
+            nodes, status = plans[(seed >> (4 * i)) % len(plans)]
+            parcels.append((f"YD{(seed >> (8 * i)) % 10**13:013d}", status, nodes))
+        return self._order_1688(order_id, now, parcels)
+
+    def _lookup(self, platform: str, order_id: str) -> Order | None:
+        order = self.orders.get((platform, order_id))
+        if order is not None:
+            return order
+        pattern = SYNTHETIC_TAOBAO if platform == "taobao" else SYNTHETIC_1688
+        if pattern.fullmatch(order_id):
+            with self.sandbox.lock:
+                return self.orders.setdefault(
+                    (platform, order_id), self._synthetic(platform, order_id)
+                )
+        return None
+
+    def add_event(self, number: str, description: str, location: str | None) -> bool:
+        """Append a trace node dated now to an order's first parcel (or the parcel ``number``
+        names); an order without parcels gets one."""
+        with self.sandbox.lock:
+            parcel, order = self._parcel_of(number)
+            if order is None:
+                return False
+            now = self._now()
+            if parcel is None:
+                bill = f"YD{_seed(number) % 10**13:013d}"
+                parcel = Parcel(bill, f"LP00{_seed(bill) % 10**15:015d}", "TRANSPORT", [])
+                if order.platform == "taobao":
+                    parcel.company = "韵达快递"
+                order.parcels.append(parcel)
+            if order.platform == "taobao":
+                node = self._trace(
+                    now,
+                    (0, "TMS_STATION_IN", "TRANSPORT", "运输中", location or "", "",
+                     location or "", description, None, None),
+                )  # fmt: skip
+            elif parcel.steps_only:
+                node = {"acceptTime": _stamp(now), "remark": description}
+            else:
+                node = self._node(now, (0, "TRANSPORT", "", location or "", "", description))
+            parcel.nodes.append(node)
+        return True
+
+    def _parcel_of(self, number: str) -> tuple[Parcel | None, Order | None]:
+        *prefixes, number = number.split(":")
+        prefix = prefixes[-1].lower() if prefixes else ""
+        platforms = [p for p in ("1688", "taobao") if prefix in ("", "pandapon", p)]
+        for platform in platforms:
+            order = self._lookup(platform, number)
+            if order is not None:
+                return (order.parcels[0] if order.parcels else None), order
+        for order in self.orders.values():
+            for parcel in order.parcels:
+                if parcel.bill == number.upper():
+                    return parcel, order
+        return None, None
+
+    def _envelope(self, code: int, msg: str, data: Any, develop_id: Any = None) -> dict[str, Any]:
+        request_id = uuid.uuid4().hex
+        with self.sandbox.lock:
+            self.request_ids.append(request_id)
+        return {
+            "requestId": request_id,
+            "code": code,
+            "developId": develop_id,
+            "msg": msg,
+            "data": data,
+        }
+
+    def _error(self, code: int, msg: str, status: int = 200) -> Reply:
+        return Reply.json(self._envelope(code, msg, None), status)
+
+    def _authenticate(self, headers: dict[str, str]) -> Reply | None:
+        """None when the system headers verify; else the error envelope to answer."""
+        missing = [h for h in HEADERS if not headers.get(h)]
+        if missing:
+            return self._error(
+                1001, f"缺少或非法的请求头 / missing or invalid header: {missing[0]}"
+            )
+        access_key, timestamp = headers["access-key"], headers["timestamp"]
+        nonce, signature = headers["nonce-str"], headers["signature"]
+        if len(nonce) != 32:
+            return self._error(1001, "缺少或非法的请求头 / nonce-str must be 32 characters")
+        if access_key != ACCESS_KEY or headers["user-id"] != USER_ID:
+            return self._error(1002, "access-key或user-id无效 / invalid access-key or user-id")
+        now_ms = int(time.time() * 1000)
+        if not timestamp.isdigit() or abs(now_ms - int(timestamp)) > WINDOW_MS:
+            return self._error(1004, "请求已过期 / timestamp expired (more than 600 s off UTC)")
+        expected = expected_signature(ACCESS_KEY, SIGNING_KEY, timestamp, nonce)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            return self._error(1003, "签名错误 / signature verification failed")
+        with self.sandbox.lock:
+            for key, seen in list(self.nonces.items()):
+                if now_ms - seen > WINDOW_MS:
+                    del self.nonces[key]
+            if (access_key, nonce) in self.nonces:
+                return self._error(1005, "nonce-str重复 / nonce-str already used")
+            self.nonces[(access_key, nonce)] = now_ms
+        return None
+
+    def handle(self, request: Request, entry: LogEntry) -> Reply:
+        """Answer one call."""
+        if request.path not in (PATH_1688, PATH_TAOBAO):
+            return _spring_error(404, "Not Found", request.path)
+        if request.method != "GET":
+            return _spring_error(405, "Method Not Allowed", request.path)
+        if not self.sandbox.admit(self.name, "api", RATE):
+            entry.rejected = True
+            return self._error(429, "请求过于频繁 / too many requests", 429)
+        refused = self._authenticate(dict(request.headers))
+        if refused is not None:
+            return refused
+        platform, param = (
+            ("taobao", "subPurchaseOrderId") if request.path == PATH_TAOBAO else ("1688", "orderId")
+        )
+        order_id = request.query.get(param, "")
+        if not order_id.isdigit():
+            return self._error(400, f"参数错误 / {param} is required and must be a number")
+        entry.numbers = 1
+        if order_id == FAILING:
+            return self._error(500, "系统繁忙，请稍后再试 / system busy, try again later")
+        with self.sandbox.lock:
+            order = self._lookup(platform, order_id)
+            if order is None:
+                return self._error(4004, "订单不存在 / order does not exist")
+            if platform == "taobao":
+                return Reply.json(self._envelope(200, "成功", self._taobao_data(order), DEVELOP_ID))
+            return Reply.json(self._envelope(200, "成功", self._data_1688(order), int(DEVELOP_ID)))
+
+    @staticmethod
+    def _data_1688(order: Order) -> list[dict[str, Any]]:
+        items = []
+        for parcel in order.parcels:
+            steps = [{"acceptTime": n["acceptTime"], "remark": n["remark"]} for n in parcel.nodes]
+            items.append(
+                {
+                    "logisticsId": parcel.logistics_id,
+                    "orderId": int(order.order_id),
+                    "logisticsBillNo": parcel.bill,
+                    "logisticsSteps": steps,
+                    "traceNodeList": [] if parcel.steps_only else [dict(n) for n in parcel.nodes],
+                    "logisticsStatus": parcel.status,
+                }
+            )
+        return items
+
+    @staticmethod
+    def _taobao_data(order: Order) -> dict[str, Any]:
+        details = [
+            {
+                "mailNo": parcel.bill,
+                "logisticsTraces": [dict(t) for t in reversed(parcel.nodes)],
+                "logisticsPartner": [
+                    {"companyImageUrl": "", "company": parcel.company, "companyContact": "95311"}
+                ],
+                "receiver": {
+                    "zipCode": "510000",
+                    "address": "**********",
+                    "phone": "138****0000",
+                    "name": "*先生",
+                    "province": parcel.receiver.get("province"),
+                    "city": parcel.receiver.get("city"),
+                    "district": parcel.receiver.get("district"),
+                },
+                "logisticsGoods": [
+                    {
+                        "title": "收纳盒 加厚款",
+                        "property": "颜色:白色",
+                        "imageUrl": "",
+                        "quantity": "2",
+                    }
+                ],
+            }
+            for parcel in order.parcels
+        ]
+        return {"purchaseOrderOuterId": order.outer_id, "pnmLogisticsDetails": details}
+
+
+def _spring_error(status: int, error: str, path: str) -> Reply:
+    return Reply.json(
+        {"timestamp": int(time.time() * 1000), "status": status, "error": error, "path": path},
+        status,
+    )
