@@ -4,8 +4,6 @@
 only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -50,7 +48,7 @@ class State:
         self.secrets: list[str] = []
         self._config: Config | None = None
 
-    def config(self) -> Config:
+    def config(self) -> "Config":
         """The merged configuration; warnings go to stderr once."""
         if self._config is None:
             from waypost import config as cfg
@@ -61,7 +59,7 @@ class State:
                 err(f"warning: {warning}")
         return self._config
 
-    def terminal(self, tz: str | None = None) -> Terminal:
+    def terminal(self, tz: str | None = None) -> "Terminal":
         """The output environment of this run."""
         from waypost.render import Terminal
 
@@ -408,8 +406,8 @@ def watch(
 def _watch_pass(
     directory: Path,
     lock_wait: float,
-    term: Terminal,
-    cfg: Config,
+    term: "Terminal",
+    cfg: "Config",
     notifier: Any,
     mode: str,
     st: State,
@@ -840,10 +838,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.modules["waypost.logs"].reset()
     STATE.debug = os.environ.get("WAYPOST_DEBUG", "") not in ("", "0")
     args = sys.argv[1:] if argv is None else argv
-    if args == ["--version"]:
-        # The common fast path: no need to build the command tree to print one line.
-        sys.stdout.write(f"waypost {__version__}\n")
-        return 0
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if _isatty(sys.stdout) else None
     app.rich_markup_mode = config_app.rich_markup_mode = markup

@@ -9,7 +9,6 @@ nothing. This module imports no pydantic: ``waypost list`` reads plain rows.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -86,6 +85,8 @@ def _norm(value: str | None) -> str:
 
 def event_key(time_iso: str | None, location: str | None, description: str | None) -> str:
     """Stable identity of an event: time + location + description, case and spacing folded."""
+    import hashlib
+
     raw = "\x1f".join((time_iso or "", _norm(location), _norm(description)))
     return hashlib.sha1(raw.encode("utf-8"), usedforsecurity=False).hexdigest()
 
