@@ -63,7 +63,11 @@ def main() -> None:
     exe = Path(sys.executable)
     waypost = str(exe.parent / "waypost")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "WAYPOST_DATA_DIR": tmp, "WAYPOST_CONFIG": str(Path(tmp) / "none.toml")}
+        env = {
+            **os.environ,
+            "WAYPOST_DATA_DIR": tmp,
+            "WAYPOST_CONFIG": str(Path(tmp) / "none.toml"),
+        }
         fill(Path(tmp), args.rows)
         commands = {
             "import typer": [str(exe), "-c", "import typer"],
@@ -72,13 +76,15 @@ def main() -> None:
             "list": [waypost, "list"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
-        for name, cmd in commands.items():  # warm the file cache and the .pyc files
+        for cmd in commands.values():  # warm the file cache and the .pyc files
             run(cmd, env)
         for _ in range(args.runs):
             for name, cmd in commands.items():
                 times[name].append(run(cmd, env))
     base = statistics.median(times["import typer"])
-    print(f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for list)")
+    print(
+        f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for list)"
+    )
     print(f"{'command':<14}{'median ms':>10}{'ratio':>8}{'target':>8}  verdict")
     for name, values in times.items():
         median = statistics.median(values)
