@@ -11,7 +11,7 @@ _waypost() {
             -*) continue ;;
         esac
         case "$path" in
-            "") [[ " carriers config list remove sandbox track watch " == *" $word "* ]] && path="$word" ;;
+            "") [[ " carriers config list remove sandbox schema track watch " == *" $word "* ]] && path="$word" ;;
             "config") [[ " init path set show unset " == *" $word "* ]] && path="config $word" ;;
         esac
     done
@@ -34,13 +34,14 @@ _waypost() {
             "list") COMPREPLY=($(compgen -W "--all -a --status --json --jsonl --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
             "remove") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
             "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --faults -v --verbose --help" -- "$cur")) ;;
+            "schema") COMPREPLY=($(compgen -W "--version --help" -- "$cur")) ;;
             "track") COMPREPLY=($(compgen -W "--carrier -c --json --jsonl --save --label --refresh --wait --deadline --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
             "watch") COMPREPLY=($(compgen -W "--once --interval --notify --exec --json --jsonl --lock-wait --deadline --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "") COMPREPLY=($(compgen -W "carriers config list remove sandbox track watch" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "carriers config list remove sandbox schema track watch" -- "$cur")) ;;
         "config") COMPREPLY=($(compgen -W "init path set show unset" -- "$cur")) ;;
         "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;
         "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;

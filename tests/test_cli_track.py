@@ -159,3 +159,30 @@ def test_exit_4_when_every_carrier_asked_was_unreachable(sandbox: Sandbox, cli) 
     assert r.code == 4
     assert r.out.count("cannot reach 127.0.0.1") == 2
     assert "Traceback" not in r.err
+
+
+def test_track_json_validates_against_the_published_schema(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import jsonschema
+
+    from waypost import carriers
+
+    schema = cli("schema").json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    numbers = [
+        f"{n}:{c['number']}" for n in carriers.names() for c in carriers.module(n).TEST_CASES
+    ]
+    doc = cli("track", "--json", *numbers).json()
+    jsonschema.validate(doc, schema)
+    required = schema["$defs"]["Shipment"]["required"]  # type: ignore[index]
+    assert "tracking_number" in required
+    assert "error" in required
+    for line in cli("track", "--jsonl", *numbers).out.splitlines():
+        jsonschema.validate(
+            json.loads(line), schema["$defs"]["Shipment"] | {"$defs": schema["$defs"]}
+        )  # type: ignore[index,operator]
+    broken = dict(doc)  # type: ignore[arg-type]
+    broken["shipments"] = [{"tracking_number": 5}]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)

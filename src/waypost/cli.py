@@ -589,6 +589,16 @@ def carriers(
         out.write(render.dumps({"carriers": rows}) + "\n")
 
 
+@app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
+def schema(version: VersionOpt = False) -> None:
+    """Print the JSON Schema of the `track --json` document (and of one `--jsonl` line)."""
+    import json
+
+    from waypost.models import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
 @config_app.callback()
 def config_root(
     config: ConfigOpt = None,

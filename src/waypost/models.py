@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -20,7 +20,7 @@ SCHEMA_VERSION: Literal[1] = 1
 class Event(BaseModel):
     """One step of a shipment's timeline."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
     time: datetime | None = None
     location: str | None = None
@@ -32,7 +32,7 @@ class Event(BaseModel):
 class Shipment(BaseModel):
     """A carrier's answer for one tracking number, normalised."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
     tracking_number: str
     carrier: str
@@ -75,7 +75,32 @@ class Shipment(BaseModel):
 class TrackDocument(BaseModel):
     """The ``--json`` document."""
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        serialize_by_alias=True,
+        json_schema_serialization_defaults_required=True,
+    )
 
     schema_version: Literal[1] = Field(default=1, alias="schema")
     shipments: list[Shipment] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the ``--json`` document; objects stay open to fields added later."""
+    document = TrackDocument.model_json_schema(by_alias=True, mode="serialization")
+
+    def open_up(node: Any) -> None:
+        if isinstance(node, dict):
+            node.pop("additionalProperties", None)
+            for value in node.values():
+                open_up(value)
+        elif isinstance(node, list):
+            for value in node:
+                open_up(value)
+
+    open_up(document)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"waypost track --json, schema {SCHEMA_VERSION}",
+        **document,
+    }
