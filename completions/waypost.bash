@@ -24,7 +24,7 @@ _waypost() {
     if [[ $cur == -* ]]; then
         case "$path" in
             "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose --debug --version --help" -- "$cur")) ;;
-            "carriers") COMPREPLY=($(compgen -W "--json --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
+            "carriers") COMPREPLY=($(compgen -W "--detect --json --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
             "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose --help" -- "$cur")) ;;
             "config init") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config path") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;

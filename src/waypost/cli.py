@@ -539,8 +539,19 @@ def remove(
     raise typer.Exit(1 if unknown else 0)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  waypost carriers\n\n"
+    "  waypost carriers --detect LS912989618CN 1Z999AA10123456784\n\n"
+    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'"
+)
 def carriers(
+    numbers: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NUMBER...]", help="Numbers for --detect.", show_default=False),
+    ] = None,
+    detect: Annotated[
+        bool, typer.Option("--detect", help="Show which carriers each NUMBER could be, and why.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
@@ -548,45 +559,54 @@ def carriers(
     verbose: VerboseOpt = 0,
     version: VersionOpt = False,
 ) -> None:
-    """List the carriers, what they cover, and whether they are configured."""
+    """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
     from waypost import render
 
     st = _merge(config, timeout, no_color, verbose)
-    cfg = st.config()
-    rows: list[dict[str, Any]] = []
     out = sys.stdout
-    for info in registry.infos():
-        missing = [s.key for s in cfg.missing(info.name)]
-        patterns = [
-            {"name": p.name, "regex": p.regex, "example": p.example, "describe": p.describe}
-            for p in info.patterns
-        ]
-        rows.append(
-            {
-                "name": info.name,
-                "title": info.title,
-                "coverage": info.coverage,
-                "configured": not missing,
-                "missing": missing,
-                "max_batch": info.max_batch,
-                "rate_limits": list(info.rate_notes),
-                "patterns": patterns,
-                "docs": info.docs,
-            }
-        )
+    if detect or numbers:
+        if not detect or not numbers:
+            raise UsageError("use --detect NUMBER... to rank the carriers for numbers")
+        from waypost import detect as detection
+        from waypost.inputs import parse_numbers
+
+        infos = {i.name: i for i in registry.infos()}
+        results = []
+        for q in parse_numbers(numbers, None, infos):
+            ranked = detection.candidates(q.number, infos.values())
+            top = detection.sure(ranked)
+            results.append(
+                {
+                    "number": q.number,
+                    "sure": top.carrier if top else None,
+                    "candidates": [
+                        {
+                            "carrier": c.carrier,
+                            "courier": c.courier,
+                            "confidence": c.confidence,
+                            "pattern": c.pattern,
+                            "check_digit": {True: "ok", False: "failed", None: "none"}[c.check],
+                            "reason": c.reason,
+                        }
+                        for c in ranked
+                    ],
+                }
+            )
         if as_json:
-            continue
-        state = "configured" if not missing else f"not configured (missing {', '.join(missing)})"
-        out.write(f"{info.name}  {info.title}  [{state}]\n")
-        out.write(f"  covers: {info.coverage}\n")
-        out.write(f"  batch: up to {info.max_batch} numbers per request\n")
-        for note in info.rate_notes:
-            out.write(f"  limits: {note}\n")
-        for p in info.patterns:
-            out.write(f"  detects: {p.name}: {p.describe} (e.g. {p.example})\n")
+            out.write(render.dumps({"detect": results}) + "\n")
+        else:
+            render.detection(results, out)
+        return
+    cfg = st.config()
+    rows = [
+        registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
+        for info in registry.infos()
+    ]
     if as_json:
         out.write(render.dumps({"carriers": rows}) + "\n")
+    else:
+        render.carriers_overview(rows, out)
 
 
 @app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")

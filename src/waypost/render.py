@@ -391,3 +391,43 @@ def _ago(ts: float | None, now: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
+
+
+def carriers_overview(rows: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
+    """``waypost carriers`` in plain text."""
+    for index, row in enumerate(rows):
+        if index:
+            out.write("\n")
+        missing = row["missing"]
+        state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
+        out.write(f"{row['name']}  {row['title']}  [{state}]\n")
+        out.write(f"  covers:  {row['coverage']}\n")
+        out.write(
+            f"  batch:   up to {row['max_batch']} number(s) per request, "
+            f"{row['max_connections']} requests in flight\n"
+        )
+        for key, value in row["rates_per_second"].items():
+            out.write(f"  rate:    {key} = {value:g} requests/s\n")
+        for note in row["rate_notes"]:
+            out.write(f"  note:    {note}\n")
+        for p in row["patterns"]:
+            check = ", check digit" if p["check_digit"] else ""
+            out.write(f"  detects: {p['name']} ({p['describe']}{check}), e.g. {p['example']}\n")
+        out.write(f"  docs:    {row['docs']}\n")
+
+
+def detection(results: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
+    """``waypost carriers --detect`` in plain text: ranked candidates and why."""
+    for item in results:
+        sure = item["sure"]
+        verdict = (
+            f"sure: {sure}"
+            if sure
+            else "not sure: every configured carrier that could have it is asked"
+        )
+        out.write(f"{item['number']}  ({verdict})\n")
+        if not item["candidates"]:
+            out.write("  no pattern matches\n")
+        for c in item["candidates"]:
+            courier = f"/{c['courier']}" if c["courier"] else ""
+            out.write(f"  {c['confidence']:.2f}  {c['carrier']}{courier}  {c['reason']}\n")

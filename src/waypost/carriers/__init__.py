@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from waypost.carriers.base import CarrierInfo
 
@@ -34,3 +35,35 @@ def info(name: str) -> CarrierInfo:
 def infos() -> list[CarrierInfo]:
     """Declared facts of every carrier."""
     return [info(n) for n in names()]
+
+
+def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) -> dict[str, Any]:
+    """What ``waypost carriers`` shows about one carrier, as plain data."""
+    rates = {
+        s.key: settings.get(s.key, s.default)
+        for s in info.settings
+        if s.kind == "float" and s.key.endswith("rate")
+    }
+    return {
+        "name": info.name,
+        "title": info.title,
+        "coverage": info.coverage,
+        "configured": not missing,
+        "missing": missing,
+        "max_batch": info.max_batch,
+        "max_connections": info.max_connections,
+        "rates_per_second": rates,
+        "rate_notes": list(info.rate_notes),
+        "patterns": [
+            {
+                "name": p.name,
+                "regex": p.regex,
+                "example": p.example,
+                "confidence": p.confidence,
+                "check_digit": p.check is not None,
+                "describe": p.describe,
+            }
+            for p in info.patterns
+        ],
+        "docs": info.docs,
+    }
