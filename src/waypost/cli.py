@@ -67,6 +67,8 @@ class State:
 
 
 STATE = State()
+# Shorter values are not secrets worth masking, and masking them would garble every message.
+MIN_SECRET = 4
 
 
 def err(message: str) -> None:
@@ -76,7 +78,7 @@ def err(message: str) -> None:
 
 def _redact(text: str) -> str:
     for secret in STATE.secrets:
-        if secret:
+        if len(secret) >= MIN_SECRET:
             text = text.replace(secret, "****")
     return text
 
@@ -699,11 +701,12 @@ def config_set(
     spec = cfg.known_keys().get(key)
     if spec is None:
         raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(cfg.known_keys()))
+    secret = getattr(spec, "secret", False)
     if value is None:
         value = typer.prompt(key, hide_input=_can_hide())
-    STATE.secrets.append(value)
+    if secret:
+        STATE.secrets.append(value)
     cfg.set_value(path, key, value)
-    secret = getattr(spec, "secret", False)
     shown = cfg.mask(value) if secret else value
     err(f"set {key} = {shown} in {path}")
 
@@ -754,8 +757,9 @@ def config_init(config: ConfigOpt = None) -> None:
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
             hide = s.secret and _can_hide()
             answer = typer.prompt(label, default="", show_default=False, hide_input=hide).strip()
-            if answer:
+            if answer and s.secret:
                 STATE.secrets.append(answer)
+            if answer:
                 sections.setdefault(info.name, {})[s.key] = answer
     if not sections:
         del data["carriers"]
