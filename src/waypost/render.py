@@ -224,8 +224,9 @@ def rich_track(
                     ev.description or "-",
                     style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
                 )
-                for url in ev.images:
-                    what.append(f"\n{url}", style="blue underline")
+                for number, url in enumerate(ev.images, 1):
+                    # A terminal hyperlink keeps long URLs from wrapping; --json has them in full.
+                    what.append(f"\nimage {number}", style=f"blue underline link {url}")
                 table.add_row(when, ev.location or "", what)
             con.print(table)
         if index < len(shipments) - 1:
