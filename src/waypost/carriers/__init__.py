@@ -10,6 +10,7 @@ from waypost.carriers.base import CarrierInfo
 
 MODULES: dict[str, str] = {
     "ils": "waypost.carriers.ils",
+    "trackingmore": "waypost.carriers.trackingmore",
 }
 
 
