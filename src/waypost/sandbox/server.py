@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 # One line per emulated carrier, like the adapter registry.
 APPS: dict[str, str] = {
     "ils": "waypost.sandbox.ils",
+    "trackingmore": "waypost.sandbox.trackingmore",
 }
 
 
@@ -82,6 +83,10 @@ class CarrierApp(Protocol):
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """(number, what it shows) pairs for the banner."""
+
+
+# An app may also define ``control(action, request) -> Reply``: it then answers
+# ``/_sandbox/<name>/<action>`` (its own knobs: limits, preloads, fault injection).
 
 
 class Sandbox:
@@ -188,6 +193,16 @@ class Sandbox:
             window.append(now)
             return True
 
+    def penalize(self, carrier: str, seconds: float) -> None:
+        """Start ``carrier``'s penalty pause now, as if a request had exceeded a limit."""
+        with self.lock:
+            self._penalties[carrier] = time.monotonic() + seconds
+
+    def penalty_left(self, carrier: str) -> float:
+        """Seconds left of ``carrier``'s penalty pause (0 when none)."""
+        with self.lock:
+            return max(0.0, self._penalties.get(carrier, 0.0) - time.monotonic())
+
     def rejected(self, carrier: str | None = None) -> int:
         """How many requests the emulated rate limits refused."""
         with self.lock:
@@ -231,6 +246,11 @@ class Sandbox:
         return reply
 
     def _control(self, action: str, request: Request) -> Reply:
+        head, _, sub = action.partition("/")
+        owner = self.apps.get(head)
+        if owner is not None and sub and hasattr(owner, "control"):
+            reply: Reply = owner.control(sub, request)
+            return reply
         if action == "log" and request.method == "GET":
             carrier = request.query.get("carrier")
             return Reply.json([asdict(e) for e in self.entries(carrier)])
