@@ -114,6 +114,8 @@ NS_DETECT_NONE = "trackingmore.detect-none"
 NS_COURIERS = "trackingmore.couriers"
 NS_ACCOUNT = "trackingmore.account"
 NS_WATCH = "trackingmore.watch"
+NS_LIMITS = "trackingmore.limits"
+ENDPOINTS = (GET, REALTIME, POST, BATCH, DELETE, CARRIERS, DETECT)
 
 # Country of an S10 number -> TrackingMore courier code (the docs' examples use china-post,
 # china-ems, usps, phlpost, lietuvos-pastas, korea-post; the rest are TrackingMore's usual
@@ -347,7 +349,7 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
     if code in QUOTA_CODES:
         return QuotaExceeded(
             f"{NAME}: the account's balance or quota is used up, or its free trial has expired "
-            f"(code {code}: {words})",
+            f"(code {code}: {words}); recharge it to continue",
             carrier=NAME,
             hint="recharge the TrackingMore account (trackingmore.com, Billing), then run again",
         )
@@ -561,7 +563,7 @@ class Adapter:
         self.wait = False
         self.pause_event = asyncio.Event()
         self._paused_until = 0.0
-        self._pause_seconds = PAUSE_429
+        self._primed = False
 
     # -- the one call -------------------------------------------------------------------
 
@@ -577,27 +579,48 @@ class Adapter:
         """The error every number gets while TrackingMore pauses the account."""
         seconds = max(1.0, self._paused_until - time.monotonic())
         return RateLimited(
-            f"{NAME}: too many requests (429): TrackingMore paused the account for "
-            f"{self._pause_seconds:g} s; try again in {seconds:.0f} s",
+            f"{NAME}: too many requests (429): TrackingMore paused the account for 2 minutes; "
+            f"try again in {seconds:.0f} s, or pass --wait to wait it out",
             carrier=NAME,
             hint="pass --wait to wait the pause out instead",
             retry_after=seconds,
         )
 
-    def _pause(self, response: httpx.Response) -> None:
-        from waypost.http import retry_after
-
-        seconds = retry_after(response.headers)
-        seconds = PAUSE_429 if seconds is None else seconds
-        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
-        self._pause_seconds = seconds
+    def _pause(self, seconds: float) -> None:
+        """Hold every TrackingMore request of this session for ``seconds``."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        for endpoint in (GET, REALTIME, POST, BATCH, DELETE, CARRIERS, DETECT):
+        for endpoint in ENDPOINTS:
             shared = self.limiter(endpoint)
             if shared is not None:
                 shared.pause(seconds)
         event, self.pause_event = self.pause_event, asyncio.Event()
         event.set()
+
+    def _on_429(self, response: httpx.Response) -> None:
+        from waypost.http import retry_after
+
+        seconds = retry_after(response.headers)
+        seconds = PAUSE_429 if seconds is None else seconds
+        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
+        self._pause(seconds)
+        if self.cache is not None:
+            self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
+
+    def _prime(self) -> None:
+        """Carry the request spacing and a 429 pause over from earlier runs (via the cache),
+        so that two runs in a row do not exceed a limit between them."""
+        if self._primed or self.cache is None:
+            return
+        self._primed = True
+        now = time.time()
+        until = _float(self.cache.get(NS_LIMITS, "paused_until"))
+        if until is not None and until > now:
+            self._pause(until - now)
+        for endpoint in ENDPOINTS:
+            last = _float(self.cache.get(NS_LIMITS, endpoint))
+            shared = self.limiter(endpoint)
+            if last is not None and shared is not None and now - last < shared.interval:
+                shared.pause(shared.interval - (now - last))
 
     async def call(
         self,
@@ -615,6 +638,7 @@ class Adapter:
         """
         from waypost.http import RetryPolicy
 
+        self._prime()
         accepted = frozenset(accept)
         shared = self.limiter(endpoint)
         headers = {**self.headers, **kwargs.pop("headers", {})}
@@ -629,9 +653,11 @@ class Adapter:
                 headers=headers,
                 **kwargs,
             )
+            if self.cache is not None:
+                self.cache.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
             if code == 429:
-                self._pause(response)
+                self._on_429(response)
                 if self.wait and attempt == 1:
                     continue
                 raise self.pause_error()
