@@ -34,7 +34,8 @@ Control (``/_sandbox/trackingmore/...``): ``POST config`` (rates, ``penalty``,
 ``fetch_delay``, ``retry_after``), ``POST fetch`` (``{"numbers": [...]}``, all pending when
 omitted), ``POST preload`` (``{"numbers": [...], "courier": "..."}``: fetched trackings in the
 account), ``POST penalty`` (``{"seconds": s}``: pause the account as after a 429), ``POST fail``
-(``{"code": 4021, "times": 1}``: the next answers carry that code), ``GET account``.
+(``{"code": 4021, "times": 1, "path": "/trackings/realtime"}``: the next answers, of that
+route when one is named, carry that code), ``GET account``.
 
 Synthetic numbers for benchmarks: any S10 number with a valid check digit and the (never
 assigned) country ``ZZ`` (see ``synthetic_number``) is a deterministic shipment of courier
@@ -43,6 +44,7 @@ assigned) country ``ZZ`` (see ``synthetic_number``) is a deterministic shipment 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import re
@@ -311,7 +313,7 @@ class App:
         self.retry_after = retry_after
         self.account: dict[tuple[str, str], Tracking] = {}
         self.realtime_answers: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-        self.faults: list[int] = []
+        self.faults: list[tuple[int, str | None]] = []
         self.world = self._demo_world()
         self._preload_demo()
 
@@ -726,8 +728,10 @@ class App:
                 headers["Retry-After"] = str(max(1, math.ceil(self.sandbox.penalty_left(NAME))))
             return reply(429, headers=headers)
         with self.sandbox.lock:
-            if self.faults:
-                return reply(self.faults.pop(0))
+            fault = next((f for f in self.faults if f[1] in (None, route)), None)
+            if fault is not None:
+                self.faults.remove(fault)
+                return reply(fault[0])
             self._settle()
             return self._route(request, route, entry)
 
@@ -929,7 +933,7 @@ class App:
             "tracking_number": number,
             **self._content(number, courier),
         }
-        self.realtime_answers[(number, courier)] = (now, item)
+        self.realtime_answers[(number, courier)] = (now, copy.deepcopy(item))
         return reply(200, {"items": [item]})
 
     def _carriers(self, request: Request, entry: LogEntry) -> Reply:
@@ -990,7 +994,8 @@ class App:
                 code = int(body.get("code", 500))
                 if code not in CODES:
                     return Reply.json({"ok": False, "error": f"unknown code {code}"}, 400)
-                self.faults.extend([code] * int(body.get("times", 1)))
+                path = body.get("path")
+                self.faults.extend([(code, path)] * int(body.get("times", 1)))
                 return Reply.json({"ok": True})
             if action == "account" and request.method == "GET":
                 rows = [
