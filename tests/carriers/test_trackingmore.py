@@ -646,3 +646,25 @@ def test_cli_reports_a_rate_limit_pause_without_waiting(sandbox: Sandbox, cli) -
     assert "TrackingMore paused the account for 2 minutes" in error
     assert "--wait" in error
     assert len(sandbox.entries("trackingmore")) == 1
+
+
+def test_a_late_arriving_request_does_not_squeeze_the_next_one_into_its_second() -> None:
+    arrivals: list[float] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if not arrivals:
+            await asyncio.sleep(0.15)  # the first request is slow on its way (cold connection)
+        arrivals.append(time.monotonic())
+        return httpx.Response(200, json=fixture("trackingmore", "not_in_account.json"))
+
+    async def go() -> None:
+        transport = httpx.MockTransport(handler)
+        async with Session(transport=transport) as session:
+            adapter = tm.Adapter({"api_key": "k", "base_url": "http://tm.test/v2"}, session)
+            queries = [_q(synthetic_number(i)) for i in range(41)]  # two calls: 40 + 1
+            held, failures = await adapter._read_account(queries)
+            assert (held, failures) == ({}, {})
+
+    asyncio.run(go())
+    assert len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] >= 1.0

@@ -59,8 +59,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
@@ -106,6 +108,7 @@ COURIERS_MAX_AGE = 86400.0
 DETECT_NONE_MAX_AGE = 86400.0
 PAUSE_429 = 120.0
 WATCH_OVERLAP = 600.0
+JITTER = 0.2  # how late a request may arrive before the arrival window could be exceeded
 REALTIME_MAX = 20
 
 NS_REALTIME = "trackingmore.realtime"
@@ -505,24 +508,60 @@ def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-class _Gate:
-    """A view of one shared limiter that gives up when TrackingMore pauses the account.
+class _Window:
+    """At most ``size`` requests of one endpoint whose permit is held; a permit comes back
+    ``hold`` seconds after its answer arrived, and at the latest ``hold + JITTER`` after it
+    was sent.
 
-    Without ``wait``, a request still queued when a 429 arrives fails at once instead of
-    sleeping through the pause; with ``wait`` it queues again behind the pushed limiter.
+    The session's limiter spaces *sends*, but TrackingMore counts *arrivals*: an earlier
+    request delayed on its way (a cold connection, network jitter) would land closer than
+    1 s to the next one, and one 429 costs 2 minutes. A request has surely arrived once its
+    answer is back, so the window holds whenever answers come within ``JITTER``, and
+    tolerates that much delay otherwise.
     """
 
-    def __init__(self, shared: Any, adapter: Adapter) -> None:
+    def __init__(self, per_second: float) -> None:
+        self.size = max(1, math.ceil(per_second - 1e-9))
+        self.hold = self.size / per_second
+        self._free = asyncio.Semaphore(self.size)
+
+    async def take(self) -> None:
+        """Wait for a free permit."""
+        await self._free.acquire()
+
+    def give_back(self, sent: float | None) -> None:
+        """Return a permit: at once when nothing was sent, else after ``hold``."""
+        if sent is None:
+            self._free.release()
+            return
+        now = time.monotonic()
+        delay = min(now, sent + JITTER) + self.hold - now
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._free.release)
+
+
+_WINDOWS: weakref.WeakKeyDictionary[Any, dict[str, _Window]] = weakref.WeakKeyDictionary()
+
+
+class _Gate:
+    """What one request passes before it is sent: a window permit and the session's shared
+    limiter. Without ``wait``, a request still queued when a 429 arrives fails at once
+    instead of sleeping through the pause; with ``wait`` it queues again behind the pushed
+    limiter. Used as the ``limiter`` of ``Session.request`` (its retries acquire again)."""
+
+    def __init__(self, shared: Any, window: _Window, adapter: Adapter) -> None:
         self.shared = shared
+        self.window = window
         self.adapter = adapter
+        self.sent: float | None = None
 
     async def acquire(self) -> None:
-        """Wait for the shared limiter, or give up when the account is paused."""
+        """Wait for a permit and the limiter, or give up when the account is paused."""
+        self.done()  # a retry: the previous attempt has been answered
         while True:
             if not self.adapter.wait and self.adapter.paused():
                 raise self.adapter.pause_error()
             pause = self.adapter.pause_event
-            slot = asyncio.ensure_future(self.shared.acquire())
+            slot = asyncio.ensure_future(self._take())
             stop = asyncio.ensure_future(pause.wait())
             try:
                 await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -535,6 +574,21 @@ class _Gate:
             if slot.done() and not slot.cancelled():
                 slot.result()
                 return
+
+    async def _take(self) -> None:
+        await self.window.take()
+        try:
+            await self.shared.acquire()
+        except BaseException:
+            self.window.give_back(None)
+            raise
+        self.sent = time.monotonic()
+
+    def done(self) -> None:
+        """The request (or this attempt) was answered or failed: return the permit."""
+        if self.sent is not None:
+            self.window.give_back(self.sent)
+            self.sent = None
 
 
 class Adapter:
@@ -569,7 +623,18 @@ class Adapter:
 
     def limiter(self, endpoint: str) -> Any:
         """The session-wide limiter of one endpoint."""
-        return self.session.limiter(NAME, endpoint, self.rates.get(endpoint, self.default_rate))
+        return self.session.limiter(NAME, endpoint, self.rate(endpoint))
+
+    def rate(self, endpoint: str) -> float:
+        """Configured requests per second of one endpoint."""
+        return self.rates.get(endpoint, self.default_rate)
+
+    def window(self, endpoint: str) -> _Window:
+        """The session-wide arrival window of one endpoint."""
+        windows = _WINDOWS.setdefault(self.session, {})
+        if endpoint not in windows:
+            windows[endpoint] = _Window(self.rate(endpoint))
+        return windows[endpoint]
 
     def paused(self) -> bool:
         """True while a 429's pause lasts."""
@@ -619,8 +684,9 @@ class Adapter:
         for endpoint in ENDPOINTS:
             last = _float(self.cache.get(NS_LIMITS, endpoint))
             shared = self.limiter(endpoint)
-            if last is not None and shared is not None and now - last < shared.interval:
-                shared.pause(shared.interval - (now - last))
+            hold = self.window(endpoint).hold
+            if last is not None and shared is not None and now - last < hold:
+                shared.pause(hold - (now - last))
 
     async def call(
         self,
@@ -643,16 +709,21 @@ class Adapter:
         shared = self.limiter(endpoint)
         headers = {**self.headers, **kwargs.pop("headers", {})}
         for attempt in (1, 2):
-            response = await self.session.request(
-                NAME,
-                method,
-                self.url + path,
-                limiter=_Gate(shared, self) if shared is not None else None,  # type: ignore[arg-type]
-                max_connections=INFO.max_connections,
-                retry=RetryPolicy(retry_429=False),
-                headers=headers,
-                **kwargs,
-            )
+            gate = _Gate(shared, self.window(endpoint), self) if shared is not None else None
+            try:
+                response = await self.session.request(
+                    NAME,
+                    method,
+                    self.url + path,
+                    limiter=gate,  # type: ignore[arg-type]
+                    max_connections=INFO.max_connections,
+                    retry=RetryPolicy(retry_429=False),
+                    headers=headers,
+                    **kwargs,
+                )
+            finally:
+                if gate is not None:
+                    gate.done()
             if self.cache is not None:
                 self.cache.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
