@@ -14,9 +14,14 @@ Which path a number takes:
   ``pending``. ``--save`` then batch-creates the realtime-answered numbers in the account.
 * ``watch`` (``TrackOptions.watch``): numbers the cache does not know to be in the account are
   batch-created (``pending``); the account is paged with ``limit=2000`` and
-  ``update_time_min`` = last successful refresh minus 10 minutes, until a short page (or
-  ``total`` is reached). Watched numbers on no page are ``Answer(unchanged=True)``. Without a
-  cursor (first refresh, or no cache) the whole account is paged.
+  ``update_time_min`` = last successful refresh (``TrackOptions.since``, else the cursor kept in
+  the cache) minus 10 minutes, until a short page (or ``total`` is reached). Watched numbers on
+  no page are ``Answer(unchanged=True)``. Without a cursor (first refresh) or without a cache
+  (membership unknown) the whole account is paged.
+* ``realtime_max`` (20): realtime costs N/3 s and gives events now; creating costs about
+  N/40 s (batch) and later N/40 s of list reads, but answers ``pending`` until TrackingMore has
+  fetched the parcels (minutes to hours). 20 numbers keep ``track`` under 7 s of realtime; past
+  that, waiting longer than that at a terminal buys less than the account refresh will.
 
 Decisions where the API or the brief is silent:
 
@@ -42,7 +47,11 @@ Decisions where the API or the brief is silent:
 * Events of both legs are merged, destination leg first so that its details win on duplicates
   (as in ``lastEvent``); an event without ``checkpoint_status`` is ``in_transit``, except the
   newest, which takes the shipment's status.
-* Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``).
+* Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``), and
+  on top of it an arrival window: a request's permit returns 1 s after its answer (at most
+  1.2 s after it was sent), because TrackingMore counts arrivals and a late earlier request
+  would otherwise share a second with the next one. The last request time of each endpoint
+  and a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
 
 Detection patterns: UPU S10 (country -> that country's post), UPS ``1Z``, FedEx 12/15/22
 (``96``), USPS IMpb and 20-digit, DHL Express 10. Only checks that catch every single-digit
