@@ -626,6 +626,7 @@ class Adapter:
         self.wait = False
         self.pause_event = asyncio.Event()
         self._paused_until = 0.0
+        self._pause_length = PAUSE_429
         self._primed = False
 
     # -- the one call -------------------------------------------------------------------
@@ -652,8 +653,9 @@ class Adapter:
     def pause_error(self) -> RateLimited:
         """The error every number gets while TrackingMore pauses the account."""
         seconds = max(1.0, self._paused_until - time.monotonic())
+        length = "2 minutes" if self._pause_length == PAUSE_429 else f"{self._pause_length:g} s"
         return RateLimited(
-            f"{NAME}: too many requests (429): TrackingMore paused the account for 2 minutes; "
+            f"{NAME}: too many requests (429): TrackingMore paused the account for {length}; "
             f"try again in {seconds:.0f} s, or pass --wait to wait it out",
             carrier=NAME,
             hint="pass --wait to wait the pause out instead",
@@ -676,6 +678,7 @@ class Adapter:
         seconds = retry_after(response.headers)
         seconds = PAUSE_429 if seconds is None else seconds
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
+        self._pause_length = seconds
         self._pause(seconds)
         if self.cache is not None:
             self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
