@@ -463,7 +463,8 @@ def test_a_rate_limit_answer_fails_fast_with_a_clear_message(sandbox: Sandbox) -
     fault = {"code": 429, "times": 1, "path": "/trackings/realtime"}
     httpx.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json=fault)
     numbers = [synthetic_number(i, "RL") for i in range(5)]
-    answers = _track(sandbox, [_q(n, "sandbox-post") for n in numbers])
+    # At 1/s the next request waits for 1 s after this answer: it is surely still queued.
+    answers = _track(sandbox, [_q(n, "sandbox-post") for n in numbers], realtime_rate=1.0)
     assert len(_on(sandbox, REALTIME_PATH)) == 1  # the queued ones were not sent
     for answer in answers:
         assert isinstance(answer.failure, RateLimited)
@@ -488,13 +489,13 @@ def test_wait_and_watch_wait_out_the_pause_and_retry_once(
     sandbox: Sandbox, options: TrackOptions
 ) -> None:
     _app(sandbox).retry_after = True
-    sandbox.penalize("trackingmore", 1.0)
+    sandbox.penalize("trackingmore", 2.0)
     (answer,) = _track(sandbox, [_q("RR050349575PH")], options)
     assert answer.failure is None
     assert answer.shipments[0].status is Status.DELIVERED
     rejected, accepted = _on(sandbox, GET_PATH)[:2]
     assert (rejected.status, rejected.rejected, accepted.status) == (429, True, 200)
-    assert accepted.t - rejected.t >= 1.0
+    assert accepted.t - rejected.t >= 1.0  # the Retry-After of what was left of 2 s
 
 
 def test_quota_used_up_is_a_clear_error_for_every_number(sandbox: Sandbox) -> None:
