@@ -16,7 +16,7 @@ _waypost() {
         esac
     done
     case "$prev" in
-        --carrier|-c) COMPREPLY=($(compgen -W "ils pandapon" -- "$cur")); return ;;
+        --carrier|-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
         --status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found" -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --deadline|--exec|--faults|--interval|--label|--latency|--lock-wait|--notify|--port|--timeout|--tz) return ;;
@@ -43,8 +43,8 @@ _waypost() {
     case "$path" in
         "") COMPREPLY=($(compgen -W "carriers config list remove sandbox schema track watch" -- "$cur")) ;;
         "config") COMPREPLY=($(compgen -W "init path set show unset" -- "$cur")) ;;
-        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;
-        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;
+        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.base_url carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;
+        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.base_url carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget" -- "$cur")) ;;
         "remove") COMPREPLY=($(compgen -W "$(waypost list --all 2>/dev/null | cut -f2)" -- "$cur")) ;;
     esac
 }

@@ -132,8 +132,20 @@ def parsers() -> dict[str, Callable[[Any], list[Shipment]]]:
                 *m.parse_response(p, "200033789041", "taobao", SHANGHAI),
             ]
         elif name == "trackingmore":
-            table[name] = lambda p, m=module: m.parse_items(p)
+            table[name] = lambda p, m=module: _trackingmore(m, p)
     return table
+
+
+def _trackingmore(module: Any, payload: Any) -> list[Shipment]:
+    """What the adapter does with an answer: envelope, items, one Shipment each, batch errors."""
+    code, _, data = module.read_envelope(payload)
+    if code is not None and code not in module.SUCCESS:
+        raise module.envelope_error(code, None)
+    module.parse_batch(data)
+    module.parse_couriers(data)
+    module.parse_detect(data)
+    items = module.items_of(data)
+    return [module.parse_item(i, module.item_number(i) or "X1234", SHANGHAI) for i in items]
 
 
 def payloads(name: str) -> st.SearchStrategy[Any]:

@@ -11,6 +11,7 @@ from waypost.carriers.base import CarrierInfo
 
 MODULES: dict[str, str] = {
     "ils": "waypost.carriers.ils",
+    "trackingmore": "waypost.carriers.trackingmore",
     "pandapon": "waypost.carriers.pandapon",
 }
 

@@ -21,6 +21,7 @@ from waypost.sandbox.faults import parse as parse_faults
 # One line per emulated carrier, like the adapter registry.
 APPS: dict[str, str] = {
     "ils": "waypost.sandbox.ils",
+    "trackingmore": "waypost.sandbox.trackingmore",
     "pandapon": "waypost.sandbox.pandapon",
 }
 
@@ -90,6 +91,10 @@ class CarrierApp(Protocol):
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """(number, what it shows) pairs for the banner."""
+
+
+# An app may also define ``control(action, request) -> Reply``: it then answers
+# ``/_sandbox/<name>/<action>`` (its own knobs: limits, preloads, fault injection).
 
 
 class Sandbox:
@@ -200,6 +205,16 @@ class Sandbox:
             window.append(now)
             return True
 
+    def penalize(self, carrier: str, seconds: float) -> None:
+        """Start ``carrier``'s penalty pause now, as if a request had exceeded a limit."""
+        with self.lock:
+            self._penalties[carrier] = time.monotonic() + seconds
+
+    def penalty_left(self, carrier: str) -> float:
+        """Seconds left of ``carrier``'s penalty pause (0 when none)."""
+        with self.lock:
+            return max(0.0, self._penalties.get(carrier, 0.0) - time.monotonic())
+
     def rejected(self, carrier: str | None = None) -> int:
         """How many requests the emulated rate limits refused."""
         with self.lock:
@@ -274,6 +289,11 @@ class Sandbox:
         return self._stopping.wait(seconds)
 
     def _control(self, action: str, request: Request) -> Reply:
+        head, _, sub = action.partition("/")
+        owner = self.apps.get(head)
+        if owner is not None and sub and hasattr(owner, "control"):
+            reply: Reply = owner.control(sub, request)
+            return reply
         if action == "log" and request.method == "GET":
             carrier = request.query.get("carrier")
             return Reply.json([asdict(e) for e in self.entries(carrier)])

@@ -1,0 +1,1142 @@
+"""TrackingMore API v2 (``shared/seeds/trackingmore-api-v2-realtime.txt`` and
+``shared/seeds/trackingmore-api-v2-list-ru.txt``; research notes in ``notes/trackingmore.md``).
+
+Base ``https://api.trackingmore.com/v2``, header ``Trackingmore-Api-Key``. Every answer is
+``{"meta": {"code", "type", "message"}, "data": ...}`` and the adapter branches on ``meta.code``,
+never on the HTTP status alone (4016, 4021, 4031... arrive with HTTP 200).
+
+Which path a number takes:
+
+* ``track``: first ``GET /trackings/get?numbers=a,b,...`` (40 numbers per call, 1 call/s) reads
+  what the account already holds; 4031/4017 or absence means "not in the account". The rest go
+  to ``POST /trackings/realtime`` (3 calls/s, concurrent up to that rate), or, when there are
+  more than ``realtime_max`` of them, to ``POST /trackings/batch`` (40 per call) and are answered
+  ``pending``. ``--save`` then batch-creates the realtime-answered numbers in the account.
+* ``watch`` (``TrackOptions.watch``): numbers the cache does not know to be in the account are
+  batch-created (``pending``); the account is paged with ``limit=2000`` and
+  ``update_time_min`` = last successful refresh (``TrackOptions.since``, else the cursor kept in
+  the cache) minus 10 minutes, until a short page (or ``total`` is reached). Watched numbers on
+  no page are ``Answer(unchanged=True)``. Without a cursor (first refresh) or without a cache
+  (membership unknown) the whole account is paged.
+* ``realtime_max`` (20): realtime costs N/3 s and gives events now; creating costs about
+  N/40 s (batch) and later N/40 s of list reads, but answers ``pending`` until TrackingMore has
+  fetched the parcels (minutes to hours). 20 numbers keep ``track`` under 7 s of realtime; past
+  that, waiting longer than that at a terminal buys less than the account refresh will.
+
+Decisions where the API or the brief is silent:
+
+* A realtime answer is kept in the cache and reused for 2 hours (TrackingMore allows one
+  realtime fetch per shipment per 2 hours) unless ``refresh``; what the API answers to a second
+  call inside that window is undocumented.
+* 429 (HTTP 429 or meta 429; no ``Retry-After`` is documented, one is honoured if sent) pauses
+  every TrackingMore limiter of the session for 120 s. With ``wait`` or ``watch`` the request
+  waits that out and is retried once; otherwise it and every request still queued fail at once
+  with ``RateLimited`` instead of waiting.
+* The courier for realtime/create: ``Query.courier``, else this module's own sure pattern, else
+  the cached ``/carriers/detect`` answer, else one detect call (cached; 5 calls cost one
+  credit). Several candidates: the first wins, as TrackingMore's support advises (it also
+  auto-corrects the courier on its side). None: the number fails, asking for
+  ``trackingmore:COURIER:NUMBER``.
+* ``notfound`` is a definite answer: ``found=False``, status ``not_found``, no error (exit 0);
+  ``notfound001`` ("info received") is ``found=True``, ``info_received``. ``pending`` (created,
+  not fetched yet) is ``found=True``.
+* ``transit003`` stays ``in_transit``: every version of the docs files it under Transit ("arrived
+  at delivery facility"); out-for-delivery and ready-for-pickup are the main status ``pickup``.
+* ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>``; without one, the
+  substatus' documented words. Times carry no zone and stay naive unless ``timezone`` is set.
+* Events of both legs are merged, destination leg first so that its details win on duplicates
+  (as in ``lastEvent``); an event without ``checkpoint_status`` is ``in_transit``, except the
+  newest, which takes the shipment's status.
+* Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``), and
+  on top of it an arrival window: a request's permit returns 1 s after its answer (at most
+  1.2 s after it was sent), because TrackingMore counts arrivals and a late earlier request
+  would otherwise share a second with the next one. The last request time of each endpoint
+  and a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
+
+Detection patterns: UPU S10 (country -> that country's post), UPS ``1Z``, FedEx 12/15/22
+(``96``), USPS IMpb and 20-digit, DHL Express 10. Only checks that catch every single-digit
+error may make detection sure (>= 0.9): S10 with a check digit other than 5 (5 stands for both
+residues 0 and 6), USPS 22-digit. UPS doubles without digit sums (a 0<->5 change in a doubled
+place passes), FedEx 12 folds mod 11 into mod 10, FedEx ``96`` checks only its serial, DHL's mod 7
+misses +-7 changes, and bare 10/12/15/20-digit numbers are common to many couriers: those
+rank below 0.9. FedEx SmartPost numbers are IMpb barcodes USPS delivers (the USPS pattern
+takes them); FedEx door tags (``DT`` + 12 digits) have no check digit and are left to detect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
+
+from waypost.carriers import _checkdigits as cd
+from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text, zone
+from waypost.carriers.base import (
+    Answer,
+    CarrierInfo,
+    Pattern,
+    Query,
+    Setting,
+    TrackOptions,
+    base_url,
+    rate,
+    timezone,
+)
+from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
+from waypost.models import Event, Shipment, Status
+
+if TYPE_CHECKING:
+    import httpx
+
+    from waypost.carriers.base import Cache
+    from waypost.http import Session
+
+log = logging.getLogger("waypost.trackingmore")
+
+NAME = "trackingmore"
+DEFAULT_BASE = "https://api.trackingmore.com/v2"
+GET = "/trackings/get"
+REALTIME = "/trackings/realtime"
+POST = "/trackings/post"
+BATCH = "/trackings/batch"
+DELETE = "/trackings/delete"
+CARRIERS = "/carriers"
+DETECT = "/carriers/detect"
+MAX_NUMBERS = 40  # numbers= per GET /trackings/get
+MAX_CREATE = 40  # items per POST /trackings/batch
+MAX_LIMIT = 2000  # limit= per GET /trackings/get page
+REALTIME_REUSE = 2 * 3600.0
+COURIERS_MAX_AGE = 86400.0
+DETECT_NONE_MAX_AGE = 86400.0
+PAUSE_429 = 120.0
+WATCH_OVERLAP = 600.0
+JITTER = 0.2  # how late a request may arrive before the arrival window could be exceeded
+REALTIME_MAX = 20
+
+NS_REALTIME = "trackingmore.realtime"
+NS_DETECT = "trackingmore.detect"
+NS_DETECT_NONE = "trackingmore.detect-none"
+NS_COURIERS = "trackingmore.couriers"
+NS_ACCOUNT = "trackingmore.account"
+NS_WATCH = "trackingmore.watch"
+NS_LIMITS = "trackingmore.limits"
+ENDPOINTS = (GET, REALTIME, POST, BATCH, DELETE, CARRIERS, DETECT)
+
+# Country of an S10 number -> TrackingMore courier code (the docs' examples use china-post,
+# china-ems, usps, phlpost, lietuvos-pastas, korea-post; the rest are TrackingMore's usual
+# codes, which `waypost carriers --remote trackingmore` lists). TrackingMore auto-corrects.
+S10_POSTS: dict[str, str] = {
+    "AU": "australia-post",
+    "CA": "canada-post",
+    "CH": "swiss-post",
+    "CN": "china-post",
+    "DE": "deutsche-post",
+    "GB": "royal-mail",
+    "HK": "hong-kong-post",
+    "IT": "poste-italiane",
+    "JP": "japan-post",
+    "KR": "korea-post",
+    "LT": "lietuvos-pastas",
+    "NL": "netherlands-post",
+    "PH": "phlpost",
+    "RU": "russian-post",
+    "SG": "singapore-post",
+    "US": "usps",
+}
+
+
+def s10_courier(number: str) -> str | None:
+    """The post of an S10 number's country; China's EMS items (``E?``) go to china-ems."""
+    country = number[-2:]
+    if country == "CN" and number.startswith("E"):
+        return "china-ems"
+    return S10_POSTS.get(country)
+
+
+INFO = CarrierInfo(
+    name=NAME,
+    title="TrackingMore",
+    coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v2)",
+    docs="shared/seeds/trackingmore-api-v2-realtime.txt",
+    max_batch=MAX_CREATE,
+    max_connections=8,
+    courier_regex=r"[a-z0-9][a-z0-9-]*",
+    courier_help="a TrackingMore courier code such as usps or china-ems; "
+    "`waypost carriers --remote trackingmore` lists them",
+    settings=(
+        Setting("api_key", "TrackingMore API key", credential=True, secret=True),
+        base_url(DEFAULT_BASE),
+        rate("get_rate", 1.0, "GET /trackings/get (account reads)"),
+        rate("realtime_rate", 3.0, "POST /trackings/realtime"),
+        rate("default_rate", 1.0, "each other endpoint (create, batch, delete, carriers)"),
+        Setting(
+            "realtime_max",
+            "above this many numbers not in the account, create them (pending) "
+            "instead of asking realtime",
+            kind="int",
+            default=REALTIME_MAX,
+        ),
+        timezone(None),
+    ),
+    patterns=(
+        Pattern(
+            name="UPU S10",
+            regex=r"[A-Z]{2}\d{8}[0-46-9][A-Z]{2}",
+            example="LS912989618CN",
+            confidence=0.95,
+            check=cd.s10_ok,
+            courier_of=s10_courier,
+            describe="2 letters, 8 digits, check digit, country (the country's post)",
+        ),
+        Pattern(
+            name="UPU S10 (check digit 5)",
+            regex=r"[A-Z]{2}\d{8}5[A-Z]{2}",
+            example="RR050349575PH",
+            confidence=0.85,
+            check=cd.s10_ok,
+            courier_of=s10_courier,
+            describe="S10 whose check digit 5 also hides some typing errors",
+        ),
+        Pattern(
+            name="USPS IMpb",
+            regex=r"9[1-5]\d{20}",
+            example="9400111201080805483016",
+            confidence=0.95,
+            courier="usps",
+            check=cd.usps_ok,
+            describe="22 digits from 91-95, mod-10 check",
+        ),
+        Pattern(
+            name="USPS 20-digit",
+            regex=r"\d{20}",
+            example="03071790000523483741",
+            confidence=0.8,
+            courier="usps",
+            check=cd.usps_ok,
+            describe="20 digits, mod-10 check",
+        ),
+        Pattern(
+            name="UPS",
+            regex=r"1Z[A-Z0-9]{15}\d",
+            example="1Z999AA10123456784",
+            confidence=0.85,
+            courier="ups",
+            check=cd.ups_ok,
+            describe="1Z + shipper, service, package, check digit",
+        ),
+        Pattern(
+            name="FedEx Express",
+            regex=r"\d{12}",
+            example="986578788855",
+            confidence=0.8,
+            courier="fedex",
+            check=cd.fedex12_ok,
+            describe="12 digits, mod-11 check",
+        ),
+        Pattern(
+            name="FedEx Ground",
+            regex=r"\d{15}",
+            example="041441760228964",
+            confidence=0.8,
+            courier="fedex",
+            check=cd.fedex15_ok,
+            describe="15 digits, mod-10 check",
+        ),
+        Pattern(
+            name="FedEx Ground 96",
+            regex=r"96\d{20}",
+            example="9611020987654312345672",
+            confidence=0.85,
+            courier="fedex",
+            check=cd.fedex96_ok,
+            describe="22 digits from 96, mod-10 check over the serial",
+        ),
+        Pattern(
+            name="DHL Express",
+            regex=r"\d{10}",
+            example="3318810025",
+            confidence=0.7,
+            courier="dhl",
+            check=cd.dhl_express_ok,
+            describe="10 digits, mod-7 check",
+        ),
+    ),
+    rate_notes=(
+        "GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
+        "POST /trackings/realtime: 3 requests/s; the same shipment once per 2 hours",
+        "other endpoints: 1 request/s each; batch create 40 per call",
+        "a 429 pauses the account for 2 minutes",
+    ),
+)
+
+TEST_CASES = (
+    {"number": "china-ems:LS912989618CN", "found": True, "status": Status.IN_TRANSIT},
+    {"number": "usps:9400111899223197428490", "found": False, "status": Status.NOT_FOUND},
+)
+
+STATUS: dict[str, Status] = {
+    "pending": Status.PENDING,
+    "notfound": Status.NOT_FOUND,
+    "transit": Status.IN_TRANSIT,
+    "pickup": Status.OUT_FOR_DELIVERY,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.FAILED_ATTEMPT,
+    "exception": Status.EXCEPTION,
+    "expired": Status.EXPIRED,
+    # Main status of TrackingMore's later APIs; harmless to know here.
+    "inforeceived": Status.INFO_RECEIVED,
+}
+
+# v2 substatus -> (refined status, the docs' words). The v3/v4 extras at the end are not
+# sent by v2 as far as anyone has seen; they refine correctly if they ever are.
+SUBSTATUS: dict[str, tuple[Status, str]] = {
+    "notfound001": (Status.INFO_RECEIVED, "Info received; the package is about to be picked up"),
+    "notfound002": (Status.NOT_FOUND, "No tracking information for this package"),
+    "transit001": (Status.IN_TRANSIT, "Shipment on the way"),
+    "transit002": (Status.IN_TRANSIT, "Arrived at a hub or sorting center"),
+    "transit003": (Status.IN_TRANSIT, "Arrived at the delivery facility"),
+    "transit004": (Status.IN_TRANSIT, "Arrived in the destination country"),
+    "transit005": (Status.IN_TRANSIT, "Customs clearance completed"),
+    "delivered001": (Status.DELIVERED, "Delivered"),
+    "delivered002": (Status.DELIVERED, "Collected by the addressee"),
+    "delivered003": (Status.DELIVERED, "Delivered and signed for by the addressee"),
+    "delivered004": (Status.DELIVERED, "Left at the front door or with a neighbour"),
+    "exception004": (Status.EXCEPTION, "Unclaimed"),
+    "exception005": (Status.EXCEPTION, "Delivery exception"),
+    "exception006": (Status.EXCEPTION, "Held by customs (prohibited goods)"),
+    "exception007": (Status.EXCEPTION, "Damaged, lost or discarded"),
+    "exception008": (Status.EXCEPTION, "Cancelled before delivery"),
+    "exception009": (Status.EXCEPTION, "Refused by the addressee"),
+    "exception010": (Status.EXCEPTION, "Returned to the sender"),
+    "exception011": (Status.EXCEPTION, "Being returned to the sender"),
+    "inforeceived001": (Status.INFO_RECEIVED, "Waiting for the courier to pick up"),
+    "pickup001": (Status.OUT_FOR_DELIVERY, "Out for delivery"),
+    "pickup002": (Status.AVAILABLE_FOR_PICKUP, "Ready for collection"),
+    "undelivered001": (Status.FAILED_ATTEMPT, "Delivery attempt failed"),
+}
+
+SUCCESS = frozenset({200, 201})
+AUTH_CODES = frozenset({401, 403, 4001, 4002})
+QUOTA_CODES = frozenset({402, 4019, 4021})
+BAD_REQUEST = frozenset({4012, 4013, 4014, 4015})
+SERVER_CODES = frozenset({500, 502, 503, 504})
+NOT_IN_ACCOUNT = frozenset({4017, 4031})
+ALREADY_EXISTS = 4016
+CANNOT_DETECT = 4032
+AUTH_HINT = "check carriers.trackingmore.api_key (`waypost config show`)"
+COURIER_HINT = "name the courier: trackingmore:COURIER:NUMBER (e.g. trackingmore:usps:NUMBER)"
+
+
+def _code(value: Any) -> int | None:
+    raw = text(value)
+    return int(raw) if raw is not None and re.fullmatch(r"\d{1,6}", raw) else None
+
+
+def _number(value: Any) -> str | None:
+    raw = text(value)
+    return raw.upper() if raw else None
+
+
+def read_envelope(payload: Any) -> tuple[int | None, str | None, Any]:
+    """``(meta.code, meta.message, data)`` of one answer; a missing meta gives code None."""
+    envelope = as_dict(payload)
+    meta = as_dict(envelope.get("meta"))
+    return _code(meta.get("code")), text(meta.get("message")), envelope.get("data")
+
+
+def envelope_error(code: int | None, message: str | None) -> CarrierError:
+    """The error for a ``meta.code`` that is neither success nor handled by the caller."""
+    words = message or "no message"
+    if code in AUTH_CODES:
+        return AuthError(
+            f"{NAME}: API key rejected (code {code}: {words})", carrier=NAME, hint=AUTH_HINT
+        )
+    if code in QUOTA_CODES:
+        return QuotaExceeded(
+            f"{NAME}: the account's balance or quota is used up, or its free trial has expired "
+            f"(code {code}: {words}); recharge it to continue",
+            carrier=NAME,
+            hint="recharge the TrackingMore account (trackingmore.com, Billing), then run again",
+        )
+    if code == 429:
+        return RateLimited(f"{NAME}: too many requests (code 429: {words})", carrier=NAME)
+    if code == CANNOT_DETECT:
+        return CarrierError(
+            f"{NAME}: the courier of this number cannot be detected (code 4032)",
+            carrier=NAME,
+            hint=COURIER_HINT,
+        )
+    if code in BAD_REQUEST:
+        return CarrierError(f"{NAME}: request refused (code {code}: {words})", carrier=NAME)
+    if code == 4018:
+        return CarrierError(
+            f"{NAME}: this feature needs activation by TrackingMore (code 4018)",
+            carrier=NAME,
+            hint="ask service@trackingmore.org to activate it for the account",
+        )
+    if code in SERVER_CODES:
+        return CarrierError(
+            f"{NAME}: server error (code {code}: {words}); try again later", carrier=NAME
+        )
+    return CarrierError(f"{NAME}: error code {code}: {words}", carrier=NAME)
+
+
+def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
+    """One ``trackinfo`` checkpoint; None when it carries neither time nor words."""
+    point = as_dict(node)
+    when = parse_time(point.get("Date"), tz)
+    description = text(point.get("StatusDescription"))
+    if when is None and description is None:
+        return None
+    status = STATUS.get((text(point.get("checkpoint_status")) or "").lower(), Status.IN_TRANSIT)
+    return Event(
+        time=when, location=text(point.get("Details")), description=description, status=status
+    )
+
+
+def _has_checkpoint_status(node: Any) -> bool:
+    return text(as_dict(node).get("checkpoint_status")) is not None
+
+
+def _status_text(item: dict[str, Any], substatus_words: str | None) -> str | None:
+    last = text(item.get("lastEvent"))
+    stamp = text(item.get("lastUpdateTime"))
+    if last and stamp and last.endswith("," + stamp):
+        last = last[: -len(stamp) - 1].strip(" ,") or None
+    return last or substatus_words
+
+
+def parse_item(
+    item: Any, number: str, tz: tzinfo | None = None, courier: str | None = None
+) -> Shipment:
+    """One tracking object (get, realtime, created) as a Shipment; never raises."""
+    node = as_dict(item)
+    legs = [as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))]
+    nodes = [n for leg in legs for n in as_list(leg.get("trackinfo"))]
+    parsed = [(parse_event(n, tz), _has_checkpoint_status(n)) for n in nodes]
+    typed = {id(e): has for e, has in parsed if e is not None}
+    events = merge_events(e for e, _ in parsed if e is not None)
+    raw_status = (text(node.get("status")) or "").lower()
+    # An unknown (newer) status word: in transit when there are events, else still pending.
+    status = STATUS.get(raw_status, Status.IN_TRANSIT if events else Status.PENDING)
+    refined = SUBSTATUS.get((text(node.get("substatus")) or "").lower())
+    if refined is not None and status not in (Status.PENDING, Status.EXPIRED):
+        status = refined[0]
+    if events and not typed.get(id(events[0]), True) and status not in _NO_EVENT_STATUS:
+        events[0] = events[0].model_copy(update={"status": status})
+    last_update = parse_time(node.get("lastUpdateTime"), tz) or (events[0].time if events else None)
+    return Shipment(
+        tracking_number=number,
+        carrier=NAME,
+        courier=text(node.get("carrier_code")) or courier,
+        found=status is not Status.NOT_FOUND,
+        status=status,
+        status_text=_status_text(node, refined[1] if refined else None),
+        service=text(node.get("service_code")),
+        origin=text(node.get("original_country")),
+        destination=text(node.get("destination_country")),
+        last_update=last_update,
+        events=events,
+        order_id=text(node.get("order_id")),
+    )
+
+
+_NO_EVENT_STATUS = frozenset({Status.PENDING, Status.NOT_FOUND})
+
+
+def item_number(item: Any) -> str | None:
+    """The upper-cased ``tracking_number`` of a tracking object."""
+    return _number(as_dict(item).get("tracking_number"))
+
+
+def items_of(data: Any) -> list[dict[str, Any]]:
+    """``data.items`` of a get/realtime answer, dicts only."""
+    return [i for i in as_list(as_dict(data).get("items")) if isinstance(i, dict)]
+
+
+def build_create(number: str, courier: str) -> dict[str, str]:
+    """One create object for ``/trackings/post`` and ``/trackings/batch``."""
+    return {"tracking_number": number, "carrier_code": courier}
+
+
+def parse_batch(data: Any) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int | None, str]]]:
+    """A batch answer -> (created objects by number, ``(code, message)`` errors by number)."""
+    body = as_dict(data)
+    created: dict[str, dict[str, Any]] = {}
+    for item in as_list(body.get("trackings")):
+        number = item_number(item)
+        if number:
+            created[number] = as_dict(item)
+    errors: dict[str, tuple[int | None, str]] = {}
+    for item in as_list(body.get("errors")):
+        node = as_dict(item)
+        number = _number(node.get("tracking_number"))
+        if number:
+            errors[number] = (_code(node.get("code")), text(node.get("message")) or "")
+    return created, errors
+
+
+def parse_couriers(data: Any) -> list[dict[str, Any]]:
+    """``GET /carriers`` -> courier dicts (name, code, phone, homepage, type, picture)."""
+    out = []
+    for item in as_list(data):
+        node = as_dict(item)
+        if text(node.get("code")):
+            keys = ("name", "code", "phone", "homepage", "type", "picture")
+            out.append({k: text(node.get(k)) for k in keys})
+    return out
+
+
+def parse_detect(data: Any) -> list[dict[str, str]]:
+    """``POST /carriers/detect`` -> ``[{"name", "code"}]`` candidates, best first."""
+    out = []
+    for item in as_list(data):
+        node = as_dict(item)
+        code = text(node.get("code"))
+        if code:
+            out.append({"name": text(node.get("name")) or code, "code": code.lower()})
+    return out
+
+
+def _pick(items: Iterable[dict[str, Any]], courier: str | None) -> dict[str, Any] | None:
+    """The account's tracking for a number: the one of ``courier`` when one is asked."""
+    items = list(items)
+    if courier is None:
+        return items[0] if items else None
+    return next((i for i in items if text(i.get("carrier_code")) == courier), None)
+
+
+def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+class _Window:
+    """At most ``size`` requests of one endpoint whose permit is held; a permit comes back
+    ``hold`` seconds after its answer arrived, and at the latest ``hold + JITTER`` after it
+    was sent.
+
+    The session's limiter spaces *sends*, but TrackingMore counts *arrivals*: an earlier
+    request delayed on its way (a cold connection, network jitter) would land closer than
+    1 s to the next one, and one 429 costs 2 minutes. A request has surely arrived once its
+    answer is back, so the window holds whenever answers come within ``JITTER``, and
+    tolerates that much delay otherwise.
+    """
+
+    def __init__(self, per_second: float) -> None:
+        self.size = max(1, math.ceil(per_second - 1e-9))
+        self.hold = self.size / per_second
+        self._free = asyncio.Semaphore(self.size)
+
+    async def take(self) -> None:
+        """Wait for a free permit."""
+        await self._free.acquire()
+
+    def give_back(self, sent: float | None) -> None:
+        """Return a permit: at once when nothing was sent, else after ``hold``."""
+        if sent is None:
+            self._free.release()
+            return
+        now = time.monotonic()
+        delay = min(now, sent + JITTER) + self.hold - now
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._free.release)
+
+
+_WINDOWS: weakref.WeakKeyDictionary[Any, dict[str, _Window]] = weakref.WeakKeyDictionary()
+
+
+class _Gate:
+    """What one request passes before it is sent: a window permit and the session's shared
+    limiter. Without ``wait``, a request still queued when a 429 arrives fails at once
+    instead of sleeping through the pause; with ``wait`` it queues again behind the pushed
+    limiter. Used as the ``limiter`` of ``Session.request`` (its retries acquire again)."""
+
+    def __init__(self, shared: Any, window: _Window, adapter: Adapter) -> None:
+        self.shared = shared
+        self.window = window
+        self.adapter = adapter
+        self.sent: float | None = None
+
+    async def acquire(self) -> None:
+        """Wait for a permit and the limiter, or give up when the account is paused."""
+        self.done()  # a retry: the previous attempt has been answered
+        while True:
+            if not self.adapter.wait and self.adapter.paused():
+                raise self.adapter.pause_error()
+            pause = self.adapter.pause_event
+            slot = asyncio.ensure_future(self._take())
+            stop = asyncio.ensure_future(pause.wait())
+            try:
+                await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                if not slot.done():
+                    slot.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await slot
+            if slot.done() and not slot.cancelled():
+                slot.result()
+                return
+
+    async def _take(self) -> None:
+        await self.window.take()
+        try:
+            await self.shared.acquire()
+        except BaseException:
+            self.window.give_back(None)
+            raise
+        self.sent = time.monotonic()
+
+    def done(self) -> None:
+        """The request (or this attempt) was answered or failed: return the permit."""
+        if self.sent is not None:
+            self.window.give_back(self.sent)
+            self.sent = None
+
+
+class Adapter:
+    """Answers numbers from the TrackingMore account first, then by realtime or creation."""
+
+    info = INFO
+
+    def __init__(
+        self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.cache = cache
+        self.url = str(settings.get("base_url") or DEFAULT_BASE).rstrip("/")
+        self.tz = zone(settings.get("timezone"))
+        self.rates = {
+            GET: float(settings.get("get_rate") or 1.0),
+            REALTIME: float(settings.get("realtime_rate") or 3.0),
+        }
+        self.default_rate = float(settings.get("default_rate") or 1.0)
+        self.realtime_max = int(settings.get("realtime_max") or REALTIME_MAX)
+        self.headers = {
+            "Trackingmore-Api-Key": str(settings.get("api_key") or ""),
+            "Content-Type": "application/json",
+        }
+        self.wait = False
+        self.pause_event = asyncio.Event()
+        self._paused_until = 0.0
+        self._pause_length = PAUSE_429
+        self._primed = False
+
+    # -- the one call -------------------------------------------------------------------
+
+    def limiter(self, endpoint: str) -> Any:
+        """The session-wide limiter of one endpoint."""
+        return self.session.limiter(NAME, endpoint, self.rate(endpoint))
+
+    def rate(self, endpoint: str) -> float:
+        """Configured requests per second of one endpoint."""
+        return self.rates.get(endpoint, self.default_rate)
+
+    def window(self, endpoint: str) -> _Window:
+        """The session-wide arrival window of one endpoint."""
+        windows = _WINDOWS.setdefault(self.session, {})
+        if endpoint not in windows:
+            windows[endpoint] = _Window(self.rate(endpoint))
+        return windows[endpoint]
+
+    def paused(self) -> bool:
+        """True while a 429's pause lasts."""
+        return time.monotonic() < self._paused_until
+
+    def pause_error(self) -> RateLimited:
+        """The error every number gets while TrackingMore pauses the account."""
+        seconds = max(1.0, self._paused_until - time.monotonic())
+        length = "2 minutes" if self._pause_length == PAUSE_429 else f"{self._pause_length:g} s"
+        return RateLimited(
+            f"{NAME}: too many requests (429): TrackingMore paused the account for {length}; "
+            f"try again in {seconds:.0f} s, or pass --wait to wait it out",
+            carrier=NAME,
+            hint="pass --wait to wait the pause out instead",
+            retry_after=seconds,
+        )
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every TrackingMore request of this session for ``seconds``."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        for endpoint in ENDPOINTS:
+            shared = self.limiter(endpoint)
+            if shared is not None:
+                shared.pause(seconds)
+        event, self.pause_event = self.pause_event, asyncio.Event()
+        event.set()
+
+    def _on_429(self, response: httpx.Response) -> None:
+        from waypost.http import retry_after
+
+        seconds = retry_after(response.headers)
+        seconds = PAUSE_429 if seconds is None else seconds
+        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
+        self._pause_length = seconds
+        self._pause(seconds)
+        if self.cache is not None:
+            self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
+
+    def _prime(self) -> None:
+        """Carry the request spacing and a 429 pause over from earlier runs (via the cache),
+        so that two runs in a row do not exceed a limit between them."""
+        if self._primed or self.cache is None:
+            return
+        self._primed = True
+        now = time.time()
+        until = _float(self.cache.get(NS_LIMITS, "paused_until"))
+        if until is not None and until > now:
+            self._pause(until - now)
+        for endpoint in ENDPOINTS:
+            last = _float(self.cache.get(NS_LIMITS, endpoint))
+            shared = self.limiter(endpoint)
+            hold = self.window(endpoint).hold
+            if last is not None and shared is not None and now - last < hold:
+                shared.pause(hold - (now - last))
+
+    async def call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        accept: Iterable[int] = (),
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        """One API call -> ``(meta.code, data)`` for success codes and ``accept``.
+
+        Any other code raises its CarrierError; a 429 pauses and, in ``wait`` mode, is
+        retried once after the pause.
+        """
+        from waypost.http import RetryPolicy
+
+        self._prime()
+        accepted = frozenset(accept)
+        shared = self.limiter(endpoint)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        for attempt in (1, 2):
+            gate = _Gate(shared, self.window(endpoint), self) if shared is not None else None
+            try:
+                response = await self.session.request(
+                    NAME,
+                    method,
+                    self.url + path,
+                    limiter=gate,  # type: ignore[arg-type]
+                    max_connections=INFO.max_connections,
+                    retry=RetryPolicy(retry_429=False),
+                    headers=headers,
+                    **kwargs,
+                )
+            finally:
+                if gate is not None:
+                    gate.done()
+            if self.cache is not None:
+                self.cache.put(NS_LIMITS, endpoint, time.time())
+            code, message, data = self._envelope(response)
+            if code == 429:
+                self._on_429(response)
+                if self.wait and attempt == 1:
+                    continue
+                raise self.pause_error()
+            if code is not None and (code in SUCCESS or code in accepted):
+                return code, data
+            raise envelope_error(code, message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _envelope(self, response: httpx.Response) -> tuple[int | None, str | None, Any]:
+        """``(meta.code, meta.message, data)``; HTTP 401/403/429 without an envelope count as
+        those codes, other answers without one are errors."""
+        from waypost.http import decode_json, http_failure
+
+        status = response.status_code
+        try:
+            payload = decode_json(response, NAME)
+        except ProtocolError:
+            if status in (401, 403, 429):
+                return status, f"HTTP {status}", None
+            if status >= 300:
+                raise http_failure(response, NAME) from None
+            raise
+        code, message, data = read_envelope(payload)
+        if code is None:
+            if status in (401, 403, 429):
+                return status, f"HTTP {status}", None
+            if status >= 300:
+                raise http_failure(response, NAME)
+            raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
+        return code, message, data
+
+    # -- track --------------------------------------------------------------------------
+
+    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
+        """Answer every query; failures become failed Shipments, never exceptions."""
+        self.wait = options.wait or options.watch
+        try:
+            if options.watch:
+                answers = await self._watch(queries, options)
+            else:
+                answers = await self._track(queries, options)
+        except CarrierError as err:
+            return [self._failed(q, err) for q in queries]
+        return [answers[q.key] for q in queries]
+
+    def _failed(self, query: Query, err: CarrierError) -> Answer:
+        err.message = self.session.redact(err.message)
+        return Answer(query, [Shipment.failed(query.number, NAME, err, courier=query.courier)])
+
+    def _answer(self, query: Query, item: dict[str, Any]) -> Answer:
+        return Answer(query, [parse_item(item, query.number, self.tz, query.courier)])
+
+    async def _track(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
+        out: dict[Any, Answer] = {}
+        held, failures = await self._read_account(queries)
+        rest: list[Query] = []
+        for q in queries:
+            if q.number in failures:
+                out[q.key] = self._failed(q, failures[q.number])
+            elif (item := _pick(held.get(q.number, []), q.courier)) is not None:
+                out[q.key] = self._answer(q, item)
+            else:
+                rest.append(q)
+        options.answered(NAME, len(queries) - len(rest))
+        if len(rest) > self.realtime_max:
+            out.update(await self._create(rest, options))
+            return out
+        out.update(await self._gather(rest, lambda q: self._realtime(q, options)))
+        if options.save:
+            await self._save([out[q.key] for q in rest])
+        return out
+
+    async def _gather(
+        self, queries: Sequence[Query], ask: Callable[[Query], Awaitable[Answer]]
+    ) -> dict[Any, Answer]:
+        answers = await asyncio.gather(*(ask(q) for q in queries))
+        return {q.key: a for q, a in zip(queries, answers, strict=True)}
+
+    async def _read_account(
+        self, queries: Sequence[Query]
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, CarrierError]]:
+        """What the account holds for these numbers: items by number, failures by number."""
+        numbers = list(dict.fromkeys(q.number for q in queries))
+        chunks = _chunks(numbers, MAX_NUMBERS)
+        results = await asyncio.gather(
+            *(self._get_numbers(c) for c in chunks), return_exceptions=True
+        )
+        held: dict[str, list[dict[str, Any]]] = {}
+        failures: dict[str, CarrierError] = {}
+        for chunk, result in zip(chunks, results, strict=True):
+            if isinstance(result, CarrierError):
+                failures.update((n, result) for n in chunk)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for item in result:
+                    number = item_number(item)
+                    if number is not None and number in chunk:
+                        held.setdefault(number, []).append(item)
+                        self._remember(number, text(item.get("carrier_code")))
+        return held, failures
+
+    async def _get_numbers(self, numbers: Sequence[str]) -> list[dict[str, Any]]:
+        code, data = await self.call(
+            GET, "GET", GET, params={"numbers": ",".join(numbers)}, accept=NOT_IN_ACCOUNT
+        )
+        return [] if code in NOT_IN_ACCOUNT else items_of(data)
+
+    async def _realtime(self, query: Query, options: TrackOptions) -> Answer:
+        try:
+            answer = await self._realtime_answer(query, options)
+        except CarrierError as err:
+            answer = self._failed(query, err)
+        options.answered(NAME, 1)
+        return answer
+
+    async def _realtime_answer(self, query: Query, options: TrackOptions) -> Answer:
+        if self.cache is not None and not options.refresh:
+            hit = as_dict(self.cache.get(NS_REALTIME, query.number, REALTIME_REUSE))
+            item = as_dict(hit.get("item"))
+            if item and query.courier in (None, hit.get("asked"), item.get("carrier_code")):
+                return self._answer(query, item)
+        courier = await self._courier(query)
+        _, data = await self.call(
+            REALTIME, "POST", REALTIME, json=build_create(query.number, courier)
+        )
+        items = items_of(data)
+        mine = [i for i in items if item_number(i) == query.number]
+        item = (mine or items or [{"status": "notfound", "carrier_code": courier}])[0]
+        if self.cache is not None:
+            self.cache.put(NS_REALTIME, query.number, {"asked": courier, "item": item})
+        return Answer(query, [parse_item(item, query.number, self.tz, courier)])
+
+    # -- couriers -------------------------------------------------------------------------
+
+    async def _courier(self, query: Query) -> str:
+        """The courier code realtime and create need for ``query``."""
+        if query.courier:
+            return query.courier
+        from waypost import detect
+
+        top = detect.sure(detect.candidates(query.number, [INFO]))
+        if top is not None and top.courier:
+            return top.courier
+        found = await self.detect_courier(query.number)
+        if not found:
+            raise CarrierError(
+                f"{NAME}: TrackingMore cannot tell the courier of this number",
+                carrier=NAME,
+                hint=COURIER_HINT,
+            )
+        if len(found) > 1:
+            log.info(
+                "%s: %s could be %s; asking as %s",
+                NAME,
+                query.number,
+                ", ".join(c["code"] for c in found),
+                found[0]["code"],
+            )
+        return found[0]["code"]
+
+    async def detect_courier(self, number: str) -> list[dict[str, str]]:
+        """TrackingMore's courier candidates for ``number`` (cached; each call costs credit)."""
+        number = number.upper()
+        if self.cache is not None:
+            hit = self.cache.get(NS_DETECT, number)
+            if isinstance(hit, list) and hit:
+                return parse_detect(hit)
+            if self.cache.get(NS_DETECT_NONE, number, DETECT_NONE_MAX_AGE) is not None:
+                return []
+        code, data = await self.call(
+            DETECT, "POST", DETECT, json={"tracking_number": number}, accept={CANNOT_DETECT}
+        )
+        found = [] if code == CANNOT_DETECT else parse_detect(data)
+        if self.cache is not None:
+            if found:
+                self.cache.put(NS_DETECT, number, found)
+            else:
+                self.cache.put(NS_DETECT_NONE, number, True)
+        return found
+
+    async def couriers(self, lang: str | None = None) -> list[dict[str, Any]]:
+        """TrackingMore's courier list (``GET /carriers``), cached for a day."""
+        key = lang or "en"
+        if self.cache is not None:
+            hit = self.cache.get(NS_COURIERS, key, COURIERS_MAX_AGE)
+            if isinstance(hit, list):
+                return hit
+        headers = {"Lang": lang} if lang else {}
+        _, data = await self.call(CARRIERS, "GET", CARRIERS, headers=headers)
+        rows = parse_couriers(data)
+        if self.cache is not None:
+            self.cache.put(NS_COURIERS, key, rows)
+        return rows
+
+    # -- the account ------------------------------------------------------------------------
+
+    def _remember(self, number: str | None, courier: str | None) -> None:
+        if self.cache is not None and number:
+            self.cache.put(NS_ACCOUNT, number, courier or "")
+
+    def _forget(self, number: str) -> None:
+        if self.cache is not None:
+            self.cache.put(NS_ACCOUNT, number, None)
+
+    def _member(self, number: str) -> str | None:
+        """The courier under which the cache saw ``number`` in the account ("" unknown)."""
+        if self.cache is None:
+            return None
+        hit = self.cache.get(NS_ACCOUNT, number)
+        return hit if isinstance(hit, str) else None
+
+    async def _batch(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int | None, str]]]:
+        """Create ``(number, courier)`` pairs, 40 per call; a failed call fails its chunk."""
+        created: dict[str, dict[str, Any]] = {}
+        errors: dict[str, tuple[int | None, str]] = {}
+        chunks = _chunks(pairs, MAX_CREATE)
+
+        async def one(chunk: Sequence[tuple[str, str]]) -> None:
+            body = [build_create(n, c) for n, c in chunk]
+            _, data = await self.call(BATCH, "POST", BATCH, json=body)
+            made, failed = parse_batch(data)
+            created.update(made)
+            errors.update(failed)
+            for number, courier in chunk:
+                if number in made or failed.get(number, (None,))[0] == ALREADY_EXISTS:
+                    self._remember(
+                        number, text(made.get(number, {}).get("carrier_code")) or courier
+                    )
+
+        await asyncio.gather(*(one(c) for c in chunks))
+        return created, errors
+
+    async def _create(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
+        """Add numbers to the account and answer them ``pending`` (4016: read them back)."""
+        out: dict[Any, Answer] = {}
+        couriers = await asyncio.gather(
+            *(self._courier(q) for q in queries), return_exceptions=True
+        )
+        todo: list[tuple[Query, str]] = []
+        for q, courier in zip(queries, couriers, strict=True):
+            if isinstance(courier, CarrierError):
+                out[q.key] = self._failed(q, courier)
+            elif isinstance(courier, BaseException):
+                raise courier
+            else:
+                todo.append((q, courier))
+        try:
+            created, errors = await self._batch([(q.number, c) for q, c in todo])
+        except CarrierError as err:
+            out.update((q.key, self._failed(q, err)) for q, _ in todo)
+            options.answered(NAME, len(queries))
+            return out
+        existing: list[Query] = []
+        for q, _courier in todo:
+            if q.number in created:
+                out[q.key] = self._answer(q, created[q.number])
+            elif errors.get(q.number, (None,))[0] == ALREADY_EXISTS:
+                existing.append(q)
+            else:
+                code, message = errors.get(q.number, (None, "left out of the batch answer"))
+                error = (
+                    envelope_error(code, message)
+                    if code
+                    else ProtocolError(f"{NAME}: {message}", carrier=NAME)
+                )
+                out[q.key] = self._failed(q, error)
+        if existing:
+            out.update(await self._read_back(existing))
+        options.answered(NAME, len(queries))
+        return out
+
+    async def _read_back(self, queries: Sequence[Query]) -> dict[Any, Answer]:
+        held, failures = await self._read_account(queries)
+        out = {}
+        for q in queries:
+            item = _pick(held.get(q.number, []), q.courier) or _pick(held.get(q.number, []), None)
+            if q.number in failures:
+                out[q.key] = self._failed(q, failures[q.number])
+            elif item is not None:
+                out[q.key] = self._answer(q, item)
+            else:
+                item = {"status": "pending", "carrier_code": q.courier}
+                out[q.key] = self._answer(q, item)
+        return out
+
+    async def _save(self, answers: Sequence[Answer]) -> None:
+        """``--save``: add the realtime-answered numbers to the account (4016 is fine)."""
+        pairs = [
+            (a.query.number, a.shipments[0].courier or a.query.courier or "")
+            for a in answers
+            if a.failure is None and a.shipments
+        ]
+        pairs = [(n, c) for n, c in pairs if c]
+        if not pairs:
+            return
+        try:
+            _, errors = await self._batch(pairs)
+        except CarrierError as err:
+            log.warning("%s: could not add the numbers to the account: %s", NAME, err.message)
+            return
+        for number, (code, message) in errors.items():
+            if code != ALREADY_EXISTS:
+                log.warning("%s: %s not added to the account: %s", NAME, number, message)
+
+    # -- watch --------------------------------------------------------------------------
+
+    async def _watch(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
+        started = time.time()
+        cursor: float | None = None
+        if self.cache is not None:
+            saved = self.cache.get(NS_WATCH, "cursor")
+            cursor = options.since if options.since is not None else _float(saved)
+        try:
+            pages = await self._pages(cursor)
+        except CarrierError as err:
+            options.answered(NAME, len(queries))
+            return {q.key: self._failed(q, err) for q in queries}
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for item in pages:
+            number = item_number(item)
+            if number:
+                seen.setdefault(number, []).append(item)
+        out: dict[Any, Answer] = {}
+        new: list[Query] = []
+        for q in queries:
+            picked = _pick(seen.get(q.number, []), q.courier)
+            if picked is not None:
+                self._remember(q.number, text(picked.get("carrier_code")))
+                out[q.key] = self._answer(q, picked)
+            elif cursor is not None and self._member(q.number) is not None:
+                out[q.key] = Answer(q, [], unchanged=True)
+            else:
+                new.append(q)
+        options.answered(NAME, len(queries) - len(new))
+        if new:
+            out.update(await self._create(new, options))
+        if self.cache is not None:
+            self.cache.put(NS_WATCH, "cursor", started)
+        return out
+
+    async def _pages(self, cursor: float | None) -> list[dict[str, Any]]:
+        """Every account item updated since ``cursor`` (minus the overlap), page by page."""
+        params: dict[str, Any] = {"limit": MAX_LIMIT}
+        if cursor is not None:
+            params["update_time_min"] = int(cursor - WATCH_OVERLAP)
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            code, data = await self.call(
+                GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT
+            )
+            batch = [] if code in NOT_IN_ACCOUNT else items_of(data)
+            items.extend(batch)
+            total = _code(as_dict(data).get("total"))
+            if len(batch) < MAX_LIMIT or (total is not None and page * MAX_LIMIT >= total):
+                return items
+            page += 1
+
+    # -- remove -------------------------------------------------------------------------
+
+    async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
+        """Delete numbers from the TrackingMore account (4017: already gone, fine)."""
+        self.wait = wait
+        couriers = {q.key: q.courier or self._member(q.number) or None for q in queries}
+        unknown = [q for q in queries if not couriers[q.key]]
+        held, failures = await self._read_account(unknown) if unknown else ({}, {})
+        answers = []
+        for q in queries:
+            if q.number in failures:
+                answers.append(self._failed(q, failures[q.number]))
+                continue
+            item = _pick(held.get(q.number, []), None)
+            courier = couriers[q.key] or (text(item.get("carrier_code")) if item else None)
+            answers.append(await self._delete(q, courier))
+        return answers
+
+    async def _delete(self, query: Query, courier: str | None) -> Answer:
+        words = "was not in the TrackingMore account"
+        if courier:
+            try:
+                code, _ = await self.call(
+                    DELETE, "DELETE", f"/trackings/{courier}/{query.number}", accept={4017}
+                )
+            except CarrierError as err:
+                return self._failed(query, err)
+            if code in SUCCESS:
+                words = "deleted from the TrackingMore account"
+        self._forget(query.number)
+        shipment = Shipment(
+            tracking_number=query.number, carrier=NAME, courier=courier, status_text=words
+        )
+        return Answer(query, [shipment])
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
