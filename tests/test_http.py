@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import itertools
+import heapq
+from collections.abc import Awaitable
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import respx
 
 from waypost import __version__
 from waypost.errors import NetworkError, ProtocolError, Timeout
-from waypost.http import RateLimiter, RetryPolicy, Session, decode_json, retry_after
+from waypost.http import Paused, RateLimiter, RetryPolicy, Session, decode_json, retry_after
 
 FAST = RetryPolicy(attempts=4, budget=5.0, base=0.001, cap=0.002)
 URL = "http://carrier.test/api"
@@ -135,25 +136,94 @@ def test_decode_json_says_what_came_instead(body: bytes, message: str) -> None:
         decode_json(httpx.Response(200, content=body), "c")
 
 
-def test_rate_limiter_spaces_acquisitions_exactly_at_the_rate() -> None:
-    now = [0.0]
-    stamps: list[float] = []
+class VirtualTime:
+    """A clock and a sleep for the limiter that advance only when every task waits."""
 
-    async def fake_sleep(seconds: float) -> None:
-        now[0] += seconds
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiters, (self.now + max(0.0, seconds), self._seq, future))
+        await future
+
+    async def drive(self, main: Awaitable[object]) -> None:
+        task = asyncio.ensure_future(main)
+        while not task.done():
+            for _ in range(20):
+                await asyncio.sleep(0)
+            if self._waiters and not task.done():
+                when, _, future = heapq.heappop(self._waiters)
+                if future.done():  # a cancelled sleep
+                    continue
+                self.now = max(self.now, when)
+                future.set_result(None)
+        task.result()
+
+
+def simulate(rate: float, requests: int, latency: float, **limiter_kw: object) -> list[float]:
+    """Send times of ``requests`` concurrent requests that each take ``latency`` to answer."""
+    vt = VirtualTime()
+    sent: list[float] = []
 
     async def go() -> None:
-        limiter = RateLimiter(3, clock=lambda: now[0], sleep=fake_sleep)
+        limiter = RateLimiter(rate, clock=vt.clock, sleep=vt.sleep)
 
         async def one() -> None:
-            await limiter.acquire()
-            stamps.append(now[0])
+            async with limiter.slot():
+                sent.append(vt.now)
+                await vt.sleep(latency)
 
-        await asyncio.gather(*(one() for _ in range(7)))
+        await vt.drive(asyncio.gather(*(one() for _ in range(requests))))
 
     run(go())
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert stamps[0] == 0.0
-    assert all(1 / 3 < g < 1 / 3 * 1.05 for g in gaps)
-    # never more than 3 in any 1-second window
-    assert all(stamps[i + 3] - stamps[i] > 1.0 for i in range(len(stamps) - 3))
+    return sent
+
+
+def at_most_per_second(stamps: list[float], limit: int) -> bool:
+    return all(sum(1 for t in stamps if start <= t < start + 1.0) <= limit for start in stamps)
+
+
+def test_rate_limiter_bursts_up_to_the_limit_then_waits_a_second() -> None:
+    sent = simulate(3, 7, latency=0.0)
+    assert sent == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
+    assert at_most_per_second(sent, 3)
+
+
+def test_rate_limiter_counts_from_the_answer_so_late_arrivals_cannot_bunch() -> None:
+    sent = simulate(1, 4, latency=0.08)
+    assert sent == pytest.approx([0.0, 1.08, 2.16, 3.24])
+    # Even if every request arrived only when its answer left, arrivals stay >= 1 s apart.
+    assert at_most_per_second([t + 0.08 for t in sent], 1)
+
+
+def test_rate_limiter_caps_the_wait_for_slow_answers() -> None:
+    sent = simulate(1, 3, latency=5.0)
+    assert sent == pytest.approx([0.0, 1.2, 2.4])  # ARRIVAL_JITTER + 1 s, not 5 s + 1 s
+
+
+def test_a_paused_limiter_raises_or_waits() -> None:
+    vt = VirtualTime()
+    out: list[object] = []
+
+    async def go() -> None:
+        limiter = RateLimiter(1, clock=vt.clock, sleep=vt.sleep)
+        limiter.pause(120)
+        with pytest.raises(Paused) as info:
+            async with limiter.slot(wait_pause=False):
+                pass
+        out.append(round(info.value.seconds))
+        async with limiter.slot():
+            out.append(vt.now)
+        limiter.defer(5)
+        async with limiter.slot(wait_pause=False):
+            out.append(vt.now)
+
+    run(vt.drive(go()))
+    assert out == [120, 120.0, 125.0]

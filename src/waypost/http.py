@@ -15,12 +15,14 @@ TLS verification is always on; nothing in the config can turn it off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,48 +36,102 @@ from tenacity import (
 )
 
 from waypost import __version__
-from waypost.errors import CarrierError, NetworkError, ProtocolError, Timeout
+from waypost.errors import CarrierError, NetworkError, ProtocolError, RateLimited, Timeout
 
 log = logging.getLogger("waypost.http")
 
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-# Keep a little air between requests: a server measures arrival times, and the event loop
-# or the network can bunch two requests together by a few milliseconds.
-RATE_MARGIN = 0.02
-RATE_SLACK = 0.005
+# A request is assumed to reach the server within this long of being sent (see RateLimiter).
+ARRIVAL_JITTER = 0.2
+
+
+class Paused(Exception):
+    """The limiter is paused (after a carrier's 429) and the caller would rather not wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:.0f} s")
+        self.seconds = seconds
 
 
 class RateLimiter:
-    """Spaces acquisitions ``1/per_second`` apart (plus a small margin), FIFO, shared by tasks."""
+    """Keeps one endpoint within "at most N requests per second", as the server counts them.
+
+    A carrier counts *arrivals*, and a request can arrive later than it left (a cold
+    connection, a slow network), so spacing the sends is not enough. Instead the limiter hands
+    out ``size`` permits; a permit comes back ``hold`` seconds after its request has surely
+    arrived: when its answer came back, or ``ARRIVAL_JITTER`` after it was sent if the answer
+    takes longer. No window of ``hold`` seconds can then see more than ``size`` arrivals.
+    The price is the answer's latency once per window (about 8% at 80 ms for 1 request/s).
+    Shared by every task of a run; ``pause`` holds it after a 429.
+    """
 
     def __init__(
         self,
         per_second: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Any] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.per_second = per_second
-        self.interval = (1.0 / per_second) * (1 + RATE_MARGIN) + RATE_SLACK
+        self.size = max(1, math.floor(per_second))
+        self.hold = self.size / per_second
         self._clock = clock
         self._sleep = sleep
-        self._next = float("-inf")
-        self._lock = asyncio.Lock()
+        self._permits = asyncio.Semaphore(self.size)
+        self._paused_until = float("-inf")
+        self._not_before = float("-inf")
+        self._returns: set[asyncio.Task[None]] = set()
         self.acquired = 0
 
-    async def acquire(self) -> None:
-        """Wait until the next request may go out."""
-        async with self._lock:
-            wait = self._next - self._clock()
-            if wait > 0:
-                await self._sleep(wait)
-            self._next = self._clock() + self.interval
-            self.acquired += 1
+    def defer(self, seconds: float) -> None:
+        """Hand out no permit for ``seconds``; always waited out (e.g. spacing from the previous
+        run, whose last request the server still counts)."""
+        self._not_before = max(self._not_before, self._clock() + seconds)
 
     def pause(self, seconds: float) -> None:
-        """Push the next slot ``seconds`` into the future (e.g. after a carrier's 429)."""
-        self._next = max(self._next, self._clock() + seconds)
+        """Hand out no permit for ``seconds`` (a carrier's 429 pause)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def paused_for(self) -> float:
+        """Seconds the pause still lasts (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    @contextlib.asynccontextmanager
+    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[None]:
+        """Hold a permit around one request; ``Paused`` instead of waiting out a pause."""
+        await self._permits.acquire()
+        try:
+            if (early := self._not_before - self._clock()) > 0:
+                await self._sleep(early)
+            while (left := self.paused_for()) > 0:
+                if not wait_pause:
+                    raise Paused(left)
+                await self._sleep(left)
+        except BaseException:
+            self._permits.release()
+            raise
+        self.acquired += 1
+        sent = self._clock()
+        # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
+        # even while the request is still waiting for its answer.
+        latest = self._give_back(ARRIVAL_JITTER + self.hold)
+        try:
+            yield
+        finally:
+            if self._clock() < sent + ARRIVAL_JITTER and latest.cancel():
+                self._returns.discard(latest)
+                self._give_back(self.hold)
+
+    def _give_back(self, delay: float) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._release_after(delay))
+        self._returns.add(task)
+        task.add_done_callback(self._returns.discard)
+        return task
+
+    async def _release_after(self, delay: float) -> None:
+        await self._sleep(delay)
+        self._permits.release()
 
 
 @dataclass(frozen=True)
@@ -203,9 +259,14 @@ class Session:
         limiter: RateLimiter | None = None,
         max_connections: int = 8,
         retry: RetryPolicy | None = None,
+        wait_pause: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request with limits and retries; network faults raise ``NetworkError``."""
+        """Send one request with limits and retries; network faults raise ``NetworkError``.
+
+        A paused ``limiter`` (after a 429) is waited out, or with ``wait_pause=False`` raises
+        ``RateLimited`` at once.
+        """
         policy = retry or self.retry
         budget = min(policy.budget, max(0.0, self.remaining()))
         retrying = AsyncRetrying(
@@ -226,7 +287,7 @@ class Session:
                             _path(url),
                         )
                     response = await self._attempt(
-                        carrier, method, url, limiter, max_connections, kwargs
+                        carrier, method, url, limiter, max_connections, wait_pause, kwargs
                     )
                     if response.status_code in RETRY_STATUSES or (
                         response.status_code == 429 and policy.retry_429
@@ -235,6 +296,12 @@ class Session:
                     return response
         except _Retryable as exc:
             return exc.response
+        except Paused as exc:
+            raise RateLimited(
+                f"{carrier}: requests are paused for {exc.seconds:.0f} s after a rate-limit answer",
+                carrier=carrier,
+                retry_after=exc.seconds,
+            ) from None
         except httpx.TimeoutException as exc:
             raise Timeout(
                 f"{carrier}: no answer within {self.timeout:g}s", carrier=carrier
@@ -252,15 +319,17 @@ class Session:
         url: str,
         limiter: RateLimiter | None,
         max_connections: int,
+        wait_pause: bool,
         kwargs: dict[str, Any],
     ) -> httpx.Response:
         assert self._client is not None, "use the Session with `async with`"
         left = self.remaining()
         if left <= 0:
             raise Timeout(f"{carrier}: run deadline reached", carrier=carrier)
-        async with self.slots(carrier, max_connections):
-            if limiter is not None:
-                await limiter.acquire()
+        async with (
+            self.slots(carrier, max_connections),
+            limiter.slot(wait_pause=wait_pause) if limiter else contextlib.nullcontext(),
+        ):
             self.requests += 1
             started = time.monotonic()
             try:

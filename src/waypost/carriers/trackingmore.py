@@ -47,11 +47,9 @@ Decisions where the API or the brief is silent:
 * Events of both legs are merged, destination leg first so that its details win on duplicates
   (as in ``lastEvent``); an event without ``checkpoint_status`` is ``in_transit``, except the
   newest, which takes the shipment's status.
-* Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``), and
-  on top of it an arrival window: a request's permit returns 1 s after its answer (at most
-  1.2 s after it was sent), because TrackingMore counts arrivals and a late earlier request
-  would otherwise share a second with the next one. The last request time of each endpoint
-  and a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
+* Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``;
+  ``http.RateLimiter`` counts arrivals, not sends). The last request time of each endpoint and
+  a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
 
 Detection patterns: UPU S10 (country -> that country's post), UPS ``1Z``, FedEx 12/15/22
 (``96``), USPS IMpb and 20-digit, DHL Express 10. Only checks that catch every single-digit
@@ -66,12 +64,9 @@ takes them); FedEx door tags (``DT`` + 12 digits) have no check digit and are le
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
@@ -117,7 +112,6 @@ COURIERS_MAX_AGE = 86400.0
 DETECT_NONE_MAX_AGE = 86400.0
 PAUSE_429 = 120.0
 WATCH_OVERLAP = 600.0
-JITTER = 0.2  # how late a request may arrive before the arrival window could be exceeded
 REALTIME_MAX = 20
 
 NS_REALTIME = "trackingmore.realtime"
@@ -517,89 +511,6 @@ def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-class _Window:
-    """At most ``size`` requests of one endpoint whose permit is held; a permit comes back
-    ``hold`` seconds after its answer arrived, and at the latest ``hold + JITTER`` after it
-    was sent.
-
-    The session's limiter spaces *sends*, but TrackingMore counts *arrivals*: an earlier
-    request delayed on its way (a cold connection, network jitter) would land closer than
-    1 s to the next one, and one 429 costs 2 minutes. A request has surely arrived once its
-    answer is back, so the window holds whenever answers come within ``JITTER``, and
-    tolerates that much delay otherwise.
-    """
-
-    def __init__(self, per_second: float) -> None:
-        self.size = max(1, math.ceil(per_second - 1e-9))
-        self.hold = self.size / per_second
-        self._free = asyncio.Semaphore(self.size)
-
-    async def take(self) -> None:
-        """Wait for a free permit."""
-        await self._free.acquire()
-
-    def give_back(self, sent: float | None) -> None:
-        """Return a permit: at once when nothing was sent, else after ``hold``."""
-        if sent is None:
-            self._free.release()
-            return
-        now = time.monotonic()
-        delay = min(now, sent + JITTER) + self.hold - now
-        asyncio.get_running_loop().call_later(max(0.0, delay), self._free.release)
-
-
-_WINDOWS: weakref.WeakKeyDictionary[Any, dict[str, _Window]] = weakref.WeakKeyDictionary()
-
-
-class _Gate:
-    """What one request passes before it is sent: a window permit and the session's shared
-    limiter. Without ``wait``, a request still queued when a 429 arrives fails at once
-    instead of sleeping through the pause; with ``wait`` it queues again behind the pushed
-    limiter. Used as the ``limiter`` of ``Session.request`` (its retries acquire again)."""
-
-    def __init__(self, shared: Any, window: _Window, adapter: Adapter) -> None:
-        self.shared = shared
-        self.window = window
-        self.adapter = adapter
-        self.sent: float | None = None
-
-    async def acquire(self) -> None:
-        """Wait for a permit and the limiter, or give up when the account is paused."""
-        self.done()  # a retry: the previous attempt has been answered
-        while True:
-            if not self.adapter.wait and self.adapter.paused():
-                raise self.adapter.pause_error()
-            pause = self.adapter.pause_event
-            slot = asyncio.ensure_future(self._take())
-            stop = asyncio.ensure_future(pause.wait())
-            try:
-                await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-                if not slot.done():
-                    slot.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await slot
-            if slot.done() and not slot.cancelled():
-                slot.result()
-                return
-
-    async def _take(self) -> None:
-        await self.window.take()
-        try:
-            await self.shared.acquire()
-        except BaseException:
-            self.window.give_back(None)
-            raise
-        self.sent = time.monotonic()
-
-    def done(self) -> None:
-        """The request (or this attempt) was answered or failed: return the permit."""
-        if self.sent is not None:
-            self.window.give_back(self.sent)
-            self.sent = None
-
-
 class Adapter:
     """Answers numbers from the TrackingMore account first, then by realtime or creation."""
 
@@ -624,7 +535,6 @@ class Adapter:
             "Content-Type": "application/json",
         }
         self.wait = False
-        self.pause_event = asyncio.Event()
         self._paused_until = 0.0
         self._pause_length = PAUSE_429
         self._primed = False
@@ -638,13 +548,6 @@ class Adapter:
     def rate(self, endpoint: str) -> float:
         """Configured requests per second of one endpoint."""
         return self.rates.get(endpoint, self.default_rate)
-
-    def window(self, endpoint: str) -> _Window:
-        """The session-wide arrival window of one endpoint."""
-        windows = _WINDOWS.setdefault(self.session, {})
-        if endpoint not in windows:
-            windows[endpoint] = _Window(self.rate(endpoint))
-        return windows[endpoint]
 
     def paused(self) -> bool:
         """True while a 429's pause lasts."""
@@ -669,8 +572,6 @@ class Adapter:
             shared = self.limiter(endpoint)
             if shared is not None:
                 shared.pause(seconds)
-        event, self.pause_event = self.pause_event, asyncio.Event()
-        event.set()
 
     def _on_429(self, response: httpx.Response) -> None:
         from waypost.http import retry_after
@@ -696,9 +597,8 @@ class Adapter:
         for endpoint in ENDPOINTS:
             last = _float(self.cache.get(NS_LIMITS, endpoint))
             shared = self.limiter(endpoint)
-            hold = self.window(endpoint).hold
-            if last is not None and shared is not None and now - last < hold:
-                shared.pause(hold - (now - last))
+            if last is not None and shared is not None and now - last < shared.hold:
+                shared.defer(shared.hold - (now - last))
 
     async def call(
         self,
@@ -721,21 +621,20 @@ class Adapter:
         shared = self.limiter(endpoint)
         headers = {**self.headers, **kwargs.pop("headers", {})}
         for attempt in (1, 2):
-            gate = _Gate(shared, self.window(endpoint), self) if shared is not None else None
             try:
                 response = await self.session.request(
                     NAME,
                     method,
                     self.url + path,
-                    limiter=gate,  # type: ignore[arg-type]
+                    limiter=shared,
                     max_connections=INFO.max_connections,
                     retry=RetryPolicy(retry_429=False),
+                    wait_pause=self.wait,
                     headers=headers,
                     **kwargs,
                 )
-            finally:
-                if gate is not None:
-                    gate.done()
+            except RateLimited:
+                raise self.pause_error() from None
             if self.cache is not None:
                 self.cache.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
