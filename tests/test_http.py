@@ -227,3 +227,16 @@ def test_a_paused_limiter_raises_or_waits() -> None:
 
     run(vt.drive(go()))
     assert out == [120, 120.0, 125.0]
+
+
+def test_a_per_request_429_opt_out_keeps_the_sessions_retry_settings() -> None:
+    async def go() -> tuple[int, int]:
+        with respx.mock() as mock:
+            route = mock.get(URL).mock(
+                side_effect=[httpx.Response(500), httpx.Response(429), httpx.Response(200)]
+            )
+            async with Session(retry=RetryPolicy(attempts=2, base=0.001)) as session:
+                response = await session.request("c", "GET", URL, retry_429=False)
+            return response.status_code, route.call_count
+
+    assert run(go()) == (429, 2)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import json
 import logging
@@ -258,16 +259,17 @@ class Session:
         *,
         limiter: RateLimiter | None = None,
         max_connections: int = 8,
-        retry: RetryPolicy | None = None,
+        retry_429: bool = True,
         wait_pause: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request with limits and retries; network faults raise ``NetworkError``.
 
-        A paused ``limiter`` (after a 429) is waited out, or with ``wait_pause=False`` raises
-        ``RateLimited`` at once.
+        ``retry_429=False`` hands a 429 back instead of retrying it (for carriers that pause the
+        account after one). A paused ``limiter`` is waited out, or with ``wait_pause=False``
+        raises ``RateLimited`` at once.
         """
-        policy = retry or self.retry
+        policy = self.retry if retry_429 else dataclasses.replace(self.retry, retry_429=False)
         budget = min(policy.budget, max(0.0, self.remaining()))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts) | stop_before_delay(budget),

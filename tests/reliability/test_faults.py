@@ -15,13 +15,6 @@ from waypost.sandbox.faults import KINDS
 from waypost.store import Store
 
 NAMES = carriers.names()
-RETRIES = 1  # one retry: enough to see it happen, cheap enough for the normal test run
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WAYPOST_HTTP_RETRIES", str(RETRIES))
-    monkeypatch.setenv("WAYPOST_HTTP_BACKOFF", "0.01")
 
 
 def numbers_of(name: str) -> list[str]:

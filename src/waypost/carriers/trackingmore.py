@@ -614,8 +614,6 @@ class Adapter:
         Any other code raises its CarrierError; a 429 pauses and, in ``wait`` mode, is
         retried once after the pause.
         """
-        from waypost.http import RetryPolicy
-
         self._prime()
         accepted = frozenset(accept)
         shared = self.limiter(endpoint)
@@ -628,7 +626,7 @@ class Adapter:
                     self.url + path,
                     limiter=shared,
                     max_connections=INFO.max_connections,
-                    retry=RetryPolicy(retry_429=False),
+                    retry_429=False,
                     wait_pause=self.wait,
                     headers=headers,
                     **kwargs,
