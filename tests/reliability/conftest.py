@@ -4,15 +4,11 @@ Rate-limit behaviour itself is tested in tests/carriers/test_trackingmore.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def fast_trackingmore(
-    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[None]:
+def fast_trackingmore(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     monkeypatch.setenv("WAYPOST_HTTP_RETRIES", "1")  # one retry shows retrying; more only waits
     monkeypatch.setenv("WAYPOST_HTTP_BACKOFF", "0.01")
     for key in ("GET_RATE", "REALTIME_RATE", "DEFAULT_RATE"):
@@ -21,4 +17,3 @@ def fast_trackingmore(
         app = request.getfixturevalue("sandbox").apps.get("trackingmore")
         if app is not None:
             app.get_rate = app.realtime_rate = app.default_rate = 50.0
-    yield
