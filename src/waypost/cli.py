@@ -507,13 +507,21 @@ def list_(
 
 @app.command(
     epilog="Examples:\n\n  waypost remove 3676E4043665\n\n"
-    "  waypost remove ils:3676E4043665 2542285634920880794"
+    "  waypost remove ils:3676E4043665 2542285634920880794\n\n"
+    "  waypost remove --remote LS912989618CN"
 )
 def remove(
     numbers: Annotated[
         list[str],
         typer.Argument(metavar="NUMBER...", help="Watched numbers (or order ids) to forget."),
     ],
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Also delete them from the carrier's own account (TrackingMore keeps one).",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
@@ -523,22 +531,52 @@ def remove(
     """Remove shipments (and their events) from the watch list."""
     from waypost import carriers, inputs
 
-    _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose)
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(numbers, None, infos)
-    unknown = []
-    removed = 0
+    unknown: list[str] = []
+    failed = 0
     with _store(required=True) as store:
+        found = []
         for q in queries:
             rows = store.find(q.number, q.carrier)
-            if not rows:
+            if rows:
+                found.extend(rows)
+            else:
                 unknown.append(q.raw or q.number)
-                continue
-            removed += store.remove(rows)
-    err(f"removed {removed} shipment(s)")
+        keep = _remove_remote(found, st, store) if remote else set()
+        failed = len(keep)
+        removed = store.remove([r for r in found if r.id not in keep])
+    err(f"removed {removed} shipment(s) from the watch list")
     for raw in unknown:
         err(f"not on the watch list: {raw}")
-    raise typer.Exit(1 if unknown else 0)
+    raise typer.Exit(1 if unknown or failed else 0)
+
+
+def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
+    """Delete rows from carrier accounts; the ids whose remote deletion failed (kept locally)."""
+    from waypost import carriers, service
+    from waypost.inputs import Token, parse_token
+
+    infos = {i.name: i for i in carriers.infos()}
+    keep: set[int] = set()
+    by_carrier: dict[str, list[Any]] = {}
+    for row in rows:
+        by_carrier.setdefault(row.carrier, []).append(row)
+    for name, mine in by_carrier.items():
+        if not service.supports(name, "remove"):
+            err(f"{name} keeps no account of its own: removed from the watch list only")
+            continue
+        queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
+        answers = service.remove_remote(name, queries, st.config(), timeout=st.timeout, cache=store)
+        for row, answer in zip(mine, answers, strict=True):
+            shipment = answer.shipments[0]
+            if answer.failure is not None:
+                keep.add(row.id)
+                err(f"{row.number}: not removed: {shipment.error}")
+            else:
+                err(f"{row.number}: {shipment.status_text}")
+    return keep
 
 
 @app.command(
@@ -554,6 +592,24 @@ def carriers(
     detect: Annotated[
         bool, typer.Option("--detect", help="Show which carriers each NUMBER could be, and why.")
     ] = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            metavar="CARRIER",
+            help="List the courier codes CARRIER knows (trackingmore; cached a day).",
+            show_default=False,
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="CODE",
+            help="Language of --remote names (en, cn, ru...).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
@@ -601,6 +657,22 @@ def carriers(
             render.detection(results, out)
         return
     cfg = st.config()
+    if remote is not None:
+        from waypost import service
+
+        name = remote.lower()
+        if name not in registry.names() or not service.supports(name, "couriers"):
+            known = [n for n in registry.names() if service.supports(n, "couriers")]
+            raise UsageError(f"--remote: {remote!r} has no courier list (try: {', '.join(known)})")
+        with _store(required=False) as store:
+            couriers = service.remote_couriers(
+                name, cfg, lang=lang, timeout=st.timeout, cache=store
+            )
+        if as_json:
+            out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
+        else:
+            out.writelines(f"{c.get('code', '')}\t{c.get('name', '')}\n" for c in couriers)
+        return
     rows = [
         registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
         for info in registry.infos()

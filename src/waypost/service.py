@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from waypost import carriers, detect
+from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, Cache, Query, TrackOptions
 from waypost.config import Config
 from waypost.errors import (
@@ -29,6 +30,8 @@ from waypost.models import Shipment
 
 if TYPE_CHECKING:
     from waypost.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -216,6 +219,7 @@ def _merge(
     mine = [a for a in answers.get(query.key, []) if a.query.carrier in asked]
     found = [a for a in mine if a.found]
     if found:
+        found.sort(key=_newest, reverse=True)
         return Result(query, found, None, asked)
     definite = [a for a in mine if a.failure is None]
     if definite:
@@ -225,6 +229,12 @@ def _merge(
         (f for f in failures if isinstance(f, AuthError)), failures[0] if failures else None
     )
     return Result(query, mine, failure, asked)
+
+
+def _newest(answer: Answer) -> float:
+    """Sort key: the answer's latest update (carriers that found a number, newest first)."""
+    stamps = [epoch(s.last_update) for s in answer.shipments if s.last_update is not None]
+    return max(stamps, default=float("-inf"))
 
 
 def canonical_query(answer: Answer, shipment: Shipment) -> str:
@@ -248,3 +258,57 @@ def save(store: Store, report: Report, label: str | None) -> int:
             if shipments:
                 added += store.add(shipments, canonical_query(answer, shipments[0]), label)
     return added
+
+
+async def _with_adapter(
+    name: str,
+    config: Config,
+    call: Callable[[Any], Awaitable[T]],
+    *,
+    timeout: float,
+    cache: Cache | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> T:
+    """Run one adapter operation inside a session of its own."""
+    session = Session(
+        timeout=timeout,
+        transport=transport,
+        secrets=config.secrets(),
+        retry=RetryPolicy(**config.retry_policy()),
+    )
+    async with session:
+        adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)
+        return await call(adapter)
+
+
+def supports(name: str, operation: str) -> bool:
+    """True when carrier ``name``'s adapter offers ``operation`` (``remove``, ``couriers``)."""
+    return callable(getattr(carriers.module(name).Adapter, operation, None))
+
+
+def remove_remote(
+    name: str, queries: Sequence[Query], config: Config, *, timeout: float, cache: Cache | None
+) -> list[Answer]:
+    """Delete ``queries`` from the carrier's own account (``remove --remote``)."""
+    if config.missing(name):
+        raise MissingCredentials(
+            f"{name} is not configured, so nothing can be removed there",
+            hint=f"run `waypost config set carriers.{name}.{config.missing(name)[0].key}`",
+        )
+    return asyncio.run(
+        _with_adapter(name, config, lambda a: a.remove(queries), timeout=timeout, cache=cache)
+    )
+
+
+def remote_couriers(
+    name: str, config: Config, *, lang: str | None, timeout: float, cache: Cache | None
+) -> list[dict[str, Any]]:
+    """The courier codes a carrier knows (``carriers --remote``)."""
+    if config.missing(name):
+        raise MissingCredentials(
+            f"{name} is not configured, so its courier list cannot be read",
+            hint=f"run `waypost config set carriers.{name}.{config.missing(name)[0].key}`",
+        )
+    return asyncio.run(
+        _with_adapter(name, config, lambda a: a.couriers(lang), timeout=timeout, cache=cache)
+    )

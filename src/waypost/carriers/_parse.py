@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -110,9 +110,11 @@ def merge_events(events: Iterable[Event]) -> list[Event]:
     return dated + undated
 
 
+def epoch(when: datetime) -> float:
+    """Seconds since the epoch; naive times (zone unknown) are read as UTC, for ordering only."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
 def _sort_key(ev: Event) -> float:
     assert ev.time is not None
-    t = ev.time
-    if t.tzinfo is None:
-        return t.replace(tzinfo=ZoneInfo("UTC")).timestamp()
-    return t.timestamp()
+    return epoch(ev.time)

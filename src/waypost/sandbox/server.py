@@ -69,6 +69,7 @@ class LogEntry:
     method: str
     path: str
     status: int = 0
+    done: float = 0.0
     numbers: int = 0
     rejected: bool = False
     fault: str | None = None
@@ -256,6 +257,7 @@ class Sandbox:
         entry.status = reply.status
         if self.latency:
             time.sleep(self.latency)
+        entry.done = time.monotonic() - self.started
         return reply
 
     def inject(self, spec: str) -> None:
