@@ -240,3 +240,10 @@ def test_a_per_request_429_opt_out_keeps_the_sessions_retry_settings() -> None:
             return response.status_code, route.call_count
 
     assert run(go()) == (429, 2)
+
+
+def test_fractional_rates_never_exceed_their_floor_in_any_second() -> None:
+    sent = simulate(2.5, 9, latency=0.0)
+    assert at_most_per_second(sent, 2)
+    assert sent[:4] == [0.0, 0.0, 1.0, 1.0]
+    assert simulate(0.5, 3, latency=0.0) == [0.0, 2.0, 4.0]

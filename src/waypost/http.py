@@ -75,8 +75,10 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.per_second = per_second
+        # "At most r in any second": r permits per second (a fractional part cannot be used
+        # without exceeding some 1-second window); below 1/s, one permit per 1/r seconds.
         self.size = max(1, math.floor(per_second))
-        self.hold = self.size / per_second
+        self.hold = max(1.0, self.size / per_second)
         self._clock = clock
         self._sleep = sleep
         self._permits = asyncio.Semaphore(self.size)

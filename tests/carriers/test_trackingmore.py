@@ -669,3 +669,34 @@ def test_a_late_arriving_request_does_not_squeeze_the_next_one_into_its_second()
     asyncio.run(go())
     assert len(arrivals) == 2
     assert arrivals[1] - arrivals[0] >= 1.0
+
+
+def test_many_new_numbers_are_created_in_full_batches_while_the_account_is_still_read(
+    sandbox: Sandbox,
+) -> None:
+    app = _app(sandbox)
+    app.get_rate, app.default_rate = 2.0, 10.0
+    numbers = [synthetic_number(i, "PL") for i in range(200)]
+    answers = _track(
+        sandbox, [_q(n, "sandbox-post") for n in numbers], get_rate=2.0, default_rate=10.0
+    )
+    gets, batches = _on(sandbox, GET_PATH), _on(sandbox, BATCH_PATH)
+    assert [e.numbers for e in gets] == [40] * 5
+    assert sorted(e.numbers for e in batches) == [40] * 5  # the fewest calls 200 numbers allow
+    assert batches[0].t < gets[-1].t  # pipelined: creation began before the last read
+    assert {a.shipments[0].status for a in answers} == {Status.PENDING}
+    assert sandbox.rejected("trackingmore") == 0
+
+
+def test_a_few_new_numbers_among_many_known_ones_still_go_to_realtime(sandbox: Sandbox) -> None:
+    app = _app(sandbox)
+    app.get_rate, app.realtime_rate = 20.0, 30.0
+    known = [synthetic_number(i, "KN") for i in range(100)]
+    new = [synthetic_number(i, "NW") for i in range(5)]
+    app.preload(known)
+    answers = _track(
+        sandbox, [_q(n, "sandbox-post") for n in known + new], get_rate=20.0, realtime_rate=30.0
+    )
+    assert len(_on(sandbox, REALTIME_PATH)) == 5
+    assert _on(sandbox, BATCH_PATH) == []
+    assert all(a.shipments[0].events for a in answers[-5:])

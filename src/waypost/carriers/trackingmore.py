@@ -691,23 +691,50 @@ class Adapter:
         return Answer(query, [parse_item(item, query.number, self.tz, query.courier)])
 
     async def _track(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
+        """Read the account 40 numbers at a time; answer the rest by realtime when they are
+        few (``realtime_max``), else create them in batches of 40 as soon as a batch is full,
+        while the account is still being read."""
         out: dict[Any, Answer] = {}
-        held, failures = await self._read_account(queries)
-        rest: list[Query] = []
+        by_number: dict[str, list[Query]] = {}
         for q in queries:
-            if q.number in failures:
-                out[q.key] = self._failed(q, failures[q.number])
-            elif (item := _pick(held.get(q.number, []), q.courier)) is not None:
-                out[q.key] = self._answer(q, item)
-            else:
-                rest.append(q)
-        options.answered(NAME, len(queries) - len(rest))
-        if len(rest) > self.realtime_max:
-            out.update(await self._create(rest, options))
+            by_number.setdefault(q.number, []).append(q)
+        reads = [
+            asyncio.ensure_future(self._read_chunk(chunk))
+            for chunk in _chunks(list(by_number), MAX_NUMBERS)
+        ]
+        missing: list[Query] = []
+        queued: list[Query] = []
+        creating: list[asyncio.Future[dict[Any, Answer]]] = []
+        many = False
+        for next_read in asyncio.as_completed(reads):
+            chunk, held = await next_read
+            fresh: list[Query] = []
+            for number in chunk:
+                for q in by_number[number]:
+                    if isinstance(held, CarrierError):
+                        out[q.key] = self._failed(q, held)
+                    elif (item := _pick(held.get(number, []), q.courier)) is not None:
+                        out[q.key] = self._answer(q, item)
+                    else:
+                        fresh.append(q)
+            options.answered(NAME, sum(len(by_number[n]) for n in chunk) - len(fresh))
+            missing.extend(fresh)
+            if not many and len(missing) > self.realtime_max:
+                many, queued = True, list(missing)
+            elif many:
+                queued.extend(fresh)
+            while many and len(queued) >= MAX_CREATE:
+                batch, queued = queued[:MAX_CREATE], queued[MAX_CREATE:]
+                creating.append(asyncio.ensure_future(self._create(batch, options)))
+        if many:
+            if queued:
+                creating.append(asyncio.ensure_future(self._create(queued, options)))
+            for answers in await asyncio.gather(*creating):
+                out.update(answers)
             return out
-        out.update(await self._gather(rest, lambda q: self._realtime(q, options)))
+        out.update(await self._gather(missing, lambda q: self._realtime(q, options)))
         if options.save:
-            await self._save([out[q.key] for q in rest])
+            await self._save([out[q.key] for q in missing])
         return out
 
     async def _gather(
@@ -721,24 +748,31 @@ class Adapter:
     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, CarrierError]]:
         """What the account holds for these numbers: items by number, failures by number."""
         numbers = list(dict.fromkeys(q.number for q in queries))
-        chunks = _chunks(numbers, MAX_NUMBERS)
-        results = await asyncio.gather(
-            *(self._get_numbers(c) for c in chunks), return_exceptions=True
-        )
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
-        for chunk, result in zip(chunks, results, strict=True):
+        chunks = _chunks(numbers, MAX_NUMBERS)
+        for chunk, result in await asyncio.gather(*(self._read_chunk(c) for c in chunks)):
             if isinstance(result, CarrierError):
                 failures.update((n, result) for n in chunk)
-            elif isinstance(result, BaseException):
-                raise result
             else:
-                for item in result:
-                    number = item_number(item)
-                    if number is not None and number in chunk:
-                        held.setdefault(number, []).append(item)
-                        self._remember(number, text(item.get("carrier_code")))
+                held.update(result)
         return held, failures
+
+    async def _read_chunk(
+        self, numbers: Sequence[str]
+    ) -> tuple[Sequence[str], dict[str, list[dict[str, Any]]] | CarrierError]:
+        """One ``GET /trackings/get?numbers=`` call: the account's items by number, or why not."""
+        try:
+            items = await self._get_numbers(numbers)
+        except CarrierError as err:
+            return numbers, err
+        held: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            number = item_number(item)
+            if number is not None and number in numbers:
+                held.setdefault(number, []).append(item)
+                self._remember(number, text(item.get("carrier_code")))
+        return numbers, held
 
     async def _get_numbers(self, numbers: Sequence[str]) -> list[dict[str, Any]]:
         code, data = await self.call(
