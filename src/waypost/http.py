@@ -187,6 +187,40 @@ def _backoff(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     return wait
 
 
+class _SchemeTransport(httpx.AsyncBaseTransport):
+    """The connection pools of a session, made on first use per scheme.
+
+    HTTPS always verifies certificates against the system's CA store. Plain HTTP (the ILS
+    endpoint, the sandbox) never touches TLS, so it does not pay for loading that store (about
+    20 ms a run); its pool gets an unused context that would still require certificates.
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    def _pool(self, scheme: str) -> httpx.AsyncHTTPTransport:
+        if scheme not in self._pools:
+            import ssl
+
+            context = (
+                ssl.create_default_context()
+                if scheme == "https"
+                else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            )
+            self._pools[scheme] = httpx.AsyncHTTPTransport(verify=context, limits=self._limits)
+        return self._pools[scheme]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the pool of the request's scheme."""
+        return await self._pool(request.url.scheme).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every pool that was made."""
+        for pool in self._pools.values():
+            await pool.aclose()
+
+
 class Session:
     """One run's HTTP session, shared by every adapter; use ``async with``."""
 
@@ -211,11 +245,12 @@ class Session:
         self.retries = 0
 
     async def __aenter__(self) -> Session:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            transport=self._transport,
+            limits=limits,
+            transport=self._transport or _SchemeTransport(limits),
             follow_redirects=False,
             trust_env=True,
         )

@@ -113,15 +113,19 @@ def test_tls_verification_cannot_be_turned_off(cli) -> None:  # type: ignore[no-
 
 def test_the_http_client_always_verifies_certificates() -> None:
     import asyncio
-
-    from waypost.http import Session
-
-    async def go() -> object:
-        async with Session() as session:
-            assert session._client is not None
-            pool = session._client._transport._pool  # type: ignore[attr-defined]
-            return pool._ssl_context.verify_mode
-
     import ssl
 
-    assert asyncio.run(go()) == ssl.CERT_REQUIRED
+    from waypost.errors import NetworkError
+    from waypost.http import RetryPolicy, Session
+
+    async def go() -> ssl.SSLContext:
+        async with Session(retry=RetryPolicy(attempts=1)) as session:
+            with pytest.raises(NetworkError):
+                await session.request("c", "GET", "https://127.0.0.1:9/")  # nothing listens
+            pool = session._client._transport._pools["https"]  # type: ignore[union-attr]
+            return pool._pool._ssl_context  # type: ignore[no-any-return]
+
+    context = asyncio.run(go())
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert context.cert_store_stats()["x509_ca"] > 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from waypost.models import Event, Status
 
+_EPOCH = re.compile(r"\d{10}(\d{3})?")
 _TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -56,7 +57,7 @@ def parse_time(value: Any, tz: tzinfo | None = None) -> datetime | None:
     if raw is None:
         return None
     parsed: datetime | None = None
-    if re.fullmatch(r"\d{10}(\d{3})?", raw):
+    if _EPOCH.fullmatch(raw):
         seconds = int(raw) / (1000 if len(raw) == 13 else 1)
         try:
             return datetime.fromtimestamp(seconds, tz or ZoneInfo("UTC"))
@@ -79,10 +80,12 @@ def parse_time(value: Any, tz: tzinfo | None = None) -> datetime | None:
     return parsed
 
 
+@lru_cache(maxsize=8192)
 def status_from_words(
-    words: str | None, rules: Iterable[tuple[re.Pattern[str], Status]]
+    words: str | None, rules: tuple[tuple[re.Pattern[str], Status], ...]
 ) -> Status | None:
-    """The first rule whose pattern occurs in ``words``."""
+    """The first rule whose pattern occurs in ``words`` (carriers repeat their phrases, so
+    answers are cached)."""
     if not words:
         return None
     for pattern, status in rules:

@@ -1,0 +1,177 @@
+"""Throughput of `track` against rate limits: wall time vs the lower bound the APIs allow.
+
+Starts the sandbox (its own process) with an injected latency and the documented limits
+enforced, then tracks N numbers of each carrier and of a mix through the same code path as
+`waypost track` (`service.run`, in process, so Python's start-up is not counted). For each run it
+prints the wall time, the lower bound (the fewest requests the batch sizes allow, spread at each
+API's rate limit, plus the latency of each dependent step), their ratio, the requests sent, the
+rate-limit rejections, and the naive strategy (one request per number, one after the other) for
+the same N: N x max(latency, 1/rate), computed, not run.
+
+    python bench/track.py [--latency 80] [--sizes 10,100,300,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sandbox import SandboxProcess  # noqa: E402
+
+
+@dataclass
+class Scenario:
+    """One row of the table."""
+
+    name: str
+    numbers: Callable[[int, int], list[str]]
+    bound: Callable[[int, float], float]
+    naive: Callable[[int, float], float]
+    minimum: Callable[[int], int]
+    preload: bool = False
+
+
+def waves(requests: int, per_window: int, window: float = 1.0) -> float:
+    """Seconds to send ``requests`` when at most ``per_window`` may go per ``window``."""
+    return (math.ceil(requests / per_window) - 1) * window
+
+
+def ils_numbers(n: int, run: int) -> list[str]:
+    return [f"{run:02d}{i // 10**7 % 100:02d}S{i % 10**7:07d}" for i in range(n)]
+
+
+def tm_numbers(prefix: str) -> Callable[[int, int], list[str]]:
+    """Synthetic S10 numbers of the sandbox's courier, named as a user who knows it would."""
+    from waypost.sandbox.trackingmore import synthetic_number
+
+    return lambda n, run: [
+        f"trackingmore:sandbox-post:{synthetic_number(run * 10_000 + i, prefix)}" for i in range(n)
+    ]
+
+
+def pp_numbers(n: int, run: int) -> list[str]:
+    return [f"9{run:06d}{i:012d}" for i in range(n)]
+
+
+def tm_new_bound(n: int, lat: float) -> float:
+    if n <= 20:  # read the account, then realtime at 3/s
+        return lat + waves(n, 3) + lat
+    return waves(math.ceil(n / 40), 1) + 2 * lat  # reads at 1/s; the last batch after the last read
+
+
+SCENARIOS = [
+    Scenario(
+        "ils",
+        ils_numbers,
+        bound=lambda n, lat: lat,  # no documented limit: every batch at once
+        naive=lambda n, lat: n * lat,
+        minimum=lambda n: math.ceil(n / 100),
+    ),
+    Scenario(
+        "trackingmore (in account)",
+        tm_numbers("BA"),
+        bound=lambda n, lat: waves(math.ceil(n / 40), 1) + lat,
+        naive=lambda n, lat: n * max(lat, 1.0),
+        minimum=lambda n: math.ceil(n / 40),
+        preload=True,
+    ),
+    Scenario(
+        "trackingmore (new)",
+        tm_numbers("BN"),
+        bound=tm_new_bound,
+        naive=lambda n, lat: n * max(lat, 1 / 3),
+        minimum=lambda n: 1 + n if n <= 20 else 2 * math.ceil(n / 40),
+    ),
+    Scenario(
+        "pandapon",
+        pp_numbers,
+        bound=lambda n, lat: waves(n, 5) + lat,
+        naive=lambda n, lat: n * max(lat, 0.2),
+        minimum=lambda n: n,
+    ),
+]
+
+
+def _bare(numbers: list[str]) -> list[str]:
+    return [n.rsplit(":", 1)[-1] for n in numbers]
+
+
+def run_once(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
+    from waypost import carriers, config, inputs, service
+    from waypost.carriers.base import TrackOptions
+    from waypost.store import Store
+
+    cfg = config.load(env=os.environ)
+    infos = {i.name: i for i in carriers.infos()}
+    queries = inputs.parse_numbers(numbers, None, infos)
+    with Store.open(cache_dir) as store:
+        start = time.perf_counter()
+        report = asyncio.run(service.run(queries, cfg, TrackOptions(), cache=store))
+        elapsed = time.perf_counter() - start
+    failed = [r for r in report.results if r.failure is not None]
+    if failed:
+        raise SystemExit(f"{len(failed)} numbers failed, e.g. {failed[0].failure}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=80.0, help="ms added to every answer")
+    parser.add_argument("--sizes", default="10,100,300,1000")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    lat = args.latency / 1000
+    header = (
+        f"{'scenario':<27}{'N':>6}{'wall s':>9}{'bound s':>9}{'ratio':>7}{'requests':>10}"
+        f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}"
+    )
+    print(f"track throughput, sandbox latency {args.latency:g} ms, documented limits enforced")
+    print(header)
+    with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
+        box.apply_env()
+        os.environ["WAYPOST_CONFIG"] = str(Path(tmp) / "none.toml")
+        run = 0
+        for scenario in [*SCENARIOS, None]:
+            for n in sizes:
+                run += 1
+                if scenario is None:  # the mix: a third of N from each of ils, tm (account), pandapon
+                    parts = [SCENARIOS[0], SCENARIOS[1], SCENARIOS[3]]
+                    share = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
+                    numbers = [x for p, k in zip(parts, share, strict=True) for x in p.numbers(k, run)]
+                    tm_part = SCENARIOS[1].numbers(share[1], run)
+                    box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(tm_part)})
+                    bound = max(p.bound(k, lat) for p, k in zip(parts, share, strict=True) if k)
+                    naive = sum(p.naive(k, lat) for p, k in zip(parts, share, strict=True))
+                    minimum = sum(p.minimum(k) for p, k in zip(parts, share, strict=True) if k)
+                    name = "mix (ils, tm, pandapon)"
+                else:
+                    numbers = scenario.numbers(n, run)
+                    if scenario.preload:
+                        box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(numbers)})
+                    bound, naive = scenario.bound(n, lat), scenario.naive(n, lat)
+                    minimum, name = scenario.minimum(n), scenario.name
+                box.reset()
+                wall = run_once(box, numbers, Path(tmp))
+                requests = len([e for e in box.log()])
+                print(
+                    f"{name:<27}{n:>6}{wall:>9.2f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
+                    f"{minimum:>9}{box.rejections():>6}{naive:>9.1f}{naive / wall:>9.1f}x",
+                    flush=True,
+                )
+                # Let the 1-second windows of this run pass before the next one counts.
+                time.sleep(1.1)
+
+
+if __name__ == "__main__":
+    main()
