@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,16 @@ class SandboxProcess:
     def __init__(self, latency_ms: float = 0.0, faults: str = "") -> None:
         self._dir = tempfile.TemporaryDirectory()
         state = Path(self._dir.name) / "sandbox.json"
-        args = [sys.executable, "-m", "waypost", "sandbox", "--port", "0", "--latency", str(latency_ms)]
+        args = [
+            sys.executable,
+            "-m",
+            "waypost",
+            "sandbox",
+            "--port",
+            "0",
+            "--latency",
+            str(latency_ms),
+        ]
         args += ["--state-file", str(state)] + (["--faults", faults] if faults else [])
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
@@ -33,11 +41,11 @@ class SandboxProcess:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """A control request (`/_sandbox/...`)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        import httpx
+
+        response = httpx.request(method, self.base + path, json=body, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
 
     def log(self) -> list[dict[str, Any]]:
         """The request log since the last reset."""

@@ -365,9 +365,11 @@ class Session:
         left = self.remaining()
         if left <= 0:
             raise Timeout(f"{carrier}: run deadline reached", carrier=carrier)
+        # The rate permit first: a request queued behind its endpoint's limit must not hold
+        # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
-            self.slots(carrier, max_connections),
             limiter.slot(wait_pause=wait_pause) if limiter else contextlib.nullcontext(),
+            self.slots(carrier, max_connections),
         ):
             self.requests += 1
             started = time.monotonic()

@@ -149,7 +149,7 @@ class Sandbox:
         class Handler(_Handler):
             owner = sandbox
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server = _Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -337,6 +337,13 @@ class Sandbox:
         if action == "env" and request.method == "GET":
             return Reply.json(self.env())
         return Reply.json({"ok": False, "error": f"unknown control endpoint {action!r}"}, 404)
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections when clients open more at once,
+    # and the kernel retries them a second later: benchmarks would measure that second.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):
