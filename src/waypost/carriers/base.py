@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -51,6 +52,11 @@ def rate(key: str, default: float, what: str) -> Setting:
     return Setting(key, f"max requests per second to {what}", kind="float", default=default)
 
 
+@cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
 @dataclass(frozen=True)
 class Pattern:
     """A number format a carrier recognises, with an optional check-digit test."""
@@ -72,7 +78,7 @@ class Pattern:
 
     def match(self, number: str) -> re.Match[str] | None:
         """Full-match ``number`` against this pattern."""
-        return re.fullmatch(self.regex, number)
+        return _compiled(self.regex).fullmatch(number)
 
 
 @dataclass(frozen=True)

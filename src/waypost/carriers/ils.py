@@ -115,8 +115,11 @@ STATUS_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
 )
 
 
+_SEPARATORS = re.compile(r"[\s_\-]")
+
+
 def _key(name: str) -> str:
-    return re.sub(r"[\s_\-]", "", name).casefold()
+    return _SEPARATORS.sub("", name).casefold()
 
 
 def _fields(order_status: Any) -> dict[str, Any]:
