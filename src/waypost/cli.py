@@ -947,8 +947,9 @@ def main(argv: list[str] | None = None) -> int:
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if _isatty(sys.stdout) else None
     app.rich_markup_mode = config_app.rich_markup_mode = markup
+    target, prog, rest = _single(args, markup)
     try:
-        app(args=args, prog_name="waypost", standalone_mode=True)
+        target(args=rest, prog_name=prog, standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except WaypostError as exc:
@@ -975,6 +976,31 @@ def main(argv: list[str] | None = None) -> int:
         err("hint: this is a bug; run again with --debug for the traceback and report it")
         return 70
     return 0
+
+
+def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Typer, str, list[str]]:
+    """When the first argument names a plain command, a Typer app of that command alone.
+
+    Typer builds every command's parameters before it runs one; building only the one asked
+    for keeps `waypost list` and friends quick. Anything else (root options first, `config`,
+    `--help`) goes through the whole app.
+    """
+    name = args[0] if args else ""
+    info = (
+        next((c for c in app.registered_commands if (c.name or c.callback.__name__) == name), None)
+        if name and not name.startswith("-")
+        else None
+    )
+    if info is None:
+        return app, "waypost", args
+    alone = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=markup,
+    )
+    alone.registered_commands.append(info)
+    return alone, f"waypost {name}", args[1:]
 
 
 def _isatty(stream: Any) -> bool:
