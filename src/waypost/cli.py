@@ -986,11 +986,8 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     `--help`) goes through the whole app.
     """
     name = args[0] if args else ""
-    info = (
-        next((c for c in app.registered_commands if (c.name or c.callback.__name__) == name), None)
-        if name and not name.startswith("-")
-        else None
-    )
+    commands = {c.name or getattr(c.callback, "__name__", ""): c for c in app.registered_commands}
+    info = commands.get(name) if name and not name.startswith("-") else None
     if info is None:
         return app, "waypost", args
     alone = typer.Typer(
