@@ -322,3 +322,15 @@ def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
         assert "X  Arrived" in again.stdout
     finally:
         box.stop()
+
+
+def test_a_pending_answer_never_overwrites_a_known_history(sandbox: Sandbox, cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+    # Realtime answers LS912989618CN with its events; --save creates it in the TrackingMore
+    # account, whose copy stays "pending" until TrackingMore fetches it.
+    assert cli("track", "--save", "trackingmore:china-ems:LS912989618CN").code == 0
+    r = cli("watch", "--once")
+    assert (r.code, r.out) == (0, "")
+    with store(isolated) as s:
+        (row,) = s.watched()
+        assert row.status == "in_transit"
+        assert row.last_checked is not None

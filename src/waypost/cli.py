@@ -27,6 +27,10 @@ pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all a
 app = typer.Typer(
     name="waypost",
     help=HELP,
+    epilog="Examples:\n\n"
+    '  eval "$(waypost sandbox --detach)"; waypost track 3676E4043665   # try it, no account\n\n'
+    "  waypost config init; waypost track --save LS912989618CN\n\n"
+    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -364,17 +364,23 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
         out.writelines("\t".join(row) + "\n" for row in table)
         return
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text
 
+    heads = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "Age (d)")
+    shown = [(*r[:3], r[3].replace("_", " "), *r[4:]) for r in table]
+    widths = [max(cell_len(r[i]) for r in [heads, *shown]) for i in range(len(heads))]
+    # One line per shipment: the last event gets the room the other columns leave, cut with "…".
+    room = max(12, term.width - sum(widths) + widths[4] - 3 * (len(heads) - 1))  # padding, rule
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "Age (d)"):
-        t.add_column(
-            name, no_wrap=name != "Last event", justify="right" if name == "Age (d)" else "left"
-        )
-    for row in table:
-        t.add_row(
-            *row[:3], f"[{STATUS_STYLE.get(row[3], '')}]{row[3].replace('_', ' ')}[/]", *row[4:]
-        )
+    for name in heads:
+        t.add_column(name, no_wrap=True, justify="right" if name == "Age (d)" else "left")
+    for row, raw in zip(shown, table, strict=True):
+        last = Text(row[4])
+        last.truncate(room, overflow="ellipsis")
+        status = Text(row[3], style=STATUS_STYLE.get(raw[3], ""))
+        t.add_row(*row[:3], status, last, *row[5:])
     con = console(term, out)
     if table:
         con.print(t)

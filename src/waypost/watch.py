@@ -151,10 +151,22 @@ def refresh(
             )
             if row is None and mine:
                 row = store.adopt(mine[0], s)
-            if row is not None:
+            if row is None:
+                continue
+            if _knows_less(s, row):
+                untouched.append(row.id)
+            else:
                 answered.append((row, s))
     store.touch(untouched)
     return report, answered
+
+
+def _knows_less(shipment: Shipment, row: Watched) -> bool:
+    """A "pending, nothing yet" answer for a shipment that already has a history (TrackingMore's
+    copy of a parcel that realtime answered, before it fetched it) tells nothing new."""
+    from waypost.status import Status
+
+    return shipment.status is Status.PENDING and not shipment.events and row.status != "pending"
 
 
 def run_pass(
