@@ -36,7 +36,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show and edit the configuration file.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Show and edit the configuration file.",
+    no_args_is_help=True,
+    epilog="Examples:\n\n  waypost config init\n\n"
+    "  waypost config set carriers.trackingmore.api_key\n\n  waypost config show",
+)
 app.add_typer(config_app, name="config")
 
 
@@ -714,14 +719,17 @@ def _path() -> Path:
     return config_path(STATE.config_path)
 
 
-@config_app.command("path")
+@config_app.command("path", epilog='Example:\n\n  $EDITOR "$(waypost config path)"')
 def config_path(config: ConfigOpt = None) -> None:
     """Print where the config file is (it may not exist yet)."""
     _merge(config, None, False, 0)
     sys.stdout.write(f"{_path()}\n")
 
 
-@config_app.command("show")
+@config_app.command(
+    "show",
+    epilog="Examples:\n\n  waypost config show\n\n  waypost config show --json | jq .carriers.ils",
+)
 def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
@@ -758,7 +766,11 @@ def config_show(
         sys.stdout.write("\n".join(lines) + "\n")
 
 
-@config_app.command("set")
+@config_app.command(
+    "set",
+    epilog="Examples:\n\n  waypost config set carriers.ils.pdd          # prompts, input hidden\n\n"
+    "  waypost config set carriers.ils.user_id 1\n\n  waypost config set watch.interval 15m",
+)
 def config_set(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
     value: Annotated[
@@ -795,7 +807,7 @@ def _can_hide() -> bool:
         return False
 
 
-@config_app.command("unset")
+@config_app.command("unset", epilog="Example:\n\n  waypost config unset carriers.pandapon.rate")
 def config_unset(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
     config: ConfigOpt = None,
@@ -811,7 +823,7 @@ def config_unset(
         err(f"{key} was not set in {path}")
 
 
-@config_app.command("init")
+@config_app.command("init", epilog="Example:\n\n  waypost config init && waypost carriers")
 def config_init(config: ConfigOpt = None) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
@@ -844,7 +856,12 @@ def config_init(config: ConfigOpt = None) -> None:
     err(f"\nsaved {path} (mode 600)")
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n"
+    '  eval "$(waypost sandbox --detach)" && waypost track 3676E4043665\n\n'
+    "  waypost sandbox --port 9000 --latency 80\n\n"
+    "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'"
+)
 def sandbox(
     port: Annotated[
         int | None,
