@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import threading
@@ -74,6 +75,7 @@ class LogEntry:
     rejected: bool = False
     fault: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
 
 
 class CarrierApp(Protocol):
@@ -248,6 +250,11 @@ class Sandbox:
                 {"Content-Type": "text/html"},
             )
         entry.params = dict(request.query)
+        # The same request sent again (a retry) has the same digest.
+        entry.digest = hashlib.sha1(
+            request.path.encode() + repr(sorted(request.query.items())).encode() + request.body,
+            usedforsecurity=False,
+        ).hexdigest()[:12]
         with self.lock:
             self.log.append(entry)
         sub = Request(request.method, "/" + rest, request.query, request.headers, request.body)
