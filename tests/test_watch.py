@@ -324,7 +324,9 @@ def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
         box.stop()
 
 
-def test_a_pending_answer_never_overwrites_a_known_history(sandbox: Sandbox, cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_pending_answer_never_overwrites_a_known_history(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
     # Realtime answers LS912989618CN with its events; --save creates it in the TrackingMore
     # account, whose copy stays "pending" until TrackingMore fetches it.
     assert cli("track", "--save", "trackingmore:china-ems:LS912989618CN").code == 0
