@@ -7,6 +7,7 @@ and gets back a ``Report`` (one entry per query, the shipments, hints and the ex
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from waypost.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger("waypost.service")
 
 
 @dataclass
@@ -65,8 +67,6 @@ class Report:
 
     results: list[Result]
     hints: list[str] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
 
     @property
     def shipments(self) -> list[Shipment]:
@@ -192,7 +192,8 @@ async def run(
                 answers.setdefault(answer.query.key, []).append(answer)
                 answers.setdefault(original, []).append(answer)
         results = [_merge(q, the_plan, answers) for q in queries]
-        return Report(results, _hint(the_plan.unconfigured), session.requests, session.retries)
+        log.info("%d requests sent, %d of them retries", session.requests, session.retries)
+        return Report(results, _hint(the_plan.unconfigured))
 
 
 async def _ask(

@@ -74,8 +74,6 @@ class PassReport:
     """What one pass did."""
 
     news: list[News] = field(default_factory=list)
-    failed: int = 0
-    answered: int = 0
     problems: list[str] = field(default_factory=list)
     exit_code: int = 0
     hints: list[str] = field(default_factory=list)
@@ -139,12 +137,10 @@ def refresh(
     for res in result.results:
         mine = by_key.get(res.query.key, [])
         if res.failure is not None:
-            report.failed += len(mine)
             continue
         if res.unchanged:
             untouched.extend(r.id for r in mine)
             continue
-        report.answered += len(mine)
         for s in res.shipments:
             row = next(
                 (r for r in mine if r.number == s.tracking_number and r.carrier == s.carrier), None
