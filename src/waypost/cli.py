@@ -875,7 +875,9 @@ def sandbox(
     ] = None,
     latency: Annotated[
         float,
-        typer.Option("--latency", metavar="MS", min=0, help="Delay every answer by MS ms."),
+        typer.Option(
+            "--latency", metavar="MS", min=0, help="Answer every request MS ms after it arrives."
+        ),
     ] = 0.0,
     detach: Annotated[
         bool,

@@ -88,9 +88,7 @@ def test_title_case_and_similar_variants_of_keys(key: str, field: str) -> None:
     ],
 )
 def test_status_rules(words: str, status: Status | None) -> None:
-    from waypost.carriers._parse import status_from_words
-
-    assert status_from_words(words, ils.STATUS_RULES) is status
+    assert ils.STATUS_RULES.match(words) is status
 
 
 def test_found_without_status_words_defaults_to_in_transit_when_it_has_events() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,8 @@ _TIME_FORMATS = (
 
 def text(value: Any) -> str | None:
     """A stripped string, or None for missing, empty or non-scalar values."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None or isinstance(value, dict | list | tuple | bool):
         return None
     out = str(value).strip()
@@ -80,18 +82,28 @@ def parse_time(value: Any, tz: tzinfo | None = None) -> datetime | None:
     return parsed
 
 
-@lru_cache(maxsize=8192)
-def status_from_words(
-    words: str | None, rules: tuple[tuple[re.Pattern[str], Status], ...]
-) -> Status | None:
-    """The first rule whose pattern occurs in ``words`` (carriers repeat their phrases, so
-    answers are cached)."""
-    if not words:
-        return None
-    for pattern, status in rules:
-        if pattern.search(words):
-            return status
-    return None
+class WordRules:
+    """Phrases -> Status, first matching rule wins (case-insensitive regexes). Carriers repeat
+    their phrases, so answers are remembered (up to ``MEMORY`` distinct phrases)."""
+
+    MEMORY = 8192
+
+    def __init__(self, rules: Iterable[tuple[str, Status]]) -> None:
+        self.rules = tuple((re.compile(p, re.I), s) for p, s in rules)
+        self._seen: dict[str, Status | None] = {}
+
+    def match(self, words: str | None) -> Status | None:
+        """The Status of the first rule whose pattern occurs in ``words``, or None."""
+        if not words:
+            return None
+        try:
+            return self._seen[words]
+        except KeyError:
+            pass
+        found = next((status for pattern, status in self.rules if pattern.search(words)), None)
+        if len(self._seen) < self.MEMORY:
+            self._seen[words] = found
+        return found
 
 
 def _norm(value: str | None) -> str:
@@ -101,9 +113,9 @@ def _norm(value: str | None) -> str:
 def merge_events(events: Iterable[Event]) -> list[Event]:
     """Events newest first, without duplicates (same time, same description; case and spacing
     ignored). When two legs report the same step, the one with a location wins."""
-    chosen: dict[tuple[str, str], Event] = {}
+    chosen: dict[tuple[datetime | None, str], Event] = {}
     for ev in events:
-        key = (ev.time.isoformat() if ev.time else "", _norm(ev.description))
+        key = (ev.time, _norm(ev.description))
         kept = chosen.get(key)
         if kept is None or (not kept.location and ev.location):
             chosen[key] = ev

@@ -17,14 +17,15 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers._parse import (
+    WordRules,
     as_dict,
     as_list,
     merge_events,
     parse_time,
-    status_from_words,
     text,
     zone,
 )
@@ -82,9 +83,8 @@ TEST_CASES = (
 _AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidden", re.I)
 
 # ILS status words -> Status, first match wins (order matters: "not delivered" before "delivered").
-STATUS_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
-    (re.compile(p, re.I), s)
-    for p, s in (
+STATUS_RULES = WordRules(
+    (
         (
             r"return(ed)? to (sender|origin)|\breturned\b|exception|damaged|\blost\b|refused|"
             r"detained|seized|held\b|on hold|problem",
@@ -118,6 +118,7 @@ STATUS_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
 _SEPARATORS = re.compile(r"[\s_\-]")
 
 
+@cache
 def _key(name: str) -> str:
     return _SEPARATORS.sub("", name).casefold()
 
@@ -140,8 +141,9 @@ def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
     location = text(node.get("deport"))
     if description is None and when is None:
         return None
-    images = [u for u in (text(i) for i in as_list(node.get("img"))) if u]
-    status = status_from_words(description, STATUS_RULES) or Status.IN_TRANSIT
+    raw_images = as_list(node.get("img"))
+    images = [u for u in map(text, raw_images) if u] if raw_images else []
+    status = STATUS_RULES.match(description) or Status.IN_TRANSIT
     return Event(
         time=when, location=location, description=description, status=status, images=images
     )
@@ -164,7 +166,7 @@ def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
         )
     fields = _fields(raw_status)
     status_text = text(fields.get("status"))
-    status = status_from_words(status_text, STATUS_RULES)
+    status = STATUS_RULES.match(status_text)
     if status is None:
         status = events[0].status if events else Status.INFO_RECEIVED
     last_update = parse_time(fields.get("lastscan"), tz) or (events[0].time if events else None)

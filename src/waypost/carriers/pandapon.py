@@ -45,11 +45,11 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 from waypost.carriers._parse import (
+    WordRules,
     as_dict,
     as_list,
     merge_events,
     parse_time,
-    status_from_words,
     text,
     zone,
 )
@@ -172,9 +172,8 @@ TRACE_STATUS: dict[str, Status] = {
 
 # Remark words -> Status, first match wins; for ``logisticsSteps`` (no action) and to refine a
 # generic in-transit action ("TRANSPORT" covers everything from pickup to the doorstep).
-STEP_RULES: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
-    (re.compile(p, re.I), s)
-    for p, s in (
+STEP_RULES = WordRules(
+    (
         (r"派送失败|投递失败|未妥投|无人签收|联系不上|delivery failed", Status.FAILED_ATTEMPT),
         (r"拒收|拒签|退回|退件|异常|问题件|丢失|破损|refused|returned", Status.EXCEPTION),
         (r"已签收|签收成功|妥投|代签收|本人签收|\bdelivered\b", Status.DELIVERED),
@@ -316,7 +315,7 @@ def event_status(action: Any, fallback: Any, words: str | None) -> Status:
         found = table.get(_upper(code))
         if found is not None and found is not Status.IN_TRANSIT:
             return found
-    return status_from_words(words, STEP_RULES) or Status.IN_TRANSIT
+    return STEP_RULES.match(words) or Status.IN_TRANSIT
 
 
 def shipment_status(raw: str | None, events: Sequence[Event]) -> Status:
