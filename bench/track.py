@@ -6,7 +6,8 @@ enforced, then tracks N numbers of each carrier and of a mix through the same co
 prints the wall time, the lower bound (the fewest requests the batch sizes allow, spread at each
 API's rate limit, plus the latency of each dependent step), their ratio, the requests sent, the
 rate-limit rejections, and the naive strategy (one request per number, one after the other) for
-the same N: N x max(latency, 1/rate), computed, not run. "Latency" is one round trip to the
+the same N: N x max(latency, 1/rate), computed, not run. A run shorter than a second is
+repeated five times with fresh numbers and the median shown (one run is too noisy there). "Latency" is one round trip to the
 sandbox as measured with a bare httpx request of one number on a warm connection (the injected
 answer time plus the loopback round trip), so the bound is what the APIs allow, not what this
 machine allows.
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sandbox import SandboxProcess
+
+REPEATS = 5  # runs shorter than a second are repeated (fresh numbers) and the median shown
 
 
 @dataclass
@@ -50,7 +54,7 @@ def waves(requests: int, per_window: int, window: float = 1.0) -> float:
 
 
 def ils_numbers(n: int, run: int) -> list[str]:
-    return [f"{run:02d}{i // 10**7 % 100:02d}S{i % 10**7:07d}" for i in range(n)]
+    return [f"{run % 100:02d}{i // 10**7 % 100:02d}S{i % 10**7:07d}" for i in range(n)]
 
 
 def tm_numbers(prefix: str) -> Callable[[int, int], list[str]]:
@@ -112,8 +116,6 @@ def _bare(numbers: list[str]) -> list[str]:
 def round_trip(box: SandboxProcess) -> float:
     """Median time of a one-number ILS request on a warm connection: what one latency costs here
     (no client set-up, no connection set-up, just the answer)."""
-    import statistics
-
     import httpx
 
     url = box.env["WAYPOST_ILS_BASE_URL"] + "/oms/v2/event/getOrdersTrack"
@@ -186,39 +188,52 @@ def main() -> None:
             if not chosen(scenario.name if scenario else "mix"):
                 continue
             for n in sizes:
-                run += 1
-                if (
-                    scenario is None
-                ):  # the mix: a third of N from each of ils, tm (account), pandapon
-                    parts = [SCENARIOS[0], SCENARIOS[1], SCENARIOS[3]]
-                    share = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
-                    numbers = [
-                        x for p, k in zip(parts, share, strict=True) for x in p.numbers(k, run)
-                    ]
-                    tm_part = SCENARIOS[1].numbers(share[1], run)
-                    box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(tm_part)})
-                    bound = max(p.bound(k, lat) for p, k in zip(parts, share, strict=True) if k)
-                    naive = sum(p.naive(k, lat) for p, k in zip(parts, share, strict=True))
-                    minimum = sum(p.minimum(k) for p, k in zip(parts, share, strict=True) if k)
-                    name = "mix (ils, tm, pandapon)"
-                else:
-                    numbers = scenario.numbers(n, run)
-                    if scenario.preload:
-                        box.call(
-                            "POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(numbers)}
-                        )
-                    bound, naive = scenario.bound(n, lat), scenario.naive(n, lat)
-                    minimum, name = scenario.minimum(n), scenario.name
-                box.reset()
-                wall = run_once(box, numbers, Path(tmp))
-                requests = len([e for e in box.log()])
+                walls: list[float] = []
+                while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
+                    run += 1
+                    numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
+                    box.reset()
+                    walls.append(run_once(box, numbers, Path(tmp)))
+                    requests, rejections = len(box.log()), box.rejections()
+                    # Let the 1-second windows of this run pass before the next one counts.
+                    time.sleep(1.1)
+                wall = statistics.median(walls)
                 print(
                     f"{name:<27}{n:>6}{wall:>9.2f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
-                    f"{minimum:>9}{box.rejections():>6}{naive:>9.1f}{naive / wall:>9.1f}x",
+                    f"{minimum:>9}{rejections:>6}{naive:>9.1f}{naive / wall:>9.1f}x",
                     flush=True,
                 )
-                # Let the 1-second windows of this run pass before the next one counts.
-                time.sleep(1.1)
+
+
+def prepare(
+    box: SandboxProcess, scenario: Scenario | None, n: int, run: int, lat: float
+) -> tuple[list[str], float, float, int, str]:
+    """The numbers of one run (preloaded into the account where the scenario says), its bound,
+    the naive time, the fewest requests, and the row's name. ``None`` is the mix: a third of N
+    from each of ils, trackingmore (account) and pandapon."""
+    if scenario is None:
+        parts = [SCENARIOS[0], SCENARIOS[1], SCENARIOS[3]]
+        share = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
+        numbers = [x for p, k in zip(parts, share, strict=True) for x in p.numbers(k, run)]
+        tm_part = SCENARIOS[1].numbers(share[1], run)
+        box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(tm_part)})
+        return (
+            numbers,
+            max(p.bound(k, lat) for p, k in zip(parts, share, strict=True) if k),
+            sum(p.naive(k, lat) for p, k in zip(parts, share, strict=True)),
+            sum(p.minimum(k) for p, k in zip(parts, share, strict=True) if k),
+            "mix (ils, tm, pandapon)",
+        )
+    numbers = scenario.numbers(n, run)
+    if scenario.preload:
+        box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(numbers)})
+    return (
+        numbers,
+        scenario.bound(n, lat),
+        scenario.naive(n, lat),
+        scenario.minimum(n),
+        scenario.name,
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and gets back a ``Report`` (one entry per query, the shipments, hints and the ex
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -163,6 +164,25 @@ async def run(
     on_start: Callable[[dict[str, int]], None] | None = None,
 ) -> Report:
     """Ask every planned carrier concurrently and merge their answers per query."""
+    # The objects alive before a run (imported modules, schemas: ~50,000) cannot become garbage
+    # during it; frozen, a full collection in the middle of parsing skips them (25 ms -> 1 ms).
+    gc.freeze()
+    try:
+        return await _run(queries, config, options, timeout, deadline, cache, transport, on_start)
+    finally:
+        gc.unfreeze()
+
+
+async def _run(
+    queries: Sequence[Query],
+    config: Config,
+    options: TrackOptions | None,
+    timeout: float,
+    deadline: float | None,
+    cache: Cache | None,
+    transport: httpx.AsyncBaseTransport | None,
+    on_start: Callable[[dict[str, int]], None] | None,
+) -> Report:
     options = options or TrackOptions()
     the_plan = plan(queries, config)
     if not the_plan.by_carrier and not any(config.configured(n) for n in carriers.names()):
