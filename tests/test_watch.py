@@ -336,3 +336,33 @@ def test_a_pending_answer_never_overwrites_a_known_history(
         (row,) = s.watched()
         assert row.status == "in_transit"
         assert row.last_checked is not None
+
+
+def test_progress_is_off_the_screen_before_news_is_printed(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    """The bars live on stderr; news printed under a live bar gets overwritten by its redraw."""
+    import io
+
+    from waypost import config
+    from waypost import watch as watching
+    from waypost.notify import Notifier
+    from waypost.render import Terminal
+
+    cli("track", "--save", *NUMBERS)
+    add_event(sandbox, "3676E4043665", "Arrived at Felixstowe")
+    out = io.StringIO()
+    seen: list[str] = []
+    with Store.open(Path(os.environ["WAYPOST_DATA_DIR"])) as db:
+        result = watching.run_pass(
+            db,
+            config.load(env=os.environ),
+            Notifier(),
+            term=Terminal(),
+            out=out,
+            mode="text",
+            timeout=10,
+            warn=print,
+            on_answers=lambda: seen.append(out.getvalue()),
+        )
+    assert result.exit_code == 0
+    assert seen == [""]
+    assert "Arrived at Felixstowe" in out.getvalue()

@@ -447,6 +447,7 @@ def _watch_pass(
                 warn=err,
                 on_start=bar.start,
                 on_answered=bar.advance,
+                on_answers=bar.stop,
             )
     except WaypostError as exc:
         if once or exc.exit_code in (2, 3):

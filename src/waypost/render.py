@@ -278,8 +278,13 @@ class _Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Take the bars off the screen (before anything is printed under them)."""
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
 
     def start(self, totals: Mapping[str, int]) -> None:
         """Show one bar per carrier with its number count."""

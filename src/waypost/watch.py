@@ -178,8 +178,10 @@ def run_pass(
     warn: Callable[[str], None],
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
+    on_answers: Callable[[], None] | None = None,
 ) -> PassReport:
-    """Refresh, print only the news, hand it to every channel, then commit each shipment."""
+    """Refresh, print only the news, hand it to every channel, then commit each shipment.
+    ``on_answers`` runs once every carrier has answered, before anything is printed."""
     from waypost import render
 
     report, answered = refresh(
@@ -190,6 +192,8 @@ def run_pass(
         on_start=on_start,
         on_answered=on_answered,
     )
+    if on_answers is not None:
+        on_answers()
     quiet: list[tuple[Watched, Shipment]] = []
     for row, shipment in answered:
         fresh = store.new_events(row, shipment)
