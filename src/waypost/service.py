@@ -10,7 +10,8 @@ import asyncio
 import gc
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -164,56 +165,49 @@ async def run(
     on_start: Callable[[dict[str, int]], None] | None = None,
 ) -> Report:
     """Ask every planned carrier concurrently and merge their answers per query."""
-    # The objects alive before a run (imported modules, schemas: ~50,000) cannot become garbage
-    # during it; frozen, a full collection in the middle of parsing skips them (25 ms -> 1 ms).
+    with _frozen_heap():
+        options = options or TrackOptions()
+        the_plan = plan(queries, config)
+        if not the_plan.by_carrier and not any(config.configured(n) for n in carriers.names()):
+            raise NoCarrierConfigured(
+                "no carrier is configured",
+                hint="run `waypost config init`, or try `waypost sandbox` for a demo",
+            )
+        if on_start is not None:
+            on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
+        session = Session(
+            timeout=timeout,
+            deadline=deadline,
+            transport=transport,
+            secrets=config.secrets(),
+            retry=RetryPolicy(**config.retry_policy()),
+        )
+        async with session:
+            jobs = {
+                name: _ask(name, qs, config, session, cache, options)
+                for name, qs in the_plan.by_carrier.items()
+            }
+            done = await asyncio.gather(*jobs.values())
+            answers: dict[tuple[str, str | None, str | None], list[Answer]] = {}
+            for per_carrier in done:
+                for answer in per_carrier:
+                    original = (answer.query.number, None, None)
+                    answers.setdefault(answer.query.key, []).append(answer)
+                    answers.setdefault(original, []).append(answer)
+            results = [_merge(q, the_plan, answers) for q in queries]
+            log.info("%d requests sent, %d of them retries", session.requests, session.retries)
+            return Report(results, _hint(the_plan.unconfigured))
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive before a run (imported modules, schemas: ~50,000) cannot become garbage
+    during it; frozen, a full collection in the middle of parsing skips them (25 ms -> 1 ms)."""
     gc.freeze()
     try:
-        return await _run(queries, config, options, timeout, deadline, cache, transport, on_start)
+        yield
     finally:
         gc.unfreeze()
-
-
-async def _run(
-    queries: Sequence[Query],
-    config: Config,
-    options: TrackOptions | None,
-    timeout: float,
-    deadline: float | None,
-    cache: Cache | None,
-    transport: httpx.AsyncBaseTransport | None,
-    on_start: Callable[[dict[str, int]], None] | None,
-) -> Report:
-    options = options or TrackOptions()
-    the_plan = plan(queries, config)
-    if not the_plan.by_carrier and not any(config.configured(n) for n in carriers.names()):
-        raise NoCarrierConfigured(
-            "no carrier is configured",
-            hint="run `waypost config init`, or try `waypost sandbox` for a demo",
-        )
-    if on_start is not None:
-        on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
-    session = Session(
-        timeout=timeout,
-        deadline=deadline,
-        transport=transport,
-        secrets=config.secrets(),
-        retry=RetryPolicy(**config.retry_policy()),
-    )
-    async with session:
-        jobs = {
-            name: _ask(name, qs, config, session, cache, options)
-            for name, qs in the_plan.by_carrier.items()
-        }
-        done = await asyncio.gather(*jobs.values())
-        answers: dict[tuple[str, str | None, str | None], list[Answer]] = {}
-        for per_carrier in done:
-            for answer in per_carrier:
-                original = (answer.query.number, None, None)
-                answers.setdefault(answer.query.key, []).append(answer)
-                answers.setdefault(original, []).append(answer)
-        results = [_merge(q, the_plan, answers) for q in queries]
-        log.info("%d requests sent, %d of them retries", session.requests, session.retries)
-        return Report(results, _hint(the_plan.unconfigured))
 
 
 async def _ask(

@@ -17,7 +17,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from functools import cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers._parse import (
@@ -118,7 +118,7 @@ STATUS_RULES = WordRules(
 _SEPARATORS = re.compile(r"[\s_\-]")
 
 
-@cache
+@lru_cache(maxsize=256)
 def _key(name: str) -> str:
     return _SEPARATORS.sub("", name).casefold()
 
