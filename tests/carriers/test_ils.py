@@ -14,7 +14,7 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import fixture
+from tests.conftest import fixture, json_values
 from waypost.carriers import ils
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import AuthError, CarrierError, ProtocolError
@@ -150,16 +150,6 @@ def _case_variants(key: str) -> st.SearchStrategy[str]:
     return st.tuples(*[st.sampled_from([c.lower(), c.upper()]) for c in key]).map("".join)
 
 
-json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
 order_keys = st.sampled_from(
     [
         "service",

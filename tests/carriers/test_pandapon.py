@@ -18,7 +18,7 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import fixture
+from tests.conftest import fixture, json_values
 from waypost.carriers import pandapon
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
@@ -798,16 +798,6 @@ def test_defaults_and_secret_settings() -> None:
 
 # -- parsers never raise ---------------------------------------------------------------------
 
-json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
 times = json_values | st.sampled_from(["2025-04-21 10:05:11", "", "2025-13-45 99:99:99"])
 codes = st.sampled_from(["", "TRANSPORT", "SIGN", "TMS_SIGN", "UNSIGN", "WAITACCEPT", "x"])
 nodes = st.fixed_dictionaries(

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import fixture
+from tests.conftest import fixture, json_values
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
 from waypost.errors import AuthError, CarrierError, QuotaExceeded, RateLimited
@@ -181,16 +181,6 @@ def test_detect_and_courier_list_shapes() -> None:
     ]
 
 
-json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
 checkpoints = st.fixed_dictionaries(
     {},
     optional={
