@@ -467,7 +467,7 @@ class App:
             return _spring_error(404, "Not Found", request.path)
         if request.method != "GET":
             return _spring_error(405, "Method Not Allowed", request.path)
-        if not self.sandbox.admit(self.name, "api", RATE):
+        if not self.sandbox.admit(self.name, "api", RATE, at=request.arrived):
             entry.rejected = True
             return self._error(429, "请求过于频繁 / too many requests", 429)
         refused = self._authenticate(dict(request.headers))

@@ -721,7 +721,7 @@ class App:
         if request.headers.get("trackingmore-api-key") != API_KEY:
             return reply(4001)
         endpoint, per_second = self._limit(request.method, route)
-        if not self.sandbox.admit(NAME, endpoint, per_second, self.penalty):
+        if not self.sandbox.admit(NAME, endpoint, per_second, self.penalty, request.arrived):
             entry.rejected = True
             headers = {}
             if self.retry_after:
