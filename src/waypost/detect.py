@@ -49,7 +49,8 @@ def candidates(number: str, infos: Iterable[CarrierInfo]) -> list[Candidate]:
                     check=ok,
                 )
             )
-    found.sort(key=lambda c: c.confidence, reverse=True)
+    if len(found) > 1:
+        found.sort(key=lambda c: c.confidence, reverse=True)
     return found
 
 

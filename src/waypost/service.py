@@ -114,6 +114,7 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
     asked: dict[tuple[str, str | None, str | None], list[str]] = {}
     unconfigured: dict[str, list[str]] = {}
     refused: dict[tuple[str, str | None, str | None], CarrierError] = {}
+    missing_of = {name: config.missing(name) for name in infos}
     for query in queries:
         if query.carrier:
             targets = [(query.carrier, query.courier)]
@@ -128,7 +129,7 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
                 targets = list(dict.fromkeys(targets))
         ready = []
         for name, courier in targets:
-            missing = config.missing(name)
+            missing = missing_of[name]
             if missing:
                 unconfigured.setdefault(name, [s.key for s in missing])
                 continue
@@ -231,15 +232,17 @@ def _merge(
     the_plan: Plan,
     answers: dict[tuple[str, str | None, str | None], list[Answer]],
 ) -> Result:
-    asked = the_plan.asked.get(query.key, [])
-    if query.key in the_plan.refused:
-        err = the_plan.refused[query.key]
+    key = query.key
+    asked = the_plan.asked.get(key, [])
+    if key in the_plan.refused:
+        err = the_plan.refused[key]
         refused = Answer(query, [Shipment.failed(query.number, query.carrier or "-", err)])
         return Result(query, [refused], err, asked)
-    mine = [a for a in answers.get(query.key, []) if a.query.carrier in asked]
+    mine = [a for a in answers.get(key, []) if a.query.carrier in asked]
     found = [a for a in mine if a.found]
     if found:
-        found.sort(key=_newest, reverse=True)
+        if len(found) > 1:
+            found.sort(key=_newest, reverse=True)
         return Result(query, found, None, asked)
     definite = [a for a in mine if a.failure is None]
     if definite:

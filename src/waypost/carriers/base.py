@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -76,9 +76,10 @@ class Pattern:
             return self.courier_of(number)
         return self.courier
 
-    def match(self, number: str) -> re.Match[str] | None:
-        """Full-match ``number`` against this pattern."""
-        return _compiled(self.regex).fullmatch(number)
+    @cached_property
+    def match(self) -> Callable[[str], re.Match[str] | None]:
+        """Full-match a number against this pattern (compiled on first use)."""
+        return _compiled(self.regex).fullmatch
 
 
 @dataclass(frozen=True)

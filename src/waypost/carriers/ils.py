@@ -135,17 +135,20 @@ def build_request(user_id: str, pdd: str, numbers: Sequence[str]) -> dict[str, A
 
 def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
     """One ``billTrackList`` node; None when it carries nothing usable."""
-    node = as_dict(item)
-    description = text(node.get("desc"))
-    when = parse_time(node.get("date"), tz)
-    location = text(node.get("deport"))
+    if not isinstance(item, dict):
+        return None
+    description = text(item.get("desc"))
+    when = parse_time(item.get("date"), tz)
     if description is None and when is None:
         return None
-    raw_images = as_list(node.get("img"))
-    images = [u for u in map(text, raw_images) if u] if raw_images else []
-    status = STATUS_RULES.match(description) or Status.IN_TRANSIT
+    raw_images = item.get("img")
+    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
     return Event(
-        time=when, location=location, description=description, status=status, images=images
+        time=when,
+        location=text(item.get("deport")),
+        description=description,
+        status=STATUS_RULES.match(description) or Status.IN_TRANSIT,
+        images=images,
     )
 
 
@@ -153,9 +156,8 @@ def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
     """One ``ILSBillEventVO`` as a Shipment."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
-    events = merge_events(
-        e for e in (parse_event(i, tz) for i in as_list(node.get("billTrackList"))) if e
-    )
+    parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
+    events = merge_events([e for e in parsed if e is not None])
     if not isinstance(raw_status, dict) and not events:
         return Shipment(
             tracking_number=number,
