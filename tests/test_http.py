@@ -247,3 +247,10 @@ def test_fractional_rates_never_exceed_their_floor_in_any_second() -> None:
     assert at_most_per_second(sent, 2)
     assert sent[:4] == [0.0, 0.0, 1.0, 1.0]
     assert simulate(0.5, 3, latency=0.0) == [0.0, 2.0, 4.0]
+
+
+def test_sniffio_is_installed_so_httpcore_does_not_fail_an_import_per_request() -> None:
+    # httpcore 1.0.9 runs `import sniffio` on every lock setup; absent, each is a sys.path search.
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
