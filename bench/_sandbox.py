@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +12,10 @@ class SandboxProcess:
     """`waypost sandbox` on a free port in a child process (so it never shares our GIL)."""
 
     def __init__(self, latency_ms: float = 0.0, faults: str = "") -> None:
+        from waypost.sandbox import detach
+
         self._dir = tempfile.TemporaryDirectory()
-        state = Path(self._dir.name) / "sandbox.json"
-        args = [
-            sys.executable,
-            "-m",
-            "waypost",
-            "sandbox",
-            "--port",
-            "0",
-            "--latency",
-            str(latency_ms),
-        ]
-        args += ["--state-file", str(state)] + (["--faults", faults] if faults else [])
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while not state.exists():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("the sandbox did not start")
-            time.sleep(0.05)
-        info = json.loads(state.read_text())
+        info = detach.spawn(Path(self._dir.name), 0, latency_ms, faults, timeout=15)
         self.env: dict[str, str] = info["env"]
         self.base = f"http://127.0.0.1:{info['port']}"
 
@@ -65,8 +45,9 @@ class SandboxProcess:
 
     def close(self) -> None:
         """Stop the child."""
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        from waypost.sandbox import detach
+
+        detach.stop(Path(self._dir.name))
         self._dir.cleanup()
 
     def __enter__(self) -> SandboxProcess:

@@ -61,7 +61,7 @@ def spawn(
             )
         time.sleep(0.05)
     proc.kill()
-    raise UsageError("the sandbox did not start within 10 s")
+    raise UsageError(f"the sandbox did not start within {timeout:g} s")
 
 
 def write_state(path: Path, port: int, env: dict[str, str]) -> None:
