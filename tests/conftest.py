@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.hostile import HostileServer
 from waypost.sandbox import Sandbox
 
 settings.register_profile("default", max_examples=150, deadline=None)
@@ -59,6 +60,18 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
         yield box
     finally:
         box.stop()
+
+
+@pytest.fixture
+def hostile(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
+    """A hostile carrier in front of the sandbox, with waypost pointed at it (see hostile.py)."""
+    server = HostileServer(sandbox.base_url).start()
+    for key, value in server.env(sandbox.env()).items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass
