@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from waypost import __version__
-from waypost.errors import ConfigError, UsageError, WaypostError
+from waypost.errors import ConfigError, StoreError, UsageError, WaypostError
 
 if TYPE_CHECKING:
     from waypost.config import Config
@@ -208,18 +208,36 @@ def _mode(as_json: bool, as_jsonl: bool) -> str:
 
 
 def _store(required: bool) -> Any:
-    """The SQLite store; without ``required``, a broken store only costs the caches."""
-    from waypost.errors import StoreError
+    """The SQLite store; without ``required``, a broken store only costs the caches.
+
+    It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
+    """
     from waypost.paths import data_dir
     from waypost.store import Store
 
     try:
-        return Store.open(data_dir())
+        return Store.open(data_dir(), timeout=_busy_timeout())
     except StoreError as exc:
         if required:
             raise
         err(f"warning: {exc.message}; going on without the cache")
         return None
+
+
+def _busy_timeout() -> float:
+    from waypost import config as cfg
+
+    if STATE._config is not None:
+        return STATE._config.busy_timeout
+    return cfg.busy_timeout(STATE.config_path)
+
+
+def _cache(store: Any = None) -> Any:
+    """A lookup cache over the store that never waits for it nor fails because of it."""
+    from waypost.paths import data_dir
+    from waypost.store import StoreCache
+
+    return StoreCache(data_dir(), store, warn=err)
 
 
 @app.command(
@@ -288,7 +306,9 @@ def track(
     args = numbers or []
     stdin_text = _read_stdin() if "-" in args else None
     queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
-    store = _store(required=save)
+    store: Any = _store(required=True) if save else None
+    cache = _cache(store)
+    not_saved: StoreError | None = None
     try:
         with render.progress(term, enabled=len(queries) > 5) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
@@ -299,14 +319,19 @@ def track(
                     options,
                     timeout=st.timeout,
                     deadline=deadline,
-                    cache=store,
+                    cache=cache,
                     on_start=bar.start,
                 )
             )
         if save:
-            added = service.save(store, report, label)
-            err(f"watching {added} new shipment(s)" if added else "watch list updated")
+            try:
+                added = service.save(store, report, label)
+            except StoreError as exc:
+                not_saved = exc  # the answers are still shown, then the run fails (exit 5)
+            else:
+                err(f"watching {added} new shipment(s)" if added else "watch list updated")
     finally:
+        cache.close()
         if store is not None:
             store.close()
     out = sys.stdout
@@ -319,6 +344,8 @@ def track(
     out.flush()
     for hint in report.hints:
         err(f"hint: {hint}")
+    if not_saved is not None:
+        raise not_saved
     raise typer.Exit(report.exit_code)
 
 
@@ -674,10 +701,13 @@ def carriers(
         if name not in registry.names() or not service.supports(name, "couriers"):
             known = [n for n in registry.names() if service.supports(n, "couriers")]
             raise UsageError(f"--remote: {remote!r} has no courier list (try: {', '.join(known)})")
-        with _store(required=False) as store:
+        cache = _cache()
+        try:
             couriers = service.remote_couriers(
-                name, cfg, lang=lang, timeout=st.timeout, cache=store
+                name, cfg, lang=lang, timeout=st.timeout, cache=cache
             )
+        finally:
+            cache.close()
         if as_json:
             out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
         else:
@@ -835,7 +865,8 @@ def config_init(config: ConfigOpt = None) -> None:
     data: dict[str, Any] = {}
     if path.exists():
         data, _ = cfg.read_file(path)
-    sections = data.setdefault("carriers", {})
+    sections = data.get("carriers", {})
+    answers: dict[str, dict[str, str]] = {}
     err(f"Configuring {path} (press Enter to skip or keep a value).")
     for info in registry.infos():
         err(f"\n{info.title} ({info.name}): {info.coverage}")
@@ -845,15 +876,17 @@ def config_init(config: ConfigOpt = None) -> None:
             shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
             hide = s.secret and _can_hide()
-            answer = typer.prompt(label, default="", show_default=False, hide_input=hide).strip()
+            answer = cfg.clean(typer.prompt(label, default="", show_default=False, hide_input=hide))
             if answer and s.secret:
                 STATE.secrets.append(answer)
             if answer:
-                sections.setdefault(info.name, {})[s.key] = answer
-    if not sections:
-        del data["carriers"]
-    cfg.validate(data, path)
-    cfg.write_atomic(path, data)
+                answers.setdefault(info.name, {})[s.key] = answer
+
+    def apply(fresh: dict[str, Any]) -> None:
+        for name, values in answers.items():
+            fresh.setdefault("carriers", {}).setdefault(name, {}).update(values)
+
+    cfg.update(path, apply)
     err(f"\nsaved {path} (mode 600)")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
-from waypost.errors import StoreLocked, UsageError
+from waypost.errors import StoreError, StoreLocked, UsageError
 from waypost.store import Store, Watched
 
 if TYPE_CHECKING:
@@ -36,8 +36,7 @@ def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
     """Hold the watch lock, waiting up to ``wait`` seconds; StoreLocked if it stays taken."""
     import fcntl
 
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(data_dir / LOCK_NAME)
     try:
         give_up = time.monotonic() + wait
         while True:
@@ -54,6 +53,27 @@ def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    """The watch lock file, opened; a directory or a file in the way is a StoreError (exit 5)."""
+    from waypost.store import fault
+
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(
+            f"cannot use the data directory {path.parent}: it is a file, not a directory",
+            hint="move the file away or set WAYPOST_DATA_DIR to a directory",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except IsADirectoryError:
+        raise StoreError(
+            f"cannot use the watch lock {path}: it is a directory, not a file",
+            hint=f"remove it (rmdir {path}); waypost creates the lock file itself",
+        ) from None
+    except OSError as exc:
+        raise fault(exc, path) from None
 
 
 @dataclass
