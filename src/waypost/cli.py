@@ -109,6 +109,19 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# Longer than any wait a user means; short enough to stay a valid timeout everywhere.
+MAX_SECONDS = 86400.0
+
+
+def _finite(value: float | None) -> float | None:
+    """Reject ``nan`` and ``inf``, which the range check of a float option lets through."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -124,6 +137,8 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.1,
+        max=MAX_SECONDS,
+        callback=_finite,
         help="Per-request timeout in seconds (default 20).",
         show_default=False,
     ),
@@ -195,6 +210,8 @@ DeadlineOpt = Annotated[
         "--deadline",
         metavar="SECONDS",
         min=0.1,
+        max=MAX_SECONDS,
+        callback=_finite,
         help="Give up on whatever is still unanswered after this long.",
         show_default=False,
     ),
@@ -402,6 +419,8 @@ def watch(
             "--lock-wait",
             metavar="SECONDS",
             min=0,
+            max=MAX_SECONDS,
+            callback=_finite,
             help="How long to wait for another running watch before skipping this pass.",
         ),
     ] = 30.0,
