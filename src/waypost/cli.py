@@ -1015,6 +1015,18 @@ def _print_env(env: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the only place where errors become exit codes."""
+    saved = sys.stdout, sys.stderr
+    _streams()
+    try:
+        return _main(argv)
+    except _PipeClosed:
+        _quiet_stdout()
+        return EXIT_PIPE
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     STATE.__init__()  # type: ignore[misc]
     if "waypost.logs" in sys.modules:
         sys.modules["waypost.logs"].reset()
@@ -1040,9 +1052,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("waypost: interrupted")
         return 130
-    except BrokenPipeError:
-        _quiet_stdout()
-        return 0
+    except (BrokenPipeError, _PipeClosed):
+        raise _PipeClosed from None
     except Exception as exc:
         if STATE.debug:
             import traceback
@@ -1089,3 +1100,116 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+# What a shell reports for a process killed by SIGPIPE (128 + 13), as `git log | head -1` does.
+EXIT_PIPE = 141
+
+
+class _PipeClosed(Exception):
+    """The reader of standard output went away; not an OSError, so click does not catch it."""
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: what the stream cannot encode becomes ``\\uXXXX`` (as JSON escapes it:
+    a JSON document stays valid and exact, a table stays readable)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    escaped = []
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), exc.end
+
+
+class _Output:
+    """Standard output of a run: a closed pipe or a failed write is an error click passes on."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write, or raise _PipeClosed / OutputError."""
+        if self._stream is None:
+            raise _closed()
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise _PipeClosed from None
+        except (OSError, ValueError) as exc:
+            raise _failed(exc) from None
+
+    def writelines(self, lines: Any) -> None:
+        """Write each line."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush, or raise _PipeClosed / OutputError."""
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise _PipeClosed from None
+        except (OSError, ValueError) as exc:
+            raise _failed(exc) from None
+
+    def isatty(self) -> bool:
+        """True on a terminal."""
+        return self._stream is not None and _isatty(self._stream)
+
+    def fileno(self) -> int:
+        """The file descriptor (none when standard output was closed)."""
+        if self._stream is None:
+            import io
+
+            raise io.UnsupportedOperation("standard output is closed")
+        return int(self._stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _closed() -> WaypostError:
+    from waypost.errors import OutputError
+
+    return OutputError(
+        "cannot write the output: standard output is closed",
+        hint="run waypost with its output going somewhere (a file, a pipe, /dev/null)",
+    )
+
+
+def _failed(exc: OSError | ValueError) -> WaypostError:
+    from waypost.errors import OutputError
+
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(f"cannot write the output to standard output: {reason}")
+
+
+def _streams() -> None:
+    """Make the standard streams safe for any text and any state (closed, a full disk)."""
+    import codecs
+    import contextlib
+
+    stdout_closed = sys.stdout is None
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            # A closed standard descriptor would be reused by the next file opened (the
+            # database, a lock): /dev/null holds its place.
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)
+            stdout_closed = stdout_closed or fd == 1
+    codecs.register_error("waypost.escape", _escape)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="waypost.escape")  # type: ignore[union-attr]
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the whole run)
+    sys.stdout = _Output(None if stdout_closed else sys.stdout)
