@@ -500,6 +500,8 @@ def _watch_pass(
             raise
         err(f"waypost: error: {exc.message}")
         return exc.exit_code
+    for line in result.failure_lines():
+        err(line)
     for hint in result.hints:
         err(f"hint: {hint}")
     return result.exit_code

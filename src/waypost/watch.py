@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
-from waypost.errors import StoreError, StoreLocked, UsageError
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    QuotaExceeded,
+    StoreError,
+    StoreLocked,
+    UsageError,
+)
 from waypost.store import Store, Watched
 
 if TYPE_CHECKING:
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
     from waypost.render import Terminal
+    from waypost.service import Result
 
 LOCK_NAME = "watch.lock"
 
@@ -97,6 +105,30 @@ class PassReport:
     problems: list[str] = field(default_factory=list)
     exit_code: int = 0
     hints: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, list[CarrierError]] = field(default_factory=dict)
+
+    def failure_lines(self) -> list[str]:
+        """One line per carrier that failed this pass (stderr, so that cron mails it)."""
+        lines = []
+        for name, errors in self.failures.items():
+            first = errors[0]
+            message = (
+                first.message
+                if first.message.startswith(f"{name}:")
+                else (f"{name}: {first.message}")
+            )
+            total = self.asked.get(name, len(errors))
+            if len(errors) < total:
+                effect = f"{len(errors)} of {total} watched shipment(s) not checked this pass"
+            elif isinstance(first, AuthError | QuotaExceeded):
+                effect = "watching is not working"
+            else:
+                effect = f"none of its {total} watched shipment(s) could be checked this pass"
+            lines.append(f"waypost: {message}; {effect}")
+            if first.hint:
+                lines.append(f"hint: {first.hint}")
+        return lines
 
 
 QueryKey = tuple[str, str | None, str | None]
@@ -152,6 +184,11 @@ def refresh(
     )
     report.exit_code = result.exit_code
     report.hints = result.hints
+    for res in result.results:
+        name = _carrier_of(res)
+        report.asked[name] = report.asked.get(name, 0) + 1
+        if res.failure is not None:
+            report.failures.setdefault(name, []).append(res.failure)
     answered: list[tuple[Watched, Shipment]] = []
     untouched: list[int] = []
     for res in result.results:
@@ -175,6 +212,13 @@ def refresh(
                 answered.append((row, s))
     store.touch(untouched)
     return report, answered
+
+
+def _carrier_of(result: Result) -> str:
+    """The carrier a result came from (the one that failed, or the one asked)."""
+    if result.failure is not None and result.failure.carrier:
+        return result.failure.carrier
+    return result.query.carrier or (result.asked[0] if result.asked else "-")
 
 
 def _knows_less(shipment: Shipment, row: Watched) -> bool:
