@@ -22,7 +22,8 @@ HELP = """Track parcels from the terminal: ILS, TrackingMore and PandaPon (1688/
 
 Numbers may carry a carrier prefix (ils:3676E4043665, trackingmore:usps:9400...,
 pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all answered,
-1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered."""
+1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered,
+5 the local store could not be used (busy, damaged, read-only, disk full)."""
 
 app = typer.Typer(
     name="waypost",
@@ -242,11 +243,11 @@ def _store(required: bool) -> Any:
 
 
 def _busy_timeout() -> float:
-    from waypost import config as cfg
+    from waypost.paths import busy_timeout
 
     if STATE._config is not None:
         return STATE._config.busy_timeout
-    return cfg.busy_timeout(STATE.config_path)
+    return busy_timeout(STATE.config_path)
 
 
 def _cache(store: Any = None) -> Any:

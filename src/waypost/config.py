@@ -26,7 +26,13 @@ from typing import Any
 from waypost import carriers
 from waypost.carriers.base import Setting
 from waypost.errors import ConfigError
-from waypost.paths import config_path, data_dir, default_config_path
+from waypost.paths import (
+    BUSY_TIMEOUT,
+    BUSY_TIMEOUT_MAX,
+    config_path,
+    data_dir,
+    default_config_path,
+)
 
 __all__ = ["Config", "config_path", "data_dir", "default_config_path", "load", "mask"]
 
@@ -59,9 +65,9 @@ STORE_SETTINGS: tuple[Setting, ...] = (
         "busy_timeout",
         "seconds to wait while another waypost writes to the watch list (then exit 5)",
         kind="float",
-        default=10.0,
+        default=BUSY_TIMEOUT,
         allow_zero=True,
-        maximum=3600,
+        maximum=BUSY_TIMEOUT_MAX,
     ),
 )
 # The ceiling of a number setting that declares none: far above any sensible value, low enough
@@ -111,7 +117,7 @@ class Config:
     @property
     def busy_timeout(self) -> float:
         """Seconds to wait for another writer of the store (``[store] busy_timeout``)."""
-        return float(self.store.get("busy_timeout", 10.0))
+        return float(self.store.get("busy_timeout", BUSY_TIMEOUT))
 
     def carrier(self, name: str) -> dict[str, Any]:
         """Settings of carrier ``name`` with defaults applied."""
@@ -361,31 +367,6 @@ def load(
         store=store,
         warnings=warnings,
     )
-
-
-def busy_timeout(path: Path | None = None, env: Mapping[str, str] | None = None) -> float:
-    """``[store] busy_timeout`` without loading the carriers (``list`` stays light).
-
-    A file or value that cannot be used gives the default here; the commands that load the whole
-    configuration report it.
-    """
-    env = os.environ if env is None else env
-    (setting,) = STORE_SETTINGS
-    default = float(setting.default or 0)
-    try:
-        raw = env.get(setting.env_var("store"))
-        if raw and clean(raw):
-            return float(_coerce_env(setting, raw))
-        target = config_path(path, env)
-        if not target.is_file():
-            return default
-        data = tomllib.loads(target.read_text(encoding="utf-8-sig"))
-        value = data.get("store", {}).get(setting.key)
-        return default if value is None else float(_check_value(setting, value))
-    except (OSError, UnicodeError, tomllib.TOMLDecodeError, RecursionError, AttributeError):
-        return default
-    except (TypeError, ValueError):
-        return default
 
 
 def _merge(

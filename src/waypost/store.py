@@ -33,6 +33,7 @@ from waypost.errors import (
     StoreFull,
     StoreReadOnly,
 )
+from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 
 if TYPE_CHECKING:
@@ -91,7 +92,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-BUSY_TIMEOUT = 10.0
 OUR_TABLES = frozenset(
     m.group(1) for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS))
 )
