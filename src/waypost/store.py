@@ -97,11 +97,17 @@ OUR_TABLES = frozenset(
 )
 
 
-def fault(exc: BaseException, path: Path, busy_timeout: float = BUSY_TIMEOUT) -> StoreError:
-    """The StoreError that explains an SQLite or OS error on the database ``path``."""
+def fault(
+    exc: BaseException,
+    path: Path,
+    busy_timeout: float = BUSY_TIMEOUT,
+    *,
+    what: str = "the database",
+) -> StoreError:
+    """The StoreError that explains an SQLite or OS error on ``path`` (``what`` names it)."""
     if isinstance(exc, StoreError):
         return exc
-    where = f"cannot use the database {path}"
+    where = f"cannot use {what} {path}"
     if isinstance(exc, OSError):
         return _os_fault(exc, path, where)
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
@@ -141,12 +147,17 @@ def _os_fault(exc: OSError, path: Path, where: str) -> StoreError:
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StoreReadOnly(
-            f"{where}: {reason} ({exc.filename or path.parent})",
-            hint=f"check the owner and mode: ls -ld {path.parent}",
+            f"{where}: {reason.lower()} (its directory {path.parent} is read-only); "
+            "nothing was changed",
+            hint=f"check the owner and mode: ls -ld {path.parent} (reading the watch list "
+            "still works)",
         )
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return StoreFull(f"{where}: {reason}; nothing was changed", hint="free some space")
-    return StoreError(f"{where}: {reason} ({exc.filename or path})")
+        return StoreFull(
+            f"{where}: {reason.lower()}; nothing was changed",
+            hint=f"free some space on the disk of {path.parent} and run again",
+        )
+    return StoreError(f"{where}: {reason}")
 
 
 class _Cursor(sqlite3.Cursor):

@@ -81,7 +81,7 @@ def _open_lock(path: Path) -> int:
             hint=f"remove it (rmdir {path}); waypost creates the lock file itself",
         ) from None
     except OSError as exc:
-        raise fault(exc, path) from None
+        raise fault(exc, path, what="the watch lock") from None
 
 
 @dataclass

@@ -309,6 +309,8 @@ def test_read_only_store_lists_but_refuses_writes(
     for args in (("track", "--save", MORE), ("watch", "--once"), ("remove", ILS[0])):
         r = waypost(*args, preexec=reader_only)
         assert r.returncode == 5, (args, r.stderr)
+        named = "the watch lock" if args[0] == "watch" and what == "directory" else "the database"
+        assert f"cannot use {named}" in r.stderr, r.stderr
         assert str(data) in r.stderr
         assert "Traceback" not in r.stderr
     plain = waypost("track", "--jsonl", *ILS, preexec=reader_only)
