@@ -147,7 +147,7 @@ def test_exit_3_when_no_carrier_is_configured(cli) -> None:  # type: ignore[no-u
 def test_exit_3_on_an_invalid_config_file(cli, isolated) -> None:  # type: ignore[no-untyped-def]
     path = isolated / "config" / "config.toml"
     path.parent.mkdir()
-    path.write_text("[carriers.ils]\nuser_id = 1\n")
+    path.write_text("[carriers.ils]\nuser_id = true\n")
     r = cli("track", "3676E4043665")
     assert r.code == 3
     assert f"{path}, line 2: carriers.ils.user_id must be a string" in r.err

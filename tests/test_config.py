@@ -208,3 +208,40 @@ def test_missing_file_with_explicit_config_is_exit_3(cli, tmp_path: Path) -> Non
     assert "config file not found" in r.err
     assert not (tmp_path / "nope.toml").exists()
     assert os.listdir(tmp_path) == [p.name for p in tmp_path.iterdir()]
+
+
+def test_store_busy_timeout_defaults_to_10_and_is_validated(path: Path) -> None:
+    assert config.load(env={"WAYPOST_CONFIG": str(path)}).busy_timeout == 10.0
+    config.set_value(path, "store.busy_timeout", "2.5")
+    assert config.load(env={"WAYPOST_CONFIG": str(path)}).busy_timeout == 2.5
+    env = {"WAYPOST_CONFIG": str(path), "WAYPOST_STORE_BUSY_TIMEOUT": "0"}
+    assert config.load(env=env).busy_timeout == 0.0
+    with pytest.raises(ConfigError, match=r"store\.busy_timeout must be at most 3600"):
+        config.set_value(path, "store.busy_timeout", "7200")
+    write(path, "[store]\nbusy_timeout = -1\n")
+    with pytest.raises(ConfigError, match=r"line 2: store\.busy_timeout must be 0 or more"):
+        config.load(env={"WAYPOST_CONFIG": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("", {}, 10.0),
+        ("[store]\nbusy_timeout = 3\n", {}, 3.0),
+        ("\ufeff[store]\nbusy_timeout = 0.5\n", {}, 0.5),
+        ("[store]\nbusy_timeout = 3\n", {"WAYPOST_STORE_BUSY_TIMEOUT": "\u00a07 "}, 7.0),
+        ("[store]\nbusy_timeout = nan\n", {}, 10.0),
+        ("[store]\nbusy_timeout = 1e9\n", {}, 10.0),
+        ("[store]\nbusy_timeout = 'x'\n", {}, 10.0),
+        ("[store\n", {}, 10.0),
+        ("", {"WAYPOST_STORE_BUSY_TIMEOUT": "inf"}, 10.0),
+    ],
+)
+def test_the_light_busy_timeout_reader_agrees_or_falls_back(
+    text: str, env: dict[str, str], expected: float, path: Path
+) -> None:
+    from waypost.paths import busy_timeout
+
+    if text:
+        write(path, text)
+    assert busy_timeout(None, {"WAYPOST_CONFIG": str(path), **env}) == expected

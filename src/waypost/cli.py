@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from waypost import __version__
-from waypost.errors import ConfigError, UsageError, WaypostError
+from waypost.errors import ConfigError, StoreError, UsageError, WaypostError
 
 if TYPE_CHECKING:
     from waypost.config import Config
@@ -22,7 +22,8 @@ HELP = """Track parcels from the terminal: ILS, TrackingMore and PandaPon (1688/
 
 Numbers may carry a carrier prefix (ils:3676E4043665, trackingmore:usps:9400...,
 pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all answered,
-1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered."""
+1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered,
+5 the local store could not be used (busy, damaged, read-only, disk full)."""
 
 app = typer.Typer(
     name="waypost",
@@ -109,6 +110,19 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# Longer than any wait a user means; short enough to stay a valid timeout everywhere.
+MAX_SECONDS = 86400.0
+
+
+def _finite(value: float | None) -> float | None:
+    """Reject ``nan`` and ``inf``, which the range check of a float option lets through."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -124,6 +138,8 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.1,
+        max=MAX_SECONDS,
+        callback=_finite,
         help="Per-request timeout in seconds (default 20).",
         show_default=False,
     ),
@@ -195,6 +211,8 @@ DeadlineOpt = Annotated[
         "--deadline",
         metavar="SECONDS",
         min=0.1,
+        max=MAX_SECONDS,
+        callback=_finite,
         help="Give up on whatever is still unanswered after this long.",
         show_default=False,
     ),
@@ -208,18 +226,36 @@ def _mode(as_json: bool, as_jsonl: bool) -> str:
 
 
 def _store(required: bool) -> Any:
-    """The SQLite store; without ``required``, a broken store only costs the caches."""
-    from waypost.errors import StoreError
+    """The SQLite store; without ``required``, a broken store only costs the caches.
+
+    It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
+    """
     from waypost.paths import data_dir
     from waypost.store import Store
 
     try:
-        return Store.open(data_dir())
+        return Store.open(data_dir(), timeout=_busy_timeout())
     except StoreError as exc:
         if required:
             raise
         err(f"warning: {exc.message}; going on without the cache")
         return None
+
+
+def _busy_timeout() -> float:
+    from waypost.paths import busy_timeout
+
+    if STATE._config is not None:
+        return STATE._config.busy_timeout
+    return busy_timeout(STATE.config_path)
+
+
+def _cache(store: Any = None) -> Any:
+    """A lookup cache over the store that never waits for it nor fails because of it."""
+    from waypost.paths import data_dir
+    from waypost.store import StoreCache
+
+    return StoreCache(data_dir(), store, warn=err)
 
 
 @app.command(
@@ -288,7 +324,9 @@ def track(
     args = numbers or []
     stdin_text = _read_stdin() if "-" in args else None
     queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
-    store = _store(required=save)
+    store: Any = _store(required=True) if save else None
+    cache = _cache(store)
+    not_saved: StoreError | None = None
     try:
         with render.progress(term, enabled=len(queries) > 5) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
@@ -299,14 +337,19 @@ def track(
                     options,
                     timeout=st.timeout,
                     deadline=deadline,
-                    cache=store,
+                    cache=cache,
                     on_start=bar.start,
                 )
             )
         if save:
-            added = service.save(store, report, label)
-            err(f"watching {added} new shipment(s)" if added else "watch list updated")
+            try:
+                added = service.save(store, report, label)
+            except StoreError as exc:
+                not_saved = exc  # the answers are still shown, then the run fails (exit 5)
+            else:
+                err(f"watching {added} new shipment(s)" if added else "watch list updated")
     finally:
+        cache.close()
         if store is not None:
             store.close()
     out = sys.stdout
@@ -319,6 +362,8 @@ def track(
     out.flush()
     for hint in report.hints:
         err(f"hint: {hint}")
+    if not_saved is not None:
+        raise not_saved
     raise typer.Exit(report.exit_code)
 
 
@@ -375,6 +420,8 @@ def watch(
             "--lock-wait",
             metavar="SECONDS",
             min=0,
+            max=MAX_SECONDS,
+            callback=_finite,
             help="How long to wait for another running watch before skipping this pass.",
         ),
     ] = 30.0,
@@ -454,6 +501,8 @@ def _watch_pass(
             raise
         err(f"waypost: error: {exc.message}")
         return exc.exit_code
+    for line in result.failure_lines():
+        err(line)
     for hint in result.hints:
         err(f"hint: {hint}")
     return result.exit_code
@@ -674,10 +723,13 @@ def carriers(
         if name not in registry.names() or not service.supports(name, "couriers"):
             known = [n for n in registry.names() if service.supports(n, "couriers")]
             raise UsageError(f"--remote: {remote!r} has no courier list (try: {', '.join(known)})")
-        with _store(required=False) as store:
+        cache = _cache()
+        try:
             couriers = service.remote_couriers(
-                name, cfg, lang=lang, timeout=st.timeout, cache=store
+                name, cfg, lang=lang, timeout=st.timeout, cache=cache
             )
+        finally:
+            cache.close()
         if as_json:
             out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
         else:
@@ -835,7 +887,8 @@ def config_init(config: ConfigOpt = None) -> None:
     data: dict[str, Any] = {}
     if path.exists():
         data, _ = cfg.read_file(path)
-    sections = data.setdefault("carriers", {})
+    sections = data.get("carriers", {})
+    answers: dict[str, dict[str, str]] = {}
     err(f"Configuring {path} (press Enter to skip or keep a value).")
     for info in registry.infos():
         err(f"\n{info.title} ({info.name}): {info.coverage}")
@@ -845,15 +898,17 @@ def config_init(config: ConfigOpt = None) -> None:
             shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
             hide = s.secret and _can_hide()
-            answer = typer.prompt(label, default="", show_default=False, hide_input=hide).strip()
+            answer = cfg.clean(typer.prompt(label, default="", show_default=False, hide_input=hide))
             if answer and s.secret:
                 STATE.secrets.append(answer)
             if answer:
-                sections.setdefault(info.name, {})[s.key] = answer
-    if not sections:
-        del data["carriers"]
-    cfg.validate(data, path)
-    cfg.write_atomic(path, data)
+                answers.setdefault(info.name, {})[s.key] = answer
+
+    def apply(fresh: dict[str, Any]) -> None:
+        for name, values in answers.items():
+            fresh.setdefault("carriers", {}).setdefault(name, {}).update(values)
+
+    cfg.update(path, apply)
     err(f"\nsaved {path} (mode 600)")
 
 
@@ -963,6 +1018,18 @@ def _print_env(env: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the only place where errors become exit codes."""
+    saved = sys.stdout, sys.stderr
+    _streams()
+    try:
+        return _main(argv)
+    except _PipeClosed:
+        _quiet_stdout()
+        return EXIT_PIPE
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     STATE.__init__()  # type: ignore[misc]
     if "waypost.logs" in sys.modules:
         sys.modules["waypost.logs"].reset()
@@ -988,9 +1055,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("waypost: interrupted")
         return 130
-    except BrokenPipeError:
-        _quiet_stdout()
-        return 0
+    except (BrokenPipeError, _PipeClosed):
+        raise _PipeClosed from None
     except Exception as exc:
         if STATE.debug:
             import traceback
@@ -1037,3 +1103,116 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+# What a shell reports for a process killed by SIGPIPE (128 + 13), as `git log | head -1` does.
+EXIT_PIPE = 141
+
+
+class _PipeClosed(Exception):
+    """The reader of standard output went away; not an OSError, so click does not catch it."""
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: what the stream cannot encode becomes ``\\uXXXX`` (as JSON escapes it:
+    a JSON document stays valid and exact, a table stays readable)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    escaped = []
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), exc.end
+
+
+class _Output:
+    """Standard output of a run: a closed pipe or a failed write is an error click passes on."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write, or raise _PipeClosed / OutputError."""
+        if self._stream is None:
+            raise _closed()
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise _PipeClosed from None
+        except (OSError, ValueError) as exc:
+            raise _failed(exc) from None
+
+    def writelines(self, lines: Any) -> None:
+        """Write each line."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush, or raise _PipeClosed / OutputError."""
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise _PipeClosed from None
+        except (OSError, ValueError) as exc:
+            raise _failed(exc) from None
+
+    def isatty(self) -> bool:
+        """True on a terminal."""
+        return self._stream is not None and _isatty(self._stream)
+
+    def fileno(self) -> int:
+        """The file descriptor (none when standard output was closed)."""
+        if self._stream is None:
+            import io
+
+            raise io.UnsupportedOperation("standard output is closed")
+        return int(self._stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _closed() -> WaypostError:
+    from waypost.errors import OutputError
+
+    return OutputError(
+        "cannot write the output: standard output is closed",
+        hint="run waypost with its output going somewhere (a file, a pipe, /dev/null)",
+    )
+
+
+def _failed(exc: OSError | ValueError) -> WaypostError:
+    from waypost.errors import OutputError
+
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(f"cannot write the output to standard output: {reason}")
+
+
+def _streams() -> None:
+    """Make the standard streams safe for any text and any state (closed, a full disk)."""
+    import codecs
+    import contextlib
+
+    stdout_closed = sys.stdout is None
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            # A closed standard descriptor would be reused by the next file opened (the
+            # database, a lock): /dev/null holds its place.
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)
+            stdout_closed = stdout_closed or fd == 1
+    codecs.register_error("waypost.escape", _escape)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="waypost.escape")  # type: ignore[union-attr]
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the whole run)
+    sys.stdout = _Output(None if stdout_closed else sys.stdout)

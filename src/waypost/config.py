@@ -2,18 +2,23 @@
 
 Location: ``--config PATH``, else ``$WAYPOST_CONFIG``, else
 ``platformdirs.user_config_dir("waypost")/config.toml`` (SPEC.md, "Configuration").
-Writes are atomic (temp file + rename) with mode 0600; a file that does not parse is never
-rewritten.
+Writes are atomic (temp file + rename) with mode 0600, under an exclusive lock on the config's
+directory so that concurrent ``config set`` commands all land; a symlink is followed
+to a regular file, anything else that is not a regular file is refused. A file that does not parse
+is never rewritten. Numbers must be finite and in range, strings lose surrounding Unicode spaces,
+and a UTF-8 byte-order mark is accepted.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,13 @@ from typing import Any
 from waypost import carriers
 from waypost.carriers.base import Setting
 from waypost.errors import ConfigError
-from waypost.paths import config_path, data_dir, default_config_path
+from waypost.paths import (
+    BUSY_TIMEOUT,
+    BUSY_TIMEOUT_MAX,
+    config_path,
+    data_dir,
+    default_config_path,
+)
 
 __all__ = ["Config", "config_path", "data_dir", "default_config_path", "load", "mask"]
 
@@ -32,12 +43,39 @@ HTTP_SETTINGS: tuple[Setting, ...] = (
         kind="int",
         default=3,
         allow_zero=True,
+        maximum=100,
     ),
     Setting(
-        "backoff", "first retry delay in seconds (doubles each time)", kind="float", default=0.5
+        "backoff",
+        "first retry delay in seconds (doubles each time)",
+        kind="float",
+        default=0.5,
+        maximum=3600,
     ),
-    Setting("retry_budget", "most seconds spent retrying one request", kind="float", default=60.0),
+    Setting(
+        "retry_budget",
+        "most seconds spent retrying one request",
+        kind="float",
+        default=60.0,
+        maximum=86400,
+    ),
 )
+STORE_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "busy_timeout",
+        "seconds to wait while another waypost writes to the watch list (then exit 5)",
+        kind="float",
+        default=BUSY_TIMEOUT,
+        allow_zero=True,
+        maximum=BUSY_TIMEOUT_MAX,
+    ),
+)
+# The ceiling of a number setting that declares none: far above any sensible value, low enough
+# that it converts to int and to a timeout without overflowing.
+DEFAULT_MAXIMUM = 1_000_000.0
+# Characters str.strip() keeps that still make a pasted key wrong: zero-width space and joiners,
+# word joiner, byte-order mark.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 WATCH_KEYS: dict[str, tuple[type, str]] = {
     "notify": (list, "notification URLs used by `watch` (Apprise style)"),
@@ -65,6 +103,7 @@ class Config:
     sources: dict[str, str]
     watch: dict[str, Any] = field(default_factory=dict)
     http: dict[str, Any] = field(default_factory=dict)
+    store: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def retry_policy(self) -> dict[str, Any]:
@@ -74,6 +113,11 @@ class Config:
             "base": float(self.http.get("backoff", 0.5)),
             "budget": float(self.http.get("retry_budget", 60.0)),
         }
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds to wait for another writer of the store (``[store] busy_timeout``)."""
+        return float(self.store.get("busy_timeout", BUSY_TIMEOUT))
 
     def carrier(self, name: str) -> dict[str, Any]:
         """Settings of carrier ``name`` with defaults applied."""
@@ -120,11 +164,19 @@ def _where(path: Path, text: str, section: str, key: str | None = None) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
+def clean(text: str) -> str:
+    """``text`` without surrounding white space, Unicode spaces and invisible characters."""
+    return text.strip().strip(INVISIBLE).strip()
+
+
 def _check_value(setting: Setting, value: Any) -> Any:
-    """Validate one value from the file against its declared kind."""
+    """Validate one value against its declared kind; the value as it is to be used."""
     if setting.kind == "str":
+        if _id_like(setting) and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # `user_id = 1` written by hand: an id, not a count
         if not isinstance(value, str):
             raise TypeError(f"must be a string, not {type(value).__name__}")
+        value = clean(value)
         if setting.key == "timezone":
             _check_zone(value)
         if setting.key == "base_url" and not re.match(r"^https?://[^\s/]+", value):
@@ -132,11 +184,30 @@ def _check_value(setting: Setting, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"must be a number, not {type(value).__name__}")
+    return _check_number(setting, value)
+
+
+def _id_like(setting: Setting) -> bool:
+    """An identifier a carrier issues (``user_id``); a hand-written file may give it as a number."""
+    return setting.key.endswith("_id")
+
+
+def _check_number(setting: Setting, value: float) -> int | float:
+    """Finite, not negative (nor 0 unless allowed), at most the maximum; whole for an int."""
+    ceiling = setting.maximum if setting.maximum is not None else DEFAULT_MAXIMUM
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value}")
     if value < 0 or (value == 0 and not setting.allow_zero):
         raise ValueError(
             "must be greater than 0" if not setting.allow_zero else "must be 0 or more"
         )
-    return int(value) if setting.kind == "int" else float(value)
+    if value > ceiling:
+        raise ValueError(f"must be at most {ceiling:g}, not {value:g}")
+    if setting.kind == "int":
+        if value != int(value):
+            raise ValueError(f"must be a whole number, not {value:g}")
+        return int(value)
+    return float(value)
 
 
 def _check_zone(name: str) -> None:
@@ -149,19 +220,20 @@ def _check_zone(name: str) -> None:
 
 
 def _coerce_env(setting: Setting, raw: str) -> Any:
+    raw = clean(raw)
     if setting.kind == "str":
         return _check_value(setting, raw)
     try:
         number = float(raw)
     except ValueError as exc:
-        raise TypeError("must be a number") from exc
+        raise TypeError(f"must be a number, not {raw!r}") from exc
     return _check_value(setting, number)
 
 
 def read_file(path: Path) -> tuple[dict[str, Any], str]:
     """Parse and validate the file; a ConfigError names file, line and key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad starts a UTF-8 file with a BOM
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
@@ -173,13 +245,18 @@ def read_file(path: Path) -> tuple[dict[str, Any], str]:
             f"{path}: invalid TOML: {exc}",
             hint="fix the file by hand; waypost never rewrites a file it cannot parse",
         ) from exc
+    except (RecursionError, MemoryError):
+        raise ConfigError(
+            f"{path}: invalid TOML: arrays or tables nested too deeply",
+            hint="fix the file by hand; waypost never rewrites a file it cannot parse",
+        ) from None
     validate(data, path, text)
     return data, text
 
 
 def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
     """Reject unknown sections and keys and values of the wrong type."""
-    known_top = {"carriers", "watch", "http"}
+    known_top = {"carriers", "watch", "http", "store"}
     for top in data:
         if top not in known_top:
             raise ConfigError(
@@ -210,19 +287,8 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
                 _check_value(setting, value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}: carriers.{name}.{key} {exc}") from None
-    http = data.get("http", {})
-    if not isinstance(http, dict):
-        raise ConfigError(f"{path}: 'http' must be a table")
-    for key, value in http.items():
-        where = _where(path, text, "http", key)
-        setting = next((s for s in HTTP_SETTINGS if s.key == key), None)
-        if setting is None:
-            known = ", ".join(s.key for s in HTTP_SETTINGS)
-            raise ConfigError(f"{where}: unknown key http.{key}", hint=f"known keys: {known}")
-        try:
-            _check_value(setting, value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: http.{key} {exc}") from None
+    for name, settings in (("http", HTTP_SETTINGS), ("store", STORE_SETTINGS)):
+        _validate_section(data, path, text, name, settings)
     watch = data.get("watch", {})
     if not isinstance(watch, dict):
         raise ConfigError(f"{path}: 'watch' must be a table")
@@ -237,6 +303,25 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
                 raise ConfigError(f"{where}: watch.{key} must be a list of strings")
         elif not isinstance(value, str):
             raise ConfigError(f"{where}: watch.{key} must be a string")
+
+
+def _validate_section(
+    data: Mapping[str, Any], path: Path, text: str, name: str, settings: tuple[Setting, ...]
+) -> None:
+    """Check a top-level section of declared settings (``[http]``, ``[store]``)."""
+    section = data.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: '{name}' must be a table")
+    for key, value in section.items():
+        where = _where(path, text, name, key)
+        setting = next((s for s in settings if s.key == key), None)
+        if setting is None:
+            known = ", ".join(s.key for s in settings)
+            raise ConfigError(f"{where}: unknown key {name}.{key}", hint=f"known keys: {known}")
+        try:
+            _check_value(setting, value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {name}.{key} {exc}") from None
 
 
 def load(
@@ -270,6 +355,7 @@ def load(
             info.settings, section, info.name, f"carriers.{info.name}", env, sources
         )
     http = _merge(HTTP_SETTINGS, file_data.get("http", {}), "http", "http", env, sources)
+    store = _merge(STORE_SETTINGS, file_data.get("store", {}), "store", "store", env, sources)
     return Config(
         path=path,
         exists=exists,
@@ -278,6 +364,7 @@ def load(
         sources=sources,
         watch=dict(file_data.get("watch", {})),
         http=http,
+        store=store,
         warnings=warnings,
     )
 
@@ -298,10 +385,10 @@ def _merge(
             values[s.key] = s.default
             sources[dotted] = "default"
         if s.key in from_file:
-            values[s.key] = from_file[s.key]
+            values[s.key] = _check_value(s, from_file[s.key])  # validated: only normalised here
             sources[dotted] = "file"
         raw = env.get(s.env_var(env_name))
-        if raw:
+        if raw and clean(raw):
             try:
                 values[s.key] = _coerce_env(s, raw)
             except (TypeError, ValueError) as exc:
@@ -326,9 +413,12 @@ def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` as TOML to ``path`` via a 0600 temp file and a rename."""
     import tomli_w
 
-    target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    target = _target(path)
+    _mkdir(target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
@@ -337,9 +427,113 @@ def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _sync_dir(target.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_error(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write the config file {path}: {exc.strerror or exc}; it was not changed",
+        hint="free some space or check the directory's permissions, then run the command again",
+    )
+
+
+def _target(path: Path) -> Path:
+    """The regular file a write to ``path`` replaces: ``path``, or the file its symlink names.
+
+    Anything else (a directory, a device, a pipe, a socket, a symlink loop) is refused: a rename
+    over it would replace it with a regular file.
+    """
+    try:
+        target = path.resolve() if path.is_symlink() else path
+        info = target.stat() if target.exists() else None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise ConfigError(f"cannot write the config file {path}: {exc}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        named = f"{path} -> {target}" if target != path else str(path)
+        raise ConfigError(
+            f"refusing to write the config file {named}: it is {what}",
+            hint="point --config or WAYPOST_CONFIG at a regular file",
+        )
+    return target
+
+
+def _mkdir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the config directory {directory}: {exc.strerror or exc}"
+        ) from None
+
+
+def _sync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a file system that cannot is not an error."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+LOCK_WAIT = 10.0
+
+
+@contextmanager
+def locked(path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold an exclusive lock on the config file's directory, so that read-modify-write cycles
+    never interleave (a directory lock leaves no lock file behind and cannot be replaced)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks, writes stay atomic
+        yield
+        return
+    import time
+
+    target = _target(path)
+    _mkdir(target.parent)
+    lock = target.parent
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock the config file: {lock}: {exc.strerror or exc}") from None
+    try:
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    raise ConfigError(
+                        f"another waypost has been changing {path} for {wait:g} s (lock {lock})",
+                        hint="try again in a moment",
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
+def update(path: Path, change: Any) -> Any:
+    """Under the lock: read the file, apply ``change(data)``, validate, write atomically."""
+    with locked(path):
+        data = _read_for_update(path)
+        result = change(data)
+        validate(data, path)
+        write_atomic(path, data)
+    return result
 
 
 def known_keys() -> dict[str, Setting | tuple[type, str]]:
@@ -352,6 +546,8 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
         keys[f"watch.{key}"] = spec
     for s in HTTP_SETTINGS:
         keys[f"http.{s.key}"] = s
+    for s in STORE_SETTINGS:
+        keys[f"store.{s.key}"] = s
     return keys
 
 
@@ -372,7 +568,6 @@ def _read_for_update(path: Path) -> dict[str, Any]:
 def set_value(path: Path, key: str, raw: str) -> Any:
     """Set dotted ``key`` to ``raw`` (coerced to its declared type) and save atomically."""
     parts, spec = _split_key(key)
-    data = _read_for_update(path)
     value: Any
     if isinstance(spec, Setting):
         try:
@@ -382,32 +577,35 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     elif spec[0] is list:
         value = raw.split()
     else:
-        value = raw
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    validate(data, path)
-    write_atomic(path, data)
+        value = clean(raw)
+
+    def change(data: dict[str, Any]) -> None:
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    update(path, change)
     return value
 
 
 def unset_value(path: Path, key: str) -> bool:
     """Remove dotted ``key``; False when it was not set."""
     parts, _ = _split_key(key)
-    data = _read_for_update(path)
-    node: Any = data
-    trail = []
-    for part in parts[:-1]:
-        if not isinstance(node, dict) or part not in node:
+    with locked(path):
+        data = _read_for_update(path)
+        node: Any = data
+        trail = []
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            trail.append((node, part))
+            node = node[part]
+        if parts[-1] not in node:
             return False
-        trail.append((node, part))
-        node = node[part]
-    if parts[-1] not in node:
-        return False
-    del node[parts[-1]]
-    for parent, part in reversed(trail):
-        if not parent[part]:
-            del parent[part]
-    write_atomic(path, data)
+        del node[parts[-1]]
+        for parent, part in reversed(trail):
+            if not parent[part]:
+                del parent[part]
+        write_atomic(path, data)
     return True

@@ -7,7 +7,13 @@
     ├── ConfigError              3  invalid or unreadable config file, unknown key
     │   ├── NoCarrierConfigured  3  nothing to ask: no carrier has credentials
     │   └── MissingExtra         3  an optional extra (e.g. ``waypost[notify]``) is not installed
-    ├── StoreError               1  the watch-list database cannot be used
+    ├── OutputError              1  standard output cannot be written (closed, I/O error)
+    ├── StoreError               5  the local store cannot be used; the message names the file
+    │   ├── StoreBusy            5  another waypost held the write lock past ``busy_timeout``
+    │   ├── StoreCorrupt         5  the file is damaged or not a database (never overwritten)
+    │   ├── StoreForeign         5  a database of another program or a newer waypost
+    │   ├── StoreReadOnly        5  a write to a read-only file or directory (reads still work)
+    │   ├── StoreFull            5  the disk (or ``ulimit -f``) is full; the write was undone
     │   └── StoreLocked          0  another ``watch`` holds the lock (a note, not a failure)
     └── CarrierError             4  a carrier could not answer (per number, see below)
         ├── AuthError            3  the carrier rejected the credentials
@@ -62,8 +68,34 @@ class MissingExtra(ConfigError):
     """An optional dependency group is not installed."""
 
 
+class OutputError(WaypostError):
+    """Standard output is closed or cannot be written."""
+
+
 class StoreError(WaypostError):
-    """The SQLite store failed."""
+    """The SQLite store (or its directory or lock file) cannot be used; nothing was lost."""
+
+    exit_code = 5
+
+
+class StoreBusy(StoreError):
+    """Another process kept the database's write lock for longer than ``busy_timeout``."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged or is not an SQLite database."""
+
+
+class StoreForeign(StoreError):
+    """The database belongs to another program or to a newer waypost."""
+
+
+class StoreReadOnly(StoreError):
+    """A write was refused: the file or its directory is read-only."""
+
+
+class StoreFull(StoreError):
+    """The disk or the file-size limit is full; the transaction was rolled back."""
 
 
 class StoreLocked(StoreError):

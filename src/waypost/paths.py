@@ -8,6 +8,9 @@ from pathlib import Path
 
 ENV_CONFIG = "WAYPOST_CONFIG"
 ENV_DATA_DIR = "WAYPOST_DATA_DIR"
+ENV_BUSY_TIMEOUT = "WAYPOST_STORE_BUSY_TIMEOUT"
+# `[store] busy_timeout` (declared and validated with the other settings in config.py).
+BUSY_TIMEOUT, BUSY_TIMEOUT_MAX = 10.0, 3600.0
 
 
 def default_config_path() -> Path:
@@ -35,3 +38,34 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("waypost", appauthor=False))
+
+
+def busy_timeout(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> float:
+    """``[store] busy_timeout`` (or its variable) without loading the rest of the config.
+
+    ``list`` stays light this way. A value or file that cannot be used gives the default here;
+    the commands that load the whole configuration report it.
+    """
+    import math
+
+    env = os.environ if env is None else env
+    value: object = None
+    raw = env.get(ENV_BUSY_TIMEOUT, "").strip()
+    try:
+        if raw:
+            value = float(raw)
+        else:
+            target = config_path(explicit, env)
+            if target.is_file():
+                import tomllib
+
+                data = tomllib.loads(target.read_text(encoding="utf-8-sig"))
+                store = data.get("store")
+                value = store.get("busy_timeout") if isinstance(store, dict) else None
+    except (OSError, UnicodeError, ValueError, RecursionError, MemoryError):  # TOMLDecodeError too
+        return BUSY_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return BUSY_TIMEOUT
+    if not math.isfinite(value) or not 0 <= value <= BUSY_TIMEOUT_MAX:
+        return BUSY_TIMEOUT
+    return float(value)

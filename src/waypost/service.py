@@ -275,11 +275,12 @@ def save(store: Store, report: Report, label: str | None) -> int:
     """Put every answered (or temporarily failed) shipment of ``report`` on the watch list."""
     known = set(carriers.names())
     added = 0
-    for result in report.results:
-        for answer in result.answers:
-            shipments = [s for s in answer.shipments if s.carrier in known]
-            if shipments:
-                added += store.add(shipments, canonical_query(answer, shipments[0]), label)
+    with store.transaction():  # all or nothing: a full disk leaves the watch list as it was
+        for result in report.results:
+            for answer in result.answers:
+                shipments = [s for s in answer.shipments if s.carrier in known]
+                if shipments:
+                    added += store.add(shipments, canonical_query(answer, shipments[0]), label)
     return added
 
 

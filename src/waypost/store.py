@@ -1,24 +1,39 @@
 """SQLite store under the data directory: the watch list, event history and small caches.
 
-``$WAYPOST_DATA_DIR/waypost.db`` in WAL mode with foreign keys on. The schema is versioned with
-``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version n to n + 1, so an old
-file is brought forward on open and never rewritten from scratch. Events are de-duplicated by
-a stable key of time + location + description, so a carrier re-sending the same timeline adds
-nothing. This module imports no pydantic: ``waypost list`` reads plain rows.
+``$WAYPOST_DATA_DIR/waypost.db`` (created 0600) in WAL mode with foreign keys on. The schema is
+versioned with ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version n to
+n + 1, so an old file is brought forward on open and never rewritten from scratch. Events are
+de-duplicated by a stable key of time + location + description, so a carrier re-sending the same
+timeline adds nothing. This module imports no pydantic: ``waypost list`` reads plain rows.
+
+Every SQLite or file-system fault becomes a ``StoreError`` (exit 5, SPEC.md "Honest states")
+that names the file and what to do: busy past ``busy_timeout``, damaged, foreign, read-only,
+full. A database in a read-only place is opened read-only, so reads still work. Nothing is ever
+half-written (one transaction per change) and a file that cannot be read is never rewritten.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from waypost.errors import StoreError
+from waypost.errors import (
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreForeign,
+    StoreFull,
+    StoreReadOnly,
+)
+from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 
 if TYPE_CHECKING:
@@ -77,6 +92,178 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+OUR_TABLES = frozenset(
+    m.group(1) for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS))
+)
+
+
+def fault(
+    exc: BaseException,
+    path: Path,
+    busy_timeout: float = BUSY_TIMEOUT,
+    *,
+    what: str = "the database",
+) -> StoreError:
+    """The StoreError that explains an SQLite or OS error on ``path`` (``what`` names it)."""
+    if isinstance(exc, StoreError):
+        return exc
+    where = f"cannot use {what} {path}"
+    if isinstance(exc, OSError):
+        return _os_fault(exc, path, where)
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreBusy(
+            f"{where}: another waypost (or another program) is writing to it and did not "
+            f"finish within {busy_timeout:g} s",
+            hint="try again in a moment; if it stays busy, look for a stuck `waypost` process, "
+            "or wait longer: `waypost config set store.busy_timeout 60`",
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreCorrupt(
+            f"{where}: the file is damaged or not an SQLite database ({exc}); "
+            "waypost has not changed it",
+            hint=f"keep it for recovery and start afresh: mv {path} {path}.broken "
+            f"(`sqlite3 {path}.broken .recover | sqlite3 {path}` may save the watch list)",
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN):
+        return StoreReadOnly(
+            f"{where}: it (or its directory {path.parent}) is read-only or cannot be opened "
+            "for writing; nothing was changed",
+            hint=f"check the owner and mode: ls -ld {path.parent} {path} "
+            "(reading the watch list still works)",
+        )
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return StoreFull(
+            f"{where}: the write failed ({exc}): the disk is full, the file-size limit "
+            "(ulimit -f) was reached, or the disk failed; the change was undone, nothing is lost",
+            hint=f"free some space on the disk of {path.parent} and run again",
+        )
+    return StoreError(f"{where}: {exc}")
+
+
+def _os_fault(exc: OSError, path: Path, where: str) -> StoreError:
+    import errno
+
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreReadOnly(
+            f"{where}: {reason.lower()} (its directory {path.parent} is read-only); "
+            "nothing was changed",
+            hint=f"check the owner and mode: ls -ld {path.parent} (reading the watch list "
+            "still works)",
+        )
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return StoreFull(
+            f"{where}: {reason.lower()}; nothing was changed",
+            hint=f"free some space on the disk of {path.parent} and run again",
+        )
+    return StoreError(f"{where}: {reason}")
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose every failure is a StoreError naming the file."""
+
+    def _fault(self, exc: sqlite3.Error) -> StoreError:
+        conn = self.connection
+        assert isinstance(conn, _Connection)
+        return fault(exc, conn.path, conn.busy_timeout)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        """Run one statement."""
+        try:
+            super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _Cursor:
+        """Run one statement for each set of parameters."""
+        try:
+            super().executemany(sql, seq_of_parameters)
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+        return self
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that knows its file, so that its errors can name it."""
+
+    path: Path = Path(DB_NAME)
+    busy_timeout: float = BUSY_TIMEOUT
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        """Run one statement through a mapped cursor."""
+        return self.cursor(_Cursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
+        """Run one statement per parameter set through a mapped cursor."""
+        return self.cursor(_Cursor).executemany(sql, parameters)
+
+
+def _connect(path: Path, target: str, busy_timeout: float, *, uri: bool = False) -> _Connection:
+    db = sqlite3.connect(
+        target, timeout=busy_timeout, isolation_level=None, factory=_Connection, uri=uri
+    )
+    assert isinstance(db, _Connection)
+    db.path, db.busy_timeout = path, busy_timeout
+    return db
+
+
+def _prepare(path: Path) -> None:
+    """Make the data directory (0700); a file in its place or at ``path`` is a clear error."""
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise StoreError(
+            f"cannot use the data directory {parent}: it is a file, not a directory",
+            hint=f"move the file away (mv {parent} {parent}.old) or set WAYPOST_DATA_DIR "
+            "to a directory",
+        )
+    if path.is_dir():
+        raise StoreError(
+            f"cannot use the database {path}: it is a directory, not a database file",
+            hint=f"move it away (mv {path} {path}.old)",
+        )
+    try:
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError as exc:
+        raise StoreError(
+            f"cannot create the data directory {parent}: {exc.filename} is a file",
+            hint="set WAYPOST_DATA_DIR to a directory",
+        ) from exc
+    except OSError:
+        pass  # read-only: opening the database says so, or reads an empty watch list
+
+
+def _create(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite does (it would use the umask)."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _readonly_code(exc: BaseException) -> bool:
+    cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+    code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM)
 
 
 def _norm(value: str | None) -> str:
@@ -153,24 +340,103 @@ def _row(row: Sequence[Any]) -> Watched:
 class Store:
     """The database of one data directory; use as a context manager."""
 
-    def __init__(self, path: Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
+        self.busy_timeout = timeout
+        self.read_only = False
+        self._depth = 0
+        self.db: sqlite3.Connection = self._open_writable()
+
+    def _open_writable(self) -> sqlite3.Connection:
+        """Open read-write; in a read-only place, fall back to a read-only connection."""
+        path = self.path
+        _prepare(path)
+        db = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if not path.exists():
+                _create(path)
+            db = _connect(path, str(path), self.busy_timeout)
+            self._check_schema(db)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self.db = db
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot use the database {path}: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+            return db
+        except (StoreReadOnly, OSError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, StoreReadOnly) and not _readonly_code(exc):
+                raise
+            if path.is_file():
+                return self._open_read_only()
+            if not path.exists():
+                return self._open_empty()
+            raise fault(exc, path, self.busy_timeout) from exc
+        except (sqlite3.Error, StoreError) as exc:
+            if db is not None:
+                db.close()
+            raise fault(exc, path, self.busy_timeout) from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The file as it is on disk, for reading only (no -wal/-shm can be made beside it)."""
+        from urllib.parse import quote
+
+        self.read_only = True
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+        db = _connect(self.path, uri, self.busy_timeout, uri=True)
+        try:
+            self._check_schema(db)
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        except BaseException:
+            db.close()
+            raise
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StoreReadOnly(
+                f"cannot use the database {self.path}: it needs an upgrade (schema "
+                f"{version} -> {SCHEMA_VERSION}) but it is read-only",
+                hint=f"check the owner and mode: ls -ld {self.path.parent} {self.path}",
+            )
+        return db
+
+    def _open_empty(self) -> sqlite3.Connection:
+        """No database and no right to create one: an empty, read-only watch list."""
+        self.read_only = True
+        db = _connect(self.path, ":memory:", self.busy_timeout)
+        self.db = db
+        self._migrate()
+        db.execute("PRAGMA query_only=ON")
+        return db
+
+    def _check_schema(self, db: sqlite3.Connection) -> None:
+        """Refuse a database of another program or of a newer waypost before changing it."""
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        names = {
+            r[0]
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not r[0].startswith("sqlite_")
+        }
+        if version > SCHEMA_VERSION:
+            raise StoreForeign(
+                f"cannot use the database {self.path}: it has schema version {version}, newer "
+                f"than this waypost knows ({SCHEMA_VERSION}); upgrade waypost",
+                hint="waypost has not changed the file; `pip install -U waypost` reads it",
+            )
+        foreign = sorted(names - OUR_TABLES)
+        if (version == 0 and names) or (version > 0 and "watched" not in names) or foreign:
+            shown = ", ".join(foreign or sorted(names)) or "none"
+            raise StoreForeign(
+                f"cannot use the database {self.path}: it is not a waypost database "
+                f"(schema version {version}, tables: {shown}); waypost has not changed it",
+                hint=f"move it away (mv {self.path} {self.path}.other) or point "
+                "WAYPOST_DATA_DIR at another directory",
+            )
 
     @classmethod
-    def open(cls, data_dir: Path) -> Store:
-        """The store of ``data_dir``."""
-        return cls(data_dir / DB_NAME)
+    def open(cls, data_dir: Path, *, timeout: float = BUSY_TIMEOUT) -> Store:
+        """The store of ``data_dir``; ``timeout``: seconds to wait for another writer."""
+        return cls(data_dir / DB_NAME, timeout=timeout)
 
     def __enter__(self) -> Store:
         return self
@@ -189,11 +455,6 @@ class Store:
 
     def _migrate(self) -> None:
         current = self.version
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {current}, newer than this waypost knows "
-                f"({SCHEMA_VERSION}); upgrade waypost"
-            )
         for version in range(current, SCHEMA_VERSION):
             with self.transaction():
                 for statement in MIGRATIONS[version].split(";"):
@@ -203,14 +464,39 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; an inner one joins the outer."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
         self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does on a full disk)."""
+        if self.db.in_transaction:
+            with suppress(StoreError):
+                self.db.execute("ROLLBACK")
+
+    @contextmanager
+    def no_wait(self) -> Iterator[None]:
+        """Statements inside fail at once instead of waiting for another writer."""
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     # -- the watch list ---------------------------------------------------------------------
 
@@ -404,3 +690,68 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+class StoreCache:
+    """The store as a lookup cache that is never in the way (``track``, ``carriers --remote``).
+
+    The database is opened on first use (a lookup that needs no cache never touches it), a
+    write never waits for another process's lock, and any store fault only costs the cache:
+    one warning, then the run goes on without it.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        store: Store | None = None,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self._store = store
+        self._own = store is None
+        self._broken = False
+        self._warn = warn
+
+    def _open(self) -> Store | None:
+        if self._store is None and not self._broken:
+            try:
+                self._store = Store.open(self.data_dir, timeout=0)
+            except StoreError as exc:
+                self._fail(exc)
+        return None if self._broken else self._store
+
+    def _fail(self, exc: StoreError) -> None:
+        if isinstance(exc, StoreBusy):
+            return  # another waypost is writing: skip this write, try the next one
+        if not self._broken and self._warn is not None:
+            self._warn(f"warning: {exc.message}; going on without the cache")
+        self._broken = True
+
+    def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
+        """The cached value, or None (also when the store cannot be read)."""
+        store = self._open()
+        if store is None:
+            return None
+        try:
+            return store.get(namespace, key, max_age)
+        except (StoreError, ValueError) as exc:
+            self._fail(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
+            return None
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Remember ``value`` unless the store is busy, read-only or broken."""
+        store = self._open()
+        if store is None or store.read_only:
+            return
+        try:
+            with store.no_wait():
+                store.put(namespace, key, value)
+        except StoreError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        """Close the store if this cache opened it."""
+        if self._own and self._store is not None:
+            self._store.close()
+            self._store = None

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
-from waypost.errors import StoreLocked, UsageError
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    QuotaExceeded,
+    StoreError,
+    StoreLocked,
+    UsageError,
+)
 from waypost.store import Store, Watched
 
 if TYPE_CHECKING:
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
     from waypost.render import Terminal
+    from waypost.service import Result
 
 LOCK_NAME = "watch.lock"
 
@@ -36,8 +44,7 @@ def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
     """Hold the watch lock, waiting up to ``wait`` seconds; StoreLocked if it stays taken."""
     import fcntl
 
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(data_dir / LOCK_NAME)
     try:
         give_up = time.monotonic() + wait
         while True:
@@ -54,6 +61,27 @@ def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    """The watch lock file, opened; a directory or a file in the way is a StoreError (exit 5)."""
+    from waypost.store import fault
+
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(
+            f"cannot use the data directory {path.parent}: it is a file, not a directory",
+            hint="move the file away or set WAYPOST_DATA_DIR to a directory",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except IsADirectoryError:
+        raise StoreError(
+            f"cannot use the watch lock {path}: it is a directory, not a file",
+            hint=f"remove it (rmdir {path}); waypost creates the lock file itself",
+        ) from None
+    except OSError as exc:
+        raise fault(exc, path, what="the watch lock") from None
 
 
 @dataclass
@@ -77,6 +105,30 @@ class PassReport:
     problems: list[str] = field(default_factory=list)
     exit_code: int = 0
     hints: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, list[CarrierError]] = field(default_factory=dict)
+
+    def failure_lines(self) -> list[str]:
+        """One line per carrier that failed this pass (stderr, so that cron mails it)."""
+        lines = []
+        for name, errors in self.failures.items():
+            first = errors[0]
+            message = (
+                first.message
+                if first.message.startswith(f"{name}:")
+                else (f"{name}: {first.message}")
+            )
+            total = self.asked.get(name, len(errors))
+            if len(errors) < total:
+                effect = f"{len(errors)} of {total} watched shipment(s) not checked this pass"
+            elif isinstance(first, AuthError | QuotaExceeded):
+                effect = "watching is not working"
+            else:
+                effect = f"none of its {total} watched shipment(s) could be checked this pass"
+            lines.append(f"waypost: {message}; {effect}")
+            if first.hint:
+                lines.append(f"hint: {first.hint}")
+        return lines
 
 
 QueryKey = tuple[str, str | None, str | None]
@@ -132,6 +184,11 @@ def refresh(
     )
     report.exit_code = result.exit_code
     report.hints = result.hints
+    for res in result.results:
+        name = _carrier_of(res)
+        report.asked[name] = report.asked.get(name, 0) + 1
+        if res.failure is not None:
+            report.failures.setdefault(name, []).append(res.failure)
     answered: list[tuple[Watched, Shipment]] = []
     untouched: list[int] = []
     for res in result.results:
@@ -155,6 +212,13 @@ def refresh(
                 answered.append((row, s))
     store.touch(untouched)
     return report, answered
+
+
+def _carrier_of(result: Result) -> str:
+    """The carrier a result came from (the one that failed, or the one asked)."""
+    if result.failure is not None and result.failure.carrier:
+        return result.failure.carrier
+    return result.query.carrier or (result.asked[0] if result.asked else "-")
 
 
 def _knows_less(shipment: Shipment, row: Watched) -> bool:

@@ -31,6 +31,7 @@ class Setting:
     credential: bool = False
     default: str | float | int | None = None
     allow_zero: bool = False
+    maximum: float | None = None
 
     def env_var(self, carrier: str) -> str:
         """The environment variable that overrides this key."""

@@ -1,0 +1,409 @@
+"""A local store that cannot be used ends with exit 5 and a message naming the file and what to
+do (SPEC.md, "Honest states"): busy past ``busy_timeout``, damaged, foreign, a file or directory
+in the wrong place, read-only, a full disk. Every case: no traceback, the file unchanged (or
+intact with the same rows), and lookups that need no store still work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from waypost.sandbox import Sandbox
+from waypost.store import DB_NAME
+
+ILS = ["3676E4043665", "3676E4040017"]
+MORE = "1234S5678901"
+TM = "trackingmore:china-ems:LS912989618CN"
+
+
+def db_path(isolated: Path) -> Path:
+    return isolated / "data" / DB_NAME
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(path: Path) -> tuple[str, list[tuple[object, ...]], int]:
+    """integrity_check, the watch list and the number of events, read without waypost."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        check = db.execute("PRAGMA integrity_check").fetchone()[0]
+        rows = db.execute("SELECT number, carrier, status, last_event FROM watched ORDER BY id")
+        events = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return check, list(rows), events
+    finally:
+        db.close()
+
+
+def saved(cli, isolated: Path) -> Path:  # type: ignore[no-untyped-def]
+    r = cli("track", "--save", *ILS)
+    assert r.code == 0, r.err
+    return db_path(isolated)
+
+
+def waypost(
+    *args: str, env: dict[str, str] | None = None, preexec: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m waypost ARGS`` in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "waypost", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        preexec_fn=preexec,
+        timeout=60,
+        check=False,
+    )
+
+
+# -- the table: a broken store, a command, exit 5 with the file named ------------------------
+
+
+def corrupt_header(path: Path) -> Path:
+    with path.open("r+b") as fh:
+        fh.write(b"this is no database at all, sorry")
+    return path
+
+
+def corrupt_page(path: Path) -> Path:
+    with path.open("r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\x55" * 4096)
+    return path
+
+
+def foreign(path: Path) -> Path:
+    path.unlink()
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    db.execute("INSERT INTO moz_places (url) VALUES ('https://example.org')")
+    db.commit()
+    db.close()
+    return path
+
+
+def newer(path: Path) -> Path:
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    return path
+
+
+def data_dir_is_a_file(path: Path) -> Path:
+    for p in path.parent.iterdir():
+        p.unlink()
+    path.parent.rmdir()
+    path.parent.write_text("not a directory\n")
+    return path.parent
+
+
+def db_is_a_directory(path: Path) -> Path:
+    path.unlink()
+    path.mkdir()
+    return path
+
+
+FAULTS = {
+    "corrupt header": (corrupt_header, "damaged or not an SQLite database"),
+    "corrupt page": (corrupt_page, "damaged or not an SQLite database"),
+    "foreign schema": (foreign, "not a waypost database"),
+    "newer schema": (newer, "newer than this waypost knows"),
+    "data directory is a file": (data_dir_is_a_file, "it is a file, not a directory"),
+    "database is a directory": (db_is_a_directory, "it is a directory"),
+}
+COMMANDS = {
+    "list": ("list", "--all"),
+    "track --save": ("track", "--save", MORE),
+    "watch --once": ("watch", "--once"),
+    "remove": ("remove", ILS[0]),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_broken_store_is_exit_5_naming_the_file_and_never_rewritten(
+    fault: str, command: str, sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    breaker, words = FAULTS[fault]
+    broken = breaker(path)
+    before = digest(broken) if broken.is_file() else None
+    r = cli(*COMMANDS[command])
+    assert r.code == 5, (r.out, r.err)
+    assert "Traceback" not in r.err
+    assert str(broken) in r.err, r.err
+    assert words in r.err, r.err
+    assert "hint: " in r.err
+    if before is not None:
+        assert digest(broken) == before  # never rewritten, not even switched to WAL
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_lookup_that_needs_no_store_still_works(
+    fault: str, sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    breaker, _ = FAULTS[fault]
+    broken = breaker(saved(cli, isolated))
+    before = digest(broken) if broken.is_file() else None
+    r = cli("track", "--jsonl", *ILS)
+    assert r.code == 0, r.err
+    assert r.err == ""  # ILS needs no cache: the store is not even opened
+    if before is not None:
+        assert digest(broken) == before
+    r = cli("track", "--jsonl", TM)  # at worst TrackingMore's cache is lost, never the answer
+    assert r.code == 0, r.err
+    assert "Traceback" not in r.err
+    if fault != "corrupt page":  # a damaged page elsewhere in the file may leave the cache usable
+        assert "going on without the cache" in r.err
+
+
+def test_the_lock_file_being_a_directory_fails_watch_only(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    before = snapshot(path)
+    lock = path.parent / "watch.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    r = cli("watch", "--once")
+    assert r.code == 5, r.err
+    assert str(lock) in r.err, r.err
+    assert "is a directory" in r.err
+    assert "Traceback" not in r.err
+    assert cli("list").code == 0
+    assert snapshot(path) == before
+
+
+def test_a_new_database_is_created_0600(sandbox: Sandbox, cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+# -- busy: another process holds the write lock ------------------------------------------------
+
+
+@pytest.fixture
+def writer(isolated: Path) -> Iterator[sqlite3.Connection]:
+    """Another program in the middle of a write transaction on the store."""
+    db = sqlite3.connect(db_path(isolated), isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("UPDATE watched SET label = 'held' WHERE id = 1")
+    try:
+        yield db
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+
+
+def test_busy_past_the_timeout_is_exit_5_and_reads_still_work(
+    sandbox: Sandbox, cli, isolated: Path, monkeypatch: pytest.MonkeyPatch, request
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    request.getfixturevalue("writer")
+    monkeypatch.setenv("WAYPOST_STORE_BUSY_TIMEOUT", "0.2")
+    for args in (("track", "--save", MORE), ("watch", "--once"), ("remove", ILS[0])):
+        r = cli(*args)
+        assert r.code == 5, (args, r.err)
+        assert str(path) in r.err
+        assert "another waypost" in r.err
+        assert "0.2 s" in r.err
+        assert "Traceback" not in r.err
+    listed = cli("list", "--json")
+    assert listed.code == 0
+    assert ILS[0] in listed.out
+
+
+def test_track_answers_before_reporting_that_it_could_not_save(
+    sandbox: Sandbox, cli, isolated: Path, monkeypatch: pytest.MonkeyPatch, request
+) -> None:  # type: ignore[no-untyped-def]
+    saved(cli, isolated)
+    request.getfixturevalue("writer")
+    monkeypatch.setenv("WAYPOST_STORE_BUSY_TIMEOUT", "0")
+    r = cli("track", "--save", "--jsonl", MORE)
+    assert r.code == 5
+    assert MORE in r.out  # the lookup itself is not lost
+
+
+def test_a_plain_track_never_waits_for_a_busy_store(
+    sandbox: Sandbox, cli, isolated: Path, monkeypatch: pytest.MonkeyPatch, request
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    request.getfixturevalue("writer")
+    monkeypatch.setenv("WAYPOST_STORE_BUSY_TIMEOUT", "120")
+    started = time.monotonic()
+    r = cli("track", "--jsonl", TM, *ILS)
+    assert r.code == 0, r.err
+    assert r.err == ""  # a busy cache is skipped silently
+    assert time.monotonic() - started < 60  # far below the 120 s it would have waited
+    assert snapshot(path)[0] == "ok"
+
+
+def test_busy_timeout_is_read_from_the_config_file(
+    sandbox: Sandbox, cli, isolated: Path, request
+) -> None:  # type: ignore[no-untyped-def]
+    saved(cli, isolated)
+    assert cli("config", "set", "store.busy_timeout", "0.1").code == 0
+    request.getfixturevalue("writer")
+    r = cli("remove", ILS[0])
+    assert r.code == 5
+    assert "0.1 s" in r.err
+
+
+# -- read-only: reads work, writes are exit 5 --------------------------------------------------
+
+
+def reader_only() -> None:
+    """In the child: file modes apply even to root (it loses the capabilities that skip them)."""
+    if os.geteuid() == 0:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+            if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone after exec
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.fixture
+def shared_tmp(tmp_path: Path) -> Iterator[Path]:
+    """A directory whose read-only parts are made writable again for pytest's clean-up."""
+    try:
+        yield tmp_path
+    finally:
+        for p in [tmp_path, *tmp_path.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o700)
+
+
+@pytest.mark.parametrize("what", ["directory", "file"])
+def test_read_only_store_lists_but_refuses_writes(
+    what: str, sandbox: Sandbox, cli, shared_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    data = shared_tmp / "data"
+    monkeypatch.setenv("WAYPOST_DATA_DIR", str(data))
+    monkeypatch.setenv("WAYPOST_CONFIG", str(shared_tmp / "none.toml"))
+    assert cli("track", "--save", *ILS).code == 0
+    path = data / DB_NAME
+    before = snapshot(path)
+    digest_before = digest(path)
+    path.chmod(0o444)
+    (data / "watch.lock").unlink(missing_ok=True)
+    data.chmod(0o555 if what == "directory" else 0o755)
+    listed = waypost("list", "--all", preexec=reader_only)
+    assert listed.returncode == 0, listed.stderr
+    assert ILS[0] in listed.stdout
+    assert "Traceback" not in listed.stderr
+    for args in (("track", "--save", MORE), ("watch", "--once"), ("remove", ILS[0])):
+        r = waypost(*args, preexec=reader_only)
+        assert r.returncode == 5, (args, r.stderr)
+        named = "the watch lock" if args[0] == "watch" and what == "directory" else "the database"
+        assert f"cannot use {named}" in r.stderr, r.stderr
+        assert str(data) in r.stderr
+        assert "Traceback" not in r.stderr
+    plain = waypost("track", "--jsonl", *ILS, preexec=reader_only)
+    assert plain.returncode == 0, plain.stderr
+    assert digest(path) == digest_before
+    assert snapshot(path) == before
+
+
+def test_no_store_in_a_read_only_place_is_an_empty_list(
+    sandbox: Sandbox, shared_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = shared_tmp / "locked"
+    locked.mkdir(mode=0o555)
+    monkeypatch.setenv("WAYPOST_DATA_DIR", str(locked / "data"))
+    monkeypatch.setenv("WAYPOST_CONFIG", str(shared_tmp / "none.toml"))
+    r = waypost("list", "--json", preexec=reader_only)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["watched"] == []
+    r = waypost("track", "--save", ILS[0], preexec=reader_only)
+    assert r.returncode == 5, r.stderr
+    assert str(locked / "data") in r.stderr
+
+
+# -- a full disk (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with EFBIG) -------------------------
+
+
+# Room for the write-ahead log's header, not for one page of it.
+ROOM = 1024
+
+
+def held_open(path: Path) -> sqlite3.Connection:
+    """Another reader of the store: SQLite's shared-memory index exists before the limit."""
+    db = sqlite3.connect(path)
+    db.execute("SELECT COUNT(*) FROM watched").fetchone()
+    return db
+
+
+def file_limit(size: int) -> Callable[[], None]:
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return apply
+
+
+def test_a_full_disk_during_track_save_undoes_the_write(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    before = snapshot(path)
+    reader = held_open(path)
+    pandapon = [f"pandapon:{n}" for n in ("2542285634920880794", "2205513879640221987")]
+    r = waypost("track", "--save", MORE, TM, *pandapon, preexec=file_limit(ROOM))
+    reader.close()
+    assert r.returncode == 5, r.stderr
+    assert str(path) in r.stderr
+    assert "disk is full" in r.stderr
+    assert "ulimit -f" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert snapshot(path) == before
+    again = cli("track", "--save", MORE)  # with room again, the same command works
+    assert again.code == 0, again.err
+    assert len(snapshot(path)[1]) == len(before[1]) + 1
+
+
+def test_a_full_disk_during_watch_keeps_the_news_for_the_next_pass(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = saved(cli, isolated)
+    assert sandbox.apps["ils"].add_event(ILS[1], "Released by customs", "Rotterdam")
+    before = snapshot(path)
+    reader = held_open(path)
+    r = waypost("watch", "--once", preexec=file_limit(ROOM))
+    reader.close()
+    assert r.returncode == 5, r.stderr
+    assert str(path) in r.stderr
+    assert "Traceback" not in r.stderr
+    assert snapshot(path) == before
+    later = cli("watch", "--once")
+    assert later.code == 0
+    assert "Released by customs" in later.out
+
+
+def test_a_full_disk_during_config_set_leaves_the_file_as_it_was(isolated: Path) -> None:
+    path = isolated / "config" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('[carriers.ils]\nuser_id = "7"\n')
+    path.chmod(0o600)
+    before = path.read_bytes()
+    r = waypost("config", "set", "watch.exec", "x" * 20_000, preexec=file_limit(len(before) + 100))
+    assert r.returncode == 3, r.stderr
+    assert str(path) in r.stderr
+    assert "it was not changed" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]

@@ -1,0 +1,176 @@
+"""Standard streams in every state, with real child processes: an encoding that cannot show the
+carriers' text (escaped as ``\\uXXXX``, so JSON stays exact), a reader that went away (quiet,
+exit 141 as for SIGPIPE), a closed or full standard output (a clear message, exit 1). In each
+case no traceback, and a watch pass whose news could not be printed delivers it next time."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from waypost.sandbox import Sandbox
+
+CHINESE = "pandapon:2542285634920880794"
+ILS = "3676E4043665"
+LOCALES = {
+    "C locale": {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+    "ascii": {"PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"},
+    "latin-1": {"PYTHONIOENCODING": "latin-1", "PYTHONUTF8": "0"},
+}
+
+
+def env_with(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "PYTHONUTF8")}
+    return {**env, **extra}
+
+
+def waypost(
+    *args: str,
+    extra: dict[str, str] | None = None,
+    stdout: int | None = subprocess.PIPE,
+    preexec: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "waypost", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=env_with(extra or {}),
+        preexec_fn=preexec,
+        timeout=60,
+        check=False,
+    )
+
+
+def no_traceback(r: subprocess.CompletedProcess[bytes]) -> str:
+    err = r.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err
+    assert "internal error" not in err
+    return err
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_carrier_text_in_a_non_utf8_locale_is_escaped_not_a_crash(
+    locale: str, sandbox: Sandbox
+) -> None:
+    r = waypost("track", CHINESE, ILS, extra=LOCALES[locale])
+    no_traceback(r)
+    assert r.returncode == 0
+    text = r.stdout.decode("ascii")  # even latin-1 output holds no byte above 0x7f here
+    assert "\\u5e7f\\u5dde" in text  # 广州, visible and unambiguous
+    assert ILS in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_json_in_a_non_utf8_locale_stays_exact(locale: str, sandbox: Sandbox) -> None:
+    utf8 = waypost("track", "--json", CHINESE, extra={"PYTHONUTF8": "1"})
+    narrow = waypost("track", "--json", CHINESE, extra=LOCALES[locale])
+    no_traceback(narrow)
+    assert narrow.returncode == 0
+    assert json.loads(narrow.stdout.decode("ascii")) == json.loads(utf8.stdout.decode("utf-8"))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_config_show_masks_in_a_non_utf8_locale(locale: str, isolated: Path) -> None:
+    extra = {**LOCALES[locale], "WAYPOST_TRACKINGMORE_API_KEY": "abcdefghijklmnopqrstuvwxyz"}
+    r = waypost("config", "show", extra=extra)
+    no_traceback(r)
+    assert r.returncode == 0
+    out = r.stdout.decode("ascii")
+    assert "abcd\\u2026wxyz" in out
+    assert "abcdefghijklmnopqrstuvwxyz" not in out
+
+
+def test_a_terminal_with_an_ascii_encoding_shows_the_table(sandbox: Sandbox) -> None:
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "waypost", "track", CHINESE],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=env_with({"PYTHONIOENCODING": "ascii", "COLUMNS": "120", "TERM": "xterm"}),
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(leader)
+    shown = b"".join(chunks).decode("ascii", "replace")
+    assert code == 0, shown
+    assert "Traceback" not in shown
+    assert "\\u5e7f\\u5dde" in shown
+
+
+def closed_pipe() -> int:
+    """A pipe whose reader is already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+def test_a_reader_that_went_away_is_a_quiet_exit_141(sandbox: Sandbox) -> None:
+    for args in (("track", ILS, CHINESE), ("track", "--jsonl", ILS), ("carriers",)):
+        fd = closed_pipe()
+        try:
+            r = waypost(*args, stdout=fd)
+        finally:
+            os.close(fd)
+        assert r.returncode == 141, r.stderr
+        assert r.stderr == b""
+
+
+def test_a_closed_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
+    r = waypost("track", ILS, stdout=None, preexec=lambda: os.close(1))
+    err = no_traceback(r)
+    assert r.returncode == 1
+    assert "standard output is closed" in err
+    quiet = waypost(
+        "config", "set", "watch.interval", "15m", stdout=None, preexec=lambda: os.close(1)
+    )
+    no_traceback(quiet)
+    assert quiet.returncode == 0  # nothing to print: nothing fails
+
+
+def test_a_full_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "wb") as full:
+        r = waypost("track", ILS, stdout=full.fileno())
+    err = no_traceback(r)
+    assert r.returncode == 1
+    assert "No space left on device" in err
+
+
+@pytest.mark.parametrize("how", ["broken pipe", "closed stdout"])
+def test_watch_news_that_could_not_be_printed_comes_again(how: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("track", "--save", ILS).code == 0
+    assert sandbox.apps["ils"].add_event(ILS, "Released by customs", "Rotterdam")
+    if how == "broken pipe":
+        fd = closed_pipe()
+        try:
+            r = waypost("watch", "--once", stdout=fd)
+        finally:
+            os.close(fd)
+        assert r.returncode == 141
+    else:
+        r = waypost("watch", "--once", stdout=None, preexec=lambda: os.close(1))
+        assert r.returncode == 1
+    no_traceback(r)
+    again = cli("watch", "--once")
+    assert again.code == 0
+    assert "Released by customs" in again.out
