@@ -76,20 +76,19 @@ class State:
 
 
 STATE = State()
-# Shorter values are not secrets worth masking, and masking them would garble every message.
-MIN_SECRET = 4
 
 
 def err(message: str) -> None:
-    """One line to stderr, secrets masked."""
-    sys.stderr.write(_redact(message) + "\n")
+    """One line to stderr, secrets masked, carrier text made harmless (``safe.lines``)."""
+    from waypost import safe
+
+    sys.stderr.write(safe.lines(_redact(message)) + "\n")
 
 
 def _redact(text: str) -> str:
-    for secret in STATE.secrets:
-        if len(secret) >= MIN_SECRET:
-            text = text.replace(secret, "****")
-    return text
+    from waypost.redaction import redact
+
+    return redact(text, STATE.secrets)
 
 
 def _zone(name: str) -> Any:
@@ -363,7 +362,7 @@ def watch(
             "--exec",
             metavar="CMD",
             help="Run CMD per shipment with news: shipment JSON on stdin, WAYPOST_NUMBER, "
-            "WAYPOST_CARRIER, WAYPOST_STATUS in the environment. No shell.",
+            "WAYPOST_CARRIER, WAYPOST_STATUS, WAYPOST_LABEL in a clean environment. No shell.",
             show_default=False,
         ),
     ] = None,
@@ -738,11 +737,11 @@ def config_show(
     """Print the merged configuration, every secret masked."""
     from waypost import carriers as registry
     from waypost import render
-    from waypost.config import mask
+    from waypost.config import mask, mask_urls
 
     st = _merge(config, None, False, 0)
     cfg = st.config()
-    shown: dict[str, Any] = {"carriers": {}, "watch": dict(cfg.watch)}
+    shown: dict[str, Any] = {"carriers": {}, "watch": mask_urls(cfg.watch, st.secrets)}
     lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
     for info in registry.infos():
         values = cfg.carrier(info.name)
@@ -760,7 +759,7 @@ def config_show(
         shown["carriers"][info.name] = section
     if cfg.watch:
         lines.append("\n[watch]")
-        lines.extend(f"{k} = {render.dumps(v)}" for k, v in cfg.watch.items())
+        lines.extend(f"{k} = {render.dumps(v)}" for k, v in shown["watch"].items())
     if as_json:
         sys.stdout.write(render.dumps(shown) + "\n")
     else:

@@ -277,10 +277,10 @@ class Session:
         return self._slots[carrier]
 
     def redact(self, text: str) -> str:
-        """``text`` with every known secret replaced."""
-        for secret in self.secrets:
-            text = text.replace(secret, "****")
-        return text
+        """``text`` with every known secret replaced (the one rule: ``redaction.redact``)."""
+        from waypost.redaction import redact
+
+        return redact(text, self.secrets)
 
     def remaining(self) -> float:
         """Seconds left before ``--deadline`` (inf without one)."""
