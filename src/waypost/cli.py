@@ -915,6 +915,12 @@ def sandbox(
 
     rules = parse_faults(faults or "")
     if detach:
+        state = bg.running(data_dir())
+        if state is not None:
+            err(f"a sandbox already runs in the background on port {state['port']}: reusing it")
+            err("(to change --port, --latency or --faults: waypost sandbox --stop first)")
+            _print_env(state["env"])
+            return
         state = bg.spawn(data_dir(), 0 if port is None else port, latency, faults or "")
         _print_env(state["env"])
         err(f"waypost sandbox running in the background on port {state['port']}")
@@ -930,7 +936,8 @@ def sandbox(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
         ) from None
     if state_file is not None:
-        bg.write_state(state_file, box.port, box.env())
+        box.token = bg.new_token()
+        bg.write_state(state_file, box.port, box.env(), box.token)
     err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
     _print_env(box.env())
     err("\nDemo numbers:")
