@@ -680,7 +680,9 @@ def carriers(
         if as_json:
             out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
         else:
-            out.writelines(f"{c.get('code', '')}\t{c.get('name', '')}\n" for c in couriers)
+            from waypost.safe import field
+
+            out.writelines(f"{field(c.get('code'))}\t{field(c.get('name'))}\n" for c in couriers)
         return
     rows = [
         registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])

@@ -16,6 +16,7 @@ Printable text in any script is left exactly as it was. ``--json`` never goes th
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 ESCAPE_MARK = "\u241b"  # ␛
@@ -52,10 +53,12 @@ def _clean(text: str, fold: re.Pattern[str], rest: re.Pattern[str]) -> str:
     return rest.sub(_picture, text)
 
 
-def field(text: str | None) -> str:
+def field(text: object) -> str:
     """One value for one line of human output (a table cell, a TSV column, a variable)."""
-    if not text:
+    if text is None or text == "":
         return ""
+    if not isinstance(text, str):
+        text = str(text)
     if _DANGER.search(text) is None:
         return text
     return _clean(text, _FOLD, _REST)
@@ -66,6 +69,28 @@ def lines(text: str) -> str:
     if _DANGER.search(text) is None:
         return text
     return _clean(text.replace("\r\n", "\n"), _FOLD_KEEP_NL, _REST_KEEP_NL)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(body: bytes, value: Any) -> Any:
+    """``value`` decoded from JSON ``body`` with lone surrogates (``"\\ud800"``, which no UTF-8
+    output can carry) replaced by ``�``; everything else stays exactly as sent."""
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return value
+    return _replace_surrogates(value)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def link(url: str | None) -> str | None:
