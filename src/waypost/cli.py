@@ -937,15 +937,16 @@ def sandbox(
         raise UsageError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
         ) from None
-    if state_file is not None:
-        box.token = bg.new_token()
-        bg.write_state(state_file, box.port, box.env(), box.token)
     err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
     _print_env(box.env())
     err("\nDemo numbers:")
     for app_ in box.apps.values():
         for number, what in app_.demo_numbers():
             err(f"  {app_.name}:{number}  {what}")
+    if state_file is not None:
+        box.token = bg.new_token()
+        bg.write_state(state_file, box.port, box.env(), box.token)
+        bg.release_stderr()
     import signal
 
     signal.signal(signal.SIGTERM, _interrupt)

@@ -24,7 +24,7 @@ from typing import Any
 from waypost.errors import UsageError
 
 STATE_FILE = "sandbox.json"
-IDENTITY_TIMEOUT = 2.0
+IDENTITY_TIMEOUT = 5.0
 
 
 def state_path(data_dir: Path) -> Path:
@@ -91,6 +91,14 @@ def write_state(path: Path, port: int, env: dict[str, str], token: str) -> None:
     os.replace(tmp, path)
 
 
+def release_stderr() -> None:
+    """Stop writing to the launcher's stderr pipe, which it closes once the state file exists
+    (a later write would end the detached sandbox with a broken pipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -123,8 +131,10 @@ def _why_untrusted(state: dict[str, Any]) -> str | None:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
+    # Straight to loopback: a configured HTTP proxy must not answer for the sandbox.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(request, timeout=IDENTITY_TIMEOUT) as resp:  # noqa: S310
+        with opener.open(request, timeout=IDENTITY_TIMEOUT) as resp:
             answer = json.loads(resp.read())
     except (OSError, ValueError):
         return f"no sandbox on port {port} answers with its token"
