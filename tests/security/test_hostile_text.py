@@ -396,3 +396,21 @@ def test_a_value_a_hook_cannot_take_is_reported_and_the_pass_goes_on(
     delivered = {json.loads(x)["env"]["WAYPOST_NUMBER"] for x in log.read_text().splitlines()}
     assert delivered
     assert "3676E4043665" not in delivered
+
+
+def test_carriers_detect_and_remote_print_harmless_lines(hostile: HostileServer, cli) -> None:  # type: ignore[no-untyped-def]
+    r = cli("carriers", "--detect", "LS912989618CN", "\x1b]52;c;QQ==\x07LS9\x9b2J")
+    assert r.code == 2
+    assert "Traceback" not in r.err
+    assert_harmless(r.out.encode())
+    # The error names the bad number as a visible repr ('\x1b]52;...'): text, not an escape.
+    assert "x1b]52;c;QQ==" in r.err
+    assert not [c for c in r.err if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F)]
+    hostile.rewrite(lambda carrier, path, payload: map_strings(payload, hostile_text))
+    remote = cli("carriers", "--remote", "trackingmore")
+    assert remote.code == 0, remote.err
+    assert_harmless(remote.out.encode(), structure="\n\t")
+    rows = remote.out.splitlines()
+    assert rows
+    assert all(row.count("\t") == 1 for row in rows)
+    assert all("[/]" in row for row in rows)
