@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 ESCAPE_MARK = "\u241b"  # ␛
 REPLACEMENT = "\ufffd"
@@ -99,6 +98,8 @@ def link(url: str | None) -> str | None:
         return None
     if any(c in url for c in ' "<>\\^`{|}'):
         return None
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises on a malformed port)
