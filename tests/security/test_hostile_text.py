@@ -414,3 +414,25 @@ def test_carriers_detect_and_remote_print_harmless_lines(hostile: HostileServer,
     assert rows
     assert all(row.count("\t") == 1 for row in rows)
     assert all("[/]" in row for row in rows)
+
+
+def test_a_hostile_label_on_a_rich_track_block_is_literal() -> None:
+    import io
+
+    from waypost import render
+    from waypost.models import Event, Shipment
+
+    shipment = Shipment(
+        tracking_number="3676E4043665",
+        carrier="ils",
+        found=True,
+        events=[Event(description="[bold]x[/bold]", images=["file:///etc/passwd"])],
+    )
+    out = io.StringIO()
+    term = render.Terminal(stdout_tty=True, color=True, width=100)
+    render.track([shipment], term, out, marks={0: "[/]\x1b]0;title\x07[link=file:///x]y"})
+    text = out.getvalue()
+    assert "[[/]␛[link=file:///x]y]" in text
+    assert "[bold]x[/bold]" in text
+    assert "image 1: file:///etc/passwd" in text
+    assert "\x1b]" not in text
