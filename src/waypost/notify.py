@@ -5,7 +5,8 @@ on stdin (the shipment JSON, exactly as the carrier sent it) and, made harmless 
 ``safe.field``, in ``WAYPOST_NUMBER``/``WAYPOST_CARRIER``/``WAYPOST_STATUS``/``WAYPOST_LABEL``.
 Its environment is a clean one (SPEC.md, "Carrier data is data"): the basics a program needs to
 run (``PATH``, ``HOME``, locale, zone, the desktop session for ``notify-send``) and those four,
-never a credential. What it prints on stdout is passed on, made harmless too.
+never a credential. What it prints (stdout to stdout, stderr to stderr) is passed on, made
+harmless too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -148,8 +150,7 @@ def run_hook(
             argv,
             input=payload.encode("utf-8", "replace"),
             env=hook_env(shipment, label),
-            stdout=subprocess.PIPE,
-            stderr=None,
+            capture_output=True,
             timeout=HOOK_TIMEOUT,
             check=False,
             shell=False,
@@ -165,6 +166,8 @@ def run_hook(
         return f"--exec for {number} could not be started: {exc}"
     if done.stdout and echo is not None:
         echo(safe.lines(done.stdout.decode("utf-8", "replace")))
+    if done.stderr:
+        sys.stderr.write(safe.lines(done.stderr.decode("utf-8", "replace")))
     if done.returncode != 0:
         return f"--exec for {number} exited with {done.returncode}"
     return None

@@ -307,6 +307,7 @@ import json, os, sys
 with open(sys.argv[1], "a", encoding="utf-8") as fh:
     fh.write(json.dumps({"env": dict(os.environ), "stdin": sys.stdin.read()}) + "\\n")
 print("hook saw", os.environ["WAYPOST_NUMBER"], "\\x1b]0;hook title\\x07")
+print("hook warns \\x1b[2J", file=sys.stderr)
 """
 
 
@@ -334,6 +335,7 @@ def test_watch_notifies_and_runs_hooks_harmlessly(
     # The hook's stdout is passed on, made harmless too (its OSC title is one visible mark).
     for number in news:
         assert f"hook saw {number} ␛\n" in r.out
+    assert r.err.count("hook warns ␛\n") == len(news)
 
     assert len(receiver.posts) == len(news)
     assert {n for n in news for p in receiver.posts if f"({n}) " in p["title"]} == news
