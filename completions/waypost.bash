@@ -6,20 +6,20 @@ _waypost() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         if ((skip)); then skip=0; continue; fi
-        case "$word" in
-            --carrier|--config|--deadline|--exec|--faults|--interval|--label|--lang|--latency|--lock-wait|--notify|--port|--remote|--status|--timeout|--tz|-c) skip=1; continue ;;
-            -*) continue ;;
+        case "$path:$word" in
+            *:--carrier|*:--config|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--status|*:--timeout|*:--tz|*:-c) skip=1; continue ;;
+            *:-*) continue ;;
         esac
         case "$path" in
             "") [[ " carriers config list remove sandbox schema track watch " == *" $word "* ]] && path="$word" ;;
             "config") [[ " init path set show unset " == *" $word "* ]] && path="config $word" ;;
         esac
     done
-    case "$prev" in
-        --carrier|-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
-        --status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found" -- "$cur")); return ;;
-        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --deadline|--exec|--faults|--interval|--label|--lang|--latency|--lock-wait|--notify|--port|--remote|--timeout|--tz) return ;;
+    case "$path:$prev" in
+        *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
+        *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found" -- "$cur")); return ;;
+        *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        *:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--timeout|*:--tz) return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
@@ -45,7 +45,7 @@ _waypost() {
         "config") COMPREPLY=($(compgen -W "init path set show unset" -- "$cur")) ;;
         "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.base_url carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget store.busy_timeout" -- "$cur")) ;;
         "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.base_url carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget store.busy_timeout" -- "$cur")) ;;
-        "remove") COMPREPLY=($(compgen -W "$(waypost list --all 2>/dev/null | cut -f2)" -- "$cur")) ;;
+        "remove") local n; COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <(waypost list --all 2>/dev/null | cut -f2 | LC_ALL=C grep -E '^[A-Za-z0-9][A-Za-z0-9-]*$') ;;
     esac
 }
 

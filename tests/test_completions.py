@@ -83,3 +83,80 @@ def test_fish_completes_commands_and_carriers() -> None:
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed here")
 def test_zsh_completion_parses() -> None:
     subprocess.run(["zsh", "-n", str(COMPLETIONS / "_waypost")], check=True)
+
+
+# A waybill a hostile carrier sent, saved to the watch list by `import`/`track --save`.
+HOSTILE_NUMBERS = ["$(touch${IFS}$HOME/X)", "`touch $HOME/Y`", "a;touch $HOME/Z", "LS9$(id)CN"]
+CLEAN_NUMBERS = ["3676E4043665", "3676E4038521", "2542285634920880794"]
+
+
+@pytest.fixture
+def hostile_watch_list(isolated: Path) -> dict[str, str]:
+    """A watch list holding hostile numbers beside clean ones; the env to complete in."""
+    home = isolated / "home"
+    home.mkdir()
+    with Store.open(isolated / "data") as store:
+        for number in [*HOSTILE_NUMBERS, *CLEAN_NUMBERS]:
+            store.add(
+                [Shipment(tracking_number=number, carrier="pandapon", found=True)],
+                f"pandapon:{number}",
+                None,
+            )
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, "HOME": str(home)}
+
+
+def nothing_ran(env: dict[str, str]) -> None:
+    assert [n for n in "XYZ" if (Path(env["HOME"]) / n).exists()] == []
+
+
+def test_bash_never_evaluates_saved_numbers(hostile_watch_list: dict[str, str]) -> None:
+    env = hostile_watch_list
+    assert sorted(bash_complete("waypost", "remove", "", env=env)) == sorted(CLEAN_NUMBERS)
+    assert bash_complete("waypost", "remove", "2542", env=env) == ["2542285634920880794"]
+    assert bash_complete("waypost", "remove", "$(", env=env) == []
+    nothing_ran(env)
+
+
+def test_bash_remove_remote_is_a_flag(hostile_watch_list: dict[str, str]) -> None:
+    env = hostile_watch_list
+    assert sorted(bash_complete("waypost", "remove", "--remote", "", env=env)) == sorted(
+        CLEAN_NUMBERS
+    )
+    assert bash_complete("waypost", "remove", "--remote", "3676E40436", env=env) == ["3676E4043665"]
+    # For `carriers`, --remote still takes a value (nothing is offered after it).
+    assert bash_complete("waypost", "carriers", "--remote", "", env=env) == []
+    nothing_ran(env)
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed here")
+def test_fish_never_evaluates_saved_numbers(hostile_watch_list: dict[str, str]) -> None:
+    env = hostile_watch_list
+    for line in ("waypost remove ", "waypost remove --remote "):
+        script = f"source {COMPLETIONS / 'waypost.fish'}; complete -C '{line}'"
+        out = subprocess.run(
+            ["fish", "--no-config", "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout
+        assert sorted(w.split("\t")[0] for w in out.splitlines()) == sorted(CLEAN_NUMBERS)
+    nothing_ran(env)
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed here")
+def test_zsh_never_evaluates_saved_numbers(hostile_watch_list: dict[str, str]) -> None:
+    env = hostile_watch_list
+    # Outside an interactive completion, _arguments is stubbed and compadd prints its words:
+    # what is left to test is the real _waypost_numbers fetching, filtering and adding them.
+    script = (
+        "_arguments() { return 1 }; "
+        'compadd() { [[ $1 == -a ]] && print -rl -- "${(@P)2}" }; '
+        f"source {COMPLETIONS / '_waypost'}; _waypost_numbers"
+    )
+    out = subprocess.run(
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert sorted(out.split()) == sorted(CLEAN_NUMBERS)
+    nothing_ran(env)

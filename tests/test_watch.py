@@ -124,10 +124,11 @@ HOOK = textwrap.dedent(
     """
     import json, os, sys
     data = sys.stdin.read()
-    if os.path.exists(os.environ["KILL_MARK"]) and os.environ["WAYPOST_NUMBER"] == open(os.environ["KILL_MARK"]).read():
+    log, kill_mark = sys.argv[1:3]  # hooks get a clean environment: paths come as arguments
+    if os.path.exists(kill_mark) and os.environ["WAYPOST_NUMBER"] == open(kill_mark).read():
         os.kill(os.getppid(), 9)
         sys.exit(0)
-    with open(os.environ["HOOK_LOG"], "a") as fh:
+    with open(log, "a") as fh:
         fh.write(json.dumps({"env": [os.environ["WAYPOST_NUMBER"], os.environ["WAYPOST_CARRIER"],
                  os.environ["WAYPOST_STATUS"]], "stdin": json.loads(data)}) + "\\n")
     """
@@ -139,9 +140,7 @@ def hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path, Pa
     script = tmp_path / "hook.py"
     script.write_text(HOOK)
     log, mark = tmp_path / "hook.log", tmp_path / "kill.mark"
-    monkeypatch.setenv("HOOK_LOG", str(log))
-    monkeypatch.setenv("KILL_MARK", str(mark))
-    return f"{sys.executable} {script}", log, mark
+    return f"{sys.executable} {script} {log} {mark}", log, mark
 
 
 def delivered(log: Path) -> list[str]:

@@ -77,20 +77,19 @@ class State:
 
 
 STATE = State()
-# Shorter values are not secrets worth masking, and masking them would garble every message.
-MIN_SECRET = 4
 
 
 def err(message: str) -> None:
-    """One line to stderr, secrets masked."""
-    sys.stderr.write(_redact(message) + "\n")
+    """One line to stderr, secrets masked, carrier text made harmless (``safe.lines``)."""
+    from waypost import safe
+
+    sys.stderr.write(safe.lines(_redact(message)) + "\n")
 
 
 def _redact(text: str) -> str:
-    for secret in STATE.secrets:
-        if len(secret) >= MIN_SECRET:
-            text = text.replace(secret, "****")
-    return text
+    from waypost.redaction import redact
+
+    return redact(text, STATE.secrets)
 
 
 def _zone(name: str) -> Any:
@@ -408,7 +407,7 @@ def watch(
             "--exec",
             metavar="CMD",
             help="Run CMD per shipment with news: shipment JSON on stdin, WAYPOST_NUMBER, "
-            "WAYPOST_CARRIER, WAYPOST_STATUS in the environment. No shell.",
+            "WAYPOST_CARRIER, WAYPOST_STATUS, WAYPOST_LABEL in a clean environment. No shell.",
             show_default=False,
         ),
     ] = None,
@@ -733,7 +732,9 @@ def carriers(
         if as_json:
             out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
         else:
-            out.writelines(f"{c.get('code', '')}\t{c.get('name', '')}\n" for c in couriers)
+            from waypost.safe import field
+
+            out.writelines(f"{field(c.get('code'))}\t{field(c.get('name'))}\n" for c in couriers)
         return
     rows = [
         registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
@@ -790,11 +791,11 @@ def config_show(
     """Print the merged configuration, every secret masked."""
     from waypost import carriers as registry
     from waypost import render
-    from waypost.config import mask
+    from waypost.config import mask, mask_urls
 
     st = _merge(config, None, False, 0)
     cfg = st.config()
-    shown: dict[str, Any] = {"carriers": {}, "watch": dict(cfg.watch)}
+    shown: dict[str, Any] = {"carriers": {}, "watch": mask_urls(cfg.watch, st.secrets)}
     lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
     for info in registry.infos():
         values = cfg.carrier(info.name)
@@ -812,7 +813,7 @@ def config_show(
         shown["carriers"][info.name] = section
     if cfg.watch:
         lines.append("\n[watch]")
-        lines.extend(f"{k} = {render.dumps(v)}" for k, v in cfg.watch.items())
+        lines.extend(f"{k} = {render.dumps(v)}" for k, v in shown["watch"].items())
     if as_json:
         sys.stdout.write(render.dumps(shown) + "\n")
     else:
@@ -971,6 +972,12 @@ def sandbox(
 
     rules = parse_faults(faults or "")
     if detach:
+        state = bg.running(data_dir())
+        if state is not None:
+            err(f"a sandbox already runs in the background on port {state['port']}: reusing it")
+            err("(to change --port, --latency or --faults: waypost sandbox --stop first)")
+            _print_env(state["env"])
+            return
         state = bg.spawn(data_dir(), 0 if port is None else port, latency, faults or "")
         _print_env(state["env"])
         err(f"waypost sandbox running in the background on port {state['port']}")
@@ -985,14 +992,16 @@ def sandbox(
         raise UsageError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
         ) from None
-    if state_file is not None:
-        bg.write_state(state_file, box.port, box.env())
     err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
     _print_env(box.env())
     err("\nDemo numbers:")
     for app_ in box.apps.values():
         for number, what in app_.demo_numbers():
             err(f"  {app_.name}:{number}  {what}")
+    if state_file is not None:
+        box.token = bg.new_token()
+        bg.write_state(state_file, box.port, box.env(), box.token)
+        bg.release_stderr()
     import signal
 
     signal.signal(signal.SIGTERM, _interrupt)

@@ -92,6 +92,19 @@ def mask(value: str) -> str:
     return f"{value[:keep]}…{value[-keep:]}"
 
 
+def mask_urls(value: Any, secrets: list[str] | None = None) -> Any:
+    """``value`` (a string, or lists and tables of them) with the secrets inside URLs masked."""
+    from waypost.redaction import redact
+
+    if isinstance(value, str):
+        return redact(value, secrets or ())
+    if isinstance(value, list):
+        return [mask_urls(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_urls(v, secrets) for k, v in value.items()}
+    return value
+
+
 @dataclass
 class Config:
     """The merged configuration of one run."""

@@ -277,10 +277,10 @@ class Session:
         return self._slots[carrier]
 
     def redact(self, text: str) -> str:
-        """``text`` with every known secret replaced."""
-        for secret in self.secrets:
-            text = text.replace(secret, "****")
-        return text
+        """``text`` with every known secret replaced (the one rule: ``redaction.redact``)."""
+        from waypost.redaction import redact
+
+        return redact(text, self.secrets)
 
     def remaining(self) -> float:
         """Seconds left before ``--deadline`` (inf without one)."""
@@ -405,12 +405,15 @@ def decode_json(response: httpx.Response, carrier: str) -> Any:
     if not body.strip():
         raise ProtocolError(f"{carrier}: empty answer (HTTP {status})", carrier=carrier)
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         kind = "an HTML page" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
         raise ProtocolError(
             f"{carrier}: HTTP {status} with {kind} instead of JSON", carrier=carrier
         ) from None
+    from waypost.safe import no_surrogates
+
+    return no_surrogates(body, value)
 
 
 def http_failure(response: httpx.Response, carrier: str) -> CarrierError:

@@ -1,4 +1,8 @@
-"""``-v`` logging to stderr, with every known secret masked (imported only when asked for)."""
+"""``-v`` logging to stderr, with every known secret masked (imported only when asked for).
+
+Every record goes through the one redaction rule (``redaction.redact``, bound to the run's
+secrets by the CLI) and through ``safe.lines``: carrier text in a log line acts on no terminal.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ class _Redact(logging.Filter):
         self.redact = redact
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        from waypost import safe
+
+        record.msg = safe.lines(self.redact(record.getMessage()))
         record.args = None
         return True
 

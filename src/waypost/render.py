@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
+from waypost import safe
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -124,6 +126,26 @@ def header_fields(s: Shipment, term: Terminal) -> list[str]:
     return fields
 
 
+def readable(s: Shipment) -> Shipment:
+    """``s`` with every text field made safe for people (``safe.field``); JSON never uses it."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return safe.field(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if hasattr(value, "model_copy"):
+            return value.model_copy(update={k: clean(v) for k, v in value})
+        return value
+
+    copy: Shipment = clean(s)
+    return copy
+
+
+def _marks(marks: Mapping[int, str] | None) -> dict[int, str]:
+    return {i: safe.field(m) for i, m in (marks or {}).items()}
+
+
 def _event_line(ev: Event, term: Terminal) -> str:
     parts = [absolute(ev.time, term), ev.location or "-", ev.description or "-"]
     return "  " + "  ".join(parts)
@@ -136,7 +158,8 @@ def plain_track(
     marks: Mapping[int, str] | None = None,
 ) -> None:
     """Blocks of plain lines: a header line, then one line per event, newest first."""
-    for index, s in enumerate(shipments):
+    marks = _marks(marks)
+    for index, s in enumerate(map(readable, shipments)):
         if index:
             out.write("\n")
         mark = (marks or {}).get(index)
@@ -176,10 +199,13 @@ def rich_track(
 ) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
+    from rich.style import Style
     from rich.table import Table
     from rich.text import Text
 
     con = console(term, out)
+    marks = _marks(marks)
+    shipments = [readable(s) for s in shipments]
     for index, s in enumerate(shipments):
         style = STATUS_STYLE.get(s.status.value, "")
         title = Text()
@@ -226,8 +252,15 @@ def rich_track(
                 )
                 for number, url in enumerate(ev.images, 1):
                     # A terminal hyperlink keeps long URLs from wrapping; --json has them in full.
-                    what.append(f"\nimage {number}", style=f"blue underline link {url}")
-                table.add_row(when, ev.location or "", what)
+                    target = safe.link(url)
+                    if target is None:
+                        what.append(f"\nimage {number}: {url}", style="blue")
+                    else:
+                        what.append(
+                            f"\nimage {number}",
+                            style=Style.parse("blue underline") + Style(link=target),
+                        )
+                table.add_row(when, Text(ev.location or ""), what)
             con.print(table)
         if index < len(shipments) - 1:
             con.print()
@@ -355,11 +388,11 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
     now = term.now.timestamp()
     table = [
         (
-            r.label or "",
-            r.number,
-            r.carrier,
-            r.status,
-            (r.last_event or "")[:60],
+            safe.field(r.label),
+            safe.field(r.number),
+            safe.field(r.carrier),
+            safe.field(r.status),
+            safe.field(r.last_event)[:60],
             _ago(r.last_checked, now),
             f"{(now - r.added) / 86400:.0f}",
         )
@@ -385,7 +418,7 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
         last = Text(row[4])
         last.truncate(room, overflow="ellipsis")
         status = Text(row[3], style=STATUS_STYLE.get(raw[3], ""))
-        t.add_row(*row[:3], status, last, *row[5:])
+        t.add_row(*map(Text, row[:3]), status, last, *row[5:])
     con = console(term, out)
     if table:
         con.print(t)
@@ -437,7 +470,7 @@ def detection(results: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
             if sure
             else "not sure: every configured carrier that could have it is asked"
         )
-        out.write(f"{item['number']}  ({verdict})\n")
+        out.write(f"{safe.field(item['number'])}  ({verdict})\n")
         if not item["candidates"]:
             out.write("  no pattern matches\n")
         for c in item["candidates"]:

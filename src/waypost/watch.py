@@ -282,9 +282,12 @@ def run_pass(
         out.flush()
         text = "\n".join(
             f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in item.events
+            for e in render.readable(view).events
         )
-        problems = notifier.deliver(view, payload, text)
+        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
+        problems = notifier.deliver(
+            view, payload, text, label=item.row.label, echo=out.write if mode == "text" else warn
+        )
         if problems:
             report.problems.extend(problems)
             for problem in problems:

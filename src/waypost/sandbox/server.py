@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import hmac
 import importlib
 import json
+import os
 import sys
 import threading
 import time
@@ -130,6 +132,8 @@ class Sandbox:
         for name, path in APPS.items():
             self.apps[name] = importlib.import_module(path).App(self)
         self.sink: list[Any] = []
+        # Set for a detached sandbox: proves on /_sandbox/identity that it is the one recorded.
+        self.token: str | None = None
         self.faults = Faults()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -361,6 +365,16 @@ class Sandbox:
             return Reply.json({"ok": True})
         if action == "env" and request.method == "GET":
             return Reply.json(self.env())
+        if action == "identity" and request.method == "POST":
+            try:
+                token = request.json().get("token")
+            except (ValueError, AttributeError):
+                token = None
+            if self.token is None or not isinstance(token, str):
+                return Reply.json({"ok": False}, 403)
+            if not hmac.compare_digest(token.encode(), self.token.encode()):
+                return Reply.json({"ok": False}, 403)
+            return Reply.json({"ok": True, "pid": os.getpid()})
         return Reply.json({"ok": False, "error": f"unknown control endpoint {action!r}"}, 404)
 
 

@@ -1,0 +1,110 @@
+"""Carrier text made safe for people: the "Carrier data is data" rule of SPEC.md.
+
+Text a carrier sends (and, through it, couriers and sellers) is shown, never obeyed. Before it
+reaches a terminal, a TSV line, a notification or a hook's environment it goes through
+``field`` (one value on one line) or ``lines`` (a message that keeps its own line breaks):
+
+- whole escape sequences (CSI, OSC, DCS, SOS, PM, APC, in their 7-bit ``ESC`` and 8-bit C1
+  forms) become one visible ``␛``; so does a lone ``ESC``;
+- line breaks, tabs and CR inside one field fold to one space;
+- every other C0 control is shown as its control picture (NUL as ``␀``), DEL as ``␡``;
+- other C1 controls, lone surrogates and bidi overrides become ``�``.
+
+Printable text in any script is left exactly as it was. ``--json`` never goes through here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ESCAPE_MARK = "\u241b"  # ␛
+REPLACEMENT = "\ufffd"
+
+# Characters that need work; text without any of them is returned as it is.
+_DANGER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Control strings end at BEL, ST (ESC \) or 8-bit ST; an unterminated one is not a whole sequence
+# (the introducer alone is then replaced and the rest stays visible as text).
+_SEQUENCE = re.compile(
+    "(?:\x1b[\\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x00-\x08\x0a-\x1f\x7f-\x9f]*(?:\x07|\x1b\\\\|\x9c)"
+    "|(?:\x1b\\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    "|\x1b[\x20-\x2f]*[\x30-\x7e]?"
+    "|[\x90\x98\x9d\x9e\x9f]"
+)
+_FOLD = re.compile("(?:\r\n|[\t\n\v\f\r\x85\u2028\u2029])+")
+_FOLD_KEEP_NL = re.compile("(?:[\t\v\f\r\x85\u2028\u2029])+")
+_REST = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_REST_KEEP_NL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return REPLACEMENT
+
+
+def _clean(text: str, fold: re.Pattern[str], rest: re.Pattern[str]) -> str:
+    text = _SEQUENCE.sub(ESCAPE_MARK, text)
+    text = fold.sub(" ", text)
+    return rest.sub(_picture, text)
+
+
+def field(text: object) -> str:
+    """One value for one line of human output (a table cell, a TSV column, a variable)."""
+    if text is None or text == "":
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    if _DANGER.search(text) is None:
+        return text
+    return _clean(text, _FOLD, _REST)
+
+
+def lines(text: str) -> str:
+    """A message that keeps its own line breaks (``\\n``), every other control made harmless."""
+    if _DANGER.search(text) is None:
+        return text
+    return _clean(text.replace("\r\n", "\n"), _FOLD_KEEP_NL, _REST_KEEP_NL)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(body: bytes, value: Any) -> Any:
+    """``value`` decoded from JSON ``body`` with lone surrogates (``"\\ud800"``, which no UTF-8
+    output can carry) replaced by ``�``; everything else stays exactly as sent."""
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return value
+    return _replace_surrogates(value)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def link(url: str | None) -> str | None:
+    """``url`` when it may become a terminal hyperlink (clean http/https), else None."""
+    if not url or len(url) > 2048 or not url.isascii() or not url.isprintable():
+        return None
+    if any(c in url for c in ' "<>\\^`{|}'):
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
