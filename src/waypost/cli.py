@@ -512,7 +512,8 @@ def list_(
         )
     with _store(required=True) as store:
         rows = store.watched(include_final=show_all or status is not None, status=status)
-    render.watch_list(rows, st.terminal(tz), sys.stdout, mode)
+        times = store.first_event_times()
+    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times)
 
 
 @app.command(
@@ -640,14 +641,23 @@ def carriers(
         from waypost.inputs import parse_numbers
 
         infos = {i.name: i for i in registry.infos()}
+        cfg = st.config()
         results = []
         for q in parse_numbers(numbers, None, infos):
             ranked = detection.candidates(q.number, infos.values())
             top = detection.sure(ranked)
+            targets = detection.targets(q.number, q.carrier, q.courier, infos.values())
             results.append(
                 {
                     "number": q.number,
+                    "given": (f"{q.carrier}/{q.courier}" if q.courier else q.carrier)
+                    if q.carrier
+                    else None,
                     "sure": top.carrier if top else None,
+                    "asked": [
+                        {"carrier": name, "courier": courier, "configured": cfg.configured(name)}
+                        for name, courier in targets
+                    ],
                     "candidates": [
                         {
                             "carrier": c.carrier,
@@ -664,7 +674,7 @@ def carriers(
         if as_json:
             out.write(render.dumps({"detect": results}) + "\n")
         else:
-            render.detection(results, out)
+            render.detection(results, out, _width(out))
         return
     cfg = st.config()
     if remote is not None:
@@ -690,7 +700,7 @@ def carriers(
     if as_json:
         out.write(render.dumps({"carriers": rows}) + "\n")
     else:
-        render.carriers_overview(rows, out)
+        render.carriers_overview(rows, out, _width(out))
 
 
 @app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
@@ -1022,6 +1032,15 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     )
     alone.registered_commands.append(info)
     return alone, f"waypost {name}", args[1:]
+
+
+def _width(stream: Any) -> int | None:
+    """The terminal width to wrap plain text at, or None when ``stream`` is not a terminal."""
+    if not _isatty(stream):
+        return None
+    from waypost.render import terminal_width
+
+    return terminal_width(os.environ, stream, sys.stderr)
 
 
 def _isatty(stream: Any) -> bool:

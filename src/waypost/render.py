@@ -31,6 +31,8 @@ STATUS_STYLE = {
     "expired": "red",
     "not_found": "magenta",
 }
+# Narrower than this, no layout helps; Rich still draws, the terminal wraps.
+MIN_WIDTH = 20
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,44 @@ class Terminal:
         cls,
         *,
         no_color: bool = False,
+        color: str = "auto",
         tz: tzinfo | None = None,
         env: Mapping[str, str] | None = None,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
     ) -> Terminal:
-        """Read TTY-ness, ``NO_COLOR``, ``--no-color`` and the width from the environment."""
+        """Read TTY-ness, colour (``--color``, ``NO_COLOR``, ``TERM=dumb``) and the width.
+
+        ``color`` is ``auto`` (colour on a terminal unless ``NO_COLOR``), ``always`` or ``never``;
+        ``no_color`` is ``--no-color``.
+        """
         env = os.environ if env is None else env
         out = stdout or sys.stdout
         err = stderr or sys.stderr
         out_tty = _isatty(out)
-        color = out_tty and not no_color and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        if no_color or color == "never":
+            colored = False
+        elif color == "always":
+            colored = True
+        else:
+            colored = out_tty and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        return cls(out_tty, _isatty(err), colored, terminal_width(env, out, err), tz)
+
+
+def terminal_width(env: Mapping[str, str], *streams: IO[str]) -> int:
+    """``COLUMNS`` when it is a positive number, else the size of the first terminal among
+    ``streams``, else 80 on a terminal of unknown size and 100 when nothing is a terminal."""
+    raw = env.get("COLUMNS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return max(MIN_WIDTH, int(raw))
+    for stream in streams:
         try:
-            width = int(env.get("COLUMNS", "")) or os.get_terminal_size().columns
-        except (ValueError, OSError):
-            width = 100
-        return cls(out_tty, _isatty(err), color, max(40, width), tz)
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            continue
+        if columns > 0:
+            return max(MIN_WIDTH, columns)
+    return 80 if any(_isatty(s) for s in streams) else 100
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -176,6 +200,7 @@ def rich_track(
 ) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
+    from rich.style import Style
     from rich.table import Table
     from rich.text import Text
 
@@ -201,7 +226,11 @@ def rich_track(
                 f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else "")
             )
         if details:
-            con.print(Text("  " + "  ·  ".join(details), style="dim"))
+            joined = "  " + "  ·  ".join(details)
+            # Too long for one line: one detail per line rather than a date cut in two.
+            if len(joined) > term.width:
+                joined = "\n".join(f"  {d}" for d in details)
+            con.print(Text(joined, style="dim"))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
         elif not s.found:
@@ -213,7 +242,8 @@ def rich_track(
         if s.events:
             table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
             table.add_column("When", no_wrap=True)
-            table.add_column("Where", overflow="fold", max_width=28)
+            # Narrow terminals keep most of the room for the description.
+            table.add_column("Where", overflow="fold", max_width=max(10, min(28, term.width // 5)))
             table.add_column("What", overflow="fold")
             for ev in s.events:
                 rel = relative(ev.time, term)
@@ -224,9 +254,12 @@ def rich_track(
                     ev.description or "-",
                     style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
                 )
-                for number, url in enumerate(ev.images, 1):
-                    # A terminal hyperlink keeps long URLs from wrapping; --json has them in full.
-                    what.append(f"\nimage {number}", style=f"blue underline link {url}")
+                for url in ev.images:
+                    # The URL itself, so it survives NO_COLOR, copy and paste; with colour it is
+                    # also a terminal hyperlink.
+                    what.append(
+                        f"\nimage: {url}", Style(color="blue", link=url) if term.color else ""
+                    )
                 table.add_row(when, ev.location or "", what)
             con.print(table)
         if index < len(shipments) - 1:
@@ -322,9 +355,38 @@ def _iso(ts: float | None, term: Terminal) -> str | None:
     return datetime.fromtimestamp(ts, UTC).astimezone(term.tz).isoformat(timespec="seconds")
 
 
-def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str) -> None:
-    """The watch list as a table, TSV when piped, or JSON."""
+def _iso_dt(when: datetime | None, term: Terminal) -> str | None:
+    return None if when is None else _iso(when.timestamp(), term)
+
+
+def first_event(times: Iterable[str]) -> datetime | None:
+    """The earliest of stored ISO event times (naive ones read as UTC: days are all it needs)."""
+    parsed = []
+    for raw in times:
+        try:
+            when = datetime.fromisoformat(raw)
+        except (TypeError, ValueError):
+            continue
+        parsed.append(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
+    return min(parsed, default=None)
+
+
+def watch_list(
+    rows: Sequence[Watched],
+    term: Terminal,
+    out: IO[str],
+    mode: str,
+    event_times: Mapping[int, Sequence[str]] | None = None,
+) -> None:
+    """The watch list as a table, TSV when piped (ISO times), or JSON."""
     import json
+
+    now = term.now.timestamp()
+    firsts = {r.id: first_event((event_times or {}).get(r.id, ())) for r in rows}
+
+    def since_first(r: Watched) -> float | None:
+        first = firsts[r.id]
+        return None if first is None else round((now - first.timestamp()) / 86400, 1)
 
     if mode in ("json", "jsonl"):
         items = [
@@ -341,7 +403,9 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
                 "last_event_time": r.last_event_time,
                 "last_checked": _iso(r.last_checked, term),
                 "added": _iso(r.added, term),
-                "age_days": round((term.now.timestamp() - r.added) / 86400, 1),
+                "age_days": round((now - r.added) / 86400, 1),
+                "first_event_time": _iso_dt(firsts[r.id], term),
+                "days_since_first_event": since_first(r),
             }
             for r in rows
         ]
@@ -352,94 +416,184 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
         else:
             out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
         return
-    now = term.now.timestamp()
-    table = [
-        (
-            r.label or "",
-            r.number,
-            r.carrier,
-            r.status,
-            (r.last_event or "")[:60],
-            _ago(r.last_checked, now),
-            f"{(now - r.added) / 86400:.0f}",
-        )
-        for r in rows
-    ]
     if not term.stdout_tty:
-        out.writelines("\t".join(row) + "\n" for row in table)
+        # For scripts: full text, ISO times, whole days since the first event (empty: none).
+        for r in rows:
+            days = since_first(r)
+            fields = (
+                r.label or "",
+                r.number,
+                r.carrier,
+                r.status,
+                " ".join((r.last_event or "").split()),
+                _iso(r.last_checked, term) or "",
+                "" if days is None else f"{days:.0f}",
+            )
+            out.writelines("\t".join(fields) + "\n")
         return
+    con = console(term, out)
+    if not rows:
+        con.print(
+            "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
+        )
+        return
+    con.print(_watch_table(rows, term, firsts))
+
+
+# Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.
+LIST_COLUMNS = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "First event")
+_DROP_ORDER = ("Checked", "First event", "Carrier", "Label")
+_MIN_LAST_EVENT = 16
+
+
+def _watch_table(
+    rows: Sequence[Watched], term: Terminal, firsts: Mapping[int, datetime | None]
+) -> Any:
+    """One line per shipment; "Last event" gets the room the other columns leave, cut with "…"."""
     from rich import box
     from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
-    heads = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "Age (d)")
-    shown = [(*r[:3], r[3].replace("_", " "), *r[4:]) for r in table]
-    widths = [max(cell_len(r[i]) for r in [heads, *shown]) for i in range(len(heads))]
-    # One line per shipment: the last event gets the room the other columns leave, cut with "…".
-    room = max(12, term.width - sum(widths) + widths[4] - 3 * (len(heads) - 1))  # padding, rule
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    now = term.now.timestamp()
+    cells = [
+        {
+            "Label": r.label or "",
+            "Number": r.number,
+            "Carrier": r.carrier,
+            "Status": r.status.replace("_", " "),
+            "Last event": " ".join((r.last_event or "").split()),
+            "Checked": _ago(r.last_checked, now),
+            "First event": _ago(None if (f := firsts[r.id]) is None else f.timestamp(), now, "-"),
+        }
+        for r in rows
+    ]
+    heads = [h for h in LIST_COLUMNS if h != "Label" or any(c["Label"] for c in cells)]
+    widths = {h: max(cell_len(h), *(cell_len(c[h]) for c in cells)) for h in heads}
+
+    def room() -> int:
+        # Each column is padded by one space either side, minus the outer edges, plus a rule.
+        used = sum(w for h, w in widths.items() if h != "Last event") + 3 * (len(heads) - 1)
+        return term.width - used
+
+    for name in _DROP_ORDER:
+        if room() >= _MIN_LAST_EVENT:
+            break
+        if name in heads:
+            heads.remove(name)
+            del widths[name]
+    space = max(1, room())
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in heads:
-        t.add_column(name, no_wrap=True, justify="right" if name == "Age (d)" else "left")
-    for row, raw in zip(shown, table, strict=True):
-        last = Text(row[4])
-        last.truncate(room, overflow="ellipsis")
-        status = Text(row[3], style=STATUS_STYLE.get(raw[3], ""))
-        t.add_row(*row[:3], status, last, *row[5:])
-    con = console(term, out)
-    if table:
-        con.print(t)
-    else:
-        con.print(
-            "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=space if name == "Last event" else None,
         )
+    for r, c in zip(rows, cells, strict=True):
+        values: list[Any] = []
+        for name in heads:
+            if name == "Status":
+                values.append(Text(c[name], style=STATUS_STYLE.get(r.status, "")))
+            elif name == "Last event":
+                last = Text(c[name])
+                last.truncate(space, overflow="ellipsis")
+                values.append(last)
+            else:
+                values.append(c[name])
+        table.add_row(*values)
+    return table
 
 
-def _ago(ts: float | None, now: float) -> str:
+def _ago(ts: float | None, now: float, never: str = "never") -> str:
     if ts is None:
-        return "never"
+        return never
     seconds = max(0.0, now - ts)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+    for size, unit in ((86400 * 365, "y"), (86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
 
 
-def carriers_overview(rows: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
-    """``waypost carriers`` in plain text."""
+def _wrapped(out: IO[str], text: str, width: int | None, indent: int) -> None:
+    """One line of plain output; on a terminal, wrapped between words (never inside a number)."""
+    if width is None or len(text) <= width:
+        out.write(text + "\n")
+        return
+    import textwrap
+
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    out.write("\n".join(lines) + "\n")
+
+
+def carriers_overview(
+    rows: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None
+) -> None:
+    """``waypost carriers`` in plain text (wrapped at ``width`` on a terminal)."""
+
+    def line(label: str, text: str) -> None:
+        _wrapped(out, f"  {label + ':':<9}{text}", width, 11)
+
     for index, row in enumerate(rows):
         if index:
             out.write("\n")
         missing = row["missing"]
         state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
-        out.write(f"{row['name']}  {row['title']}  [{state}]\n")
-        out.write(f"  covers:  {row['coverage']}\n")
-        out.write(
-            f"  batch:   up to {row['max_batch']} number(s) per request, "
-            f"{row['max_connections']} requests in flight\n"
+        _wrapped(out, f"{row['name']}  {row['title']}  [{state}]", width, 2)
+        line("covers", row["coverage"])
+        line(
+            "batch",
+            f"up to {row['max_batch']} number(s) per request, "
+            f"{row['max_connections']} requests in flight",
         )
         for key, value in row["rates_per_second"].items():
-            out.write(f"  rate:    {key} = {value:g} requests/s\n")
+            line("rate", f"{key} = {value:g} requests/s")
         for note in row["rate_notes"]:
-            out.write(f"  note:    {note}\n")
+            line("note", note)
         for p in row["patterns"]:
-            check = ", check digit" if p["check_digit"] else ""
-            out.write(f"  detects: {p['name']} ({p['describe']}{check}), e.g. {p['example']}\n")
-        out.write(f"  docs:    {row['docs']}\n")
+            described = p["describe"]
+            if p["check_digit"] and "check" not in described.lower():
+                described += ", check digit"
+            line("detects", f"{p['name']} ({described}), e.g. {p['example']}")
+        if row.get("docs"):
+            line("docs", row["docs"])
+        if row.get("credentials_from") and missing:
+            line("keys", row["credentials_from"])
 
 
-def detection(results: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
-    """``waypost carriers --detect`` in plain text: ranked candidates and why."""
+def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None) -> None:
+    """``waypost carriers --detect`` in plain text: ranked candidates, why, and who is asked."""
     for item in results:
-        sure = item["sure"]
-        verdict = (
-            f"sure: {sure}"
-            if sure
-            else "not sure: every configured carrier that could have it is asked"
-        )
+        if item.get("given"):
+            verdict = f"given: {item['given']}"
+        elif item["sure"]:
+            verdict = f"sure: {item['sure']}"
+        else:
+            verdict = "not sure"
         out.write(f"{item['number']}  ({verdict})\n")
         if not item["candidates"]:
             out.write("  no pattern matches\n")
         for c in item["candidates"]:
             courier = f"/{c['courier']}" if c["courier"] else ""
             out.write(f"  {c['confidence']:.2f}  {c['carrier']}{courier}  {c['reason']}\n")
+        asked = item.get("asked", [])
+        ready = [_target(a) for a in asked if a["configured"]]
+        skipped = [_target(a) for a in asked if not a["configured"]]
+        if ready:
+            _wrapped(out, "  asked: " + ", ".join(ready), width, 9)
+        if skipped:
+            _wrapped(out, "  not configured, skipped: " + ", ".join(skipped), width, 4)
+        if asked and not ready:
+            out.write("  nobody can be asked: configure one with `waypost config init`\n")
+
+
+def _target(asked: Mapping[str, Any]) -> str:
+    courier = asked["courier"]
+    return str(asked["carrier"]) + (f"/{courier}" if courier else "")

@@ -116,17 +116,7 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
     refused: dict[tuple[str, str | None, str | None], CarrierError] = {}
     missing_of = {name: config.missing(name) for name in infos}
     for query in queries:
-        if query.carrier:
-            targets = [(query.carrier, query.courier)]
-        else:
-            ranked = detect.candidates(query.number, infos.values())
-            top = detect.sure(ranked)
-            if top is not None:
-                targets = [(top.carrier, top.courier)]
-            else:
-                plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
-                targets = plausible or [(name, None) for name in infos]
-                targets = list(dict.fromkeys(targets))
+        targets = detect.targets(query.number, query.carrier, query.courier, infos.values())
         ready = []
         for name, courier in targets:
             missing = missing_of[name]

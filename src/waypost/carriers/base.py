@@ -101,6 +101,8 @@ class CarrierInfo:
     max_batch: int
     patterns: tuple[Pattern, ...] = ()
     docs: str = ""
+    docs_url: str = ""
+    credentials_from: str = ""
     case_sensitive: bool = False
     courier_regex: str | None = None
     courier_help: str = ""
