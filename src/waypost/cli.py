@@ -52,6 +52,8 @@ class State:
         self.config_path: Path | None = None
         self.timeout = 20.0
         self.no_color = False
+        self.color = "auto"
+        self.quiet = False
         self.verbose = 0
         self.debug = False
         self.secrets: list[str] = []
@@ -65,14 +67,16 @@ class State:
             self._config = cfg.load(self.config_path)
             self.secrets = self._config.secrets()
             for warning in self._config.warnings:
-                err(f"warning: {warning}")
+                say(f"warning: {warning}")
         return self._config
 
     def terminal(self, tz: str | None = None) -> "Terminal":
         """The output environment of this run."""
         from waypost.render import Terminal
 
-        return Terminal.detect(no_color=self.no_color, tz=_zone(tz) if tz else None)
+        return Terminal.detect(
+            no_color=self.no_color, color=self.color, tz=_zone(tz) if tz else None
+        )
 
 
 STATE = State()
@@ -83,6 +87,12 @@ MIN_SECRET = 4
 def err(message: str) -> None:
     """One line to stderr, secrets masked."""
     sys.stderr.write(_redact(message) + "\n")
+
+
+def say(message: str) -> None:
+    """A note, hint or warning on stderr; ``-q`` keeps only errors."""
+    if not STATE.quiet:
+        err(message)
 
 
 def _redact(text: str) -> str:
@@ -101,6 +111,14 @@ def _zone(name: str) -> Any:
         raise UsageError(
             f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
         ) from None
+
+
+def _color(value: str) -> str:
+    """``--color WHEN``: auto, always or never."""
+    choice = value.strip().lower()
+    if choice not in ("auto", "always", "never"):
+        raise typer.BadParameter(f"{value!r} is not one of auto, always, never")
+    return choice
 
 
 def _version(value: bool) -> None:
@@ -137,19 +155,45 @@ VerboseOpt = Annotated[
         "-v", "--verbose", count=True, show_default=False, help="Log to stderr (-vv: more)."
     ),
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Print only errors on stderr (no notes, no progress).")
+]
+ColorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--color",
+        metavar="WHEN",
+        parser=_color,
+        help="Colour: auto (on a terminal, unless NO_COLOR), always or never.",
+        show_default=False,
+    ),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 VersionOpt = Annotated[
     bool,
     typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ]
 
 
-def _merge(config: Path | None, timeout: float | None, no_color: bool, verbose: int) -> State:
+def _merge(
+    config: Path | None,
+    timeout: float | None,
+    no_color: bool,
+    verbose: int,
+    quiet: bool = False,
+    color: str | None = None,
+    debug: bool = False,
+) -> State:
     if config is not None:
         STATE.config_path = config
         STATE._config = None
     if timeout is not None:
         STATE.timeout = timeout
     STATE.no_color = STATE.no_color or no_color
+    STATE.quiet = STATE.quiet or quiet
+    STATE.debug = STATE.debug or debug
+    if color is not None:
+        STATE.color = color
     if verbose:
         STATE.verbose = max(STATE.verbose, verbose)
         _setup_logging(STATE.verbose)
@@ -168,14 +212,13 @@ def root(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Track parcels from the terminal."""
-    STATE.debug = STATE.debug or debug
-    _merge(config, timeout, no_color, verbose)
+    _merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")]
@@ -218,7 +261,7 @@ def _store(required: bool) -> Any:
     except StoreError as exc:
         if required:
             raise
-        err(f"warning: {exc.message}; going on without the cache")
+        say(f"warning: {exc.message}; going on without the cache")
         return None
 
 
@@ -270,6 +313,9 @@ def track(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Look up tracking numbers now and print their timelines."""
@@ -278,7 +324,7 @@ def track(
     from waypost import carriers, inputs, render, service
     from waypost.carriers.base import TrackOptions
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     if label is not None and not save:
         raise UsageError("--label needs --save")
@@ -289,37 +335,65 @@ def track(
     stdin_text = _read_stdin() if "-" in args else None
     queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
     store = _store(required=save)
+    out = sys.stdout
+    answered: dict[int, service.Result] = {}
+
+    def on_result(index: int, result: service.Result) -> None:
+        answered[index] = result
+        if mode == "jsonl":  # streamed: each shipment as soon as its answer is complete
+            out.write(render.json_lines(result.shipments))
+            out.flush()
+
+    # Lines streamed to a terminal would be torn by a progress display on the same screen.
+    show_progress = not st.quiet and not (mode == "jsonl" and term.stdout_tty)
     try:
-        with render.progress(term, enabled=len(queries) > 5) as bar:
+        with render.progress(term, enabled=show_progress, deadline=deadline) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
-            report = asyncio.run(
-                service.run(
-                    queries,
-                    cfg,
-                    options,
-                    timeout=st.timeout,
-                    deadline=deadline,
-                    cache=store,
-                    on_start=bar.start,
+            try:
+                report = asyncio.run(
+                    service.run(
+                        queries,
+                        cfg,
+                        options,
+                        timeout=st.timeout,
+                        deadline=deadline,
+                        cache=store,
+                        on_start=bar.start,
+                        on_result=on_result,
+                    )
                 )
-            )
+            except KeyboardInterrupt:
+                bar.stop()
+                _print_partial(answered, mode, term, len(queries))
+                raise
         if save:
             added = service.save(store, report, label)
-            err(f"watching {added} new shipment(s)" if added else "watch list updated")
+            say(f"watching {added} new shipment(s)" if added else "watch list updated")
     finally:
         if store is not None:
             store.close()
-    out = sys.stdout
     if mode == "json":
         out.write(render.json_document(report.shipments) + "\n")
-    elif mode == "jsonl":
-        out.write(render.json_lines(report.shipments))
-    else:
+    elif mode != "jsonl":
         render.track(report.shipments, term, out, report.marks())
     out.flush()
     for hint in report.hints:
-        err(f"hint: {hint}")
+        say(f"hint: {hint}")
     raise typer.Exit(report.exit_code)
+
+
+def _print_partial(answered: dict[int, Any], mode: str, term: "Terminal", total: int) -> None:
+    """After Ctrl-C: what was answered so far, in input order (JSONL has streamed it already)."""
+    from waypost import render
+
+    shipments = [s for _, r in sorted(answered.items()) for s in r.shipments]
+    if mode == "json":
+        sys.stdout.write(render.json_document(shipments) + "\n")
+    elif mode != "jsonl" and shipments:
+        render.track(shipments, term, sys.stdout)
+    sys.stdout.flush()
+    say(f"waypost: note: {len(answered)} of {total} number(s) answered before the interrupt")
+    err("waypost: interrupted")
 
 
 def _read_stdin() -> str:
@@ -384,6 +458,9 @@ def watch(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
@@ -391,7 +468,7 @@ def watch(
     from waypost.notify import Notifier
     from waypost.paths import data_dir
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     cfg = st.config()
     seconds = inputs.parse_duration(interval or str(cfg.watch.get("interval", "30m")))
@@ -455,7 +532,7 @@ def _watch_pass(
         err(f"waypost: error: {exc.message}")
         return exc.exit_code
     for hint in result.hints:
-        err(f"hint: {hint}")
+        say(f"hint: {hint}")
     return result.exit_code
 
 
@@ -498,13 +575,16 @@ def list_(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Show the watch list: status, last event, label and age."""
     from waypost import render
     from waypost.status import Status
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     if status is not None and status not in {s.value for s in Status}:
         raise UsageError(
@@ -537,12 +617,15 @@ def remove(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Remove shipments (and their events) from the watch list."""
     from waypost import carriers, inputs
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(numbers, None, infos)
     unknown: list[str] = []
@@ -626,13 +709,16 @@ def carriers(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
     from waypost import render
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = sys.stdout
     if detect or numbers:
         if not detect or not numbers:
@@ -719,9 +805,12 @@ def config_root(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Show and edit the configuration file."""
-    _merge(config, timeout, no_color, verbose)
+    _merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 def _path() -> Path:
@@ -983,9 +1072,25 @@ def main(argv: list[str] | None = None) -> int:
     app.rich_markup_mode = config_app.rich_markup_mode = markup
     target, prog, rest = _single(args, markup)
     try:
-        target(args=rest, prog_name=prog, standalone_mode=True)
+        code = target(args=rest, prog_name=prog, standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except typer.TyperException as exc:
+        # The parser's own errors (Click, vendored by Typer), in the one error style.
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(exc.format_message() + "\n")
+            return 2
+        if ctx is not None:
+            sys.stderr.write(ctx.get_usage() + "\n")
+        err(f"waypost: error: {exc.format_message()}")
+        if ctx is not None:
+            err(f"hint: see `{ctx.command_path} --help`")
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        err("waypost: interrupted")
+        return 130
     except WaypostError as exc:
         err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
         if exc.hint:

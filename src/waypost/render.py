@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
@@ -299,13 +300,34 @@ def dumps(value: Any) -> str:
 
 
 class _Progress:
-    """A per-carrier Rich progress bar on stderr, or nothing at all."""
+    """Per-carrier progress on stderr while answers are awaited, or nothing at all.
 
-    def __init__(self, term: Terminal, enabled: bool) -> None:
-        self.enabled = enabled and term.stderr_tty
+    Each carrier's line says what is still awaited and for how long (``waiting for
+    trackingmore: 12 s``), with the run's ``--deadline`` when there is one. It appears only
+    after ``delay`` seconds, so quick runs never flash it.
+    """
+
+    def __init__(
+        self,
+        term: Terminal,
+        enabled: bool,
+        *,
+        deadline: float | None = None,
+        delay: float = 0.5,
+        file: IO[str] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.enabled = enabled and (term.stderr_tty or file is not None)
         self.term = term
+        self.deadline = deadline
+        self.delay = delay
+        self.file = file
+        self.clock = clock
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._shown = False
 
     def __enter__(self) -> _Progress:
         return self
@@ -314,39 +336,90 @@ class _Progress:
         self.stop()
 
     def stop(self) -> None:
-        """Take the bars off the screen (before anything is printed under them)."""
-        if self._bar is not None:
-            self._bar.stop()
+        """Take the lines off the screen (before anything is printed under them)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._bar is not None and self._shown:
+                self._bar.stop()
             self._bar = None
+            self._shown = False
 
     def start(self, totals: Mapping[str, int]) -> None:
-        """Show one bar per carrier with its number count."""
+        """One line per carrier with its number count, shown once ``delay`` has passed."""
         if not self.enabled or not totals:
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        con = Console(file=sys.stderr, no_color=not self.term.color, width=self.term.width)
+        con = Console(
+            file=self.file or sys.stderr, no_color=not self.term.color, width=self.term.width
+        )
         self._bar = Progress(
             TextColumn("{task.description:>12}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
+            _waiting_column(self.deadline),
             console=con,
             transient=True,
+            get_time=self.clock,
         )
         for name, total in totals.items():
             self._tasks[name] = self._bar.add_task(name, total=total)
-        self._bar.start()
+        if self.delay <= 0:
+            self.show()
+        else:
+            self._timer = threading.Timer(self.delay, self.show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def show(self) -> None:
+        """Put the lines on the screen now."""
+        with self._lock:
+            if self._bar is not None and not self._shown:
+                self._bar.start()
+                self._shown = True
 
     def advance(self, carrier: str, count: int) -> None:
         """``count`` more numbers of ``carrier`` are answered."""
-        if self._bar is not None and carrier in self._tasks:
-            self._bar.advance(self._tasks[carrier], count)
+        bar = self._bar
+        if bar is not None and carrier in self._tasks:
+            bar.advance(self._tasks[carrier], count)
+
+    def render(self) -> str:
+        """The lines as they would be drawn now (for tests)."""
+        if self._bar is None:
+            return ""
+        con = self._bar.console
+        with con.capture() as cap:
+            con.print(self._bar.make_tasks_table(self._bar.tasks))
+        return str(cap.get())
 
 
-def progress(term: Terminal, *, enabled: bool) -> _Progress:
+def _waiting_column(deadline: float | None) -> Any:
+    """A Rich column: ``waiting for NAME: 12 s`` (and the deadline) while a carrier owes
+    answers, ``done`` after."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class Waiting(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            if task.finished:
+                return Text("done", style="green")
+            text = f"waiting for {task.description}: {task.elapsed or 0.0:.0f} s"
+            if deadline is not None:
+                text += f" (--deadline {deadline:g}s)"
+            return Text(text, style="dim")
+
+    return Waiting()
+
+
+def progress(
+    term: Terminal, *, enabled: bool, deadline: float | None = None, **kwargs: Any
+) -> _Progress:
     """Progress on stderr when it is a terminal and ``enabled``."""
-    return _Progress(term, enabled)
+    return _Progress(term, enabled, deadline=deadline, **kwargs)
 
 
 def _iso(ts: float | None, term: Terminal) -> str | None:

@@ -244,7 +244,7 @@ class Adapter:
     async def _answer(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         shipments = await self._chunk([q.number for q in queries])
         options.answered(NAME, len(queries))
-        return [Answer(q, [s]) for q, s in zip(queries, shipments, strict=True)]
+        return [options.deliver(Answer(q, [s])) for q, s in zip(queries, shipments, strict=True)]
 
     async def _chunk(self, numbers: list[str]) -> list[Shipment]:
         from waypost.http import decode_json, http_failure

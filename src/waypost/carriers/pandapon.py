@@ -530,7 +530,7 @@ class Adapter:
             failed.service = SERVICE[platform]
             shipments = [failed]
         options.answered(NAME, 1)
-        return Answer(query, shipments)
+        return options.deliver(Answer(query, shipments))
 
     async def _fetch(
         self, order_id: str, platform: Platform, limiter: RateLimiter | None

@@ -788,7 +788,7 @@ class Adapter:
         except CarrierError as err:
             answer = self._failed(query, err)
         options.answered(NAME, 1)
-        return answer
+        return options.deliver(answer)
 
     async def _realtime_answer(self, query: Query, options: TrackOptions) -> Answer:
         if self.cache is not None and not options.refresh:

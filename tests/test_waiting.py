@@ -1,0 +1,77 @@
+"""Waiting: the progress lines say what is still awaited and for how long; a timeout error names
+the limit that ended the wait (--deadline or --timeout)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from waypost.render import Terminal, progress
+from waypost.sandbox import Sandbox
+
+TM = "trackingmore:ups:1Z999AA10123456784"
+
+
+def test_progress_names_the_carrier_still_awaited_and_for_how_long() -> None:
+    now = [100.0]
+    out = io.StringIO()
+    term = Terminal(stderr_tty=True, width=100)
+    bar = progress(term, enabled=True, deadline=30, delay=0, file=out, clock=lambda: now[0])
+    bar.start({"trackingmore": 1, "ils": 2})
+    bar.advance("ils", 2)
+    now[0] = 112.4
+    shown = bar.render()
+    bar.stop()
+    tm_line = next(line for line in shown.splitlines() if "trackingmore" in line)
+    assert "0/1" in tm_line
+    assert "waiting for trackingmore: 12 s (--deadline 30s)" in tm_line
+    ils_line = next(line for line in shown.splitlines() if line.strip().startswith("ils"))
+    assert "2/2" in ils_line
+    assert "done" in ils_line
+    assert "waiting" not in ils_line
+
+
+def test_progress_waits_before_showing_and_stays_off_without_a_terminal() -> None:
+    term = Terminal(stderr_tty=False)
+    bar = progress(term, enabled=True)
+    bar.start({"ils": 1})
+    assert bar.render() == ""  # nothing was set up at all
+    out = io.StringIO()
+    shown = progress(Terminal(stderr_tty=True), enabled=True, delay=60, file=out)
+    shown.start({"ils": 1})
+    shown.stop()  # a quick run: stopped before the delay, never drawn
+    assert out.getvalue() == ""
+
+
+@pytest.fixture
+def no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAYPOST_HTTP_RETRIES", "0")
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_a_hung_carrier_cut_by_the_deadline_says_deadline(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    sandbox.inject("hang@trackingmore")
+    r = cli("track", "--json", "--deadline", "0.4", TM)
+    assert r.code == 4
+    (shipment,) = r.json()["shipments"]  # type: ignore[index]
+    assert "no answer before --deadline 0.4s" in shipment["error"]
+    assert "20s" not in shipment["error"]
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_a_hung_carrier_cut_by_the_timeout_says_timeout(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    sandbox.inject("hang@trackingmore")
+    r = cli("track", "--json", "--timeout", "0.3", "--deadline", "30", TM)
+    assert r.code == 4
+    (shipment,) = r.json()["shipments"]  # type: ignore[index]
+    assert "no answer within --timeout 0.3s" in shipment["error"]
+
+
+def test_retried_timeouts_say_how_many_attempts(sandbox: Sandbox, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WAYPOST_HTTP_RETRIES", "1")
+    monkeypatch.setenv("WAYPOST_HTTP_BACKOFF", "0.01")
+    sandbox.inject("hang@trackingmore")
+    r = cli("track", "--json", "--timeout", "0.2", TM)
+    (shipment,) = r.json()["shipments"]  # type: ignore[index]
+    assert "no answer within --timeout 0.2s (2 attempts)" in shipment["error"]
