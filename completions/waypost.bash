@@ -26,7 +26,7 @@ _waypost() {
             "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --help" -- "$cur")) ;;
-            "config init") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+            "config init") COMPREPLY=($(compgen -W "--check --no-check --config --help" -- "$cur")) ;;
             "config path") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config set") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config show") COMPREPLY=($(compgen -W "--json --config --help" -- "$cur")) ;;

@@ -40,6 +40,7 @@ complete -c waypost -n '__fish_seen_subcommand_from config; and not __fish_seen_
 complete -c waypost -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init path set show unset' -a set -d 'Set one key; without VALUE, prompt for it with hidden input'
 complete -c waypost -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init path set show unset' -a show -d 'Print the merged configuration, every secret masked'
 complete -c waypost -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init path set show unset' -a unset -d 'Remove one key from the file'
+complete -c waypost -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from init' -l check -l no-check -d 'Check the credentials with one real request per carrier (default: ask on a terminal)'
 complete -c waypost -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from init' -l config -r -F -d 'Config file (default: $WAYPOST_CONFIG or the user config dir)'
 complete -c waypost -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from path' -l config -r -F -d 'Config file (default: $WAYPOST_CONFIG or the user config dir)'
 complete -c waypost -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -l config -r -F -d 'Config file (default: $WAYPOST_CONFIG or the user config dir)'

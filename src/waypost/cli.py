@@ -471,13 +471,16 @@ def watch(
     st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     cfg = st.config()
-    seconds = inputs.parse_duration(interval or str(cfg.watch.get("interval", "30m")))
+    every = interval or str(cfg.watch.get("interval", "30m"))
+    seconds = inputs.parse_duration(every)
     urls = notify if notify else list(cfg.watch.get("notify", []))
     notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
     term = st.terminal(tz)
     directory = data_dir()
     stop = _Stopper()
     code = 0
+    if not once and term.stderr_tty:
+        say(f"waypost: watching the list every {every}; news prints as it comes (Ctrl-C stops)")
     try:
         while True:
             code = _watch_pass(directory, lock_wait, term, cfg, notifier, mode, st, deadline, once)
@@ -640,8 +643,12 @@ def remove(
                 unknown.append(q.raw or q.number)
         keep = _remove_remote(found, st, store) if remote else set()
         failed = len(keep)
-        removed = store.remove([r for r in found if r.id not in keep])
-    err(f"removed {removed} shipment(s) from the watch list")
+        going = list({r.id: r for r in found if r.id not in keep}.values())
+        store.remove(going)
+    for row in going:
+        what = row.carrier + (f", order {row.order_id}" if row.order_id else "")
+        what += f", label {row.label!r}" if row.label else ""
+        say(f"removed {row.number} ({what}) from the watch list")
     for raw in unknown:
         err(f"not on the watch list: {raw}")
     raise typer.Exit(1 if unknown or failed else 0)
@@ -841,29 +848,57 @@ def config_show(
 
     st = _merge(config, None, False, 0)
     cfg = st.config()
-    shown: dict[str, Any] = {"carriers": {}, "watch": dict(cfg.watch)}
+    shown: dict[str, Any] = {"carriers": {}}
     lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
+
+    def section(name: str, values: dict[str, Any], secret: Any) -> None:
+        """One ``[name]`` table: every value with where it came from, secrets masked."""
+        lines.append(f"\n[{name}]")
+        for key, value in values.items():
+            if secret(key, value):
+                value = mask(str(value))
+            source = cfg.sources.get(f"{name}.{key}", "")
+            note = f"  # {source}" if source and source != "file" else ""
+            lines.append(f"{key} = {render.dumps(value)}{note}")
+
     for info in registry.infos():
         values = cfg.carrier(info.name)
-        section: dict[str, Any] = {}
-        lines.append(f"\n[carriers.{info.name}]")
-        for s in info.settings:
-            if s.key not in values:
-                continue
-            value = values[s.key]
-            value = mask(str(value)) if s.secret else value
-            section[s.key] = value
-            source = cfg.sources.get(f"carriers.{info.name}.{s.key}", "")
-            note = f"  # {source}" if source and source != "file" else ""
-            lines.append(f"{s.key} = {render.dumps(value)}{note}")
-        shown["carriers"][info.name] = section
-    if cfg.watch:
-        lines.append("\n[watch]")
-        lines.extend(f"{k} = {render.dumps(v)}" for k, v in cfg.watch.items())
+        secrets = {s.key for s in info.secrets}
+        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        section(f"carriers.{info.name}", mine, lambda key, _v, keys=secrets: key in keys)
+        shown["carriers"][info.name] = {
+            k: mask(str(v)) if k in secrets else v for k, v in mine.items()
+        }
+    others = {"http": dict(cfg.http), "watch": dict(cfg.watch)}
+    # Any other table of the file too (newer sections), values that look secret masked.
+    others.update(
+        {
+            name: dict(values)
+            for name, values in cfg.file_data.items()
+            if name not in ("carriers", "http", "watch") and isinstance(values, dict)
+        }
+    )
+    for name, values in others.items():
+        section(name, values, _looks_secret)
+        if not values:
+            lines.append("# nothing set")
+        shown[name] = {k: mask(str(v)) if _looks_secret(k, v) else v for k, v in values.items()}
     if as_json:
         sys.stdout.write(render.dumps(shown) + "\n")
     else:
         sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _looks_secret(key: str, value: Any) -> bool:
+    """Keys of tables without declared secrets: key, secret, password, token, or a URL with a
+    password in it."""
+    import re
+
+    if re.search(r"key|secret|pass|token|pdd", key, re.I):
+        return True
+    return isinstance(value, str) and bool(
+        re.match(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", value)
+    )
 
 
 @config_app.command(
@@ -888,7 +923,9 @@ def config_set(
     path = _path()
     spec = cfg.known_keys().get(key)
     if spec is None:
-        raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(cfg.known_keys()))
+        raise ConfigError(
+            f"unknown key {key!r}", hint=cfg.unknown_key_hint(key, list(cfg.known_keys()))
+        )
     secret = getattr(spec, "secret", False)
     if value is None:
         value = typer.prompt(key, hide_input=_can_hide())
@@ -924,7 +961,18 @@ def config_unset(
 
 
 @config_app.command("init", epilog="Example:\n\n  waypost config init && waypost carriers")
-def config_init(config: ConfigOpt = None) -> None:
+def config_init(
+    check: Annotated[
+        bool | None,
+        typer.Option(
+            "--check/--no-check",
+            help="Check the credentials with one real request per carrier (default: ask on "
+            "a terminal).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
     from waypost import config as cfg
@@ -936,8 +984,11 @@ def config_init(config: ConfigOpt = None) -> None:
         data, _ = cfg.read_file(path)
     sections = data.setdefault("carriers", {})
     err(f"Configuring {path} (press Enter to skip or keep a value).")
+    changed: list[str] = []
     for info in registry.infos():
         err(f"\n{info.title} ({info.name}): {info.coverage}")
+        if info.credentials_from:
+            err(f"  where to get them: {info.credentials_from}")
         current = sections.get(info.name, {})
         for s in info.credentials:
             old = current.get(s.key)
@@ -949,11 +1000,54 @@ def config_init(config: ConfigOpt = None) -> None:
                 STATE.secrets.append(answer)
             if answer:
                 sections.setdefault(info.name, {})[s.key] = answer
+                changed.append(info.name)
     if not sections:
         del data["carriers"]
     cfg.validate(data, path)
     cfg.write_atomic(path, data)
     err(f"\nsaved {path} (mode 600)")
+    STATE._config = None
+    ready = [n for n in dict.fromkeys(changed) if STATE.config().configured(n)]
+    if not ready:
+        return
+    if check is None:
+        check = _can_hide() and typer.confirm(
+            f"Check {', '.join(ready)} now with one real request each?", default=True
+        )
+    if check:
+        _check_credentials(ready)
+    else:
+        say("hint: check them any time with `waypost config init --check`")
+
+
+def _check_credentials(names: list[str]) -> None:
+    """One real request per carrier: its first documented example number."""
+    import asyncio
+
+    from waypost import carriers as registry
+    from waypost import service
+    from waypost.carriers.base import Query
+    from waypost.errors import AuthError
+
+    conf = STATE.config()
+    for name in names:
+        info = registry.info(name)
+        if not info.patterns:
+            continue
+        example = info.patterns[0]
+        query = Query(example.example, name, example.courier_for(example.example))
+        try:
+            report = asyncio.run(service.run([query], conf, timeout=STATE.timeout))
+        except WaypostError as exc:
+            err(f"  {name}: could not check: {exc.message}")
+            continue
+        failure = report.results[0].failure
+        if isinstance(failure, AuthError):
+            err(f"  {name}: credentials rejected: {failure.message}")
+        elif failure is not None:
+            err(f"  {name}: could not check ({failure.message}); the credentials are saved")
+        else:
+            err(f"  {name}: credentials accepted")
 
 
 @app.command(
