@@ -127,3 +127,15 @@ def test_color_option_beside_no_color() -> None:
     assert Terminal.detect(env={"NO_COLOR": "1"}, stdout=tty, color="always").color is True
     assert Terminal.detect(env={}, stdout=io.StringIO(), color="always").color is True
     assert Terminal.detect(env={}, stdout=tty, color="always", no_color=True).color is False
+
+
+def test_a_very_narrow_terminal_gets_the_timeline_as_a_list(sandbox: Sandbox) -> None:
+    r = run_on_pty("track", ILS, columns=40)
+    assert r.code == 0, r.err
+    assert r.widest() <= 40
+    assert "When" not in r.lines  # no table header
+    squeezed = "".join(line.strip() for line in r.lines)
+    assert URL in squeezed  # folded over lines, but whole once joined
+    text = " ".join(" ".join(r.lines).split())
+    assert "Vessel departed transhipment port Singapore" in text
+    assert "Shenzhen Yantian Port" in text

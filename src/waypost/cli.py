@@ -489,7 +489,7 @@ def watch(
     except KeyboardInterrupt:
         if not stop.event.is_set():
             raise
-        err("waypost: watch stopped")
+        say("waypost: watch stopped")
         code = 0
     raise typer.Exit(code)
 
@@ -513,7 +513,7 @@ def _watch_pass(
         with (
             watching.exclusive(directory, lock_wait),
             _store(required=True) as store,
-            render.progress(term, enabled=True) as bar,
+            render.progress(term, enabled=not st.quiet, deadline=deadline) as bar,
         ):
             result = watching.run_pass(
                 store,
@@ -524,7 +524,7 @@ def _watch_pass(
                 mode=mode,
                 timeout=st.timeout,
                 deadline=deadline,
-                warn=err,
+                warn=lambda problem: err(f"waypost: error: {problem}"),
                 on_start=bar.start,
                 on_answered=bar.advance,
                 on_answers=bar.stop,
@@ -650,7 +650,7 @@ def remove(
         what += f", label {row.label!r}" if row.label else ""
         say(f"removed {row.number} ({what}) from the watch list")
     for raw in unknown:
-        err(f"not on the watch list: {raw}")
+        err(f"waypost: error: not on the watch list: {raw}")
     raise typer.Exit(1 if unknown or failed else 0)
 
 
@@ -666,7 +666,7 @@ def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
         by_carrier.setdefault(row.carrier, []).append(row)
     for name, mine in by_carrier.items():
         if not service.supports(name, "remove"):
-            err(f"{name} keeps no account of its own: removed from the watch list only")
+            say(f"{name} keeps no account of its own: removed from the watch list only")
             continue
         queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
         answers = service.remove_remote(name, queries, st.config(), timeout=st.timeout, cache=store)
@@ -674,9 +674,9 @@ def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
             shipment = answer.shipments[0]
             if answer.failure is not None:
                 keep.add(row.id)
-                err(f"{row.number}: not removed: {shipment.error}")
+                err(f"waypost: error: {row.number}: not removed: {shipment.error}")
             else:
-                err(f"{row.number}: {shipment.status_text}")
+                say(f"{row.number}: {shipment.status_text}")
     return keep
 
 
@@ -933,7 +933,7 @@ def config_set(
         STATE.secrets.append(value)
     cfg.set_value(path, key, value)
     shown = cfg.mask(value) if secret else value
-    err(f"set {key} = {shown} in {path}")
+    say(f"set {key} = {shown} in {path}")
 
 
 def _can_hide() -> bool:
@@ -955,9 +955,9 @@ def config_unset(
     _merge(config, None, False, 0)
     path = _path()
     if cfg.unset_value(path, key):
-        err(f"removed {key} from {path}")
+        say(f"removed {key} from {path}")
     else:
-        err(f"{key} was not set in {path}")
+        say(f"{key} was not set in {path}")
 
 
 @config_app.command("init", epilog="Example:\n\n  waypost config init && waypost carriers")

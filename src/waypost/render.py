@@ -201,7 +201,7 @@ def rich_track(
 ) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
-    from rich.style import Style
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -227,11 +227,11 @@ def rich_track(
                 f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else "")
             )
         if details:
-            joined = "  " + "  ·  ".join(details)
+            joined = "  ·  ".join(details)
             # Too long for one line: one detail per line rather than a date cut in two.
-            if len(joined) > term.width:
-                joined = "\n".join(f"  {d}" for d in details)
-            con.print(Text(joined, style="dim"))
+            if len(joined) + 2 > term.width:
+                joined = "\n".join(details)
+            con.print(Padding(Text(joined, style="dim"), (0, 0, 0, 2), expand=False))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
         elif not s.found:
@@ -240,7 +240,9 @@ def rich_track(
             )
         elif s.status_text:
             con.print(Text(f"  {s.status_text}"))
-        if s.events:
+        if s.events and term.width < NARROW:
+            con.print(_stacked_events(s, term))
+        elif s.events:
             table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
             table.add_column("When", no_wrap=True)
             # Narrow terminals keep most of the room for the description.
@@ -251,20 +253,53 @@ def rich_track(
                 when = Text(absolute(ev.time, term))
                 if rel:
                     when.append(f"\n{rel}", style="dim")
-                what = Text(
-                    ev.description or "-",
-                    style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
-                )
-                for url in ev.images:
-                    # The URL itself, so it survives NO_COLOR, copy and paste; with colour it is
-                    # also a terminal hyperlink.
-                    what.append(
-                        f"\nimage: {url}", Style(color="blue", link=url) if term.color else ""
-                    )
+                what = _event_text(s, ev, term)
                 table.add_row(when, ev.location or "", what)
             con.print(table)
         if index < len(shipments) - 1:
             con.print()
+
+
+# Below this width the timeline is a list (time, then place and text indented), not a table.
+NARROW = 60
+
+
+def _event_text(s: Shipment, ev: Event, term: Terminal) -> Any:
+    """An event's description (in the status colour for the newest) and its image URLs."""
+    from rich.style import Style
+    from rich.text import Text
+
+    what = Text(
+        ev.description or "-",
+        style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
+    )
+    for url in ev.images:
+        # The URL itself, so it survives NO_COLOR and copy and paste; in colour also a link.
+        what.append(f"\nimage: {url}", Style(color="blue", link=url) if term.color else "")
+    return what
+
+
+def _stacked_events(s: Shipment, term: Terminal) -> Any:
+    """The timeline for a narrow terminal: a time line, then place and text indented."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for ev in s.events:
+        rel = relative(ev.time, term)
+        when = Text(absolute(ev.time, term), style="bold")
+        if rel:
+            when.append(f"  {rel}", style="dim")
+        parts.append(when)
+        if ev.location:
+            parts.append(
+                Padding(Text(ev.location, style="dim", overflow="fold"), (0, 0, 0, 2), expand=False)
+            )
+        what = _event_text(s, ev, term)
+        what.overflow = "fold"
+        parts.append(Padding(what, (0, 0, 0, 2), expand=False))
+    return Group(*parts)
 
 
 def track(
@@ -555,7 +590,9 @@ def _watch_table(
         if name in heads:
             heads.remove(name)
             del widths[name]
-    space = max(1, room())
+    space = room()
+    if space < 8:  # not even a word of it would show
+        heads.remove("Last event")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in heads:
         table.add_column(
@@ -563,6 +600,7 @@ def _watch_table(
             no_wrap=True,
             overflow="ellipsis",
             max_width=space if name == "Last event" else None,
+            min_width=widths[name] if name == "Number" else None,
         )
     for r, c in zip(rows, cells, strict=True):
         values: list[Any] = []
