@@ -20,12 +20,13 @@ def test_progress_names_the_carrier_still_awaited_and_for_how_long() -> None:
     bar = progress(term, enabled=True, deadline=30, delay=0, file=out, clock=lambda: now[0])
     bar.start({"trackingmore": 1, "ils": 2})
     bar.advance("ils", 2)
+    bar.retrying("trackingmore", 2)
     now[0] = 112.4
     shown = bar.render()
     bar.stop()
     tm_line = next(line for line in shown.splitlines() if "trackingmore" in line)
     assert "0/1" in tm_line
-    assert "waiting for trackingmore: 12 s (--deadline 30s)" in tm_line
+    assert "waiting for trackingmore: 12 s, retry 2 (--deadline 30s)" in tm_line
     ils_line = next(line for line in shown.splitlines() if line.strip().startswith("ils"))
     assert "2/2" in ils_line
     assert "done" in ils_line
@@ -75,3 +76,29 @@ def test_retried_timeouts_say_how_many_attempts(sandbox: Sandbox, cli, monkeypat
     r = cli("track", "--json", "--timeout", "0.2", TM)
     (shipment,) = r.json()["shipments"]  # type: ignore[index]
     assert "no answer within --timeout 0.2s (2 attempts)" in shipment["error"]
+
+
+def test_the_session_reports_each_retry() -> None:
+    import asyncio
+
+    import httpx
+
+    from waypost.http import RetryPolicy, Session
+
+    calls: list[tuple[str, int]] = []
+    answers = iter([503, 502, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers))
+
+    async def go() -> int:
+        async with Session(
+            transport=httpx.MockTransport(handler),
+            retry=RetryPolicy(attempts=4, base=0.001),
+            on_retry=lambda carrier, n: calls.append((carrier, n)),
+        ) as session:
+            response = await session.request("ils", "GET", "http://carrier.test/x")
+            return response.status_code
+
+    assert asyncio.run(go()) == 200
+    assert calls == [("ils", 1), ("ils", 2)]

@@ -360,6 +360,7 @@ def track(
                         cache=store,
                         on_start=bar.start,
                         on_result=on_result,
+                        on_retry=bar.retrying,
                     )
                 )
             except KeyboardInterrupt:

@@ -230,7 +230,10 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
 
 
 class Session:
-    """One run's HTTP session, shared by every adapter; use ``async with``."""
+    """One run's HTTP session, shared by every adapter; use ``async with``.
+
+    ``on_retry(carrier, n)`` hears of the n-th retry of a request (the progress display).
+    """
 
     def __init__(
         self,
@@ -240,8 +243,10 @@ class Session:
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: Iterable[str] = (),
         retry: RetryPolicy | None = None,
+        on_retry: Callable[[str, int], None] | None = None,
     ) -> None:
         self.timeout = timeout
+        self.on_retry = on_retry
         self.deadline_seconds = deadline
         self.deadline = None if deadline is None else time.monotonic() + deadline
         self.retry = retry or RetryPolicy()
@@ -330,6 +335,8 @@ class Session:
                     tries = attempt.retry_state.attempt_number
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
+                        if self.on_retry is not None:
+                            self.on_retry(carrier, tries - 1)
                         log.info(
                             "%s: retry %d of %s",
                             carrier,

@@ -416,6 +416,12 @@ class _Progress:
                 self._bar.start()
                 self._shown = True
 
+    def retrying(self, carrier: str, count: int) -> None:
+        """A request to ``carrier`` is being retried (the ``count``-th time)."""
+        bar = self._bar
+        if bar is not None and carrier in self._tasks:
+            bar.update(self._tasks[carrier], retries=count)
+
     def advance(self, carrier: str, count: int) -> None:
         """``count`` more numbers of ``carrier`` are answered."""
         bar = self._bar
@@ -443,6 +449,8 @@ def _waiting_column(deadline: float | None) -> Any:
             if task.finished:
                 return Text("done", style="green")
             text = f"waiting for {task.description}: {task.elapsed or 0.0:.0f} s"
+            if task.fields.get("retries"):
+                text += f", retry {task.fields['retries']}"
             if deadline is not None:
                 text += f" (--deadline {deadline:g}s)"
             return Text(text, style="dim")

@@ -156,6 +156,7 @@ async def run(
     transport: httpx.AsyncBaseTransport | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_result: Callable[[int, Result], None] | None = None,
+    on_retry: Callable[[str, int], None] | None = None,
 ) -> Report:
     """Ask every planned carrier concurrently and merge their answers per query.
 
@@ -178,6 +179,7 @@ async def run(
             transport=transport,
             secrets=config.secrets(),
             retry=RetryPolicy(**config.retry_policy()),
+            on_retry=on_retry,
         )
         merger = _Merger(queries, the_plan, on_result)
         async with session:
