@@ -102,3 +102,42 @@ def test_the_session_reports_each_retry() -> None:
 
     assert asyncio.run(go()) == 200
     assert calls == [("ils", 1), ("ils", 2)]
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="needs a pseudo-terminal")
+def test_a_terminal_sees_what_is_awaited_while_a_carrier_hangs(sandbox: Sandbox) -> None:
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    sandbox.inject("hang@trackingmore")
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "waypost", "track", "--timeout", "60", "--deadline", "90", TM],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while b"waiting for trackingmore: " not in seen:
+            ready, _, _ = select.select([master], [], [], 20)
+            assert ready, seen
+            seen += os.read(master, 4096)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"(--deadline 90s)" in seen
+    assert proc.returncode == 130

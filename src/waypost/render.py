@@ -393,7 +393,7 @@ class _Progress:
         )
         self._bar = Progress(
             TextColumn("{task.description:>12}"),
-            BarColumn(bar_width=20),
+            BarColumn(bar_width=10),
             MofNCompleteColumn(),
             _waiting_column(self.deadline),
             console=con,
@@ -442,6 +442,7 @@ def _waiting_column(deadline: float | None) -> Any:
     """A Rich column: ``waiting for NAME: 12 s`` (and the deadline) while a carrier owes
     answers, ``done`` after."""
     from rich.progress import ProgressColumn, Task
+    from rich.table import Column
     from rich.text import Text
 
     class Waiting(ProgressColumn):
@@ -455,7 +456,7 @@ def _waiting_column(deadline: float | None) -> Any:
                 text += f" (--deadline {deadline:g}s)"
             return Text(text, style="dim")
 
-    return Waiting()
+    return Waiting(table_column=Column(no_wrap=True, overflow="ellipsis"))
 
 
 def progress(
