@@ -7,7 +7,7 @@ _waypost() {
         word=${COMP_WORDS[i]}
         if ((skip)); then skip=0; continue; fi
         case "$path:$word" in
-            *:--carrier|*:--config|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--status|*:--timeout|*:--tz|*:-c) skip=1; continue ;;
+            *:--carrier|*:--color|*:--config|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--status|*:--timeout|*:--tz|*:-c) skip=1; continue ;;
             *:-*) continue ;;
         esac
         case "$path" in
@@ -19,24 +19,24 @@ _waypost() {
         *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
         *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found" -- "$cur")); return ;;
         *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        *:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--timeout|*:--tz) return ;;
+        *:--color|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--timeout|*:--tz) return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
-            "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose --debug --version --help" -- "$cur")) ;;
-            "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --json --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
-            "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose --help" -- "$cur")) ;;
-            "config init") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+            "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --help" -- "$cur")) ;;
+            "config init") COMPREPLY=($(compgen -W "--check --no-check --config --help" -- "$cur")) ;;
             "config path") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config set") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config show") COMPREPLY=($(compgen -W "--json --config --help" -- "$cur")) ;;
             "config unset") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
-            "list") COMPREPLY=($(compgen -W "--all -a --status --json --jsonl --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
-            "remove") COMPREPLY=($(compgen -W "--remote --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
+            "list") COMPREPLY=($(compgen -W "--all -a --status --json --jsonl --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "remove") COMPREPLY=($(compgen -W "--remote --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --faults -v --verbose --help" -- "$cur")) ;;
             "schema") COMPREPLY=($(compgen -W "--version --help" -- "$cur")) ;;
-            "track") COMPREPLY=($(compgen -W "--carrier -c --json --jsonl --save --label --refresh --wait --deadline --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
-            "watch") COMPREPLY=($(compgen -W "--once --interval --notify --exec --json --jsonl --lock-wait --deadline --tz --config --timeout --no-color -v --verbose --version --help" -- "$cur")) ;;
+            "track") COMPREPLY=($(compgen -W "--carrier -c --json --jsonl --save --label --refresh --wait --deadline --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "watch") COMPREPLY=($(compgen -W "--once --interval --notify --exec --json --jsonl --lock-wait --deadline --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
         esac
         return
     fi

@@ -3,6 +3,7 @@ masking, and the `config` commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -245,3 +246,47 @@ def test_the_light_busy_timeout_reader_agrees_or_falls_back(
     if text:
         write(path, text)
     assert busy_timeout(None, {"WAYPOST_CONFIG": str(path), **env}) == expected
+
+
+def test_config_show_has_every_section_after_config_set(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("config", "set", "http.retries", "5").code == 0
+    assert cli("config", "set", "watch.interval", "15m").code == 0
+    assert (
+        cli("config", "set", "carriers.trackingmore.api_key", "tm-secret-key-0123456789").code == 0
+    )
+    r = cli("config", "show")
+    assert r.code == 0, r.err
+    assert "[http]\nretries = 5\n" in r.out
+    assert "backoff = 0.5  # default" in r.out
+    assert '[watch]\ninterval = "15m"' in r.out
+    assert "tm-secret-key-0123456789" not in r.out
+    doc = cli("config", "show", "--json").json()
+    assert doc["http"]["retries"] == 5  # type: ignore[index]
+    assert doc["watch"] == {"interval": "15m"}  # type: ignore[index]
+    assert "tm-secret-key-0123456789" not in json.dumps(doc)
+
+
+def test_config_show_masks_secret_looking_values_of_other_tables() -> None:
+    from waypost.cli import _looks_secret
+
+    assert _looks_secret("url", "postgresql://me:hunter22@db.example/waypost")
+    assert not _looks_secret("url", "postgresql://db.example/waypost")
+    assert _looks_secret("api_key", "x")
+    assert not _looks_secret("interval", "30m")
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggested"),
+    [
+        ("carriers.ils.pd", "carriers.ils.pdd"),
+        ("carriers.trackingmore.apikey", "carriers.trackingmore.api_key"),
+        ("http.retry", "http.retries"),
+        ("watch.intervall", "watch.interval"),
+        ("carrier.ils.pdd", "carriers.ils.pdd"),
+    ],
+)
+def test_a_config_key_typo_suggests_the_closest_key(cli, typo: str, suggested: str) -> None:  # type: ignore[no-untyped-def]
+    r = cli("config", "set", typo, "1")
+    assert r.code == 3
+    assert f"hint: did you mean {suggested}?" in r.err
+    assert r.err.count("carriers.") < 5  # not the list of every key

@@ -135,3 +135,50 @@ def test_bad_durations(raw: str) -> None:
 def test_duration_parser_only_raises_usage_errors(raw: str) -> None:
     with contextlib.suppress(UsageError):
         assert 0 < parse_duration(raw) <= 7 * 86400
+
+
+_NUMBER = st.from_regex(r"[A-Z]{2}[0-9]{6,12}", fullmatch=True)
+# Any text but line breaks (str.splitlines also breaks at \x1c-\x1e, \x85, U+2028/9).
+_COMMENT = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=20
+).map(lambda t: "#" + t.replace("\x85", " "))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["number", "comment", "blank", "number+comment"]),
+            _NUMBER,
+            _COMMENT,
+        ),
+        max_size=25,
+    )
+)
+def test_number_files_skip_comments_and_blank_lines(lines: list[tuple[str, str, str]]) -> None:
+    text_lines, expected = [], []
+    for kind, number, comment in lines:
+        if kind == "number":
+            text_lines.append(number)
+        elif kind == "comment":
+            text_lines.append("  " + comment)
+        elif kind == "blank":
+            text_lines.append(" \t")
+        else:
+            text_lines.append(f"{number}  {comment}")
+        if kind.startswith("number") and number not in expected:
+            expected.append(number)
+    stdin = "\n".join(text_lines)
+    if not expected:
+        with pytest.raises(UsageError, match="no tracking numbers"):
+            numbers("-", stdin=stdin)
+        return
+    assert [n for n, _, _ in numbers("-", stdin=stdin)] == expected
+
+
+def test_a_courier_code_as_prefix_suggests_the_carrier_that_takes_it() -> None:
+    with pytest.raises(UsageError) as info:
+        numbers("ups:1Z999AA10123456784", "taobao:200033789041", "trackingmor:LS912989618CN")
+    message = info.value.message
+    assert "trackingmore:ups:1Z999AA10123456784" in message
+    assert "pandapon:taobao:200033789041" in message
+    assert "did you mean trackingmore:LS912989618CN?" in message

@@ -53,6 +53,8 @@ class State:
         self.config_path: Path | None = None
         self.timeout = 20.0
         self.no_color = False
+        self.color = "auto"
+        self.quiet = False
         self.verbose = 0
         self.debug = False
         self.secrets: list[str] = []
@@ -66,14 +68,16 @@ class State:
             self._config = cfg.load(self.config_path)
             self.secrets = self._config.secrets()
             for warning in self._config.warnings:
-                err(f"warning: {warning}")
+                say(f"warning: {warning}")
         return self._config
 
     def terminal(self, tz: str | None = None) -> "Terminal":
         """The output environment of this run."""
         from waypost.render import Terminal
 
-        return Terminal.detect(no_color=self.no_color, tz=_zone(tz) if tz else None)
+        return Terminal.detect(
+            no_color=self.no_color, color=self.color, tz=_zone(tz) if tz else None
+        )
 
 
 STATE = State()
@@ -84,6 +88,12 @@ def err(message: str) -> None:
     from waypost import safe
 
     sys.stderr.write(safe.lines(_redact(message)) + "\n")
+
+
+def say(message: str) -> None:
+    """A note, hint or warning on stderr; ``-q`` keeps only errors."""
+    if not STATE.quiet:
+        err(message)
 
 
 def _redact(text: str) -> str:
@@ -101,6 +111,14 @@ def _zone(name: str) -> Any:
         raise UsageError(
             f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
         ) from None
+
+
+def _color(value: str) -> str:
+    """``--color WHEN``: auto, always or never."""
+    choice = value.strip().lower()
+    if choice not in ("auto", "always", "never"):
+        raise typer.BadParameter(f"{value!r} is not one of auto, always, never")
+    return choice
 
 
 def _version(value: bool) -> None:
@@ -152,19 +170,45 @@ VerboseOpt = Annotated[
         "-v", "--verbose", count=True, show_default=False, help="Log to stderr (-vv: more)."
     ),
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Print only errors on stderr (no notes, no progress).")
+]
+ColorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--color",
+        metavar="WHEN",
+        parser=_color,
+        help="Colour: auto (on a terminal, unless NO_COLOR), always or never.",
+        show_default=False,
+    ),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 VersionOpt = Annotated[
     bool,
     typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ]
 
 
-def _merge(config: Path | None, timeout: float | None, no_color: bool, verbose: int) -> State:
+def _merge(
+    config: Path | None,
+    timeout: float | None,
+    no_color: bool,
+    verbose: int,
+    quiet: bool = False,
+    color: str | None = None,
+    debug: bool = False,
+) -> State:
     if config is not None:
         STATE.config_path = config
         STATE._config = None
     if timeout is not None:
         STATE.timeout = timeout
     STATE.no_color = STATE.no_color or no_color
+    STATE.quiet = STATE.quiet or quiet
+    STATE.debug = STATE.debug or debug
+    if color is not None:
+        STATE.color = color
     if verbose:
         STATE.verbose = max(STATE.verbose, verbose)
         _setup_logging(STATE.verbose)
@@ -183,14 +227,13 @@ def root(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Track parcels from the terminal."""
-    STATE.debug = STATE.debug or debug
-    _merge(config, timeout, no_color, verbose)
+    _merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")]
@@ -237,7 +280,7 @@ def _store(required: bool) -> Any:
     except StoreError as exc:
         if required:
             raise
-        err(f"warning: {exc.message}; going on without the cache")
+        say(f"warning: {exc.message}; going on without the cache")
         return None
 
 
@@ -305,6 +348,9 @@ def track(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Look up tracking numbers now and print their timelines."""
@@ -313,7 +359,7 @@ def track(
     from waypost import carriers, inputs, render, service
     from waypost.carriers.base import TrackOptions
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     if label is not None and not save:
         raise UsageError("--label needs --save")
@@ -326,44 +372,73 @@ def track(
     store: Any = _store(required=True) if save else None
     cache = _cache(store)
     not_saved: StoreError | None = None
+    out = sys.stdout
+    answered: dict[int, service.Result] = {}
+
+    def on_result(index: int, result: service.Result) -> None:
+        answered[index] = result
+        if mode == "jsonl":  # streamed: each shipment as soon as its answer is complete
+            out.write(render.json_lines(result.shipments))
+            out.flush()
+
+    # Lines streamed to a terminal would be torn by a progress display on the same screen.
+    show_progress = not st.quiet and not (mode == "jsonl" and term.stdout_tty)
     try:
-        with render.progress(term, enabled=len(queries) > 5) as bar:
+        with render.progress(term, enabled=show_progress, deadline=deadline) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
-            report = asyncio.run(
-                service.run(
-                    queries,
-                    cfg,
-                    options,
-                    timeout=st.timeout,
-                    deadline=deadline,
-                    cache=cache,
-                    on_start=bar.start,
+            try:
+                report = asyncio.run(
+                    service.run(
+                        queries,
+                        cfg,
+                        options,
+                        timeout=st.timeout,
+                        deadline=deadline,
+                        cache=cache,
+                        on_start=bar.start,
+                        on_result=on_result,
+                        on_retry=bar.retrying,
+                    )
                 )
-            )
+            except KeyboardInterrupt:
+                bar.stop()
+                _print_partial(answered, mode, term, len(queries))
+                raise
         if save:
             try:
                 added = service.save(store, report, label)
             except StoreError as exc:
                 not_saved = exc  # the answers are still shown, then the run fails (exit 5)
             else:
-                err(f"watching {added} new shipment(s)" if added else "watch list updated")
+                say(f"watching {added} new shipment(s)" if added else "watch list updated")
     finally:
         cache.close()
         if store is not None:
             store.close()
-    out = sys.stdout
     if mode == "json":
         out.write(render.json_document(report.shipments) + "\n")
-    elif mode == "jsonl":
-        out.write(render.json_lines(report.shipments))
-    else:
+    elif mode != "jsonl":
         render.track(report.shipments, term, out, report.marks())
     out.flush()
     for hint in report.hints:
-        err(f"hint: {hint}")
+        say(f"hint: {hint}")
     if not_saved is not None:
         raise not_saved
     raise typer.Exit(report.exit_code)
+
+
+def _print_partial(answered: dict[int, Any], mode: str, term: "Terminal", total: int) -> None:
+    """After Ctrl-C: what was answered so far, in input order (JSONL has streamed it already)."""
+    from waypost import render
+
+    shipments = [s for _, r in sorted(answered.items()) for s in r.shipments]
+    if mode == "json":
+        sys.stdout.write(render.json_document(shipments) + "\n")
+    elif mode != "jsonl" and shipments:
+        render.track(shipments, term, sys.stdout)
+    sys.stdout.flush()
+    say(f"waypost: note: {len(answered)} of {total} number(s) answered before the interrupt")
+    err("waypost: interrupted")
 
 
 def _read_stdin() -> str:
@@ -430,6 +505,9 @@ def watch(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
@@ -437,16 +515,19 @@ def watch(
     from waypost.notify import Notifier
     from waypost.paths import data_dir
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     cfg = st.config()
-    seconds = inputs.parse_duration(interval or str(cfg.watch.get("interval", "30m")))
+    every = interval or str(cfg.watch.get("interval", "30m"))
+    seconds = inputs.parse_duration(every)
     urls = notify if notify else list(cfg.watch.get("notify", []))
     notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
     term = st.terminal(tz)
     directory = data_dir()
     stop = _Stopper()
     code = 0
+    if not once and term.stderr_tty:
+        say(f"waypost: watching the list every {every}; news prints as it comes (Ctrl-C stops)")
     try:
         while True:
             code = _watch_pass(directory, lock_wait, term, cfg, notifier, mode, st, deadline, once)
@@ -455,7 +536,7 @@ def watch(
     except KeyboardInterrupt:
         if not stop.event.is_set():
             raise
-        err("waypost: watch stopped")
+        say("waypost: watch stopped")
         code = 0
     raise typer.Exit(code)
 
@@ -479,7 +560,7 @@ def _watch_pass(
         with (
             watching.exclusive(directory, lock_wait),
             _store(required=True) as store,
-            render.progress(term, enabled=True) as bar,
+            render.progress(term, enabled=not st.quiet, deadline=deadline) as bar,
         ):
             result = watching.run_pass(
                 store,
@@ -490,7 +571,7 @@ def _watch_pass(
                 mode=mode,
                 timeout=st.timeout,
                 deadline=deadline,
-                warn=err,
+                warn=lambda problem: err(f"waypost: error: {problem}"),
                 on_start=bar.start,
                 on_answered=bar.advance,
                 on_answers=bar.stop,
@@ -503,7 +584,7 @@ def _watch_pass(
     for line in result.failure_lines():
         err(line)
     for hint in result.hints:
-        err(f"hint: {hint}")
+        say(f"hint: {hint}")
     return result.exit_code
 
 
@@ -546,13 +627,16 @@ def list_(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Show the watch list: status, last event, label and age."""
     from waypost import render
     from waypost.status import Status
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     mode = _mode(as_json, as_jsonl)
     if status is not None and status not in {s.value for s in Status}:
         raise UsageError(
@@ -560,7 +644,8 @@ def list_(
         )
     with _store(required=True) as store:
         rows = store.watched(include_final=show_all or status is not None, status=status)
-    render.watch_list(rows, st.terminal(tz), sys.stdout, mode)
+        times = store.first_event_times()
+    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times)
 
 
 @app.command(
@@ -584,12 +669,15 @@ def remove(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Remove shipments (and their events) from the watch list."""
     from waypost import carriers, inputs
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(numbers, None, infos)
     unknown: list[str] = []
@@ -604,10 +692,14 @@ def remove(
                 unknown.append(q.raw or q.number)
         keep = _remove_remote(found, st, store) if remote else set()
         failed = len(keep)
-        removed = store.remove([r for r in found if r.id not in keep])
-    err(f"removed {removed} shipment(s) from the watch list")
+        going = list({r.id: r for r in found if r.id not in keep}.values())
+        store.remove(going)
+    for row in going:
+        what = row.carrier + (f", order {row.order_id}" if row.order_id else "")
+        what += f", label {row.label!r}" if row.label else ""
+        say(f"removed {row.number} ({what}) from the watch list")
     for raw in unknown:
-        err(f"not on the watch list: {raw}")
+        err(f"waypost: error: not on the watch list: {raw}")
     raise typer.Exit(1 if unknown or failed else 0)
 
 
@@ -623,7 +715,7 @@ def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
         by_carrier.setdefault(row.carrier, []).append(row)
     for name, mine in by_carrier.items():
         if not service.supports(name, "remove"):
-            err(f"{name} keeps no account of its own: removed from the watch list only")
+            say(f"{name} keeps no account of its own: removed from the watch list only")
             continue
         queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
         answers = service.remove_remote(name, queries, st.config(), timeout=st.timeout, cache=store)
@@ -631,9 +723,9 @@ def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
             shipment = answer.shipments[0]
             if answer.failure is not None:
                 keep.add(row.id)
-                err(f"{row.number}: not removed: {shipment.error}")
+                err(f"waypost: error: {row.number}: not removed: {shipment.error}")
             else:
-                err(f"{row.number}: {shipment.status_text}")
+                say(f"{row.number}: {shipment.status_text}")
     return keep
 
 
@@ -673,13 +765,16 @@ def carriers(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
     from waypost import render
 
-    st = _merge(config, timeout, no_color, verbose)
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = sys.stdout
     if detect or numbers:
         if not detect or not numbers:
@@ -688,14 +783,23 @@ def carriers(
         from waypost.inputs import parse_numbers
 
         infos = {i.name: i for i in registry.infos()}
+        cfg = st.config()
         results = []
         for q in parse_numbers(numbers, None, infos):
             ranked = detection.candidates(q.number, infos.values())
             top = detection.sure(ranked)
+            targets = detection.targets(q.number, q.carrier, q.courier, infos.values())
             results.append(
                 {
                     "number": q.number,
+                    "given": (f"{q.carrier}/{q.courier}" if q.courier else q.carrier)
+                    if q.carrier
+                    else None,
                     "sure": top.carrier if top else None,
+                    "asked": [
+                        {"carrier": name, "courier": courier, "configured": cfg.configured(name)}
+                        for name, courier in targets
+                    ],
                     "candidates": [
                         {
                             "carrier": c.carrier,
@@ -712,7 +816,7 @@ def carriers(
         if as_json:
             out.write(render.dumps({"detect": results}) + "\n")
         else:
-            render.detection(results, out)
+            render.detection(results, out, _width(out))
         return
     cfg = st.config()
     if remote is not None:
@@ -743,7 +847,7 @@ def carriers(
     if as_json:
         out.write(render.dumps({"carriers": rows}) + "\n")
     else:
-        render.carriers_overview(rows, out)
+        render.carriers_overview(rows, out, _width(out))
 
 
 @app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
@@ -762,9 +866,12 @@ def config_root(
     timeout: TimeoutOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Show and edit the configuration file."""
-    _merge(config, timeout, no_color, verbose)
+    _merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 def _path() -> Path:
@@ -795,29 +902,57 @@ def config_show(
 
     st = _merge(config, None, False, 0)
     cfg = st.config()
-    shown: dict[str, Any] = {"carriers": {}, "watch": mask_urls(cfg.watch, st.secrets)}
+    shown: dict[str, Any] = {"carriers": {}}
     lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
+
+    def section(name: str, values: dict[str, Any], secret: Any) -> None:
+        """One ``[name]`` table: every value with where it came from, secrets masked."""
+        lines.append(f"\n[{name}]")
+        for key, value in values.items():
+            if secret(key, value):
+                value = mask(str(value))
+            source = cfg.sources.get(f"{name}.{key}", "")
+            note = f"  # {source}" if source and source != "file" else ""
+            lines.append(f"{key} = {render.dumps(value)}{note}")
+
     for info in registry.infos():
         values = cfg.carrier(info.name)
-        section: dict[str, Any] = {}
-        lines.append(f"\n[carriers.{info.name}]")
-        for s in info.settings:
-            if s.key not in values:
-                continue
-            value = values[s.key]
-            value = mask(str(value)) if s.secret else value
-            section[s.key] = value
-            source = cfg.sources.get(f"carriers.{info.name}.{s.key}", "")
-            note = f"  # {source}" if source and source != "file" else ""
-            lines.append(f"{s.key} = {render.dumps(value)}{note}")
-        shown["carriers"][info.name] = section
-    if cfg.watch:
-        lines.append("\n[watch]")
-        lines.extend(f"{k} = {render.dumps(v)}" for k, v in shown["watch"].items())
+        secrets = {s.key for s in info.secrets}
+        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        section(f"carriers.{info.name}", mine, lambda key, _v, keys=secrets: key in keys)
+        shown["carriers"][info.name] = {
+            k: mask(str(v)) if k in secrets else v for k, v in mine.items()
+        }
+    others = {"http": dict(cfg.http), "watch": mask_urls(dict(cfg.watch), st.secrets)}
+    # Any other table of the file too (newer sections), values that look secret masked.
+    others.update(
+        {
+            name: dict(values)
+            for name, values in cfg.file_data.items()
+            if name not in ("carriers", "http", "watch") and isinstance(values, dict)
+        }
+    )
+    for name, values in others.items():
+        section(name, values, _looks_secret)
+        if not values:
+            lines.append("# nothing set")
+        shown[name] = {k: mask(str(v)) if _looks_secret(k, v) else v for k, v in values.items()}
     if as_json:
         sys.stdout.write(render.dumps(shown) + "\n")
     else:
         sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _looks_secret(key: str, value: Any) -> bool:
+    """Keys of tables without declared secrets: key, secret, password, token, or a URL with a
+    password in it."""
+    import re
+
+    if re.search(r"key|secret|pass|token|pdd", key, re.I):
+        return True
+    return isinstance(value, str) and bool(
+        re.match(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", value)
+    )
 
 
 @config_app.command(
@@ -842,7 +977,9 @@ def config_set(
     path = _path()
     spec = cfg.known_keys().get(key)
     if spec is None:
-        raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(cfg.known_keys()))
+        raise ConfigError(
+            f"unknown key {key!r}", hint=cfg.unknown_key_hint(key, list(cfg.known_keys()))
+        )
     secret = getattr(spec, "secret", False)
     if value is None:
         value = typer.prompt(key, hide_input=_can_hide())
@@ -850,7 +987,7 @@ def config_set(
         STATE.secrets.append(value)
     cfg.set_value(path, key, value)
     shown = cfg.mask(value) if secret else value
-    err(f"set {key} = {shown} in {path}")
+    say(f"set {key} = {shown} in {path}")
 
 
 def _can_hide() -> bool:
@@ -872,13 +1009,24 @@ def config_unset(
     _merge(config, None, False, 0)
     path = _path()
     if cfg.unset_value(path, key):
-        err(f"removed {key} from {path}")
+        say(f"removed {key} from {path}")
     else:
-        err(f"{key} was not set in {path}")
+        say(f"{key} was not set in {path}")
 
 
 @config_app.command("init", epilog="Example:\n\n  waypost config init && waypost carriers")
-def config_init(config: ConfigOpt = None) -> None:
+def config_init(
+    check: Annotated[
+        bool | None,
+        typer.Option(
+            "--check/--no-check",
+            help="Check the credentials with one real request per carrier (default: ask on "
+            "a terminal).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
     from waypost import config as cfg
@@ -891,8 +1039,11 @@ def config_init(config: ConfigOpt = None) -> None:
     sections = data.get("carriers", {})
     answers: dict[str, dict[str, str]] = {}
     err(f"Configuring {path} (press Enter to skip or keep a value).")
+    changed: list[str] = []
     for info in registry.infos():
         err(f"\n{info.title} ({info.name}): {info.coverage}")
+        if info.credentials_from:
+            err(f"  where to get them: {info.credentials_from}")
         current = sections.get(info.name, {})
         for s in info.credentials:
             old = current.get(s.key)
@@ -904,6 +1055,7 @@ def config_init(config: ConfigOpt = None) -> None:
                 STATE.secrets.append(answer)
             if answer:
                 answers.setdefault(info.name, {})[s.key] = answer
+                changed.append(info.name)
 
     def apply(fresh: dict[str, Any]) -> None:
         for name, values in answers.items():
@@ -911,6 +1063,48 @@ def config_init(config: ConfigOpt = None) -> None:
 
     cfg.update(path, apply)
     err(f"\nsaved {path} (mode 600)")
+    STATE._config = None
+    ready = [n for n in dict.fromkeys(changed) if STATE.config().configured(n)]
+    if not ready:
+        return
+    if check is None:
+        check = _can_hide() and typer.confirm(
+            f"Check {', '.join(ready)} now with one real request each?", default=True
+        )
+    if check:
+        _check_credentials(ready)
+    else:
+        say("hint: check them any time with `waypost config init --check`")
+
+
+def _check_credentials(names: list[str]) -> None:
+    """One real request per carrier: its first documented example number."""
+    import asyncio
+
+    from waypost import carriers as registry
+    from waypost import service
+    from waypost.carriers.base import Query
+    from waypost.errors import AuthError
+
+    conf = STATE.config()
+    for name in names:
+        info = registry.info(name)
+        if not info.patterns:
+            continue
+        example = info.patterns[0]
+        query = Query(example.example, name, example.courier_for(example.example))
+        try:
+            report = asyncio.run(service.run([query], conf, timeout=STATE.timeout))
+        except WaypostError as exc:
+            err(f"  {name}: could not check: {exc.message}")
+            continue
+        failure = report.results[0].failure
+        if isinstance(failure, AuthError):
+            err(f"  {name}: credentials rejected: {failure.message}")
+        elif failure is not None:
+            err(f"  {name}: could not check ({failure.message}); the credentials are saved")
+        else:
+            err(f"  {name}: credentials accepted")
 
 
 @app.command(
@@ -1049,9 +1243,25 @@ def _main(argv: list[str] | None) -> int:
     app.rich_markup_mode = config_app.rich_markup_mode = markup
     target, prog, rest = _single(args, markup)
     try:
-        target(args=rest, prog_name=prog, standalone_mode=True)
+        code = target(args=rest, prog_name=prog, standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except typer.TyperException as exc:
+        # The parser's own errors (Click, vendored by Typer), in the one error style.
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(exc.format_message() + "\n")
+            return 2
+        if ctx is not None:
+            sys.stderr.write(ctx.get_usage() + "\n")
+        err(f"waypost: error: {exc.format_message()}")
+        if ctx is not None:
+            err(f"hint: see `{ctx.command_path} --help`")
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        err("waypost: interrupted")
+        return 130
     except WaypostError as exc:
         err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
         if exc.hint:
@@ -1097,6 +1307,15 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     )
     alone.registered_commands.append(info)
     return alone, f"waypost {name}", args[1:]
+
+
+def _width(stream: Any) -> int | None:
+    """The terminal width to wrap plain text at, or None when ``stream`` is not a terminal."""
+    if not _isatty(stream):
+        return None
+    from waypost.render import terminal_width
+
+    return terminal_width(os.environ, stream, sys.stderr)
 
 
 def _isatty(stream: Any) -> bool:

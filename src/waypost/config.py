@@ -84,6 +84,26 @@ WATCH_KEYS: dict[str, tuple[type, str]] = {
 }
 
 
+def unknown_key_hint(key: str, known: list[str]) -> str:
+    """ "did you mean ...?" with the closest known key, else the keys beside it, else all."""
+    import difflib
+
+    section, _, leaf = key.rpartition(".")
+    siblings = [k for k in known if k.rpartition(".")[0] == section]
+    # Within a known section only the last part is compared (the shared prefix would make
+    # every key look close).
+    leaves = {k.rpartition(".")[2]: k for k in siblings}
+    close = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {leaves[close[0]]}?"
+    if not siblings and (close := difflib.get_close_matches(key, known, n=1, cutoff=0.75)):
+        return f"did you mean {close[0]}?"
+    if siblings:
+        return "known keys here: " + ", ".join(siblings)
+    sections = dict.fromkeys(k.rpartition(".")[0] for k in known)
+    return "known sections: " + ", ".join(sections) + " (`waypost config show` lists the keys)"
+
+
 def mask(value: str) -> str:
     """Show at most 4+4 characters of a secret, and never more than a third of it."""
     keep = min(4, len(value) // 6)
@@ -292,9 +312,10 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
             setting = info.setting(key)
             where = _where(path, text, f"carriers.{name}", key)
             if setting is None:
-                known = ", ".join(s.key for s in info.settings)
+                known = [f"carriers.{name}.{s.key}" for s in info.settings]
                 raise ConfigError(
-                    f"{where}: unknown key carriers.{name}.{key}", hint=f"known keys: {known}"
+                    f"{where}: unknown key carriers.{name}.{key}",
+                    hint=unknown_key_hint(f"carriers.{name}.{key}", known),
                 )
             try:
                 _check_value(setting, value)
@@ -309,7 +330,8 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
         where = _where(path, text, "watch", key)
         if key not in WATCH_KEYS:
             raise ConfigError(
-                f"{where}: unknown key watch.{key}", hint=f"known keys: {', '.join(WATCH_KEYS)}"
+                f"{where}: unknown key watch.{key}",
+                hint=unknown_key_hint(f"watch.{key}", [f"watch.{k}" for k in WATCH_KEYS]),
             )
         if WATCH_KEYS[key][0] is list:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -329,8 +351,10 @@ def _validate_section(
         where = _where(path, text, name, key)
         setting = next((s for s in settings if s.key == key), None)
         if setting is None:
-            known = ", ".join(s.key for s in settings)
-            raise ConfigError(f"{where}: unknown key {name}.{key}", hint=f"known keys: {known}")
+            known = [f"{name}.{s.key}" for s in settings]
+            raise ConfigError(
+                f"{where}: unknown key {name}.{key}", hint=unknown_key_hint(f"{name}.{key}", known)
+            )
         try:
             _check_value(setting, value)
         except (TypeError, ValueError) as exc:
@@ -567,7 +591,7 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
 def _split_key(key: str) -> tuple[list[str], Setting | tuple[type, str]]:
     keys = known_keys()
     if key not in keys:
-        raise ConfigError(f"unknown key {key!r}", hint="known keys: " + ", ".join(keys))
+        raise ConfigError(f"unknown key {key!r}", hint=unknown_key_hint(key, list(keys)))
     return key.split("."), keys[key]
 
 

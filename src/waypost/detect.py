@@ -62,3 +62,19 @@ def sure(ranked: list[Candidate]) -> Candidate | None:
     top = usable[0]
     rivals = [c for c in usable[1:] if c.carrier != top.carrier and c.confidence >= SURE]
     return None if rivals else top
+
+
+def targets(
+    number: str, carrier: str | None, courier: str | None, infos: Iterable[CarrierInfo]
+) -> list[tuple[str, str | None]]:
+    """The (carrier, courier) pairs a run asks for one number: the prefix when given, else the
+    sure candidate, else every usable candidate, else every carrier."""
+    if carrier:
+        return [(carrier, courier)]
+    infos = list(infos)
+    ranked = candidates(number, infos)
+    top = sure(ranked)
+    if top is not None:
+        return [(top.carrier, top.courier)]
+    plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
+    return list(dict.fromkeys(plausible or [(info.name, None) for info in infos]))

@@ -148,6 +148,14 @@ class RetryPolicy:
     retry_429: bool = True
 
 
+class _Cut(httpx.ReadTimeout):
+    """An attempt cut by ``asyncio.timeout``; ``limit`` says whether --timeout or --deadline."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(f"attempt cut by {limit}")
+        self.limit = limit
+
+
 class _Retryable(Exception):
     """A response worth another attempt (5xx, or 429 where allowed)."""
 
@@ -222,7 +230,10 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
 
 
 class Session:
-    """One run's HTTP session, shared by every adapter; use ``async with``."""
+    """One run's HTTP session, shared by every adapter; use ``async with``.
+
+    ``on_retry(carrier, n)`` hears of the n-th retry of a request (the progress display).
+    """
 
     def __init__(
         self,
@@ -232,8 +243,11 @@ class Session:
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: Iterable[str] = (),
         retry: RetryPolicy | None = None,
+        on_retry: Callable[[str, int], None] | None = None,
     ) -> None:
         self.timeout = timeout
+        self.on_retry = on_retry
+        self.deadline_seconds = deadline
         self.deadline = None if deadline is None else time.monotonic() + deadline
         self.retry = retry or RetryPolicy()
         self.secrets = [s for s in secrets if s]
@@ -314,11 +328,15 @@ class Session:
             retry=retry_if_exception_type((_Retryable, httpx.TransportError)),
             reraise=True,
         )
+        tries = 0
         try:
             async for attempt in retrying:
                 with attempt:
+                    tries = attempt.retry_state.attempt_number
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
+                        if self.on_retry is not None:
+                            self.on_retry(carrier, tries - 1)
                         log.info(
                             "%s: retry %d of %s",
                             carrier,
@@ -342,14 +360,21 @@ class Session:
                 retry_after=exc.seconds,
             ) from None
         except httpx.TimeoutException as exc:
-            raise Timeout(
-                f"{carrier}: no answer within {self.timeout:g}s", carrier=carrier
-            ) from exc
+            raise Timeout(self._timed_out(carrier, exc, tries), carrier=carrier) from exc
         except httpx.TransportError as exc:
             raise NetworkError(
                 f"{carrier}: cannot reach {_host(url)} ({type(exc).__name__})", carrier=carrier
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _timed_out(self, carrier: str, exc: Exception, tries: int) -> str:
+        """The message naming the limit that ended the wait: --deadline or --timeout."""
+        if getattr(exc, "limit", "") == "deadline" or (
+            self.deadline is not None and self.remaining() <= 0
+        ):
+            return f"{carrier}: no answer before --deadline {self.deadline_seconds:g}s"
+        attempts = f" ({tries} attempts)" if tries > 1 else ""
+        return f"{carrier}: no answer within --timeout {self.timeout:g}s{attempts}"
 
     async def _attempt(
         self,
@@ -364,7 +389,10 @@ class Session:
         assert self._client is not None, "use the Session with `async with`"
         left = self.remaining()
         if left <= 0:
-            raise Timeout(f"{carrier}: run deadline reached", carrier=carrier)
+            raise Timeout(
+                f"{carrier}: no answer before --deadline {self.deadline_seconds:g}s",
+                carrier=carrier,
+            )
         # The rate permit first: a request queued behind its endpoint's limit must not hold
         # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
@@ -378,7 +406,7 @@ class Session:
                     response = await self._client.request(method, url, **kwargs)
                     await response.aread()
             except TimeoutError as exc:
-                raise httpx.ReadTimeout("attempt timed out") from exc
+                raise _Cut("deadline" if left < self.timeout else "timeout") from exc
             log.debug(
                 "%s %s %s -> %d in %.0f ms",
                 carrier,

@@ -1,4 +1,8 @@
-"""Parsers of user input: tracking numbers (argv and stdin) and durations."""
+"""Parsers of user input: tracking numbers (argv and stdin) and durations.
+
+Standard input may be a file of numbers: blank lines and ``#`` comments (whole lines or the rest
+of a line) are skipped.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
             if stdin_text is None:
                 raise UsageError("`-` given but there is no standard input")
             for lineno, line in enumerate(stdin_text.splitlines(), 1):
-                out.extend(Token(t, f"stdin line {lineno}") for t in _SPLIT.split(line) if t)
+                text = line.partition("#")[0]
+                out.extend(Token(t, f"stdin line {lineno}") for t in _SPLIT.split(text) if t)
         else:
             # One argument is one number: "1Z 999 AA1 01" is how people copy them.
             joined = "".join(arg.split())
@@ -53,6 +58,26 @@ def _show(raw: str) -> str:
     return ascii(shown)[1:-1]
 
 
+def _prefix_hint(name: str, rest: str, infos: dict[str, CarrierInfo]) -> str:
+    """A "did you mean" for an unknown prefix: a close carrier name, or the carrier that takes
+    it as a courier code (``ups:1Z...`` is ``trackingmore:ups:1Z...``)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(infos), n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean {close[0]}:{_show(rest)}?"
+    takers = [
+        i.name
+        for i in infos.values()
+        if i.courier_regex and re.fullmatch(i.courier_regex, name) and ":" not in rest
+    ]
+    # A carrier that lists its few couriers word by word beats one that takes any code.
+    takers.sort(key=lambda n: not re.fullmatch(r"[\w|]+", infos[n].courier_regex or ""))
+    if takers:
+        return f"; for a courier code, put the carrier first: {takers[0]}:{name}:{_show(rest)}"
+    return ""
+
+
 def parse_token(
     token: Token, infos: dict[str, CarrierInfo], default_carrier: str | None = None
 ) -> Query:
@@ -67,7 +92,7 @@ def parse_token(
         if name not in infos:
             raise UsageError(
                 f"{token.origin}: unknown carrier prefix {_show(head)!r} "
-                f"(known: {', '.join(infos)})"
+                f"(known: {', '.join(infos)})" + _prefix_hint(name, rest, infos)
             )
         carrier, number = name, rest
         info = infos[name]

@@ -72,7 +72,8 @@ class Notifier:
             except ImportError:
                 raise MissingExtra(
                     "--notify needs Apprise, which is not installed",
-                    hint="install the extra: pip install 'waypost[notify]'",
+                    hint="install the extra: pip install 'waypost[notify]' "
+                    "(in a clone of the source: pip install '.[notify]')",
                 ) from None
             notifier._apprise = apprise.Apprise()
             for url in urls:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ STATUS_STYLE = {
     "expired": "red",
     "not_found": "magenta",
 }
+# Narrower than this, no layout helps; Rich still draws, the terminal wraps.
+MIN_WIDTH = 20
 
 
 @dataclass(frozen=True)
@@ -51,22 +54,44 @@ class Terminal:
         cls,
         *,
         no_color: bool = False,
+        color: str = "auto",
         tz: tzinfo | None = None,
         env: Mapping[str, str] | None = None,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
     ) -> Terminal:
-        """Read TTY-ness, ``NO_COLOR``, ``--no-color`` and the width from the environment."""
+        """Read TTY-ness, colour (``--color``, ``NO_COLOR``, ``TERM=dumb``) and the width.
+
+        ``color`` is ``auto`` (colour on a terminal unless ``NO_COLOR``), ``always`` or ``never``;
+        ``no_color`` is ``--no-color``.
+        """
         env = os.environ if env is None else env
         out = stdout or sys.stdout
         err = stderr or sys.stderr
         out_tty = _isatty(out)
-        color = out_tty and not no_color and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        if no_color or color == "never":
+            colored = False
+        elif color == "always":
+            colored = True
+        else:
+            colored = out_tty and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        return cls(out_tty, _isatty(err), colored, terminal_width(env, out, err), tz)
+
+
+def terminal_width(env: Mapping[str, str], *streams: IO[str]) -> int:
+    """``COLUMNS`` when it is a positive number, else the size of the first terminal among
+    ``streams``, else 80 on a terminal of unknown size and 100 when nothing is a terminal."""
+    raw = env.get("COLUMNS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return max(MIN_WIDTH, int(raw))
+    for stream in streams:
         try:
-            width = int(env.get("COLUMNS", "")) or os.get_terminal_size().columns
-        except (ValueError, OSError):
-            width = 100
-        return cls(out_tty, _isatty(err), color, max(40, width), tz)
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            continue
+        if columns > 0:
+            return max(MIN_WIDTH, columns)
+    return 80 if any(_isatty(s) for s in streams) else 100
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -199,7 +224,7 @@ def rich_track(
 ) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
-    from rich.style import Style
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -227,7 +252,11 @@ def rich_track(
                 f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else "")
             )
         if details:
-            con.print(Text("  " + "  ·  ".join(details), style="dim"))
+            joined = "  ·  ".join(details)
+            # Too long for one line: one detail per line rather than a date cut in two.
+            if len(joined) + 2 > term.width:
+                joined = "\n".join(details)
+            con.print(Padding(Text(joined, style="dim"), (0, 0, 0, 2), expand=False))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
         elif not s.found:
@@ -236,34 +265,67 @@ def rich_track(
             )
         elif s.status_text:
             con.print(Text(f"  {s.status_text}"))
-        if s.events:
+        if s.events and term.width < NARROW:
+            con.print(_stacked_events(s, term))
+        elif s.events:
             table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
             table.add_column("When", no_wrap=True)
-            table.add_column("Where", overflow="fold", max_width=28)
+            # Narrow terminals keep most of the room for the description.
+            table.add_column("Where", overflow="fold", max_width=max(10, min(28, term.width // 5)))
             table.add_column("What", overflow="fold")
             for ev in s.events:
                 rel = relative(ev.time, term)
                 when = Text(absolute(ev.time, term))
                 if rel:
                     when.append(f"\n{rel}", style="dim")
-                what = Text(
-                    ev.description or "-",
-                    style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
-                )
-                for number, url in enumerate(ev.images, 1):
-                    # A terminal hyperlink keeps long URLs from wrapping; --json has them in full.
-                    target = safe.link(url)
-                    if target is None:
-                        what.append(f"\nimage {number}: {url}", style="blue")
-                    else:
-                        what.append(
-                            f"\nimage {number}",
-                            style=Style.parse("blue underline") + Style(link=target),
-                        )
+                what = _event_text(s, ev, term)
                 table.add_row(when, Text(ev.location or ""), what)
             con.print(table)
         if index < len(shipments) - 1:
             con.print()
+
+
+# Below this width the timeline is a list (time, then place and text indented), not a table.
+NARROW = 60
+
+
+def _event_text(s: Shipment, ev: Event, term: Terminal) -> Any:
+    """An event's description (in the status colour for the newest) and its image URLs."""
+    from rich.style import Style
+    from rich.text import Text
+
+    what = Text(
+        ev.description or "-",
+        style=STATUS_STYLE.get(ev.status.value, "") if ev is s.events[0] else "",
+    )
+    for url in ev.images:
+        # The URL itself, so it survives NO_COLOR and copy and paste; in colour also a link.
+        target = safe.link(url) if term.color else None
+        what.append(f"\nimage: {url}", Style(color="blue", link=target) if target else "")
+    return what
+
+
+def _stacked_events(s: Shipment, term: Terminal) -> Any:
+    """The timeline for a narrow terminal: a time line, then place and text indented."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for ev in s.events:
+        rel = relative(ev.time, term)
+        when = Text(absolute(ev.time, term), style="bold")
+        if rel:
+            when.append(f"  {rel}", style="dim")
+        parts.append(when)
+        if ev.location:
+            parts.append(
+                Padding(Text(ev.location, style="dim", overflow="fold"), (0, 0, 0, 2), expand=False)
+            )
+        what = _event_text(s, ev, term)
+        what.overflow = "fold"
+        parts.append(Padding(what, (0, 0, 0, 2), expand=False))
+    return Group(*parts)
 
 
 def track(
@@ -299,13 +361,34 @@ def dumps(value: Any) -> str:
 
 
 class _Progress:
-    """A per-carrier Rich progress bar on stderr, or nothing at all."""
+    """Per-carrier progress on stderr while answers are awaited, or nothing at all.
 
-    def __init__(self, term: Terminal, enabled: bool) -> None:
-        self.enabled = enabled and term.stderr_tty
+    Each carrier's line says what is still awaited and for how long (``waiting for
+    trackingmore: 12 s``), with the run's ``--deadline`` when there is one. It appears only
+    after ``delay`` seconds, so quick runs never flash it.
+    """
+
+    def __init__(
+        self,
+        term: Terminal,
+        enabled: bool,
+        *,
+        deadline: float | None = None,
+        delay: float = 0.5,
+        file: IO[str] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.enabled = enabled and (term.stderr_tty or file is not None)
         self.term = term
+        self.deadline = deadline
+        self.delay = delay
+        self.file = file
+        self.clock = clock
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._shown = False
 
     def __enter__(self) -> _Progress:
         return self
@@ -314,39 +397,99 @@ class _Progress:
         self.stop()
 
     def stop(self) -> None:
-        """Take the bars off the screen (before anything is printed under them)."""
-        if self._bar is not None:
-            self._bar.stop()
+        """Take the lines off the screen (before anything is printed under them)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._bar is not None and self._shown:
+                self._bar.stop()
             self._bar = None
+            self._shown = False
 
     def start(self, totals: Mapping[str, int]) -> None:
-        """Show one bar per carrier with its number count."""
+        """One line per carrier with its number count, shown once ``delay`` has passed."""
         if not self.enabled or not totals:
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        con = Console(file=sys.stderr, no_color=not self.term.color, width=self.term.width)
+        con = Console(
+            file=self.file or sys.stderr, no_color=not self.term.color, width=self.term.width
+        )
         self._bar = Progress(
             TextColumn("{task.description:>12}"),
-            BarColumn(),
+            BarColumn(bar_width=10),
             MofNCompleteColumn(),
+            _waiting_column(self.deadline),
             console=con,
             transient=True,
+            get_time=self.clock,
         )
         for name, total in totals.items():
             self._tasks[name] = self._bar.add_task(name, total=total)
-        self._bar.start()
+        if self.delay <= 0:
+            self.show()
+        else:
+            self._timer = threading.Timer(self.delay, self.show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def show(self) -> None:
+        """Put the lines on the screen now."""
+        with self._lock:
+            if self._bar is not None and not self._shown:
+                self._bar.start()
+                self._shown = True
+
+    def retrying(self, carrier: str, count: int) -> None:
+        """A request to ``carrier`` is being retried (the ``count``-th time)."""
+        bar = self._bar
+        if bar is not None and carrier in self._tasks:
+            bar.update(self._tasks[carrier], retries=count)
 
     def advance(self, carrier: str, count: int) -> None:
         """``count`` more numbers of ``carrier`` are answered."""
-        if self._bar is not None and carrier in self._tasks:
-            self._bar.advance(self._tasks[carrier], count)
+        bar = self._bar
+        if bar is not None and carrier in self._tasks:
+            bar.advance(self._tasks[carrier], count)
+
+    def render(self) -> str:
+        """The lines as they would be drawn now (for tests)."""
+        if self._bar is None:
+            return ""
+        con = self._bar.console
+        with con.capture() as cap:
+            con.print(self._bar.make_tasks_table(self._bar.tasks))
+        return str(cap.get())
 
 
-def progress(term: Terminal, *, enabled: bool) -> _Progress:
+def _waiting_column(deadline: float | None) -> Any:
+    """A Rich column: ``waiting for NAME: 12 s`` (and the deadline) while a carrier owes
+    answers, ``done`` after."""
+    from rich.progress import ProgressColumn, Task
+    from rich.table import Column
+    from rich.text import Text
+
+    class Waiting(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            if task.finished:
+                return Text("done", style="green")
+            text = f"waiting for {task.description}: {task.elapsed or 0.0:.0f} s"
+            if task.fields.get("retries"):
+                text += f", retry {task.fields['retries']}"
+            if deadline is not None:
+                text += f" (--deadline {deadline:g}s)"
+            return Text(text, style="dim")
+
+    return Waiting(table_column=Column(no_wrap=True, overflow="ellipsis"))
+
+
+def progress(
+    term: Terminal, *, enabled: bool, deadline: float | None = None, **kwargs: Any
+) -> _Progress:
     """Progress on stderr when it is a terminal and ``enabled``."""
-    return _Progress(term, enabled)
+    return _Progress(term, enabled, deadline=deadline, **kwargs)
 
 
 def _iso(ts: float | None, term: Terminal) -> str | None:
@@ -355,9 +498,38 @@ def _iso(ts: float | None, term: Terminal) -> str | None:
     return datetime.fromtimestamp(ts, UTC).astimezone(term.tz).isoformat(timespec="seconds")
 
 
-def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str) -> None:
-    """The watch list as a table, TSV when piped, or JSON."""
+def _iso_dt(when: datetime | None, term: Terminal) -> str | None:
+    return None if when is None else _iso(when.timestamp(), term)
+
+
+def first_event(times: Iterable[str]) -> datetime | None:
+    """The earliest of stored ISO event times (naive ones read as UTC: days are all it needs)."""
+    parsed = []
+    for raw in times:
+        try:
+            when = datetime.fromisoformat(raw)
+        except (TypeError, ValueError):
+            continue
+        parsed.append(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
+    return min(parsed, default=None)
+
+
+def watch_list(
+    rows: Sequence[Watched],
+    term: Terminal,
+    out: IO[str],
+    mode: str,
+    event_times: Mapping[int, Sequence[str]] | None = None,
+) -> None:
+    """The watch list as a table, TSV when piped (ISO times), or JSON."""
     import json
+
+    now = term.now.timestamp()
+    firsts = {r.id: first_event((event_times or {}).get(r.id, ())) for r in rows}
+
+    def since_first(r: Watched) -> float | None:
+        first = firsts[r.id]
+        return None if first is None else round((now - first.timestamp()) / 86400, 1)
 
     if mode in ("json", "jsonl"):
         items = [
@@ -374,7 +546,9 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
                 "last_event_time": r.last_event_time,
                 "last_checked": _iso(r.last_checked, term),
                 "added": _iso(r.added, term),
-                "age_days": round((term.now.timestamp() - r.added) / 86400, 1),
+                "age_days": round((now - r.added) / 86400, 1),
+                "first_event_time": _iso_dt(firsts[r.id], term),
+                "days_since_first_event": since_first(r),
             }
             for r in rows
         ]
@@ -385,94 +559,187 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
         else:
             out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
         return
-    now = term.now.timestamp()
-    table = [
-        (
-            safe.field(r.label),
-            safe.field(r.number),
-            safe.field(r.carrier),
-            safe.field(r.status),
-            safe.field(r.last_event)[:60],
-            _ago(r.last_checked, now),
-            f"{(now - r.added) / 86400:.0f}",
-        )
-        for r in rows
-    ]
     if not term.stdout_tty:
-        out.writelines("\t".join(row) + "\n" for row in table)
+        # For scripts: full text, ISO times, whole days since the first event (empty: none).
+        for r in rows:
+            days = since_first(r)
+            fields = (
+                safe.field(r.label),
+                safe.field(r.number),
+                safe.field(r.carrier),
+                safe.field(r.status),
+                " ".join(safe.field(r.last_event).split()),
+                _iso(r.last_checked, term) or "",
+                "" if days is None else f"{days:.0f}",
+            )
+            out.writelines("\t".join(fields) + "\n")
         return
+    con = console(term, out)
+    if not rows:
+        con.print(
+            "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
+        )
+        return
+    con.print(_watch_table(rows, term, firsts))
+
+
+# Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.
+LIST_COLUMNS = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "First event")
+_DROP_ORDER = ("Checked", "First event", "Carrier", "Label")
+_MIN_LAST_EVENT = 16
+
+
+def _watch_table(
+    rows: Sequence[Watched], term: Terminal, firsts: Mapping[int, datetime | None]
+) -> Any:
+    """One line per shipment; "Last event" gets the room the other columns leave, cut with "…"."""
     from rich import box
     from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
-    heads = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "Age (d)")
-    shown = [(*r[:3], r[3].replace("_", " "), *r[4:]) for r in table]
-    widths = [max(cell_len(r[i]) for r in [heads, *shown]) for i in range(len(heads))]
-    # One line per shipment: the last event gets the room the other columns leave, cut with "…".
-    room = max(12, term.width - sum(widths) + widths[4] - 3 * (len(heads) - 1))  # padding, rule
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    now = term.now.timestamp()
+    cells = [
+        {
+            "Label": safe.field(r.label),
+            "Number": safe.field(r.number),
+            "Carrier": safe.field(r.carrier),
+            "Status": safe.field(r.status).replace("_", " "),
+            "Last event": " ".join(safe.field(r.last_event).split()),
+            "Checked": _ago(r.last_checked, now),
+            "First event": _ago(None if (f := firsts[r.id]) is None else f.timestamp(), now, "-"),
+        }
+        for r in rows
+    ]
+    heads = [h for h in LIST_COLUMNS if h != "Label" or any(c["Label"] for c in cells)]
+    widths = {h: max(cell_len(h), *(cell_len(c[h]) for c in cells)) for h in heads}
+
+    def room() -> int:
+        # Each column is padded by one space either side, minus the outer edges, plus a rule.
+        used = sum(w for h, w in widths.items() if h != "Last event") + 3 * (len(heads) - 1)
+        return term.width - used
+
+    for name in _DROP_ORDER:
+        if room() >= _MIN_LAST_EVENT:
+            break
+        if name in heads:
+            heads.remove(name)
+            del widths[name]
+    space = room()
+    if space < 8:  # not even a word of it would show
+        heads.remove("Last event")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in heads:
-        t.add_column(name, no_wrap=True, justify="right" if name == "Age (d)" else "left")
-    for row, raw in zip(shown, table, strict=True):
-        last = Text(row[4])
-        last.truncate(room, overflow="ellipsis")
-        status = Text(row[3], style=STATUS_STYLE.get(raw[3], ""))
-        t.add_row(*map(Text, row[:3]), status, last, *row[5:])
-    con = console(term, out)
-    if table:
-        con.print(t)
-    else:
-        con.print(
-            "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=space if name == "Last event" else None,
+            min_width=widths[name] if name == "Number" else None,
         )
+    for r, c in zip(rows, cells, strict=True):
+        values: list[Any] = []
+        for name in heads:
+            if name == "Status":
+                values.append(Text(c[name], style=STATUS_STYLE.get(r.status, "")))
+            elif name == "Last event":
+                last = Text(c[name])
+                last.truncate(space, overflow="ellipsis")
+                values.append(last)
+            else:
+                values.append(Text(c[name]))
+        table.add_row(*values)
+    return table
 
 
-def _ago(ts: float | None, now: float) -> str:
+def _ago(ts: float | None, now: float, never: str = "never") -> str:
     if ts is None:
-        return "never"
+        return never
     seconds = max(0.0, now - ts)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+    for size, unit in ((86400 * 365, "y"), (86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
 
 
-def carriers_overview(rows: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
-    """``waypost carriers`` in plain text."""
+def _wrapped(out: IO[str], text: str, width: int | None, indent: int) -> None:
+    """One line of plain output; on a terminal, wrapped between words (never inside a number)."""
+    if width is None or len(text) <= width:
+        out.write(text + "\n")
+        return
+    import textwrap
+
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    out.write("\n".join(lines) + "\n")
+
+
+def carriers_overview(
+    rows: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None
+) -> None:
+    """``waypost carriers`` in plain text (wrapped at ``width`` on a terminal)."""
+
+    def line(label: str, text: str) -> None:
+        _wrapped(out, f"  {label + ':':<9}{text}", width, 11)
+
     for index, row in enumerate(rows):
         if index:
             out.write("\n")
         missing = row["missing"]
         state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
-        out.write(f"{row['name']}  {row['title']}  [{state}]\n")
-        out.write(f"  covers:  {row['coverage']}\n")
-        out.write(
-            f"  batch:   up to {row['max_batch']} number(s) per request, "
-            f"{row['max_connections']} requests in flight\n"
+        _wrapped(out, f"{row['name']}  {row['title']}  [{state}]", width, 2)
+        line("covers", row["coverage"])
+        line(
+            "batch",
+            f"up to {row['max_batch']} number(s) per request, "
+            f"{row['max_connections']} requests in flight",
         )
         for key, value in row["rates_per_second"].items():
-            out.write(f"  rate:    {key} = {value:g} requests/s\n")
+            line("rate", f"{key} = {value:g} requests/s")
         for note in row["rate_notes"]:
-            out.write(f"  note:    {note}\n")
+            line("note", note)
         for p in row["patterns"]:
-            check = ", check digit" if p["check_digit"] else ""
-            out.write(f"  detects: {p['name']} ({p['describe']}{check}), e.g. {p['example']}\n")
-        out.write(f"  docs:    {row['docs']}\n")
+            described = p["describe"]
+            if p["check_digit"] and "check" not in described.lower():
+                described += ", check digit"
+            line("detects", f"{p['name']} ({described}), e.g. {p['example']}")
+        if row.get("docs"):
+            line("docs", row["docs"])
+        if row.get("credentials_from") and missing:
+            line("keys", row["credentials_from"])
 
 
-def detection(results: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
-    """``waypost carriers --detect`` in plain text: ranked candidates and why."""
+def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None) -> None:
+    """``waypost carriers --detect`` in plain text: ranked candidates, why, and who is asked."""
     for item in results:
-        sure = item["sure"]
-        verdict = (
-            f"sure: {sure}"
-            if sure
-            else "not sure: every configured carrier that could have it is asked"
-        )
+        if item.get("given"):
+            verdict = f"given: {item['given']}"
+        elif item["sure"]:
+            verdict = f"sure: {item['sure']}"
+        else:
+            verdict = "not sure"
         out.write(f"{safe.field(item['number'])}  ({verdict})\n")
         if not item["candidates"]:
             out.write("  no pattern matches\n")
         for c in item["candidates"]:
             courier = f"/{c['courier']}" if c["courier"] else ""
             out.write(f"  {c['confidence']:.2f}  {c['carrier']}{courier}  {c['reason']}\n")
+        asked = item.get("asked", [])
+        ready = [_target(a) for a in asked if a["configured"]]
+        skipped = [_target(a) for a in asked if not a["configured"]]
+        if ready:
+            _wrapped(out, "  asked: " + ", ".join(ready), width, 9)
+        if skipped:
+            _wrapped(out, "  not configured, skipped: " + ", ".join(skipped), width, 4)
+        if asked and not ready:
+            out.write("  nobody can be asked: configure one with `waypost config init`\n")
+
+
+def _target(asked: Mapping[str, Any]) -> str:
+    courier = asked["courier"]
+    return str(asked["carrier"]) + (f"/{courier}" if courier else "")

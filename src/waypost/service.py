@@ -7,6 +7,7 @@ and gets back a ``Report`` (one entry per query, the shipments, hints and the ex
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import re
@@ -116,17 +117,7 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
     refused: dict[tuple[str, str | None, str | None], CarrierError] = {}
     missing_of = {name: config.missing(name) for name in infos}
     for query in queries:
-        if query.carrier:
-            targets = [(query.carrier, query.courier)]
-        else:
-            ranked = detect.candidates(query.number, infos.values())
-            top = detect.sure(ranked)
-            if top is not None:
-                targets = [(top.carrier, top.courier)]
-            else:
-                plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
-                targets = plausible or [(name, None) for name in infos]
-                targets = list(dict.fromkeys(targets))
+        targets = detect.targets(query.number, query.carrier, query.courier, infos.values())
         ready = []
         for name, courier in targets:
             missing = missing_of[name]
@@ -164,8 +155,14 @@ async def run(
     cache: Cache | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
+    on_result: Callable[[int, Result], None] | None = None,
+    on_retry: Callable[[str, int], None] | None = None,
 ) -> Report:
-    """Ask every planned carrier concurrently and merge their answers per query."""
+    """Ask every planned carrier concurrently and merge their answers per query.
+
+    ``on_result(index, result)`` is called as soon as every carrier asked for ``queries[index]``
+    has answered it (in answer order, not input order); the Report keeps input order.
+    """
     with _frozen_heap():
         options = options or TrackOptions()
         the_plan = plan(queries, config)
@@ -182,22 +179,95 @@ async def run(
             transport=transport,
             secrets=config.secrets(),
             retry=RetryPolicy(**config.retry_policy()),
+            on_retry=on_retry,
         )
+        merger = _Merger(queries, the_plan, on_result)
         async with session:
-            jobs = {
-                name: _ask(name, qs, config, session, cache, options)
+            jobs = [
+                _ask(name, qs, config, session, cache, merger.options(name, options))
                 for name, qs in the_plan.by_carrier.items()
-            }
-            done = await asyncio.gather(*jobs.values())
-            answers: dict[tuple[str, str | None, str | None], list[Answer]] = {}
-            for per_carrier in done:
-                for answer in per_carrier:
-                    original = (answer.query.number, None, None)
-                    answers.setdefault(answer.query.key, []).append(answer)
-                    answers.setdefault(original, []).append(answer)
-            results = [_merge(q, the_plan, answers) for q in queries]
+            ]
+            for name, per_carrier in zip(
+                the_plan.by_carrier, await asyncio.gather(*jobs), strict=True
+            ):
+                merger.finished(name, per_carrier)
             log.info("%d requests sent, %d of them retries", session.requests, session.retries)
-            return Report(results, _hint(the_plan.unconfigured))
+            return Report(merger.results(), _hint(the_plan.unconfigured))
+
+
+class _Merger:
+    """Collects answers as they arrive and merges each query once all its carriers answered."""
+
+    def __init__(
+        self,
+        queries: Sequence[Query],
+        the_plan: Plan,
+        on_result: Callable[[int, Result], None] | None,
+    ) -> None:
+        self.queries = queries
+        self.plan = the_plan
+        self.on_result = on_result
+        self.answers: dict[tuple[str, str | None, str | None], list[Answer]] = {}
+        self.seen: set[tuple[str, tuple[str, str | None, str | None]]] = set()
+        self.done: dict[int, Result] = {}
+        # Per query: the carriers still to answer; per (carrier, number): the answers expected.
+        self.pending = {i: set(the_plan.asked.get(q.key, [])) for i, q in enumerate(queries)}
+        self.expected: dict[tuple[str, str], int] = {}
+        for name, planned in the_plan.by_carrier.items():
+            for q in planned:
+                self.expected[(name, q.number)] = self.expected.get((name, q.number), 0) + 1
+        self.by_number: dict[str, list[int]] = {}
+        for i, q in enumerate(queries):
+            self.by_number.setdefault(q.number, []).append(i)
+        for i in list(self.pending):
+            self._complete(i)
+
+    def options(self, name: str, options: TrackOptions) -> TrackOptions:
+        """``options`` with a per-answer hook for carrier ``name``."""
+        if self.on_result is None:
+            return options
+        return dataclasses.replace(options, on_answer=lambda a: self.arrived(name, a))
+
+    def arrived(self, name: str, answer: Answer) -> None:
+        """One answer of carrier ``name``; the first per planned query counts."""
+        marker = (name, answer.query.key)
+        if marker in self.seen:
+            return
+        self.seen.add(marker)
+        self.answers.setdefault(answer.query.key, []).append(answer)
+        self.answers.setdefault((answer.query.number, None, None), []).append(answer)
+        left = self.expected.get((name, answer.query.number), 0) - 1
+        self.expected[(name, answer.query.number)] = left
+        if left <= 0:
+            self._carrier_done(name, self.by_number.get(answer.query.number, []))
+
+    def finished(self, name: str, answers: Sequence[Answer]) -> None:
+        """Carrier ``name`` returned: whatever it did not hand over early counts now."""
+        for answer in answers:
+            self.arrived(name, answer)
+        self._carrier_done(name, list(self.pending))
+
+    def _carrier_done(self, name: str, indexes: Sequence[int]) -> None:
+        for i in indexes:
+            waiting = self.pending.get(i)
+            if waiting is not None and name in waiting:
+                waiting.discard(name)
+                self._complete(i)
+
+    def _complete(self, i: int) -> None:
+        if self.pending.get(i):
+            return
+        del self.pending[i]
+        self.done[i] = result = _merge(self.queries[i], self.plan, self.answers)
+        if self.on_result is not None:
+            self.on_result(i, result)
+
+    def results(self) -> list[Result]:
+        """Every query's result, in input order."""
+        for i in list(self.pending):
+            self.pending[i] = set()
+            self._complete(i)
+        return [self.done[i] for i in range(len(self.queries))]
 
 
 @contextmanager

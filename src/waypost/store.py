@@ -664,6 +664,15 @@ class Store:
             )
         )
 
+    def first_event_times(self) -> dict[int, list[str]]:
+        """The stored event times of every watched row (ISO text), for "first event" ages."""
+        times: dict[int, list[str]] = {}
+        for row_id, when in self.db.execute(
+            "SELECT shipment_id, time FROM events WHERE time IS NOT NULL"
+        ):
+            times.setdefault(row_id, []).append(when)
+        return times
+
     # -- caches and metadata ----------------------------------------------------------------
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:

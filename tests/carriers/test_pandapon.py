@@ -313,13 +313,13 @@ def test_a_two_parcel_order_is_two_shipments(sandbox: Sandbox, cli) -> None:  # 
 def test_prefixes_route_to_the_right_endpoint(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli(
         "track",
-        "--jsonl",
+        "--json",  # input order (--jsonl streams in answer order)
         "pandapon:taobao:200048859480",
         f"pandapon:1688:{SEED_ORDER}",
         "pandapon:1977364520886112043",
     )
     assert r.code == 0, r.err
-    lines = [json.loads(line) for line in r.out.splitlines()]
+    lines = r.json()["shipments"]  # type: ignore[index]
     assert [(s["tracking_number"], s["service"], s["status"]) for s in lines] == [
         ("YT8812003456712", "Taobao", "delivered"),
         ("4318765290123", "1688", "in_transit"),
@@ -345,13 +345,13 @@ def test_an_unprefixed_1688_order_id_is_asked_of_pandapon(sandbox: Sandbox, cli)
 def test_unknown_pending_and_failing_orders(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli(
         "track",
-        "--jsonl",
+        "--json",  # input order (--jsonl streams in answer order)
         "pandapon:2542285634920880000",
         "pandapon:2694057731265508832",
         f"pandapon:{box.FAILING}",
     )
     assert r.code == 1
-    unknown, pending, failing = (json.loads(line) for line in r.out.splitlines())
+    unknown, pending, failing = r.json()["shipments"]  # type: ignore[index]
     assert (unknown["found"], unknown["status"], unknown["error"]) == (False, "not_found", None)
     assert unknown["status_text"] == "订单不存在 / order does not exist"
     assert (pending["found"], pending["status"], pending["tracking_number"]) == (
@@ -373,12 +373,12 @@ def test_add_event_ships_a_pending_order_and_extends_a_parcel(sandbox: Sandbox, 
     assert not app.add_event("2542285634920880000", "x", None)
     r = cli(
         "track",
-        "--jsonl",
+        "--json",  # input order (--jsonl streams in answer order)
         "pandapon:2694057731265508832",
         f"pandapon:{TWO_PARCELS}",
         "pandapon:taobao:200033789041",
     )
-    shipped, _, parcel, taobao = (json.loads(line) for line in r.out.splitlines())
+    shipped, _, parcel, taobao = r.json()["shipments"]  # type: ignore[index]
     assert shipped["status"] == "out_for_delivery"
     assert shipped["tracking_number"] != "2694057731265508832"
     assert (parcel["tracking_number"], parcel["status"]) == ("SF1428765309214", "delivered")

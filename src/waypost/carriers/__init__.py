@@ -66,5 +66,6 @@ def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) ->
             }
             for p in info.patterns
         ],
-        "docs": info.docs,
+        "docs": info.docs_url,
+        "credentials_from": info.credentials_from,
     }

@@ -102,6 +102,8 @@ class CarrierInfo:
     max_batch: int
     patterns: tuple[Pattern, ...] = ()
     docs: str = ""
+    docs_url: str = ""
+    credentials_from: str = ""
     case_sensitive: bool = False
     courier_regex: str | None = None
     courier_help: str = ""
@@ -155,11 +157,18 @@ class TrackOptions:
     watch: bool = False
     since: float | None = None
     on_answered: Callable[[str, int], None] | None = None
+    on_answer: Callable[[Answer], None] | None = None
 
     def answered(self, carrier: str, count: int) -> None:
         """Tell the progress display that ``count`` more numbers of ``carrier`` are answered."""
         if self.on_answered is not None:
             self.on_answered(carrier, count)
+
+    def deliver(self, answer: Answer) -> Answer:
+        """Hand a complete answer to the run at once, before ``track`` returns (streaming)."""
+        if self.on_answer is not None:
+            self.on_answer(answer)
+        return answer
 
 
 @dataclass

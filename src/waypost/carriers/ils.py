@@ -55,6 +55,8 @@ INFO = CarrierInfo(
     title="ILS Logistics",
     coverage="ILS consignments (sea and air freight, China to Europe)",
     docs="shared/seeds/ils-tracking-api.txt",
+    docs_url="https://www.tracking.themefixes.com/",
+    credentials_from="ILS support gives each customer a user_id and a private key (pdd)",
     max_batch=MAX_BATCH,
     max_connections=10,
     settings=(
@@ -242,7 +244,7 @@ class Adapter:
     async def _answer(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         shipments = await self._chunk([q.number for q in queries])
         options.answered(NAME, len(queries))
-        return [Answer(q, [s]) for q, s in zip(queries, shipments, strict=True)]
+        return [options.deliver(Answer(q, [s])) for q, s in zip(queries, shipments, strict=True)]
 
     async def _chunk(self, numbers: list[str]) -> list[Shipment]:
         from waypost.http import decode_json, http_failure

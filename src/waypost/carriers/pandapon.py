@@ -88,6 +88,9 @@ INFO = CarrierInfo(
     title="PandaPon OpenAPI",
     coverage="1688 and Taobao orders bought through PandaPon (one order, many parcels)",
     docs="shared/seeds/pandapon-openapi-logistics.txt",
+    docs_url="https://doc-en.pandapon.com/",
+    credentials_from="the PandaPon open platform (become a developer, then get the access key "
+    "and secret: https://doc-en.pandapon.com/)",
     max_batch=1,
     max_connections=8,
     settings=(
@@ -527,7 +530,7 @@ class Adapter:
             failed.service = SERVICE[platform]
             shipments = [failed]
         options.answered(NAME, 1)
-        return Answer(query, shipments)
+        return options.deliver(Answer(query, shipments))
 
     async def _fetch(
         self, order_id: str, platform: Platform, limiter: RateLimiter | None

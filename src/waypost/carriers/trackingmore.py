@@ -159,6 +159,8 @@ INFO = CarrierInfo(
     title="TrackingMore",
     coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v2)",
     docs="shared/seeds/trackingmore-api-v2-realtime.txt",
+    docs_url="https://www.trackingmore.com/api-index.html",
+    credentials_from="your TrackingMore account: https://my.trackingmore.com/get_apikey.php",
     max_batch=MAX_CREATE,
     max_connections=8,
     courier_regex=r"[a-z0-9][a-z0-9-]*",
@@ -786,7 +788,7 @@ class Adapter:
         except CarrierError as err:
             answer = self._failed(query, err)
         options.answered(NAME, 1)
-        return answer
+        return options.deliver(answer)
 
     async def _realtime_answer(self, query: Query, options: TrackOptions) -> Answer:
         if self.cache is not None and not options.refresh:
