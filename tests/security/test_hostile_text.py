@@ -118,7 +118,8 @@ def assert_harmless(data: bytes, *, allow_sgr: bool = False, structure: str = "\
     assert not any(0x7F <= ord(c) <= 0x9F for c in text)
     assert "\x1b" not in text
     assert "]52;" not in text  # the clipboard write is gone, not just its ESC
-    assert "FORGED 2026-01-01 delivered\n" not in text  # no forged line
+    # No forged line: the injected "\r\n" never makes the fake event a line of its own.
+    assert not re.search(r"^\s*FORGED 2026-01-01 delivered\s*$", text, re.M)
 
 
 def assert_markup_literal(text: str) -> None:
@@ -179,7 +180,8 @@ def test_track_on_a_terminal(hostile: HostileServer, color: bool) -> None:
     assert_harmless(err)
     text = SGR.sub(b"", out).decode()
     assert_markup_literal(text)
-    assert "file://" not in text.replace("[link=file:///etc/passwd]", "")
+    # file:// only ever inside the literal markup (a table may wrap it), never a link of its own.
+    assert not re.findall(r"(?<!\[link=)file://", text)
     for number in SHOWN:
         assert number in text
     if color:
@@ -232,7 +234,13 @@ def test_track_piped_and_json(hostile: HostileServer, cli) -> None:  # type: ign
                 assert TAIL in new["location"]
     # Lines end at "\n" only: U+0085 inside a string is valid JSON (str.splitlines would cut).
     lines = cli("track", "--jsonl", "--refresh", *NUMBERS).out.split("\n")
-    assert [json.loads(line) for line in lines if line] == doc["shipments"]
+
+    # --jsonl streams in answer order; --json keeps input order.
+    def key(s: dict[str, str]) -> tuple[str, str]:
+        return s["carrier"], s["tracking_number"]
+
+    streamed = sorted((json.loads(line) for line in lines if line), key=key)
+    assert streamed == sorted(doc["shipments"], key=key)
 
 
 def test_lone_surrogates_never_crash_and_are_replaced(hostile: HostileServer, cli) -> None:  # type: ignore[no-untyped-def]
@@ -436,5 +444,5 @@ def test_a_hostile_label_on_a_rich_track_block_is_literal() -> None:
     text = out.getvalue()
     assert "[[/]␛[link=file:///x]y]" in text
     assert "[bold]x[/bold]" in text
-    assert "image 1: file:///etc/passwd" in text
+    assert "image: file:///etc/passwd" in text
     assert "\x1b]" not in text
