@@ -37,6 +37,18 @@ HTTP_SETTINGS: tuple[Setting, ...] = (
         "backoff", "first retry delay in seconds (doubles each time)", kind="float", default=0.5
     ),
     Setting("retry_budget", "most seconds spent retrying one request", kind="float", default=60.0),
+    Setting(
+        "max_pause",
+        "most seconds a carrier's Retry-After or rate-limit pause may last",
+        kind="float",
+        default=300.0,
+    ),
+    Setting(
+        "max_body_mb",
+        "largest carrier answer read, in MB after decompression",
+        kind="float",
+        default=32.0,
+    ),
 )
 
 WATCH_KEYS: dict[str, tuple[type, str]] = {
@@ -73,7 +85,12 @@ class Config:
             "attempts": int(self.http.get("retries", 3)) + 1,
             "base": float(self.http.get("backoff", 0.5)),
             "budget": float(self.http.get("retry_budget", 60.0)),
+            "max_pause": float(self.http.get("max_pause", 300.0)),
         }
+
+    def max_body(self) -> int:
+        """The largest answer body read, in bytes (``[http] max_body_mb``)."""
+        return int(float(self.http.get("max_body_mb", 32.0)) * (1 << 20))
 
     def carrier(self, name: str) -> dict[str, Any]:
         """Settings of carrier ``name`` with defaults applied."""

@@ -182,6 +182,7 @@ async def run(
             transport=transport,
             secrets=config.secrets(),
             retry=RetryPolicy(**config.retry_policy()),
+            max_body=config.max_body(),
         )
         async with session:
             jobs = {
@@ -298,6 +299,7 @@ async def _with_adapter(
         transport=transport,
         secrets=config.secrets(),
         retry=RetryPolicy(**config.retry_policy()),
+        max_body=config.max_body(),
     )
     async with session:
         adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)
