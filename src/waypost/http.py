@@ -439,7 +439,7 @@ class Session:
         inflate = _decoder(response.headers.get("content-encoding", ""), carrier)
         out = bytearray()
         async for chunk in response.aiter_raw():
-            out += inflate.feed(chunk, limit - len(out))
+            inflate.feed(chunk, out, limit)
             if len(out) > limit:
                 raise _too_large(carrier, limit)
         return bytes(out)
@@ -448,13 +448,13 @@ class Session:
 class _Identity:
     """No content coding."""
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """``data`` as is."""
-        return data
+    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
+        """Append ``data`` as is."""
+        out += data
 
 
 class _Inflater:
-    """gzip or deflate, inflated at most ``room`` + 1 bytes ahead (a bomb stops at the bound).
+    """gzip or deflate, inflated 1 MB at a time up to the bound (a bomb stops there).
 
     Concatenated gzip members are one stream; deflate may come with or without its zlib
     header (servers send both)."""
@@ -465,12 +465,11 @@ class _Inflater:
         self._inflate = zlib.decompressobj(wbits)
         self._started = False
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Inflate ``data``; never more than ``room`` + 1 bytes come out."""
-        out = bytearray()
+    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
+        """Inflate ``data`` onto ``out``, stopping once ``out`` holds more than ``limit``."""
         while data:
             try:
-                chunk = self._inflate.decompress(data, room - len(out) + 1)
+                chunk = self._inflate.decompress(data, min(limit - len(out) + 1, _STEP))
             except zlib.error:
                 if self.wbits == zlib.MAX_WBITS and not self._started:
                     self.wbits = -zlib.MAX_WBITS
@@ -482,14 +481,16 @@ class _Inflater:
                 ) from None
             self._started = True
             out += chunk
-            if len(out) > room:
-                break
+            if len(out) > limit:
+                return
             if self._inflate.eof:
                 data = self._inflate.unused_data.lstrip(b"\0")
                 self._inflate = zlib.decompressobj(self.wbits)
             else:
                 data = self._inflate.unconsumed_tail
-        return bytes(out)
+
+
+_STEP = 1 << 20  # inflated per step: the bound is checked every MB, not after a bomb's GB
 
 
 def _decoder(coding: str, carrier: str) -> _Identity | _Inflater:
