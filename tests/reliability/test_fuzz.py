@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

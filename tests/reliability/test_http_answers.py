@@ -102,7 +102,7 @@ def bodies(name: str) -> st.SearchStrategy[bytes]:
                 b"[" * 50_000 + b"]" * 50_000,
                 b'{"padding": "' + b"x" * (2 << 20) + b'"}',  # over the 1 MB bound
                 b'{"code": 200, "body": null, "data": null, "meta": {"code": 200}}',
-                '{"text": "\\ud800 \\udfff"}'.encode(),
+                b'{"text": "\\ud800 \\udfff"}',
                 b'{"code": 200, "body": [{"consignment": "3676E4043665", '
                 b'"billTrackList": [{"date": "0001-01-01 00:00:00", "desc": "x"}, '
                 b'{"date": "9999-12-31 23:59:59", "desc": "y"}]}]}',
