@@ -295,3 +295,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+# Runs ``python -m waypost ARGS`` and, at exit, writes the process's VmHWM (peak RSS since its
+# exec, in kB) to $WAYPOST_TEST_HWM. wait4's ru_maxrss would not do: Linux carries the parent's
+# peak across fork and exec into it.
+MEASURED = """
+import atexit, os, runpy, sys
+def _hwm():
+    with open("/proc/self/status") as status, open(os.environ["WAYPOST_TEST_HWM"], "w") as out:
+        out.write(next(l.split()[1] for l in status if l.startswith("VmHWM:")))
+atexit.register(_hwm)
+sys.argv[0] = "waypost"
+runpy.run_module("waypost", run_name="__main__", alter_sys=True)
+"""
+
+
+def measured_command(python: str) -> list[str]:
+    """The command prefix that runs waypost and records its peak RSS (see ``MEASURED``)."""
+    return [python, "-c", MEASURED]

@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,15 @@ from typing import Any
 
 import pytest
 
-from tests.hostile import SURROGATE, HostileServer, Raw, Rewrite, Seen, map_strings
+from tests.hostile import (
+    SURROGATE,
+    HostileServer,
+    Raw,
+    Rewrite,
+    Seen,
+    map_strings,
+    measured_command,
+)
 from waypost import carriers
 from waypost.store import Store
 
@@ -79,26 +86,24 @@ class Run:
 
 
 def waypost(*args: str, timeout: float = 90.0) -> Run:
-    """``python -m waypost ARGS`` with this test's environment; its own peak RSS via wait4."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """``python -m waypost ARGS`` with this test's environment, and its own peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        env = {**os.environ, "WAYPOST_TEST_HWM": str(hwm)}
         started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waypost", *args], stdout=out, stderr=err, env=os.environ.copy()
+        done = subprocess.run(
+            [*measured_command(sys.executable), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
         )
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
         return Run(
-            proc.returncode,
-            out.read().decode(),
-            err.read().decode(),
-            usage.ru_maxrss / 1024,
+            done.returncode,
+            done.stdout,
+            done.stderr,
+            int(hwm.read_text()) / 1024,
             time.monotonic() - started,
         )
 
