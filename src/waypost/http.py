@@ -62,6 +62,9 @@ ARRIVAL_JITTER = 0.2
 # Bounds of one answer: its size after decompression, and the longest pause a carrier's
 # Retry-After (or its documented pause) may impose (TrackingMore documents 120 s).
 MAX_BODY = 32 << 20
+# Answers grow past this one at a time per run, so concurrent large answers (a bomb on every
+# connection) hold at most MAX_BODY + SMALL_BODY per connection, not MAX_BODY each.
+SMALL_BODY = 4 << 20
 MAX_PAUSE = 300.0
 ACCEPT_ENCODING = "gzip, deflate"
 
@@ -267,6 +270,7 @@ class Session:
         self._client: httpx.AsyncClient | None = None
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._big = asyncio.Semaphore(1)
         self.requests = 0
         self.retries = 0
 
@@ -437,20 +441,37 @@ class Session:
                 raise _too_large(carrier, limit)
             return body
         inflate = _decoder(response.headers.get("content-encoding", ""), carrier)
+        length = response.headers.get("content-length", "")
+        if isinstance(inflate, _Identity) and length.isdigit() and int(length) > limit:
+            raise _too_large(carrier, limit)  # announced: not even started
         out = bytearray()
-        async for chunk in response.aiter_raw():
-            inflate.feed(chunk, out, limit)
-            if len(out) > limit:
-                raise _too_large(carrier, limit)
+        big = False  # holding the run's one permit to grow an answer past SMALL_BODY
+        try:
+            async for chunk in response.aiter_raw():
+                pending = chunk
+                while True:
+                    cap = limit if big else min(limit, SMALL_BODY)
+                    pending = inflate.feed(pending, out, cap)
+                    if len(out) > limit:
+                        raise _too_large(carrier, limit)
+                    if len(out) > cap:
+                        await self._big.acquire()
+                        big = True
+                        continue
+                    break
+        finally:
+            if big:
+                self._big.release()
         return bytes(out)
 
 
 class _Identity:
     """No content coding."""
 
-    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
-        """Append ``data`` as is."""
+    def feed(self, data: bytes, out: bytearray, limit: int) -> bytes:
+        """Append ``data`` as is; nothing is left over."""
         out += data
+        return b""
 
 
 class _Inflater:
@@ -465,11 +486,13 @@ class _Inflater:
         self._inflate = zlib.decompressobj(wbits)
         self._started = False
 
-    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
-        """Inflate ``data`` onto ``out``, stopping once ``out`` holds more than ``limit``."""
-        while data:
+    def feed(self, data: bytes, out: bytearray, limit: int) -> bytes:
+        """Inflate ``data`` onto ``out``, stopping once ``out`` holds more than ``limit``;
+        returns the input not inflated yet (to go on with later)."""
+        while True:
+            asked = min(limit - len(out) + 1, _STEP)
             try:
-                chunk = self._inflate.decompress(data, min(limit - len(out) + 1, _STEP))
+                chunk = self._inflate.decompress(data, asked)
             except zlib.error:
                 if self.wbits == zlib.MAX_WBITS and not self._started:
                     self.wbits = -zlib.MAX_WBITS
@@ -480,14 +503,15 @@ class _Inflater:
                     carrier=self.carrier,
                 ) from None
             self._started = True
-            out += chunk
-            if len(out) > limit:
-                return
             if self._inflate.eof:
                 data = self._inflate.unused_data.lstrip(b"\0")
                 self._inflate = zlib.decompressobj(self.wbits)
             else:
                 data = self._inflate.unconsumed_tail
+            out += chunk
+            # Done when the input is used up and zlib holds no more output (a full step may).
+            if len(out) > limit or (not data and len(chunk) < asked):
+                return data
 
 
 _STEP = 1 << 20  # inflated per step: the bound is checked every MB, not after a bomb's GB

@@ -354,3 +354,21 @@ def test_adopting_a_parcel_of_an_order_with_several_parcels(tmp_path: Path) -> N
         assert (adopted.number, adopted.label, adopted.query) == ("P3", "label", "pandapon:42")
         assert [r.number for r in store.watched()] == ["P1", "P2", "P3"]
         assert adopted.status == Status.PENDING.value
+
+
+def test_large_answers_within_the_bound_arrive_whole_even_several_at_once() -> None:
+    payload = json.dumps({"items": [{"n": i, "pad": "y" * 200} for i in range(40_000)]}).encode()
+    assert len(payload) > 6 << 20
+    packed = gzip.compress(payload)
+
+    async def go() -> list[bytes]:
+        transport = httpx.MockTransport(
+            lambda request: streamed(packed, **{"Content-Encoding": "gzip"})
+        )
+        async with Session(transport=transport, retry=RetryPolicy(attempts=1)) as session:
+            answers = await asyncio.gather(
+                *(session.request("c", "GET", f"{URL}/{i}") for i in range(4))
+            )
+        return [a.content for a in answers]
+
+    assert asyncio.run(go()) == [payload] * 4
