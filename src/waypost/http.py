@@ -453,6 +453,8 @@ class Session:
                     cap = limit if big else min(limit, SMALL_BODY)
                     pending = inflate.feed(pending, out, cap)
                     if len(out) > limit:
+                        # The error outlives this frame (its traceback): free the bytes now.
+                        out.clear()
                         raise _too_large(carrier, limit)
                     if len(out) > cap:
                         await self._big.acquire()
