@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import fixture
@@ -176,6 +176,8 @@ def run(name: str, script: list[tuple[int, dict[str, str], bytes]], watch: bool)
 
 @pytest.mark.parametrize("name", carriers.names())
 def test_generated_http_answers_cost_only_that_carriers_numbers(name: str) -> None:
+    # A third of the profile's examples: each one is a whole three-carrier run.
+    @settings(max_examples=max(50, settings.default.max_examples // 3))
     @given(st.lists(answers(name), min_size=1, max_size=3), st.booleans())
     def check(script: list[tuple[int, dict[str, str], bytes]], watch: bool) -> None:
         report = run(name, script, watch)
