@@ -105,15 +105,27 @@ class Raw:
         return cls(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, body)
 
     @classmethod
-    def endless(cls, seconds: float = 30.0, chunk: bytes = b'{"a":' * 1000) -> Raw:
-        """A chunked body that never ends by itself (bounded here by ``seconds``)."""
+    def endless(
+        cls, seconds: float = 30.0, chunk: bytes = b'{"a":' * 1000, every: float = 0.0
+    ) -> Raw:
+        """A chunked body that never ends by itself (bounded here by ``seconds``), one chunk
+        each ``every`` seconds (0: as fast as the client reads)."""
 
         def chunks() -> Iterator[bytes]:
             stop = time.monotonic() + seconds
             while time.monotonic() < stop:
                 yield chunk
+                if every:
+                    time.sleep(every)
 
         return cls(200, {"Content-Type": "application/json"}, chunks())
+
+    @classmethod
+    def too_many(cls, retry_after: str) -> Raw:
+        """A 429 with the given ``Retry-After`` (seconds or an HTTP date)."""
+        return cls(
+            429, {"Content-Type": "text/html", "Retry-After": retry_after}, b"<html>429</html>"
+        )
 
     @classmethod
     def huge(cls, megabytes: int) -> Raw:
@@ -127,6 +139,12 @@ class Raw:
             yield b'"}'
 
         return cls(200, {"Content-Type": "application/json"}, chunks())
+
+    @classmethod
+    def truncated(cls, payload: Any) -> Raw:
+        """A JSON answer whose Content-Length promises more than is sent before closing."""
+        data = json.dumps(payload).encode("ascii")
+        return cls(200, {"Content-Type": "application/json"}, data, truncate_to=len(data) // 2)
 
     @classmethod
     def deep(cls, depth: int = 100_000) -> Raw:
@@ -175,7 +193,7 @@ class HostileServer:
         class Handler(_Handler):
             server_owner = owner
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -216,6 +234,17 @@ class HostileServer:
             payload = self._rewrite(seen.carrier, urlsplit(seen.path).path, payload)
             body = json.dumps(payload).encode("ascii")  # escapes keep lone surrogates sendable
         return Raw(status, out_headers, body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up mid-answer (a body over its limit, a timeout) is expected here.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -266,3 +295,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+# Runs ``python -m waypost ARGS`` and, at exit, writes the process's VmHWM (peak RSS since its
+# exec, in kB) to $WAYPOST_TEST_HWM. wait4's ru_maxrss would not do: Linux carries the parent's
+# peak across fork and exec into it.
+MEASURED = """
+import atexit, os, runpy, sys
+def _hwm():
+    with open("/proc/self/status") as status, open(os.environ["WAYPOST_TEST_HWM"], "w") as out:
+        out.write(next(l.split()[1] for l in status if l.startswith("VmHWM:")))
+atexit.register(_hwm)
+sys.argv[0] = "waypost"
+runpy.run_module("waypost", run_name="__main__", alter_sys=True)
+"""
+
+
+def measured_command(python: str) -> list[str]:
+    """The command prefix that runs waypost and records its peak RSS (see ``MEASURED``)."""
+    return [python, "-c", MEASURED]

@@ -59,6 +59,20 @@ HTTP_SETTINGS: tuple[Setting, ...] = (
         default=60.0,
         maximum=86400,
     ),
+    Setting(
+        "max_pause",
+        "most seconds a carrier's Retry-After or rate-limit pause may last",
+        kind="float",
+        default=300.0,
+        maximum=86400,
+    ),
+    Setting(
+        "max_body_mb",
+        "largest carrier answer read, in MB after decompression",
+        kind="float",
+        default=32.0,
+        maximum=4096,
+    ),
 )
 STORE_SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -145,12 +159,17 @@ class Config:
             "attempts": int(self.http.get("retries", 3)) + 1,
             "base": float(self.http.get("backoff", 0.5)),
             "budget": float(self.http.get("retry_budget", 60.0)),
+            "max_pause": float(self.http.get("max_pause", 300.0)),
         }
 
     @property
     def busy_timeout(self) -> float:
         """Seconds to wait for another writer of the store (``[store] busy_timeout``)."""
         return float(self.store.get("busy_timeout", BUSY_TIMEOUT))
+
+    def max_body(self) -> int:
+        """The largest answer body read, in bytes (``[http] max_body_mb``)."""
+        return int(float(self.http.get("max_body_mb", 32.0)) * (1 << 20))
 
     def carrier(self, name: str) -> dict[str, Any]:
         """Settings of carrier ``name`` with defaults applied."""

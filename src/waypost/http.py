@@ -7,7 +7,13 @@ Every carrier request goes through ``Session.request``. It
 * cuts each attempt at ``--timeout`` and the whole run at ``--deadline``;
 * retries connect errors, timeouts, 5xx and (where the carrier allows) 429 with exponential
   backoff and full jitter, honouring ``Retry-After``; never other 4xx. Retries use tenacity;
-* maps low-level httpx errors to ``waypost.errors`` raised ``from`` the cause.
+* maps low-level httpx errors to ``waypost.errors`` raised ``from`` the cause;
+* reads every answer body bounded: at most ``max_body`` bytes after decompression (gzip and
+  deflate are inflated here, never more than the bound ahead), within the attempt's deadline.
+
+``read_answer`` is the one "status + body -> payload or error" policy every carrier uses: JSON
+(depth-bounded, text with broken UTF-8 replaced) whatever the status when it is the carrier's
+envelope, else one clear error for HTML, empty, truncated or refused answers.
 
 TLS verification is always on; nothing in the config can turn it off.
 """
@@ -23,6 +29,7 @@ import logging
 import math
 import random
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +44,14 @@ from tenacity import (
 )
 
 from waypost import __version__
-from waypost.errors import CarrierError, NetworkError, ProtocolError, RateLimited, Timeout
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    Timeout,
+)
 
 log = logging.getLogger("waypost.http")
 
@@ -45,6 +59,14 @@ USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # A request is assumed to reach the server within this long of being sent (see RateLimiter).
 ARRIVAL_JITTER = 0.2
+# Bounds of one answer: its size after decompression, and the longest pause a carrier's
+# Retry-After (or its documented pause) may impose (TrackingMore documents 120 s).
+MAX_BODY = 32 << 20
+# Answers grow past this one at a time per run, so concurrent large answers (a bomb on every
+# connection) hold at most MAX_BODY + SMALL_BODY per connection, not MAX_BODY each.
+SMALL_BODY = 4 << 20
+MAX_PAUSE = 300.0
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 class Paused(Exception):
@@ -146,6 +168,7 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     retry_429: bool = True
+    max_pause: float = MAX_PAUSE
 
 
 class _Cut(httpx.ReadTimeout):
@@ -164,29 +187,33 @@ class _Retryable(Exception):
         self.response = response
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+def retry_after(
+    headers: Mapping[str, str], now: float | None = None, cap: float = MAX_PAUSE
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), at most
+    ``cap``."""
     raw = headers.get("retry-after")
     if not raw:
         return None
     raw = raw.strip()
-    if raw.isdigit():
-        return float(raw)
+    if raw.isascii() and raw.isdigit():
+        # Compared as text first: int() of thousands of digits raises.
+        return float(cap) if len(raw) > 9 else min(float(raw), cap)
     try:
         when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
     now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
+    return min(cap, max(0.0, when.timestamp() - now))
 
 
 def _backoff(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable):
-            hinted = retry_after(exc.response.headers)
+            hinted = retry_after(exc.response.headers, cap=policy.max_pause)
             if hinted is not None:
                 return min(hinted, policy.budget)
         ceiling = min(policy.cap, policy.base * 2 ** (state.attempt_number - 1))
@@ -244,10 +271,12 @@ class Session:
         secrets: Iterable[str] = (),
         retry: RetryPolicy | None = None,
         on_retry: Callable[[str, int], None] | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.timeout = timeout
         self.on_retry = on_retry
         self.deadline_seconds = deadline
+        self.max_body = max_body
         self.deadline = None if deadline is None else time.monotonic() + deadline
         self.retry = retry or RetryPolicy()
         self.secrets = [s for s in secrets if s]
@@ -255,6 +284,7 @@ class Session:
         self._client: httpx.AsyncClient | None = None
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._big = asyncio.Semaphore(1)
         self.requests = 0
         self.retries = 0
 
@@ -262,7 +292,7 @@ class Session:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
             transport=self._transport or _SchemeTransport(limits),
             follow_redirects=False,
@@ -317,8 +347,9 @@ class Session:
         """Send one request with limits and retries; network faults raise ``NetworkError``.
 
         ``retry_429=False`` hands a 429 back instead of retrying it (for carriers that pause the
-        account after one). A paused ``limiter`` is waited out, or with ``wait_pause=False``
-        raises ``RateLimited`` at once.
+        account after one). A paused ``limiter`` is waited out, or with ``wait_pause=False`` (or
+        when the pause outlasts the run's deadline) raises ``RateLimited`` at once. A body over
+        ``max_body`` raises ``ProtocolError`` (never retried).
         """
         policy = self.retry if retry_429 else dataclasses.replace(self.retry, retry_429=False)
         budget = min(policy.budget, max(0.0, self.remaining()))
@@ -393,6 +424,9 @@ class Session:
                 f"{carrier}: no answer before --deadline {self.deadline_seconds:g}s",
                 carrier=carrier,
             )
+        if limiter is not None and limiter.paused_for() > left:
+            # Waiting would outlive the run: report the pause instead of hanging on it.
+            raise Paused(limiter.paused_for())
         # The rate permit first: a request queued behind its endpoint's limit must not hold
         # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
@@ -401,12 +435,20 @@ class Session:
         ):
             self.requests += 1
             started = time.monotonic()
+            options = dict(kwargs)
+            auth = options.pop("auth", httpx.USE_CLIENT_DEFAULT)
             try:
-                async with asyncio.timeout(min(self.timeout, left)):
-                    response = await self._client.request(method, url, **kwargs)
-                    await response.aread()
+                # One deadline for the whole answer, headers and body: an endless body ends here.
+                async with asyncio.timeout(min(self.timeout, self.remaining())):
+                    request = self._client.build_request(method, url, **options)
+                    streamed = await self._client.send(request, auth=auth, stream=True)
+                    try:
+                        body = await self._read_body(streamed, carrier)
+                    finally:
+                        await streamed.aclose()
             except TimeoutError as exc:
                 raise _Cut("deadline" if left < self.timeout else "timeout") from exc
+            response = _whole(streamed, body)
             log.debug(
                 "%s %s %s -> %d in %.0f ms",
                 carrier,
@@ -416,6 +458,125 @@ class Session:
                 (time.monotonic() - started) * 1000,
             )
             return response
+
+    async def _read_body(self, response: httpx.Response, carrier: str) -> bytes:
+        """The decoded body, at most ``max_body`` bytes; ProtocolError past that."""
+        limit = self.max_body
+        if response.is_stream_consumed:
+            # An in-memory answer (test transports) is already whole and decoded.
+            body = response.content
+            if len(body) > limit:
+                raise _too_large(carrier, limit)
+            return body
+        inflate = _decoder(response.headers.get("content-encoding", ""), carrier)
+        length = response.headers.get("content-length", "")
+        if isinstance(inflate, _Identity) and length.isdigit() and int(length) > limit:
+            raise _too_large(carrier, limit)  # announced: not even started
+        out = bytearray()
+        big = False  # holding the run's one permit to grow an answer past SMALL_BODY
+        try:
+            async for chunk in response.aiter_raw():
+                pending = chunk
+                while True:
+                    cap = limit if big else min(limit, SMALL_BODY)
+                    pending = inflate.feed(pending, out, cap)
+                    if len(out) > limit:
+                        # The error outlives this frame (its traceback): free the bytes now.
+                        out.clear()
+                        raise _too_large(carrier, limit)
+                    if len(out) > cap:
+                        await self._big.acquire()
+                        big = True
+                        continue
+                    break
+        finally:
+            if big:
+                self._big.release()
+        return bytes(out)
+
+
+class _Identity:
+    """No content coding."""
+
+    def feed(self, data: bytes, out: bytearray, limit: int) -> bytes:
+        """Append ``data`` as is; nothing is left over."""
+        out += data
+        return b""
+
+
+class _Inflater:
+    """gzip or deflate, inflated 1 MB at a time up to the bound (a bomb stops there).
+
+    Concatenated gzip members are one stream; deflate may come with or without its zlib
+    header (servers send both)."""
+
+    def __init__(self, wbits: int, carrier: str) -> None:
+        self.wbits = wbits
+        self.carrier = carrier
+        self._inflate = zlib.decompressobj(wbits)
+        self._started = False
+
+    def feed(self, data: bytes, out: bytearray, limit: int) -> bytes:
+        """Inflate ``data`` onto ``out``, stopping once ``out`` holds more than ``limit``;
+        returns the input not inflated yet (to go on with later)."""
+        while True:
+            asked = min(limit - len(out) + 1, _STEP)
+            try:
+                chunk = self._inflate.decompress(data, asked)
+            except zlib.error:
+                if self.wbits == zlib.MAX_WBITS and not self._started:
+                    self.wbits = -zlib.MAX_WBITS
+                    self._inflate = zlib.decompressobj(self.wbits)
+                    continue
+                raise ProtocolError(
+                    f"{self.carrier}: a compressed answer that does not inflate",
+                    carrier=self.carrier,
+                ) from None
+            self._started = True
+            if self._inflate.eof:
+                data = self._inflate.unused_data.lstrip(b"\0")
+                self._inflate = zlib.decompressobj(self.wbits)
+            else:
+                data = self._inflate.unconsumed_tail
+            out += chunk
+            # Done when the input is used up and zlib holds no more output (a full step may).
+            if len(out) > limit or (not data and len(chunk) < asked):
+                return data
+
+
+_STEP = 1 << 20  # inflated per step: the bound is checked every MB, not after a bomb's GB
+
+
+def _decoder(coding: str, carrier: str) -> _Identity | _Inflater:
+    coding = coding.strip().lower()
+    if coding in ("", "identity"):
+        return _Identity()
+    if coding in ("gzip", "x-gzip"):
+        return _Inflater(zlib.MAX_WBITS | 16, carrier)
+    if coding == "deflate":
+        return _Inflater(zlib.MAX_WBITS, carrier)
+    raise ProtocolError(
+        f"{carrier}: an answer in an unasked content coding ({coding[:20]!r})", carrier=carrier
+    )
+
+
+def _too_large(carrier: str, limit: int) -> ProtocolError:
+    return ProtocolError(
+        f"{carrier}: the answer is larger than {limit / (1 << 20):g} MB; not read further "
+        "(raise [http] max_body_mb if this is expected)",
+        carrier=carrier,
+    )
+
+
+_DROPPED = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def _whole(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A plain response holding the decoded ``body`` of a streamed one."""
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DROPPED]
+    return httpx.Response(
+        streamed.status_code, headers=headers, content=body, request=streamed.request
+    )
 
 
 def _host(url: str) -> str:
@@ -427,21 +588,68 @@ def _path(url: str) -> str:
 
 
 def decode_json(response: httpx.Response, carrier: str) -> Any:
-    """The JSON body, or a ProtocolError that says in one line what came instead."""
+    """The JSON body, or a ProtocolError that says in one line what came instead.
+
+    Invalid UTF-8 is replaced rather than refused; nesting deeper than the interpreter can
+    follow is a ProtocolError, not a RecursionError."""
     body = response.content
     status = response.status_code
     if not body.strip():
         raise ProtocolError(f"{carrier}: empty answer (HTTP {status})", carrier=carrier)
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        kind = "an HTML page" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
+        try:
+            value = json.loads(body)
+        except UnicodeDecodeError:
+            value = json.loads(body.decode("utf-8", "replace"))
+    except RecursionError:
         raise ProtocolError(
-            f"{carrier}: HTTP {status} with {kind} instead of JSON", carrier=carrier
+            f"{carrier}: HTTP {status} with JSON nested too deeply to read", carrier=carrier
         ) from None
+    except ValueError as exc:
+        if body.lstrip()[:1] == b"<":
+            kind = "an HTML page instead of JSON"
+        elif isinstance(exc, json.JSONDecodeError) and exc.pos >= len(body.rstrip()):
+            kind = "a body that is not JSON: it breaks off (a truncated answer)"
+        else:
+            kind = "a body that is not JSON"
+        raise ProtocolError(f"{carrier}: HTTP {status} with {kind}", carrier=carrier) from None
     from waypost.safe import no_surrogates
 
     return no_surrogates(body, value)
+
+
+def read_answer(
+    response: httpx.Response,
+    carrier: str,
+    *,
+    envelope: Callable[[Any], bool],
+    refused: Callable[[int], CarrierError] | None = None,
+) -> Any:
+    """The decoded JSON answer of one call, or the one error that says what came instead.
+
+    A 2xx answer must be JSON (any shape: the carrier's parser judges it). Any other status
+    counts as an answer only when its body is the carrier's ``envelope`` (carriers that send
+    their error codes with HTTP 4xx); otherwise 401/403 become ``refused(status)`` (default
+    an AuthError), 429 a RateLimited, and the rest a one-line ProtocolError."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return decode_json(response, carrier)
+    try:
+        payload = decode_json(response, carrier)
+    except ProtocolError:
+        payload = None
+    if payload is not None and envelope(payload):
+        return payload
+    if status in (401, 403):
+        if refused is not None:
+            raise refused(status)
+        raise AuthError(f"{carrier}: credentials rejected (HTTP {status})", carrier=carrier)
+    if status == 429:
+        seconds = retry_after(response.headers)
+        raise RateLimited(
+            f"{carrier}: too many requests (HTTP 429)", carrier=carrier, retry_after=seconds
+        )
+    raise http_failure(response, carrier)
 
 
 def http_failure(response: httpx.Response, carrier: str) -> CarrierError:

@@ -105,7 +105,10 @@ def local_time(when: datetime, term: Terminal) -> datetime:
     """``when`` in the display zone (naive times are shown as the carrier gave them)."""
     if when.tzinfo is None:
         return when
-    return when.astimezone(term.tz) if term.tz is not None else when.astimezone()
+    try:
+        return when.astimezone(term.tz) if term.tz is not None else when.astimezone()
+    except (OverflowError, OSError, ValueError):
+        return when  # at the ends of the calendar (year 1, 9999) it stays in its own zone
 
 
 def absolute(when: datetime | None, term: Terminal) -> str:

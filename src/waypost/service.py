@@ -180,6 +180,7 @@ async def run(
             secrets=config.secrets(),
             retry=RetryPolicy(**config.retry_policy()),
             on_retry=on_retry,
+            max_body=config.max_body(),
         )
         merger = _Merger(queries, the_plan, on_result)
         async with session:
@@ -369,6 +370,7 @@ async def _with_adapter(
         transport=transport,
         secrets=config.secrets(),
         retry=RetryPolicy(**config.retry_policy()),
+        max_body=config.max_body(),
     )
     async with session:
         adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)

@@ -632,8 +632,9 @@ class Store:
         """Watch a parcel that appeared in an already watched order (same query and label)."""
         with self.transaction():
             self._insert(shipment, row.query, row.label, time.time() if now is None else now)
-        (adopted,) = self.find(shipment.tracking_number, shipment.carrier)
-        return adopted
+        # By number only: find() also matches the order id, which the order's other parcels share.
+        number, carrier = shipment.tracking_number, shipment.carrier
+        return next(r for r in self.find(number, carrier) if r.number == number)
 
     def touch(self, ids: Iterable[int], now: float | None = None) -> None:
         """Record a successful check that brought nothing new."""

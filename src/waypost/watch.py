@@ -3,8 +3,11 @@
 Delivery is at least once: a shipment's new events are committed to the store only after
 stdout and every ``--notify``/``--exec`` channel took them. A run killed at any point therefore
 loses nothing (the next pass finds the same events new again); the price is that a run killed
-between handing over and committing delivers that one shipment's news twice. Passes never
-overlap: an exclusive lock file next to the database serialises them.
+between handing over and committing delivers that one shipment's news twice. A carrier's own
+"updated since" cursor (TrackingMore's) moves last, after every shipment of that carrier was
+delivered and stored, and not at all when one of its deliveries failed: otherwise the next pass
+would not be told about the undelivered news again. Passes never overlap: an exclusive lock file
+next to the database serialises them.
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ class PassReport:
                 lines.append(f"hint: {first.hint}")
         return lines
 
+    # (carrier, action) to run once that carrier's news is delivered and stored.
+    deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
 
 QueryKey = tuple[str, str | None, str | None]
 
@@ -189,6 +195,7 @@ def refresh(
         report.asked[name] = report.asked.get(name, 0) + 1
         if res.failure is not None:
             report.failures.setdefault(name, []).append(res.failure)
+    report.deferred = options.deferred
     answered: list[tuple[Watched, Shipment]] = []
     untouched: list[int] = []
     for res in result.results:
@@ -202,6 +209,10 @@ def refresh(
             row = next(
                 (r for r in mine if r.number == s.tracking_number and r.carrier == s.carrier), None
             )
+            if row is None and mine and _placeholder(s):
+                # An order whose parcels are watched now answers none: keep what is known.
+                untouched.extend(r.id for r in mine)
+                continue
             if row is None and mine:
                 row = store.adopt(mine[0], s)
             if row is None:
@@ -219,6 +230,18 @@ def _carrier_of(result: Result) -> str:
     if result.failure is not None and result.failure.carrier:
         return result.failure.carrier
     return result.query.carrier or (result.asked[0] if result.asked else "-")
+
+
+def _placeholder(shipment: Shipment) -> bool:
+    """The "order known, no parcels yet" answer (numbered by the order id, pending, no events)."""
+    from waypost.status import Status
+
+    return (
+        shipment.status is Status.PENDING
+        and not shipment.events
+        and shipment.order_id is not None
+        and shipment.tracking_number == shipment.order_id
+    )
 
 
 def _knows_less(shipment: Shipment, row: Watched) -> bool:
@@ -258,6 +281,7 @@ def run_pass(
     )
     if on_answers is not None:
         on_answers()
+    undelivered: set[str] = set()
     quiet: list[tuple[Watched, Shipment]] = []
     for row, shipment in answered:
         fresh = store.new_events(row, shipment)
@@ -290,10 +314,14 @@ def run_pass(
         )
         if problems:
             report.problems.extend(problems)
+            undelivered.add(item.row.carrier)
             for problem in problems:
                 warn(problem)
             continue
         store.refresh(item.row, item.shipment)
+    for carrier, action in report.deferred:
+        if carrier not in undelivered:
+            action()
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report

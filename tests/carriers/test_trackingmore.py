@@ -404,15 +404,18 @@ def test_watch_refresh_of_2000_parcels_is_one_paged_call(sandbox: Sandbox) -> No
     for n in numbers:
         cache.put(tm.NS_ACCOUNT, n, "sandbox-post")
     since = time.time() - 3600
-    answers = _track(
-        sandbox, [_q(n) for n in numbers], TrackOptions(watch=True, since=since), cache
-    )
+    options = TrackOptions(watch=True, since=since)
+    answers = _track(sandbox, [_q(n) for n in numbers], options, cache)
     (call,) = sandbox.entries("trackingmore")
     assert call.path == GET_PATH
     assert call.params["limit"] == "2000"
     assert call.params["update_time_min"] == str(int(since - 600))
     assert len(answers) == 2000
     assert all(a.found and not a.unchanged for a in answers)
+    # The cursor moves only once the pass's news is delivered (watch runs the deferred step).
+    assert cache.get(tm.NS_WATCH, "cursor") is None
+    for _carrier, action in options.deferred:
+        action()
     assert cache.get(tm.NS_WATCH, "cursor") is not None
 
 

@@ -1,20 +1,31 @@
 """Hypothesis-generated carrier payloads never raise out of a parser (anything but the
 CarrierError the parsers use for error envelopes). The default run tries a few hundred
-payloads per carrier; `HYPOTHESIS_PROFILE=fuzz` tries 1,500 (see tests/conftest.py)."""
+payloads per carrier; `HYPOTHESIS_PROFILE=fuzz` tries 1,500 (see tests/conftest.py).
+
+Two kinds of payloads: random documents over each carrier's vocabulary, and the recorded
+answers with values anywhere in them replaced by ``null``, an empty or wrong-typed value (so
+every list the parsers expect is also met as ``null``). TrackingMore's answers go through its
+real adapter (envelope, paging, realtime, batch creation) over an in-memory transport."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import fixture
 from waypost import carriers
+from waypost.carriers.base import MemoryCache, Query, TrackOptions
 from waypost.errors import CarrierError
+from waypost.http import RetryPolicy, Session
 from waypost.models import Shipment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -136,16 +147,95 @@ def parsers() -> dict[str, Callable[[Any], list[Shipment]]]:
     return table
 
 
+TM_QUERIES = [
+    Query("LS912989618CN", "trackingmore", "china-ems"),
+    Query("RR050349575PH", "trackingmore"),
+    Query("9400111899223197428490", "trackingmore"),
+]
+TM_SETTINGS = {
+    "api_key": "k",
+    "base_url": "http://tm.test/v2",
+    "get_rate": 1000.0,
+    "realtime_rate": 1000.0,
+    "default_rate": 1000.0,
+    "timezone": "Asia/Shanghai",
+}
+
+
 def _trackingmore(module: Any, payload: Any) -> list[Shipment]:
-    """What the adapter does with an answer: envelope, items, one Shipment each, batch errors."""
-    code, _, data = module.read_envelope(payload)
-    if code is not None and code not in module.SUCCESS:
-        raise module.envelope_error(code, None)
-    module.parse_batch(data)
-    module.parse_couriers(data)
-    module.parse_detect(data)
-    items = module.items_of(data)
-    return [module.parse_item(i, module.item_number(i) or "X1234", SHANGHAI) for i in items]
+    """The real adapter, every endpoint answering ``payload``: ``track`` and a ``watch`` pass
+    (with and without a cursor), its parsers of batch, courier and detect answers."""
+    body = json.dumps(payload).encode()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    async def go(options: TrackOptions, cache: MemoryCache) -> list[Shipment]:
+        policy = RetryPolicy(attempts=1, max_pause=0.001)
+        async with Session(transport=httpx.MockTransport(answer), retry=policy) as session:
+            adapter = module.Adapter(TM_SETTINGS, session, cache)
+            answers = await adapter.track(TM_QUERIES, options)
+            await adapter.couriers()
+            await adapter.detect_courier("LS912989618CN")
+        assert [a.query for a in answers] == TM_QUERIES
+        return [s for a in answers for s in a.shipments]
+
+    with_cursor = MemoryCache()
+    with_cursor.put(module.NS_WATCH, "cursor", 1_700_000_000.0)
+    for q in TM_QUERIES:
+        with_cursor.put(module.NS_ACCOUNT, q.number, "")
+    shipments = []
+    for options, cache in (
+        (TrackOptions(), MemoryCache()),
+        (TrackOptions(watch=True), MemoryCache()),
+        (TrackOptions(watch=True), with_cursor),
+    ):
+        shipments += asyncio.run(go(options, cache))
+    return shipments
+
+
+RECORDED = {
+    "ils": ["seed_example.json", "documented_keys.json"],
+    "pandapon": ["seed_example.json", "filled_example.json", "taobao_example.json"],
+    "trackingmore": ["realtime_seed.json", "list_seed.json", "batch_created.json", "detect.json"],
+}
+ODD = st.sampled_from([None, [], {}, "", 0, -1, "x", [None], {"": None}, 1e308])
+
+
+def _paths(node: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield here
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*here, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*here, index))
+
+
+def _replace(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    node = document
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return document
+
+
+def mutated(name: str) -> st.SearchStrategy[Any]:
+    """A recorded answer of ``name`` with up to four values replaced by odd ones (deepest
+    paths first, so that a replaced parent does not hide a replaced child)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Any:
+        document = copy.deepcopy(fixture(name, draw(st.sampled_from(RECORDED[name]))))
+        paths = list(_paths(document))
+        chosen = draw(st.lists(st.sampled_from(paths), max_size=4, unique=True))
+        for path in sorted(chosen, key=len, reverse=True):
+            document = _replace(document, path, draw(ODD))
+        return document
+
+    return build()
 
 
 def payloads(name: str) -> st.SearchStrategy[Any]:
@@ -164,7 +254,7 @@ def payloads(name: str) -> st.SearchStrategy[Any]:
         max_leaves=30,
     )
     shaped = st.dictionaries(keys, values, max_size=8).map(lambda d: {**d, **SUCCESS.get(name, {})})
-    return shaped | values
+    return shaped | values | mutated(name)
 
 
 PARSERS = parsers()

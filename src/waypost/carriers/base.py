@@ -149,6 +149,10 @@ class TrackOptions:
     carrier's rate-limit pause instead of reporting it. ``watch``: a ``watch`` refresh of known
     numbers; an adapter may then answer ``Answer(unchanged=True)`` for numbers the carrier says
     did not change since ``since`` (a Unix time, the last successful refresh).
+
+    ``after_delivery``: state that must not move before the news it covers is safe (a carrier's
+    "updated since" cursor) is handed over as an action; ``watch`` runs it once the pass's news
+    of that carrier has been delivered and stored, any other run at once.
     """
 
     refresh: bool = False
@@ -158,6 +162,14 @@ class TrackOptions:
     since: float | None = None
     on_answered: Callable[[str, int], None] | None = None
     on_answer: Callable[[Answer], None] | None = None
+    deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def after_delivery(self, carrier: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``carrier``'s news is delivered and stored (see above)."""
+        if self.watch:
+            self.deferred.append((carrier, action))
+        else:
+            action()
 
     def answered(self, carrier: str, count: int) -> None:
         """Tell the progress display that ``count`` more numbers of ``carrier`` are answered."""

@@ -224,6 +224,10 @@ def envelope_error(code: Any, msg: str | None) -> CarrierError:
     return CarrierError(f"{NAME}: error code {code}: {words}", carrier=NAME)
 
 
+def _is_envelope(payload: Any) -> bool:
+    return isinstance(payload, dict) and "code" in payload
+
+
 class Adapter:
     """Answers ILS numbers in concurrent chunks of 100."""
 
@@ -247,7 +251,7 @@ class Adapter:
         return [options.deliver(Answer(q, [s])) for q, s in zip(queries, shipments, strict=True)]
 
     async def _chunk(self, numbers: list[str]) -> list[Shipment]:
-        from waypost.http import decode_json, http_failure
+        from waypost.http import read_answer
 
         body = build_request(str(self.settings["user_id"]), str(self.settings["pdd"]), numbers)
         try:
@@ -260,13 +264,7 @@ class Adapter:
             )
             if response.status_code in (401, 403):
                 raise envelope_error(response.status_code, f"HTTP {response.status_code}")
-            if response.status_code != 200:
-                try:
-                    payload = decode_json(response, NAME)
-                except ProtocolError:
-                    raise http_failure(response, NAME) from None
-            else:
-                payload = decode_json(response, NAME)
+            payload = read_answer(response, NAME, envelope=_is_envelope)
             return parse_response(payload, numbers, self.tz)
         except CarrierError as err:
             err.message = self.session.redact(err.message)

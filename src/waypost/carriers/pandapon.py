@@ -480,6 +480,14 @@ def parse_response(
     return found or [_pending(order_id, platform)]
 
 
+def _is_envelope(payload: Any) -> bool:
+    return isinstance(payload, dict) and "code" in payload
+
+
+def _refused(status: int) -> CarrierError:
+    return envelope_error(str(status), f"HTTP {status}", None)
+
+
 class Adapter:
     """Answers PandaPon order ids: one signed GET per order, all at once, under one limiter."""
 
@@ -535,7 +543,7 @@ class Adapter:
     async def _fetch(
         self, order_id: str, platform: Platform, limiter: RateLimiter | None
     ) -> list[Shipment]:
-        from waypost.http import decode_json, http_failure
+        from waypost.http import read_answer
 
         path, params = build_request(platform, order_id)
         response = await self.session.request(
@@ -547,17 +555,5 @@ class Adapter:
             params=params,
             auth=self._sign_request,
         )
-        if response.status_code != 200:
-            try:
-                payload = decode_json(response, NAME)
-            except ProtocolError:
-                if response.status_code in (401, 403):
-                    raise envelope_error(
-                        str(response.status_code), f"HTTP {response.status_code}", None
-                    ) from None
-                raise http_failure(response, NAME) from None
-            if not isinstance(payload, dict) or "code" not in payload:
-                raise http_failure(response, NAME)
-        else:
-            payload = decode_json(response, NAME)
+        payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
         return parse_response(payload, order_id, platform, self.tz)

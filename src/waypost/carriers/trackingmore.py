@@ -29,9 +29,14 @@ Decisions where the API or the brief is silent:
   realtime fetch per shipment per 2 hours) unless ``refresh``; what the API answers to a second
   call inside that window is undocumented.
 * 429 (HTTP 429 or meta 429; no ``Retry-After`` is documented, one is honoured if sent) pauses
-  every TrackingMore limiter of the session for 120 s. With ``wait`` or ``watch`` the request
-  waits that out and is retried once; otherwise it and every request still queued fail at once
-  with ``RateLimited`` instead of waiting.
+  every TrackingMore limiter of the session for 120 s, and never longer than ``[http]
+  max_pause`` (300 s): a ``Retry-After`` of years is a broken server. With ``wait`` or ``watch``
+  the request waits that out and is retried once (unless the pause outlasts ``--deadline``);
+  otherwise it and every request still queued fail at once with ``RateLimited``.
+* Paging stops at a short or empty page, a page seen before, the page count ``total`` implies,
+  and at ``MAX_PAGES`` in any case. The watch cursor moves only after the pass's news has been
+  delivered and stored (``TrackOptions.after_delivery``), and not at all when paging was cut
+  short: a killed or failed pass reads the same updates again.
 * The courier for realtime/create: ``Query.courier``, else this module's own sure pattern, else
   the cached ``/carriers/detect`` answer, else one detect call (cached; 5 calls cost one
   credit). Several candidates: the first wins, as TrackingMore's support advises (it also
@@ -65,6 +70,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -84,7 +90,14 @@ from waypost.carriers.base import (
     rate,
     timezone,
 )
-from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    ProtocolError,
+    QuotaExceeded,
+    RateLimited,
+    Timeout,
+)
 from waypost.models import Event, Shipment, Status
 
 if TYPE_CHECKING:
@@ -111,6 +124,7 @@ REALTIME_REUSE = 2 * 3600.0
 COURIERS_MAX_AGE = 86400.0
 DETECT_NONE_MAX_AGE = 86400.0
 PAUSE_429 = 120.0
+MAX_PAGES = 20  # pages of 2,000 per watch pass, whatever `total` says
 WATCH_OVERLAP = 600.0
 REALTIME_MAX = 20
 
@@ -538,8 +552,9 @@ class Adapter:
         }
         self.wait = False
         self._paused_until = 0.0
-        self._pause_length = PAUSE_429
+        self._pause_length: float | None = PAUSE_429
         self._primed = False
+        self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
@@ -555,13 +570,21 @@ class Adapter:
         """True while a 429's pause lasts."""
         return time.monotonic() < self._paused_until
 
+    @property
+    def max_pause(self) -> float:
+        """The longest pause a 429 may impose (``[http] max_pause``)."""
+        return self.session.retry.max_pause
+
     def pause_error(self) -> RateLimited:
         """The error every number gets while TrackingMore pauses the account."""
         seconds = max(1.0, self._paused_until - time.monotonic())
-        length = "2 minutes" if self._pause_length == PAUSE_429 else f"{self._pause_length:g} s"
+        if self._pause_length is None:
+            why = "TrackingMore paused the account after an earlier run's 429"
+        else:
+            why = f"TrackingMore paused the account for {duration(self._pause_length)}"
         return RateLimited(
-            f"{NAME}: too many requests (429): TrackingMore paused the account for {length}; "
-            f"try again in {seconds:.0f} s, or pass --wait to wait it out",
+            f"{NAME}: too many requests (429): {why}; "
+            f"try again in {duration(seconds)}, or pass --wait to wait it out",
             carrier=NAME,
             hint="pass --wait to wait the pause out instead",
             retry_after=seconds,
@@ -578,8 +601,8 @@ class Adapter:
     def _on_429(self, response: httpx.Response) -> None:
         from waypost.http import retry_after
 
-        seconds = retry_after(response.headers)
-        seconds = PAUSE_429 if seconds is None else seconds
+        seconds = retry_after(response.headers, cap=self.max_pause)
+        seconds = min(PAUSE_429, self.max_pause) if seconds is None else seconds
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
         self._pause_length = seconds
         self._pause(seconds)
@@ -595,6 +618,11 @@ class Adapter:
         now = time.time()
         until = _float(self.cache.get(NS_LIMITS, "paused_until"))
         if until is not None and until > now:
+            if until - now > self.max_pause:
+                # Stored by an older waypost or under a larger cap: it never outlives the cap.
+                until = now + self.max_pause
+                self.cache.put(NS_LIMITS, "paused_until", until)
+            self._pause_length = None
             self._pause(until - now)
         for endpoint in ENDPOINTS:
             last = _float(self.cache.get(NS_LIMITS, endpoint))
@@ -651,23 +679,15 @@ class Adapter:
     def _envelope(self, response: httpx.Response) -> tuple[int | None, str | None, Any]:
         """``(meta.code, meta.message, data)``; HTTP 401/403/429 without an envelope count as
         those codes, other answers without one are errors."""
-        from waypost.http import decode_json, http_failure
+        from waypost.http import read_answer
 
         status = response.status_code
         try:
-            payload = decode_json(response, NAME)
-        except ProtocolError:
-            if status in (401, 403, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME) from None
-            raise
+            payload = read_answer(response, NAME, envelope=_has_code, refused=_Refused)
+        except (_Refused, RateLimited):
+            return status, f"HTTP {status}", None
         code, message, data = read_envelope(payload)
         if code is None:
-            if status in (401, 403, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME)
             raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
         return code, message, data
 
@@ -1013,8 +1033,9 @@ class Adapter:
         options.answered(NAME, len(queries) - len(new))
         if new:
             out.update(await self._create(new, options))
-        if self.cache is not None:
-            self.cache.put(NS_WATCH, "cursor", started)
+        if self.cache is not None and self._complete:
+            cache = self.cache
+            options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
     async def _pages(self, cursor: float | None) -> list[dict[str, Any]]:
@@ -1023,17 +1044,32 @@ class Adapter:
         if cursor is not None:
             params["update_time_min"] = int(cursor - WATCH_OVERLAP)
         items: list[dict[str, Any]] = []
-        page = 1
-        while True:
+        seen: set[tuple[str, ...]] = set()
+        self._complete = True
+        for page in range(1, MAX_PAGES + 1):
+            if self.session.remaining() <= 0:
+                raise Timeout(
+                    f"{NAME}: run deadline reached while paging the account", carrier=NAME
+                )
             code, data = await self.call(
                 GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT
             )
             batch = [] if code in NOT_IN_ACCOUNT else items_of(data)
+            signature = tuple(str(i.get("id") or item_number(i)) for i in batch)
+            if not batch or signature in seen:
+                return items
+            seen.add(signature)
             items.extend(batch)
             total = _code(as_dict(data).get("total"))
             if len(batch) < MAX_LIMIT or (total is not None and page * MAX_LIMIT >= total):
                 return items
-            page += 1
+        log.warning(
+            "%s: the account has more than %d pages of updates; the rest waits for the next pass",
+            NAME,
+            MAX_PAGES,
+        )
+        self._complete = False
+        return items
 
     # -- remove -------------------------------------------------------------------------
 
@@ -1071,5 +1107,27 @@ class Adapter:
         return Answer(query, [shipment])
 
 
+class _Refused(CarrierError):
+    """HTTP 401/403 without an envelope (mapped to those codes by ``_envelope``)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"{NAME}: HTTP {status}", carrier=NAME)
+
+
+def _has_code(payload: Any) -> bool:
+    return read_envelope(payload)[0] is not None
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``2 minutes``, ``4 min 10 s``: how long a pause lasts, as people say it."""
+    whole = max(0, round(seconds))
+    if whole < 100:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} minutes" if not rest else f"{minutes} min {rest} s"
+
+
 def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) else None

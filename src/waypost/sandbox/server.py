@@ -20,7 +20,16 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from waypost.errors import WaypostError
-from waypost.sandbox.faults import HANG_SECONDS, RETRY_AFTER, SLOW_SECONDS, Faults, html_page
+from waypost.sandbox.faults import (
+    HANG_SECONDS,
+    RETRY_AFTER,
+    REWRITES,
+    SLOW_SECONDS,
+    Faults,
+    hostile_answer,
+    html_page,
+    rewrite,
+)
 from waypost.sandbox.faults import parse as parse_faults
 
 # One line per emulated carrier, like the adapter registry.
@@ -305,7 +314,13 @@ class Sandbox:
             return Reply.json(["unexpected", {"shape": True}, 42])
         if kind == "hang":
             return Reply(hang=True)
+        hostile = hostile_answer(kind)
+        if hostile is not None:
+            status, headers, body, trickle = hostile
+            return Reply(status, body, dict(headers), trickle=trickle)
         real = app.handle(request, entry)
+        if kind in REWRITES:
+            return Reply(real.status, rewrite(kind, real.body), real.headers)
         if kind == "truncated":
             return Reply(real.status, real.body[: max(1, len(real.body) // 2)], real.headers)
         real.trickle = SLOW_SECONDS
@@ -383,6 +398,13 @@ class _Server(ThreadingHTTPServer):
     # and the kernel retries them a second later: benchmarks would measure that second.
     request_queue_size = 128
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a body over its limit, a timeout) is no server error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,162 @@
+"""At-least-once for TrackingMore's account cursor: a `watch` pass killed (SIGKILL) at any point,
+or whose hook fails, delivers that news again in a later pass; none is lost.
+
+The news is dated well before the pass (its ``updated_at`` 5,000 s ago, the stored cursor older
+still), so a cursor moved to "now" before delivery would hide it from every later pass: the
+10-minute overlap of ``update_time_min`` cannot cover it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import HostileServer, Seen
+from waypost.sandbox import Sandbox
+from waypost.sandbox.trackingmore import synthetic_number
+from waypost.store import Store
+
+NUMBERS = [synthetic_number(i, "AL") for i in (0, 1, 4)]  # none of them delivered yet
+QUERIES = [f"trackingmore:sandbox-post:{n}" for n in NUMBERS]
+
+# Logs each delivery; kills waypost before (``before:N``) or after (``after:N``) handing over N.
+HOOK = textwrap.dedent(
+    """
+    import json, os, sys
+    data = json.loads(sys.stdin.read())
+    number = os.environ["WAYPOST_NUMBER"]
+    mark = os.environ.get("KILL_AT", "")
+    if mark == "before:" + number:
+        os.kill(os.getppid(), 9)
+        sys.exit(0)
+    with open(os.environ["HOOK_LOG"], "a") as fh:
+        for event in data["events"]:
+            fh.write(json.dumps([number, event["description"]]) + "\\n")
+    if mark == "after:" + number:
+        os.kill(os.getppid(), 9)
+    """
+)
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "waypost", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    proc = start(*args)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.fixture
+def news(
+    hostile: HostileServer, sandbox: Sandbox, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Three watched TrackingMore numbers, a first pass done, then one old piece of news each;
+    returns the hook log."""
+    app = sandbox.apps["trackingmore"]
+    app.preload(NUMBERS, "sandbox-post")
+    assert run("track", "--save", *QUERIES).returncode == 0
+    first = run("watch", "--once")
+    assert first.returncode == 0, first.stderr
+    for number in NUMBERS:
+        assert app.add_event(number, f"News for {number}", "Hub")
+    long_ago = time.time() - 5000
+    for tracking in app.account.values():
+        tracking.updated = long_ago
+    with Store.open(isolated / "data") as store:
+        assert store.get("trackingmore.watch", "cursor") is not None
+        store.put("trackingmore.watch", "cursor", long_ago - 5000)
+    script = isolated / "hook.py"
+    script.write_text(HOOK)
+    log = isolated / "hook.log"
+    monkeypatch.setenv("HOOK_LOG", str(log))
+    monkeypatch.setenv("HOOK", f"{sys.executable} {script}")
+    return log
+
+
+def delivered(log: Path) -> list[tuple[str, str]]:
+    if not log.exists():
+        return []
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()]  # type: ignore[misc]
+
+
+def everything_arrives(log: Path, isolated: Path) -> None:
+    """A clean pass delivers what is missing, a third one nothing; the store is intact."""
+    clean = run("watch", "--once", "--exec", os.environ["HOOK"])
+    assert clean.returncode == 0, clean.stderr
+    assert "Traceback" not in clean.stderr
+    wanted = {(n, f"News for {n}") for n in NUMBERS}
+    assert wanted <= set(delivered(log))
+    count = len(delivered(log))
+    quiet = run("watch", "--once", "--exec", os.environ["HOOK"])
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert len(delivered(log)) == count
+    with sqlite3.connect(isolated / "data" / "waypost.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+KILL_POINTS = [
+    *(f"before:{n}" for n in NUMBERS),
+    *(f"after:{n}" for n in NUMBERS),
+]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_sigkill_while_delivering_loses_nothing(
+    point: str, news: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KILL_AT", point)
+    killed = run("watch", "--once", "--exec", os.environ["HOOK"])
+    assert killed.returncode == -signal.SIGKILL
+    monkeypatch.delenv("KILL_AT")
+    index = NUMBERS.index(point.split(":")[1])
+    got = {n for n, _ in delivered(news)}
+    assert got == set(NUMBERS[: index + point.startswith("after")])
+    everything_arrives(news, isolated)
+
+
+def test_sigkill_while_asking_the_carrier_loses_nothing(
+    news: Path, hostile: HostileServer, isolated: Path
+) -> None:
+    """Killed while TrackingMore's account page is still on its way."""
+    proc: list[subprocess.Popen[str]] = []
+
+    def kill(seen: Seen) -> None:
+        if seen.carrier == "trackingmore" and proc[0].poll() is None:
+            proc[0].send_signal(signal.SIGKILL)
+            proc[0].wait(10)
+
+    hostile.answer(kill)  # type: ignore[arg-type]
+    proc.append(start("watch", "--once", "--exec", os.environ["HOOK"]))
+    proc[0].communicate(timeout=60)
+    hostile.answer(None)
+    assert proc[0].returncode == -signal.SIGKILL
+    assert delivered(news) == []
+    everything_arrives(news, isolated)
+
+
+def test_a_failing_hook_gets_the_news_again_next_pass(news: Path, isolated: Path) -> None:
+    failed = run("watch", "--once", "--exec", "/bin/false")
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    again = run("watch", "--once", "--jsonl")
+    assert again.returncode == 0, again.stderr
+    shown = {json.loads(line)["tracking_number"] for line in again.stdout.splitlines()}
+    assert shown == set(NUMBERS)
+    assert run("watch", "--once").stdout == ""

@@ -1,0 +1,393 @@
+"""Hostile carrier answers, one case per fault of issue 15's carrier half, through real
+`waypost` processes: `track --jsonl` and `watch --once` against the hostile server in front of
+the sandbox, while the other carriers answer normally.
+
+Each case asserts the documented exit code, no traceback, the other carriers' shipments
+answered, the watch store intact (``PRAGMA integrity_check``, no row lost or added, no event
+lost) and the peak memory of each child process (``wait4``'s ``ru_maxrss``) under a limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hostile import (
+    SURROGATE,
+    HostileServer,
+    Raw,
+    Rewrite,
+    Seen,
+    map_strings,
+    measured_command,
+)
+from waypost import carriers
+from waypost.store import Store
+
+NAMES = carriers.names()
+RSS_LIMIT_MB = 150.0
+DATE_KEYS = {
+    "date",
+    "Date",
+    "acceptTime",
+    "time",
+    "lastUpdateTime",
+    "lastscan",
+    "Lastscan",
+    "updated_at",
+    "created_at",
+}
+ODD_DATES = ["0001-01-01 00:00:00", "9999-12-31 23:59:59", "9999999999999", "0001-01-01"]
+# Identifiers the carriers match answers by: a surrogate there would only make a number unknown.
+IDS = {
+    "consignment",
+    "tracking_number",
+    "carrier_code",
+    "code",
+    "orderId",
+    "status",
+    "substatus",
+    "logisticsBillNo",
+    "mailNo",
+}
+
+
+def numbers_of(name: str) -> list[str]:
+    return [f"{name}:{c['number']}" for c in carriers.module(name).TEST_CASES if c["found"]]
+
+
+ALL = [n for name in NAMES for n in numbers_of(name)]
+
+
+@dataclass
+class Run:
+    """One finished child process."""
+
+    code: int
+    out: str
+    err: str
+    rss_mb: float
+    seconds: float
+
+    def shipments(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines() if line.startswith("{")]
+
+
+def waypost(*args: str, timeout: float = 90.0) -> Run:
+    """``python -m waypost ARGS`` with this test's environment, and its own peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        env = {**os.environ, "WAYPOST_TEST_HWM": str(hwm)}
+        started = time.monotonic()
+        done = subprocess.run(
+            [*measured_command(sys.executable), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+        return Run(
+            done.returncode,
+            done.stdout,
+            done.stderr,
+            int(hwm.read_text()) / 1024,
+            time.monotonic() - started,
+        )
+
+
+def only(carrier: str, raw: Callable[[Seen], Raw | None]) -> Callable[[Seen], Raw | None]:
+    """Serve ``raw`` to one carrier's requests, pass the others through."""
+    return lambda seen: raw(seen) if seen.carrier == carrier else None
+
+
+def odd_dates(carrier: str, path: str, payload: Any) -> Any:
+    cycle = itertools.cycle(ODD_DATES)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, dict):
+            return {k: next(cycle) if k in DATE_KEYS else walk(v) for k, v in node.items()}
+        return node
+
+    return walk(payload)
+
+
+def surrogates(carrier: str, path: str, payload: Any) -> Any:
+    return map_strings(payload, lambda s: s + SURROGATE, keys=IDS)
+
+
+def nulls(carrier: str, path: str, payload: Any) -> Any:
+    """Every list but the top-level ones (the answers' item lists stay) becomes null."""
+
+    def walk(node: Any, depth: int) -> Any:
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node] if depth < 3 else None
+        if isinstance(node, dict):
+            return {k: walk(v, depth + 1) for k, v in node.items()}
+        return node
+
+    return walk(payload, 0)
+
+
+def all_nulls(carrier: str, path: str, payload: Any) -> Any:
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return None
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        return node
+
+    return walk(payload)
+
+
+def pandapon_empty(data: Any) -> Rewrite:
+    def rewrite(carrier: str, path: str, payload: Any) -> Any:
+        if carrier == "pandapon" and isinstance(payload, dict) and "data" in payload:
+            return {**payload, "data": data}
+        return payload
+
+    return rewrite
+
+
+def endless_pages(carrier: str, path: str, payload: Any) -> Any:
+    """TrackingMore account pages that are always full, always new and never say ``total``."""
+    if carrier != "trackingmore" or not path.endswith("/trackings/get"):
+        return payload
+    data = payload.get("data") if isinstance(payload, dict) else None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not items:
+        return payload
+    page = next(_PAGE)
+    filler = [
+        {**items[0], "id": f"p{page}-{i}", "tracking_number": f"ZZ{page:04d}{i:05d}"}
+        for i in range(2000 - len(items))
+    ]
+    data = {k: v for k, v in data.items() if k != "total"}
+    return {**payload, "data": {**data, "items": [*items, *filler]}}
+
+
+_PAGE = itertools.count()
+
+
+def repeated_pages(carrier: str, path: str, payload: Any) -> Any:
+    """Every page full and the same one, ``total`` gone."""
+    if carrier != "trackingmore" or not path.endswith("/trackings/get"):
+        return payload
+    data = payload.get("data") if isinstance(payload, dict) else None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not items:
+        return payload
+    data = {k: v for k, v in data.items() if k != "total"}
+    return {**payload, "data": {**data, "items": (items * 2000)[:2000]}}
+
+
+@dataclass
+class Case:
+    """One hostile answer: what is served, to whom, and what must come out."""
+
+    id: str
+    carrier: str  # the carrier that misbehaves ("*": all of them)
+    answer: Callable[[Seen], Raw | None] | None = None
+    rewrite: Rewrite | None = None
+    code: int = 1  # of `track` and `watch --once`
+    watch_code: int | None = None
+    # The misbehaving carrier's numbers fail (False: they are answered; None: see ``check``).
+    failed: bool | None = True
+    args: tuple[str, ...] = ()
+    watch_args: tuple[str, ...] = ()
+    message: str = ""  # in every failed shipment's error
+    check: Callable[[Run, Run, Path, HostileServer], None] | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # environment
+
+
+def _paused_in_store(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    with Store.open(data) as store:
+        until = store.get("trackingmore.limits", "paused_until")
+    assert until is not None
+    assert until - time.time() <= 300.0  # the cap, not three years
+    assert watch.seconds < 30  # watch reports the pause instead of waiting it out
+    for s in track.shipments():
+        if s["carrier"] == "trackingmore":
+            assert "for 5 minutes; try again in 5 minutes" in s["error"], s["error"]
+
+
+def _times_unknown(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    events = [e for s in track.shipments() for e in s["events"]]
+    assert events
+    assert all(e["time"] is None or "0001" not in e["time"] for e in events)
+    assert any(e["time"] is None for e in events)
+
+
+def _ils_left_out(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    # ILS without its ``body`` list cannot say anything about the numbers: a clear error each.
+    for s in track.shipments():
+        assert (s["error"] is not None) == (s["carrier"] == "ils"), s
+        if s["error"]:
+            assert "left out this number" in s["error"]
+
+
+def _replaced(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    assert "\ufffd" in track.out
+
+
+def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    pages = [s for s in server.seen if "/trackings/get" in s.path and "page=" in s.path]
+    assert 1 <= len(pages) <= 20 + 1, len(pages)
+
+
+def _pages_stop_on_repeat(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    pages = [s for s in server.seen if "/trackings/get" in s.path and "page=" in s.path]
+    assert len(pages) == 2, [s.path for s in pages]
+
+
+CASES = [
+    Case("huge-200mb", "ils", only("ils", lambda s: Raw.huge(200)), message="larger than 32 MB"),
+    Case(
+        "gzip-bomb-1gb",
+        "pandapon",
+        only("pandapon", lambda s: Raw.gzip_bomb(1024)),
+        message="larger than 32 MB",
+    ),
+    Case(
+        "endless-chunked",
+        "ils",
+        only("ils", lambda s: Raw.endless(30, every=0.05)),
+        args=("--timeout", "1"),
+        watch_args=("--timeout", "1"),
+        message="no answer within 1s",
+    ),
+    Case("deep-json", "trackingmore", only("trackingmore", lambda s: Raw.deep(100_000))),
+    Case("html-200", "pandapon", only("pandapon", lambda s: Raw.html(200)), message="HTML page"),
+    Case("html-502", "ils", only("ils", lambda s: Raw.html(502)), message="HTTP 502"),
+    Case(
+        "truncated",
+        "ils",
+        only("ils", lambda s: Raw.truncated({"code": 200, "body": [{"x": "y" * 500}]})),
+    ),
+    Case(
+        "dates-out-of-range",
+        "*",
+        rewrite=odd_dates,
+        code=0,
+        failed=False,
+        args=("--tz", "Pacific/Kiritimati"),
+        watch_args=("--tz", "Etc/GMT+12"),
+        check=_times_unknown,
+    ),
+    Case("lone-surrogates", "*", rewrite=surrogates, code=0, failed=False, check=_replaced),
+    Case("nested-nulls", "*", rewrite=nulls, code=0, failed=False),
+    Case("every-list-null", "*", rewrite=all_nulls, code=1, failed=None, check=_ils_left_out),
+    Case(
+        "pandapon-order-empties",
+        "pandapon",
+        rewrite=pandapon_empty([]),
+        code=0,
+        failed=False,
+    ),
+    Case(
+        "pandapon-order-null",
+        "pandapon",
+        rewrite=pandapon_empty(None),
+        code=0,
+        failed=False,
+    ),
+    Case(
+        "retry-after-years",
+        "trackingmore",
+        only("trackingmore", lambda s: Raw.too_many("99999999")),
+        watch_args=("--deadline", "10"),
+        message="try again in",
+        check=_paused_in_store,
+    ),
+    Case(
+        "pages-without-end",
+        "trackingmore",
+        rewrite=endless_pages,
+        code=0,
+        failed=False,
+        check=_pages_bounded,
+    ),
+    Case(
+        "pages-repeated",
+        "trackingmore",
+        rewrite=repeated_pages,
+        code=0,
+        failed=False,
+        check=_pages_stop_on_repeat,
+    ),
+]
+
+
+def snapshot(data: Path) -> tuple[dict[tuple[str, str], str], int]:
+    """Watched rows (number, carrier) -> status, and how many events are stored."""
+    with Store.open(data) as store:
+        rows = {(r.carrier, r.number): r.status for r in store.watched()}
+        events = int(store.db.execute("SELECT count(*) FROM events").fetchone()[0])
+    return rows, events
+
+
+def integrity(data: Path) -> str:
+    with sqlite3.connect(data / "waypost.db") as db:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_hostile_answer_costs_only_its_own_numbers(
+    case: Case, hostile: HostileServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in case.extra.items():
+        monkeypatch.setenv(key, value)
+    # Three processes in a row: PandaPon's 5/s would count them together (not the point here).
+    monkeypatch.setattr("waypost.sandbox.pandapon.RATE", 1000)
+    data = isolated / "data"
+    saved = waypost("track", "--save", "--jsonl", *ALL)
+    assert saved.code == 0, saved.err
+    before_rows, before_events = snapshot(data)
+    hostile.seen.clear()
+    hostile.answer(case.answer)
+    hostile.rewrite(case.rewrite)
+
+    track = waypost("track", "--jsonl", *case.args, *ALL)
+    watch = waypost("watch", "--once", *case.watch_args)  # text: times shifted to --tz
+    hostile.answer(None)
+    hostile.rewrite(None)
+
+    for run in (track, watch):
+        assert "Traceback" not in run.err, run.err
+        assert run.rss_mb < RSS_LIMIT_MB, (run.rss_mb, case.id)
+    assert track.code == case.code, (track.out, track.err)
+    assert watch.code == (case.code if case.watch_code is None else case.watch_code), watch.err
+    shipments = track.shipments()
+    for s in shipments:
+        mine = case.carrier in ("*", s["carrier"])
+        if mine and case.failed is None:
+            continue
+        if mine and case.failed:
+            assert s["error"], s
+            assert "\n" not in s["error"]
+            assert case.message in s["error"], s["error"]
+        else:
+            assert s["error"] is None, s
+    answered = {s["carrier"] for s in shipments if s["error"] is None}
+    others = {n for n in NAMES if case.carrier not in ("*", n)}
+    assert others <= answered
+    assert integrity(data) == "ok"
+    after_rows, after_events = snapshot(data)
+    assert after_rows.keys() == before_rows.keys()  # no row lost, no phantom row
+    assert after_events >= before_events
+    if case.check is not None:
+        case.check(track, watch, data, hostile)
