@@ -34,11 +34,13 @@ HOOK = textwrap.dedent(
     import json, os, sys
     data = json.loads(sys.stdin.read())
     number = os.environ["WAYPOST_NUMBER"]
-    mark = os.environ.get("KILL_AT", "")
+    # Hooks get a clean environment: the log and the kill mark come as arguments and a file.
+    log, marks = sys.argv[1], sys.argv[2]
+    mark = open(marks).read() if os.path.exists(marks) else ""
     if mark == "before:" + number:
         os.kill(os.getppid(), 9)
         sys.exit(0)
-    with open(os.environ["HOOK_LOG"], "a") as fh:
+    with open(log, "a") as fh:
         for event in data["events"]:
             fh.write(json.dumps([number, event["description"]]) + "\\n")
     if mark == "after:" + number:
@@ -85,8 +87,7 @@ def news(
     script = isolated / "hook.py"
     script.write_text(HOOK)
     log = isolated / "hook.log"
-    monkeypatch.setenv("HOOK_LOG", str(log))
-    monkeypatch.setenv("HOOK", f"{sys.executable} {script}")
+    monkeypatch.setenv("HOOK", f"{sys.executable} {script} {log} {isolated / 'kill-at'}")
     return log
 
 
@@ -121,10 +122,10 @@ KILL_POINTS = [
 def test_sigkill_while_delivering_loses_nothing(
     point: str, news: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KILL_AT", point)
+    (isolated / "kill-at").write_text(point)
     killed = run("watch", "--once", "--exec", os.environ["HOOK"])
     assert killed.returncode == -signal.SIGKILL
-    monkeypatch.delenv("KILL_AT")
+    (isolated / "kill-at").unlink()
     index = NUMBERS.index(point.split(":")[1])
     got = {n for n, _ in delivered(news)}
     assert got == set(NUMBERS[: index + point.startswith("after")])

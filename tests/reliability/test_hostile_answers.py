@@ -268,7 +268,7 @@ CASES = [
         only("ils", lambda s: Raw.endless(30, every=0.05)),
         args=("--timeout", "1"),
         watch_args=("--timeout", "1"),
-        message="no answer within 1s",
+        message="no answer within --timeout 1s",
     ),
     Case("deep-json", "trackingmore", only("trackingmore", lambda s: Raw.deep(100_000))),
     Case("html-200", "pandapon", only("pandapon", lambda s: Raw.html(200)), message="HTML page"),
