@@ -69,18 +69,6 @@ def tm_numbers(n: int) -> list[str]:
     return [f"trackingmore:sandbox-post:{synthetic_number(50_000 + i, 'VS')}" for i in range(n)]
 
 
-def prewarm_ils(box: SandboxProcess, numbers: list[str]) -> None:
-    """Ask every number once so the sandbox has made its shipments before timing."""
-    import httpx
-
-    url = box.env["WAYPOST_ILS_BASE_URL"] + "/oms/v2/event/getOrdersTrack"
-    auth = {"userId": box.env["WAYPOST_ILS_USER_ID"], "pdd": box.env["WAYPOST_ILS_PDD"]}
-    with httpx.Client(timeout=60) as client:
-        for i in range(0, len(numbers), 100):
-            body = {**auth, "method": "trackOrders", "trackingNos": numbers[i : i + 100]}
-            client.post(url, json=body).raise_for_status()
-
-
 def timed(cmd: list[str], stdin: Path, out: Path, env: dict[str, str]) -> float:
     with stdin.open("rb") as src, out.open("wb") as dst:
         start = time.perf_counter()
@@ -114,7 +102,7 @@ def main() -> None:
         scenarios = []
         if "ils" in args.only:
             numbers = ils_numbers(args.ils)
-            prewarm_ils(box, numbers)
+            box.prewarm_ils(numbers)
             scenarios.append(("ils (known to the sandbox)", "ils", numbers, False))
         if "trackingmore" in args.only:
             numbers = tm_numbers(args.tm)
