@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,7 +89,16 @@ def test_track_into_a_closed_pipe_exits_quietly(sandbox: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "frozen"), [(["track", "X"], True), (["list"], True), (["watch"], False)]
+    ("argv", "frozen"),
+    [
+        (["track", "X"], True),
+        (["list"], True),
+        (["config", "show"], True),
+        (["carriers"], True),
+        (["watch"], False),
+        (["sandbox"], False),
+        ([], False),
+    ],
 )
 def test_main_freezes_the_heap_only_after_safe_commands(
     monkeypatch: pytest.MonkeyPatch, argv: list[str], frozen: bool
@@ -100,3 +110,13 @@ def test_main_freezes_the_heap_only_after_safe_commands(
         assert (gc.get_freeze_count() > 0) is frozen
     finally:
         gc.unfreeze()
+
+
+def test_config_set_as_a_process_still_writes_its_file(isolated: Path) -> None:
+    done = _run(["config", "set", "carriers.ils.user_id", "abc"])
+    assert done.returncode == 0, done.stderr
+    written = (isolated / "config" / "config.toml").read_text()
+    assert 'user_id = "abc"' in written
+    shown = _run(["config", "show"])
+    assert shown.returncode == 0
+    assert 'user_id = "abc"' in shown.stdout

@@ -6,15 +6,16 @@ from waypost import __version__
 
 # Commands after which the heap is frozen (see main): they close their store themselves and
 # leave no open file behind for a shutdown collection to finalise.
-FREEZE_AT_EXIT = frozenset({"track", "list"})
+FREEZE_AT_EXIT = frozenset({"track", "list", "config", "carriers"})
 
 
 def main() -> int:
     """Answer ``--version`` without loading the CLI; hand everything else to it.
 
-    After ``track`` and ``list`` the heap is frozen: interpreter shutdown then skips the objects
-    alive at the end (modules, schemas, the answers) in its final garbage collections, which
-    cost ~90 ms at 1,000 numbers. Flushing, ``atexit`` and the exit code stay as they were.
+    After the commands of ``FREEZE_AT_EXIT`` the heap is frozen: interpreter shutdown then skips
+    the objects alive at the end (modules, schemas, the answers) in its final garbage
+    collections, which cost ~90 ms at 1,000 numbers. Flushing, ``atexit`` and the exit code stay
+    as they were.
     """
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(f"waypost {__version__}\n")
