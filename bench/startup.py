@@ -117,7 +117,7 @@ def main() -> None:
     base = statistics.median(times["import typer"])
     print(
         f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for "
-        f"list); {note}"
+        f"list); {note}; load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)"
     )
     print(f"{'command':<14}{'median ms':>10}{'ratio':>8}{'target':>8}  verdict")
     for name, values in times.items():

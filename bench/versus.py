@@ -111,6 +111,7 @@ def main() -> None:
             scenarios.append(("trackingmore v2 (in account)", "trackingmore", numbers, True))
         print(f"waypost vs hand-written script: whole processes, medians of {args.runs}")
         print(f"interleaved runs, sandbox latency {args.latency:g} ms; {note}")
+        print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
         print(
             f"{'scenario':<30}{'N':>6}{'waypost s':>11}{'script s':>10}{'ratio':>8}"
             f"{'target':>8}  verdict  (429s waypost/script, same answers)"
