@@ -94,7 +94,7 @@ def test_track_into_a_closed_pipe_exits_quietly(sandbox: object) -> None:
         (["track", "X"], True),
         (["list"], True),
         (["config", "show"], True),
-        (["carriers"], True),
+        (["carriers"], False),
         (["watch"], False),
         (["sandbox"], False),
         ([], False),
