@@ -2,8 +2,13 @@
 
 Runs each command N times, interleaved (so a busy machine slows every command alike), and
 prints the median wall time and its ratio to the baseline. `waypost list` reads a watch list
-of 1,000 shipments made for the run. Targets (issue 7): --help and --version <= 1.3x,
-list <= 1.5x.
+of 1,000 shipments made for the run; `waypost track` asks the sandbox (in its own process, no
+added latency) for one ILS number it already knows. Targets (issue 20): track <= 2.0x;
+--help, --version, list, config show and carriers <= 1.3x.
+
+Before timing, waypost and site-packages are compiled to `.pyc` (as an installed user has them)
+and `PYTHONDONTWRITEBYTECODE` is removed from the children's environment: with it set, an
+editable install recompiles waypost on every run and every ratio looks 0.1-0.5 worse.
 
     python bench/startup.py [--runs 20]
 """
@@ -11,16 +16,41 @@ list <= 1.5x.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-TARGETS = {"--help": 1.3, "--version": 1.3, "list": 1.5}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sandbox import SandboxProcess
+
+TARGETS = {
+    "track (1 ILS)": 2.0,
+    "--help": 1.3,
+    "--version": 1.3,
+    "list": 1.3,
+    "config show": 1.3,
+    "carriers": 1.3,
+}
+ILS_NUMBER = "3676E4043665"  # one of the sandbox's own demo shipments
+
+
+def compile_pyc() -> str:
+    """Compile waypost and site-packages to `.pyc`; a line saying what was done."""
+    import waypost
+
+    package = Path(waypost.__file__).parent
+    compileall.compile_dir(str(package), quiet=1, workers=0)
+    compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1, workers=0)
+    was = "was set, removed" if "PYTHONDONTWRITEBYTECODE" in os.environ else "not set"
+    return f".pyc compiled first; PYTHONDONTWRITEBYTECODE {was}"
 
 
 def fill(data_dir: Path, count: int) -> None:
@@ -62,18 +92,21 @@ def main() -> None:
     args = parser.parse_args()
     exe = Path(sys.executable)
     waypost = str(exe.parent / "waypost")
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "WAYPOST_DATA_DIR": tmp,
-            "WAYPOST_CONFIG": str(Path(tmp) / "none.toml"),
-        }
+    note = compile_pyc()
+    with tempfile.TemporaryDirectory() as tmp, SandboxProcess() as box:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(box.env)
+        env["WAYPOST_DATA_DIR"] = tmp
+        env["WAYPOST_CONFIG"] = str(Path(tmp) / "none.toml")
         fill(Path(tmp), args.rows)
         commands = {
             "import typer": [str(exe), "-c", "import typer"],
+            "track (1 ILS)": [waypost, "track", ILS_NUMBER],
             "--help": [waypost, "--help"],
             "--version": [waypost, "--version"],
             "list": [waypost, "list"],
+            "config show": [waypost, "config", "show"],
+            "carriers": [waypost, "carriers"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
         for cmd in commands.values():  # warm the file cache and the .pyc files
@@ -83,7 +116,8 @@ def main() -> None:
                 times[name].append(run(cmd, env))
     base = statistics.median(times["import typer"])
     print(
-        f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for list)"
+        f"start-up, median of {args.runs} interleaved runs ({args.rows} watched shipments for "
+        f"list); {note}; load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)"
     )
     print(f"{'command':<14}{'median ms':>10}{'ratio':>8}{'target':>8}  verdict")
     for name, values in times.items():
