@@ -178,7 +178,7 @@ def root(
     _merge(config, timeout, no_color, verbose)
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 2).")]
 JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
 TzOpt = Annotated[
     str | None,

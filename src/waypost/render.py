@@ -30,6 +30,7 @@ STATUS_STYLE = {
     "exception": "bold red",
     "expired": "red",
     "not_found": "magenta",
+    "unknown": "bold red",
 }
 
 
@@ -111,9 +112,14 @@ def _route(s: Shipment) -> str:
     return ""
 
 
+def _state(s: Shipment) -> str:
+    """The status word of a header: ``failed`` for a number that could not be answered."""
+    return "failed" if s.status.value == "unknown" else s.status.value
+
+
 def header_fields(s: Shipment, term: Terminal) -> list[str]:
     """The header of one shipment block, as separate fields."""
-    fields = [s.tracking_number, s.carrier + (f"/{s.courier}" if s.courier else ""), s.status.value]
+    fields = [s.tracking_number, s.carrier + (f"/{s.courier}" if s.courier else ""), _state(s)]
     if s.order_id and s.order_id != s.tracking_number:
         fields.append(f"order {s.order_id}")
     for extra in (s.service, _route(s)):
@@ -186,7 +192,7 @@ def rich_track(
         title.append(s.tracking_number, style="bold")
         title.append(f"  {s.carrier}" + (f"/{s.courier}" if s.courier else ""), style="dim")
         title.append("  ")
-        title.append(s.status.value.replace("_", " "), style=style)
+        title.append(_state(s).replace("_", " "), style=style)
         mark = (marks or {}).get(index)
         if mark:
             title.append(f"  [{mark}]", style="yellow")
@@ -247,7 +253,7 @@ def track(
 
 
 def json_document(shipments: Iterable[Shipment]) -> str:
-    """The ``--json`` document, schema 1."""
+    """The ``--json`` document, schema 2."""
     from waypost.models import TrackDocument
 
     return TrackDocument(shipments=list(shipments)).model_dump_json(indent=2)
@@ -342,12 +348,22 @@ def watch_list(rows: Sequence[Watched], term: Terminal, out: IO[str], mode: str)
                 "last_checked": _iso(r.last_checked, term),
                 "added": _iso(r.added, term),
                 "age_days": round((term.now.timestamp() - r.added) / 86400, 1),
+                # Schema 2's Shipment fields; the watch list does not know them yet.
+                "tracking_number": r.number,
+                "eta": None,
+                "eta_source": None,
+                "transit_days": None,
+                "stalled": False,
+                "last_mile": None,
+                "link": None,
+                "archived": False,
+                "journey": None,
             }
             for r in rows
         ]
         if mode == "json":
             out.write(
-                json.dumps({"schema": 1, "watched": items}, ensure_ascii=False, indent=2) + "\n"
+                json.dumps({"schema": 2, "watched": items}, ensure_ascii=False, indent=2) + "\n"
             )
         else:
             out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)

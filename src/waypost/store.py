@@ -263,7 +263,7 @@ class Store:
                         (label, s.tracking_number, s.carrier),
                     )
                 row_id = self._id(s.tracking_number, s.carrier)
-                if s.error is None:
+                if s.error is None and s.status is not Status.UNKNOWN:
                     self._record(row_id, s, list(s.events), now)
         return added
 
@@ -337,7 +337,10 @@ class Store:
         return fresh
 
     def refresh(self, row: Watched, shipment: Shipment, now: float | None = None) -> None:
-        """Store one shipment's new answer and events (one transaction)."""
+        """Store one shipment's new answer and events (one transaction); an unanswered one
+        (status ``unknown``) never replaces what is known, it changes nothing."""
+        if shipment.status is Status.UNKNOWN or shipment.error is not None:
+            return
         now = time.time() if now is None else now
         with self.transaction():
             self._record(row.id, shipment, shipment.events, now)

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import StoreLocked, UsageError
+from waypost.status import Status
 from waypost.store import Store, Watched
 
 if TYPE_CHECKING:
@@ -142,6 +143,8 @@ def refresh(
             untouched.extend(r.id for r in mine)
             continue
         for s in res.shipments:
+            if s.failure is not None or s.status is Status.UNKNOWN:
+                continue  # unanswered: the known history stays as it is, unchecked
             row = next(
                 (r for r in mine if r.number == s.tracking_number and r.carrier == s.carrier), None
             )
