@@ -41,12 +41,18 @@ Decisions where the API or the brief is silent:
   ``notfound001`` ("info received") is ``found=True``, ``info_received``. ``pending`` (created,
   not fetched yet) is ``found=True``.
 * ``transit003`` stays ``in_transit``: every version of the docs files it under Transit ("arrived
-  at delivery facility"); out-for-delivery and ready-for-pickup are the main status ``pickup``.
-* ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>``; without one, the
-  substatus' documented words. Times carry no zone and stay naive unless ``timezone`` is set.
+  at delivery facility"); out-for-delivery and ready-for-pickup are the main status ``pickup``,
+  told apart by the substatus (``pickup002`` ready for collection) or, without one, by the
+  words (a locker, ``驿站``, ``入柜``: ``available_for_pickup``).
+* ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>`` and the newest
+  checkpoint's place; without one, the substatus' documented words.
+* Times carry no zone: each leg's are local to its country (origin leg: ``original_country``,
+  destination leg: ``destination_country``). They get that country's zone where it has one
+  zone (``COUNTRY_ZONES``) and stay naive where it has several (US, RU, CA, AU, BR...), unless
+  ``timezone`` is set, which then holds for both legs.
 * Events of both legs are merged, destination leg first so that its details win on duplicates
-  (as in ``lastEvent``); an event without ``checkpoint_status`` is ``in_transit``, except the
-  newest, which takes the shipment's status.
+  (as in ``lastEvent``); an event's status comes from its own ``checkpoint_status`` and
+  ``substatus`` only, ``in_transit`` when it has neither (never the shipment's status).
 * Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``;
   ``http.RateLimiter`` counts arrivals, not sends). The last request time of each endpoint and
   a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
@@ -68,11 +74,19 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import _checkdigits as cd
-from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text, zone
+from waypost.carriers._parse import (
+    WordRules,
+    as_dict,
+    as_list,
+    merge_events,
+    parse_time,
+    text,
+    zone,
+)
 from waypost.carriers.base import (
     Answer,
     CarrierInfo,
@@ -279,6 +293,7 @@ STATUS: dict[str, Status] = {
     "pending": Status.PENDING,
     "notfound": Status.NOT_FOUND,
     "transit": Status.IN_TRANSIT,
+    # "pickup" covers both out for delivery and ready for collection: see ``pickup_status``.
     "pickup": Status.OUT_FOR_DELIVERY,
     "delivered": Status.DELIVERED,
     "undelivered": Status.FAILED_ATTEMPT,
@@ -288,20 +303,34 @@ STATUS: dict[str, Status] = {
     "inforeceived": Status.INFO_RECEIVED,
 }
 
-# v2 substatus -> (refined status, the docs' words). The v3/v4 extras at the end are not
-# sent by v2 as far as anyone has seen; they refine correctly if they ever are.
+# Substatus -> (refined status, the docs' words), after TrackingMore's published substatus
+# table (docs/logistics_status and the support article "Main statuses & sub-statuses"). That
+# table has no words for exception001-003 (it starts at 004): they refine to exception only.
 SUBSTATUS: dict[str, tuple[Status, str]] = {
     "notfound001": (Status.INFO_RECEIVED, "Info received; the package is about to be picked up"),
     "notfound002": (Status.NOT_FOUND, "No tracking information for this package"),
+    "inforeceived001": (Status.INFO_RECEIVED, "Waiting for the courier to pick up"),
     "transit001": (Status.IN_TRANSIT, "Shipment on the way"),
     "transit002": (Status.IN_TRANSIT, "Arrived at a hub or sorting center"),
     "transit003": (Status.IN_TRANSIT, "Arrived at the delivery facility"),
     "transit004": (Status.IN_TRANSIT, "Arrived in the destination country"),
     "transit005": (Status.IN_TRANSIT, "Customs clearance completed"),
+    "transit006": (Status.IN_TRANSIT, "Item dispatched"),
+    "transit007": (Status.IN_TRANSIT, "Departed from the airport"),
+    "pickup001": (Status.OUT_FOR_DELIVERY, "Out for delivery"),
+    "pickup002": (Status.AVAILABLE_FOR_PICKUP, "Ready for collection"),
+    "pickup003": (Status.OUT_FOR_DELIVERY, "The addressee is contacted before the final delivery"),
     "delivered001": (Status.DELIVERED, "Delivered"),
     "delivered002": (Status.DELIVERED, "Collected by the addressee"),
     "delivered003": (Status.DELIVERED, "Delivered and signed for by the addressee"),
     "delivered004": (Status.DELIVERED, "Left at the front door or with a neighbour"),
+    "undelivered001": (Status.FAILED_ATTEMPT, "Not delivered: an address-related issue"),
+    "undelivered002": (Status.FAILED_ATTEMPT, "Not delivered: the addressee was not at home"),
+    "undelivered003": (Status.FAILED_ATTEMPT, "Not delivered: the addressee could not be found"),
+    "undelivered004": (Status.FAILED_ATTEMPT, "Not delivered, for another reason"),
+    "exception001": (Status.EXCEPTION, "Delivery exception"),
+    "exception002": (Status.EXCEPTION, "Delivery exception"),
+    "exception003": (Status.EXCEPTION, "Delivery exception"),
     "exception004": (Status.EXCEPTION, "Unclaimed"),
     "exception005": (Status.EXCEPTION, "Delivery exception"),
     "exception006": (Status.EXCEPTION, "Held by customs (prohibited goods)"),
@@ -310,11 +339,140 @@ SUBSTATUS: dict[str, tuple[Status, str]] = {
     "exception009": (Status.EXCEPTION, "Refused by the addressee"),
     "exception010": (Status.EXCEPTION, "Returned to the sender"),
     "exception011": (Status.EXCEPTION, "Being returned to the sender"),
-    "inforeceived001": (Status.INFO_RECEIVED, "Waiting for the courier to pick up"),
-    "pickup001": (Status.OUT_FOR_DELIVERY, "Out for delivery"),
-    "pickup002": (Status.AVAILABLE_FOR_PICKUP, "Ready for collection"),
-    "undelivered001": (Status.FAILED_ATTEMPT, "Delivery attempt failed"),
 }
+
+# A ``pickup`` without a substatus: these words (lockers, pickup stations, "ready for
+# collection") mean the parcel waits for the addressee; anything else is out for delivery.
+PICKUP_WORDS = WordRules(
+    (
+        (
+            r"入柜|入库|驿站|快递柜|丰巢|待取件|取件码|自提|"
+            r"ready for (collection|pick ?up)|available for (collection|pick ?up)|"
+            r"awaiting collection|parcel locker",
+            Status.AVAILABLE_FOR_PICKUP,
+        ),
+    )
+)
+
+# Countries with one time zone -> that zone; TrackingMore's times are local to each leg's
+# country and carry no offset. Countries with several zones (US, RU, CA, AU, BR, MX, ID, ...)
+# are left out on purpose: their times stay naive ("local time").
+COUNTRY_ZONES: dict[str, str] = {
+    "CN": "Asia/Shanghai",
+    "HK": "Asia/Hong_Kong",
+    "MO": "Asia/Macau",
+    "TW": "Asia/Taipei",
+    "SG": "Asia/Singapore",
+    "JP": "Asia/Tokyo",
+    "KR": "Asia/Seoul",
+    "TH": "Asia/Bangkok",
+    "VN": "Asia/Ho_Chi_Minh",
+    "MY": "Asia/Kuala_Lumpur",
+    "PH": "Asia/Manila",
+    "IN": "Asia/Kolkata",
+    "IL": "Asia/Jerusalem",
+    "AE": "Asia/Dubai",
+    "SA": "Asia/Riyadh",
+    "TR": "Europe/Istanbul",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "IT": "Europe/Rome",
+    "ES": "Europe/Madrid",
+    "NL": "Europe/Amsterdam",
+    "BE": "Europe/Brussels",
+    "LU": "Europe/Luxembourg",
+    "CH": "Europe/Zurich",
+    "AT": "Europe/Vienna",
+    "PL": "Europe/Warsaw",
+    "CZ": "Europe/Prague",
+    "SK": "Europe/Bratislava",
+    "HU": "Europe/Budapest",
+    "SE": "Europe/Stockholm",
+    "NO": "Europe/Oslo",
+    "DK": "Europe/Copenhagen",
+    "FI": "Europe/Helsinki",
+    "LT": "Europe/Vilnius",
+    "LV": "Europe/Riga",
+    "EE": "Europe/Tallinn",
+    "GR": "Europe/Athens",
+    "RO": "Europe/Bucharest",
+    "BG": "Europe/Sofia",
+    "UA": "Europe/Kiev",
+    "BY": "Europe/Minsk",
+    "ZA": "Africa/Johannesburg",
+    "EG": "Africa/Cairo",
+}
+COUNTRY_CODES: dict[str, str] = {
+    "china": "CN",
+    "hong kong": "HK",
+    "hong kong, china": "HK",
+    "macau": "MO",
+    "macao": "MO",
+    "taiwan": "TW",
+    "singapore": "SG",
+    "japan": "JP",
+    "korea, south": "KR",
+    "south korea": "KR",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "thailand": "TH",
+    "vietnam": "VN",
+    "viet nam": "VN",
+    "malaysia": "MY",
+    "philippines": "PH",
+    "india": "IN",
+    "israel": "IL",
+    "united arab emirates": "AE",
+    "saudi arabia": "SA",
+    "turkey": "TR",
+    "united kingdom": "GB",
+    "great britain": "GB",
+    "uk": "GB",
+    "ireland": "IE",
+    "germany": "DE",
+    "france": "FR",
+    "italy": "IT",
+    "spain": "ES",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "belgium": "BE",
+    "luxembourg": "LU",
+    "switzerland": "CH",
+    "austria": "AT",
+    "poland": "PL",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "slovakia": "SK",
+    "hungary": "HU",
+    "sweden": "SE",
+    "norway": "NO",
+    "denmark": "DK",
+    "finland": "FI",
+    "lithuania": "LT",
+    "latvia": "LV",
+    "estonia": "EE",
+    "greece": "GR",
+    "romania": "RO",
+    "bulgaria": "BG",
+    "ukraine": "UA",
+    "belarus": "BY",
+    "south africa": "ZA",
+    "egypt": "EG",
+}
+
+
+def country_zone(country: Any) -> tzinfo | None:
+    """The zone of a country (ISO code or TrackingMore's English name) with one time zone;
+    None for unknown countries and for those with several zones."""
+    raw = text(country)
+    if raw is None:
+        return None
+    folded = " ".join(raw.split()).casefold()
+    code = raw.upper() if raw.upper() in COUNTRY_ZONES else COUNTRY_CODES.get(folded)
+    return zone(COUNTRY_ZONES.get(code or ""))
+
 
 SUCCESS = frozenset({200, 201})
 AUTH_CODES = frozenset({401, 403, 4001, 4002})
@@ -322,6 +480,10 @@ QUOTA_CODES = frozenset({402, 4019, 4021})
 BAD_REQUEST = frozenset({4012, 4013, 4014, 4015})
 SERVER_CODES = frozenset({500, 502, 503, 504})
 NOT_IN_ACCOUNT = frozenset({4017, 4031})
+OVER_LIMIT = frozenset({202, 4020})  # 202 "successful but exceeding the limit", 4020 "up to 200"
+BAD_STATUS = 4033  # the "status" filter value is invalid
+WRONG_PATH = frozenset({404, 405})  # no such resource / method not allowed there
+CONFLICT = 409
 ALREADY_EXISTS = 4016
 CANNOT_DETECT = 4032
 AUTH_HINT = "check carriers.trackingmore.api_key (`waypost config show`)"
@@ -375,6 +537,29 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
             carrier=NAME,
             hint="ask service@trackingmore.org to activate it for the account",
         )
+    if code in OVER_LIMIT:
+        return CarrierError(
+            f"{NAME}: the request asked for more than one call may (code {code}: {words})",
+            carrier=NAME,
+            hint="ask for fewer numbers at once; TrackingMore takes up to 40 per call",
+        )
+    if code == BAD_STATUS:
+        return CarrierError(
+            f"{NAME}: the status filter was refused as invalid (code 4033: {words})", carrier=NAME
+        )
+    if code in WRONG_PATH:
+        what = "no such resource" if code == 404 else "method not allowed on this resource"
+        return ProtocolError(
+            f"{NAME}: {what} (code {code}: {words})",
+            carrier=NAME,
+            hint="check carriers.trackingmore.base_url (`waypost config show`)",
+        )
+    if code == CONFLICT:
+        return CarrierError(
+            f"{NAME}: the request conflicts with another change (code 409: {words}); "
+            "try again in a moment",
+            carrier=NAME,
+        )
     if code in SERVER_CODES:
         return CarrierError(
             f"{NAME}: server error (code {code}: {words}); try again later", carrier=NAME
@@ -382,67 +567,152 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
     return CarrierError(f"{NAME}: error code {code}: {words}", carrier=NAME)
 
 
+def pickup_status(substatus: str | None, words: str | None) -> Status:
+    """What ``pickup`` means: its substatus where sent, else its words (a locker or pickup
+    station is ``available_for_pickup``), else out for delivery."""
+    refined = SUBSTATUS.get((substatus or "").lower())
+    if refined is not None:
+        return refined[0]
+    return PICKUP_WORDS.match(words) or Status.OUT_FOR_DELIVERY
+
+
+def _refine(raw: str | None, substatus: str | None, words: str | None) -> Status | None:
+    """A main status word refined by its substatus (and, for ``pickup``, its words)."""
+    main = (raw or "").lower()
+    if main == "pickup":
+        return pickup_status(substatus, words)
+    refined = SUBSTATUS.get((substatus or "").lower())
+    if refined is not None:
+        return refined[0]
+    return STATUS.get(main)
+
+
+def _location(point: dict[str, Any]) -> str | None:
+    """A checkpoint's place: ``location``/``checkpoint_location`` where sent, else ``Details``."""
+    return (
+        text(point.get("location"))
+        or text(point.get("checkpoint_location"))
+        or text(point.get("Details"))
+    )
+
+
 def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
-    """One ``trackinfo`` checkpoint; None when it carries neither time nor words."""
+    """One ``trackinfo`` checkpoint; None when it carries neither time nor words. Its status
+    comes from the checkpoint only (``checkpoint_status`` and its ``substatus``), in transit
+    when it has neither."""
     point = as_dict(node)
     when = parse_time(point.get("Date"), tz)
     description = text(point.get("StatusDescription"))
     if when is None and description is None:
         return None
-    status = STATUS.get((text(point.get("checkpoint_status")) or "").lower(), Status.IN_TRANSIT)
-    return Event(
-        time=when, location=text(point.get("Details")), description=description, status=status
-    )
+    raw = text(point.get("checkpoint_status")) or text(point.get("checkpoint_delivery_status"))
+    sub = text(point.get("substatus")) or text(point.get("checkpoint_delivery_substatus"))
+    status = _refine(raw, sub, description) or Status.IN_TRANSIT
+    return Event(time=when, location=_location(point), description=description, status=status)
 
 
-def _has_checkpoint_status(node: Any) -> bool:
-    return text(as_dict(node).get("checkpoint_status")) is not None
-
-
-def _status_text(item: dict[str, Any], substatus_words: str | None) -> str | None:
+def _status_text(
+    item: dict[str, Any], newest: dict[str, Any] | None, substatus_words: str | None
+) -> str | None:
+    """``lastEvent`` without its trailing ``,<lastUpdateTime>`` and ``,<place>`` (the newest
+    checkpoint's description alone where it starts ``lastEvent``)."""
     last = text(item.get("lastEvent"))
     stamp = text(item.get("lastUpdateTime"))
     if last and stamp and last.endswith("," + stamp):
         last = last[: -len(stamp) - 1].strip(" ,") or None
+    if last and newest is not None:
+        description = text(newest.get("StatusDescription"))
+        if description and last.startswith(description + ","):
+            return description
+        for place in (text(newest.get(k)) for k in ("Details", "location", "checkpoint_location")):
+            if place and last.endswith("," + place):
+                last = last[: -len(place) - 1].strip(" ,") or None
+                break
     return last or substatus_words
+
+
+def _same_step_same_time(
+    parsed: list[tuple[Event | None, dict[str, Any]]],
+) -> list[tuple[Event | None, dict[str, Any]]]:
+    """Both legs often copy one step with the same wall-clock time; in two zones those would be
+    two instants. A later (origin) copy takes the first (destination) copy's time, so that
+    ``merge_events`` sees one step."""
+    first: dict[tuple[datetime, str], datetime] = {}
+    out = []
+    for event, point in parsed:
+        if event is not None and event.time is not None:
+            key = (event.time.replace(tzinfo=None), " ".join((event.description or "").split()))
+            seen = first.setdefault(key, event.time)
+            if seen != event.time:
+                event = event.model_copy(update={"time": seen})
+        out.append((event, point))
+    return out
+
+
+def _int(value: Any) -> int | None:
+    raw = text(value)
+    return int(raw) if raw is not None and re.fullmatch(r"\d{1,5}", raw) else None
 
 
 def parse_item(
     item: Any, number: str, tz: tzinfo | None = None, courier: str | None = None
 ) -> Shipment:
-    """One tracking object (get, realtime, created) as a Shipment; never raises."""
+    """One tracking object (get, realtime, created) as a Shipment; never raises.
+
+    Times are local to each leg's country: ``tz`` (the ``timezone`` setting) when given, else
+    the zone of the origin (``original_country``) or destination country where that country
+    has one zone, else naive."""
     node = as_dict(item)
-    legs = [as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))]
-    nodes = [n for leg in legs for n in as_list(leg.get("trackinfo"))]
-    parsed = [(parse_event(n, tz), _has_checkpoint_status(n)) for n in nodes]
-    typed = {id(e): has for e, has in parsed if e is not None}
+    dest_zone = tz or country_zone(node.get("destination_country"))
+    origin_zone = tz or country_zone(node.get("original_country"))
+    legs = [
+        (as_dict(node.get("destination_info")), dest_zone),
+        (as_dict(node.get("origin_info")), origin_zone),
+    ]
+    points = [(as_dict(n), z) for leg, z in legs for n in as_list(leg.get("trackinfo"))]
+    parsed = _same_step_same_time([(parse_event(p, z), p) for p, z in points])
     events = merge_events(e for e, _ in parsed if e is not None)
     raw_status = (text(node.get("status")) or "").lower()
+    substatus = text(node.get("substatus"))
+    refined = SUBSTATUS.get((substatus or "").lower())
+    newest = next((p for e, p in parsed if events and e is events[0]), None)
     # An unknown (newer) status word: in transit when there are events, else still pending.
     status = STATUS.get(raw_status, Status.IN_TRANSIT if events else Status.PENDING)
-    refined = SUBSTATUS.get((text(node.get("substatus")) or "").lower())
-    if refined is not None and status not in (Status.PENDING, Status.EXPIRED):
+    if raw_status == "pickup":
+        words = text(node.get("lastEvent")) or (events[0].description if events else None)
+        status = pickup_status(substatus, words)
+    elif refined is not None and status not in (Status.PENDING, Status.EXPIRED):
         status = refined[0]
-    if events and not typed.get(id(events[0]), True) and status not in _NO_EVENT_STATUS:
-        events[0] = events[0].model_copy(update={"status": status})
-    last_update = parse_time(node.get("lastUpdateTime"), tz) or (events[0].time if events else None)
     return Shipment(
         tracking_number=number,
         carrier=NAME,
         courier=text(node.get("carrier_code")) or courier,
         found=status is not Status.NOT_FOUND,
         status=status,
-        status_text=_status_text(node, refined[1] if refined else None),
+        status_text=_status_text(node, newest, refined[1] if refined else None),
         service=text(node.get("service_code")),
         origin=text(node.get("original_country")),
         destination=text(node.get("destination_country")),
-        last_update=last_update,
+        last_update=_last_update(node.get("lastUpdateTime"), events, dest_zone, origin_zone),
         events=events,
         order_id=text(node.get("order_id")),
+        transit_days=_int(node.get("itemTimeLength")),
     )
 
 
-_NO_EVENT_STATUS = frozenset({Status.PENDING, Status.NOT_FOUND})
+def _last_update(
+    value: Any, events: Sequence[Event], dest_zone: tzinfo | None, origin_zone: tzinfo | None
+) -> datetime | None:
+    """``lastUpdateTime`` in the zone of the checkpoint it names (same wall-clock time), else
+    of the destination leg; the newest event's time when it is missing."""
+    naive = parse_time(value)
+    if naive is None:
+        return events[0].time if events else None
+    for ev in events:
+        if ev.time is not None and ev.time.replace(tzinfo=None) == naive.replace(tzinfo=None):
+            return ev.time
+    zone_of = dest_zone or origin_zone
+    return naive if zone_of is None or naive.tzinfo else naive.replace(tzinfo=zone_of)
 
 
 def item_number(item: Any) -> str | None:
