@@ -83,13 +83,14 @@ def local_time(when: datetime, term: Terminal) -> datetime:
 
 
 def absolute(when: datetime | None, term: Terminal) -> str:
-    """``2025-02-14 10:10 +0800`` in the display zone."""
+    """``2025-02-14 10:10 +0800`` in the display zone; a naive time (a country with several
+    zones) is ``2025-02-14 10:10 local time``, the carrier's local clock."""
     if when is None:
         return "-"
     shown = local_time(when, term)
     stamp = shown.strftime("%Y-%m-%d %H:%M")
     offset = shown.strftime("%z")
-    return f"{stamp} {offset}" if offset else stamp
+    return f"{stamp} {offset}" if offset else f"{stamp} local time"
 
 
 def relative(when: datetime | None, term: Terminal) -> str:
