@@ -154,6 +154,6 @@ def json_schema() -> dict[str, Any]:
     open_up(document)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"waypost track --json, schema {SCHEMA_VERSION}",
         **document,
+        "title": f"waypost track --json, schema {SCHEMA_VERSION}",
     }

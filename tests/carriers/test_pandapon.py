@@ -670,6 +670,26 @@ def test_every_1688_logistics_status_maps(raw: str, status: Status) -> None:
     assert lower.status is status
 
 
+def test_a_taobao_trace_without_status_words_says_what_its_code_means() -> None:
+    trace = {"time": "2023-12-14 21:39:11", "standerdDesc": "快件已发往 广州中心"}
+    data = {
+        "pnmLogisticsDetails": [
+            {"mailNo": "7875", "logisticsTraces": [{**trace, "status": "TRANSPORT"}]}
+        ]
+    }
+    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    assert s.status_text == "In transit"
+    data["pnmLogisticsDetails"][0]["logisticsTraces"][0]["status"] = "DELIVERING"  # type: ignore[index]
+    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    assert s.status_text == "Out for delivery"
+
+
+@given(code=st.text(max_size=12))
+def test_status_words_never_lose_a_code(code: str) -> None:
+    words = pandapon.status_words(code)
+    assert words == pandapon.LOGISTICS_WORDS.get(code.upper(), code)
+
+
 def test_an_unknown_logistics_status_is_in_transit_with_its_text_kept() -> None:
     item = {"logisticsBillNo": "B1", "logisticsStatus": "HOLD_AT_PORT"}
     (s,) = pandapon.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
