@@ -32,6 +32,7 @@ GET_PATH = "/v2/trackings/get"
 REALTIME_PATH = "/v2/trackings/realtime"
 BATCH_PATH = "/v2/trackings/batch"
 DETECT_PATH = "/v2/carriers/detect"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 # -- the docs' examples and the tables ------------------------------------------------------
@@ -57,13 +58,21 @@ def test_realtime_example_of_the_docs_parses_to_the_expected_shipment() -> None:
     chinese = [e for e in s.events if e.description == "离开郑州市 发往旧金山"]
     assert chinese[0].location == "郑州市"
     # The origin leg is China's (one zone), the destination leg the United States' (several).
-    assert chinese[0].time == datetime(2018, 4, 7, 21, 18, 37, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert chinese[0].time == datetime(2018, 4, 7, 21, 18, 37, tzinfo=SHANGHAI)
     times = [epoch(e.time) for e in s.events if e.time is not None]
     assert times == sorted(times, reverse=True)
     assert all(e.status is Status.IN_TRANSIT for e in s.events)
     usps = [e for e in s.events if e.description and e.description.isascii()]
     assert len(usps) == 7
-    assert all(e.time is not None and e.time.tzinfo is None for e in usps)
+    # USPS's scans in the US stay naive; the two it reports from China ("CHINA") are China time.
+    in_china = [e for e in usps if e.location and e.location.endswith("CHINA")]
+    assert [e.location for e in in_china] == ["ZHENGZHOU EMS,CHINA", "CHINA"]
+    assert all(e.time is not None and e.time.tzinfo == SHANGHAI for e in in_china)
+    assert all(e.time is not None and e.time.tzinfo is None for e in usps if e not in in_china)
+    # EMS's scan "arrived ... from China" happened in the US (美国): naive too.
+    (arrived,) = [e for e in s.events if e.location == "美国"]
+    assert arrived.time is not None
+    assert arrived.time.tzinfo is None
 
 
 def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
@@ -80,9 +89,9 @@ def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
         "Receive at country of destination",
         "Prepare dispatch to destination country",
     ]
-    # These checkpoints carry no checkpoint_status: each is in transit, whatever the shipment's
-    # status (an event's status comes from the event alone).
-    assert [e.status for e in delivered.events] == [Status.IN_TRANSIT] * 4
+    # These checkpoints carry no checkpoint_status: each has its own words' status, never the
+    # shipment's ("Delivered" says delivered, the rest are in transit).
+    assert [e.status for e in delivered.events] == [Status.DELIVERED] + [Status.IN_TRANSIT] * 3
     assert (transit.status, transit.courier) == (Status.IN_TRANSIT, "lietuvos-pastas")
     assert (transit.origin, transit.destination) == ("Lithuania", "Korea, South")
     # The same step on both legs is one event; the destination leg's details win.
@@ -398,6 +407,66 @@ def test_a_country_has_a_zone_only_when_it_has_one_zone(
     assert tm.country_zone(country) == (ZoneInfo(zone) if zone else None)
 
 
+@pytest.mark.parametrize(
+    ("place", "country"),
+    [
+        ("ZHENGZHOU EMS,CHINA", "CN"),
+        ("CHINA", "CN"),
+        ("美国", "US"),
+        ("United States of America (the)", "US"),
+        ("SINGAPORE,SINGAPORE S06", "SG"),
+        ("CO", None),  # a bare code is the item's destination, not the place
+        ("SHREVEPORT,71118", None),
+        ("郑州市", None),
+        (None, None),
+    ],
+)
+def test_a_place_that_writes_out_its_country_names_it(
+    place: str | None, country: str | None
+) -> None:
+    assert tm.place_country(place) == country
+
+
+@pytest.mark.parametrize(
+    ("country", "courier", "expected"),
+    [
+        ("China", "china-post", "CN"),
+        ("Hong Kong [CN]", "hong-kong-post", "HK"),
+        ("", "bestex", "CN"),
+        (None, "bluedart", "IN"),
+        ("China", "cainiao", None),  # one leg holds every country's scans
+        ("", "some-new-courier", None),
+    ],
+)
+def test_a_legs_country_comes_from_its_field_else_its_courier(
+    country: str | None, courier: str, expected: str | None
+) -> None:
+    assert tm.leg_country(country, courier) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        ("ENTREGADO", Status.DELIVERED),
+        ("Delivered", Status.DELIVERED),
+        ("Not delivered, addressee absent", Status.FAILED_ATTEMPT),
+        ("Returned to sender", Status.EXCEPTION),
+        ("电子信息已收到", Status.INFO_RECEIVED),
+        ("快件已到达菜鸟驿站", Status.AVAILABLE_FOR_PICKUP),
+        ("【吉林市】正在派件", Status.OUT_FOR_DELIVERY),
+        ("【苏州】已收寄", None),
+        ("DIGITALIZADO", None),
+    ],
+)
+def test_a_checkpoint_without_a_status_field_is_read_by_its_words(
+    words: str, status: Status | None
+) -> None:
+    assert tm.EVENT_WORDS.match(words) is status
+    event = tm.parse_event({"Date": "2015-10-22 20:52", "StatusDescription": words}, None)
+    assert event is not None
+    assert event.status is (status or Status.IN_TRANSIT)
+
+
 def test_each_leg_gets_its_countrys_zone_and_converts() -> None:
     item = {
         "status": "transit",
@@ -518,7 +587,11 @@ def test_a_checkpoint_without_its_own_status_is_never_given_the_shipments(
 ) -> None:
     item = {"status": status, "substatus": substatus, "origin_info": {"trackinfo": points}}
     s = tm.parse_item(item, "N1")
-    assert all(e.status is Status.IN_TRANSIT for e in s.events)
+    alone = tm.parse_item({"origin_info": {"trackinfo": points}}, "N1")
+    assert [e.status for e in s.events] == [e.status for e in alone.events]
+    assert all(
+        e.status is (tm.EVENT_WORDS.match(e.description) or Status.IN_TRANSIT) for e in s.events
+    )
 
 
 @given(payload=json_values | st.fixed_dictionaries({"meta": json_values, "data": json_values}))

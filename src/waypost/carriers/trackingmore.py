@@ -46,10 +46,13 @@ Decisions where the API or the brief is silent:
   words (a locker, ``驿站``, ``入柜``: ``available_for_pickup``).
 * ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>`` and the newest
   checkpoint's place; without one, the substatus' documented words.
-* Times carry no zone: each leg's are local to its country (origin leg: ``original_country``,
-  destination leg: ``destination_country``). They get that country's zone where it has one
-  zone (``COUNTRY_ZONES``) and stay naive where it has several (US, RU, CA, AU, BR...), unless
-  ``timezone`` is set, which then holds for both legs.
+* Times carry no zone: a checkpoint's time is local to where it happened. That is the country
+  its place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``), else its leg's country
+  (origin leg: ``original_country``, destination leg: ``destination_country``; without one,
+  the leg courier's home country, ``COURIER_COUNTRIES``; none for a consolidator such as
+  Cainiao, whose one leg holds every country's scans). It gets that country's zone where the
+  country has one zone (``COUNTRY_ZONES``) and stays naive where it has several (US, RU, CA,
+  AU, BR...) or is unknown. A ``timezone`` setting holds for every checkpoint instead.
 * Events of both legs are merged, destination leg first so that its details win on duplicates
   (as in ``lastEvent``); an event's status comes from its own ``checkpoint_status`` and
   ``substatus`` only, ``in_transit`` when it has neither (never the shipment's status).
@@ -304,8 +307,8 @@ STATUS: dict[str, Status] = {
 }
 
 # Substatus -> (refined status, the docs' words), after TrackingMore's published substatus
-# table (docs/logistics_status and the support article "Main statuses & sub-statuses"). That
-# table has no words for exception001-003 (it starts at 004): they refine to exception only.
+# tables (the support article "Main statuses & sub-statuses", docs/logistics_status, and the
+# older v2 page api-logistics_status, which alone lists exception001-003).
 SUBSTATUS: dict[str, tuple[Status, str]] = {
     "notfound001": (Status.INFO_RECEIVED, "Info received; the package is about to be picked up"),
     "notfound002": (Status.NOT_FOUND, "No tracking information for this package"),
@@ -328,9 +331,9 @@ SUBSTATUS: dict[str, tuple[Status, str]] = {
     "undelivered002": (Status.FAILED_ATTEMPT, "Not delivered: the addressee was not at home"),
     "undelivered003": (Status.FAILED_ATTEMPT, "Not delivered: the addressee could not be found"),
     "undelivered004": (Status.FAILED_ATTEMPT, "Not delivered, for another reason"),
-    "exception001": (Status.EXCEPTION, "Delivery exception"),
-    "exception002": (Status.EXCEPTION, "Delivery exception"),
-    "exception003": (Status.EXCEPTION, "Delivery exception"),
+    "exception001": (Status.EXCEPTION, "Added long ago, still without tracking information"),
+    "exception002": (Status.EXCEPTION, "In transit for too long"),
+    "exception003": (Status.EXCEPTION, "Added long ago, still not delivered"),
     "exception004": (Status.EXCEPTION, "Unclaimed"),
     "exception005": (Status.EXCEPTION, "Delivery exception"),
     "exception006": (Status.EXCEPTION, "Held by customs (prohibited goods)"),
@@ -343,13 +346,32 @@ SUBSTATUS: dict[str, tuple[Status, str]] = {
 
 # A ``pickup`` without a substatus: these words (lockers, pickup stations, "ready for
 # collection") mean the parcel waits for the addressee; anything else is out for delivery.
-PICKUP_WORDS = WordRules(
+_PICKUP = (
+    r"入柜|入库|驿站|快递柜|丰巢|待取件|取件码|自提|"
+    r"ready for (collection|pick ?up)|available for (collection|pick ?up)|"
+    r"awaiting collection|parcel locker"
+)
+PICKUP_WORDS = WordRules(((_PICKUP, Status.AVAILABLE_FOR_PICKUP),))
+
+# A checkpoint without ``checkpoint_status`` and ``substatus`` (2015-2017 answers) has only its
+# words; first match wins (refusals and failures before "delivered"), else in transit.
+EVENT_WORDS = WordRules(
     (
         (
-            r"入柜|入库|驿站|快递柜|丰巢|待取件|取件码|自提|"
-            r"ready for (collection|pick ?up)|available for (collection|pick ?up)|"
-            r"awaiting collection|parcel locker",
-            Status.AVAILABLE_FOR_PICKUP,
+            r"not delivered|undeliver|delivery attempt|attempted delivery|未妥投|投递失败|派送失败",
+            Status.FAILED_ATTEMPT,
+        ),
+        (r"return(ed)? to (the )?sender|refused|退回|退件|拒收|拒签", Status.EXCEPTION),
+        (
+            r"\bdelivered\b|\bentregado\b|已签收|签收成功|妥投|投递成功|\bzugestellt\b",
+            Status.DELIVERED,
+        ),
+        (_PICKUP, Status.AVAILABLE_FOR_PICKUP),
+        (r"out for delivery|正在派件|派件中|派送中|开始派送|正在投递", Status.OUT_FOR_DELIVERY),
+        (
+            r"电子信息已收到|收到电子信息|shipping label created|shipment information received|"
+            r"electronic (shipping )?info",
+            Status.INFO_RECEIVED,
         ),
     )
 )
@@ -403,6 +425,8 @@ COUNTRY_ZONES: dict[str, str] = {
     "BY": "Europe/Minsk",
     "ZA": "Africa/Johannesburg",
     "EG": "Africa/Cairo",
+    "CO": "America/Bogota",
+    "PE": "America/Lima",
 }
 COUNTRY_CODES: dict[str, str] = {
     "china": "CN",
@@ -460,18 +484,104 @@ COUNTRY_CODES: dict[str, str] = {
     "belarus": "BY",
     "south africa": "ZA",
     "egypt": "EG",
+    "colombia": "CO",
+    "peru": "PE",
+    # Several zones: recognised as a place, their times stay naive.
+    "united states": "US",
+    "united states of america": "US",
+    "usa": "US",
+    "russia": "RU",
+    "russian federation": "RU",
+    "canada": "CA",
+    "australia": "AU",
+    "brazil": "BR",
+    "mexico": "MX",
+    "indonesia": "ID",
+    "中国": "CN",
+    "美国": "US",
+    "英国": "GB",
+    "德国": "DE",
+    "法国": "FR",
+    "日本": "JP",
+    "韩国": "KR",
+    "香港": "HK",
+    "新加坡": "SG",
+    "俄罗斯": "RU",
 }
+
+# A leg without a country: the courier's home country, for couriers that deliver in one country.
+# Cross-border consolidators carry every country's scans in one leg: no country at all.
+COURIER_COUNTRIES: dict[str, str] = {
+    "china-post": "CN",
+    "china-ems": "CN",
+    "ems": "CN",
+    "sf-express": "CN",
+    "yto": "CN",
+    "zto": "CN",
+    "sto": "CN",
+    "yunda": "CN",
+    "bestex": "CN",
+    "deppon": "CN",
+    "jd": "CN",
+    "hong-kong-post": "HK",
+    "singapore-post": "SG",
+    "japan-post": "JP",
+    "korea-post": "KR",
+    "royal-mail": "GB",
+    "deutsche-post": "DE",
+    "dhl-germany": "DE",
+    "la-poste-colissimo": "FR",
+    "poste-italiane": "IT",
+    "correos-spain": "ES",
+    "netherlands-post": "NL",
+    "bluedart": "IN",
+    "india-post": "IN",
+    "thailand-post": "TH",
+    "phlpost": "PH",
+    "lietuvos-pastas": "LT",
+    "swiss-post": "CH",
+}
+CONSOLIDATORS = frozenset({"cainiao", "4px", "yanwen", "yunexpress", "sunyou", "wishpost"})
+
+
+def _fold(raw: str) -> str:
+    """``Hong Kong [CN]`` -> ``hong kong``; ``United States of America (the)`` -> ``united
+    states of america``."""
+    return " ".join(re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", raw).split()).casefold()
+
+
+def country_code(country: Any) -> str | None:
+    """The ISO code of a country field (a code or TrackingMore's English name), or None."""
+    raw = text(country)
+    if raw is None:
+        return None
+    if len(raw) == 2 and raw.isalpha():
+        return raw.upper()
+    return COUNTRY_CODES.get(_fold(raw))
 
 
 def country_zone(country: Any) -> tzinfo | None:
     """The zone of a country (ISO code or TrackingMore's English name) with one time zone;
     None for unknown countries and for those with several zones."""
-    raw = text(country)
-    if raw is None:
+    return zone(COUNTRY_ZONES.get(country_code(country) or ""))
+
+
+def place_country(location: str | None) -> str | None:
+    """The country a checkpoint's place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``),
+    else None. Bare two-letter codes are not read: posts put the item's destination there."""
+    if not location:
         return None
-    folded = " ".join(raw.split()).casefold()
-    code = raw.upper() if raw.upper() in COUNTRY_ZONES else COUNTRY_CODES.get(folded)
-    return zone(COUNTRY_ZONES.get(code or ""))
+    parts = [location, *reversed(location.split(","))]
+    return next((c for c in map(COUNTRY_CODES.get, map(_fold, parts)) if c), None)
+
+
+def leg_country(country: Any, courier: Any) -> str | None:
+    """Where a leg's checkpoints happen: its country field, else its courier's home country;
+    None for a consolidator's leg, which holds several countries' scans."""
+    code = text(courier)
+    if code is not None and code.lower() in CONSOLIDATORS:
+        return None
+    return country_code(country) or COURIER_COUNTRIES.get((code or "").lower())
 
 
 SUCCESS = frozenset({200, 201})
@@ -598,8 +708,8 @@ def _location(point: dict[str, Any]) -> str | None:
 
 def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
     """One ``trackinfo`` checkpoint; None when it carries neither time nor words. Its status
-    comes from the checkpoint only (``checkpoint_status`` and its ``substatus``), in transit
-    when it has neither."""
+    comes from the checkpoint only: ``checkpoint_status`` and its ``substatus``, else its
+    words (``EVENT_WORDS``), else in transit."""
     point = as_dict(node)
     when = parse_time(point.get("Date"), tz)
     description = text(point.get("StatusDescription"))
@@ -607,7 +717,9 @@ def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
         return None
     raw = text(point.get("checkpoint_status")) or text(point.get("checkpoint_delivery_status"))
     sub = text(point.get("substatus")) or text(point.get("checkpoint_delivery_substatus"))
-    status = _refine(raw, sub, description) or Status.IN_TRANSIT
+    status = _refine(raw, sub, description)
+    if status is None:
+        status = EVENT_WORDS.match(description) or Status.IN_TRANSIT
     return Event(time=when, location=_location(point), description=description, status=status)
 
 
@@ -629,6 +741,13 @@ def _status_text(
                 last = last[: -len(place) - 1].strip(" ,") or None
                 break
     return last or substatus_words
+
+
+def _point_zone(point: dict[str, Any], leg: str | None) -> tzinfo | None:
+    """A checkpoint's zone: the country its place names, else its leg's; None (naive) when
+    that country has several zones or is unknown."""
+    code = place_country(_location(point)) or leg
+    return zone(COUNTRY_ZONES.get(code or ""))
 
 
 def _same_step_same_time(
@@ -663,14 +782,16 @@ def parse_item(
     the zone of the origin (``original_country``) or destination country where that country
     has one zone, else naive."""
     node = as_dict(item)
-    dest_zone = tz or country_zone(node.get("destination_country"))
-    origin_zone = tz or country_zone(node.get("original_country"))
-    legs = [
-        (as_dict(node.get("destination_info")), dest_zone),
-        (as_dict(node.get("origin_info")), origin_zone),
-    ]
-    points = [(as_dict(n), z) for leg, z in legs for n in as_list(leg.get("trackinfo"))]
-    parsed = _same_step_same_time([(parse_event(p, z), p) for p, z in points])
+    dest_info, origin_info = as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))
+    dest = leg_country(node.get("destination_country"), dest_info.get("carrier_code"))
+    origin = leg_country(
+        node.get("original_country"), origin_info.get("carrier_code") or node.get("carrier_code")
+    )
+    legs = [(dest_info, dest), (origin_info, origin)]
+    points = [(as_dict(n), c) for leg, c in legs for n in as_list(leg.get("trackinfo"))]
+    parsed = _same_step_same_time([(parse_event(p, tz or _point_zone(p, c)), p) for p, c in points])
+    dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
+    origin_zone = tz or zone(COUNTRY_ZONES.get(origin or ""))
     events = merge_events(e for e, _ in parsed if e is not None)
     raw_status = (text(node.get("status")) or "").lower()
     substatus = text(node.get("substatus"))
