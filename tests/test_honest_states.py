@@ -263,3 +263,25 @@ def test_list_json_is_schema_2_with_the_shipment_fields(sandbox: Sandbox, cli) -
         False,
         False,
     )
+
+
+def test_a_number_never_answered_is_watched_as_unknown_until_answered(isolated: Path) -> None:
+    with Store.open(isolated / "data") as store:
+        store.add([failed()], "ils:3676E4043665", None, now=1000.0)
+        (row,) = store.watched()
+        assert (row.status, row.last_checked) == ("unknown", None)
+        store.refresh(row, known(), now=2000.0)
+        (after,) = store.watched()
+        assert (after.status, after.last_checked) == ("in_transit", 2000.0)
+
+
+def test_a_pending_answer_is_news_for_a_row_that_was_never_answered(isolated: Path) -> None:
+    from waypost.watch import _knows_less
+
+    pending = Shipment(tracking_number="3676E4043665", carrier="ils", status=Status.PENDING)
+    with Store.open(isolated / "data") as store:
+        store.add([failed()], "ils:3676E4043665", None)
+        (row,) = store.watched()
+        assert not _knows_less(pending, row)
+        store.refresh(row, known())
+        assert _knows_less(pending, store.watched()[0])

@@ -255,7 +255,8 @@ class Store:
         added = 0
         with self.transaction():
             for s in shipments:
-                if self._insert(s, query, label, now):
+                fresh = self._insert(s, query, label, now)
+                if fresh:
                     added += 1
                 elif label is not None:
                     self.db.execute(
@@ -265,6 +266,11 @@ class Store:
                 row_id = self._id(s.tracking_number, s.carrier)
                 if s.error is None and s.status is not Status.UNKNOWN:
                     self._record(row_id, s, list(s.events), now)
+                elif fresh:
+                    # Never answered yet: say so rather than claim the carrier's "pending".
+                    self.db.execute(
+                        "UPDATE watched SET status = ? WHERE id = ?", (Status.UNKNOWN.value, row_id)
+                    )
         return added
 
     def _insert(self, s: Shipment, query: str, label: str | None, now: float) -> bool:

@@ -163,9 +163,11 @@ def refresh(
 def _knows_less(shipment: Shipment, row: Watched) -> bool:
     """A "pending, nothing yet" answer for a shipment that already has a history (TrackingMore's
     copy of a parcel that realtime answered, before it fetched it) tells nothing new."""
-    from waypost.status import Status
-
-    return shipment.status is Status.PENDING and not shipment.events and row.status != "pending"
+    return (
+        shipment.status is Status.PENDING
+        and not shipment.events
+        and row.status not in ("pending", "unknown")
+    )
 
 
 def run_pass(
