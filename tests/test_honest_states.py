@@ -285,3 +285,13 @@ def test_a_pending_answer_is_news_for_a_row_that_was_never_answered(isolated: Pa
         assert not _knows_less(pending, row)
         store.refresh(row, known())
         assert _knows_less(pending, store.watched()[0])
+
+
+def test_an_unanswered_shipment_without_a_reason_still_says_failed() -> None:
+    odd = Shipment(tracking_number="X1", carrier="ils", found=None, status=Status.UNKNOWN)
+    plain, rich = io.StringIO(), io.StringIO()
+    plain_track([odd], Terminal(now=NOW, tz=UTC), plain)
+    rich_track([odd], Terminal(stdout_tty=True, color=False, now=NOW, tz=UTC), rich)
+    for out in (plain, rich):
+        assert "failed" in out.getvalue()
+        assert "not found" not in out.getvalue()

@@ -150,6 +150,8 @@ def plain_track(
         out.write("  ".join(header_fields(s, term)) + (f"  [{mark}]" if mark else "") + "\n")
         if s.error:
             out.write(f"  error: {s.error}\n")
+        elif s.found is None:
+            out.write("  failed: no answer\n")
         elif not s.found:
             out.write(f"  not found{': ' + s.status_text if s.status_text else ''}\n")
         elif s.status_text:
@@ -211,6 +213,8 @@ def rich_track(
             con.print(Text("  " + "  ·  ".join(details), style="dim"))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
+        elif s.found is None:
+            con.print(Text("  failed: no answer", style="red"))
         elif not s.found:
             con.print(
                 Text(f"  not found{': ' + s.status_text if s.status_text else ''}", style="magenta")
