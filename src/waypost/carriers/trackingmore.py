@@ -78,6 +78,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import _checkdigits as cd
@@ -547,7 +548,9 @@ CONSOLIDATORS = frozenset({"cainiao", "4px", "yanwen", "yunexpress", "sunyou", "
 def _fold(raw: str) -> str:
     """``Hong Kong [CN]`` -> ``hong kong``; ``United States of America (the)`` -> ``united
     states of america``."""
-    return " ".join(re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", raw).split()).casefold()
+    if "[" in raw or "(" in raw:
+        raw = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", raw)
+    return " ".join(raw.split()).casefold()
 
 
 def country_code(country: Any) -> str | None:
@@ -566,6 +569,7 @@ def country_zone(country: Any) -> tzinfo | None:
     return zone(COUNTRY_ZONES.get(country_code(country) or ""))
 
 
+@lru_cache(maxsize=4096)
 def place_country(location: str | None) -> str | None:
     """The country a checkpoint's place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``),
     else None. Bare two-letter codes are not read: posts put the item's destination there."""
@@ -760,7 +764,8 @@ def _same_step_same_time(
     out = []
     for event, point in parsed:
         if event is not None and event.time is not None:
-            key = (event.time.replace(tzinfo=None), " ".join((event.description or "").split()))
+            naive = event.time if event.time.tzinfo is None else event.time.replace(tzinfo=None)
+            key = (naive, " ".join((event.description or "").split()))
             seen = first.setdefault(key, event.time)
             if seen != event.time:
                 event = event.model_copy(update={"time": seen})
@@ -789,7 +794,9 @@ def parse_item(
     )
     legs = [(dest_info, dest), (origin_info, origin)]
     points = [(as_dict(n), c) for leg, c in legs for n in as_list(leg.get("trackinfo"))]
-    parsed = _same_step_same_time([(parse_event(p, tz or _point_zone(p, c)), p) for p, c in points])
+    parsed = [(parse_event(p, tz or _point_zone(p, c)), p) for p, c in points]
+    if as_list(dest_info.get("trackinfo")) and as_list(origin_info.get("trackinfo")):
+        parsed = _same_step_same_time(parsed)
     dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
     origin_zone = tz or zone(COUNTRY_ZONES.get(origin or ""))
     events = merge_events(e for e, _ in parsed if e is not None)
