@@ -701,13 +701,20 @@ def _refine(raw: str | None, substatus: str | None, words: str | None) -> Status
     return STATUS.get(main)
 
 
+def _first(point: dict[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` with a text value."""
+    for key in keys:
+        value = point.get(key)
+        if value is not None:
+            found = text(value)
+            if found is not None:
+                return found
+    return None
+
+
 def _location(point: dict[str, Any]) -> str | None:
     """A checkpoint's place: ``location``/``checkpoint_location`` where sent, else ``Details``."""
-    return (
-        text(point.get("location"))
-        or text(point.get("checkpoint_location"))
-        or text(point.get("Details"))
-    )
+    return _first(point, "location", "checkpoint_location", "Details")
 
 
 def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
@@ -715,16 +722,20 @@ def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
     comes from the checkpoint only: ``checkpoint_status`` and its ``substatus``, else its
     words (``EVENT_WORDS``), else in transit."""
     point = as_dict(node)
+    return _event(point, tz, _location(point))
+
+
+def _event(point: dict[str, Any], tz: tzinfo | None, location: str | None) -> Event | None:
     when = parse_time(point.get("Date"), tz)
     description = text(point.get("StatusDescription"))
     if when is None and description is None:
         return None
-    raw = text(point.get("checkpoint_status")) or text(point.get("checkpoint_delivery_status"))
-    sub = text(point.get("substatus")) or text(point.get("checkpoint_delivery_substatus"))
+    raw = _first(point, "checkpoint_status", "checkpoint_delivery_status")
+    sub = _first(point, "substatus", "checkpoint_delivery_substatus")
     status = _refine(raw, sub, description)
     if status is None:
         status = EVENT_WORDS.match(description) or Status.IN_TRANSIT
-    return Event(time=when, location=_location(point), description=description, status=status)
+    return Event(time=when, location=location, description=description, status=status)
 
 
 def _status_text(
@@ -747,10 +758,10 @@ def _status_text(
     return last or substatus_words
 
 
-def _point_zone(point: dict[str, Any], leg: str | None) -> tzinfo | None:
+def _place_zone(location: str | None, leg: str | None) -> tzinfo | None:
     """A checkpoint's zone: the country its place names, else its leg's; None (naive) when
     that country has several zones or is unknown."""
-    code = place_country(_location(point)) or leg
+    code = place_country(location) or leg
     return zone(COUNTRY_ZONES.get(code or ""))
 
 
@@ -760,12 +771,12 @@ def _same_step_same_time(
     """Both legs often copy one step with the same wall-clock time; in two zones those would be
     two instants. A later (origin) copy takes the first (destination) copy's time, so that
     ``merge_events`` sees one step."""
-    first: dict[tuple[datetime, str], datetime] = {}
+    first: dict[tuple[datetime, str], datetime] = {}  # (wall-clock time, words) -> time
     out = []
     for event, point in parsed:
         if event is not None and event.time is not None:
             naive = event.time if event.time.tzinfo is None else event.time.replace(tzinfo=None)
-            key = (naive, " ".join((event.description or "").split()))
+            key = (naive, event.description or "")
             seen = first.setdefault(key, event.time)
             if seen != event.time:
                 event = event.model_copy(update={"time": seen})
@@ -783,9 +794,8 @@ def parse_item(
 ) -> Shipment:
     """One tracking object (get, realtime, created) as a Shipment; never raises.
 
-    Times are local to each leg's country: ``tz`` (the ``timezone`` setting) when given, else
-    the zone of the origin (``original_country``) or destination country where that country
-    has one zone, else naive."""
+    ``tz`` (the ``timezone`` setting) holds for every checkpoint when given; else each gets the
+    zone of the country it happened in (see the module docstring), or stays naive."""
     node = as_dict(item)
     dest_info, origin_info = as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))
     dest = leg_country(node.get("destination_country"), dest_info.get("carrier_code"))
@@ -794,7 +804,10 @@ def parse_item(
     )
     legs = [(dest_info, dest), (origin_info, origin)]
     points = [(as_dict(n), c) for leg, c in legs for n in as_list(leg.get("trackinfo"))]
-    parsed = [(parse_event(p, tz or _point_zone(p, c)), p) for p, c in points]
+    parsed = []
+    for point, leg in points:
+        place = _location(point)
+        parsed.append((_event(point, tz or _place_zone(place, leg), place), point))
     if as_list(dest_info.get("trackinfo")) and as_list(origin_info.get("trackinfo")):
         parsed = _same_step_same_time(parsed)
     dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
