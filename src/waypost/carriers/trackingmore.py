@@ -54,8 +54,9 @@ Decisions where the API or the brief is silent:
   country has one zone (``COUNTRY_ZONES``) and stays naive where it has several (US, RU, CA,
   AU, BR...) or is unknown. A ``timezone`` setting holds for every checkpoint instead.
 * Events of both legs are merged, destination leg first so that its details win on duplicates
-  (as in ``lastEvent``); an event's status comes from its own ``checkpoint_status`` and
-  ``substatus`` only, ``in_transit`` when it has neither (never the shipment's status).
+  (as in ``lastEvent``); an event's status comes from that checkpoint alone: its
+  ``checkpoint_status`` and ``substatus``, else its words (``EVENT_WORDS``: 2015-2017 answers
+  carry no status field), else ``in_transit``; never the shipment's status.
 * Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``;
   ``http.RateLimiter`` counts arrivals, not sends). The last request time of each endpoint and
   a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
@@ -377,9 +378,10 @@ EVENT_WORDS = WordRules(
     )
 )
 
-# Countries with one time zone -> that zone; TrackingMore's times are local to each leg's
-# country and carry no offset. Countries with several zones (US, RU, CA, AU, BR, MX, ID, ...)
-# are left out on purpose: their times stay naive ("local time").
+# Countries with one time zone (for the mainland: Spain's Canaries, France's overseas parts
+# aside) -> that zone; TrackingMore's times are local to where each checkpoint happened and
+# carry no offset. Countries with several zones (US, RU, CA, AU, BR, MX, ID, ...) are left out
+# on purpose: their times stay naive ("local time").
 COUNTRY_ZONES: dict[str, str] = {
     "CN": "Asia/Shanghai",
     "HK": "Asia/Hong_Kong",
