@@ -1064,3 +1064,9 @@ def test_a_few_new_numbers_among_many_known_ones_still_go_to_realtime(sandbox: S
     assert len(_on(sandbox, REALTIME_PATH)) == 5
     assert _on(sandbox, BATCH_PATH) == []
     assert all(a.shipments[0].events for a in answers[-5:])
+
+
+def test_a_country_named_inside_a_longer_or_dirty_place_is_still_read() -> None:
+    assert tm.place_country("\x1b]0;x\x07United States of America (the)\x00[bold]") == "US"
+    assert tm.place_country("中国 郑州") == "CN"
+    assert tm.place_country("INDIANAPOLIS IN") is None  # a word, not part of one

@@ -571,14 +571,27 @@ def country_zone(country: Any) -> tzinfo | None:
     return zone(COUNTRY_ZONES.get(country_code(country) or ""))
 
 
+_COUNTRY_NAMES = re.compile(
+    r"(?<![^\W\d_])("
+    + "|".join(
+        re.escape(n)
+        for n in sorted(COUNTRY_CODES, key=len, reverse=True)
+        if len(n) > 2 or not n.isascii()
+    )
+    + r")(?![^\W\d_])",
+    re.I,
+)
+
+
 @lru_cache(maxsize=4096)
 def place_country(location: str | None) -> str | None:
-    """The country a checkpoint's place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``),
-    else None. Bare two-letter codes are not read: posts put the item's destination there."""
+    """The country a checkpoint's place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``;
+    the last one named wins), else None. Bare two-letter codes are not read: posts put the
+    item's destination there."""
     if not location:
         return None
-    parts = [location, *reversed(location.split(","))]
-    return next((c for c in map(COUNTRY_CODES.get, map(_fold, parts)) if c), None)
+    found = _COUNTRY_NAMES.findall(" ".join(location.split()))
+    return COUNTRY_CODES.get(found[-1].casefold()) if found else None
 
 
 def leg_country(country: Any, courier: Any) -> str | None:
