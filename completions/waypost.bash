@@ -17,7 +17,7 @@ _waypost() {
     done
     case "$path:$prev" in
         *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
-        *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found" -- "$cur")); return ;;
+        *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found unknown" -- "$cur")); return ;;
         *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         *:--color|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--timeout|*:--tz) return ;;
     esac

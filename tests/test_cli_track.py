@@ -39,7 +39,7 @@ def test_json_output_validates_against_the_model(sandbox: Sandbox, cli) -> None:
         Status.NOT_FOUND,
     ]
     raw = r.json()
-    assert raw["schema"] == 1  # type: ignore[index]
+    assert raw["schema"] == 2  # type: ignore[index]
     first = raw["shipments"][0]  # type: ignore[index]
     assert first["last_update"].endswith("+08:00")
     assert set(first) >= {

@@ -109,3 +109,26 @@ def test_importing_the_cli_does_not_pull_in_the_network_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_naive_time_says_local_time_and_an_aware_one_its_offset() -> None:
+    term = Terminal(now=NOW, tz=UTC)
+    assert absolute(datetime(2018, 4, 17, 22, 30), term) == "2018-04-17 22:30 local time"
+    assert absolute(datetime(2018, 4, 17, 22, 30, tzinfo=CST), term) == "2018-04-17 14:30 +0000"
+    s = Shipment(
+        tracking_number="N1",
+        carrier="trackingmore",
+        found=True,
+        status=Status.IN_TRANSIT,
+        last_update=datetime(2018, 4, 17, 22, 30),
+        events=[Event(time=datetime(2018, 4, 17, 22, 30), description="Arrived")],
+    )
+    out = io.StringIO()
+    plain_track([s], term, out)
+    header, line = out.getvalue().splitlines()
+    assert header.endswith("updated 2018-04-17 22:30 local time")
+    assert line.startswith("  2018-04-17 22:30 local time  -  Arrived")
+    rich = io.StringIO()
+    rich_track([s], Terminal(stdout_tty=True, color=False, width=100, now=NOW, tz=UTC), rich)
+    assert "local time" in rich.getvalue()
+    assert "ago" not in rich.getvalue()

@@ -129,7 +129,8 @@ def test_failed_answers_are_watched_without_events(tmp_path: Path) -> None:
     with Store(tmp_path / "w.db") as store:
         store.add([failed], "ils:A1234", None)
         (row,) = store.watched()
-        assert row.status == "pending"
+        # Schema 2: never answered is "unknown", not the carrier's "pending".
+        assert row.status == "unknown"
         assert row.last_checked is None
 
 

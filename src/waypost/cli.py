@@ -236,7 +236,7 @@ def root(
     _merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 2).")]
 JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
 TzOpt = Annotated[
     str | None,

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from waypost.status import FINAL_STATUSES, Status
 
 if TYPE_CHECKING:
     from waypost.errors import CarrierError
 
-__all__ = ["FINAL_STATUSES", "SCHEMA_VERSION", "Event", "Shipment", "Status", "TrackDocument"]
+__all__ = [
+    "FINAL_STATUSES",
+    "SCHEMA_VERSION",
+    "Event",
+    "Journey",
+    "LastMile",
+    "Shipment",
+    "Status",
+    "TrackDocument",
+]
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 
 
 class Event(BaseModel):
@@ -27,6 +36,26 @@ class Event(BaseModel):
     description: str | None = None
     status: Status = Status.IN_TRANSIT
     images: list[str] = Field(default_factory=list)
+    description_local: str | None = None
+
+
+class LastMile(BaseModel):
+    """The courier a carrier hands the parcel to for the last leg, and its number there."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    courier: str | None = None
+    tracking_number: str
+
+
+class Journey(BaseModel):
+    """Where a shipment sits in a journey of linked legs (``waypost link``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    id: str
+    leg: int
+    legs: int
 
 
 class Shipment(BaseModel):
@@ -37,7 +66,7 @@ class Shipment(BaseModel):
     tracking_number: str
     carrier: str
     courier: str | None = None
-    found: bool = False
+    found: bool | None = False
     status: Status = Status.NOT_FOUND
     status_text: str | None = None
     service: str | None = None
@@ -47,8 +76,32 @@ class Shipment(BaseModel):
     events: list[Event] = Field(default_factory=list)
     error: str | None = None
     order_id: str | None = None
+    eta: date | datetime | None = None
+    eta_source: Literal["carrier", "history"] | None = None
+    transit_days: int | None = None
+    stalled: bool = False
+    last_mile: LastMile | None = None
+    link: str | None = None
+    archived: bool = False
+    journey: Journey | None = None
 
     _failure: CarrierError | None = PrivateAttr(default=None)
+
+    @field_validator("link")
+    @classmethod
+    def _http_link(cls, value: str | None) -> str | None:
+        """Only http(s) links with a host are kept; anything else is dropped, not an error."""
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+        except ValueError:
+            return None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        return value.strip()
 
     @property
     def failure(self) -> CarrierError | None:
@@ -59,13 +112,13 @@ class Shipment(BaseModel):
     def failed(
         cls, number: str, carrier: str, err: CarrierError, *, courier: str | None = None
     ) -> Shipment:
-        """A result that records why ``number`` could not be answered."""
+        """A number that could not be answered: ``found`` null, status ``unknown``, the cause."""
         shipment = cls(
             tracking_number=number,
             carrier=carrier,
             courier=courier,
-            found=False,
-            status=Status.NOT_FOUND,
+            found=None,
+            status=Status.UNKNOWN,
             error=str(err),
         )
         shipment._failure = err
@@ -81,7 +134,7 @@ class TrackDocument(BaseModel):
         json_schema_serialization_defaults_required=True,
     )
 
-    schema_version: Literal[1] = Field(default=1, alias="schema")
+    schema_version: Literal[2] = Field(default=2, alias="schema")
     shipments: list[Shipment] = Field(default_factory=list)
 
 
@@ -101,6 +154,6 @@ def json_schema() -> dict[str, Any]:
     open_up(document)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"waypost track --json, schema {SCHEMA_VERSION}",
         **document,
+        "title": f"waypost track --json, schema {SCHEMA_VERSION}",
     }

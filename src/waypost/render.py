@@ -33,6 +33,7 @@ STATUS_STYLE = {
     "exception": "bold red",
     "expired": "red",
     "not_found": "magenta",
+    "unknown": "bold red",
 }
 # Narrower than this, no layout helps; Rich still draws, the terminal wraps.
 MIN_WIDTH = 20
@@ -112,13 +113,14 @@ def local_time(when: datetime, term: Terminal) -> datetime:
 
 
 def absolute(when: datetime | None, term: Terminal) -> str:
-    """``2025-02-14 10:10 +0800`` in the display zone."""
+    """``2025-02-14 10:10 +0800`` in the display zone; a naive time (a country with several
+    zones) is ``2025-02-14 10:10 local time``, the carrier's local clock."""
     if when is None:
         return "-"
     shown = local_time(when, term)
     stamp = shown.strftime("%Y-%m-%d %H:%M")
     offset = shown.strftime("%z")
-    return f"{stamp} {offset}" if offset else stamp
+    return f"{stamp} {offset}" if offset else f"{stamp} local time"
 
 
 def relative(when: datetime | None, term: Terminal) -> str:
@@ -141,9 +143,14 @@ def _route(s: Shipment) -> str:
     return ""
 
 
+def _state(s: Shipment) -> str:
+    """The status word of a header: ``failed`` for a number that could not be answered."""
+    return "failed" if s.status.value == "unknown" else s.status.value
+
+
 def header_fields(s: Shipment, term: Terminal) -> list[str]:
     """The header of one shipment block, as separate fields."""
-    fields = [s.tracking_number, s.carrier + (f"/{s.courier}" if s.courier else ""), s.status.value]
+    fields = [s.tracking_number, s.carrier + (f"/{s.courier}" if s.courier else ""), _state(s)]
     if s.order_id and s.order_id != s.tracking_number:
         fields.append(f"order {s.order_id}")
     for extra in (s.service, _route(s)):
@@ -194,6 +201,8 @@ def plain_track(
         out.write("  ".join(header_fields(s, term)) + (f"  [{mark}]" if mark else "") + "\n")
         if s.error:
             out.write(f"  error: {s.error}\n")
+        elif s.found is None:
+            out.write("  failed: no answer\n")
         elif not s.found:
             out.write(f"  not found{': ' + s.status_text if s.status_text else ''}\n")
         elif s.status_text:
@@ -240,7 +249,7 @@ def rich_track(
         title.append(s.tracking_number, style="bold")
         title.append(f"  {s.carrier}" + (f"/{s.courier}" if s.courier else ""), style="dim")
         title.append("  ")
-        title.append(s.status.value.replace("_", " "), style=style)
+        title.append(_state(s).replace("_", " "), style=style)
         mark = (marks or {}).get(index)
         if mark:
             title.append(f"  [{mark}]", style="yellow")
@@ -262,6 +271,8 @@ def rich_track(
             con.print(Padding(Text(joined, style="dim"), (0, 0, 0, 2), expand=False))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
+        elif s.found is None:
+            con.print(Text("  failed: no answer", style="red"))
         elif not s.found:
             con.print(
                 Text(f"  not found{': ' + s.status_text if s.status_text else ''}", style="magenta")
@@ -345,7 +356,7 @@ def track(
 
 
 def json_document(shipments: Iterable[Shipment]) -> str:
-    """The ``--json`` document, schema 1."""
+    """The ``--json`` document, schema 2."""
     from waypost.models import TrackDocument
 
     return TrackDocument(shipments=list(shipments)).model_dump_json(indent=2)
@@ -552,12 +563,22 @@ def watch_list(
                 "age_days": round((now - r.added) / 86400, 1),
                 "first_event_time": _iso_dt(firsts[r.id], term),
                 "days_since_first_event": since_first(r),
+                # Schema 2's Shipment fields; the watch list does not know them yet.
+                "tracking_number": r.number,
+                "eta": None,
+                "eta_source": None,
+                "transit_days": None,
+                "stalled": False,
+                "last_mile": None,
+                "link": None,
+                "archived": False,
+                "journey": None,
             }
             for r in rows
         ]
         if mode == "json":
             out.write(
-                json.dumps({"schema": 1, "watched": items}, ensure_ascii=False, indent=2) + "\n"
+                json.dumps({"schema": 2, "watched": items}, ensure_ascii=False, indent=2) + "\n"
             )
         else:
             out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)

@@ -18,6 +18,9 @@ class Status(StrEnum):
     EXCEPTION = "exception"
     EXPIRED = "expired"
     NOT_FOUND = "not_found"
+    # Not a carrier's status: the number could not be answered (network, carrier error, auth,
+    # timeout, malformed answer). Never stored over a known history.
+    UNKNOWN = "unknown"
 
     @property
     def final(self) -> bool:

@@ -541,7 +541,8 @@ class Store:
         added = 0
         with self.transaction():
             for s in shipments:
-                if self._insert(s, query, label, now):
+                fresh = self._insert(s, query, label, now)
+                if fresh:
                     added += 1
                 elif label is not None:
                     self.db.execute(
@@ -549,8 +550,13 @@ class Store:
                         (label, s.tracking_number, s.carrier),
                     )
                 row_id = self._id(s.tracking_number, s.carrier)
-                if s.error is None:
+                if s.error is None and s.status is not Status.UNKNOWN:
                     self._record(row_id, s, list(s.events), now)
+                elif fresh:
+                    # Never answered yet: say so rather than claim the carrier's "pending".
+                    self.db.execute(
+                        "UPDATE watched SET status = ? WHERE id = ?", (Status.UNKNOWN.value, row_id)
+                    )
         return added
 
     def _insert(self, s: Shipment, query: str, label: str | None, now: float) -> bool:
@@ -623,7 +629,10 @@ class Store:
         return fresh
 
     def refresh(self, row: Watched, shipment: Shipment, now: float | None = None) -> None:
-        """Store one shipment's new answer and events (one transaction)."""
+        """Store one shipment's new answer and events (one transaction); an unanswered one
+        (status ``unknown``) never replaces what is known, it changes nothing."""
+        if shipment.status is Status.UNKNOWN or shipment.error is not None:
+            return
         now = time.time() if now is None else now
         with self.transaction():
             self._record(row.id, shipment, shipment.events, now)

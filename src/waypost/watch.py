@@ -30,6 +30,7 @@ from waypost.errors import (
     StoreLocked,
     UsageError,
 )
+from waypost.status import Status
 from waypost.store import Store, Watched
 
 if TYPE_CHECKING:
@@ -206,6 +207,8 @@ def refresh(
             untouched.extend(r.id for r in mine)
             continue
         for s in res.shipments:
+            if s.failure is not None or s.status is Status.UNKNOWN:
+                continue  # unanswered: the known history stays as it is, unchecked
             row = next(
                 (r for r in mine if r.number == s.tracking_number and r.carrier == s.carrier), None
             )
@@ -247,9 +250,11 @@ def _placeholder(shipment: Shipment) -> bool:
 def _knows_less(shipment: Shipment, row: Watched) -> bool:
     """A "pending, nothing yet" answer for a shipment that already has a history (TrackingMore's
     copy of a parcel that realtime answered, before it fetched it) tells nothing new."""
-    from waypost.status import Status
-
-    return shipment.status is Status.PENDING and not shipment.events and row.status != "pending"
+    return (
+        shipment.status is Status.PENDING
+        and not shipment.events
+        and row.status not in ("pending", "unknown")
+    )
 
 
 def run_pass(

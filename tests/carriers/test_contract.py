@@ -10,6 +10,8 @@ import re
 import pytest
 
 from waypost import carriers
+from waypost.carriers._parse import WordRules
+from waypost.models import Status
 from waypost.sandbox import Sandbox
 
 NAMES = carriers.names()
@@ -75,8 +77,39 @@ def test_unreachable_carrier_is_exit_4_with_one_line_per_number(
     r = cli("track", "--timeout", "1", "--jsonl", f"{name}:{number}")
     assert r.code == 4
     (line,) = r.out.splitlines()
-    assert "cannot reach" in json.loads(line)["error"]
+    shipment = json.loads(line)
+    assert "cannot reach" in shipment["error"]
+    # Schema 2: not answered is unknown (found null), never a carrier's not_found.
+    assert (shipment["found"], shipment["status"]) == (None, "unknown")
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rejected_credentials_are_unknown_not_not_found(
+    name: str, sandbox: Sandbox, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    for s in carriers.info(name).secrets:
+        monkeypatch.setenv(s.env_var(name), f"WRONG-{s.key}-value-0123456789")
+    number = carriers.module(name).TEST_CASES[0]["number"]
+    r = cli("track", "--jsonl", f"{name}:{number}")
+    assert r.code == 3
+    shipments = [json.loads(line) for line in r.out.splitlines()]
+    assert shipments
+    assert all((s["found"], s["status"]) == (None, "unknown") for s in shipments)
+    assert all(s["error"] for s in shipments)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_declared_test_case_expects_unknown(name: str) -> None:
+    # unknown is never a carrier's status: no adapter may claim to answer with it.
+    module = carriers.module(name)
+    assert all(c["status"] is not Status.UNKNOWN for c in module.TEST_CASES)
+    tables = [v for v in vars(module).values() if isinstance(v, dict)]
+    mapped = [x[0] if isinstance(x, tuple) else x for t in tables for x in t.values()]
+    rules = [v for v in vars(module).values() if isinstance(v, WordRules)]
+    mapped += [status for r in rules for _, status in r.rules]
+    assert any(isinstance(x, Status) for x in mapped)
+    assert Status.UNKNOWN not in [x for x in mapped if isinstance(x, Status)]
 
 
 @pytest.mark.parametrize("name", NAMES)

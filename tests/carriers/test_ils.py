@@ -91,6 +91,46 @@ def test_status_rules(words: str, status: Status | None) -> None:
     assert ils.STATUS_RULES.match(words) is status
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Port Of Delivery",
+        "Port of Delivery",
+        "port of delivery",
+        "PORT OF DELIVERY",
+        "portOfDelivery",
+        "PortOfDelivery",
+        "port_of_delivery",
+        "portofdelivery",
+    ],
+)
+def test_port_of_delivery_is_the_destination(key: str) -> None:
+    item = {"orderStatus": {key: "Felixstowe", "Status": "Vessel departed"}, "billTrackList": []}
+    assert ils.parse_item(item, "N1", None).destination == "Felixstowe"
+
+
+def test_port_of_delivery_wins_over_the_latest_delivery_depot() -> None:
+    fields = {"Port Of Delivery": "Hamburg", "deliverydepot": "Shanghai Yangshan"}
+    item = {"orderStatus": {**fields, "Status": "Loaded"}, "billTrackList": []}
+    assert ils.parse_item(item, "N1", None).destination == "Hamburg"
+    del fields["Port Of Delivery"]
+    item = {"orderStatus": {**fields, "Status": "Loaded"}, "billTrackList": []}
+    assert ils.parse_item(item, "N1", None).destination == "Shanghai Yangshan"
+
+
+def test_desc_cn_is_kept_as_the_local_description() -> None:
+    node = {"desc": "Vessel departed", "descCn": "船已开航", "date": "2025-02-14 10:10:35"}
+    event = ils.parse_event(node, SHANGHAI)
+    assert event is not None
+    assert (event.description, event.description_local) == ("Vessel departed", "船已开航")
+    only_cn = ils.parse_event({"descCn": "已签收", "date": "2025-02-14 10:10:35"}, SHANGHAI)
+    assert only_cn is not None
+    assert (only_cn.description, only_cn.description_local) == ("已签收", None)
+    same = ils.parse_event({"desc": "OK", "descCn": "OK"}, SHANGHAI)
+    assert same is not None
+    assert same.description_local is None
+
+
 def test_found_without_status_words_defaults_to_in_transit_when_it_has_events() -> None:
     item = {
         "orderStatus": {"Status": "Vessel departed"},
@@ -163,6 +203,8 @@ order_keys = st.sampled_from(
         "deliverydepot",
         "Delivery Depot",
         "despatchdepot",
+        "Port Of Delivery",
+        "portOfDelivery",
     ]
 ).flatmap(_case_variants)
 ils_items = st.fixed_dictionaries(
@@ -181,6 +223,7 @@ ils_items = st.fixed_dictionaries(
                 optional={
                     "deport": json_values,
                     "desc": json_values,
+                    "descCn": json_values,
                     "date": json_values | st.just("2025-02-14 10:10:35"),
                     "img": json_values | st.lists(st.text(max_size=20) | st.none(), max_size=3),
                 },

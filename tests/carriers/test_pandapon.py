@@ -59,7 +59,7 @@ def test_the_filled_example_gives_one_shipment_per_parcel() -> None:
     assert (first.tracking_number, second.tracking_number) == ("4318765290123", "773216549870123")
     assert {first.order_id, second.order_id} == {SEED_ORDER}
     assert first.status is Status.IN_TRANSIT
-    assert first.status_text == "TRANSPORT"
+    assert first.status_text == "In transit"  # the words of TRANSPORT, not the code
     assert [e.location for e in first.events] == ["广州分拨中心", "330700", "义乌福田网点"]
     assert first.events[0].description == "【广州市】已到达 广州分拨中心"
     assert first.last_update == datetime(2025, 4, 21, 10, 5, 11, tzinfo=SHANGHAI)
@@ -653,6 +653,7 @@ LOGISTICS_STATUSES = {
 
 def test_the_table_covers_every_1688_logistics_status() -> None:
     assert set(pandapon.LOGISTICS_STATUS) == set(LOGISTICS_STATUSES)
+    assert set(pandapon.LOGISTICS_WORDS) == set(LOGISTICS_STATUSES)
 
 
 @pytest.mark.parametrize(("raw", "status"), sorted(LOGISTICS_STATUSES.items()))
@@ -660,11 +661,33 @@ def test_every_1688_logistics_status_maps(raw: str, status: Status) -> None:
     item = {"logisticsBillNo": "B1", "logisticsStatus": raw}
     (s,) = pandapon.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
     assert s.status is status
-    assert s.status_text == raw
+    # The status line says what the code means, not the code.
+    assert s.status_text == pandapon.LOGISTICS_WORDS[raw]
+    assert s.status_text != raw
     (lower,) = pandapon.parse_response(
         {"code": 200, "data": [{**item, "logisticsStatus": raw.lower()}]}, "1", "1688", None
     )
     assert lower.status is status
+
+
+def test_a_taobao_trace_without_status_words_says_what_its_code_means() -> None:
+    trace = {"time": "2023-12-14 21:39:11", "standerdDesc": "快件已发往 广州中心"}
+    data = {
+        "pnmLogisticsDetails": [
+            {"mailNo": "7875", "logisticsTraces": [{**trace, "status": "TRANSPORT"}]}
+        ]
+    }
+    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    assert s.status_text == "In transit"
+    data["pnmLogisticsDetails"][0]["logisticsTraces"][0]["status"] = "DELIVERING"  # type: ignore[index]
+    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    assert s.status_text == "Out for delivery"
+
+
+@given(code=st.text(max_size=12))
+def test_status_words_never_lose_a_code(code: str) -> None:
+    words = pandapon.status_words(code)
+    assert words == pandapon.LOGISTICS_WORDS.get(code.upper(), code)
 
 
 def test_an_unknown_logistics_status_is_in_transit_with_its_text_kept() -> None:

@@ -31,10 +31,6 @@ from waypost.models import Event, Shipment
 
 Ref = tuple[str, str | None]  # (description, location) of one event
 
-PICKUP = "issue 16: pickup with a locker/station text (入柜/入库, 驿站) is available_for_pickup"
-NAIVE = "issue 16: TrackingMore times are naive; a single-zone country's leg gets its zone"
-GLUED = "issue 16: status_text keeps lastEvent's location glued to the description"
-OWN_EVENT = "issue 16: an event's status comes from that event (here its words), not the shipment"
 V4 = "issue 18: no v4 parser yet"
 
 
@@ -141,7 +137,6 @@ CASES = (
         # not China's, although the leg's country is China.
         zones=((SHREVEPORT, "naive"),),
         status_text="[SHREVEPORT,71118]Delivered, In/At Mailbox",
-        xfail={"status_text": GLUED},
     ),
     Case(
         id="trackingmore-china-ems-two-legs",
@@ -161,7 +156,6 @@ CASES = (
         before=((ZHENGZHOU_OUT, ("Processed Through Facility", "ZHENGZHOU EMS,CHINA")),),
         zones=((DES_MOINES, "naive"), (ZHENGZHOU_OUT, "+08:00")),
         status_text="Arrived at USPS Regional Destination Facility",
-        xfail={"zone:1": NAIVE, "status_text": GLUED},
     ),
     Case(
         id="trackingmore-bestex-out-for-delivery",
@@ -175,7 +169,6 @@ CASES = (
         events=((BESTEX_LOCKER, "available_for_pickup"),),
         # Masking made the 07-25 and 06-03 texts identical: the zone is read off the locker scan.
         zones=((BESTEX_LOCKER, "+08:00"),),
-        xfail={"event:0": PICKUP, "zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-bestex-delivered",
@@ -187,7 +180,6 @@ CASES = (
         newest=(*BESTEX_SIGNED, "delivered", "2019-08-06 18:39"),
         events=((("天津市【天津武清分部】，【***/***】正在派件", "天津市"), "out_for_delivery"),),
         zones=((BESTEX_SIGNED, "+08:00"),),
-        xfail={"zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-bestex-in-parcel-locker",
@@ -198,7 +190,6 @@ CASES = (
         count=3,
         newest=(*BESTEX_LOCKER, "available_for_pickup", "2019-07-22 19:33"),
         zones=((BESTEX_LOCKER, "+08:00"),),
-        xfail={"status": PICKUP, "newest": PICKUP, "zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-ups-2015-no-checkpoint-status",
@@ -235,7 +226,6 @@ CASES = (
             ),
         ),
         status_text="DIGITALIZADO",
-        xfail={"event:0": OWN_EVENT, "zone:0": NAIVE, "zone:1": NAIVE, "status_text": GLUED},
     ),
     Case(
         id="trackingmore-bluedart-india",
@@ -248,7 +238,6 @@ CASES = (
         first=("Shipment Delivered", "Shipment Out For Delivery", "Shipment Arrived"),
         events=((("Shipment Out For Delivery", "Kalol Apex/Sfc Pud"), "out_for_delivery"),),
         zones=((("Shipment Delivered", "Kalol Apex/Sfc Pud"), "+05:30"),),
-        xfail={"zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-yto-domestic-china",
@@ -269,7 +258,6 @@ CASES = (
         ),
         zones=((YTO_SIGNED, "+08:00"),),
         status_text=YTO_SIGNED[0],
-        xfail={"zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-china-post-2017-push-no-checkpoint-status",
@@ -286,7 +274,6 @@ CASES = (
         ),
         zones=((CHINA_POST_OUT, "+08:00"),),
         status_text=CHINA_POST_OUT[0],
-        xfail={"event:0": OWN_EVENT, "zone:0": NAIVE, "status_text": GLUED},
     ),
     Case(
         id="pandapon-1688-docs-trace",

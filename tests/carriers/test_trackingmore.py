@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,8 +19,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import fixture, json_values
 from waypost.carriers import trackingmore as tm
+from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
-from waypost.errors import AuthError, CarrierError, QuotaExceeded, RateLimited
+from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.http import Session
 from waypost.models import Status
 from waypost.sandbox import Sandbox
@@ -30,6 +32,7 @@ GET_PATH = "/v2/trackings/get"
 REALTIME_PATH = "/v2/trackings/realtime"
 BATCH_PATH = "/v2/trackings/batch"
 DETECT_PATH = "/v2/carriers/detect"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 # -- the docs' examples and the tables ------------------------------------------------------
@@ -43,9 +46,9 @@ def test_realtime_example_of_the_docs_parses_to_the_expected_shipment() -> None:
     assert (s.found, s.status, s.courier) == (True, Status.IN_TRANSIT, "china-ems")
     assert (s.origin, s.destination) == ("China", "United States")
     assert s.last_update == datetime(2018, 4, 17, 22, 30)
-    assert s.status_text == (
-        "Arrived at USPS Regional Destination Facility,DES MOINES IA NETWORK DISTRIBUTION CENTER"
-    )
+    # lastEvent glues the place to the words: the header shows the words alone.
+    assert s.status_text == "Arrived at USPS Regional Destination Facility"
+    assert s.transit_days == 11
     assert s.service is None
     assert len(s.events) == 10  # 3 origin + 7 destination checkpoints, none repeated
     assert [e.description for e in s.events[:2]] == [
@@ -54,11 +57,22 @@ def test_realtime_example_of_the_docs_parses_to_the_expected_shipment() -> None:
     ]
     chinese = [e for e in s.events if e.description == "离开郑州市 发往旧金山"]
     assert chinese[0].location == "郑州市"
-    assert chinese[0].time == datetime(2018, 4, 7, 21, 18, 37)
-    times = [e.time for e in s.events if e.time is not None]
+    # The origin leg is China's (one zone), the destination leg the United States' (several).
+    assert chinese[0].time == datetime(2018, 4, 7, 21, 18, 37, tzinfo=SHANGHAI)
+    times = [epoch(e.time) for e in s.events if e.time is not None]
     assert times == sorted(times, reverse=True)
     assert all(e.status is Status.IN_TRANSIT for e in s.events)
-    assert all(e.time is not None and e.time.tzinfo is None for e in s.events)
+    usps = [e for e in s.events if e.description and e.description.isascii()]
+    assert len(usps) == 7
+    # USPS's scans in the US stay naive; the two it reports from China ("CHINA") are China time.
+    in_china = [e for e in usps if e.location and e.location.endswith("CHINA")]
+    assert [e.location for e in in_china] == ["ZHENGZHOU EMS,CHINA", "CHINA"]
+    assert all(e.time is not None and e.time.tzinfo == SHANGHAI for e in in_china)
+    assert all(e.time is not None and e.time.tzinfo is None for e in usps if e not in in_china)
+    # EMS's scan "arrived ... from China" happened in the US (美国): naive too.
+    (arrived,) = [e for e in s.events if e.location == "美国"]
+    assert arrived.time is not None
+    assert arrived.time.tzinfo is None
 
 
 def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
@@ -68,21 +82,22 @@ def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
     delivered, transit = (tm.parse_item(i, tm.item_number(i) or "") for i in tm.items_of(data))
     assert delivered.tracking_number == "RR050349575PH"
     assert (delivered.status, delivered.courier) == (Status.DELIVERED, "phlpost")
-    assert delivered.status_text == "Delivered,RENTON, WA 98056"
+    assert delivered.status_text == "Delivered"
     assert [e.description for e in delivered.events] == [
         "Delivered",
         "Arrived at Unit",
         "Receive at country of destination",
         "Prepare dispatch to destination country",
     ]
-    # These checkpoints carry no checkpoint_status: the newest takes the shipment's status.
+    # These checkpoints carry no checkpoint_status: each has its own words' status, never the
+    # shipment's ("Delivered" says delivered, the rest are in transit).
     assert [e.status for e in delivered.events] == [Status.DELIVERED] + [Status.IN_TRANSIT] * 3
     assert (transit.status, transit.courier) == (Status.IN_TRANSIT, "lietuvos-pastas")
     assert (transit.origin, transit.destination) == ("Lithuania", "Korea, South")
     # The same step on both legs is one event; the destination leg's details win.
     (event,) = transit.events
     assert event.location == "HKHKGA,Dispatch number : KRSELB"
-    assert transit.last_update == datetime(2015, 10, 29, 17, 26)
+    assert transit.last_update == datetime(2015, 10, 29, 17, 26, tzinfo=ZoneInfo("Asia/Seoul"))
 
 
 @pytest.mark.parametrize(
@@ -181,6 +196,332 @@ def test_detect_and_courier_list_shapes() -> None:
     ]
 
 
+# Published substatus codes (TrackingMore docs/logistics_status and its support article).
+PUBLISHED_SUBSTATUS = (
+    ["notfound001", "notfound002", "inforeceived001"]
+    + [f"transit00{i}" for i in range(1, 8)]
+    + [f"pickup00{i}" for i in range(1, 4)]
+    + [f"delivered00{i}" for i in range(1, 5)]
+    + [f"undelivered00{i}" for i in range(1, 5)]
+    + [f"exception0{i:02d}" for i in range(1, 12)]
+)
+
+
+def test_the_substatus_table_has_every_published_code_in_its_family() -> None:
+    assert set(PUBLISHED_SUBSTATUS) <= set(tm.SUBSTATUS)
+    family = {
+        "transit": {Status.IN_TRANSIT},
+        "pickup": {Status.OUT_FOR_DELIVERY, Status.AVAILABLE_FOR_PICKUP},
+        "delivered": {Status.DELIVERED},
+        "undelivered": {Status.FAILED_ATTEMPT},
+        "exception": {Status.EXCEPTION},
+        "inforeceived": {Status.INFO_RECEIVED},
+        "notfound": {Status.INFO_RECEIVED, Status.NOT_FOUND},
+    }
+    for code, (status, words) in tm.SUBSTATUS.items():
+        assert status in family[code.rstrip("0123456789")], code
+        assert words
+
+
+def test_undelivered_substatuses_say_why() -> None:
+    words = {c: tm.SUBSTATUS[c][1].lower() for c in tm.SUBSTATUS if c.startswith("undelivered")}
+    assert "address" in words["undelivered001"]
+    assert "not at home" in words["undelivered002"]
+    assert "could not be found" in words["undelivered003"]
+    assert "another reason" in words["undelivered004"]
+
+
+@pytest.mark.parametrize(
+    ("substatus", "last_event", "status"),
+    [
+        ("pickup001", "Out for delivery", Status.OUT_FOR_DELIVERY),
+        ("pickup002", "", Status.AVAILABLE_FOR_PICKUP),
+        ("PICKUP002", "Out for delivery", Status.AVAILABLE_FOR_PICKUP),  # the substatus wins
+        ("pickup003", "", Status.OUT_FOR_DELIVERY),
+        (None, "您的快件已入柜，请凭取件码取件", Status.AVAILABLE_FOR_PICKUP),
+        (None, "快件已到达菜鸟驿站", Status.AVAILABLE_FOR_PICKUP),
+        (None, "已入库，请及时领取", Status.AVAILABLE_FOR_PICKUP),
+        (None, "Your item is ready for collection at the post office", Status.AVAILABLE_FOR_PICKUP),
+        (None, "Available for Pickup,SHREVEPORT,71118", Status.AVAILABLE_FOR_PICKUP),
+        (None, "Out for Delivery, Expected Delivery by 9:00pm", Status.OUT_FOR_DELIVERY),
+        (None, "", Status.OUT_FOR_DELIVERY),
+    ],
+)
+def test_pickup_is_out_for_delivery_or_ready_for_collection(
+    substatus: str | None, last_event: str, status: Status
+) -> None:
+    s = tm.parse_item({"status": "pickup", "substatus": substatus, "lastEvent": last_event}, "N1")
+    assert s.status is status
+
+
+def test_pickup_without_a_summary_reads_the_newest_checkpoint() -> None:
+    item = {
+        "status": "pickup",
+        "destination_info": {
+            "trackinfo": [
+                {"Date": "2024-05-03 09:15", "StatusDescription": "【杭州】已放入快递柜"},
+                {"Date": "2024-05-02 09:15", "StatusDescription": "派送中"},
+            ]
+        },
+    }
+    assert tm.parse_item(item, "N1").status is Status.AVAILABLE_FOR_PICKUP
+
+
+def test_a_checkpoint_status_and_substatus_are_read_per_checkpoint() -> None:
+    item = {
+        "status": "pickup",
+        "substatus": "pickup002",
+        "origin_info": {
+            "trackinfo": [
+                {
+                    "Date": "2024-05-03 09:15",
+                    "StatusDescription": "Ready for collection at Aramex Dubai",
+                    "checkpoint_status": "pickup",
+                    "substatus": "pickup002",
+                },
+                {
+                    "Date": "2024-05-02 20:00",
+                    "StatusDescription": "Arrived in destination country",
+                    "checkpoint_status": "transit",
+                    "substatus": "transit004",
+                },
+                {
+                    "Date": "2024-05-02 08:00",
+                    "StatusDescription": "With the courier",
+                    "checkpoint_status": "pickup",
+                    "substatus": "pickup001",
+                },
+                {
+                    "Date": "2024-04-29 08:00",
+                    "StatusDescription": "Returned",
+                    "substatus": "exception010",
+                },
+            ]
+        },
+    }
+    s = tm.parse_item(item, "N1")
+    assert [e.status for e in s.events] == [
+        Status.AVAILABLE_FOR_PICKUP,
+        Status.IN_TRANSIT,
+        Status.OUT_FOR_DELIVERY,
+        Status.EXCEPTION,
+    ]
+
+
+def test_an_expired_shipment_does_not_make_its_newest_event_expired() -> None:
+    # China Post, 2017: checkpoints without checkpoint_status, the tracking long expired.
+    item = {
+        "status": "expired",
+        "original_country": "China",
+        "origin_info": {
+            "trackinfo": [
+                {"Date": "2017-03-10 10:00", "StatusDescription": "离开上海 发往美国"},
+                {"Date": "2017-03-08 09:00", "StatusDescription": "收寄"},
+            ]
+        },
+    }
+    s = tm.parse_item(item, "RM121546236CN")
+    assert s.status is Status.EXPIRED
+    assert [e.status for e in s.events] == [Status.IN_TRANSIT, Status.IN_TRANSIT]
+
+
+def test_the_status_line_has_no_place_glued_to_it() -> None:
+    item = {
+        "status": "delivered",
+        "destination_info": {
+            "trackinfo": [
+                {
+                    "Date": "2019-06-03 14:41",
+                    "StatusDescription": "Delivered, In/At Mailbox",
+                    "Details": "SHREVEPORT,71118",
+                    "checkpoint_status": "delivered",
+                }
+            ]
+        },
+        "lastEvent": "Delivered, In/At Mailbox,SHREVEPORT,71118,2019-06-03 14:41",
+        "lastUpdateTime": "2019-06-03 14:41",
+    }
+    s = tm.parse_item(item, "9400111899223197428490")
+    assert s.status_text == "Delivered, In/At Mailbox"
+    assert s.events[0].location == "SHREVEPORT,71118"
+
+
+def test_location_fields_win_over_details() -> None:
+    point = {
+        "Date": "2024-05-03 09:15",
+        "StatusDescription": "Arrived",
+        "Details": "Dispatch number : KRSELB",
+        "checkpoint_location": "Dubai, AE",
+    }
+    event = tm.parse_event(point, None)
+    assert event is not None
+    assert event.location == "Dubai, AE"
+    event = tm.parse_event({**point, "location": "Shenzhen"}, None)
+    assert event is not None
+    assert event.location == "Shenzhen"
+
+
+def test_a_status_line_that_does_not_start_with_the_newest_event_loses_only_the_place() -> None:
+    item = {
+        "status": "transit",
+        "destination_info": {
+            "trackinfo": [
+                {"Date": "2019-06-03 14:41", "StatusDescription": "x", "Details": "PARIS"}
+            ]
+        },
+        "lastEvent": "Arrivee sur le site,PARIS,2019-06-03 14:41",
+        "lastUpdateTime": "2019-06-03 14:41",
+    }
+    assert tm.parse_item(item, "N1").status_text == "Arrivee sur le site"
+
+
+@pytest.mark.parametrize(
+    ("country", "zone"),
+    [
+        ("China", "Asia/Shanghai"),
+        ("CN", "Asia/Shanghai"),
+        ("cn", "Asia/Shanghai"),
+        ("Hong Kong", "Asia/Hong_Kong"),
+        ("Korea, South", "Asia/Seoul"),
+        ("United Kingdom", "Europe/London"),
+        ("  germany ", "Europe/Berlin"),
+        ("France", "Europe/Paris"),
+        ("Japan", "Asia/Tokyo"),
+        ("Singapore", "Asia/Singapore"),
+        ("Italy", "Europe/Rome"),
+        ("Spain", "Europe/Madrid"),
+        ("Netherlands", "Europe/Amsterdam"),
+        ("United States", None),
+        ("US", None),
+        ("Russia", None),
+        ("Canada", None),
+        ("Australia", None),
+        ("Brazil", None),
+        ("Atlantis", None),
+        (None, None),
+    ],
+)
+def test_a_country_has_a_zone_only_when_it_has_one_zone(
+    country: str | None, zone: str | None
+) -> None:
+    assert tm.country_zone(country) == (ZoneInfo(zone) if zone else None)
+
+
+@pytest.mark.parametrize(
+    ("place", "country"),
+    [
+        ("ZHENGZHOU EMS,CHINA", "CN"),
+        ("CHINA", "CN"),
+        ("美国", "US"),
+        ("United States of America (the)", "US"),
+        ("SINGAPORE,SINGAPORE S06", "SG"),
+        ("CO", None),  # a bare code is the item's destination, not the place
+        ("SHREVEPORT,71118", None),
+        ("郑州市", None),
+        (None, None),
+    ],
+)
+def test_a_place_that_writes_out_its_country_names_it(
+    place: str | None, country: str | None
+) -> None:
+    assert tm.place_country(place) == country
+
+
+@pytest.mark.parametrize(
+    ("country", "courier", "expected"),
+    [
+        ("China", "china-post", "CN"),
+        ("Hong Kong [CN]", "hong-kong-post", "HK"),
+        ("", "bestex", "CN"),
+        (None, "bluedart", "IN"),
+        ("China", "cainiao", None),  # one leg holds every country's scans
+        ("", "some-new-courier", None),
+    ],
+)
+def test_a_legs_country_comes_from_its_field_else_its_courier(
+    country: str | None, courier: str, expected: str | None
+) -> None:
+    assert tm.leg_country(country, courier) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        ("ENTREGADO", Status.DELIVERED),
+        ("Delivered", Status.DELIVERED),
+        ("Not delivered, addressee absent", Status.FAILED_ATTEMPT),
+        ("Returned to sender", Status.EXCEPTION),
+        ("电子信息已收到", Status.INFO_RECEIVED),
+        ("快件已到达菜鸟驿站", Status.AVAILABLE_FOR_PICKUP),
+        ("【吉林市】正在派件", Status.OUT_FOR_DELIVERY),
+        ("【苏州】已收寄", None),
+        ("DIGITALIZADO", None),
+    ],
+)
+def test_a_checkpoint_without_a_status_field_is_read_by_its_words(
+    words: str, status: Status | None
+) -> None:
+    assert tm.EVENT_WORDS.match(words) is status
+    event = tm.parse_event({"Date": "2015-10-22 20:52", "StatusDescription": words}, None)
+    assert event is not None
+    assert event.status is (status or Status.IN_TRANSIT)
+
+
+def test_each_leg_gets_its_countrys_zone_and_converts() -> None:
+    item = {
+        "status": "transit",
+        "original_country": "China",
+        "destination_country": "United Kingdom",
+        "origin_info": {"trackinfo": [{"Date": "2024-01-10 08:00", "StatusDescription": "收寄"}]},
+        "destination_info": {
+            "trackinfo": [{"Date": "2024-01-15 09:30", "StatusDescription": "Arrived at hub"}]
+        },
+        "lastUpdateTime": "2024-01-15 09:30",
+    }
+    s = tm.parse_item(item, "N1")
+    gb, cn = s.events
+    assert cn.time == datetime(2024, 1, 10, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert gb.time == datetime(2024, 1, 15, 9, 30, tzinfo=ZoneInfo("Europe/London"))
+    assert s.last_update == gb.time
+    # --tz can convert them now
+    assert cn.time.astimezone(ZoneInfo("UTC")).hour == 0
+
+
+def test_the_timezone_setting_holds_for_both_legs() -> None:
+    item = {
+        "original_country": "China",
+        "destination_country": "United States",
+        "origin_info": {"trackinfo": [{"Date": "2024-01-10 08:00", "StatusDescription": "a"}]},
+        "destination_info": {"trackinfo": [{"Date": "2024-01-15 09:30", "StatusDescription": "b"}]},
+    }
+    tz = ZoneInfo("America/Chicago")
+    s = tm.parse_item(item, "N1", tz)
+    assert {e.time.tzinfo for e in s.events if e.time} == {tz}
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "words"),
+    [
+        (202, CarrierError, "more than one call may"),
+        (4020, CarrierError, "more than one call may"),
+        (4033, CarrierError, "status filter"),
+        (404, ProtocolError, "no such resource"),
+        (405, ProtocolError, "method not allowed"),
+        (409, CarrierError, "conflicts"),
+    ],
+)
+def test_documented_meta_codes_have_their_own_meaning(code: int, kind: type, words: str) -> None:
+    err = tm.envelope_error(code, "x")
+    assert type(err) is kind
+    assert words in err.message
+    assert f"code {code}" in err.message
+    assert not err.message.startswith(f"{tm.NAME}: error code")  # not the generic fallback
+
+
+def test_wrong_path_codes_point_at_the_base_url() -> None:
+    assert "base_url" in (tm.envelope_error(404, "Not Found").hint or "")
+
+
 checkpoints = st.fixed_dictionaries(
     {},
     optional={
@@ -188,7 +529,13 @@ checkpoints = st.fixed_dictionaries(
         "StatusDescription": json_values,
         "Details": json_values,
         "checkpoint_status": json_values | st.sampled_from(list(tm.STATUS)),
+        "substatus": json_values | st.sampled_from(list(tm.SUBSTATUS)),
+        "location": json_values,
+        "checkpoint_location": json_values,
     },
+)
+countries = json_values | st.sampled_from(
+    ["China", "CN", "United States", "US", "Korea, South", "Russia", "gb", "Hong Kong"]
 )
 legs = st.fixed_dictionaries(
     {}, optional={"trackinfo": st.lists(checkpoints | json_values, max_size=4) | json_values}
@@ -200,8 +547,9 @@ items = st.fixed_dictionaries(
         "carrier_code": json_values,
         "status": json_values | st.sampled_from(list(tm.STATUS)),
         "substatus": json_values | st.sampled_from(list(tm.SUBSTATUS)),
-        "original_country": json_values,
-        "destination_country": json_values,
+        "original_country": countries,
+        "destination_country": countries,
+        "itemTimeLength": json_values,
         "service_code": json_values,
         "order_id": json_values,
         "origin_info": legs | json_values,
@@ -217,7 +565,33 @@ items = st.fixed_dictionaries(
 def test_parser_never_raises_on_arbitrary_items(item: object) -> None:
     s = tm.parse_item(item, "N1")
     assert s.tracking_number == "N1"
+    assert s.status is not Status.UNKNOWN  # never a carrier's status
     json.loads(s.model_dump_json())
+
+
+plain_checkpoints = st.fixed_dictionaries(
+    {
+        "Date": st.sampled_from(["2018-04-17 22:30", "2018-04-07 21:18:37"]),
+        "StatusDescription": st.text(min_size=1, max_size=20).filter(str.strip),
+    }
+)
+
+
+@given(
+    status=st.sampled_from(list(tm.STATUS)),
+    substatus=st.sampled_from([None, *tm.SUBSTATUS]),
+    points=st.lists(plain_checkpoints, min_size=1, max_size=4),
+)
+def test_a_checkpoint_without_its_own_status_is_never_given_the_shipments(
+    status: str, substatus: str | None, points: list[dict[str, str]]
+) -> None:
+    item = {"status": status, "substatus": substatus, "origin_info": {"trackinfo": points}}
+    s = tm.parse_item(item, "N1")
+    alone = tm.parse_item({"origin_info": {"trackinfo": points}}, "N1")
+    assert [e.status for e in s.events] == [e.status for e in alone.events]
+    assert all(
+        e.status is (tm.EVENT_WORDS.match(e.description) or Status.IN_TRANSIT) for e in s.events
+    )
 
 
 @given(payload=json_values | st.fixed_dictionaries({"meta": json_values, "data": json_values}))
@@ -693,3 +1067,9 @@ def test_a_few_new_numbers_among_many_known_ones_still_go_to_realtime(sandbox: S
     assert len(_on(sandbox, REALTIME_PATH)) == 5
     assert _on(sandbox, BATCH_PATH) == []
     assert all(a.shipments[0].events for a in answers[-5:])
+
+
+def test_a_country_named_inside_a_longer_or_dirty_place_is_still_read() -> None:
+    assert tm.place_country("\x1b]0;x\x07United States of America (the)\x00[bold]") == "US"
+    assert tm.place_country("中国 郑州") == "CN"
+    assert tm.place_country("INDIANAPOLIS IN") is None  # a word, not part of one

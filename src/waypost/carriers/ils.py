@@ -6,6 +6,10 @@ One POST to ``{base_url}/oms/v2/event/getOrdersTrack`` answers up to 100 numbers
   ``deliverydepot``, ``lastscan``, ``status``; their own example answers ``Service``,
   ``Status``, ``Despatch Date``, ``Lastscan``. Keys are matched case- and space-insensitively.
 * An unknown number comes back with ``orderStatus: null`` and a per-item ``msg``.
+* Real answers name the destination ``Port Of Delivery`` (also ``port of delivery``,
+  ``portOfDelivery``, ``port_of_delivery``: one folded key), read before ``deliverydepot``
+  (the docs' "latest delivery location"). Events may carry ``descCn``, the Chinese text beside
+  ``desc``: it is kept as ``description_local``.
 * Errors are ``code != 200`` with ``msg``; the docs give no error table.
 * Times carry no zone; they are Asia/Shanghai unless ``timezone`` is configured.
 * The documented endpoint is plain HTTP: the private key crosses the network unencrypted.
@@ -139,7 +143,8 @@ def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
     """One ``billTrackList`` node; None when it carries nothing usable."""
     if not isinstance(item, dict):
         return None
-    description = text(item.get("desc"))
+    local = text(item.get("descCn"))
+    description = text(item.get("desc")) or local
     when = parse_time(item.get("date"), tz)
     if description is None and when is None:
         return None
@@ -151,6 +156,7 @@ def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
         description=description,
         status=STATUS_RULES.match(description) or Status.IN_TRANSIT,
         images=images,
+        description_local=local if local != description else None,
     )
 
 
@@ -182,7 +188,7 @@ def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
         status_text=status_text,
         service=text(fields.get("service")),
         origin=text(fields.get("despatchdepot")),
-        destination=text(fields.get("deliverydepot")),
+        destination=text(fields.get("portofdelivery")) or text(fields.get("deliverydepot")),
         last_update=last_update,
         events=events,
     )

@@ -136,6 +136,32 @@ LOGISTICS_STATUS: dict[str, Status] = {
     "UNSIGN": Status.EXCEPTION,  # 签收异常
 }
 
+# The same codes in words, for the status line (the raw code is no sentence).
+LOGISTICS_WORDS: dict[str, str] = {
+    "WAITACCEPT": "Not accepted by the courier yet",
+    "CANCEL": "Logistics order cancelled",
+    "ACCEPT": "Accepted by the courier",
+    "TRANSPORT": "In transit",
+    "NOGET": "Pickup failed",
+    "SIGN": "Signed for",
+    "UNSIGN": "Sign-for exception",
+}
+TRACE_WORDS: dict[str, str] = {
+    **LOGISTICS_WORDS,
+    "DELIVERING": "Out for delivery",
+    "FAILED": "Delivery failed",
+    "REJECT": "Refused or not picked up",
+    "ERROR": "Exception",
+}
+
+
+def status_words(code: str | None, table: Mapping[str, str] = LOGISTICS_WORDS) -> str | None:
+    """The words a status code means (``TRANSPORT`` -> ``In transit``); unknown codes as sent."""
+    if code is None:
+        return None
+    return table.get(code.upper(), code)
+
+
 # Trace node ``action``: the 1688 values, Cainiao's callback codes and Taobao's TMS_* codes.
 ACTION_STATUS: dict[str, Status] = {
     "TRANSPORT": Status.IN_TRANSIT,
@@ -388,7 +414,7 @@ def parse_parcel_1688(item: Any, order_id: str, tz: tzinfo | None) -> Shipment |
         carrier=NAME,
         found=True,
         status=shipment_status(raw_status, events),
-        status_text=raw_status or (events[0].description if events else None),
+        status_text=status_words(raw_status) or (events[0].description if events else None),
         service=SERVICE["1688"],
         last_update=events[0].time if events else None,
         events=events,
@@ -415,7 +441,8 @@ def parse_parcel_taobao(item: Any, order_id: str, tz: tzinfo | None) -> Shipment
         courier=company,
         found=True,
         status=events[0].status if events else Status.INFO_RECEIVED,
-        status_text=text(newest.get("statusDesc")) or text(newest.get("status")),
+        status_text=text(newest.get("statusDesc"))
+        or status_words(text(newest.get("status")), TRACE_WORDS),
         service=SERVICE["taobao"],
         origin=_place(oldest.get("province"), oldest.get("city")),
         destination=_place(receiver.get("province"), receiver.get("city")),

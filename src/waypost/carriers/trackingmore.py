@@ -46,12 +46,22 @@ Decisions where the API or the brief is silent:
   ``notfound001`` ("info received") is ``found=True``, ``info_received``. ``pending`` (created,
   not fetched yet) is ``found=True``.
 * ``transit003`` stays ``in_transit``: every version of the docs files it under Transit ("arrived
-  at delivery facility"); out-for-delivery and ready-for-pickup are the main status ``pickup``.
-* ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>``; without one, the
-  substatus' documented words. Times carry no zone and stay naive unless ``timezone`` is set.
+  at delivery facility"); out-for-delivery and ready-for-pickup are the main status ``pickup``,
+  told apart by the substatus (``pickup002`` ready for collection) or, without one, by the
+  words (a locker, ``驿站``, ``入柜``: ``available_for_pickup``).
+* ``status_text`` is ``lastEvent`` without its trailing ``,<lastUpdateTime>`` and the newest
+  checkpoint's place; without one, the substatus' documented words.
+* Times carry no zone: a checkpoint's time is local to where it happened. That is the country
+  its place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``), else its leg's country
+  (origin leg: ``original_country``, destination leg: ``destination_country``; without one,
+  the leg courier's home country, ``COURIER_COUNTRIES``; none for a consolidator such as
+  Cainiao, whose one leg holds every country's scans). It gets that country's zone where the
+  country has one zone (``COUNTRY_ZONES``) and stays naive where it has several (US, RU, CA,
+  AU, BR...) or is unknown. A ``timezone`` setting holds for every checkpoint instead.
 * Events of both legs are merged, destination leg first so that its details win on duplicates
-  (as in ``lastEvent``); an event without ``checkpoint_status`` is ``in_transit``, except the
-  newest, which takes the shipment's status.
+  (as in ``lastEvent``); an event's status comes from that checkpoint alone: its
+  ``checkpoint_status`` and ``substatus``, else its words (``EVENT_WORDS``: 2015-2017 answers
+  carry no status field), else ``in_transit``; never the shipment's status.
 * Every endpoint has its own limiter (``get_rate``, ``realtime_rate``, ``default_rate``;
   ``http.RateLimiter`` counts arrivals, not sends). The last request time of each endpoint and
   a 429 pause are kept in the cache, so back-to-back runs keep the spacing too.
@@ -74,11 +84,20 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import _checkdigits as cd
-from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text, zone
+from waypost.carriers._parse import (
+    WordRules,
+    as_dict,
+    as_list,
+    merge_events,
+    parse_time,
+    text,
+    zone,
+)
 from waypost.carriers.base import (
     Answer,
     CarrierInfo,
@@ -295,6 +314,7 @@ STATUS: dict[str, Status] = {
     "pending": Status.PENDING,
     "notfound": Status.NOT_FOUND,
     "transit": Status.IN_TRANSIT,
+    # "pickup" covers both out for delivery and ready for collection: see ``pickup_status``.
     "pickup": Status.OUT_FOR_DELIVERY,
     "delivered": Status.DELIVERED,
     "undelivered": Status.FAILED_ATTEMPT,
@@ -304,20 +324,34 @@ STATUS: dict[str, Status] = {
     "inforeceived": Status.INFO_RECEIVED,
 }
 
-# v2 substatus -> (refined status, the docs' words). The v3/v4 extras at the end are not
-# sent by v2 as far as anyone has seen; they refine correctly if they ever are.
+# Substatus -> (refined status, the docs' words), after TrackingMore's published substatus
+# tables (the support article "Main statuses & sub-statuses", docs/logistics_status, and the
+# older v2 page api-logistics_status, which alone lists exception001-003).
 SUBSTATUS: dict[str, tuple[Status, str]] = {
     "notfound001": (Status.INFO_RECEIVED, "Info received; the package is about to be picked up"),
     "notfound002": (Status.NOT_FOUND, "No tracking information for this package"),
+    "inforeceived001": (Status.INFO_RECEIVED, "Waiting for the courier to pick up"),
     "transit001": (Status.IN_TRANSIT, "Shipment on the way"),
     "transit002": (Status.IN_TRANSIT, "Arrived at a hub or sorting center"),
     "transit003": (Status.IN_TRANSIT, "Arrived at the delivery facility"),
     "transit004": (Status.IN_TRANSIT, "Arrived in the destination country"),
     "transit005": (Status.IN_TRANSIT, "Customs clearance completed"),
+    "transit006": (Status.IN_TRANSIT, "Item dispatched"),
+    "transit007": (Status.IN_TRANSIT, "Departed from the airport"),
+    "pickup001": (Status.OUT_FOR_DELIVERY, "Out for delivery"),
+    "pickup002": (Status.AVAILABLE_FOR_PICKUP, "Ready for collection"),
+    "pickup003": (Status.OUT_FOR_DELIVERY, "The addressee is contacted before the final delivery"),
     "delivered001": (Status.DELIVERED, "Delivered"),
     "delivered002": (Status.DELIVERED, "Collected by the addressee"),
     "delivered003": (Status.DELIVERED, "Delivered and signed for by the addressee"),
     "delivered004": (Status.DELIVERED, "Left at the front door or with a neighbour"),
+    "undelivered001": (Status.FAILED_ATTEMPT, "Not delivered: an address-related issue"),
+    "undelivered002": (Status.FAILED_ATTEMPT, "Not delivered: the addressee was not at home"),
+    "undelivered003": (Status.FAILED_ATTEMPT, "Not delivered: the addressee could not be found"),
+    "undelivered004": (Status.FAILED_ATTEMPT, "Not delivered, for another reason"),
+    "exception001": (Status.EXCEPTION, "Added long ago, still without tracking information"),
+    "exception002": (Status.EXCEPTION, "In transit for too long"),
+    "exception003": (Status.EXCEPTION, "Added long ago, still not delivered"),
     "exception004": (Status.EXCEPTION, "Unclaimed"),
     "exception005": (Status.EXCEPTION, "Delivery exception"),
     "exception006": (Status.EXCEPTION, "Held by customs (prohibited goods)"),
@@ -326,11 +360,264 @@ SUBSTATUS: dict[str, tuple[Status, str]] = {
     "exception009": (Status.EXCEPTION, "Refused by the addressee"),
     "exception010": (Status.EXCEPTION, "Returned to the sender"),
     "exception011": (Status.EXCEPTION, "Being returned to the sender"),
-    "inforeceived001": (Status.INFO_RECEIVED, "Waiting for the courier to pick up"),
-    "pickup001": (Status.OUT_FOR_DELIVERY, "Out for delivery"),
-    "pickup002": (Status.AVAILABLE_FOR_PICKUP, "Ready for collection"),
-    "undelivered001": (Status.FAILED_ATTEMPT, "Delivery attempt failed"),
 }
+
+# A ``pickup`` without a substatus: these words (lockers, pickup stations, "ready for
+# collection") mean the parcel waits for the addressee; anything else is out for delivery.
+_PICKUP = (
+    r"入柜|入库|驿站|快递柜|丰巢|待取件|取件码|自提|"
+    r"ready for (collection|pick ?up)|available for (collection|pick ?up)|"
+    r"awaiting collection|parcel locker"
+)
+PICKUP_WORDS = WordRules(((_PICKUP, Status.AVAILABLE_FOR_PICKUP),))
+
+# A checkpoint without ``checkpoint_status`` and ``substatus`` (2015-2017 answers) has only its
+# words; first match wins (refusals and failures before "delivered"), else in transit.
+EVENT_WORDS = WordRules(
+    (
+        (
+            r"not delivered|undeliver|delivery attempt|attempted delivery|未妥投|投递失败|派送失败",
+            Status.FAILED_ATTEMPT,
+        ),
+        (r"return(ed)? to (the )?sender|refused|退回|退件|拒收|拒签", Status.EXCEPTION),
+        (
+            r"\bdelivered\b|\bentregado\b|已签收|签收成功|妥投|投递成功|\bzugestellt\b",
+            Status.DELIVERED,
+        ),
+        (_PICKUP, Status.AVAILABLE_FOR_PICKUP),
+        (r"out for delivery|正在派件|派件中|派送中|开始派送|正在投递", Status.OUT_FOR_DELIVERY),
+        (
+            r"电子信息已收到|收到电子信息|shipping label created|shipment information received|"
+            r"electronic (shipping )?info",
+            Status.INFO_RECEIVED,
+        ),
+    )
+)
+
+# Countries with one time zone (for the mainland: Spain's Canaries, France's overseas parts
+# aside) -> that zone; TrackingMore's times are local to where each checkpoint happened and
+# carry no offset. Countries with several zones (US, RU, CA, AU, BR, MX, ID, ...) are left out
+# on purpose: their times stay naive ("local time").
+COUNTRY_ZONES: dict[str, str] = {
+    "CN": "Asia/Shanghai",
+    "HK": "Asia/Hong_Kong",
+    "MO": "Asia/Macau",
+    "TW": "Asia/Taipei",
+    "SG": "Asia/Singapore",
+    "JP": "Asia/Tokyo",
+    "KR": "Asia/Seoul",
+    "TH": "Asia/Bangkok",
+    "VN": "Asia/Ho_Chi_Minh",
+    "MY": "Asia/Kuala_Lumpur",
+    "PH": "Asia/Manila",
+    "IN": "Asia/Kolkata",
+    "IL": "Asia/Jerusalem",
+    "AE": "Asia/Dubai",
+    "SA": "Asia/Riyadh",
+    "TR": "Europe/Istanbul",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "IT": "Europe/Rome",
+    "ES": "Europe/Madrid",
+    "NL": "Europe/Amsterdam",
+    "BE": "Europe/Brussels",
+    "LU": "Europe/Luxembourg",
+    "CH": "Europe/Zurich",
+    "AT": "Europe/Vienna",
+    "PL": "Europe/Warsaw",
+    "CZ": "Europe/Prague",
+    "SK": "Europe/Bratislava",
+    "HU": "Europe/Budapest",
+    "SE": "Europe/Stockholm",
+    "NO": "Europe/Oslo",
+    "DK": "Europe/Copenhagen",
+    "FI": "Europe/Helsinki",
+    "LT": "Europe/Vilnius",
+    "LV": "Europe/Riga",
+    "EE": "Europe/Tallinn",
+    "GR": "Europe/Athens",
+    "RO": "Europe/Bucharest",
+    "BG": "Europe/Sofia",
+    "UA": "Europe/Kiev",
+    "BY": "Europe/Minsk",
+    "ZA": "Africa/Johannesburg",
+    "EG": "Africa/Cairo",
+    "CO": "America/Bogota",
+    "PE": "America/Lima",
+}
+COUNTRY_CODES: dict[str, str] = {
+    "china": "CN",
+    "hong kong": "HK",
+    "hong kong, china": "HK",
+    "macau": "MO",
+    "macao": "MO",
+    "taiwan": "TW",
+    "singapore": "SG",
+    "japan": "JP",
+    "korea, south": "KR",
+    "south korea": "KR",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "thailand": "TH",
+    "vietnam": "VN",
+    "viet nam": "VN",
+    "malaysia": "MY",
+    "philippines": "PH",
+    "india": "IN",
+    "israel": "IL",
+    "united arab emirates": "AE",
+    "saudi arabia": "SA",
+    "turkey": "TR",
+    "united kingdom": "GB",
+    "great britain": "GB",
+    "uk": "GB",
+    "ireland": "IE",
+    "germany": "DE",
+    "france": "FR",
+    "italy": "IT",
+    "spain": "ES",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "belgium": "BE",
+    "luxembourg": "LU",
+    "switzerland": "CH",
+    "austria": "AT",
+    "poland": "PL",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "slovakia": "SK",
+    "hungary": "HU",
+    "sweden": "SE",
+    "norway": "NO",
+    "denmark": "DK",
+    "finland": "FI",
+    "lithuania": "LT",
+    "latvia": "LV",
+    "estonia": "EE",
+    "greece": "GR",
+    "romania": "RO",
+    "bulgaria": "BG",
+    "ukraine": "UA",
+    "belarus": "BY",
+    "south africa": "ZA",
+    "egypt": "EG",
+    "colombia": "CO",
+    "peru": "PE",
+    # Several zones: recognised as a place, their times stay naive.
+    "united states": "US",
+    "united states of america": "US",
+    "usa": "US",
+    "russia": "RU",
+    "russian federation": "RU",
+    "canada": "CA",
+    "australia": "AU",
+    "brazil": "BR",
+    "mexico": "MX",
+    "indonesia": "ID",
+    "中国": "CN",
+    "美国": "US",
+    "英国": "GB",
+    "德国": "DE",
+    "法国": "FR",
+    "日本": "JP",
+    "韩国": "KR",
+    "香港": "HK",
+    "新加坡": "SG",
+    "俄罗斯": "RU",
+}
+
+# A leg without a country: the courier's home country, for couriers that deliver in one country.
+# Cross-border consolidators carry every country's scans in one leg: no country at all.
+COURIER_COUNTRIES: dict[str, str] = {
+    "china-post": "CN",
+    "china-ems": "CN",
+    "ems": "CN",
+    "sf-express": "CN",
+    "yto": "CN",
+    "zto": "CN",
+    "sto": "CN",
+    "yunda": "CN",
+    "bestex": "CN",
+    "deppon": "CN",
+    "jd": "CN",
+    "hong-kong-post": "HK",
+    "singapore-post": "SG",
+    "japan-post": "JP",
+    "korea-post": "KR",
+    "royal-mail": "GB",
+    "deutsche-post": "DE",
+    "dhl-germany": "DE",
+    "la-poste-colissimo": "FR",
+    "poste-italiane": "IT",
+    "correos-spain": "ES",
+    "netherlands-post": "NL",
+    "bluedart": "IN",
+    "india-post": "IN",
+    "thailand-post": "TH",
+    "phlpost": "PH",
+    "lietuvos-pastas": "LT",
+    "swiss-post": "CH",
+}
+CONSOLIDATORS = frozenset({"cainiao", "4px", "yanwen", "yunexpress", "sunyou", "wishpost"})
+
+
+def _fold(raw: str) -> str:
+    """``Hong Kong [CN]`` -> ``hong kong``; ``United States of America (the)`` -> ``united
+    states of america``."""
+    if "[" in raw or "(" in raw:
+        raw = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", raw)
+    return " ".join(raw.split()).casefold()
+
+
+def country_code(country: Any) -> str | None:
+    """The ISO code of a country field (a code or TrackingMore's English name), or None."""
+    raw = text(country)
+    if raw is None:
+        return None
+    if len(raw) == 2 and raw.isalpha():
+        return raw.upper()
+    return COUNTRY_CODES.get(_fold(raw))
+
+
+def country_zone(country: Any) -> tzinfo | None:
+    """The zone of a country (ISO code or TrackingMore's English name) with one time zone;
+    None for unknown countries and for those with several zones."""
+    return zone(COUNTRY_ZONES.get(country_code(country) or ""))
+
+
+_COUNTRY_NAMES = re.compile(
+    r"(?<![^\W\d_])("
+    + "|".join(
+        re.escape(n)
+        for n in sorted(COUNTRY_CODES, key=len, reverse=True)
+        if len(n) > 2 or not n.isascii()
+    )
+    + r")(?![^\W\d_])",
+    re.I,
+)
+
+
+@lru_cache(maxsize=4096)
+def place_country(location: str | None) -> str | None:
+    """The country a checkpoint's place writes out in full (``ZHENGZHOU EMS,CHINA``, ``美国``;
+    the last one named wins), else None. Bare two-letter codes are not read: posts put the
+    item's destination there."""
+    if not location:
+        return None
+    found = _COUNTRY_NAMES.findall(" ".join(location.split()))
+    return COUNTRY_CODES.get(found[-1].casefold()) if found else None
+
+
+def leg_country(country: Any, courier: Any) -> str | None:
+    """Where a leg's checkpoints happen: its country field, else its courier's home country;
+    None for a consolidator's leg, which holds several countries' scans."""
+    code = text(courier)
+    if code is not None and code.lower() in CONSOLIDATORS:
+        return None
+    return country_code(country) or COURIER_COUNTRIES.get((code or "").lower())
+
 
 SUCCESS = frozenset({200, 201})
 AUTH_CODES = frozenset({401, 403, 4001, 4002})
@@ -338,6 +625,10 @@ QUOTA_CODES = frozenset({402, 4019, 4021})
 BAD_REQUEST = frozenset({4012, 4013, 4014, 4015})
 SERVER_CODES = frozenset({500, 502, 503, 504})
 NOT_IN_ACCOUNT = frozenset({4017, 4031})
+OVER_LIMIT = frozenset({202, 4020})  # 202 "successful but exceeding the limit", 4020 "up to 200"
+BAD_STATUS = 4033  # the "status" filter value is invalid
+WRONG_PATH = frozenset({404, 405})  # no such resource / method not allowed there
+CONFLICT = 409
 ALREADY_EXISTS = 4016
 CANNOT_DETECT = 4032
 AUTH_HINT = "check carriers.trackingmore.api_key (`waypost config show`)"
@@ -391,6 +682,29 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
             carrier=NAME,
             hint="ask service@trackingmore.org to activate it for the account",
         )
+    if code in OVER_LIMIT:
+        return CarrierError(
+            f"{NAME}: the request asked for more than one call may (code {code}: {words})",
+            carrier=NAME,
+            hint="ask for fewer numbers at once; TrackingMore takes up to 40 per call",
+        )
+    if code == BAD_STATUS:
+        return CarrierError(
+            f"{NAME}: the status filter was refused as invalid (code 4033: {words})", carrier=NAME
+        )
+    if code in WRONG_PATH:
+        what = "no such resource" if code == 404 else "method not allowed on this resource"
+        return ProtocolError(
+            f"{NAME}: {what} (code {code}: {words})",
+            carrier=NAME,
+            hint="check carriers.trackingmore.base_url (`waypost config show`)",
+        )
+    if code == CONFLICT:
+        return CarrierError(
+            f"{NAME}: the request conflicts with another change (code 409: {words}); "
+            "try again in a moment",
+            carrier=NAME,
+        )
     if code in SERVER_CODES:
         return CarrierError(
             f"{NAME}: server error (code {code}: {words}); try again later", carrier=NAME
@@ -398,67 +712,179 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
     return CarrierError(f"{NAME}: error code {code}: {words}", carrier=NAME)
 
 
+def pickup_status(substatus: str | None, words: str | None) -> Status:
+    """What ``pickup`` means: its substatus where sent, else its words (a locker or pickup
+    station is ``available_for_pickup``), else out for delivery."""
+    refined = SUBSTATUS.get((substatus or "").lower())
+    if refined is not None:
+        return refined[0]
+    return PICKUP_WORDS.match(words) or Status.OUT_FOR_DELIVERY
+
+
+def _refine(raw: str | None, substatus: str | None, words: str | None) -> Status | None:
+    """A main status word refined by its substatus (and, for ``pickup``, its words)."""
+    main = (raw or "").lower()
+    if main == "pickup":
+        return pickup_status(substatus, words)
+    refined = SUBSTATUS.get((substatus or "").lower())
+    if refined is not None:
+        return refined[0]
+    return STATUS.get(main)
+
+
+def _first(point: dict[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` with a text value."""
+    for key in keys:
+        value = point.get(key)
+        if value is not None:
+            found = text(value)
+            if found is not None:
+                return found
+    return None
+
+
+def _location(point: dict[str, Any]) -> str | None:
+    """A checkpoint's place: ``location``/``checkpoint_location`` where sent, else ``Details``."""
+    return _first(point, "location", "checkpoint_location", "Details")
+
+
 def parse_event(node: Any, tz: tzinfo | None) -> Event | None:
-    """One ``trackinfo`` checkpoint; None when it carries neither time nor words."""
+    """One ``trackinfo`` checkpoint; None when it carries neither time nor words. Its status
+    comes from the checkpoint only: ``checkpoint_status`` and its ``substatus``, else its
+    words (``EVENT_WORDS``), else in transit."""
     point = as_dict(node)
+    return _event(point, tz, _location(point))
+
+
+def _event(point: dict[str, Any], tz: tzinfo | None, location: str | None) -> Event | None:
     when = parse_time(point.get("Date"), tz)
     description = text(point.get("StatusDescription"))
     if when is None and description is None:
         return None
-    status = STATUS.get((text(point.get("checkpoint_status")) or "").lower(), Status.IN_TRANSIT)
-    return Event(
-        time=when, location=text(point.get("Details")), description=description, status=status
-    )
+    raw = _first(point, "checkpoint_status", "checkpoint_delivery_status")
+    sub = _first(point, "substatus", "checkpoint_delivery_substatus")
+    status = _refine(raw, sub, description)
+    if status is None:
+        status = EVENT_WORDS.match(description) or Status.IN_TRANSIT
+    return Event(time=when, location=location, description=description, status=status)
 
 
-def _has_checkpoint_status(node: Any) -> bool:
-    return text(as_dict(node).get("checkpoint_status")) is not None
-
-
-def _status_text(item: dict[str, Any], substatus_words: str | None) -> str | None:
+def _status_text(
+    item: dict[str, Any], newest: dict[str, Any] | None, substatus_words: str | None
+) -> str | None:
+    """``lastEvent`` without its trailing ``,<lastUpdateTime>`` and ``,<place>`` (the newest
+    checkpoint's description alone where it starts ``lastEvent``)."""
     last = text(item.get("lastEvent"))
     stamp = text(item.get("lastUpdateTime"))
     if last and stamp and last.endswith("," + stamp):
         last = last[: -len(stamp) - 1].strip(" ,") or None
+    if last and newest is not None:
+        description = text(newest.get("StatusDescription"))
+        if description and last.startswith(description + ","):
+            return description
+        for place in (text(newest.get(k)) for k in ("Details", "location", "checkpoint_location")):
+            if place and last.endswith("," + place):
+                last = last[: -len(place) - 1].strip(" ,") or None
+                break
     return last or substatus_words
+
+
+def _place_zone(location: str | None, leg: str | None) -> tzinfo | None:
+    """A checkpoint's zone: the country its place names, else its leg's; None (naive) when
+    that country has several zones or is unknown."""
+    code = place_country(location) or leg
+    return zone(COUNTRY_ZONES.get(code or ""))
+
+
+def _same_step_same_time(
+    parsed: list[tuple[Event | None, dict[str, Any]]],
+) -> list[tuple[Event | None, dict[str, Any]]]:
+    """Both legs often copy one step with the same wall-clock time; in two zones those would be
+    two instants. A later (origin) copy takes the first (destination) copy's time, so that
+    ``merge_events`` sees one step."""
+    first: dict[tuple[datetime, str], datetime] = {}  # (wall-clock time, words) -> time
+    out = []
+    for event, point in parsed:
+        if event is not None and event.time is not None:
+            naive = event.time if event.time.tzinfo is None else event.time.replace(tzinfo=None)
+            key = (naive, event.description or "")
+            seen = first.setdefault(key, event.time)
+            if seen != event.time:
+                event = event.model_copy(update={"time": seen})
+        out.append((event, point))
+    return out
+
+
+def _int(value: Any) -> int | None:
+    raw = text(value)
+    return int(raw) if raw is not None and re.fullmatch(r"\d{1,5}", raw) else None
 
 
 def parse_item(
     item: Any, number: str, tz: tzinfo | None = None, courier: str | None = None
 ) -> Shipment:
-    """One tracking object (get, realtime, created) as a Shipment; never raises."""
+    """One tracking object (get, realtime, created) as a Shipment; never raises.
+
+    ``tz`` (the ``timezone`` setting) holds for every checkpoint when given; else each gets the
+    zone of the country it happened in (see the module docstring), or stays naive."""
     node = as_dict(item)
-    legs = [as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))]
-    nodes = [n for leg in legs for n in as_list(leg.get("trackinfo"))]
-    parsed = [(parse_event(n, tz), _has_checkpoint_status(n)) for n in nodes]
-    typed = {id(e): has for e, has in parsed if e is not None}
+    dest_info, origin_info = as_dict(node.get("destination_info")), as_dict(node.get("origin_info"))
+    dest = leg_country(node.get("destination_country"), dest_info.get("carrier_code"))
+    origin = leg_country(
+        node.get("original_country"), origin_info.get("carrier_code") or node.get("carrier_code")
+    )
+    legs = [(dest_info, dest), (origin_info, origin)]
+    points = [(as_dict(n), c) for leg, c in legs for n in as_list(leg.get("trackinfo"))]
+    parsed = []
+    for point, leg in points:
+        place = _location(point)
+        parsed.append((_event(point, tz or _place_zone(place, leg), place), point))
+    if as_list(dest_info.get("trackinfo")) and as_list(origin_info.get("trackinfo")):
+        parsed = _same_step_same_time(parsed)
+    dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
+    origin_zone = tz or zone(COUNTRY_ZONES.get(origin or ""))
     events = merge_events(e for e, _ in parsed if e is not None)
     raw_status = (text(node.get("status")) or "").lower()
+    substatus = text(node.get("substatus"))
+    refined = SUBSTATUS.get((substatus or "").lower())
+    newest = next((p for e, p in parsed if events and e is events[0]), None)
     # An unknown (newer) status word: in transit when there are events, else still pending.
     status = STATUS.get(raw_status, Status.IN_TRANSIT if events else Status.PENDING)
-    refined = SUBSTATUS.get((text(node.get("substatus")) or "").lower())
-    if refined is not None and status not in (Status.PENDING, Status.EXPIRED):
+    if raw_status == "pickup":
+        words = text(node.get("lastEvent")) or (events[0].description if events else None)
+        status = pickup_status(substatus, words)
+    elif refined is not None and status not in (Status.PENDING, Status.EXPIRED):
         status = refined[0]
-    if events and not typed.get(id(events[0]), True) and status not in _NO_EVENT_STATUS:
-        events[0] = events[0].model_copy(update={"status": status})
-    last_update = parse_time(node.get("lastUpdateTime"), tz) or (events[0].time if events else None)
     return Shipment(
         tracking_number=number,
         carrier=NAME,
         courier=text(node.get("carrier_code")) or courier,
         found=status is not Status.NOT_FOUND,
         status=status,
-        status_text=_status_text(node, refined[1] if refined else None),
+        status_text=_status_text(node, newest, refined[1] if refined else None),
         service=text(node.get("service_code")),
         origin=text(node.get("original_country")),
         destination=text(node.get("destination_country")),
-        last_update=last_update,
+        last_update=_last_update(node.get("lastUpdateTime"), events, dest_zone, origin_zone),
         events=events,
         order_id=text(node.get("order_id")),
+        transit_days=_int(node.get("itemTimeLength")),
     )
 
 
-_NO_EVENT_STATUS = frozenset({Status.PENDING, Status.NOT_FOUND})
+def _last_update(
+    value: Any, events: Sequence[Event], dest_zone: tzinfo | None, origin_zone: tzinfo | None
+) -> datetime | None:
+    """``lastUpdateTime`` in the zone of the checkpoint it names (same wall-clock time), else
+    of the destination leg; the newest event's time when it is missing."""
+    naive = parse_time(value)
+    if naive is None:
+        return events[0].time if events else None
+    for ev in events:
+        if ev.time is not None and ev.time.replace(tzinfo=None) == naive.replace(tzinfo=None):
+            return ev.time
+    zone_of = dest_zone or origin_zone
+    return naive if zone_of is None or naive.tzinfo else naive.replace(tzinfo=zone_of)
 
 
 def item_number(item: Any) -> str | None:
