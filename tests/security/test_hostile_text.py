@@ -50,6 +50,9 @@ KEEP = {
     "status",
     "substatus",
     "checkpoint_status",
+    # The legs' countries decide each checkpoint's zone: kept as sent so times compare exactly.
+    "original_country",
+    "destination_country",
     "Date",
     "created_at",
     "updated_at",

@@ -606,7 +606,10 @@ def place_country(location: str | None) -> str | None:
     item's destination there."""
     if not location:
         return None
-    found = _COUNTRY_NAMES.findall(" ".join(location.split()))
+    from waypost.safe import field
+
+    # Escape sequences glued to a name (``\x9b31mChina``) must not hide it.
+    found = _COUNTRY_NAMES.findall(field(location))
     return COUNTRY_CODES.get(found[-1].casefold()) if found else None
 
 
