@@ -430,6 +430,8 @@ def carriers_overview(rows: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
         state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
         out.write(f"{row['name']}  {row['title']}  [{state}]\n")
         out.write(f"  covers:  {row['coverage']}\n")
+        if row.get("api"):
+            out.write(f"  api:     {row['api']}\n")
         out.write(
             f"  batch:   up to {row['max_batch']} number(s) per request, "
             f"{row['max_connections']} requests in flight\n"

@@ -31,6 +31,7 @@ class Setting:
     credential: bool = False
     default: str | float | int | None = None
     allow_zero: bool = False
+    choices: tuple[str, ...] = ()
 
     def env_var(self, carrier: str) -> str:
         """The environment variable that overrides this key."""
@@ -47,7 +48,7 @@ def timezone(default: str | None) -> Setting:
     return Setting("timezone", "IANA zone of the carrier's local times", default=default)
 
 
-def rate(key: str, default: float, what: str) -> Setting:
+def rate(key: str, default: float | None, what: str) -> Setting:
     """A requests-per-second limit."""
     return Setting(key, f"max requests per second to {what}", kind="float", default=default)
 

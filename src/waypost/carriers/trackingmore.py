@@ -80,7 +80,6 @@ from waypost.carriers.base import (
     Query,
     Setting,
     TrackOptions,
-    base_url,
     rate,
     timezone,
 )
@@ -97,6 +96,8 @@ log = logging.getLogger("waypost.trackingmore")
 
 NAME = "trackingmore"
 DEFAULT_BASE = "https://api.trackingmore.com/v2"
+V4_BASE = "https://api.trackingmore.com/v4"
+APIS = ("v4", "v2")
 GET = "/trackings/get"
 REALTIME = "/trackings/realtime"
 POST = "/trackings/post"
@@ -157,7 +158,7 @@ def s10_courier(number: str) -> str | None:
 INFO = CarrierInfo(
     name=NAME,
     title="TrackingMore",
-    coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v2)",
+    coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v4 or v2)",
     docs="shared/seeds/trackingmore-api-v2-realtime.txt",
     max_batch=MAX_CREATE,
     max_connections=8,
@@ -166,10 +167,15 @@ INFO = CarrierInfo(
     "`waypost carriers --remote trackingmore` lists them",
     settings=(
         Setting("api_key", "TrackingMore API key", credential=True, secret=True),
-        base_url(DEFAULT_BASE),
-        rate("get_rate", 1.0, "GET /trackings/get (account reads)"),
-        rate("realtime_rate", 3.0, "POST /trackings/realtime"),
-        rate("default_rate", 1.0, "each other endpoint (create, batch, delete, carriers)"),
+        Setting("api", "API version: v4 (new accounts) or v2", default="v4", choices=APIS),
+        Setting(
+            "base_url",
+            f"API base URL (default {V4_BASE}, or {DEFAULT_BASE} with api = v2)",
+        ),
+        Setting("lang", "language of checkpoint texts (API v4 `lang`, e.g. en, de, cn)"),
+        rate("get_rate", None, "GET /trackings/get (default 10 with v4, 1 with v2)"),
+        rate("realtime_rate", None, "v4 /trackings/create, v2 /trackings/realtime (default 3)"),
+        rate("default_rate", None, "each other endpoint (default 10 with v4, 1 with v2)"),
         Setting(
             "realtime_max",
             "above this many numbers not in the account, create them (pending) "
@@ -263,12 +269,41 @@ INFO = CarrierInfo(
         ),
     ),
     rate_notes=(
-        "GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
+        "v4 (api = v4): GET /trackings/get 10 requests/s, 40 numbers per call; "
+        "POST /trackings/create 3 requests/s; other endpoints 10 requests/s",
+        "v2: GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
         "POST /trackings/realtime: 3 requests/s; the same shipment once per 2 hours",
         "other endpoints: 1 request/s each; batch create 40 per call",
         "a 429 pauses the account for 2 minutes",
     ),
 )
+
+
+def api_version(settings: Mapping[str, Any]) -> str:
+    """The configured API version (``v4`` unless ``api = "v2"``)."""
+    return "v2" if str(settings.get("api") or "").lower() == "v2" else "v4"
+
+
+def adapter(settings: Mapping[str, Any], session: Session, cache: Cache | None = None) -> Any:
+    """The adapter of the configured API version."""
+    if api_version(settings) == "v2":
+        return Adapter(settings, session, cache)
+    from waypost.carriers import trackingmore_v4
+
+    return trackingmore_v4.Adapter(settings, session, cache)
+
+
+def effective_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with the defaults of the configured version filled in (for display)."""
+    v4 = api_version(settings) == "v4"
+    filled = dict(settings)
+    filled["api"] = "v4" if v4 else "v2"
+    filled.setdefault("base_url", V4_BASE if v4 else DEFAULT_BASE)
+    for key, old, new in (("get_rate", 1.0, 10.0), ("realtime_rate", 3.0, 3.0)):
+        filled[key] = filled.get(key) or (new if v4 else old)
+    filled["default_rate"] = filled.get("default_rate") or (10.0 if v4 else 1.0)
+    return filled
+
 
 TEST_CASES = (
     {"number": "china-ems:LS912989618CN", "found": True, "status": Status.IN_TRANSIT},
@@ -324,7 +359,10 @@ SERVER_CODES = frozenset({500, 502, 503, 504})
 NOT_IN_ACCOUNT = frozenset({4017, 4031})
 ALREADY_EXISTS = 4016
 CANNOT_DETECT = 4032
-AUTH_HINT = "check carriers.trackingmore.api_key (`waypost config show`)"
+AUTH_HINT = (
+    "check carriers.trackingmore.api_key (`waypost config show`); a key of an account on the "
+    'newer API needs api = "v4" (`waypost config set carriers.trackingmore.api v4`)'
+)
 COURIER_HINT = "name the courier: trackingmore:COURIER:NUMBER (e.g. trackingmore:usps:NUMBER)"
 
 
