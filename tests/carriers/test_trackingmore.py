@@ -26,6 +26,7 @@ from waypost.sandbox import Sandbox
 from waypost.sandbox.server import LogEntry
 from waypost.sandbox.trackingmore import API_KEY, App, synthetic_number
 
+
 @pytest.fixture(autouse=True)
 def _api_v2(request: pytest.FixtureRequest) -> None:
     """These are the v2 adapter's tests: with the sandbox, waypost is set to ``api = "v2"``."""

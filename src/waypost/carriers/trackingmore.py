@@ -388,7 +388,10 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
     words = message or "no message"
     if code in AUTH_CODES:
         return AuthError(
-            f"{NAME}: API key rejected (code {code}: {words})", carrier=NAME, hint=AUTH_HINT
+            f"{NAME}: API key rejected (code {code}: {words}); "
+            'a key of an account on the newer API needs api = "v4"',
+            carrier=NAME,
+            hint=AUTH_HINT,
         )
     if code in QUOTA_CODES:
         return QuotaExceeded(

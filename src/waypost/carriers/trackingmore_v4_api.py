@@ -128,7 +128,8 @@ def error_for(code: int | None, message: str | None) -> CarrierError:
     words = message or "no message"
     if code in AUTH_CODES:
         return AuthError(
-            f"{NAME}: API key rejected by API v4 (code {code}: {words})",
+            f"{NAME}: API key rejected by API v4 (code {code}: {words}); "
+            'a key of an account on the older API needs api = "v2"',
             carrier=NAME,
             hint=AUTH_HINT,
         )
@@ -325,7 +326,7 @@ def _eta(value: Any, tz: tzinfo | None) -> date | datetime | None:
 
 def _days(value: Any) -> int | None:
     days = code_of(value)
-    return days if days is not None and days < 10_000 else None
+    return days if days is not None and 0 <= days < 10_000 else None
 
 
 def _link(legs: Iterable[Mapping[str, Any]]) -> str | None:
