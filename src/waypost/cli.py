@@ -850,6 +850,15 @@ def config_init(config: ConfigOpt = None) -> None:
                 STATE.secrets.append(answer)
             if answer:
                 sections.setdefault(info.name, {})[s.key] = answer
+        for s in (s for s in info.settings if s.choices):
+            now = str(current.get(s.key) or s.default or s.choices[0])
+            label = f"  {s.key} ({s.help}; {' or '.join(s.choices)}) [{now}]"
+            while (answer := typer.prompt(label, default="", show_default=False).strip()) and (
+                answer not in s.choices
+            ):
+                err(f"  {s.key} must be one of {', '.join(s.choices)}")
+            if answer:
+                sections.setdefault(info.name, {})[s.key] = answer
     if not sections:
         del data["carriers"]
     cfg.validate(data, path)
