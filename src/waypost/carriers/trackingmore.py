@@ -1,6 +1,10 @@
 """TrackingMore API v2 (``shared/seeds/trackingmore-api-v2-realtime.txt`` and
 ``shared/seeds/trackingmore-api-v2-list-ru.txt``; research notes in ``notes/trackingmore.md``).
 
+``carriers.trackingmore.api`` picks the version: ``v4`` (the default) is answered by
+``trackingmore_v4.py`` (``adapter`` chooses); this module keeps v2 and what both share: the
+number patterns, S10 courier codes, the status and substatus tables, ``INFO``.
+
 Base ``https://api.trackingmore.com/v2``, header ``Trackingmore-Api-Key``. Every answer is
 ``{"meta": {"code", "type", "message"}, "data": ...}`` and the adapter branches on ``meta.code``,
 never on the HTTP status alone (4016, 4021, 4031... arrive with HTTP 200).
