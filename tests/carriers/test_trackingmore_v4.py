@@ -342,8 +342,32 @@ def test_save_leaves_created_numbers_in_the_account(sandbox: Sandbox) -> None:
 
 
 def test_an_existing_number_answers_4101_and_is_read_back(sandbox: Sandbox) -> None:
-    (answer,) = _track(sandbox, [_q("RR050349575PH", "phlpost")], get_rate=10.0)
+    # asked as usps, it is not read from the account (held as phlpost); creating it is
+    # auto-corrected to phlpost, which exists: 4101, then read back
+    (answer,) = _track(sandbox, [_q("RR050349575PH", "usps")])
+    creates = _on(sandbox, api.CREATE)
+    assert [e.status for e in creates] == [400]
+    assert len(_on(sandbox, api.GET)) == 2
     assert answer.shipments[0].status is Status.DELIVERED
+    assert not _on(sandbox, api.DELETE)  # it was in the account before: it stays
+
+
+def test_update_moves_a_tracking_to_another_courier(sandbox: Sandbox) -> None:
+    tracking = next(t for t in _app(sandbox).account.values() if t.number == "RN210552627LT")
+    env = sandbox.env()
+    settings = {
+        "api_key": env["WAYPOST_TRACKINGMORE_API_KEY"],
+        "base_url": env["WAYPOST_TRACKINGMORE_BASE_URL"],
+    }
+
+    async def go() -> dict[str, Any]:
+        async with Session() as session:
+            return await tm4.Adapter(settings, session).update_courier(tracking.id, "korea-post")
+
+    assert asyncio.run(go())["courier_code"] == "korea-post"
+    (put,) = _on(sandbox, api.UPDATE)
+    assert (put.method, put.path) == ("PUT", f"/v4/trackings/update/{tracking.id}")
+    assert ("RN210552627LT", "korea-post") in _app(sandbox).account
 
 
 def test_detect_names_the_courier_when_no_pattern_is_sure(sandbox: Sandbox) -> None:
