@@ -20,6 +20,9 @@ whole `waypost track --jsonl -` process and reads its output as it comes: "1st u
 time to the first line with events (not `pending`), "all useful" the time to the last one when
 every number got its events ("-" otherwise), and "useful" how many did.
 
+TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
+created number deleted again as `track` without `--save` does) and for API v2.
+
     python bench/track.py [--latency 80] [--sizes 10,100,300,1000] [--only ils,mix]
 """
 
@@ -56,6 +59,7 @@ class Scenario:
     naive: Callable[[int, float], float]
     minimum: Callable[[int], int]
     preload: bool = False
+    api: str | None = None  # TrackingMore's API version for this row (None: the default, v4)
 
 
 def waves(requests: int, per_window: int, window: float = 1.0) -> float:
@@ -80,6 +84,11 @@ def pp_numbers(n: int, run: int) -> list[str]:
     return [f"9{run:06d}{i:012d}" for i in range(n)]
 
 
+def tm4_new_bound(n: int, lat: float) -> float:
+    # the first read, creates at 3/s from then on, the last create's answer, its delete
+    return lat + waves(n, 3) + lat + lat
+
+
 def tm_new_bound(n: int, lat: float) -> float:
     if n <= 20:  # read the account, then realtime at 3/s
         return lat + waves(n, 3) + lat
@@ -95,19 +104,19 @@ SCENARIOS = [
         minimum=lambda n: math.ceil(n / 100),
     ),
     Scenario(
-        "trackingmore (in account)",
+        "trackingmore v4 (in account)",
         tm_numbers("BA"),
-        bound=lambda n, lat: waves(math.ceil(n / 40), 1) + lat,
-        naive=lambda n, lat: n * max(lat, 1.0),
+        bound=lambda n, lat: waves(math.ceil(n / 40), 10) + lat,
+        naive=lambda n, lat: n * max(lat, 0.1),
         minimum=lambda n: math.ceil(n / 40),
         preload=True,
     ),
     Scenario(
-        "trackingmore (new)",
+        "trackingmore v4 (new)",
         tm_numbers("BN"),
-        bound=tm_new_bound,
+        bound=tm4_new_bound,
         naive=lambda n, lat: n * max(lat, 1 / 3),
-        minimum=lambda n: 1 + n if n <= 20 else 2 * math.ceil(n / 40),
+        minimum=lambda n: math.ceil(n / 40) + 2 * n,  # reads, creates, deletes (no --save)
     ),
     Scenario(
         "pandapon",
@@ -116,7 +125,31 @@ SCENARIOS = [
         naive=lambda n, lat: n * max(lat, 0.2),
         minimum=lambda n: n,
     ),
+    Scenario(
+        "trackingmore v2 (in account)",
+        tm_numbers("BB"),
+        bound=lambda n, lat: waves(math.ceil(n / 40), 1) + lat,
+        naive=lambda n, lat: n * max(lat, 1.0),
+        minimum=lambda n: math.ceil(n / 40),
+        preload=True,
+        api="v2",
+    ),
+    Scenario(
+        "trackingmore v2 (new)",
+        tm_numbers("BM"),
+        bound=tm_new_bound,
+        naive=lambda n, lat: n * max(lat, 1 / 3),
+        minimum=lambda n: 1 + n if n <= 20 else 2 * math.ceil(n / 40),
+        api="v2",
+    ),
 ]
+
+
+def api_env(box: SandboxProcess, api: str | None) -> dict[str, str]:
+    """The variables that put waypost on TrackingMore API ``api`` in the sandbox."""
+    base = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0]
+    chosen = api or "v4"
+    return {"WAYPOST_TRACKINGMORE_API": chosen, "WAYPOST_TRACKINGMORE_BASE_URL": f"{base}/{chosen}"}
 
 
 def _bare(numbers: list[str]) -> list[str]:
@@ -180,7 +213,7 @@ def main() -> None:
         return not wanted or any(name.startswith(w) for w in wanted)
 
     header = (
-        f"{'scenario':<27}{'N':>6}{'wall s':>9}{'bound s':>9}{'ratio':>7}{'requests':>10}"
+        f"{'scenario':<31}{'N':>6}{'wall s':>9}{'bound s':>9}{'ratio':>7}{'requests':>10}"
         f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}"
         f"{'1st useful':>11}{'all useful':>11}{'useful':>11}"
     )
@@ -198,6 +231,7 @@ def main() -> None:
         for scenario in [*SCENARIOS, None]:
             if not chosen(scenario.name if scenario else "mix"):
                 continue
+            os.environ.update(api_env(box, scenario.api if scenario else None))
             for n in sizes:
                 walls: list[float] = []
                 while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
@@ -210,13 +244,17 @@ def main() -> None:
                     time.sleep(1.1)
                 wall = statistics.median(walls)
                 useful = f"{'-':>11}" * 3
-                if scenario is not None and scenario.name == "trackingmore (new)":
+                if (
+                    scenario is not None
+                    and scenario.name.startswith("trackingmore")
+                    and scenario.name.endswith("(new)")
+                ):
                     run += 1
                     box.reset()
                     useful = time_to_useful(scenario.numbers(n, run), Path(tmp))
                     time.sleep(1.1)
                 print(
-                    f"{name:<27}{n:>6}{wall:>9.2f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
+                    f"{name:<31}{n:>6}{wall:>9.2f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
                     f"{minimum:>9}{rejections:>6}{naive:>9.1f}{naive / wall:>9.1f}x{useful}",
                     flush=True,
                 )

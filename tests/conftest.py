@@ -63,6 +63,15 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def tm_v2(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The sandbox with waypost on TrackingMore API v2 (``api = "v2"``) instead of the default."""
+    monkeypatch.setenv("WAYPOST_TRACKINGMORE_API", "v2")
+    v4 = sandbox.env()["WAYPOST_TRACKINGMORE_BASE_URL"]
+    monkeypatch.setenv("WAYPOST_TRACKINGMORE_BASE_URL", v4.removesuffix("/v4") + "/v2")
+    return sandbox
+
+
+@pytest.fixture
 def hostile(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
     """A hostile carrier in front of the sandbox, with waypost pointed at it (see hostile.py)."""
     server = HostileServer(sandbox.base_url).start()

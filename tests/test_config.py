@@ -188,10 +188,14 @@ def test_config_init_prompts_per_carrier_and_skips_empty_answers(cli, path: Path
     answers = []
     for info in carriers.infos():
         answers += ["uid-1" if info.name == "ils" else ""] + [""] * (len(info.credentials) - 1)
+        answers += ["v2" if info.name == "trackingmore" else ""] * sum(
+            1 for s in info.settings if s.choices
+        )
     r = cli("config", "init", stdin="\n".join(answers) + "\n")
     assert r.code == 0, r.err
     text = path.read_text()
     assert 'user_id = "uid-1"' in text
+    assert 'api = "v2"' in text  # TrackingMore's API version is asked too
     assert "pdd" not in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

@@ -37,7 +37,7 @@ def test_thirty_numbers_over_three_carriers_go_out_as_one_batch_each_all_at_once
         c: [e for e in log if e.carrier == c] for c in ("ils", "trackingmore", "pandapon")
     }
     assert [e.numbers for e in by_carrier["ils"]] == [10]
-    assert [(e.path, e.numbers) for e in by_carrier["trackingmore"]] == [("/v2/trackings/get", 10)]
+    assert [(e.path, e.numbers) for e in by_carrier["trackingmore"]] == [("/v4/trackings/get", 10)]
     assert len(by_carrier["pandapon"]) == 10  # the API takes one order per request
     assert sorted(e.params.get("orderId") for e in by_carrier["pandapon"]) == pandapon
     # All three carriers were asked before any of them had answered.
@@ -119,7 +119,7 @@ def test_carriers_lists_configured_and_unconfigured(sandbox: Sandbox, cli, monke
     assert rows["pandapon"]["configured"] is False
     assert rows["pandapon"]["missing"] == ["secret"]
     assert rows["ils"]["max_batch"] == 100
-    assert rows["trackingmore"]["rates_per_second"]["get_rate"] == 1.0
+    assert rows["trackingmore"]["rates_per_second"]["get_rate"] == 10.0
     assert any(p["example"] == "LS912989618CN" for p in rows["trackingmore"]["patterns"])
     text = cli("carriers").out
     assert "pandapon  PandaPon OpenAPI  [not configured: missing secret]" in text
@@ -165,6 +165,6 @@ def test_carriers_remote_lists_trackingmore_couriers_and_caches_them(sandbox: Sa
     codes = {c["code"] for c in first["couriers"]}  # type: ignore[index]
     assert {"usps", "china-ems"} <= codes
     assert cli("carriers", "--remote", "trackingmore").out.startswith(next(iter(sorted(codes)))[:0])
-    calls = [e for e in sandbox.entries("trackingmore") if e.path == "/v2/carriers"]
+    calls = [e for e in sandbox.entries("trackingmore") if e.path == "/v4/couriers/all"]
     assert len(calls) == 1  # the second run read the day-long cache
     assert cli("carriers", "--remote", "ils").code == 2

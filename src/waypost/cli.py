@@ -1056,6 +1056,15 @@ def config_init(
             if answer:
                 answers.setdefault(info.name, {})[s.key] = answer
                 changed.append(info.name)
+        for s in (s for s in info.settings if s.choices):
+            now = str(current.get(s.key) or s.default or s.choices[0])
+            label = f"  {s.key} ({s.help}; {' or '.join(s.choices)}) [{now}]"
+            while (answer := typer.prompt(label, default="", show_default=False).strip()) and (
+                answer not in s.choices
+            ):
+                err(f"  {s.key} must be one of {', '.join(s.choices)}")
+            if answer:
+                answers.setdefault(info.name, {})[s.key] = answer
 
     def apply(fresh: dict[str, Any]) -> None:
         for name, values in answers.items():

@@ -231,6 +231,8 @@ def _check_value(setting: Setting, value: Any) -> Any:
         value = clean(value)
         if setting.key == "timezone":
             _check_zone(value)
+        if setting.choices and value not in setting.choices:
+            raise ValueError(f"must be one of {', '.join(setting.choices)}")
         if setting.key == "base_url" and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value

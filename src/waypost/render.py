@@ -718,6 +718,8 @@ def carriers_overview(
         state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
         _wrapped(out, f"{row['name']}  {row['title']}  [{state}]", width, 2)
         line("covers", row["coverage"])
+        if row.get("api"):
+            line("api", row["api"])
         line(
             "batch",
             f"up to {row['max_batch']} number(s) per request, "

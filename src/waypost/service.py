@@ -290,7 +290,7 @@ async def _ask(
     cache: Cache | None,
     options: TrackOptions,
 ) -> list[Answer]:
-    adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)
+    adapter = carriers.adapter(name, config.carrier(name), session, cache)
     try:
         answers: list[Answer] = await adapter.track(queries, options)
     except CarrierError as err:
@@ -373,7 +373,7 @@ async def _with_adapter(
         max_body=config.max_body(),
     )
     async with session:
-        adapter = carriers.module(name).Adapter(config.carrier(name), session, cache)
+        adapter = carriers.adapter(name, config.carrier(name), session, cache)
         return await call(adapter)
 
 

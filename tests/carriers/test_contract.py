@@ -1,6 +1,6 @@
 """One harness over every registered carrier (apprise-style): declarations, the sandbox
 round trip of each module's TEST_CASES, rejected credentials, unreachable servers, and no
-secret in any output."""
+secret in any output. TrackingMore runs twice: API v4 (the default) and ``api = "v2"``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ from waypost.models import Status
 from waypost.sandbox import Sandbox
 
 NAMES = carriers.names()
+# Every carrier, and TrackingMore once more on its older API.
+VARIANTS = [*NAMES, "trackingmore@v2"]
+
+
+def _variant(variant: str, request: pytest.FixtureRequest) -> str:
+    """The carrier name of ``variant``; ``NAME@v2`` switches the sandboxed waypost to v2."""
+    name, _, api = variant.partition("@")
+    if api == "v2":
+        request.getfixturevalue("tm_v2")
+    return name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -38,8 +48,11 @@ def test_declarations_are_complete(name: str) -> None:
             assert pattern.check(pattern.example), pattern
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_sandbox_answers_every_declared_test_case(name: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_sandbox_answers_every_declared_test_case(
+    variant: str, request: pytest.FixtureRequest, sandbox: Sandbox, cli
+) -> None:  # type: ignore[no-untyped-def]
+    name = _variant(variant, request)
     cases = carriers.module(name).TEST_CASES
     r = cli("track", "--jsonl", *[f"{name}:{c['number']}" for c in cases])
     assert r.code == 0, r.err
@@ -53,10 +66,11 @@ def test_sandbox_answers_every_declared_test_case(name: str, sandbox: Sandbox, c
         assert mine[0]["carrier"] == name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_wrong_secret_is_exit_3_and_never_printed(
-    name: str, sandbox: Sandbox, cli, monkeypatch
+    variant: str, request: pytest.FixtureRequest, sandbox: Sandbox, cli, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
+    name = _variant(variant, request)
     info = carriers.info(name)
     wrong = {s.env_var(name): f"WRONG-{s.key}-value-0123456789" for s in info.secrets}
     for key, value in wrong.items():
@@ -68,10 +82,11 @@ def test_wrong_secret_is_exit_3_and_never_printed(
         assert value not in r.out + r.err
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_unreachable_carrier_is_exit_4_with_one_line_per_number(
-    name: str, sandbox: Sandbox, cli
+    variant: str, request: pytest.FixtureRequest, sandbox: Sandbox, cli
 ) -> None:  # type: ignore[no-untyped-def]
+    name = _variant(variant, request)
     sandbox.stop()
     number = carriers.module(name).TEST_CASES[0]["number"]
     r = cli("track", "--timeout", "1", "--jsonl", f"{name}:{number}")
@@ -112,8 +127,11 @@ def test_no_declared_test_case_expects_unknown(name: str) -> None:
     assert Status.UNKNOWN not in [x for x in mapped if isinstance(x, Status)]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_secrets_never_reach_output_or_logs(name: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_secrets_never_reach_output_or_logs(
+    variant: str, request: pytest.FixtureRequest, sandbox: Sandbox, cli
+) -> None:  # type: ignore[no-untyped-def]
+    name = _variant(variant, request)
     secrets = [
         v
         for k, v in sandbox.env().items()

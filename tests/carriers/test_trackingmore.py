@@ -28,6 +28,14 @@ from waypost.sandbox import Sandbox
 from waypost.sandbox.server import LogEntry
 from waypost.sandbox.trackingmore import API_KEY, App, synthetic_number
 
+
+@pytest.fixture(autouse=True)
+def _api_v2(request: pytest.FixtureRequest) -> None:
+    """These are the v2 adapter's tests: with the sandbox, waypost is set to ``api = "v2"``."""
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("tm_v2")
+
+
 GET_PATH = "/v2/trackings/get"
 REALTIME_PATH = "/v2/trackings/realtime"
 BATCH_PATH = "/v2/trackings/batch"
@@ -618,7 +626,8 @@ def _settings(sandbox: Sandbox, **over: Any) -> dict[str, Any]:
     env = sandbox.env()
     return {
         "api_key": env["WAYPOST_TRACKINGMORE_API_KEY"],
-        "base_url": env["WAYPOST_TRACKINGMORE_BASE_URL"],
+        "base_url": env["WAYPOST_TRACKINGMORE_BASE_URL"].removesuffix("/v4") + "/v2",
+        "api": "v2",
         "get_rate": 1.0,
         "realtime_rate": 3.0,
         "default_rate": 1.0,

@@ -17,3 +17,4 @@ def fast_trackingmore(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRe
         app = request.getfixturevalue("sandbox").apps.get("trackingmore")
         if app is not None:
             app.get_rate = app.realtime_rate = app.default_rate = 50.0
+            app.v4.create_rate = app.v4.other_rate = 50.0

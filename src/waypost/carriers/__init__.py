@@ -38,8 +38,18 @@ def infos() -> list[CarrierInfo]:
     return [info(n) for n in names()]
 
 
+def adapter(name: str, settings: Any, session: Any, cache: Any = None) -> Any:
+    """An adapter of carrier ``name`` (a module's ``adapter`` factory picks among versions)."""
+    mod = module(name)
+    factory = getattr(mod, "adapter", None) or mod.Adapter
+    return factory(settings, session, cache)
+
+
 def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) -> dict[str, Any]:
     """What ``waypost carriers`` shows about one carrier, as plain data."""
+    effective = getattr(module(info.name), "effective_settings", None)
+    if effective is not None:
+        settings = effective(settings)
     rates = {
         s.key: settings.get(s.key, s.default)
         for s in info.settings
@@ -68,4 +78,5 @@ def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) ->
         ],
         "docs": info.docs_url,
         "credentials_from": info.credentials_from,
+        **({"api": settings["api"]} if "api" in settings else {}),
     }

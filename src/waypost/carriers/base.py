@@ -32,6 +32,7 @@ class Setting:
     default: str | float | int | None = None
     allow_zero: bool = False
     maximum: float | None = None
+    choices: tuple[str, ...] = ()
 
     def env_var(self, carrier: str) -> str:
         """The environment variable that overrides this key."""
@@ -48,7 +49,7 @@ def timezone(default: str | None) -> Setting:
     return Setting("timezone", "IANA zone of the carrier's local times", default=default)
 
 
-def rate(key: str, default: float, what: str) -> Setting:
+def rate(key: str, default: float | None, what: str) -> Setting:
     """A requests-per-second limit."""
     return Setting(key, f"max requests per second to {what}", kind="float", default=default)
 

@@ -1,6 +1,10 @@
 """TrackingMore API v2 (``shared/seeds/trackingmore-api-v2-realtime.txt`` and
 ``shared/seeds/trackingmore-api-v2-list-ru.txt``; research notes in ``notes/trackingmore.md``).
 
+``carriers.trackingmore.api`` picks the version: ``v4`` (the default) is answered by
+``trackingmore_v4.py`` (``adapter`` chooses); this module keeps v2 and what both share: the
+number patterns, S10 courier codes, the status and substatus tables, ``INFO``.
+
 Base ``https://api.trackingmore.com/v2``, header ``Trackingmore-Api-Key``. Every answer is
 ``{"meta": {"code", "type", "message"}, "data": ...}`` and the adapter branches on ``meta.code``,
 never on the HTTP status alone (4016, 4021, 4031... arrive with HTTP 200).
@@ -105,7 +109,6 @@ from waypost.carriers.base import (
     Query,
     Setting,
     TrackOptions,
-    base_url,
     rate,
     timezone,
 )
@@ -129,6 +132,8 @@ log = logging.getLogger("waypost.trackingmore")
 
 NAME = "trackingmore"
 DEFAULT_BASE = "https://api.trackingmore.com/v2"
+V4_BASE = "https://api.trackingmore.com/v4"
+APIS = ("v4", "v2")
 GET = "/trackings/get"
 REALTIME = "/trackings/realtime"
 POST = "/trackings/post"
@@ -190,7 +195,7 @@ def s10_courier(number: str) -> str | None:
 INFO = CarrierInfo(
     name=NAME,
     title="TrackingMore",
-    coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v2)",
+    coverage="1,000+ couriers and posts worldwide through a TrackingMore account (API v4 or v2)",
     docs="shared/seeds/trackingmore-api-v2-realtime.txt",
     docs_url="https://www.trackingmore.com/api-index.html",
     credentials_from="your TrackingMore account: https://my.trackingmore.com/get_apikey.php",
@@ -201,10 +206,15 @@ INFO = CarrierInfo(
     "`waypost carriers --remote trackingmore` lists them",
     settings=(
         Setting("api_key", "TrackingMore API key", credential=True, secret=True),
-        base_url(DEFAULT_BASE),
-        rate("get_rate", 1.0, "GET /trackings/get (account reads)"),
-        rate("realtime_rate", 3.0, "POST /trackings/realtime"),
-        rate("default_rate", 1.0, "each other endpoint (create, batch, delete, carriers)"),
+        Setting("api", "API version: v4 (new accounts) or v2", default="v4", choices=APIS),
+        Setting(
+            "base_url",
+            f"API base URL (default {V4_BASE}, or {DEFAULT_BASE} with api = v2)",
+        ),
+        Setting("lang", "language of checkpoint texts (API v4 `lang`, e.g. en, de, cn)"),
+        rate("get_rate", None, "GET /trackings/get (default 10 with v4, 1 with v2)"),
+        rate("realtime_rate", None, "v4 /trackings/create, v2 /trackings/realtime (default 3)"),
+        rate("default_rate", None, "each other endpoint (default 10 with v4, 1 with v2)"),
         Setting(
             "realtime_max",
             "above this many numbers not in the account, create them (pending) "
@@ -298,12 +308,41 @@ INFO = CarrierInfo(
         ),
     ),
     rate_notes=(
-        "GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
+        "v4 (api = v4): GET /trackings/get 10 requests/s, 40 numbers per call; "
+        "POST /trackings/create 3 requests/s; other endpoints 10 requests/s",
+        "v2: GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
         "POST /trackings/realtime: 3 requests/s; the same shipment once per 2 hours",
         "other endpoints: 1 request/s each; batch create 40 per call",
         "a 429 pauses the account for 2 minutes",
     ),
 )
+
+
+def api_version(settings: Mapping[str, Any]) -> str:
+    """The configured API version (``v4`` unless ``api = "v2"``)."""
+    return "v2" if str(settings.get("api") or "").lower() == "v2" else "v4"
+
+
+def adapter(settings: Mapping[str, Any], session: Session, cache: Cache | None = None) -> Any:
+    """The adapter of the configured API version."""
+    if api_version(settings) == "v2":
+        return Adapter(settings, session, cache)
+    from waypost.carriers import trackingmore_v4
+
+    return trackingmore_v4.Adapter(settings, session, cache)
+
+
+def effective_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with the defaults of the configured version filled in (for display)."""
+    v4 = api_version(settings) == "v4"
+    filled = dict(settings)
+    filled["api"] = "v4" if v4 else "v2"
+    filled.setdefault("base_url", V4_BASE if v4 else DEFAULT_BASE)
+    for key, old, new in (("get_rate", 1.0, 10.0), ("realtime_rate", 3.0, 3.0)):
+        filled[key] = filled.get(key) or (new if v4 else old)
+    filled["default_rate"] = filled.get("default_rate") or (10.0 if v4 else 1.0)
+    return filled
+
 
 TEST_CASES = (
     {"number": "china-ems:LS912989618CN", "found": True, "status": Status.IN_TRANSIT},
@@ -634,7 +673,10 @@ WRONG_PATH = frozenset({404, 405})  # no such resource / method not allowed ther
 CONFLICT = 409
 ALREADY_EXISTS = 4016
 CANNOT_DETECT = 4032
-AUTH_HINT = "check carriers.trackingmore.api_key (`waypost config show`)"
+AUTH_HINT = (
+    "check carriers.trackingmore.api_key (`waypost config show`); a key of an account on the "
+    'newer API needs api = "v4" (`waypost config set carriers.trackingmore.api v4`)'
+)
 COURIER_HINT = "name the courier: trackingmore:COURIER:NUMBER (e.g. trackingmore:usps:NUMBER)"
 
 
@@ -660,7 +702,10 @@ def envelope_error(code: int | None, message: str | None) -> CarrierError:
     words = message or "no message"
     if code in AUTH_CODES:
         return AuthError(
-            f"{NAME}: API key rejected (code {code}: {words})", carrier=NAME, hint=AUTH_HINT
+            f"{NAME}: API key rejected (code {code}: {words}); "
+            'a key of an account on the newer API needs api = "v4"',
+            carrier=NAME,
+            hint=AUTH_HINT,
         )
     if code in QUOTA_CODES:
         return QuotaExceeded(

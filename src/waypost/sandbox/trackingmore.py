@@ -316,6 +316,9 @@ class App:
         self.faults: list[tuple[int, str | None]] = []
         self.world = self._demo_world()
         self._preload_demo()
+        from waypost.sandbox.trackingmore_v4 import V4
+
+        self.v4 = V4(self)
 
     # -- demo data ------------------------------------------------------------------------
 
@@ -546,7 +549,7 @@ class App:
     def env(self, base: str) -> dict[str, str]:
         """Variables for this emulation."""
         return {
-            "WAYPOST_TRACKINGMORE_BASE_URL": base + "/v2",
+            "WAYPOST_TRACKINGMORE_BASE_URL": base + "/v4",
             "WAYPOST_TRACKINGMORE_API_KEY": API_KEY,
         }
 
@@ -714,7 +717,9 @@ class App:
         return f"{method} {route}", self.default_rate
 
     def handle(self, request: Request, entry: LogEntry) -> Reply:
-        """Answer one call under ``/v2``."""
+        """Answer one call under ``/v2`` (``/v4``: ``trackingmore_v4.py``)."""
+        if request.path.startswith("/v4/"):
+            return self.v4.handle(request, entry)
         if not request.path.startswith("/v2/"):
             return reply(404)
         route = request.path[3:].rstrip("/")
@@ -980,6 +985,9 @@ class App:
                         setattr(self, key, float(body[key]))
                 if "retry_after" in body:
                     self.retry_after = bool(body["retry_after"])
+                for key, attr in (("v4_create_rate", "create_rate"), ("v4_rate", "other_rate")):
+                    if key in body:
+                        setattr(self.v4, attr, float(body[key]))
                 return Reply.json(self.settings())
             if action == "fetch" and request.method == "POST":
                 return Reply.json({"fetched": self.fetch(body.get("numbers"))})
@@ -992,9 +1000,11 @@ class App:
                 return Reply.json({"ok": True})
             if action == "fail" and request.method == "POST":
                 code = int(body.get("code", 500))
+                path = body.get("path")
+                if isinstance(path, str) and path.startswith("/v4/"):
+                    return self.v4.fail(code, path[3:], int(body.get("times", 1)))
                 if code not in CODES:
                     return Reply.json({"ok": False, "error": f"unknown code {code}"}, 400)
-                path = body.get("path")
                 self.faults.extend([(code, path)] * int(body.get("times", 1)))
                 return Reply.json({"ok": True})
             if action == "account" and request.method == "GET":
