@@ -92,6 +92,7 @@ def _init_answers(ils_pdd: str) -> str:
                 answers.append("sandbox" if s.key == "user_id" else ils_pdd)
             else:
                 answers.append("")
+        answers.extend("" for s in info.settings if s.choices)  # e.g. TrackingMore's api: keep
     return "\n".join(answers) + "\n"
 
 

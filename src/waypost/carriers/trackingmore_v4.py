@@ -251,7 +251,7 @@ class Adapter:
         creating: list[asyncio.Future[None]] = []
 
         async def create(q: Query) -> None:
-            out[q.key], tracking_id = await self._create(q, keep=keep)
+            out[q.key], tracking_id = await self._create(q, keep=keep, refresh=options.refresh)
             options.answered(NAME, 1)
             if tracking_id is not None:
                 await self._delete_id(tracking_id, q.number)
@@ -299,10 +299,13 @@ class Adapter:
                 self._remember(number, text(item.get("id")))
         return numbers, held
 
-    async def _create(self, query: Query, *, keep: bool) -> tuple[Answer, str | None]:
+    async def _create(
+        self, query: Query, *, keep: bool, refresh: bool = False
+    ) -> tuple[Answer, str | None]:
         """Create one tracking and answer it from the real-time answer; with it the id to
-        delete afterwards (``keep`` False), else None."""
-        if self.cache is not None:
+        delete afterwards (``keep`` False), else None. A recent answer is reused unless
+        ``refresh``."""
+        if self.cache is not None and not refresh:
             hit = as_dict(self.cache.get(NS_CREATED, query.number, CREATE_REUSE))
             item = as_dict(hit.get("item"))
             if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
