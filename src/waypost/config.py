@@ -552,13 +552,9 @@ LOCK_WAIT = 10.0
 def locked(path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
     """Hold an exclusive lock on the config file's directory, so that read-modify-write cycles
     never interleave (a directory lock leaves no lock file behind and cannot be replaced)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory locks, writes stay atomic
+    if os.name != "posix":  # no advisory locks there: writes stay atomic
         yield
         return
-    import time
-
     target = _target(path)
     _mkdir(target.parent)
     lock = target.parent
@@ -566,19 +562,14 @@ def locked(path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
         fd = os.open(lock, os.O_RDONLY)
     except OSError as exc:
         raise ConfigError(f"cannot lock the config file: {lock}: {exc.strerror or exc}") from None
+    from waypost.paths import flock_within
+
     try:
-        give_up = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= give_up:
-                    raise ConfigError(
-                        f"another waypost has been changing {path} for {wait:g} s (lock {lock})",
-                        hint="try again in a moment",
-                    ) from None
-                time.sleep(0.02)
+        if not flock_within(fd, wait, poll=0.02):
+            raise ConfigError(
+                f"another waypost has been changing {path} for {wait:g} s (lock {lock})",
+                hint="try again in a moment",
+            )
         yield
     finally:
         os.close(fd)

@@ -69,3 +69,20 @@ def busy_timeout(explicit: Path | None = None, env: Mapping[str, str] | None = N
     if not math.isfinite(value) or not 0 <= value <= BUSY_TIMEOUT_MAX:
         return BUSY_TIMEOUT
     return float(value)
+
+
+def flock_within(fd: int, wait: float, poll: float = 0.05) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, trying for ``wait`` seconds; False if it stayed
+    taken (another waypost holds it)."""
+    import fcntl
+    import time
+
+    give_up = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= give_up:
+                return False
+            time.sleep(poll)

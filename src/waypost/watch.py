@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,22 +45,15 @@ LOCK_NAME = "watch.lock"
 @contextlib.contextmanager
 def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
     """Hold the watch lock, waiting up to ``wait`` seconds; StoreLocked if it stays taken."""
-    import fcntl
+    from waypost.paths import flock_within
 
     fd = _open_lock(data_dir / LOCK_NAME)
     try:
-        give_up = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= give_up:
-                    raise StoreLocked(
-                        f"another `waypost watch` is running (lock {data_dir / LOCK_NAME}); "
-                        "skipping this pass"
-                    ) from None
-                time.sleep(0.1)
+        if not flock_within(fd, wait, poll=0.1):
+            raise StoreLocked(
+                f"another `waypost watch` is running (lock {data_dir / LOCK_NAME}); "
+                "skipping this pass"
+            )
         yield
     finally:
         os.close(fd)
