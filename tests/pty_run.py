@@ -11,6 +11,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -26,6 +27,8 @@ class PtyOutcome:
     code: int
     screen: str
     err: str
+    raw: bytes = b""  # the screen's bytes as the program wrote them
+    raw_err: bytes = b""
 
     @property
     def lines(self) -> list[str]:
@@ -37,18 +40,36 @@ class PtyOutcome:
         return max((cell_len(line) for line in self.lines), default=0)
 
 
-def run_on_pty(*args: str, columns: int, rows: int = 50, timeout: float = 30.0) -> PtyOutcome:
-    """``waypost ARGS`` with stdout on a pty of ``columns`` x ``rows``; stderr piped."""
-    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
-    env["TERM"] = "xterm-256color"
+def run_on_pty(
+    *args: str,
+    columns: int,
+    rows: int = 50,
+    timeout: float = 30.0,
+    color: bool | None = None,
+    env: Mapping[str, str] | None = None,
+    keep_newlines: bool = False,
+) -> PtyOutcome:
+    """``waypost ARGS`` with stdout on a pty of ``columns`` x ``rows``; stderr piped.
+
+    ``color`` False sets ``NO_COLOR``; ``keep_newlines`` turns the terminal's ``\n`` -> ``\r\n``
+    translation off, so the bytes are exactly what waypost wrote."""
+    base = os.environ if env is None else env
+    child = {k: v for k, v in base.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
+    child["TERM"] = "xterm-256color"
+    if color is False:
+        child["NO_COLOR"] = "1"
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    if keep_newlines:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
     proc = subprocess.Popen(
         [sys.executable, "-m", "waypost", *args],
         stdin=subprocess.DEVNULL,
         stdout=slave,
         stderr=subprocess.PIPE,
-        env=env,
+        env=child,
     )
     os.close(slave)
     chunks: list[bytes] = []
@@ -72,6 +93,9 @@ def run_on_pty(*args: str, columns: int, rows: int = 50, timeout: float = 30.0) 
         if proc.poll() is None:
             proc.kill()
     assert proc.stderr is not None
-    err = proc.stderr.read().decode("utf-8", "replace")
+    err = proc.stderr.read()
     proc.stderr.close()
-    return PtyOutcome(code, b"".join(chunks).decode("utf-8", "replace"), err)
+    raw = b"".join(chunks)
+    return PtyOutcome(
+        code, raw.decode("utf-8", "replace"), err.decode("utf-8", "replace"), raw, err
+    )

@@ -4,17 +4,10 @@ TSV, notifications, hooks) and `--json`, which keeps it exactly."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
 import shutil
-import struct
-import subprocess
 import sys
-import termios
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +25,7 @@ from tests.hostile import (
     hostile_text,
     map_strings,
 )
+from tests.pty_run import run_on_pty
 from waypost import notify, safe
 from waypost.notify import HOOK_ENV
 
@@ -148,42 +142,10 @@ def run_pty(
     args: list[str], *, columns: int = 120, color: bool = False, env: dict[str, str] | None = None
 ) -> tuple[int, bytes, bytes]:
     """``python -m waypost ARGS`` with stdout on a real terminal of ``columns`` (no COLUMNS)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.ONLCR  # keep "\n" as the program wrote it
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    env = {k: v for k, v in (env or os.environ).items() if k not in {"COLUMNS", "LINES"}}
-    env["TERM"] = "xterm-256color"
-    env.pop("NO_COLOR", None)
-    if not color:
-        env["NO_COLOR"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "waypost", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env=env,
+    run = run_on_pty(
+        *args, columns=columns, rows=40, timeout=60, color=color, env=env, keep_newlines=True
     )
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            proc.kill()
-            pytest.fail("no output from waypost on the pty within 60 s")
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    proc.stderr.close()
-    return proc.wait(timeout=60), b"".join(chunks), err
+    return run.code, run.raw, run.raw_err
 
 
 @pytest.mark.parametrize("color", [False, True], ids=["no-color", "color"])
