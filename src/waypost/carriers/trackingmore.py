@@ -844,7 +844,7 @@ def _place_zone(location: str | None, leg: str | None) -> tzinfo | None:
     return zone(COUNTRY_ZONES.get(code or ""))
 
 
-def _same_step_same_time(
+def same_step_same_time(
     parsed: list[tuple[Event | None, dict[str, Any]]],
 ) -> list[tuple[Event | None, dict[str, Any]]]:
     """Both legs often copy one step with the same wall-clock time; in two zones those would be
@@ -888,7 +888,7 @@ def parse_item(
         place = _location(point)
         parsed.append((_event(point, tz or _place_zone(place, leg), place), point))
     if as_list(dest_info.get("trackinfo")) and as_list(origin_info.get("trackinfo")):
-        parsed = _same_step_same_time(parsed)
+        parsed = same_step_same_time(parsed)
     dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
     origin_zone = tz or zone(COUNTRY_ZONES.get(origin or ""))
     events = merge_events(e for e, _ in parsed if e is not None)
