@@ -40,7 +40,8 @@ from (TrackingMore's own SDKs, read at the commits named; the support article by
 
 Not found in a public source, and chosen here: the page size (``items_amount``) waypost asks
 for is 100, and paging stops at a short or empty page, at a page that repeats the previous one,
-or after ``MAX_PAGES``; a checkpoint without its own status is in transit.
+or after ``MAX_PAGES`` (400: the 40,000 trackings of v2's cap); a checkpoint without its own
+status is in transit.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ RATES: dict[str, float] = {CREATE: 3.0, **{e: 10.0 for e in ENDPOINTS if e != CR
 MAX_NUMBERS = 40  # tracking_numbers= per GET /trackings/get
 MAX_BATCH = 40  # items per POST /trackings/batch
 PAGE_SIZE = 100  # items_amount= waypost asks for when paging
-MAX_PAGES = 500  # paging stops here whatever the answers say
+MAX_PAGES = 400  # pages of 100 per watch pass (v2: 20 of 2,000), whatever the answers say
 PAUSE_429 = 120.0
 
 SUCCESS = 200
