@@ -20,7 +20,8 @@ Which path a number takes:
   to be in the account are ``Answer(unchanged=True)``; others are read by number, and created
   when still absent. ``watch`` keeps what it creates. The cursor moves only after the pass's
   news has been delivered and stored (``TrackOptions.after_delivery``), and not at all when
-  paging stopped at ``MAX_PAGES``: a killed or failed pass reads the same updates again.
+  paging stopped at ``MAX_PAGES`` or a number the account holds failed: a killed or failed
+  pass reads the same updates again.
 * Couriers for create: ``Query.courier``, else the shared patterns, else ``POST
   /couriers/detect`` (cached), as with v2.
 * Limits: one ``http.RateLimiter`` per endpoint at the documented rate (``get_rate``,
@@ -452,7 +453,9 @@ class Adapter:
             options.answered(NAME, len(queries) - len(rest))
             if rest:
                 out.update(await self._track(rest, options, keep=True))
-        if self.cache is not None and self._complete:
+        # A failed number the account holds would be "unchanged" on every later page read.
+        missed = any(a.failure is not None and self._member(a.query.number) for a in out.values())
+        if self.cache is not None and self._complete and not missed:
             cache = self.cache
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
