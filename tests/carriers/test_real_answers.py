@@ -31,8 +31,6 @@ from waypost.models import Event, Shipment
 
 Ref = tuple[str, str | None]  # (description, location) of one event
 
-NAIVE = "issue 16: TrackingMore times are naive; a single-zone country's leg gets its zone"
-
 
 def _default_tz(info: Any) -> Any:
     setting = info.setting("timezone")
@@ -352,7 +350,6 @@ CASES = (
             ),
         ),
         zones=((("Delivered", "SUZHOU & SURROUNDING AREA - CHINA MAINLAND"), "+08:00"),),
-        xfail={"zone:0": NAIVE},
     ),
     Case(
         id="trackingmore-v4-usps-legs",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -377,11 +378,22 @@ def test_detect_names_the_courier_when_no_pattern_is_sure(sandbox: Sandbox) -> N
     assert len(_on(sandbox, api.DETECT)) == 1
 
 
+def _watching() -> TrackOptions:
+    return TrackOptions(watch=True)
+
+
+def _deliver(options: TrackOptions) -> None:
+    """What ``watch`` does once a pass's news is stored: run the deferred cursor moves."""
+    for _, action in options.deferred:
+        action()
+
+
 def test_watch_pages_changed_trackings_instead_of_asking_every_number(sandbox: Sandbox) -> None:
     numbers = [synthetic_number(i, "VW") for i in range(250)]
     _app(sandbox).preload(numbers)
     cache = MemoryCache()
-    first = _track(sandbox, [_q(n) for n in numbers], TrackOptions(watch=True), cache)
+    first = _track(sandbox, [_q(n) for n in numbers], options := _watching(), cache)
+    _deliver(options)
     assert all(a.failure is None and not a.unchanged for a in first)
     sandbox.reset_log()
     again = _track(sandbox, [_q(n) for n in numbers], TrackOptions(watch=True), cache)
@@ -397,7 +409,8 @@ def test_watch_answers_unchanged_for_known_numbers_on_no_page(sandbox: Sandbox) 
     numbers = [synthetic_number(i, "VU") for i in range(5)]
     _app(sandbox).preload(numbers)
     cache = MemoryCache()
-    _track(sandbox, [_q(n) for n in numbers], TrackOptions(watch=True), cache)
+    _track(sandbox, [_q(n) for n in numbers], options := _watching(), cache)
+    _deliver(options)
     for tracking in _app(sandbox).account.values():
         tracking.updated -= 86400
     later = cache.get(tm4.NS_WATCH, "cursor")
@@ -424,8 +437,110 @@ def test_paging_stops_at_a_repeated_page(sandbox: Sandbox, hostile: HostileServe
     assert len(asked) == 2  # the second page repeats the first: stop
 
 
+def _endless(asked: list[str]) -> Any:
+    """Account pages that are always full and always new, N1 on each."""
+
+    def answer(seen: Any) -> Raw | None:
+        if "pages_amount=" not in seen.path:
+            return None
+        asked.append(seen.path)
+        page = [{"tracking_number": "N1", "courier_code": "usps", "id": "a1"}] + [
+            {"tracking_number": f"Z{len(asked)}X{i}", "courier_code": "usps"}
+            for i in range(api.PAGE_SIZE - 1)
+        ]
+        return Raw.json({"meta": {"code": 200, "message": "ok"}, "data": page})
+
+    return answer
+
+
+def _cursor_moves(options: TrackOptions) -> bool:
+    return any(carrier == tm4.NAME for carrier, _ in options.deferred)
+
+
+def test_paging_stops_at_max_pages_and_keeps_the_cursor(
+    sandbox: Sandbox, hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "MAX_PAGES", 3)
+    asked: list[str] = []
+    hostile.answer(_endless(asked))
+    cache = MemoryCache()
+    cache.put(tm4.NS_WATCH, "cursor", 1.0e9)
+    options = TrackOptions(watch=True)
+    answers = _track_env(hostile.env(sandbox.env()), [_q("N1")], options, cache)
+    assert answers[0].failure is None
+    assert len(asked) == 3
+    assert not _cursor_moves(options)  # the next pass reads the same updates again
+    assert cache.get(tm4.NS_WATCH, "cursor") == 1.0e9
+
+
+def test_the_cursor_moves_only_after_delivery(sandbox: Sandbox) -> None:
+    numbers = [synthetic_number(i, "VD") for i in range(3)]
+    _app(sandbox).preload(numbers)
+    cache = MemoryCache()
+    cache.put(tm4.NS_WATCH, "cursor", 1.0e9)
+    options = TrackOptions(watch=True)
+    _track(sandbox, [_q(n) for n in numbers], options, cache)
+    assert cache.get(tm4.NS_WATCH, "cursor") == 1.0e9  # not before the news is stored
+    (action,) = [a for carrier, a in options.deferred if carrier == tm4.NAME]
+    action()
+    assert cache.get(tm4.NS_WATCH, "cursor") > 1.0e9
+
+
+def test_paging_stops_at_the_run_deadline(sandbox: Sandbox, hostile: HostileServer) -> None:
+    asked: list[str] = []
+    hostile.answer(_endless(asked))
+    cache = MemoryCache()
+    cache.put(tm4.NS_WATCH, "cursor", 1.0e9)
+    options = TrackOptions(watch=True)
+    env = hostile.env(sandbox.env())
+    answers = _track_env(env, [_q("N1")], options, cache, deadline=0.5)
+    assert "deadline" in str(answers[0].failure)
+    assert 1 <= len(asked) < api.MAX_PAGES
+    assert not _cursor_moves(options)
+
+
+def test_a_429_of_years_pauses_for_max_pause_and_says_so(
+    sandbox: Sandbox, hostile: HostileServer
+) -> None:
+    hostile.answer(lambda seen: Raw.too_many("99999999"))
+    cache = MemoryCache()
+    env = hostile.env(sandbox.env())
+    (answer,) = _track_env(env, [_q("RR050349575PH")], TrackOptions(), cache)
+    assert isinstance(answer.failure, RateLimited)
+    assert "paused the account for 5 minutes; try again in 5 minutes" in str(answer.failure)
+    until = cache.get(tm4.NS_LIMITS, "paused_until")
+    assert 0 < until - time.time() <= 300.0
+
+
+def test_a_stored_pause_of_years_is_capped_at_max_pause(sandbox: Sandbox) -> None:
+    cache = MemoryCache()
+    cache.put(tm4.NS_LIMITS, "paused_until", time.time() + 1.0e8)
+    (answer,) = _track(sandbox, [_q("RR050349575PH")], TrackOptions(), cache)
+    assert isinstance(answer.failure, RateLimited)
+    assert "an earlier run's 429; try again in 5 minutes" in str(answer.failure)
+    assert cache.get(tm4.NS_LIMITS, "paused_until") - time.time() <= 300.0
+    assert sandbox.entries("trackingmore") == []  # nothing sent while paused
+
+
+def test_a_pause_longer_than_the_deadline_is_reported_not_waited(
+    sandbox: Sandbox, hostile: HostileServer
+) -> None:
+    hostile.answer(lambda seen: Raw.too_many("60"))
+    env = hostile.env(sandbox.env())
+    started = time.monotonic()
+    options = TrackOptions(wait=True)
+    (answer,) = _track_env(env, [_q("RR050349575PH")], options, MemoryCache(), deadline=5)
+    assert isinstance(answer.failure, RateLimited)
+    assert "try again in 60 s" in str(answer.failure)
+    assert time.monotonic() - started < 5
+
+
 def _track_env(
-    env: dict[str, str], queries: Sequence[Query], options: TrackOptions, cache: MemoryCache
+    env: dict[str, str],
+    queries: Sequence[Query],
+    options: TrackOptions,
+    cache: MemoryCache,
+    deadline: float | None = None,
 ) -> list[Answer]:
     settings = {
         "api_key": env["WAYPOST_TRACKINGMORE_API_KEY"],
@@ -433,7 +548,7 @@ def _track_env(
     }
 
     async def go() -> list[Answer]:
-        async with Session() as session:
+        async with Session(deadline=deadline) as session:
             return await tm4.Adapter(settings, session, cache).track(queries, options)
 
     return asyncio.run(go())

@@ -5,13 +5,16 @@ the sandbox, while the other carriers answer normally.
 Each case asserts the documented exit code, no traceback, the other carriers' shipments
 answered, the watch store intact (``PRAGMA integrity_check``, no row lost or added, no event
 lost) and the peak memory of each child process (``wait4``'s ``ru_maxrss``) under a limit.
+The TrackingMore-specific cases run against both API versions (``-v2``, ``-v4``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +37,7 @@ from tests.hostile import (
     measured_command,
 )
 from waypost import carriers
+from waypost.carriers import trackingmore_v4_api as v4_api
 from waypost.store import Store
 
 NAMES = carriers.names()
@@ -163,10 +167,42 @@ def pandapon_empty(data: Any) -> Rewrite:
     return rewrite
 
 
+V4_PAGE = 100  # items_amount waypost asks v4 for
+PAGED = re.compile(r"[?&](page|pages_amount)=")  # v2's and v4's page parameter
+
+
+def page_requests(server: HostileServer) -> list[Seen]:
+    """The account page reads the server saw (v2 ``page=``, v4 ``pages_amount=``)."""
+    return [s for s in server.seen if "/trackings/get" in s.path and PAGED.search(s.path)]
+
+
+_TEMPLATE: list[Any] = []  # a v4 tracking seen on a page, to fill the empty pages after it
+
+
+def _v4_page(carrier: str, path: str, payload: Any) -> list[Any] | None:
+    """The trackings of a v4 account page (``data`` is a list; empty only past the account's
+    last page, then filled from a tracking seen before), else None."""
+    if carrier != "trackingmore" or "/v4/" not in path or not path.endswith("/trackings/get"):
+        return None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return None
+    if data:
+        _TEMPLATE[:] = data[:1]
+    return data or list(_TEMPLATE) or None
+
+
 def endless_pages(carrier: str, path: str, payload: Any) -> Any:
     """TrackingMore account pages that are always full, always new and never say ``total``."""
     if carrier != "trackingmore" or not path.endswith("/trackings/get"):
         return payload
+    if (listed := _v4_page(carrier, path, payload)) is not None:
+        page = next(_PAGE)
+        filler = [
+            {**listed[0], "id": f"p{page}x{i}", "tracking_number": f"ZZ{page:04d}{i:05d}"}
+            for i in range(V4_PAGE - len(listed))
+        ]
+        return {**payload, "data": [*listed, *filler]}
     data = payload.get("data") if isinstance(payload, dict) else None
     items = data.get("items") if isinstance(data, dict) else None
     if not items:
@@ -187,6 +223,8 @@ def repeated_pages(carrier: str, path: str, payload: Any) -> Any:
     """Every page full and the same one, ``total`` gone."""
     if carrier != "trackingmore" or not path.endswith("/trackings/get"):
         return payload
+    if (listed := _v4_page(carrier, path, payload)) is not None:
+        return {**payload, "data": (listed * V4_PAGE)[:V4_PAGE]}
     data = payload.get("data") if isinstance(payload, dict) else None
     items = data.get("items") if isinstance(data, dict) else None
     if not items:
@@ -212,11 +250,36 @@ class Case:
     message: str = ""  # in every failed shipment's error
     check: Callable[[Run, Run, Path, HostileServer], None] | None = None
     extra: dict[str, str] = field(default_factory=dict)  # environment
+    api: str | None = None  # TrackingMore API version (None: the default)
+    primed: bool = False  # a first `watch --once` leaves a cursor before the hostile answers
 
 
-def _paused_in_store(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+def both(case: Case, **v4: Any) -> list[Case]:
+    """A TrackingMore case against API v2 and v4 (``v4``: what differs there)."""
+    return [
+        dataclasses.replace(case, id=f"{case.id}-v2", api="v2"),
+        dataclasses.replace(case, id=f"{case.id}-v4", api="v4", **v4),
+    ]
+
+
+def limits(api: str | None) -> str:
+    """The cache namespace of an API version's rate-limit state."""
+    return "trackingmore.limits" if api == "v2" else "trackingmore4.limits"
+
+
+def cursor(data: Path, api: str | None) -> Any:
+    """The stored watch cursor of an API version."""
     with Store.open(data) as store:
-        until = store.get("trackingmore.limits", "paused_until")
+        return store.get("trackingmore.watch" if api == "v2" else "trackingmore4.watch", "cursor")
+
+
+def _paused_in_store(api: str | None) -> Callable[[Run, Run, Path, HostileServer], None]:
+    return lambda track, watch, data, server: _paused(api, track, watch, data)
+
+
+def _paused(api: str | None, track: Run, watch: Run, data: Path) -> None:
+    with Store.open(data) as store:
+        until = store.get(limits(api), "paused_until")
     assert until is not None
     assert until - time.time() <= 300.0  # the cap, not three years
     assert watch.seconds < 30  # watch reports the pause instead of waiting it out
@@ -245,12 +308,20 @@ def _replaced(track: Run, watch: Run, data: Path, server: HostileServer) -> None
 
 
 def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
-    pages = [s for s in server.seen if "/trackings/get" in s.path and "page=" in s.path]
+    pages = page_requests(server)
     assert 1 <= len(pages) <= 20 + 1, len(pages)
 
 
+def _pages_cut_by_deadline(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
+    # v4's cap is 400 pages of 100: here the run's --deadline 3 ends paging before it, the
+    # numbers say so and the cursor stays where it was (the cap itself: test_trackingmore_v4).
+    pages = page_requests(server)
+    assert 1 < len(pages) < v4_api.MAX_PAGES, len(pages)
+    assert "deadline" in watch.out + watch.err, watch.out
+
+
 def _pages_stop_on_repeat(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
-    pages = [s for s in server.seen if "/trackings/get" in s.path and "page=" in s.path]
+    pages = page_requests(server)
     assert len(pages) == 2, [s.path for s in pages]
 
 
@@ -305,29 +376,42 @@ CASES = [
         code=0,
         failed=False,
     ),
-    Case(
-        "retry-after-years",
-        "trackingmore",
-        only("trackingmore", lambda s: Raw.too_many("99999999")),
-        watch_args=("--deadline", "10"),
-        message="try again in",
-        check=_paused_in_store,
+    *(
+        dataclasses.replace(c, check=_paused_in_store(c.api))
+        for c in both(
+            Case(
+                "retry-after-years",
+                "trackingmore",
+                only("trackingmore", lambda s: Raw.too_many("99999999")),
+                watch_args=("--deadline", "10"),
+                message="try again in",
+            )
+        )
     ),
-    Case(
-        "pages-without-end",
-        "trackingmore",
-        rewrite=endless_pages,
-        code=0,
-        failed=False,
-        check=_pages_bounded,
+    *both(
+        Case(
+            "pages-without-end",
+            "trackingmore",
+            rewrite=endless_pages,
+            code=0,
+            failed=False,
+            check=_pages_bounded,
+        ),
+        primed=True,
+        watch_args=("--deadline", "3"),
+        watch_code=1,
+        check=_pages_cut_by_deadline,
     ),
-    Case(
-        "pages-repeated",
-        "trackingmore",
-        rewrite=repeated_pages,
-        code=0,
-        failed=False,
-        check=_pages_stop_on_repeat,
+    *both(
+        Case(
+            "pages-repeated",
+            "trackingmore",
+            rewrite=repeated_pages,
+            code=0,
+            failed=False,
+            check=_pages_stop_on_repeat,
+        ),
+        primed=True,
     ),
 ]
 
@@ -351,12 +435,22 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
 ) -> None:
     for key, value in case.extra.items():
         monkeypatch.setenv(key, value)
+    if case.api is not None:
+        monkeypatch.setenv("WAYPOST_TRACKINGMORE_API", case.api)
+        base = os.environ["WAYPOST_TRACKINGMORE_BASE_URL"].removesuffix("/v4")
+        monkeypatch.setenv("WAYPOST_TRACKINGMORE_BASE_URL", f"{base}/{case.api}")
     # Three processes in a row: PandaPon's 5/s would count them together (not the point here).
     monkeypatch.setattr("waypost.sandbox.pandapon.RATE", 1000)
     data = isolated / "data"
     saved = waypost("track", "--save", "--jsonl", *ALL)
     assert saved.code == 0, saved.err
+    if case.primed:
+        first = waypost("watch", "--once")
+        assert first.code == 0, first.err
+        assert cursor(data, case.api) is not None
+    _TEMPLATE.clear()
     before_rows, before_events = snapshot(data)
+    before_cursor = cursor(data, case.api)
     hostile.seen.clear()
     hostile.answer(case.answer)
     hostile.rewrite(case.rewrite)
@@ -389,5 +483,7 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     after_rows, after_events = snapshot(data)
     assert after_rows.keys() == before_rows.keys()  # no row lost, no phantom row
     assert after_events >= before_events
+    if case.api is not None and watch.code != 0:  # a failed pass reads the same news again
+        assert cursor(data, case.api) == before_cursor
     if case.check is not None:
         case.check(track, watch, data, hostile)

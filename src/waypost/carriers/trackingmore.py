@@ -844,7 +844,7 @@ def _place_zone(location: str | None, leg: str | None) -> tzinfo | None:
     return zone(COUNTRY_ZONES.get(code or ""))
 
 
-def _same_step_same_time(
+def same_step_same_time(
     parsed: list[tuple[Event | None, dict[str, Any]]],
 ) -> list[tuple[Event | None, dict[str, Any]]]:
     """Both legs often copy one step with the same wall-clock time; in two zones those would be
@@ -888,7 +888,7 @@ def parse_item(
         place = _location(point)
         parsed.append((_event(point, tz or _place_zone(place, leg), place), point))
     if as_list(dest_info.get("trackinfo")) and as_list(origin_info.get("trackinfo")):
-        parsed = _same_step_same_time(parsed)
+        parsed = same_step_same_time(parsed)
     dest_zone = tz or zone(COUNTRY_ZONES.get(dest or ""))
     origin_zone = tz or zone(COUNTRY_ZONES.get(origin or ""))
     events = merge_events(e for e, _ in parsed if e is not None)
@@ -1051,18 +1051,7 @@ class Adapter:
 
     def pause_error(self) -> RateLimited:
         """The error every number gets while TrackingMore pauses the account."""
-        seconds = max(1.0, self._paused_until - time.monotonic())
-        if self._pause_length is None:
-            why = "TrackingMore paused the account after an earlier run's 429"
-        else:
-            why = f"TrackingMore paused the account for {duration(self._pause_length)}"
-        return RateLimited(
-            f"{NAME}: too many requests (429): {why}; "
-            f"try again in {duration(seconds)}, or pass --wait to wait it out",
-            carrier=NAME,
-            hint="pass --wait to wait the pause out instead",
-            retry_after=seconds,
-        )
+        return pause_error(self._paused_until - time.monotonic(), self._pause_length)
 
     def _pause(self, seconds: float) -> None:
         """Hold every TrackingMore request of this session for ``seconds``."""
@@ -1075,8 +1064,7 @@ class Adapter:
     def _on_429(self, response: httpx.Response) -> None:
         from waypost.http import retry_after
 
-        seconds = retry_after(response.headers, cap=self.max_pause)
-        seconds = min(PAUSE_429, self.max_pause) if seconds is None else seconds
+        seconds = pause_429(retry_after(response.headers, cap=self.max_pause), self.max_pause)
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
         self._pause_length = seconds
         self._pause(seconds)
@@ -1090,14 +1078,10 @@ class Adapter:
             return
         self._primed = True
         now = time.time()
-        until = _float(self.cache.get(NS_LIMITS, "paused_until"))
-        if until is not None and until > now:
-            if until - now > self.max_pause:
-                # Stored by an older waypost or under a larger cap: it never outlives the cap.
-                until = now + self.max_pause
-                self.cache.put(NS_LIMITS, "paused_until", until)
+        left = stored_pause(self.cache, NS_LIMITS, now, self.max_pause)
+        if left is not None:
             self._pause_length = None
-            self._pause(until - now)
+            self._pause(left)
         for endpoint in ENDPOINTS:
             last = _float(self.cache.get(NS_LIMITS, endpoint))
             shared = self.limiter(endpoint)
@@ -1590,6 +1574,42 @@ class _Refused(CarrierError):
 
 def _has_code(payload: Any) -> bool:
     return read_envelope(payload)[0] is not None
+
+
+def pause_429(hinted: float | None, max_pause: float) -> float:
+    """How long a 429 pauses the account: its (already capped) ``Retry-After``, else
+    ``PAUSE_429``, never longer than ``max_pause`` (``[http] max_pause``)."""
+    return min(PAUSE_429, max_pause) if hinted is None else min(hinted, max_pause)
+
+
+def stored_pause(cache: Cache, namespace: str, now: float, max_pause: float) -> float | None:
+    """Seconds left of a 429 pause an earlier run stored (``namespace``/``paused_until``), or
+    None; never more than ``max_pause``: a longer one (an older waypost, a larger cap) is
+    stored again capped."""
+    until = _float(cache.get(namespace, "paused_until"))
+    if until is None or until <= now:
+        return None
+    if until - now > max_pause:
+        until = now + max_pause
+        cache.put(namespace, "paused_until", until)
+    return until - now
+
+
+def pause_error(seconds: float, length: float | None) -> RateLimited:
+    """The error every number gets while TrackingMore pauses the account: ``seconds`` still
+    to wait of a pause of ``length`` (None: a pause carried over from an earlier run)."""
+    seconds = max(1.0, seconds)
+    if length is None:
+        why = "TrackingMore paused the account after an earlier run's 429"
+    else:
+        why = f"TrackingMore paused the account for {duration(length)}"
+    return RateLimited(
+        f"{NAME}: too many requests (429): {why}; "
+        f"try again in {duration(seconds)}, or pass --wait to wait it out",
+        carrier=NAME,
+        hint="pass --wait to wait the pause out instead",
+        retry_after=seconds,
+    )
 
 
 def duration(seconds: float) -> str:

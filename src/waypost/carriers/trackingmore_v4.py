@@ -14,16 +14,23 @@ Which path a number takes:
 * ``watch``: without a cursor (first pass, or no cache) the watched numbers are read by number.
   With one, ``GET /trackings/get?updated_date_min=`` (cursor minus 10 minutes) pages through
   what changed: ``items_amount`` 100, ``pages_amount`` 1, 2, ... until a page shorter than asked,
-  an empty page, a page repeating the one before, or ``MAX_PAGES``. Watched numbers on no page
-  that the cache knows to be in the account are ``Answer(unchanged=True)``; others are read by
-  number, and created when still absent. ``watch`` keeps what it creates.
+  an empty page, a page repeating the one before, or ``MAX_PAGES`` (400 pages of 100: the
+  40,000 trackings v2's 20 pages of 2,000 read, 40 s at 10 calls/s). The run's deadline ends
+  paging with a ``Timeout`` for every number. Watched numbers on no page that the cache knows
+  to be in the account are ``Answer(unchanged=True)``; others are read by number, and created
+  when still absent. ``watch`` keeps what it creates. The cursor moves only after the pass's
+  news has been delivered and stored (``TrackOptions.after_delivery``), and not at all when
+  paging stopped at ``MAX_PAGES`` or a number the account holds failed: a killed or failed
+  pass reads the same updates again.
 * Couriers for create: ``Query.courier``, else the shared patterns, else ``POST
   /couriers/detect`` (cached), as with v2.
 * Limits: one ``http.RateLimiter`` per endpoint at the documented rate (``get_rate``,
   ``realtime_rate`` for create, ``default_rate`` for the rest; the documented rates unless
   configured: TrackingMore negotiates higher ones with larger plans). A 429 pauses every
-  endpoint of the session for 120 s (or ``Retry-After``); ``--wait``/``watch`` wait it out
-  and retry once, otherwise the numbers fail with ``RateLimited``.
+  endpoint of the session for 120 s (or ``Retry-After``), never longer than ``[http]
+  max_pause`` (300 s), a pause stored by an earlier run included; ``--wait``/``watch`` wait it
+  out and retry once (unless it outlasts ``--deadline``: then it is reported), otherwise the
+  numbers fail with ``RateLimited``, whose message says how long the pause really lasts.
 * ``lang`` (``carriers.trackingmore.lang``) is sent as ``lang`` on reads and ``language`` on
   creates; TrackingMore then sends checkpoint texts in that language. No public source shows it
   sending the original text beside the translation, so ``Event.description_local`` stays empty.
@@ -41,7 +48,7 @@ from waypost.carriers import trackingmore as shared
 from waypost.carriers import trackingmore_v4_api as api
 from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions
-from waypost.errors import CarrierError, ProtocolError, RateLimited
+from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
@@ -103,7 +110,9 @@ class Adapter:
         }
         self.wait = False
         self._paused_until = 0.0
+        self._pause_length: float | None = api.PAUSE_429
         self._primed = False
+        self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
@@ -118,16 +127,14 @@ class Adapter:
             if shared_limiter is not None:
                 shared_limiter.pause(seconds)
 
+    @property
+    def max_pause(self) -> float:
+        """The longest pause a 429 may impose (``[http] max_pause``)."""
+        return self.session.retry.max_pause
+
     def pause_error(self) -> RateLimited:
         """The error every number gets while the account is paused after a 429."""
-        seconds = max(1.0, self._paused_until - time.monotonic())
-        return RateLimited(
-            f"{NAME}: too many requests (429): TrackingMore asks for a pause; try again in "
-            f"{seconds:.0f} s, or pass --wait to wait it out",
-            carrier=NAME,
-            hint="pass --wait to wait the pause out instead",
-            retry_after=seconds,
-        )
+        return shared.pause_error(self._paused_until - time.monotonic(), self._pause_length)
 
     def _prime(self) -> None:
         """Carry a 429 pause and each endpoint's last request over from earlier runs."""
@@ -135,9 +142,10 @@ class Adapter:
             return
         self._primed = True
         now = time.time()
-        until = shared._float(self.cache.get(NS_LIMITS, "paused_until"))
-        if until is not None and until > now:
-            self._pause(until - now)
+        left = shared.stored_pause(self.cache, NS_LIMITS, now, self.max_pause)
+        if left is not None:
+            self._pause_length = None
+            self._pause(left)
         for endpoint in api.ENDPOINTS:
             last = shared._float(self.cache.get(NS_LIMITS, endpoint))
             limiter = self.limiter(endpoint)
@@ -187,9 +195,10 @@ class Adapter:
     def _on_429(self, response: httpx.Response) -> None:
         from waypost.http import retry_after
 
-        seconds = retry_after(response.headers)
-        seconds = api.PAUSE_429 if seconds is None else seconds
+        hinted = retry_after(response.headers, cap=self.max_pause)
+        seconds = shared.pause_429(hinted, self.max_pause)
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
+        self._pause_length = seconds
         self._pause(seconds)
         if self.cache is not None:
             self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
@@ -447,15 +456,23 @@ class Adapter:
             options.answered(NAME, len(queries) - len(rest))
             if rest:
                 out.update(await self._track(rest, options, keep=True))
-        if self.cache is not None:
-            self.cache.put(NS_WATCH, "cursor", started)
+        # A failed number the account holds would be "unchanged" on every later page read.
+        missed = any(a.failure is not None and self._member(a.query.number) for a in out.values())
+        if self.cache is not None and self._complete and not missed:
+            cache = self.cache
+            options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
     async def _pages(self, since: float) -> dict[str, list[dict[str, Any]]]:
         """Every tracking updated since ``since``, by number, paged with a hard stop."""
         seen: dict[str, list[dict[str, Any]]] = {}
         previous: list[str] | None = None
+        self._complete = True
         for page in range(1, api.MAX_PAGES + 1):
+            if self.session.remaining() <= 0:
+                raise Timeout(
+                    f"{NAME}: run deadline reached while paging the account", carrier=NAME
+                )
             _, data = await self.call(
                 api.GET,
                 "GET",
@@ -466,16 +483,20 @@ class Adapter:
             items = api.trackings_of(data)
             keys = [f"{api.item_number(i)}/{i.get('courier_code')}" for i in items]
             if not items or keys == previous:
-                break
+                return seen
             for item in items:
                 number = api.item_number(item)
                 if number:
                     seen.setdefault(number, []).append(item)
             if len(items) < api.PAGE_SIZE:
-                break
+                return seen
             previous = keys
-        else:
-            log.warning("%s: stopped paging after %d pages", NAME, api.MAX_PAGES)
+        log.warning(
+            "%s: the account has more than %d pages of updates; the rest waits for the next pass",
+            NAME,
+            api.MAX_PAGES,
+        )
+        self._complete = False
         return seen
 
     # -- remove -------------------------------------------------------------------------

@@ -40,7 +40,8 @@ from (TrackingMore's own SDKs, read at the commits named; the support article by
 
 Not found in a public source, and chosen here: the page size (``items_amount``) waypost asks
 for is 100, and paging stops at a short or empty page, at a page that repeats the previous one,
-or after ``MAX_PAGES``; a checkpoint without its own status is in transit.
+or after ``MAX_PAGES`` (400: the 40,000 trackings of v2's cap); a checkpoint without its own
+status is in transit.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from waypost.carriers import trackingmore as shared
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.models import Event, LastMile, Shipment, Status
@@ -73,7 +75,7 @@ RATES: dict[str, float] = {CREATE: 3.0, **{e: 10.0 for e in ENDPOINTS if e != CR
 MAX_NUMBERS = 40  # tracking_numbers= per GET /trackings/get
 MAX_BATCH = 40  # items per POST /trackings/batch
 PAGE_SIZE = 100  # items_amount= waypost asks for when paging
-MAX_PAGES = 500  # paging stops here whatever the answers say
+MAX_PAGES = 400  # pages of 100 per watch pass (v2: 20 of 2,000), whatever the answers say
 PAUSE_429 = 120.0
 
 SUCCESS = 200
@@ -294,12 +296,26 @@ def _location(point: Mapping[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
+def checkpoint_zone(point: Mapping[str, Any], leg: str | None) -> tzinfo | None:
+    """A checkpoint's zone, as v2 reads it: the country its place names, else its own
+    ``country_iso2``, else its leg's; None (naive) for a country with several zones."""
+    place = text(point.get("location"))
+    country = shared.place_country(place) or shared.country_code(point.get("country_iso2"))
+    return shared.country_zone(country or leg)
+
+
 def parse_checkpoint(
-    node: Any, tz: tzinfo | None, table: Mapping[str, Status], subs: Mapping[str, Any]
+    node: Any,
+    tz: tzinfo | None,
+    table: Mapping[str, Status],
+    subs: Mapping[str, Any],
+    leg: str | None = None,
 ) -> Event | None:
-    """One ``trackinfo`` checkpoint; None when it has neither time nor words."""
+    """One ``trackinfo`` checkpoint; None when it has neither time nor words. Without ``tz``
+    (the ``timezone`` setting) its time gets the zone of the country it happened in
+    (``checkpoint_zone``, of the leg country ``leg``)."""
     point = as_dict(node)
-    when = parse_time(point.get("checkpoint_date"), tz)
+    when = parse_time(point.get("checkpoint_date"), tz or checkpoint_zone(point, leg))
     words = text(point.get("tracking_detail"))
     if when is None and words is None:
         return None
@@ -353,10 +369,16 @@ def parse_tracking(
     node = as_dict(item)
     origin = as_dict(node.get("origin_info"))
     destination = as_dict(node.get("destination_info"))
-    points = [p for leg in (destination, origin) for p in as_list(leg.get("trackinfo"))]
-    events = merge_events(
-        e for e in (parse_checkpoint(p, tz, table, subs) for p in points) if e is not None
+    dest = shared.leg_country(node.get("destination_country"), destination.get("courier_code"))
+    home = shared.leg_country(
+        node.get("origin_country"), origin.get("courier_code") or node.get("courier_code")
     )
+    legs = ((destination, dest), (origin, home))
+    points = [(p, c) for leg, c in legs for p in as_list(leg.get("trackinfo"))]
+    parsed = [(parse_checkpoint(p, tz, table, subs, c), as_dict(p)) for p, c in points]
+    if as_list(destination.get("trackinfo")) and as_list(origin.get("trackinfo")):
+        parsed = shared.same_step_same_time(parsed)
+    events = merge_events(e for e, _ in parsed if e is not None)
     main = (text(node.get("delivery_status")) or "").lower()
     status = table.get(main, Status.IN_TRANSIT if events else Status.PENDING)
     refined = subs.get((text(node.get("substatus")) or "").lower())
