@@ -167,8 +167,11 @@ class VirtualTime:
         task.result()
 
 
-def simulate(rate: float, requests: int, latency: float, **limiter_kw: object) -> list[float]:
-    """Send times of ``requests`` concurrent requests that each take ``latency`` to answer."""
+def simulate(
+    rate: float, requests: int, latency: float, queued: float = 0.0, **limiter_kw: object
+) -> list[float]:
+    """Send times of ``requests`` concurrent requests that each wait ``queued`` after taking
+    their permit (e.g. for a connection), then take ``latency`` to answer."""
     vt = VirtualTime()
     sent: list[float] = []
 
@@ -176,7 +179,10 @@ def simulate(rate: float, requests: int, latency: float, **limiter_kw: object) -
         limiter = RateLimiter(rate, clock=vt.clock, sleep=vt.sleep)
 
         async def one() -> None:
-            async with limiter.slot():
+            async with limiter.slot() as sending:
+                if queued:
+                    await vt.sleep(queued)
+                sending()
                 sent.append(vt.now)
                 await vt.sleep(latency)
 
@@ -206,6 +212,14 @@ def test_rate_limiter_counts_from_the_answer_so_late_arrivals_cannot_bunch() -> 
 def test_rate_limiter_caps_the_wait_for_slow_answers() -> None:
     sent = simulate(1, 3, latency=5.0)
     assert sent == pytest.approx([0.0, 1.2, 2.4])  # ARRIVAL_JITTER + 1 s, not 5 s + 1 s
+
+
+def test_the_slow_answer_fallback_counts_from_the_send_not_the_permit() -> None:
+    # Each request waits 0.5 s for a connection after its permit, then its answer is slow:
+    # the permit may come back only 1 s after the request surely arrived (send + 0.2 s).
+    sent = simulate(1, 3, latency=5.0, queued=0.5)
+    assert sent == pytest.approx([0.5, 2.2, 3.9])
+    assert at_most_per_second([t + 0.2 for t in sent], 1)
 
 
 def test_a_paused_limiter_raises_or_waits() -> None:

@@ -77,6 +77,10 @@ class Paused(Exception):
         self.seconds = seconds
 
 
+def _unlimited() -> None:
+    """``sending()`` of an endpoint without a rate limit."""
+
+
 class RateLimiter:
     """Keeps one endpoint within "at most N requests per second", as the server counts them.
 
@@ -123,8 +127,12 @@ class RateLimiter:
         return max(0.0, self._paused_until - self._clock())
 
     @contextlib.asynccontextmanager
-    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[None]:
-        """Hold a permit around one request; ``Paused`` instead of waiting out a pause."""
+    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[Callable[[], None]]:
+        """Hold a permit around one request; ``Paused`` instead of waiting out a pause.
+
+        Yields ``sending()``, to be called as the request leaves (after any wait for a
+        connection): a request that waited after taking its permit arrives later than the
+        permit was taken, so the no-answer fallback counts from the send, not from the permit."""
         await self._permits.acquire()
         try:
             if (early := self._not_before - self._clock()) > 0:
@@ -137,15 +145,22 @@ class RateLimiter:
             self._permits.release()
             raise
         self.acquired += 1
-        sent = self._clock()
-        # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
-        # even while the request is still waiting for its answer.
-        latest = self._give_back(ARRIVAL_JITTER + self.hold)
+        sent: list[float] = []
+        latest: list[asyncio.Task[None]] = []
+
+        def sending() -> None:
+            sent.append(self._clock())
+            # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
+            # even while the request is still waiting for its answer.
+            latest.append(self._give_back(ARRIVAL_JITTER + self.hold))
+
         try:
-            yield
+            yield sending
         finally:
-            if self._clock() < sent + ARRIVAL_JITTER and latest.cancel():
-                self._returns.discard(latest)
+            if not latest:  # never sent, or sent unannounced: counted from now, surely after
+                self._give_back(self.hold)
+            elif self._clock() < sent[0] + ARRIVAL_JITTER and latest[0].cancel():
+                self._returns.discard(latest[0])
                 self._give_back(self.hold)
 
     def _give_back(self, delay: float) -> asyncio.Task[None]:
@@ -430,9 +445,12 @@ class Session:
         # The rate permit first: a request queued behind its endpoint's limit must not hold
         # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
-            limiter.slot(wait_pause=wait_pause) if limiter else contextlib.nullcontext(),
+            limiter.slot(wait_pause=wait_pause)
+            if limiter
+            else contextlib.nullcontext(_unlimited) as sending,
             self.slots(carrier, max_connections),
         ):
+            sending()
             self.requests += 1
             started = time.monotonic()
             options = dict(kwargs)
