@@ -156,8 +156,9 @@ def test_recorded_v4_dhl_answer() -> None:
     assert s.link == "http://www.dhl.com/"
     assert [e.status for e in s.events] == [Status.DELIVERED, Status.OUT_FOR_DELIVERY]
     assert s.events[0].description == "Delivered"
-    assert s.status_text is not None
-    assert s.status_text.startswith("Delivered, SUZHOU")
+    # latest_event "Delivered, SUZHOU & ... - CHINA MAINLAND, 2023-09-15 15:00:00": the status line
+    # is the description alone; the place and time are the newest event's own columns.
+    assert s.status_text == "Delivered"
 
 
 def test_recorded_v4_usps_legs() -> None:
@@ -672,3 +673,32 @@ def test_both_versions_answer_the_demo_numbers_alike(sandbox: Sandbox, cli, requ
     assert ems["last_mile"] == {"courier": "usps", "tracking_number": "9400111201080805483016"}
     ups = next(s for s in v4 if s["tracking_number"] == "1Z999AA10123456784")
     assert ups["eta_source"] == "carrier"
+
+
+def test_the_status_line_is_latest_event_without_its_place_and_time() -> None:
+    # v4's latest_event glues "description,place,time" as v2's lastEvent does.
+    item = {
+        "tracking_number": "LS912989618CN",
+        "courier_code": "china-ems",
+        "delivery_status": "transit",
+        "latest_event": "Arrived at USPS Regional Destination Facility,DES MOINES IA NETWORK "
+        "DISTRIBUTION CENTER,2018-04-17 22:30",
+        "latest_checkpoint_time": "2018-04-17 22:30",
+        "origin_info": {
+            "trackinfo": [
+                {
+                    "checkpoint_date": "2018-04-17 22:30",
+                    "tracking_detail": "Arrived at USPS Regional Destination Facility",
+                    "location": "DES MOINES IA NETWORK DISTRIBUTION CENTER",
+                    "checkpoint_delivery_status": "transit",
+                }
+            ]
+        },
+    }
+    shipment = api.parse_tracking(item, "LS912989618CN", None, tm.STATUS, tm.SUBSTATUS)
+    assert shipment.status_text == "Arrived at USPS Regional Destination Facility"
+    item["origin_info"] = {"trackinfo": []}  # no checkpoint: only the time comes off
+    shipment = api.parse_tracking(item, "LS912989618CN", None, tm.STATUS, tm.SUBSTATUS)
+    assert shipment.status_text == (
+        "Arrived at USPS Regional Destination Facility,DES MOINES IA NETWORK DISTRIBUTION CENTER"
+    )

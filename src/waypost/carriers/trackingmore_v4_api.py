@@ -47,7 +47,7 @@ status is in transit.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
@@ -398,7 +398,7 @@ def parse_tracking(
         courier=text(node.get("courier_code")) or courier,
         found=status is not Status.NOT_FOUND,
         status=status,
-        status_text=text(node.get("latest_event")) or (str(refined[1]) if refined else None),
+        status_text=_latest_words(node, events, str(refined[1]) if refined else None),
         service=text(node.get("service_code")),
         origin=text(node.get("origin_country")),
         destination=text(node.get("destination_country")),
@@ -412,3 +412,20 @@ def parse_tracking(
         link=_link((origin, destination)),
         archived=(text(node.get("archived")) or "").lower() in ("archived", "true"),
     )
+
+
+def _latest_words(
+    node: Mapping[str, Any], events: Sequence[Event], fallback: str | None
+) -> str | None:
+    """``latest_event`` ("description,place,time" as v2's ``lastEvent``) without the place and
+    time glued on, read with v2's rule."""
+    newest = (
+        {"StatusDescription": events[0].description, "location": events[0].location}
+        if events
+        else None
+    )
+    item = {
+        "lastEvent": node.get("latest_event"),
+        "lastUpdateTime": node.get("latest_checkpoint_time"),
+    }
+    return shared._status_text(item, newest, fallback)
