@@ -126,7 +126,7 @@ if TYPE_CHECKING:
     import httpx
 
     from waypost.carriers.base import Cache
-    from waypost.http import Session
+    from waypost.http import RateLimiter, Session
 
 log = logging.getLogger("waypost.trackingmore")
 
@@ -1082,11 +1082,7 @@ class Adapter:
         if left is not None:
             self._pause_length = None
             self._pause(left)
-        for endpoint in ENDPOINTS:
-            last = _float(self.cache.get(NS_LIMITS, endpoint))
-            shared = self.limiter(endpoint)
-            if last is not None and shared is not None and now - last < shared.hold:
-                shared.defer(shared.hold - (now - last))
+        carry_spacing(self.cache, NS_LIMITS, ENDPOINTS, self.limiter, now)
 
     async def call(
         self,
@@ -1580,6 +1576,22 @@ def pause_429(hinted: float | None, max_pause: float) -> float:
     """How long a 429 pauses the account: its (already capped) ``Retry-After``, else
     ``PAUSE_429``, never longer than ``max_pause`` (``[http] max_pause``)."""
     return min(PAUSE_429, max_pause) if hinted is None else min(hinted, max_pause)
+
+
+def carry_spacing(
+    cache: Cache,
+    namespace: str,
+    endpoints: Iterable[str],
+    limiter: Callable[[str], RateLimiter | None],
+    now: float,
+) -> None:
+    """Space each endpoint's first request a ``hold`` after an earlier run's last one (the
+    server still counts it)."""
+    for endpoint in endpoints:
+        last = _float(cache.get(namespace, endpoint))
+        lim = limiter(endpoint)
+        if last is not None and lim is not None and now - last < lim.hold:
+            lim.defer(lim.hold - (now - last))
 
 
 def stored_pause(cache: Cache, namespace: str, now: float, max_pause: float) -> float | None:

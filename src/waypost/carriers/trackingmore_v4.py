@@ -146,11 +146,7 @@ class Adapter:
         if left is not None:
             self._pause_length = None
             self._pause(left)
-        for endpoint in api.ENDPOINTS:
-            last = shared._float(self.cache.get(NS_LIMITS, endpoint))
-            limiter = self.limiter(endpoint)
-            if last is not None and limiter is not None and now - last < limiter.hold:
-                limiter.defer(limiter.hold - (now - last))
+        shared.carry_spacing(self.cache, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
 
     async def call(
         self,
