@@ -692,6 +692,7 @@ def watch_list(
         return
     if fmt is Format.PLAIN:
         # For scripts: full text, ISO times, whole days since the first event (empty: none).
+        lines = []
         for r in rows:
             days = since_first(r)
             fields = (
@@ -703,7 +704,8 @@ def watch_list(
                 _iso(r.last_checked, term) or "",
                 "" if days is None else f"{days:.0f}",
             )
-            out.writelines("\t".join(fields) + "\n")
+            lines.append("\t".join(fields) + "\n")
+        out.write("".join(lines))
         return
     con = console(term, out)
     if not rows:

@@ -7,6 +7,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import waypost.cli
 
 HEAVY = ("httpx", "sqlite3", "pydantic", "rich", "tenacity", "waypost.store", "waypost.service")
@@ -44,3 +46,41 @@ def test_the_entry_point_and_python_m_still_run_the_cli() -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
+
+
+def test_the_event_loop_is_started_only_in_service() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(waypost.cli.__file__).resolve().parents[1]
+    starts = re.compile(r"asyncio\.run\(|new_event_loop\(|run_until_complete\(|asyncio\.Runner\(")
+    where = sorted(
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if starts.search(p.read_text(encoding="utf-8"))
+    )
+    assert where == ["service.py"]
+
+
+@pytest.mark.parametrize("rich", [False, True])
+@pytest.mark.parametrize("args", [["--help"], ["-h"], []])
+def test_the_quick_overview_prints_exactly_the_full_apps_help(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    rich: bool,
+    args: list[str],
+) -> None:
+    from waypost import cli
+
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(cli, "isatty", lambda _stream: rich)
+    printed = []
+    for overview in (cli.OVERVIEW, ()):
+        monkeypatch.setattr(cli, "OVERVIEW", overview)
+        capsys.readouterr()
+        code = cli.main(list(args))
+        captured = capsys.readouterr()
+        printed.append((code, captured.out, captured.err))
+    assert "track" in str(printed[1]) and "config" in str(printed[1])
+    assert printed[0] == printed[1]
+    assert ("─" in str(printed[1])) is rich  # Rich panels, or plain Click text

@@ -88,7 +88,9 @@ def _main(argv: list[str] | None) -> int:
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if isatty(env.stdout) else None
     app.rich_markup_mode = configure.app.rich_markup_mode = markup
-    target, prog, rest = _single(args, markup)
+    target, prog, rest = (
+        (_overview(markup), "waypost", args) if args in OVERVIEW else _single(args, markup)
+    )
     try:
         code = target(args=rest, prog_name=prog, standalone_mode=False, obj=env)
         return code if isinstance(code, int) else 0
@@ -132,6 +134,56 @@ def _main(argv: list[str] | None) -> int:
         env.err("hint: this is a bug; run again with --debug for the traceback and report it")
         return 70
     return 0
+
+
+# `waypost`, `waypost --help`: the list of commands, which needs none of their options.
+OVERVIEW = ([], ["--help"], ["-h"])
+
+
+def _overview(markup: Literal["rich"] | None) -> typer.Typer:
+    """The root app with stand-ins that carry each command's name and help and nothing else.
+
+    Typer builds every option of every command to print the root help, though the root help
+    shows only names and first lines; the stand-ins print the same text (a test compares).
+    """
+    import inspect
+
+    from typer.models import CommandInfo, TyperInfo
+
+    lite = typer.Typer(
+        name=app.info.name,
+        help=app.info.help,
+        epilog=app.info.epilog,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=markup,
+    )
+    lite.registered_callback = app.registered_callback
+    for info in app.registered_commands:
+        lite.registered_commands.append(
+            CommandInfo(
+                name=info.name or getattr(info.callback, "__name__", None),
+                help=info.help if info.help is not None else inspect.getdoc(info.callback),
+                short_help=info.short_help,
+                hidden=info.hidden,
+                deprecated=info.deprecated,
+                rich_help_panel=info.rich_help_panel,
+                callback=_stand_in,
+            )
+        )
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        stub = typer.Typer(help=sub.info.help, rich_markup_mode=markup)
+        stub.command("-")(_stand_in)
+        lite.registered_groups.append(TyperInfo(stub, name=group.name))
+    return lite
+
+
+def _stand_in() -> None:
+    """Never run: ``_overview`` only prints help."""
 
 
 def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Typer, str, list[str]]:
