@@ -81,6 +81,7 @@ def test_the_quick_overview_prints_exactly_the_full_apps_help(
         code = cli.main(list(args))
         captured = capsys.readouterr()
         printed.append((code, captured.out, captured.err))
-    assert "track" in str(printed[1]) and "config" in str(printed[1])
+    assert "track" in str(printed[1])
+    assert "config" in str(printed[1])
     assert printed[0] == printed[1]
     assert ("─" in str(printed[1])) is rich  # Rich panels, or plain Click text
