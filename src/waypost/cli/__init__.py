@@ -137,7 +137,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 # `waypost`, `waypost --help`: the list of commands, which needs none of their options.
-OVERVIEW = ([], ["--help"], ["-h"])
+OVERVIEW: tuple[list[str], ...] = ([], ["--help"], ["-h"])
 
 
 def _overview(markup: Literal["rich"] | None) -> typer.Typer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,24 +22,35 @@ if TYPE_CHECKING:
     from waypost.render import Terminal
 
 
-@dataclass
 class Env:
     """Streams, terminal facts, clock, global options and configuration of one run."""
 
-    stdout: Any = field(default_factory=lambda: sys.stdout)
-    stderr: Any = field(default_factory=lambda: sys.stderr)
-    stdin: Any = field(default_factory=lambda: sys.stdin)
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    config_path: Path | None = None
-    timeout: float = 20.0
-    no_color: bool = False
-    color: str = "auto"
-    quiet: bool = False
-    verbose: int = 0
-    debug: bool = False
-    secrets: list[str] = field(default_factory=list)
-    _config: Config | None = None
+    # A plain class, not a dataclass: generating a dataclass's methods costs more start-up
+    # than `waypost --help` has to spare.
+    def __init__(
+        self,
+        *,
+        stdout: Any = None,
+        stderr: Any = None,
+        stdin: Any = None,
+        environ: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+        secrets: list[str] | None = None,
+    ) -> None:
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.stdin = sys.stdin if stdin is None else stdin
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.now = datetime.now(UTC) if now is None else now
+        self.config_path: Path | None = None
+        self.timeout = 20.0
+        self.no_color = False
+        self.color = "auto"
+        self.quiet = False
+        self.verbose = 0
+        self.debug = False
+        self.secrets: list[str] = [] if secrets is None else secrets
+        self._config: Config | None = None
 
     @classmethod
     def from_process(cls) -> Env:
