@@ -1,7 +1,9 @@
 """Route numbers to carriers, run every carrier at once in one HTTP session, merge the answers.
 
-This is the only module where concurrency and HTTP sessions live: the CLI hands it queries
-and gets back a ``Report`` (one entry per query, the shipments, hints and the exit code).
+This is the only module where concurrency and HTTP sessions live, and the only one that starts
+an event loop (``run_blocking``, ``remove_remote``, ``remote_couriers``): the CLI and ``watch``
+hand it queries and get back a ``Report`` (one entry per query, the shipments, hints and the
+exit code).
 """
 
 from __future__ import annotations
@@ -80,22 +82,6 @@ class Report:
     def exit_code(self) -> int:
         """The SPEC's exit code for this run."""
         return exit_code_for(r.failure for r in self.results)
-
-    def marks(self) -> dict[int, str]:
-        """Labels for shipments that several carriers found (index into ``shipments``)."""
-        marks: dict[int, str] = {}
-        index = 0
-        for result in self.results:
-            carriers_found = [a.query.carrier for a in result.answers if a.found]
-            for answer in result.answers:
-                for _ in answer.shipments:
-                    if len(set(carriers_found)) > 1:
-                        others = sorted(
-                            {c for c in carriers_found if c != answer.query.carrier if c}
-                        )
-                        marks[index] = "also found by " + ", ".join(others)
-                    index += 1
-        return marks
 
 
 @dataclass
@@ -271,6 +257,16 @@ class _Merger:
         return [self.done[i] for i in range(len(self.queries))]
 
 
+def run_blocking(
+    queries: Sequence[Query],
+    config: Config,
+    options: TrackOptions | None = None,
+    **kwargs: Any,
+) -> Report:
+    """``run`` from synchronous code (the CLI, ``watch``): starts and ends the event loop."""
+    return asyncio.run(run(queries, config, options, **kwargs))
+
+
 @contextmanager
 def _frozen_heap() -> Iterator[None]:
     """The objects alive before a run (imported modules, schemas: ~50,000) cannot become garbage
@@ -408,3 +404,31 @@ def remote_couriers(
     return asyncio.run(
         _with_adapter(name, config, lambda a: a.couriers(lang), timeout=timeout, cache=cache)
     )
+
+
+@dataclass
+class Removal:
+    """``remove --remote`` for one carrier: each row with its answer, or None when the carrier
+    keeps no account of its own."""
+
+    carrier: str
+    answers: list[tuple[Any, Answer]] | None
+
+
+def remove_everywhere(
+    rows: Sequence[Any], config: Config, *, timeout: float, cache: Cache | None
+) -> Iterator[Removal]:
+    """Delete watched ``rows`` from their carriers' accounts, one carrier at a time."""
+    from waypost.inputs import Token, parse_token
+
+    infos = {i.name: i for i in carriers.infos()}
+    by_carrier: dict[str, list[Any]] = {}
+    for row in rows:
+        by_carrier.setdefault(row.carrier, []).append(row)
+    for name, mine in by_carrier.items():
+        if not supports(name, "remove"):
+            yield Removal(name, None)
+            continue
+        queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
+        answers = remove_remote(name, queries, config, timeout=timeout, cache=cache)
+        yield Removal(name, list(zip(mine, answers, strict=True)))

@@ -12,22 +12,23 @@ next to the database serialises them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import (
     AuthError,
     CarrierError,
+    ConfigError,
     QuotaExceeded,
     StoreError,
     StoreLocked,
     UsageError,
+    WaypostError,
 )
 from waypost.status import Status
 from waypost.store import Store, Watched
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
-    from waypost.render import Terminal
+    from waypost.render import NewsWriter
     from waypost.service import Result
 
 LOCK_NAME = "watch.lock"
@@ -170,16 +171,14 @@ def refresh(
         return report, []
     queries, by_key = _queries(rows)
     options = TrackOptions(watch=True, on_answered=on_answered)
-    result = asyncio.run(
-        service.run(
-            queries,
-            config,
-            options,
-            timeout=timeout,
-            deadline=deadline,
-            cache=store,
-            on_start=on_start,
-        )
+    result = service.run_blocking(
+        queries,
+        config,
+        options,
+        timeout=timeout,
+        deadline=deadline,
+        cache=store,
+        on_start=on_start,
     )
     report.exit_code = result.exit_code
     report.hints = result.hints
@@ -254,9 +253,7 @@ def run_pass(
     config: Config,
     notifier: Notifier,
     *,
-    term: Terminal,
-    out: IO[str],
-    mode: str,
+    sink: NewsWriter,
     timeout: float,
     deadline: float | None = None,
     warn: Callable[[str], None],
@@ -264,10 +261,8 @@ def run_pass(
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
 ) -> PassReport:
-    """Refresh, print only the news, hand it to every channel, then commit each shipment.
-    ``on_answers`` runs once every carrier has answered, before anything is printed."""
-    from waypost import render
-
+    """Refresh, have ``sink`` print only the news, hand it to every channel, then commit each
+    shipment. ``on_answers`` runs once every carrier has answered, before anything is printed."""
     report, answered = refresh(
         store,
         config,
@@ -288,26 +283,13 @@ def run_pass(
             quiet.append((row, shipment))
     for row, shipment in quiet:
         store.refresh(row, shipment)
-    if mode == "json" and report.news:
-        out.write(render.json_document(n.view() for n in report.news) + "\n")
-        out.flush()
+    if report.news:
+        sink.begin([n.view() for n in report.news])
     for index, item in enumerate(report.news):
         view = item.view()
-        payload = view.model_dump_json()
-        if mode == "jsonl":
-            out.write(payload + "\n")
-        elif mode == "text":
-            if index:
-                out.write("\n")
-            render.track([view], term, out, marks={0: item.row.label} if item.row.label else None)
-        out.flush()
-        text = "\n".join(
-            f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in render.readable(view).events
-        )
-        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
+        shown = sink.show(index, view, item.row.label)
         problems = notifier.deliver(
-            view, payload, text, label=item.row.label, echo=out.write if mode == "text" else warn
+            view, shown.payload, shown.text, label=item.row.label, echo=shown.echo
         )
         if problems:
             report.problems.extend(problems)
@@ -322,3 +304,53 @@ def run_pass(
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report
+
+
+class Stopper:
+    """Sleeps between passes; SIGTERM ends the loop cleanly (Ctrl-C too, via KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.event = threading.Event()
+        signal.signal(signal.SIGTERM, self._term)
+
+    def _term(self, *_: object) -> None:
+        self.event.set()
+        raise KeyboardInterrupt
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep; True when asked to stop."""
+        return self.event.wait(seconds)
+
+
+def loop(
+    one_pass: Callable[[], PassReport],
+    *,
+    seconds: float,
+    once: bool,
+    on_failure: Callable[[WaypostError], None],
+) -> PassReport | None:
+    """Run ``one_pass`` every ``seconds`` (or once); the last report, or None when stopped.
+
+    In a loop, a failed pass goes to ``on_failure`` and the loop goes on; usage and
+    configuration errors end it (every later pass would fail alike), as does any error of a
+    single pass. SIGTERM stops it between or during passes; Ctrl-C interrupts it.
+    """
+    stop = Stopper()
+    last: PassReport | None = None
+    try:
+        while True:
+            try:
+                last = one_pass()
+            except WaypostError as exc:
+                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                    raise
+                on_failure(exc)
+            if once or stop.wait(seconds):
+                return last
+    except KeyboardInterrupt:
+        if not stop.event.is_set():
+            raise
+        return None

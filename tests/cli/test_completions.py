@@ -15,7 +15,7 @@ from waypost import carriers
 from waypost.models import Shipment
 from waypost.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPLETIONS = ROOT / "completions"
 
 
