@@ -89,5 +89,5 @@ def open_store(
             hint="unset it to use the SQLite file in the data directory",
         )
     if timeout is None:
-        timeout = config.busy_timeout() if config is not None else paths.busy_timeout()
+        timeout = config.busy_timeout if config is not None else paths.busy_timeout()
     return Store.open(data_dir if data_dir is not None else paths.data_dir(), timeout=timeout)
