@@ -13,7 +13,6 @@ from waypost.errors import StoreError
 from waypost.models import Event, Shipment, Status
 from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store, event_key
 
-
 ILS_A1234 = Query("A1234", "ils")
 
 
