@@ -272,11 +272,10 @@ def _store(required: bool) -> Any:
 
     It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
     """
-    from waypost.paths import data_dir
-    from waypost.store import Store
+    from waypost.store import open_store
 
     try:
-        return Store.open(data_dir(), timeout=_busy_timeout())
+        return open_store(STATE._config, timeout=_busy_timeout())
     except StoreError as exc:
         if required:
             raise
