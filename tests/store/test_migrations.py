@@ -1,6 +1,7 @@
 """Named migrations bring a database of the previous layout forward: saved queries become
-columns (backfilled from the old ``carrier:courier:number`` text), adapters' durable state moves
-out of the answer cache, and a row whose query cannot be read is reported by ``watch``."""
+columns (backfilled from the old ``carrier:courier:number`` text: a property test reads back
+every query that layout wrote), adapters' durable state moves out of the answer cache, and a
+row whose query cannot be read is reported by ``watch``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import json
 import sqlite3
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from waypost.carriers.base import Query
 from waypost.sandbox import Sandbox
 from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store
+from waypost.store.protocols import query_text
 
 # The schema as the previous release created it (user_version 2), written out independently of
 # waypost.store.migrations so that an edit of a released step is caught here.
@@ -132,3 +137,32 @@ def test_watch_reports_a_row_it_cannot_read_and_checks_the_others(
     with Store(path) as store:
         (checked,) = [row for row in store.watched() if row.number == "3676E4043665"]
         assert checked.last_checked is not None
+
+
+queries = st.builds(
+    Query,
+    number=st.from_regex(r"[A-Z0-9][A-Z0-9-]{3,30}", fullmatch=True),
+    carrier=st.sampled_from(["ils", "trackingmore", "pandapon"]),
+    courier=st.none(),
+) | st.builds(
+    Query,
+    number=st.from_regex(r"[A-Z0-9][A-Z0-9-]{3,30}", fullmatch=True),
+    carrier=st.just("trackingmore"),
+    courier=st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(queries, min_size=1, max_size=5))
+def test_the_backfill_reads_back_every_query_the_old_layout_wrote(saved: list[Query]) -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    for step in MIGRATIONS[:2]:
+        step.apply(db)
+    for i, query in enumerate(saved):
+        db.execute(
+            "INSERT INTO watched (number, carrier, added, query) VALUES (?, ?, 1.0, ?)",
+            (f"N{i:04d}", query.carrier, query_text(query)),
+        )
+    MIGRATIONS[2].apply(db)
+    back = db.execute("SELECT ask_number, ask_carrier, ask_courier FROM watched ORDER BY id")
+    assert [Query(*row) for row in back] == [Query(q.number, q.carrier, q.courier) for q in saved]
