@@ -35,7 +35,7 @@ from waypost.http import RetryPolicy, Session
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
-    from waypost.store import Store
+    from waypost.store.protocols import StateStore, WatchStore
 
 T = TypeVar("T")
 log = logging.getLogger("waypost.service")
@@ -139,6 +139,7 @@ async def run(
     timeout: float = 20.0,
     deadline: float | None = None,
     cache: Cache | None = None,
+    state: StateStore | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_result: Callable[[int, Result], None] | None = None,
@@ -148,7 +149,9 @@ async def run(
 
     ``on_result(index, result)`` is called as soon as every carrier asked for ``queries[index]``
     has answered it (in answer order, not input order); the Report keeps input order.
+    ``state``: adapters' durable state (default: the cache's own, see ``state_of``).
     """
+    state = state_of(cache, state)
     with _frozen_heap():
         options = options or TrackOptions()
         the_plan = plan(queries, config)
@@ -171,7 +174,7 @@ async def run(
         merger = _Merger(queries, the_plan, on_result)
         async with session:
             jobs = [
-                _ask(name, qs, config, session, cache, merger.options(name, options))
+                _ask(name, qs, config, session, cache, state, merger.options(name, options))
                 for name, qs in the_plan.by_carrier.items()
             ]
             for name, per_carrier in zip(
@@ -284,9 +287,10 @@ async def _ask(
     config: Config,
     session: Session,
     cache: Cache | None,
+    state: StateStore | None,
     options: TrackOptions,
 ) -> list[Answer]:
-    adapter = carriers.adapter(name, config.carrier(name), session, cache)
+    adapter = carriers.adapter(name, config.carrier(name), session, cache, state)
     try:
         answers: list[Answer] = await adapter.track(queries, options)
     except CarrierError as err:
@@ -327,18 +331,27 @@ def _newest(answer: Answer) -> float:
     return max(stamps, default=float("-inf"))
 
 
-def canonical_query(answer: Answer, shipment: Shipment) -> str:
-    """The prefixed form that asks the same carrier the same thing again (``watch`` uses it)."""
+def canonical(answer: Answer, shipment: Shipment) -> Query:
+    """The query that asks the same carrier the same thing again (``watch`` uses it)."""
     planned = answer.query
     carrier = shipment.carrier
     courier = planned.courier
     regex = carriers.info(carrier).courier_regex if carrier in carriers.names() else None
     if courier is None and shipment.courier and regex and re.fullmatch(regex, shipment.courier):
         courier = shipment.courier
-    return f"{carrier}:{courier}:{planned.number}" if courier else f"{carrier}:{planned.number}"
+    return Query(number=planned.number, carrier=carrier, courier=courier)
 
 
-def save(store: Store, report: Report, label: str | None) -> int:
+def state_of(cache: Cache | None, state: StateStore | None = None) -> StateStore | None:
+    """The adapters' state: ``state``, else the one kept beside ``cache`` (a store's), else the
+    cache itself (a MemoryCache holds both in tests and runs without a store)."""
+    if state is not None:
+        return state
+    beside: StateStore | None = getattr(cache, "state", cache)
+    return beside
+
+
+def save(store: WatchStore, report: Report, label: str | None) -> int:
     """Put every answered (or temporarily failed) shipment of ``report`` on the watch list."""
     known = set(carriers.names())
     added = 0
@@ -347,7 +360,7 @@ def save(store: Store, report: Report, label: str | None) -> int:
             for answer in result.answers:
                 shipments = [s for s in answer.shipments if s.carrier in known]
                 if shipments:
-                    added += store.add(shipments, canonical_query(answer, shipments[0]), label)
+                    added += store.add(shipments, canonical(answer, shipments[0]), label)
     return added
 
 
@@ -369,7 +382,7 @@ async def _with_adapter(
         max_body=config.max_body(),
     )
     async with session:
-        adapter = carriers.adapter(name, config.carrier(name), session, cache)
+        adapter = carriers.adapter(name, config.carrier(name), session, cache, state_of(cache))
         return await call(adapter)
 
 

@@ -347,7 +347,7 @@ def test_adopting_a_parcel_of_an_order_with_several_parcels(tmp_path: Path) -> N
             Shipment(tracking_number=n, carrier="pandapon", order_id="42", found=True)
             for n in ("P1", "P2")
         ]
-        store.add(parcels, "pandapon:42", "label")
+        store.add(parcels, Query("42", "pandapon"), "label")
         (first, _) = store.watched()
         new = Shipment(tracking_number="P3", carrier="pandapon", order_id="42", found=True)
         adopted = store.adopt(first, new)

@@ -270,7 +270,9 @@ def limits(api: str | None) -> str:
 def cursor(data: Path, api: str | None) -> Any:
     """The stored watch cursor of an API version."""
     with Store.open(data) as store:
-        return store.get("trackingmore.watch" if api == "v2" else "trackingmore4.watch", "cursor")
+        return store.state.get(
+            "trackingmore.watch" if api == "v2" else "trackingmore4.watch", "cursor"
+        )
 
 
 def _paused_in_store(api: str | None) -> Callable[[Run, Run, Path, HostileServer], None]:
@@ -279,7 +281,7 @@ def _paused_in_store(api: str | None) -> Callable[[Run, Run, Path, HostileServer
 
 def _paused(api: str | None, track: Run, watch: Run, data: Path) -> None:
     with Store.open(data) as store:
-        until = store.get(limits(api), "paused_until")
+        until = store.state.get(limits(api), "paused_until")
     assert until is not None
     assert until - time.time() <= 300.0  # the cap, not three years
     assert watch.seconds < 30  # watch reports the pause instead of waiting it out

@@ -38,11 +38,11 @@ def infos() -> list[CarrierInfo]:
     return [info(n) for n in names()]
 
 
-def adapter(name: str, settings: Any, session: Any, cache: Any = None) -> Any:
+def adapter(name: str, settings: Any, session: Any, cache: Any = None, state: Any = None) -> Any:
     """An adapter of carrier ``name`` (a module's ``adapter`` factory picks among versions)."""
     mod = module(name)
     factory = getattr(mod, "adapter", None) or mod.Adapter
-    return factory(settings, session, cache)
+    return factory(settings, session, cache, state)
 
 
 def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) -> dict[str, Any]:

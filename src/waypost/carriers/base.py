@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from waypost.errors import CarrierError
     from waypost.http import Session
     from waypost.models import Shipment
+    from waypost.store.protocols import StateStore
 
 SettingKind = Literal["str", "float", "int"]
 
@@ -244,4 +245,6 @@ class Adapter(Protocol):
         """Answer every query; failures become ``Shipment.error``, never exceptions."""
 
 
-AdapterFactory = Callable[[Mapping[str, Any], "Session", "Cache | None"], Adapter]
+AdapterFactory = Callable[
+    [Mapping[str, Any], "Session", "Cache | None", "StateStore | None"], Adapter
+]

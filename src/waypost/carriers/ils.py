@@ -49,6 +49,7 @@ from waypost.models import Event, Shipment, Status
 if TYPE_CHECKING:
     from waypost.carriers.base import Cache
     from waypost.http import Session
+    from waypost.store.protocols import StateStore
 
 NAME = "ils"
 ENDPOINT = "/oms/v2/event/getOrdersTrack"
@@ -239,7 +240,13 @@ class Adapter:
 
     info = INFO
 
-    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: StateStore | None = None,
+    ):
         self.settings = settings
         self.session = session
         self.url = str(settings.get("base_url") or INFO.setting("base_url").default).rstrip("/")  # type: ignore[union-attr]

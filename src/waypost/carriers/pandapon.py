@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 
     from waypost.carriers.base import Cache
     from waypost.http import RateLimiter, Session
+    from waypost.store.protocols import StateStore
 
 NAME = "pandapon"
 PATH_1688 = "/v2/alibaba/order/logistics"
@@ -520,7 +521,13 @@ class Adapter:
 
     info = INFO
 
-    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: StateStore | None = None,
+    ):
         self.settings = settings
         self.session = session
         self.url = str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/")

@@ -127,6 +127,7 @@ if TYPE_CHECKING:
 
     from waypost.carriers.base import Cache
     from waypost.http import RateLimiter, Session
+    from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.trackingmore")
 
@@ -323,13 +324,18 @@ def api_version(settings: Mapping[str, Any]) -> str:
     return "v2" if str(settings.get("api") or "").lower() == "v2" else "v4"
 
 
-def adapter(settings: Mapping[str, Any], session: Session, cache: Cache | None = None) -> Any:
+def adapter(
+    settings: Mapping[str, Any],
+    session: Session,
+    cache: Cache | None = None,
+    state: StateStore | None = None,
+) -> Any:
     """The adapter of the configured API version."""
     if api_version(settings) == "v2":
-        return Adapter(settings, session, cache)
+        return Adapter(settings, session, cache, state)
     from waypost.carriers import trackingmore_v4
 
-    return trackingmore_v4.Adapter(settings, session, cache)
+    return trackingmore_v4.Adapter(settings, session, cache, state)
 
 
 def effective_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -1007,11 +1013,16 @@ class Adapter:
     info = INFO
 
     def __init__(
-        self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.settings = settings
         self.session = session
         self.cache = cache
+        self.state: StateStore | None = cache if state is None else state
         self.url = str(settings.get("base_url") or DEFAULT_BASE).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.rates = {
@@ -1068,21 +1079,21 @@ class Adapter:
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
         self._pause_length = seconds
         self._pause(seconds)
-        if self.cache is not None:
-            self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
+        if self.state is not None:
+            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
 
     def _prime(self) -> None:
         """Carry the request spacing and a 429 pause over from earlier runs (via the cache),
         so that two runs in a row do not exceed a limit between them."""
-        if self._primed or self.cache is None:
+        if self._primed or self.state is None:
             return
         self._primed = True
         now = time.time()
-        left = stored_pause(self.cache, NS_LIMITS, now, self.max_pause)
+        left = stored_pause(self.state, NS_LIMITS, now, self.max_pause)
         if left is not None:
             self._pause_length = None
             self._pause(left)
-        carry_spacing(self.cache, NS_LIMITS, ENDPOINTS, self.limiter, now)
+        carry_spacing(self.state, NS_LIMITS, ENDPOINTS, self.limiter, now)
 
     async def call(
         self,
@@ -1117,8 +1128,8 @@ class Adapter:
                 )
             except RateLimited:
                 raise self.pause_error() from None
-            if self.cache is not None:
-                self.cache.put(NS_LIMITS, endpoint, time.time())
+            if self.state is not None:
+                self.state.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
             if code == 429:
                 self._on_429(response)
@@ -1346,18 +1357,18 @@ class Adapter:
     # -- the account ------------------------------------------------------------------------
 
     def _remember(self, number: str | None, courier: str | None) -> None:
-        if self.cache is not None and number:
-            self.cache.put(NS_ACCOUNT, number, courier or "")
+        if self.state is not None and number:
+            self.state.put(NS_ACCOUNT, number, courier or "")
 
     def _forget(self, number: str) -> None:
-        if self.cache is not None:
-            self.cache.put(NS_ACCOUNT, number, None)
+        if self.state is not None:
+            self.state.put(NS_ACCOUNT, number, None)
 
     def _member(self, number: str) -> str | None:
         """The courier under which the cache saw ``number`` in the account ("" unknown)."""
-        if self.cache is None:
+        if self.state is None:
             return None
-        hit = self.cache.get(NS_ACCOUNT, number)
+        hit = self.state.get(NS_ACCOUNT, number)
         return hit if isinstance(hit, str) else None
 
     async def _batch(
@@ -1460,8 +1471,8 @@ class Adapter:
     async def _watch(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
         started = time.time()
         cursor: float | None = None
-        if self.cache is not None:
-            saved = self.cache.get(NS_WATCH, "cursor")
+        if self.state is not None:
+            saved = self.state.get(NS_WATCH, "cursor")
             cursor = options.since if options.since is not None else _float(saved)
         try:
             pages = await self._pages(cursor)
@@ -1487,8 +1498,8 @@ class Adapter:
         options.answered(NAME, len(queries) - len(new))
         if new:
             out.update(await self._create(new, options))
-        if self.cache is not None and self._complete:
-            cache = self.cache
+        if self.state is not None and self._complete:
+            cache = self.state
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
@@ -1579,7 +1590,7 @@ def pause_429(hinted: float | None, max_pause: float) -> float:
 
 
 def carry_spacing(
-    cache: Cache,
+    cache: StateStore,
     namespace: str,
     endpoints: Iterable[str],
     limiter: Callable[[str], RateLimiter | None],
@@ -1594,7 +1605,7 @@ def carry_spacing(
             lim.defer(lim.hold - (now - last))
 
 
-def stored_pause(cache: Cache, namespace: str, now: float, max_pause: float) -> float | None:
+def stored_pause(cache: StateStore, namespace: str, now: float, max_pause: float) -> float | None:
     """Seconds left of a 429 pause an earlier run stored (``namespace``/``paused_until``), or
     None; never more than ``max_pause``: a longer one (an older waypost, a larger cap) is
     stored again capped."""

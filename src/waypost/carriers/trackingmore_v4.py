@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from waypost.carriers.base import Cache
     from waypost.http import RateLimiter, Session
+    from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.trackingmore")
 
@@ -87,10 +88,15 @@ class Adapter:
     info = INFO
 
     def __init__(
-        self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.session = session
         self.cache = cache
+        self.state: StateStore | None = cache if state is None else state
         self.url = str(settings.get("base_url") or api.DEFAULT_BASE).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.lang = text(settings.get("lang"))
@@ -138,15 +144,15 @@ class Adapter:
 
     def _prime(self) -> None:
         """Carry a 429 pause and each endpoint's last request over from earlier runs."""
-        if self._primed or self.cache is None:
+        if self._primed or self.state is None:
             return
         self._primed = True
         now = time.time()
-        left = shared.stored_pause(self.cache, NS_LIMITS, now, self.max_pause)
+        left = shared.stored_pause(self.state, NS_LIMITS, now, self.max_pause)
         if left is not None:
             self._pause_length = None
             self._pause(left)
-        shared.carry_spacing(self.cache, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
+        shared.carry_spacing(self.state, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
 
     async def call(
         self,
@@ -175,8 +181,8 @@ class Adapter:
                 )
             except RateLimited:
                 raise self.pause_error() from None
-            if self.cache is not None:
-                self.cache.put(NS_LIMITS, endpoint, time.time())
+            if self.state is not None:
+                self.state.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
             if code == 429:
                 self._on_429(response)
@@ -196,8 +202,8 @@ class Adapter:
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
         self._pause_length = seconds
         self._pause(seconds)
-        if self.cache is not None:
-            self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
+        if self.state is not None:
+            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
 
     def _envelope(self, response: httpx.Response) -> tuple[int, str | None, Any]:
         """``(meta.code, meta.message, data)``; without an envelope the HTTP status decides."""
@@ -412,23 +418,23 @@ class Adapter:
     # -- the account ----------------------------------------------------------------------
 
     def _remember(self, number: str, tracking_id: str | None) -> None:
-        if self.cache is not None:
-            self.cache.put(NS_ACCOUNT, number, tracking_id or "")
+        if self.state is not None:
+            self.state.put(NS_ACCOUNT, number, tracking_id or "")
 
     def _forget(self, number: str) -> None:
-        if self.cache is not None:
-            self.cache.put(NS_ACCOUNT, number, None)
+        if self.state is not None:
+            self.state.put(NS_ACCOUNT, number, None)
 
     def _member(self, number: str) -> bool:
-        return self.cache is not None and isinstance(self.cache.get(NS_ACCOUNT, number), str)
+        return self.state is not None and isinstance(self.state.get(NS_ACCOUNT, number), str)
 
     # -- watch --------------------------------------------------------------------------
 
     async def _watch(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
         started = time.time()
         cursor: float | None = None
-        if self.cache is not None:
-            saved = shared._float(self.cache.get(NS_WATCH, "cursor"))
+        if self.state is not None:
+            saved = shared._float(self.state.get(NS_WATCH, "cursor"))
             cursor = options.since if options.since is not None else saved
         if cursor is None:
             out = await self._track(queries, options, keep=True)
@@ -454,8 +460,8 @@ class Adapter:
                 out.update(await self._track(rest, options, keep=True))
         # A failed number the account holds would be "unchanged" on every later page read.
         missed = any(a.failure is not None and self._member(a.query.number) for a in out.values())
-        if self.cache is not None and self._complete and not missed:
-            cache = self.cache
+        if self.state is not None and self._complete and not missed:
+            cache = self.state
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 

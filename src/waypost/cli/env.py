@@ -194,11 +194,10 @@ class Env:
 
         It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
         """
-        from waypost.paths import data_dir
-        from waypost.store import Store
+        from waypost.store import open_store
 
         try:
-            return Store.open(data_dir(), timeout=self.busy_timeout())
+            return open_store(self._config, timeout=self.busy_timeout())
         except StoreError as exc:
             if required:
                 raise
