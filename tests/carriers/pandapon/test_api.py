@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from tests.conftest import fixture, json_values
 from waypost.carriers import pandapon
 from waypost.carriers.base import Query, TrackOptions
+from waypost.carriers.pandapon import adapter as pandapon_adapter
+from waypost.carriers.pandapon import api as pandapon_api
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
 from waypost.http import RetryPolicy, Session
 from waypost.models import Status
@@ -39,7 +41,7 @@ ENVELOPE_KEYS = {"requestId", "code", "developId", "msg", "data"}
 
 
 def test_the_seed_example_parses_to_one_pending_shipment_for_the_order() -> None:
-    (s,) = pandapon.parse_response(
+    (s,) = pandapon_api.parse_response(
         fixture("pandapon", "seed_example.json"), SEED_ORDER, "1688", SHANGHAI
     )
     # Every field of the docs' example is an empty string: the order is known, nothing shipped.
@@ -53,7 +55,7 @@ def test_the_seed_example_parses_to_one_pending_shipment_for_the_order() -> None
 
 
 def test_the_filled_example_gives_one_shipment_per_parcel() -> None:
-    first, second = pandapon.parse_response(
+    first, second = pandapon_api.parse_response(
         fixture("pandapon", "filled_example.json"), SEED_ORDER, "1688", SHANGHAI
     )
     assert (first.tracking_number, second.tracking_number) == ("4318765290123", "773216549870123")
@@ -79,7 +81,7 @@ def test_the_filled_example_gives_one_shipment_per_parcel() -> None:
 
 
 def test_the_taobao_example_parses() -> None:
-    (s,) = pandapon.parse_response(
+    (s,) = pandapon_api.parse_response(
         fixture("pandapon", "taobao_example.json"), "200033789041", "taobao", SHANGHAI
     )
     assert s.tracking_number == "78753196186473"
@@ -118,11 +120,11 @@ def test_the_taobao_example_parses() -> None:
 def test_signing_vectors(
     access_key: str, secret: str, timestamp: str, nonce: str, signature: str
 ) -> None:
-    assert pandapon.sign(access_key, secret, timestamp, nonce) == signature
+    assert pandapon_api.sign(access_key, secret, timestamp, nonce) == signature
 
 
 def test_signed_headers_are_the_five_system_parameters_and_user_id_is_not_signed() -> None:
-    headers = pandapon.signed_headers("AK", "SK", "2100007341207", "1700000000", NONCE)
+    headers = pandapon_api.signed_headers("AK", "SK", "2100007341207", "1700000000", NONCE)
     assert headers == {
         "access-key": "AK",
         "timestamp": "1700000000",
@@ -130,7 +132,7 @@ def test_signed_headers_are_the_five_system_parameters_and_user_id_is_not_signed
         "user-id": "2100007341207",
         "signature": "7841B09B3DB6C1AEB602DB2E9721B77E",
     }
-    other_user = pandapon.signed_headers("AK", "SK", "1", "1700000000", NONCE)
+    other_user = pandapon_api.signed_headers("AK", "SK", "1", "1700000000", NONCE)
     assert other_user["signature"] == headers["signature"]
     assert "SK" not in json.dumps(headers)
 
@@ -139,14 +141,14 @@ def test_signed_headers_are_the_five_system_parameters_and_user_id_is_not_signed
 def test_every_signed_field_changes_the_signature(field: str) -> None:
     args = {"access_key": "AK", "secret": "SK", "timestamp": "1700000000", "nonce": NONCE}
     changed = {**args, field: args[field] + "0"}
-    assert pandapon.sign(**changed) != pandapon.sign(**args)
+    assert pandapon_api.sign(**changed) != pandapon_api.sign(**args)
 
 
 def test_nonce_and_timestamp_have_the_documented_shape() -> None:
-    nonces = {pandapon.new_nonce() for _ in range(50)}
+    nonces = {pandapon_api.new_nonce() for _ in range(50)}
     assert len(nonces) == 50
     assert all(HEX32.fullmatch(n) for n in nonces)
-    stamp = pandapon.now_ms()
+    stamp = pandapon_api.now_ms()
     assert re.fullmatch(r"\d{13}", stamp)
     assert abs(int(stamp) - time.time() * 1000) < 60_000
 
@@ -160,7 +162,7 @@ def test_nonce_and_timestamp_have_the_documented_shape() -> None:
 def test_the_sandbox_verifies_the_same_recipe_written_independently(
     access_key: str, secret: str, timestamp: str, nonce: str
 ) -> None:
-    assert box.expected_signature(access_key, secret, timestamp, nonce) == pandapon.sign(
+    assert box.expected_signature(access_key, secret, timestamp, nonce) == pandapon_api.sign(
         access_key, secret, timestamp, nonce
     )
 
@@ -178,11 +180,11 @@ def _headers(**override: str) -> dict[str, str]:
         "access_key": box.ACCESS_KEY,
         "secret": box.SIGNING_KEY,
         "user_id": box.USER_ID,
-        "timestamp": pandapon.now_ms(),
-        "nonce": pandapon.new_nonce(),
+        "timestamp": pandapon_api.now_ms(),
+        "nonce": pandapon_api.new_nonce(),
         **override,
     }
-    return pandapon.signed_headers(
+    return pandapon_api.signed_headers(
         values["access_key"],
         values["secret"],
         values["user_id"],
@@ -250,7 +252,7 @@ def test_the_sandbox_rejects_a_replayed_nonce(sandbox: Sandbox) -> None:
 
 
 def test_a_rejected_signature_does_not_spend_the_nonce(sandbox: Sandbox) -> None:
-    nonce = pandapon.new_nonce()
+    nonce = pandapon_api.new_nonce()
     assert _envelope(_get(sandbox, _headers(nonce=nonce, secret="x")))["code"] == 1003
     assert _envelope(_get(sandbox, _headers(nonce=nonce)))["code"] == 200
 
@@ -426,7 +428,9 @@ def _ok(order: str) -> httpx.Response:
 
 def _check_signed(request: httpx.Request) -> None:
     h = request.headers
-    assert h["signature"] == pandapon.sign("AK", "SK-secret-value", h["timestamp"], h["nonce-str"])
+    assert h["signature"] == pandapon_api.sign(
+        "AK", "SK-secret-value", h["timestamp"], h["nonce-str"]
+    )
     assert h["user-id"] == "2100007341207"
     assert "SK-secret-value" not in str(request.url)
 
@@ -434,7 +438,7 @@ def _check_signed(request: httpx.Request) -> None:
 def _run(queries: list[Query], options: TrackOptions, **session: Any) -> tuple[list[Any], Session]:
     async def go() -> tuple[list[Any], Session]:
         async with Session(**session) as s:
-            adapter = pandapon.Adapter(SETTINGS, s)
+            adapter = pandapon_adapter.Adapter(SETTINGS, s)
             return list(await adapter.track(queries, options)), s
 
     return asyncio.run(go())
@@ -555,13 +559,13 @@ def test_http_faults_become_failed_shipments(
 @pytest.mark.parametrize("code", [0, 200, "200", "0", 200.0])
 def test_both_documented_success_codes_are_success(code: object) -> None:
     payload = {"code": code, "msg": "成功", "data": [{"logisticsBillNo": "B1"}]}
-    (s,) = pandapon.parse_response(payload, "1", "1688", None)
+    (s,) = pandapon_api.parse_response(payload, "1", "1688", None)
     assert s.tracking_number == "B1"
 
 
 def test_other_codes_fail_with_msg_and_request_id() -> None:
     with pytest.raises(CarrierError) as info:
-        pandapon.parse_response(fixture("pandapon", "error_system.json"), "1", "1688", None)
+        pandapon_api.parse_response(fixture("pandapon", "error_system.json"), "1", "1688", None)
     assert not isinstance(info.value, AuthError)
     assert "系统繁忙" in info.value.message
     assert "requestId 7e6d5c4b3a2f41e0d9c8b7a6f5e4d3c2" in info.value.message
@@ -569,7 +573,7 @@ def test_other_codes_fail_with_msg_and_request_id() -> None:
 
 def test_a_signature_rejection_is_an_auth_error_with_the_request_id() -> None:
     with pytest.raises(AuthError) as info:
-        pandapon.parse_response(fixture("pandapon", "error_signature.json"), "1", "1688", None)
+        pandapon_api.parse_response(fixture("pandapon", "error_signature.json"), "1", "1688", None)
     assert info.value.exit_code == 3
     assert "9b0f3c2e6d8a4f1b8e7c5a3d2f1e0b9c" in info.value.message
 
@@ -591,13 +595,15 @@ def test_error_codes_and_messages_are_classified(
     code: int, msg: str, kind: type[CarrierError]
 ) -> None:
     with pytest.raises(CarrierError) as info:
-        pandapon.parse_response({"requestId": "rid", "code": code, "msg": msg}, "1", "1688", None)
+        pandapon_api.parse_response(
+            {"requestId": "rid", "code": code, "msg": msg}, "1", "1688", None
+        )
     assert type(info.value) is kind
     assert "requestId rid" in info.value.message
 
 
 def test_a_stale_timestamp_hints_at_the_clock() -> None:
-    err = pandapon.envelope_error("1004", "请求已过期 / timestamp expired", "rid")
+    err = pandapon_api.envelope_error("1004", "请求已过期 / timestamp expired", "rid")
     assert isinstance(err, AuthError)
     assert err.hint is not None
     assert "clock" in err.hint
@@ -605,7 +611,7 @@ def test_a_stale_timestamp_hints_at_the_clock() -> None:
 
 @pytest.mark.parametrize("platform", ["1688", "taobao"])
 def test_an_unknown_order_is_a_definite_not_found(platform: pandapon.Platform) -> None:
-    (s,) = pandapon.parse_response(
+    (s,) = pandapon_api.parse_response(
         fixture("pandapon", "error_not_found.json"), "77", platform, None
     )
     assert (s.found, s.status, s.error, s.order_id) == (False, Status.NOT_FOUND, None, "77")
@@ -615,7 +621,7 @@ def test_an_unknown_order_is_a_definite_not_found(platform: pandapon.Platform) -
 @pytest.mark.parametrize("payload", [None, [], "x", {"msg": "no code"}, 12])
 def test_answers_without_an_envelope_are_protocol_errors(payload: object) -> None:
     with pytest.raises(ProtocolError):
-        pandapon.parse_response(payload, "1", "1688", None)
+        pandapon_api.parse_response(payload, "1", "1688", None)
 
 
 @pytest.mark.parametrize(
@@ -625,7 +631,7 @@ def test_data_of_the_wrong_shape_is_a_protocol_error(
     platform: pandapon.Platform, data: object
 ) -> None:
     with pytest.raises(ProtocolError):
-        pandapon.parse_response({"code": 200, "data": data}, "1", platform, None)
+        pandapon_api.parse_response({"code": 200, "data": data}, "1", platform, None)
 
 
 @pytest.mark.parametrize(
@@ -634,7 +640,7 @@ def test_data_of_the_wrong_shape_is_a_protocol_error(
 def test_a_known_order_without_parcels_is_pending(
     platform: pandapon.Platform, data: object
 ) -> None:
-    (s,) = pandapon.parse_response({"code": 200, "data": data}, "55", platform, None)
+    (s,) = pandapon_api.parse_response({"code": 200, "data": data}, "55", platform, None)
     assert (s.found, s.status, s.tracking_number, s.order_id) == (True, Status.PENDING, "55", "55")
 
 
@@ -652,19 +658,19 @@ LOGISTICS_STATUSES = {
 
 
 def test_the_table_covers_every_1688_logistics_status() -> None:
-    assert set(pandapon.LOGISTICS_STATUS) == set(LOGISTICS_STATUSES)
-    assert set(pandapon.LOGISTICS_WORDS) == set(LOGISTICS_STATUSES)
+    assert set(pandapon_api.LOGISTICS_STATUS) == set(LOGISTICS_STATUSES)
+    assert set(pandapon_api.LOGISTICS_WORDS) == set(LOGISTICS_STATUSES)
 
 
 @pytest.mark.parametrize(("raw", "status"), sorted(LOGISTICS_STATUSES.items()))
 def test_every_1688_logistics_status_maps(raw: str, status: Status) -> None:
     item = {"logisticsBillNo": "B1", "logisticsStatus": raw}
-    (s,) = pandapon.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
+    (s,) = pandapon_api.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
     assert s.status is status
     # The status line says what the code means, not the code.
-    assert s.status_text == pandapon.LOGISTICS_WORDS[raw]
+    assert s.status_text == pandapon_api.LOGISTICS_WORDS[raw]
     assert s.status_text != raw
-    (lower,) = pandapon.parse_response(
+    (lower,) = pandapon_api.parse_response(
         {"code": 200, "data": [{**item, "logisticsStatus": raw.lower()}]}, "1", "1688", None
     )
     assert lower.status is status
@@ -677,22 +683,22 @@ def test_a_taobao_trace_without_status_words_says_what_its_code_means() -> None:
             {"mailNo": "7875", "logisticsTraces": [{**trace, "status": "TRANSPORT"}]}
         ]
     }
-    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    (s,) = pandapon_api.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
     assert s.status_text == "In transit"
     data["pnmLogisticsDetails"][0]["logisticsTraces"][0]["status"] = "DELIVERING"  # type: ignore[index]
-    (s,) = pandapon.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
+    (s,) = pandapon_api.parse_response({"code": 0, "data": data}, "2000", "taobao", SHANGHAI)
     assert s.status_text == "Out for delivery"
 
 
 @given(code=st.text(max_size=12))
 def test_status_words_never_lose_a_code(code: str) -> None:
-    words = pandapon.status_words(code)
-    assert words == pandapon.LOGISTICS_WORDS.get(code.upper(), code)
+    words = pandapon_api.status_words(code)
+    assert words == pandapon_api.LOGISTICS_WORDS.get(code.upper(), code)
 
 
 def test_an_unknown_logistics_status_is_in_transit_with_its_text_kept() -> None:
     item = {"logisticsBillNo": "B1", "logisticsStatus": "HOLD_AT_PORT"}
-    (s,) = pandapon.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
+    (s,) = pandapon_api.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
     assert (s.status, s.status_text) == (Status.IN_TRANSIT, "HOLD_AT_PORT")
 
 
@@ -709,10 +715,10 @@ def test_a_generic_in_transit_status_is_refined_by_the_newest_event() -> None:
             },
         ],
     }
-    (s,) = pandapon.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
+    (s,) = pandapon_api.parse_response({"code": 200, "data": [item]}, "1", "1688", None)
     assert s.status is Status.OUT_FOR_DELIVERY
     signed = {**item, "logisticsStatus": "SIGN"}
-    (d,) = pandapon.parse_response({"code": 200, "data": [signed]}, "1", "1688", None)
+    (d,) = pandapon_api.parse_response({"code": 200, "data": [signed]}, "1", "1688", None)
     assert d.status is Status.DELIVERED
 
 
@@ -741,7 +747,7 @@ def test_a_generic_in_transit_status_is_refined_by_the_newest_event() -> None:
     ],
 )
 def test_event_status(action: str | None, status: str | None, words: str, expected: Status) -> None:
-    assert pandapon.event_status(action, status, words) is expected
+    assert pandapon_api.event_status(action, status, words) is expected
 
 
 # -- empty strings are missing ---------------------------------------------------------------
@@ -767,7 +773,9 @@ def test_empty_strings_are_treated_as_missing() -> None:
         },
         {"logisticsBillNo": "", "logisticsId": "", "logisticsStatus": "", "logisticsSteps": [{}]},
     ]
-    by_id, by_order = pandapon.parse_response({"code": 200, "data": items}, "9", "1688", SHANGHAI)
+    by_id, by_order = pandapon_api.parse_response(
+        {"code": 200, "data": items}, "9", "1688", SHANGHAI
+    )
     assert by_id.tracking_number == "LP00123"
     assert (by_id.status, by_id.status_text) == (Status.INFO_RECEIVED, None)
     assert by_order.tracking_number == "9"
@@ -787,7 +795,7 @@ def test_empty_strings_are_treated_as_missing() -> None:
             {"mailNo": "", "logisticsTraces": []},
         ],
     }  # fmt: skip
-    (t,) = pandapon.parse_response({"code": 200, "data": taobao}, "8", "taobao", SHANGHAI)
+    (t,) = pandapon_api.parse_response({"code": 200, "data": taobao}, "8", "taobao", SHANGHAI)
     assert (t.tracking_number, t.courier) == ("8", "申通快递")
     assert (t.events[0].description, t.events[0].location) == ("已揽件", "杭州市")
 
@@ -806,8 +814,8 @@ def test_the_1688_pattern_and_the_prefixes() -> None:
     taobao = inputs.parse_token(inputs.Token("pandapon:taobao:200033789041", "argument 1"), infos)
     assert (taobao.number, taobao.courier) == ("200033789041", "taobao")
     plain = inputs.parse_token(inputs.Token(f"pandapon:{SEED_ORDER}", "argument 1"), infos)
-    assert pandapon.platform_of(plain) == "1688"
-    assert pandapon.platform_of(Query(SEED_ORDER, "pandapon", "1688")) == "1688"
+    assert pandapon_api.platform_of(plain) == "1688"
+    assert pandapon_api.platform_of(Query(SEED_ORDER, "pandapon", "1688")) == "1688"
 
 
 def test_defaults_and_secret_settings() -> None:
@@ -891,14 +899,14 @@ def _well_formed(shipments: list[Any], order: str) -> None:
 @given(items=st.lists(items_1688 | json_values, max_size=4), code=st.sampled_from([0, 200, "200"]))
 def test_arbitrary_1688_items_never_raise(items: list[object], code: object) -> None:
     _well_formed(
-        pandapon.parse_response({"code": code, "data": items}, "77", "1688", SHANGHAI), "77"
+        pandapon_api.parse_response({"code": code, "data": items}, "77", "1688", SHANGHAI), "77"
     )
 
 
 @given(data=taobao_data)
 def test_arbitrary_taobao_data_never_raises(data: object) -> None:
     _well_formed(
-        pandapon.parse_response({"code": 200, "data": data}, "66", "taobao", SHANGHAI), "66"
+        pandapon_api.parse_response({"code": 200, "data": data}, "66", "taobao", SHANGHAI), "66"
     )
 
 
@@ -912,4 +920,4 @@ def test_arbitrary_taobao_data_never_raises(data: object) -> None:
 )
 def test_arbitrary_envelopes_raise_only_carrier_errors(payload: object, platform: str) -> None:
     with contextlib.suppress(CarrierError):
-        _well_formed(pandapon.parse_response(payload, "5", platform, None), "5")  # type: ignore[arg-type]
+        _well_formed(pandapon_api.parse_response(payload, "5", platform, None), "5")  # type: ignore[arg-type]
