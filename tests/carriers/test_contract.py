@@ -167,3 +167,19 @@ def test_secrets_never_reach_output_or_logs(
         for secret in secrets:
             assert secret not in r.out
             assert secret not in r.err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_capabilities_are_what_the_adapters_offer(name: str) -> None:
+    # ``remove`` and ``couriers`` are read from CarrierInfo, never probed on the adapter: the
+    # declaration and every version's adapter must agree.
+    package = carriers.MODULES[name]
+    strategies = [importlib.import_module(f"{package}.adapter")]
+    if name == "trackingmore":
+        strategies = [importlib.import_module(f"{package}.{v}") for v in ("v2", "v4")]
+    for strategy in strategies:
+        offered = {
+            op for op in ("remove", "couriers") if callable(getattr(strategy.Adapter, op, None))
+        }
+        assert offered == carriers.info(name).capabilities, strategy.__name__
+        assert carriers.supports(name, "remove") == ("remove" in offered)
