@@ -388,7 +388,7 @@ async def _with_adapter(
 
 def supports(name: str, operation: str) -> bool:
     """True when carrier ``name``'s adapter offers ``operation`` (``remove``, ``couriers``)."""
-    return callable(getattr(carriers.module(name).Adapter, operation, None))
+    return carriers.supports(name, operation)
 
 
 def remove_remote(

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
-from waypost.errors import AuthError, CarrierError, QuotaExceeded
+from waypost.errors import (
+    AuthError,
+    CarrierError,
+    ConfigError,
+    QuotaExceeded,
+    UsageError,
+    WaypostError,
+)
 from waypost.status import Status
 from waypost.store.claims import LOCK_NAME, exclusive
 from waypost.store.protocols import Watched, WatchStore

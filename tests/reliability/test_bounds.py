@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import MemoryCache, Query, TrackOptions
+from waypost.carriers.trackingmore import v2 as tm_v2
 from waypost.errors import AuthError, ProtocolError, RateLimited, Timeout
 from waypost.http import MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
 from waypost.models import Shipment, Status
@@ -192,7 +193,7 @@ def tm_run(
         transport = httpx.MockTransport(lambda request: handler(request, holder[0]))
         async with Session(transport=transport, **session_kw) as session:
             holder.append(session)
-            return list(await tm.Adapter(SETTINGS, session, cache).track(queries, options))
+            return list(await tm_v2.Adapter(SETTINGS, session, cache).track(queries, options))
 
     return asyncio.run(go())
 

@@ -37,7 +37,7 @@ from tests.hostile import (
     measured_command,
 )
 from waypost import carriers
-from waypost.carriers import trackingmore_v4_api as v4_api
+from waypost.carriers.trackingmore import v4_api as v4_api
 from waypost.store import Store
 
 NAMES = carriers.names()
@@ -316,7 +316,7 @@ def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) ->
 
 def _pages_cut_by_deadline(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
     # v4's cap is 400 pages of 100: here the run's --deadline 3 ends paging before it, the
-    # numbers say so and the cursor stays where it was (the cap itself: test_trackingmore_v4).
+    # numbers say so and the cursor stays where it was (the cap itself: tests/carriers/trackingmore/test_v4_adapter.py).
     pages = page_requests(server)
     assert 1 < len(pages) < v4_api.MAX_PAGES, len(pages)
     assert "deadline" in watch.out + watch.err, watch.out

@@ -95,7 +95,12 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class CarrierInfo:
-    """The facts an adapter declares at the top of its module."""
+    """The facts a carrier package declares in its ``__init__``.
+
+    ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
+    from the carrier's account; ``couriers``: list the courier codes it knows).
+    ``effective_settings``: the settings with version-dependent defaults filled in (display).
+    """
 
     name: str
     title: str
@@ -111,6 +116,8 @@ class CarrierInfo:
     courier_help: str = ""
     max_connections: int = 8
     rate_notes: tuple[str, ...] = field(default_factory=tuple)
+    capabilities: frozenset[str] = frozenset()
+    effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property
     def credentials(self) -> tuple[Setting, ...]:

@@ -1,6 +1,6 @@
-"""TrackingMore API v4 adapter: the strategy over ``trackingmore_v4_api`` (whose docstring names
-the public source of every API fact). Patterns, courier codes and status tables are shared with
-the v2 adapter (``trackingmore.py``); ``carriers.trackingmore.api`` picks the version.
+"""TrackingMore API v4 adapter: the strategy over ``v4_api`` (whose docstring names the public
+source of every API fact). Patterns, courier codes (the package) and status tables (``shared``)
+are shared with the v2 adapter (``v2``); ``carriers.trackingmore.api`` picks the version.
 
 Which path a number takes:
 
@@ -44,10 +44,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from waypost.carriers import trackingmore as shared
-from waypost.carriers import trackingmore_v4_api as api
+from waypost.carriers import trackingmore as facts
 from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.trackingmore import shared
+from waypost.carriers.trackingmore import v4_api as api
 from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
 from waypost.models import Shipment
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("waypost.trackingmore")
 
 NAME = api.NAME
-INFO = shared.INFO
+INFO = facts.INFO
 WATCH_OVERLAP = 600.0
 CREATE_REUSE = 2 * 3600.0
 NS_CREATED = "trackingmore4.created"
@@ -406,13 +407,13 @@ class Adapter:
         """TrackingMore's courier list (``GET /couriers/all``), cached for a day."""
         key = "v4"
         if self.cache is not None:
-            hit = self.cache.get(shared.NS_COURIERS, key, shared.COURIERS_MAX_AGE)
+            hit = self.cache.get(facts.NS_COURIERS, key, facts.COURIERS_MAX_AGE)
             if isinstance(hit, list):
                 return hit
         _, data = await self.call(api.COURIERS, "GET", api.COURIERS)
         rows = api.parse_couriers(data)
         if self.cache is not None:
-            self.cache.put(shared.NS_COURIERS, key, rows)
+            self.cache.put(facts.NS_COURIERS, key, rows)
         return rows
 
     # -- the account ----------------------------------------------------------------------
