@@ -11,9 +11,11 @@ Every carrier request goes through ``Session.request``. It
 * reads every answer body bounded: at most ``max_body`` bytes after decompression (gzip and
   deflate are inflated here, never more than the bound ahead), within the attempt's deadline.
 
-``read_answer`` is the one "status + body -> payload or error" policy every carrier uses: JSON
-(depth-bounded, text with broken UTF-8 replaced) whatever the status when it is the carrier's
-envelope, else one clear error for HTML, empty, truncated or refused answers.
+``read_answer`` is the one "status + body -> payload or error" policy every carrier uses, read
+by the carrier's declared ``AnswerCodes``: JSON (depth-bounded, text with broken UTF-8
+replaced) whatever the status when it is the carrier's envelope, a bare status the carrier's
+table lists as its stand-in envelope, else one clear error for HTML, empty, truncated or refused
+answers.
 
 TLS verification is always on; nothing in the config can turn it off.
 """
@@ -32,7 +34,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import (
@@ -52,6 +54,9 @@ from waypost.errors import (
     RateLimited,
     Timeout,
 )
+
+if TYPE_CHECKING:
+    from waypost.carriers.base import AnswerCodes
 
 log = logging.getLogger("waypost.http")
 
@@ -636,19 +641,15 @@ def decode_json(response: httpx.Response, carrier: str) -> Any:
     return no_surrogates(body, value)
 
 
-def read_answer(
-    response: httpx.Response,
-    carrier: str,
-    *,
-    envelope: Callable[[Any], bool],
-    refused: Callable[[int], CarrierError] | None = None,
-) -> Any:
+def read_answer(response: httpx.Response, carrier: str, codes: AnswerCodes) -> Any:
     """The decoded JSON answer of one call, or the one error that says what came instead.
 
-    A 2xx answer must be JSON (any shape: the carrier's parser judges it). Any other status
-    counts as an answer only when its body is the carrier's ``envelope`` (carriers that send
-    their error codes with HTTP 4xx); otherwise 401/403 become ``refused(status)`` (default
-    an AuthError), 429 a RateLimited, and the rest a one-line ProtocolError."""
+    The one "status + body -> envelope or error" policy of every carrier. A 2xx answer must be
+    JSON (any shape: the carrier's parser judges it). Any other status counts as an answer only
+    when its body is the carrier's envelope (carriers that send their error codes with HTTP
+    4xx); without one, a status the carrier's table lists in ``codes.bare`` reads as its
+    ``stand_in`` envelope, 401/403 become an AuthError, 429 a RateLimited, and the rest a
+    one-line ProtocolError."""
     status = response.status_code
     if 200 <= status < 300:
         return decode_json(response, carrier)
@@ -656,11 +657,11 @@ def read_answer(
         payload = decode_json(response, carrier)
     except ProtocolError:
         payload = None
-    if payload is not None and envelope(payload):
+    if payload is not None and codes.envelope(payload):
         return payload
+    if status in codes.bare:
+        return codes.stand_in(status)
     if status in (401, 403):
-        if refused is not None:
-            raise refused(status)
         raise AuthError(f"{carrier}: credentials rejected (HTTP {status})", carrier=carrier)
     if status == 429:
         seconds = retry_after(response.headers)

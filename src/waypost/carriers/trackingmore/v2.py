@@ -133,15 +133,14 @@ from waypost.carriers.trackingmore.shared import (
 )
 from waypost.carriers.trackingmore.v2_api import (
     ALREADY_EXISTS,
+    ANSWERS,
     CANNOT_DETECT,
     COURIER_HINT,
     NOT_IN_ACCOUNT,
     SUCCESS,
     _chunks,
     _code,
-    _has_code,
     _pick,
-    _Refused,
     build_create,
     envelope_error,
     item_number,
@@ -305,17 +304,12 @@ class Adapter:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _envelope(self, response: httpx.Response) -> tuple[int | None, str | None, Any]:
-        """``(meta.code, meta.message, data)``; HTTP 401/403/429 without an envelope count as
-        those codes, other answers without one are errors."""
+        """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v2's code table."""
         from waypost.http import read_answer
 
-        status = response.status_code
-        try:
-            payload = read_answer(response, NAME, envelope=_has_code, refused=_Refused)
-        except (_Refused, RateLimited):
-            return status, f"HTTP {status}", None
-        code, message, data = read_envelope(payload)
+        code, message, data = read_envelope(read_answer(response, NAME, ANSWERS))
         if code is None:
+            status = response.status_code
             raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
         return code, message, data
 

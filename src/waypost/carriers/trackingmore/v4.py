@@ -207,24 +207,12 @@ class Adapter:
             self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
 
     def _envelope(self, response: httpx.Response) -> tuple[int, str | None, Any]:
-        """``(meta.code, meta.message, data)``; without an envelope the HTTP status decides."""
-        from waypost.http import decode_json, http_failure
+        """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v4's code table."""
+        from waypost.http import read_answer
 
-        status = response.status_code
-        try:
-            payload = decode_json(response, NAME)
-        except ProtocolError:
-            if status in (401, 403, 404, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME) from None
-            raise
-        code, message, data = api.read_envelope(payload)
+        code, message, data = api.read_envelope(read_answer(response, NAME, api.ANSWERS))
         if code is None:
-            if status in (401, 403, 404, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME)
+            status = response.status_code
             raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
         return code, message, data
 
