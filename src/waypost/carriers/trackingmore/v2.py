@@ -124,13 +124,7 @@ from waypost.carriers.trackingmore import (
     REALTIME_REUSE,
     WATCH_OVERLAP,
 )
-from waypost.carriers.trackingmore.shared import (
-    _float,
-    carry_spacing,
-    pause_429,
-    pause_error,
-    stored_pause,
-)
+from waypost.carriers.trackingmore.shared import _float, pause_error
 from waypost.carriers.trackingmore.v2_api import (
     ALREADY_EXISTS,
     ANSWERS,
@@ -154,7 +148,6 @@ from waypost.carriers.trackingmore.v2_api import (
 from waypost.errors import (
     CarrierError,
     ProtocolError,
-    RateLimited,
     Timeout,
 )
 from waypost.models import Shipment
@@ -167,6 +160,10 @@ if TYPE_CHECKING:
     from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.trackingmore")
+
+
+def _limited(answer: tuple[int | None, str | None, Any]) -> bool:
+    return answer[0] == 429
 
 
 class Adapter:
@@ -197,65 +194,28 @@ class Adapter:
             "Trackingmore-Api-Key": str(settings.get("api_key") or ""),
             "Content-Type": "application/json",
         }
+        from waypost.http import CarrierHandle
+
+        rates = {e: self.rates.get(e, self.default_rate) for e in ENDPOINTS}
+        self.http = CarrierHandle(
+            session,
+            NAME,
+            max_connections=INFO.max_connections,
+            rates=rates,
+            default_rate=self.default_rate,
+            state=self.state,
+            namespace=NS_LIMITS,
+            pause=PAUSE_429,
+            pause_error=pause_error,
+        )
         self.wait = False
-        self._paused_until = 0.0
-        self._pause_length: float | None = PAUSE_429
-        self._primed = False
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
     def limiter(self, endpoint: str) -> Any:
         """The session-wide limiter of one endpoint."""
-        return self.session.limiter(NAME, endpoint, self.rate(endpoint))
-
-    def rate(self, endpoint: str) -> float:
-        """Configured requests per second of one endpoint."""
-        return self.rates.get(endpoint, self.default_rate)
-
-    def paused(self) -> bool:
-        """True while a 429's pause lasts."""
-        return time.monotonic() < self._paused_until
-
-    @property
-    def max_pause(self) -> float:
-        """The longest pause a 429 may impose (``[http] max_pause``)."""
-        return self.session.retry.max_pause
-
-    def pause_error(self) -> RateLimited:
-        """The error every number gets while TrackingMore pauses the account."""
-        return pause_error(self._paused_until - time.monotonic(), self._pause_length)
-
-    def _pause(self, seconds: float) -> None:
-        """Hold every TrackingMore request of this session for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        for endpoint in ENDPOINTS:
-            shared = self.limiter(endpoint)
-            if shared is not None:
-                shared.pause(seconds)
-
-    def _on_429(self, response: httpx.Response) -> None:
-        from waypost.http import retry_after
-
-        seconds = pause_429(retry_after(response.headers, cap=self.max_pause), self.max_pause)
-        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
-        self._pause_length = seconds
-        self._pause(seconds)
-        if self.state is not None:
-            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
-
-    def _prime(self) -> None:
-        """Carry the request spacing and a 429 pause over from earlier runs (via the cache),
-        so that two runs in a row do not exceed a limit between them."""
-        if self._primed or self.state is None:
-            return
-        self._primed = True
-        now = time.time()
-        left = stored_pause(self.state, NS_LIMITS, now, self.max_pause)
-        if left is not None:
-            self._pause_length = None
-            self._pause(left)
-        carry_spacing(self.state, NS_LIMITS, ENDPOINTS, self.limiter, now)
+        return self.http.limiter(endpoint)
 
     async def call(
         self,
@@ -268,40 +228,24 @@ class Adapter:
     ) -> tuple[int, Any]:
         """One API call -> ``(meta.code, data)`` for success codes and ``accept``.
 
-        Any other code raises its CarrierError; a 429 pauses and, in ``wait`` mode, is
-        retried once after the pause.
+        Any other code raises its CarrierError; a 429 pauses the account (``http.CarrierHandle``)
+        and, in ``wait`` mode, is retried once after the pause.
         """
-        self._prime()
         accepted = frozenset(accept)
-        shared = self.limiter(endpoint)
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        for attempt in (1, 2):
-            try:
-                response = await self.session.request(
-                    NAME,
-                    method,
-                    self.url + path,
-                    limiter=shared,
-                    max_connections=INFO.max_connections,
-                    retry_429=False,
-                    wait_pause=self.wait,
-                    headers=headers,
-                    **kwargs,
-                )
-            except RateLimited:
-                raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(NS_LIMITS, endpoint, time.time())
-            code, message, data = self._envelope(response)
-            if code == 429:
-                self._on_429(response)
-                if self.wait and attempt == 1:
-                    continue
-                raise self.pause_error()
-            if code is not None and (code in SUCCESS or code in accepted):
-                return code, data
-            raise envelope_error(code, message)
-        raise AssertionError("unreachable")  # pragma: no cover
+        code, message, data = await self.http.call(
+            endpoint,
+            method,
+            self.url + path,
+            read=self._envelope,
+            limited=_limited,
+            wait=self.wait,
+            headers=headers,
+            **kwargs,
+        )
+        if code is not None and (code in SUCCESS or code in accepted):
+            return code, data
+        raise envelope_error(code, message)
 
     def _envelope(self, response: httpx.Response) -> tuple[int | None, str | None, Any]:
         """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v2's code table."""

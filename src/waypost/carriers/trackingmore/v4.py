@@ -49,7 +49,7 @@ from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions
 from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
-from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
+from waypost.errors import CarrierError, ProtocolError, Timeout
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
@@ -70,6 +70,10 @@ NS_ACCOUNT = "trackingmore4.account"
 NS_WATCH = "trackingmore4.watch"
 NS_DETECT = "trackingmore4.detect"
 NS_LIMITS = "trackingmore4.limits"
+
+
+def _limited(answer: tuple[int, str | None, Any]) -> bool:
+    return answer[0] == 429
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -115,45 +119,27 @@ class Adapter:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        from waypost.http import CarrierHandle
+
+        self.http = CarrierHandle(
+            session,
+            NAME,
+            max_connections=INFO.max_connections,
+            rates=self.rates,
+            prefix="v4 ",
+            state=self.state,
+            namespace=NS_LIMITS,
+            pause=api.PAUSE_429,
+            pause_error=shared.pause_error,
+        )
         self.wait = False
-        self._paused_until = 0.0
-        self._pause_length: float | None = api.PAUSE_429
-        self._primed = False
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
     def limiter(self, endpoint: str) -> RateLimiter | None:
         """The session-wide limiter of one v4 endpoint."""
-        return self.session.limiter(NAME, "v4 " + endpoint, self.rates[endpoint])
-
-    def _pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        for endpoint in api.ENDPOINTS:
-            shared_limiter = self.limiter(endpoint)
-            if shared_limiter is not None:
-                shared_limiter.pause(seconds)
-
-    @property
-    def max_pause(self) -> float:
-        """The longest pause a 429 may impose (``[http] max_pause``)."""
-        return self.session.retry.max_pause
-
-    def pause_error(self) -> RateLimited:
-        """The error every number gets while the account is paused after a 429."""
-        return shared.pause_error(self._paused_until - time.monotonic(), self._pause_length)
-
-    def _prime(self) -> None:
-        """Carry a 429 pause and each endpoint's last request over from earlier runs."""
-        if self._primed or self.state is None:
-            return
-        self._primed = True
-        now = time.time()
-        left = shared.stored_pause(self.state, NS_LIMITS, now, self.max_pause)
-        if left is not None:
-            self._pause_length = None
-            self._pause(left)
-        shared.carry_spacing(self.state, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
+        return self.http.limiter(endpoint)
 
     async def call(
         self,
@@ -164,47 +150,22 @@ class Adapter:
         accept: Iterable[int] = (),
         **kwargs: Any,
     ) -> tuple[int, Any]:
-        """One API call -> ``(meta.code, data)`` for 200 and ``accept``; other codes raise."""
-        self._prime()
+        """One API call -> ``(meta.code, data)`` for 200 and ``accept``; other codes raise (a 429
+        pauses the account: ``http.CarrierHandle``)."""
         accepted = frozenset(accept)
-        for attempt in (1, 2):
-            try:
-                response = await self.session.request(
-                    NAME,
-                    method,
-                    self.url + path,
-                    limiter=self.limiter(endpoint),
-                    max_connections=INFO.max_connections,
-                    retry_429=False,
-                    wait_pause=self.wait,
-                    headers=self.headers,
-                    **kwargs,
-                )
-            except RateLimited:
-                raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(NS_LIMITS, endpoint, time.time())
-            code, message, data = self._envelope(response)
-            if code == 429:
-                self._on_429(response)
-                if self.wait and attempt == 1:
-                    continue
-                raise self.pause_error()
-            if code == api.SUCCESS or code in accepted:
-                return code, data
-            raise api.error_for(code, message)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _on_429(self, response: httpx.Response) -> None:
-        from waypost.http import retry_after
-
-        hinted = retry_after(response.headers, cap=self.max_pause)
-        seconds = shared.pause_429(hinted, self.max_pause)
-        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
-        self._pause_length = seconds
-        self._pause(seconds)
-        if self.state is not None:
-            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
+        code, message, data = await self.http.call(
+            endpoint,
+            method,
+            self.url + path,
+            read=self._envelope,
+            limited=_limited,
+            wait=self.wait,
+            headers=self.headers,
+            **kwargs,
+        )
+        if code == api.SUCCESS or code in accepted:
+            return code, data
+        raise api.error_for(code, message)
 
     def _envelope(self, response: httpx.Response) -> tuple[int, str | None, Any]:
         """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v4's code table."""
