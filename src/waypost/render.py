@@ -889,7 +889,7 @@ def detection_document(
     queries: Sequence[Query], infos: Mapping[str, CarrierInfo], config: Config
 ) -> list[dict[str, Any]]:
     """``carriers --detect``: per number, the carriers it could be, how sure, and why."""
-    from waypost import detect
+    from waypost.carriers import detect
 
     results = []
     for q in queries:

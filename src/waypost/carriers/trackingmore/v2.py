@@ -399,7 +399,7 @@ class Adapter:
         """The courier code realtime and create need for ``query``."""
         if query.courier:
             return query.courier
-        from waypost import detect
+        from waypost.carriers import detect
 
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:

@@ -319,7 +319,7 @@ class Adapter:
     async def _courier(self, query: Query) -> str:
         if query.courier:
             return query.courier
-        from waypost import detect
+        from waypost.carriers import detect
 
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:
