@@ -162,6 +162,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("waypost.trackingmore")
 
 
+def _waits(options: TrackOptions) -> bool:
+    """Whether a run waits out a 429's pause: ``--wait``, and every ``watch`` pass."""
+    return options.wait or options.watch
+
+
 def _limited(answer: tuple[int | None, str | None, Any]) -> bool:
     return answer[0] == 429
 
@@ -208,7 +213,6 @@ class Adapter:
             pause=PAUSE_429,
             pause_error=pause_error,
         )
-        self.wait = False
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
@@ -224,12 +228,13 @@ class Adapter:
         path: str,
         *,
         accept: Iterable[int] = (),
+        wait: bool = False,
         **kwargs: Any,
     ) -> tuple[int, Any]:
         """One API call -> ``(meta.code, data)`` for success codes and ``accept``.
 
         Any other code raises its CarrierError; a 429 pauses the account (``http.CarrierHandle``)
-        and, in ``wait`` mode, is retried once after the pause.
+        and, with ``wait``, is retried once after the pause.
         """
         accepted = frozenset(accept)
         headers = {**self.headers, **kwargs.pop("headers", {})}
@@ -239,7 +244,7 @@ class Adapter:
             self.url + path,
             read=self._envelope,
             limited=_limited,
-            wait=self.wait,
+            wait=wait,
             headers=headers,
             **kwargs,
         )
@@ -261,7 +266,6 @@ class Adapter:
 
     async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         """Answer every query; failures become failed Shipments, never exceptions."""
-        self.wait = options.wait or options.watch
         try:
             if options.watch:
                 answers = await self._watch(queries, options)
@@ -282,12 +286,13 @@ class Adapter:
         """Read the account 40 numbers at a time; answer the rest by realtime when they are
         few (``realtime_max``), else create them in batches of 40 as soon as a batch is full,
         while the account is still being read."""
+        wait = _waits(options)
         out: dict[Any, Answer] = {}
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
         reads = [
-            asyncio.ensure_future(self._read_chunk(chunk))
+            asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
             for chunk in _chunks(list(by_number), MAX_NUMBERS)
         ]
         missing: list[Query] = []
@@ -322,7 +327,7 @@ class Adapter:
             return out
         out.update(await self._gather(missing, lambda q: self._realtime(q, options)))
         if options.save:
-            await self._save([out[q.key] for q in missing])
+            await self._save([out[q.key] for q in missing], wait=wait)
         return out
 
     async def _gather(
@@ -332,14 +337,16 @@ class Adapter:
         return {q.key: a for q, a in zip(queries, answers, strict=True)}
 
     async def _read_account(
-        self, queries: Sequence[Query]
+        self, queries: Sequence[Query], *, wait: bool = False
     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, CarrierError]]:
         """What the account holds for these numbers: items by number, failures by number."""
         numbers = list(dict.fromkeys(q.number for q in queries))
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
         chunks = _chunks(numbers, MAX_NUMBERS)
-        for chunk, result in await asyncio.gather(*(self._read_chunk(c) for c in chunks)):
+        for chunk, result in await asyncio.gather(
+            *(self._read_chunk(c, wait=wait) for c in chunks)
+        ):
             if isinstance(result, CarrierError):
                 failures.update((n, result) for n in chunk)
             else:
@@ -347,11 +354,11 @@ class Adapter:
         return held, failures
 
     async def _read_chunk(
-        self, numbers: Sequence[str]
+        self, numbers: Sequence[str], *, wait: bool
     ) -> tuple[Sequence[str], dict[str, list[dict[str, Any]]] | CarrierError]:
         """One ``GET /trackings/get?numbers=`` call: the account's items by number, or why not."""
         try:
-            items = await self._get_numbers(numbers)
+            items = await self._get_numbers(numbers, wait=wait)
         except CarrierError as err:
             return numbers, err
         held: dict[str, list[dict[str, Any]]] = {}
@@ -362,9 +369,10 @@ class Adapter:
                 self._remember(number, text(item.get("carrier_code")))
         return numbers, held
 
-    async def _get_numbers(self, numbers: Sequence[str]) -> list[dict[str, Any]]:
+    async def _get_numbers(self, numbers: Sequence[str], *, wait: bool) -> list[dict[str, Any]]:
+        params = {"numbers": ",".join(numbers)}
         code, data = await self.call(
-            GET, "GET", GET, params={"numbers": ",".join(numbers)}, accept=NOT_IN_ACCOUNT
+            GET, "GET", GET, params=params, accept=NOT_IN_ACCOUNT, wait=wait
         )
         return [] if code in NOT_IN_ACCOUNT else items_of(data)
 
@@ -382,9 +390,10 @@ class Adapter:
             item = as_dict(hit.get("item"))
             if item and query.courier in (None, hit.get("asked"), item.get("carrier_code")):
                 return self._answer(query, item)
-        courier = await self._courier(query)
+        wait = _waits(options)
+        courier = await self._courier(query, wait=wait)
         _, data = await self.call(
-            REALTIME, "POST", REALTIME, json=build_create(query.number, courier)
+            REALTIME, "POST", REALTIME, json=build_create(query.number, courier), wait=wait
         )
         items = items_of(data)
         mine = [i for i in items if item_number(i) == query.number]
@@ -395,7 +404,7 @@ class Adapter:
 
     # -- couriers -------------------------------------------------------------------------
 
-    async def _courier(self, query: Query) -> str:
+    async def _courier(self, query: Query, *, wait: bool = False) -> str:
         """The courier code realtime and create need for ``query``."""
         if query.courier:
             return query.courier
@@ -404,7 +413,7 @@ class Adapter:
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:
             return top.courier
-        found = await self.detect_courier(query.number)
+        found = await self.detect_courier(query.number, wait=wait)
         if not found:
             raise CarrierError(
                 f"{NAME}: TrackingMore cannot tell the courier of this number",
@@ -421,7 +430,7 @@ class Adapter:
             )
         return found[0]["code"]
 
-    async def detect_courier(self, number: str) -> list[dict[str, str]]:
+    async def detect_courier(self, number: str, *, wait: bool = False) -> list[dict[str, str]]:
         """TrackingMore's courier candidates for ``number`` (cached; each call costs credit)."""
         number = number.upper()
         if self.cache is not None:
@@ -431,7 +440,12 @@ class Adapter:
             if self.cache.get(NS_DETECT_NONE, number, DETECT_NONE_MAX_AGE) is not None:
                 return []
         code, data = await self.call(
-            DETECT, "POST", DETECT, json={"tracking_number": number}, accept={CANNOT_DETECT}
+            DETECT,
+            "POST",
+            DETECT,
+            json={"tracking_number": number},
+            accept={CANNOT_DETECT},
+            wait=wait,
         )
         found = [] if code == CANNOT_DETECT else parse_detect(data)
         if self.cache is not None:
@@ -473,7 +487,7 @@ class Adapter:
         return hit if isinstance(hit, str) else None
 
     async def _batch(
-        self, pairs: Sequence[tuple[str, str]]
+        self, pairs: Sequence[tuple[str, str]], *, wait: bool
     ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int | None, str]]]:
         """Create ``(number, courier)`` pairs, 40 per call; a failed call fails its chunk."""
         created: dict[str, dict[str, Any]] = {}
@@ -482,7 +496,7 @@ class Adapter:
 
         async def one(chunk: Sequence[tuple[str, str]]) -> None:
             body = [build_create(n, c) for n, c in chunk]
-            _, data = await self.call(BATCH, "POST", BATCH, json=body)
+            _, data = await self.call(BATCH, "POST", BATCH, json=body, wait=wait)
             made, failed = parse_batch(data)
             created.update(made)
             errors.update(failed)
@@ -498,8 +512,9 @@ class Adapter:
     async def _create(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
         """Add numbers to the account and answer them ``pending`` (4016: read them back)."""
         out: dict[Any, Answer] = {}
+        wait = _waits(options)
         couriers = await asyncio.gather(
-            *(self._courier(q) for q in queries), return_exceptions=True
+            *(self._courier(q, wait=wait) for q in queries), return_exceptions=True
         )
         todo: list[tuple[Query, str]] = []
         for q, courier in zip(queries, couriers, strict=True):
@@ -510,7 +525,7 @@ class Adapter:
             else:
                 todo.append((q, courier))
         try:
-            created, errors = await self._batch([(q.number, c) for q, c in todo])
+            created, errors = await self._batch([(q.number, c) for q, c in todo], wait=wait)
         except CarrierError as err:
             out.update((q.key, self._failed(q, err)) for q, _ in todo)
             options.answered(NAME, len(queries))
@@ -530,12 +545,12 @@ class Adapter:
                 )
                 out[q.key] = self._failed(q, error)
         if existing:
-            out.update(await self._read_back(existing))
+            out.update(await self._read_back(existing, wait=wait))
         options.answered(NAME, len(queries))
         return out
 
-    async def _read_back(self, queries: Sequence[Query]) -> dict[Any, Answer]:
-        held, failures = await self._read_account(queries)
+    async def _read_back(self, queries: Sequence[Query], *, wait: bool) -> dict[Any, Answer]:
+        held, failures = await self._read_account(queries, wait=wait)
         out = {}
         for q in queries:
             item = _pick(held.get(q.number, []), q.courier) or _pick(held.get(q.number, []), None)
@@ -548,7 +563,7 @@ class Adapter:
                 out[q.key] = self._answer(q, item)
         return out
 
-    async def _save(self, answers: Sequence[Answer]) -> None:
+    async def _save(self, answers: Sequence[Answer], *, wait: bool) -> None:
         """``--save``: add the realtime-answered numbers to the account (4016 is fine)."""
         pairs = [
             (a.query.number, a.shipments[0].courier or a.query.courier or "")
@@ -559,7 +574,7 @@ class Adapter:
         if not pairs:
             return
         try:
-            _, errors = await self._batch(pairs)
+            _, errors = await self._batch(pairs, wait=wait)
         except CarrierError as err:
             log.warning("%s: could not add the numbers to the account: %s", NAME, err.message)
             return
@@ -576,7 +591,7 @@ class Adapter:
             saved = self.state.get(NS_WATCH, "cursor")
             cursor = options.since if options.since is not None else _float(saved)
         try:
-            pages = await self._pages(cursor)
+            pages = await self._pages(cursor, wait=True)
         except CarrierError as err:
             options.answered(NAME, len(queries))
             return {q.key: self._failed(q, err) for q in queries}
@@ -604,7 +619,7 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, cursor: float | None) -> list[dict[str, Any]]:
+    async def _pages(self, cursor: float | None, *, wait: bool) -> list[dict[str, Any]]:
         """Every account item updated since ``cursor`` (minus the overlap), page by page."""
         params: dict[str, Any] = {"limit": MAX_LIMIT}
         if cursor is not None:
@@ -618,7 +633,7 @@ class Adapter:
                     f"{NAME}: run deadline reached while paging the account", carrier=NAME
                 )
             code, data = await self.call(
-                GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT
+                GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT, wait=wait
             )
             batch = [] if code in NOT_IN_ACCOUNT else items_of(data)
             signature = tuple(str(i.get("id") or item_number(i)) for i in batch)
@@ -641,10 +656,9 @@ class Adapter:
 
     async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
         """Delete numbers from the TrackingMore account (4017: already gone, fine)."""
-        self.wait = wait
         couriers = {q.key: q.courier or self._member(q.number) or None for q in queries}
         unknown = [q for q in queries if not couriers[q.key]]
-        held, failures = await self._read_account(unknown) if unknown else ({}, {})
+        held, failures = await self._read_account(unknown, wait=wait) if unknown else ({}, {})
         answers = []
         for q in queries:
             if q.number in failures:
@@ -652,15 +666,19 @@ class Adapter:
                 continue
             item = _pick(held.get(q.number, []), None)
             courier = couriers[q.key] or (text(item.get("carrier_code")) if item else None)
-            answers.append(await self._delete(q, courier))
+            answers.append(await self._delete(q, courier, wait=wait))
         return answers
 
-    async def _delete(self, query: Query, courier: str | None) -> Answer:
+    async def _delete(self, query: Query, courier: str | None, *, wait: bool) -> Answer:
         words = "was not in the TrackingMore account"
         if courier:
             try:
                 code, _ = await self.call(
-                    DELETE, "DELETE", f"/trackings/{courier}/{query.number}", accept={4017}
+                    DELETE,
+                    "DELETE",
+                    f"/trackings/{courier}/{query.number}",
+                    accept={4017},
+                    wait=wait,
                 )
             except CarrierError as err:
                 return self._failed(query, err)

@@ -132,7 +132,6 @@ class Adapter:
             pause=api.PAUSE_429,
             pause_error=shared.pause_error,
         )
-        self.wait = False
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
@@ -148,10 +147,11 @@ class Adapter:
         path: str,
         *,
         accept: Iterable[int] = (),
+        wait: bool = False,
         **kwargs: Any,
     ) -> tuple[int, Any]:
         """One API call -> ``(meta.code, data)`` for 200 and ``accept``; other codes raise (a 429
-        pauses the account: ``http.CarrierHandle``)."""
+        pauses the account, and ``wait`` waits it out: ``http.CarrierHandle``)."""
         accepted = frozenset(accept)
         code, message, data = await self.http.call(
             endpoint,
@@ -159,7 +159,7 @@ class Adapter:
             self.url + path,
             read=self._envelope,
             limited=_limited,
-            wait=self.wait,
+            wait=wait,
             headers=self.headers,
             **kwargs,
         )
@@ -181,7 +181,6 @@ class Adapter:
 
     async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         """Answer every query; failures become failed Shipments, never exceptions."""
-        self.wait = options.wait or options.watch
         try:
             if options.watch:
                 answers = await self._watch(queries, options)
@@ -205,6 +204,7 @@ class Adapter:
         self, queries: Sequence[Query], options: TrackOptions, *, keep: bool
     ) -> dict[Any, Answer]:
         """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s)."""
+        wait = options.wait or options.watch
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
@@ -212,13 +212,15 @@ class Adapter:
         creating: list[asyncio.Future[None]] = []
 
         async def create(q: Query) -> None:
-            out[q.key], tracking_id = await self._create(q, keep=keep, refresh=options.refresh)
+            out[q.key], tracking_id = await self._create(
+                q, keep=keep, refresh=options.refresh, wait=wait
+            )
             options.answered(NAME, 1)
             if tracking_id is not None:
-                await self._delete_id(tracking_id, q.number)
+                await self._delete_id(tracking_id, q.number, wait=wait)
 
         reads = [
-            asyncio.ensure_future(self._read_chunk(chunk))
+            asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
             for chunk in _chunks(list(by_number), api.MAX_NUMBERS)
         ]
         for next_read in asyncio.as_completed(reads):
@@ -239,7 +241,7 @@ class Adapter:
         return out
 
     async def _read_chunk(
-        self, numbers: Sequence[str]
+        self, numbers: Sequence[str], *, wait: bool
     ) -> tuple[Sequence[str], dict[str, list[dict[str, Any]]] | CarrierError]:
         """One ``GET /trackings/get?tracking_numbers=``: items by number, or why not."""
         try:
@@ -249,6 +251,7 @@ class Adapter:
                 api.GET,
                 params=api.numbers_query(numbers, self.lang),
                 accept={api.NOT_EXISTS},
+                wait=wait,
             )
         except CarrierError as err:
             return numbers, err
@@ -261,7 +264,7 @@ class Adapter:
         return numbers, held
 
     async def _create(
-        self, query: Query, *, keep: bool, refresh: bool = False
+        self, query: Query, *, keep: bool, refresh: bool = False, wait: bool = False
     ) -> tuple[Answer, str | None]:
         """Create one tracking and answer it from the real-time answer; with it the id to
         delete afterwards (``keep`` False), else None. A recent answer is reused unless
@@ -272,18 +275,19 @@ class Adapter:
             if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
                 return self._answer(query, item), None
         try:
-            courier = await self._courier(query)
+            courier = await self._courier(query, wait=wait)
             code, data = await self.call(
                 api.CREATE,
                 "POST",
                 api.CREATE,
                 json=api.create_body(query.number, courier, self.lang),
                 accept={api.EXISTS},
+                wait=wait,
             )
         except CarrierError as err:
             return self._failed(query, err), None
         if code == api.EXISTS:
-            _, held = await self._read_chunk([query.number])
+            _, held = await self._read_chunk([query.number], wait=wait)
             if isinstance(held, CarrierError):
                 return self._failed(query, held), None
             found = _pick(held.get(query.number, []), None)
@@ -299,7 +303,7 @@ class Adapter:
             return self._answer(query, item), None
         return self._answer(query, item), tracking_id
 
-    async def _delete_id(self, tracking_id: str, number: str) -> bool:
+    async def _delete_id(self, tracking_id: str, number: str, *, wait: bool) -> bool:
         """Delete one tracking by id (4102: already gone); False when the call failed."""
         try:
             await self.call(
@@ -307,6 +311,7 @@ class Adapter:
                 "DELETE",
                 api.item_path(api.DELETE, tracking_id),
                 accept={api.NOT_EXISTS, api.BAD_ID},
+                wait=wait,
             )
         except (CarrierError, ValueError) as err:
             log.warning("%s: %s stays in the account: %s", NAME, number, err)
@@ -316,7 +321,7 @@ class Adapter:
 
     # -- couriers -------------------------------------------------------------------------
 
-    async def _courier(self, query: Query) -> str:
+    async def _courier(self, query: Query, *, wait: bool = False) -> str:
         if query.courier:
             return query.courier
         from waypost.carriers import detect
@@ -324,7 +329,7 @@ class Adapter:
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:
             return top.courier
-        found = await self.detect_courier(query.number)
+        found = await self.detect_courier(query.number, wait=wait)
         if not found:
             raise CarrierError(
                 f"{NAME}: TrackingMore cannot tell the courier of this number",
@@ -333,7 +338,7 @@ class Adapter:
             )
         return found[0]["code"]
 
-    async def detect_courier(self, number: str) -> list[dict[str, str]]:
+    async def detect_courier(self, number: str, *, wait: bool = False) -> list[dict[str, str]]:
         """TrackingMore's courier candidates for ``number`` (cached)."""
         number = number.upper()
         if self.cache is not None:
@@ -346,6 +351,7 @@ class Adapter:
             api.DETECT,
             json={"tracking_number": number},
             accept={api.CANNOT_DETECT},
+            wait=wait,
         )
         found = [] if code == api.CANNOT_DETECT else api.parse_detect(data)
         if self.cache is not None:
@@ -390,7 +396,7 @@ class Adapter:
             out = await self._track(queries, options, keep=True)
         else:
             try:
-                seen = await self._pages(cursor - WATCH_OVERLAP)
+                seen = await self._pages(cursor - WATCH_OVERLAP, wait=True)
             except CarrierError as err:
                 options.answered(NAME, len(queries))
                 return {q.key: self._failed(q, err) for q in queries}
@@ -415,7 +421,7 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, since: float) -> dict[str, list[dict[str, Any]]]:
+    async def _pages(self, since: float, *, wait: bool) -> dict[str, list[dict[str, Any]]]:
         """Every tracking updated since ``since``, by number, paged with a hard stop."""
         seen: dict[str, list[dict[str, Any]]] = {}
         previous: list[str] | None = None
@@ -431,6 +437,7 @@ class Adapter:
                 api.GET,
                 params=api.page_query(since, page, self.lang),
                 accept={api.NOT_EXISTS},
+                wait=wait,
             )
             items = api.trackings_of(data)
             keys = [f"{api.item_number(i)}/{i.get('courier_code')}" for i in items]
@@ -455,12 +462,11 @@ class Adapter:
 
     async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
         """Delete numbers from the account by id (read by number first); absent is fine."""
-        self.wait = wait
         numbers = list(dict.fromkeys(q.number for q in queries))
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
         for chunk, result in await asyncio.gather(
-            *(self._read_chunk(c) for c in _chunks(numbers, api.MAX_NUMBERS))
+            *(self._read_chunk(c, wait=wait) for c in _chunks(numbers, api.MAX_NUMBERS))
         ):
             if isinstance(result, CarrierError):
                 failures.update((n, result) for n in chunk)
@@ -478,7 +484,7 @@ class Adapter:
             for item in items:
                 tracking_id = text(item.get("id"))
                 courier = text(item.get("courier_code")) or courier
-                if tracking_id and await self._delete_id(tracking_id, q.number):
+                if tracking_id and await self._delete_id(tracking_id, q.number, wait=wait):
                     words = "deleted from the TrackingMore account"
                 elif tracking_id:
                     return self._failed(
