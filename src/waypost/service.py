@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from waypost import carriers, detect
+from waypost import carriers
+from waypost.carriers import detect
 from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, Cache, Query, TrackOptions
 from waypost.config import Config

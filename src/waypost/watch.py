@@ -31,6 +31,10 @@ from waypost.status import Status
 from waypost.store.claims import LOCK_NAME, exclusive
 from waypost.store.protocols import Watched, WatchStore
 
+# Errors every later pass would meet alike (usage, configuration, credentials: exit 2 and 3)
+# end a watch loop; others are reported and the loop goes on.
+ENDS_LOOP = (UsageError, ConfigError, AuthError)
+
 if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
@@ -418,7 +422,7 @@ def loop(
             try:
                 last = one_pass()
             except WaypostError as exc:
-                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                if once or isinstance(exc, ENDS_LOOP):
                     raise
                 on_failure(exc)
             if once or stop.wait(seconds):
