@@ -193,7 +193,8 @@ async def run(
             ):
                 merger.finished(name, per_carrier)
             log.info("%d requests sent, %d of them retries", session.requests, session.retries)
-            return Report(merger.results(), _hint(the_plan.unconfigured))
+            hints = _hint(the_plan.unconfigured) + list(dict.fromkeys(options.hints))
+            return Report(merger.results(), hints)
 
 
 class _Merger:

@@ -7,7 +7,7 @@ and ``carriers`` without paying for the network stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -164,6 +164,7 @@ class TrackOptions:
     on_answered: Callable[[str, int], None] | None = None
     on_answer: Callable[[Answer], None] | None = None
     deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # shown after the answers ("hint: ...")
 
     def after_delivery(self, carrier: str, action: Callable[[], None]) -> None:
         """Run ``action`` once ``carrier``'s news is delivered and stored (see above)."""
@@ -212,6 +213,16 @@ class Cache(Protocol):
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Remember ``value``."""
+
+
+def put_many(cache: Cache, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
+    """``cache.put`` of several values, in one write where the cache offers ``put_many``."""
+    many = getattr(cache, "put_many", None)
+    if many is not None:
+        many(namespace, items)
+        return
+    for key, value in items:
+        cache.put(namespace, key, value)
 
 
 class MemoryCache:

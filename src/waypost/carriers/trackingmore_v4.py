@@ -46,8 +46,9 @@ from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import trackingmore as shared
 from waypost.carriers import trackingmore_v4_api as api
+from waypost.carriers import trackingmore_v4_fast as fast
 from waypost.carriers._parse import as_dict, text, zone
-from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.base import Answer, Query, TrackOptions, put_many
 from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
 from waypost.models import Shipment
 
@@ -68,6 +69,52 @@ NS_ACCOUNT = "trackingmore4.account"
 NS_WATCH = "trackingmore4.watch"
 NS_DETECT = "trackingmore4.detect"
 NS_LIMITS = "trackingmore4.limits"
+
+
+REALTIME_BUDGET = 30.0  # s of real-time creates without --deadline: 90 numbers at 3/s
+BUDGET_MARGIN = 1.0  # s kept back from --deadline for the last answers
+PENDING_WORDS = "created in the TrackingMore account; its events follow (`waypost watch`)"
+
+
+class _Budget:
+    """Which numbers not in the account a run creates in real time: as many as the create
+    limiter can have answered within ``seconds`` of now (waves of its permits, each wave one
+    permit hold and one round trip after the one before), the first ones found first."""
+
+    def __init__(self, seconds: float, limiter: RateLimiter | None) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.limiter = limiter
+        self.first: float | None = None
+        self.taken = 0
+        self.over = 0
+
+    def take(self) -> bool:
+        """True when one more real-time create fits; else it is counted as over budget."""
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        fits = True
+        if self.limiter is not None:
+            # The reads before the first create took one round trip: the same again per wave.
+            trip = max(0.0, self.first - self.started)
+            wave = self.taken // self.limiter.size
+            done = self.first + wave * (self.limiter.hold + trip) + trip
+            fits = done <= self.started + self.seconds
+        if fits:
+            self.taken += 1
+        else:
+            self.over += 1
+        return fits
+
+    def hint(self, rate: float) -> str:
+        """What the user can do about the numbers past the budget."""
+        return (
+            f"trackingmore: {self.over} number(s) not in the account were past the real-time "
+            f"budget ({self.seconds:.0f} s, {rate:g} creates/s) and were created without events "
+            "(pending); `waypost watch` shows their events once TrackingMore has fetched them "
+            "(with `track --save` to watch them), or allow more time with --deadline"
+        )
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -240,26 +287,34 @@ class Adapter:
         return Answer(query, [Shipment.failed(query.number, NAME, err, courier=query.courier)])
 
     def _answer(self, query: Query, item: Mapping[str, Any]) -> Answer:
-        shipment = api.parse_tracking(
-            item, query.number, self.tz, shared.STATUS, shared.SUBSTATUS, query.courier
+        return Answer(
+            query, [fast.parse_tracking(item, query.number, self.tz, courier=query.courier)]
         )
-        return Answer(query, [shipment])
 
     async def _track(
         self, queries: Sequence[Query], options: TrackOptions, *, keep: bool
     ) -> dict[Any, Answer]:
-        """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s)."""
+        """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s) while
+        the run's real-time budget lasts, the rest to batch create (``pending``)."""
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
         out: dict[Any, Answer] = {}
         creating: list[asyncio.Future[None]] = []
+        budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE))
+        queued: list[Query] = []
 
         async def create(q: Query) -> None:
-            out[q.key], tracking_id = await self._create(q, keep=keep, refresh=options.refresh)
+            answer, tracking_id = await self._create(q, keep=keep, refresh=options.refresh)
+            out[q.key] = options.deliver(answer)
             options.answered(NAME, 1)
             if tracking_id is not None:
                 await self._delete_id(tracking_id, q.number)
+
+        async def batch(chunk: list[Query]) -> None:
+            for q, answer in (await self._create_batch(chunk)).items():
+                out[q.key] = options.deliver(answer)
+            options.answered(NAME, len(chunk))
 
         reads = [
             asyncio.ensure_future(self._read_chunk(chunk))
@@ -271,16 +326,36 @@ class Adapter:
             for number in chunk:
                 for q in by_number[number]:
                     if isinstance(held, CarrierError):
-                        out[q.key] = self._failed(q, held)
+                        out[q.key] = options.deliver(self._failed(q, held))
                         answered += 1
                     elif (item := _pick(held.get(number, []), q.courier)) is not None:
-                        out[q.key] = self._answer(q, item)
+                        out[q.key] = options.deliver(self._answer(q, item))
                         answered += 1
-                    else:
+                    elif (reused := self._reused(q, options.refresh)) is not None:
+                        out[q.key] = options.deliver(reused)
+                        answered += 1
+                    elif budget.take():
                         creating.append(asyncio.ensure_future(create(q)))
+                    else:
+                        queued.append(q)
             options.answered(NAME, answered)
+            while len(queued) >= api.MAX_BATCH:
+                creating.append(asyncio.ensure_future(batch(queued[: api.MAX_BATCH])))
+                del queued[: api.MAX_BATCH]
+        if queued:
+            creating.append(asyncio.ensure_future(batch(queued)))
         await asyncio.gather(*creating)
+        if budget.over:
+            options.hints.append(budget.hint(self.rates[api.CREATE]))
         return out
+
+    def realtime_budget(self) -> float:
+        """Seconds of real-time creates this run may spend: ``--deadline`` when given (less
+        the last answer's round trip), else ``REALTIME_BUDGET``."""
+        left = self.session.remaining()
+        if left == float("inf"):
+            return REALTIME_BUDGET
+        return max(0.0, left - BUDGET_MARGIN)
 
     async def _read_chunk(
         self, numbers: Sequence[str]
@@ -297,11 +372,15 @@ class Adapter:
         except CarrierError as err:
             return numbers, err
         held: dict[str, list[dict[str, Any]]] = {}
+        asked = set(numbers)
+        members: dict[str, str] = {}
         for item in api.trackings_of(data):
             number = api.item_number(item)
-            if number is not None and number in numbers:
+            if number is not None and number in asked:
                 held.setdefault(number, []).append(item)
-                self._remember(number, text(item.get("id")))
+                members[number] = text(item.get("id")) or ""
+        if self.cache is not None and members:
+            put_many(self.cache, NS_ACCOUNT, members.items())
         return numbers, held
 
     async def _create(
@@ -310,11 +389,9 @@ class Adapter:
         """Create one tracking and answer it from the real-time answer; with it the id to
         delete afterwards (``keep`` False), else None. A recent answer is reused unless
         ``refresh``."""
-        if self.cache is not None and not refresh:
-            hit = as_dict(self.cache.get(NS_CREATED, query.number, CREATE_REUSE))
-            item = as_dict(hit.get("item"))
-            if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
-                return self._answer(query, item), None
+        reused = self._reused(query, refresh)
+        if reused is not None:
+            return reused, None
         try:
             courier = await self._courier(query)
             code, data = await self.call(
@@ -342,6 +419,68 @@ class Adapter:
             self._remember(query.number, tracking_id)
             return self._answer(query, item), None
         return self._answer(query, item), tracking_id
+
+    def _reused(self, query: Query, refresh: bool) -> Answer | None:
+        """The answer of a recent create of this number (``CREATE_REUSE``), unless ``refresh``."""
+        if self.cache is None or refresh:
+            return None
+        hit = as_dict(self.cache.get(NS_CREATED, query.number, CREATE_REUSE))
+        item = as_dict(hit.get("item"))
+        if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
+            return self._answer(query, item)
+        return None
+
+    async def _create_batch(self, queries: Sequence[Query]) -> dict[Query, Answer]:
+        """``POST /trackings/batch`` (at most 40): the numbers join the account without
+        events yet, answered ``pending`` (4101: read back instead)."""
+        out: dict[Query, Answer] = {}
+        todo: list[tuple[Query, str]] = []
+        for q in queries:
+            try:
+                todo.append((q, await self._courier(q)))
+            except CarrierError as err:
+                out[q] = self._failed(q, err)
+        if not todo:
+            return out
+        body = [api.create_body(q.number, courier, self.lang) for q, courier in todo]
+        try:
+            _, data = await self.call(api.BATCH, "POST", api.BATCH, json=body)
+        except CarrierError as err:
+            out.update((q, self._failed(q, err)) for q, _ in todo)
+            return out
+        made, failed = api.parse_batch(data)
+        existing: list[Query] = []
+        for q, courier in todo:
+            if q.number in made:
+                item = made[q.number]
+                self._remember(q.number, text(item.get("id")))
+                shipment = fast.parse_tracking(
+                    {"delivery_status": "pending", "courier_code": courier, **item},
+                    q.number,
+                    self.tz,
+                    courier=courier,
+                )
+                shipment.status_text = PENDING_WORDS
+                out[q] = Answer(q, [shipment])
+            elif failed.get(q.number, (None, ""))[0] == api.EXISTS:
+                existing.append(q)
+            else:
+                code, message = failed.get(q.number, (None, "left out of the batch answer"))
+                error = (
+                    api.error_for(code, message)
+                    if code is not None
+                    else ProtocolError(f"{NAME}: {message}", carrier=NAME)
+                )
+                out[q] = self._failed(q, error)
+        for chunk in _chunks(existing, api.MAX_NUMBERS):
+            _, held = await self._read_chunk([q.number for q in chunk])
+            for q in chunk:
+                if isinstance(held, CarrierError):
+                    out[q] = self._failed(q, held)
+                else:
+                    found = _pick(held.get(q.number, []), q.courier)
+                    out[q] = self._answer(q, found or {"delivery_status": "pending"})
+        return out
 
     async def _delete_id(self, tracking_id: str, number: str) -> bool:
         """Delete one tracking by id (4102: already gone); False when the call failed."""
