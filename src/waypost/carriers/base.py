@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from waypost.errors import CarrierError
     from waypost.http import Session
     from waypost.models import Shipment
+    from waypost.store.protocols import StateStore
 
 SettingKind = Literal["str", "float", "int"]
 
@@ -94,7 +95,12 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class CarrierInfo:
-    """The facts an adapter declares at the top of its module."""
+    """The facts a carrier package declares in its ``__init__``.
+
+    ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
+    from the carrier's account; ``couriers``: list the courier codes it knows).
+    ``effective_settings``: the settings with version-dependent defaults filled in (display).
+    """
 
     name: str
     title: str
@@ -110,6 +116,8 @@ class CarrierInfo:
     courier_help: str = ""
     max_connections: int = 8
     rate_notes: tuple[str, ...] = field(default_factory=tuple)
+    capabilities: frozenset[str] = frozenset()
+    effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property
     def credentials(self) -> tuple[Setting, ...]:
@@ -215,14 +223,19 @@ class Cache(Protocol):
         """Remember ``value``."""
 
 
-def put_many(cache: Cache, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
-    """``cache.put`` of several values, in one write where the cache offers ``put_many``."""
-    many = getattr(cache, "put_many", None)
+class _Puts(Protocol):
+    def put(self, namespace: str, key: str, value: Any) -> None: ...
+
+
+def put_many(target: _Puts, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
+    """``target.put`` (a cache or a state store) of several values, in one write where the
+    target offers ``put_many``."""
+    many = getattr(target, "put_many", None)
     if many is not None:
         many(namespace, items)
         return
     for key, value in items:
-        cache.put(namespace, key, value)
+        target.put(namespace, key, value)
 
 
 class MemoryCache:
@@ -255,4 +268,6 @@ class Adapter(Protocol):
         """Answer every query; failures become ``Shipment.error``, never exceptions."""
 
 
-AdapterFactory = Callable[[Mapping[str, Any], "Session", "Cache | None"], Adapter]
+AdapterFactory = Callable[
+    [Mapping[str, Any], "Session", "Cache | None", "StateStore | None"], Adapter
+]

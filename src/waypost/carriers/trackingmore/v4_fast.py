@@ -1,5 +1,5 @@
 """TrackingMore API v4 tracking objects as Shipments, the fast way: the rules of
-``trackingmore_v4_api.parse_tracking`` (which names the public source of every field) with the
+``v4_api.parse_tracking`` (which names the public source of every field) with the
 repeated work remembered.
 
 Answers repeat themselves: the same checkpoint times, places, countries and status words come
@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from waypost.carriers import trackingmore as shared
-from waypost.carriers import trackingmore_v4_api as api
 from waypost.carriers._parse import merge_events, parse_time, text
+from waypost.carriers.trackingmore import shared
+from waypost.carriers.trackingmore import v4_api as api
 from waypost.models import Event, LastMile, Shipment, Status
 
 MEMORY = 16384  # entries per table; a full table starts again empty

@@ -1,5 +1,5 @@
 """TrackingMore v4, numbers not in the account: real-time creates within the run's budget
-(``trackingmore_v4._Budget``: 30 s by default, else ``--deadline``), the rest batch-created and
+(``trackingmore.v4._Budget``: 30 s by default, else ``--deadline``), the rest batch-created and
 answered ``pending`` with a hint, and every answer handed over as soon as it is known."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from waypost.carriers import trackingmore as tm
-from waypost.carriers import trackingmore_v4 as tm4
-from waypost.carriers import trackingmore_v4_api as api
 from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.trackingmore import adapter as tm_adapter
+from waypost.carriers.trackingmore import v4 as tm4
+from waypost.carriers.trackingmore import v4_api as api
 from waypost.http import Session
 from waypost.models import Status
 from waypost.sandbox import Sandbox
@@ -93,7 +93,7 @@ def _track(sandbox: Sandbox, queries: Sequence[Query], options: TrackOptions) ->
 
     async def go() -> list[Answer]:
         async with Session() as session:
-            adapter = tm.adapter(settings, session, None)
+            adapter = tm_adapter.Adapter(settings, session, None)
             assert isinstance(adapter, tm4.Adapter)
             return await adapter.track(queries, options)
 

@@ -1,5 +1,5 @@
-"""The fast v4 tracking parser (``trackingmore_v4_fast``) gives exactly what the reference parser
-(``trackingmore_v4_api.parse_tracking``) gives: on the recorded real answers, on every answer the
+"""The fast v4 tracking parser (``trackingmore.v4_fast``) gives exactly what the reference parser
+(``trackingmore.v4_api.parse_tracking``) gives: on the recorded real answers, on every answer the
 sandbox's v4 emulation renders, on generated trackings (both legs, zones, repeated checkpoints,
 values of every JSON type) and on arbitrary JSON, with its tables cold, warm and overflowing."""
 
@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, json_values
-from waypost.carriers import trackingmore as tm
-from waypost.carriers import trackingmore_v4_api as api
-from waypost.carriers import trackingmore_v4_fast as fast
 from waypost.carriers._parse import zone
+from waypost.carriers.trackingmore import shared as tm
+from waypost.carriers.trackingmore import v4_api as api
+from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import App, synthetic_number
 
