@@ -86,12 +86,10 @@ def pp_numbers(n: int, run: int) -> list[str]:
 
 def tm4_realtime(n: int, lat: float) -> int:
     """How many of ``n`` new numbers v4 creates in real time within its default budget
-    (carriers.trackingmore.v4.REALTIME_BUDGET): waves of 3 permits, each one hold (1 s) and one round
-    trip after the one before, the first one round trip (the account read) after the start."""
+    (carriers.trackingmore.v4.REALTIME_BUDGET seconds at 3 creates/s, without --deadline)."""
     from waypost.carriers.trackingmore.v4 import REALTIME_BUDGET
 
-    fit = math.floor((REALTIME_BUDGET - 2 * lat) / (1.0 + lat)) + 1
-    return min(n, 3 * max(0, fit))
+    return min(n, math.floor(REALTIME_BUDGET * 3))
 
 
 def tm4_new_bound(n: int, lat: float) -> float:

@@ -34,14 +34,21 @@ class _Clock:
 class _Limiter:
     size = 3
     hold = 1.0
+    per_second = 3.0
 
 
-def test_the_budget_counts_waves_of_permits_each_a_hold_and_a_round_trip_apart(
+def test_without_a_deadline_the_budget_is_its_seconds_at_the_create_rate() -> None:
+    budget = tm4._Budget(30.0, _Limiter(), hard=False)  # type: ignore[arg-type]
+    assert [budget.take() for _ in range(100)] == [True] * 90 + [False] * 10
+    assert (budget.taken, budget.over) == (90, 10)
+
+
+def test_under_a_deadline_the_budget_counts_waves_a_hold_and_a_round_trip_apart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = _Clock(100.0)
     monkeypatch.setattr(tm4.time, "monotonic", clock)
-    budget = tm4._Budget(30.0, _Limiter())  # type: ignore[arg-type]
+    budget = tm4._Budget(30.0, _Limiter(), hard=True)  # type: ignore[arg-type]
     clock.now = 100.1  # the first read took 0.1 s: each wave costs 1.1 s, the last answer 0.1
     taken = [budget.take() for _ in range(100)]
     # wave w is answered at 100.1 + 1.1 w + 0.1 <= 130: w <= 27, so 28 waves of 3
@@ -55,7 +62,7 @@ def test_the_budget_counts_waves_of_permits_each_a_hold_and_a_round_trip_apart(
 
 
 def test_without_a_limiter_every_number_fits(monkeypatch: pytest.MonkeyPatch) -> None:
-    budget = tm4._Budget(0.0, None)
+    budget = tm4._Budget(0.0, None, hard=True)
     assert all(budget.take() for _ in range(500))
     assert budget.over == 0
 
@@ -103,9 +110,8 @@ def _track(sandbox: Sandbox, queries: Sequence[Query], options: TrackOptions) ->
 def test_numbers_past_the_budget_are_batch_created_pending_with_a_hint(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 0.9 s: the first wave (answered one read and one create round trip in) fits, the
-    # second (a permit hold later) does not.
-    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 0.9)
+    # 1 s at 3 creates/s: the first 3 numbers found
+    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 1.0)
     known = [synthetic_number(i, "WK") for i in range(5)]
     new = [synthetic_number(i, "WN") for i in range(10)]
     _app(sandbox).preload(known)
@@ -157,7 +163,7 @@ def test_real_time_answers_are_handed_over_while_later_creates_still_wait(
 def test_track_jsonl_prints_the_hint_for_numbers_past_the_budget(
     sandbox: Sandbox, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 0.9)
+    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 1.0)
     new = [f"trackingmore:sandbox-post:{synthetic_number(i, 'WJ')}" for i in range(5)]
     outcome = cli("track", "--jsonl", *new)
     assert outcome.code == 0

@@ -11,6 +11,11 @@ Which path a number takes:
   ``pending``. 4101 (it exists after all) reads the number back. Without ``--save`` each created
   tracking is deleted again (``DELETE /trackings/delete/{id}``, 10/s, beside the creates), so
   that only ``--save`` leaves numbers in the account, as with v2.
+  Real-time creates last as long as the run's budget (``_Budget``: ``REALTIME_BUDGET`` 30 s at
+  3/s = 90 numbers, or what ``--deadline`` leaves); the numbers past it go to ``POST
+  /trackings/batch`` (40 a call, beside the creates), stay in the account (TrackingMore fetches
+  them) and are answered ``pending`` with a hint to ``watch``. Every answer is handed over
+  (``TrackOptions.deliver``) as soon as its read or create returns.
 * ``watch``: without a cursor (first pass, or no cache) the watched numbers are read by number.
   With one, ``GET /trackings/get?updated_date_min=`` (cursor minus 10 minutes) pages through
   what changed: ``items_amount`` 100, ``pages_amount`` 1, 2, ... until a page shorter than asked,
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -79,14 +85,17 @@ PENDING_WORDS = "created in the TrackingMore account; its events follow (`waypos
 
 
 class _Budget:
-    """Which numbers not in the account a run creates in real time: as many as the create
-    limiter can have answered within ``seconds`` of now (waves of its permits, each wave one
-    permit hold and one round trip after the one before), the first ones found first."""
+    """Which numbers not in the account a run creates in real time, the first ones found
+    first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
+    create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
+    answered by then: waves of its permits, each a permit hold and one round trip (as long as
+    the first account read took) after the one before."""
 
-    def __init__(self, seconds: float, limiter: RateLimiter | None) -> None:
+    def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
         self.started = time.monotonic()
         self.limiter = limiter
+        self.hard = hard
         self.first: float | None = None
         self.taken = 0
         self.over = 0
@@ -97,8 +106,9 @@ class _Budget:
         if self.first is None:
             self.first = now
         fits = True
-        if self.limiter is not None:
-            # The reads before the first create took one round trip: the same again per wave.
+        if self.limiter is not None and not self.hard:
+            fits = self.taken < math.floor(self.seconds * self.limiter.per_second)
+        elif self.limiter is not None:
             trip = max(0.0, self.first - self.started)
             wave = self.taken // self.limiter.size
             done = self.first + wave * (self.limiter.hold + trip) + trip
@@ -308,7 +318,8 @@ class Adapter:
             by_number.setdefault(q.number, []).append(q)
         out: dict[Any, Answer] = {}
         creating: list[asyncio.Future[None]] = []
-        budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE))
+        hard = self.session.remaining() != float("inf")
+        budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE), hard=hard)
         queued: list[Query] = []
 
         async def create(q: Query) -> None:
