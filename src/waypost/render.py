@@ -438,6 +438,11 @@ class NewsWriter:
         self.out = out
         self.warn = warn
 
+    @property
+    def whole_pass(self) -> bool:
+        """True when a pass's news is one document (``--json``), so it cannot come in chunks."""
+        return self.fmt is Format.JSON
+
     def begin(self, views: Sequence[Shipment]) -> None:
         """Before any delivery: the ``--json`` document of every shipment with news."""
         if self.fmt is Format.JSON and views:
