@@ -461,10 +461,14 @@ class Session:
             started = time.monotonic()
             options = dict(kwargs)
             auth = options.pop("auth", httpx.USE_CLIENT_DEFAULT)
+            target: str | httpx.URL = url
+            if options.get("params") is not None:
+                # One parse of URL and query instead of build_request's parse, merge, re-parse.
+                target = httpx.URL(url, params=options.pop("params"))
             try:
                 # One deadline for the whole answer, headers and body: an endless body ends here.
                 async with asyncio.timeout(min(self.timeout, self.remaining())):
-                    request = self._client.build_request(method, url, **options)
+                    request = self._client.build_request(method, target, **options)
                     streamed = await self._client.send(request, auth=auth, stream=True)
                     try:
                         body = await self._read_body(streamed, carrier)
@@ -473,14 +477,15 @@ class Session:
             except TimeoutError as exc:
                 raise _Cut("deadline" if left < self.timeout else "timeout") from exc
             response = _whole(streamed, body)
-            log.debug(
-                "%s %s %s -> %d in %.0f ms",
-                carrier,
-                method,
-                _path(url),
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s %s -> %d in %.0f ms",
+                    carrier,
+                    method,
+                    _path(url),
+                    response.status_code,
+                    (time.monotonic() - started) * 1000,
+                )
             return response
 
     async def _read_body(self, response: httpx.Response, carrier: str) -> bytes:

@@ -206,7 +206,8 @@ async def _run_in(
         ]
         for name, per_carrier in zip(the_plan.by_carrier, await asyncio.gather(*jobs), strict=True):
             merger.finished(name, per_carrier)
-        return Report(merger.results(), _hint(the_plan.unconfigured))
+        hints = _hint(the_plan.unconfigured) + list(dict.fromkeys(options.hints))
+        return Report(merger.results(), hints)
 
 
 Batch = tuple[Sequence[Query], TrackOptions]

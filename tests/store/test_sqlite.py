@@ -145,3 +145,25 @@ def test_cache_expiry(tmp_path: Path) -> None:
         assert store.get("tm", "n", max_age=60) is None
         assert store.get("tm", "n") == [1, 2]
         assert store.get("tm", "missing") is None
+
+
+def test_state_put_many_writes_every_value_in_one_transaction(tmp_path: Path) -> None:
+    from waypost.carriers.base import put_many
+    from waypost.store.sqlite import StoreCache
+
+    with Store.open(tmp_path) as store:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        put_many(store.state, "tm.account", [("N1", "id1"), ("N2", ""), ("N1", "id3")])
+        store.db.set_trace_callback(None)
+        assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == [
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+        ]
+        assert store.state.get("tm.account", "N1") == "id3"  # the last value of a key wins
+        assert store.state.get("tm.account", "N2") == ""
+        put_many(store.state, "tm.account", [])
+    lenient = StoreCache(tmp_path)
+    put_many(lenient.state, "tm.account", iter([("N4", "id4")]))  # a one-shot iterable
+    assert lenient.state.get("tm.account", "N4") == "id4"
+    lenient.close()

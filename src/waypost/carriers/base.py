@@ -7,7 +7,7 @@ and ``carriers`` without paying for the network stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -192,6 +192,7 @@ class TrackOptions:
     on_answered: Callable[[str, int], None] | None = None
     on_answer: Callable[[Answer], None] | None = None
     deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # shown after the answers ("hint: ...")
 
     def after_delivery(self, carrier: str, action: Callable[[], None]) -> None:
         """Run ``action`` once ``carrier``'s news is delivered and stored (see above)."""
@@ -240,6 +241,21 @@ class Cache(Protocol):
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Remember ``value``."""
+
+
+class _Puts(Protocol):
+    def put(self, namespace: str, key: str, value: Any) -> None: ...
+
+
+def put_many(target: _Puts, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
+    """``target.put`` (a cache or a state store) of several values, in one write where the
+    target offers ``put_many``."""
+    many = getattr(target, "put_many", None)
+    if many is not None:
+        many(namespace, items)
+        return
+    for key, value in items:
+        target.put(namespace, key, value)
 
 
 class MemoryCache:

@@ -714,6 +714,18 @@ class _State:
             (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
         )
 
+    def put_many(self, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
+        """Store several values in one transaction (one write instead of one per key)."""
+        now = time.time()
+        rows = [(namespace, k, json.dumps(v, ensure_ascii=False), now) for k, v in items]
+        if rows:
+            with self._store.transaction():
+                self._store.db.executemany(
+                    "INSERT OR REPLACE INTO state (namespace, key, value, stored)"
+                    " VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+
 
 class StoreCache:
     """The store as a lookup cache that is never in the way (``track``, ``carriers --remote``).
@@ -804,3 +816,8 @@ class _LenientState:
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` unless the store is busy, read-only or broken."""
         self._owner._write(lambda store: store.state.put(namespace, key, value))
+
+    def put_many(self, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
+        """``put`` of several values in one write, as leniently."""
+        rows = list(items)
+        self._owner._write(lambda store: store.state.put_many(namespace, rows))

@@ -11,6 +11,11 @@ Which path a number takes:
   ``pending``. 4101 (it exists after all) reads the number back. Without ``--save`` each created
   tracking is deleted again (``DELETE /trackings/delete/{id}``, 10/s, beside the creates), so
   that only ``--save`` leaves numbers in the account, as with v2.
+  Real-time creates last as long as the run's budget (``_Budget``: ``REALTIME_BUDGET`` 30 s at
+  3/s = 90 numbers, or what ``--deadline`` leaves); the numbers past it go to ``POST
+  /trackings/batch`` (40 a call, beside the creates), stay in the account (TrackingMore fetches
+  them) and are answered ``pending`` with a hint to ``watch``. Every answer is handed over
+  (``TrackOptions.deliver``) as soon as its read or create returns.
 * ``watch``: without a cursor (first pass, or no cache) the watched numbers are read by number.
   With one, ``GET /trackings/get?updated_date_min=`` (cursor minus 10 minutes) pages through
   what changed: ``items_amount`` 100, ``pages_amount`` 1, 2, ... until a page shorter than asked,
@@ -40,15 +45,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import trackingmore as facts
 from waypost.carriers._parse import as_dict, text, zone
-from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.base import Answer, Query, TrackOptions, put_many
 from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
+from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
 from waypost.models import Shipment
 
@@ -74,6 +81,57 @@ NS_LIMITS = "trackingmore4.limits"
 
 def _limited(answer: tuple[int, str | None, Any]) -> bool:
     return answer[0] == 429
+
+
+REALTIME_BUDGET = 30.0  # s of real-time creates without --deadline: 90 numbers at 3/s
+YIELD_EVERY = 8  # answers parsed between two turns of the event loop
+BUDGET_MARGIN = 1.0  # s kept back from --deadline for the last answers
+PENDING_WORDS = "created in the TrackingMore account; its events follow (`waypost watch`)"
+
+
+class _Budget:
+    """Which numbers not in the account a run creates in real time, the first ones found
+    first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
+    create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
+    answered by then: waves of its permits, each a permit hold and one round trip (as long as
+    the first account read took) after the one before."""
+
+    def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.limiter = limiter
+        self.hard = hard
+        self.first: float | None = None
+        self.taken = 0
+        self.over = 0
+
+    def take(self) -> bool:
+        """True when one more real-time create fits; else it is counted as over budget."""
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        fits = True
+        if self.limiter is not None and not self.hard:
+            fits = self.taken < math.floor(self.seconds * self.limiter.per_second)
+        elif self.limiter is not None:
+            trip = max(0.0, self.first - self.started)
+            wave = self.taken // self.limiter.size
+            done = self.first + wave * (self.limiter.hold + trip) + trip
+            fits = done <= self.started + self.seconds
+        if fits:
+            self.taken += 1
+        else:
+            self.over += 1
+        return fits
+
+    def hint(self, rate: float) -> str:
+        """What the user can do about the numbers past the budget."""
+        return (
+            f"trackingmore: {self.over} number(s) not in the account were past the real-time "
+            f"budget ({self.seconds:.0f} s, {rate:g} creates/s) and were created without events "
+            "(pending); `waypost watch` shows their events once TrackingMore has fetched them "
+            "(with `track --save` to watch them), or allow more time with --deadline"
+        )
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -195,29 +253,38 @@ class Adapter:
         return Answer(query, [Shipment.failed(query.number, NAME, err, courier=query.courier)])
 
     def _answer(self, query: Query, item: Mapping[str, Any]) -> Answer:
-        shipment = api.parse_tracking(
-            item, query.number, self.tz, shared.STATUS, shared.SUBSTATUS, query.courier
+        return Answer(
+            query, [fast.parse_tracking(item, query.number, self.tz, courier=query.courier)]
         )
-        return Answer(query, [shipment])
 
     async def _track(
         self, queries: Sequence[Query], options: TrackOptions, *, keep: bool
     ) -> dict[Any, Answer]:
-        """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s)."""
+        """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s) while
+        the run's real-time budget lasts, the rest to batch create (``pending``)."""
         wait = options.wait or options.watch
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
         out: dict[Any, Answer] = {}
         creating: list[asyncio.Future[None]] = []
+        hard = self.session.remaining() != float("inf")
+        budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE), hard=hard)
+        queued: list[Query] = []
 
         async def create(q: Query) -> None:
-            out[q.key], tracking_id = await self._create(
+            answer, tracking_id = await self._create(
                 q, keep=keep, refresh=options.refresh, wait=wait
             )
+            out[q.key] = options.deliver(answer)
             options.answered(NAME, 1)
             if tracking_id is not None:
                 await self._delete_id(tracking_id, q.number, wait=wait)
+
+        async def batch(chunk: list[Query]) -> None:
+            for q, answer in (await self._create_batch(chunk, wait=wait)).items():
+                out[q.key] = options.deliver(answer)
+            options.answered(NAME, len(chunk))
 
         reads = [
             asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
@@ -226,19 +293,43 @@ class Adapter:
         for next_read in asyncio.as_completed(reads):
             chunk, held = await next_read
             answered = 0
-            for number in chunk:
+            for i, number in enumerate(chunk):
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    # Let requests already counted as sent reach the wire: a send held up by a
+                    # long parse arrives later than its permit assumes.
+                    await asyncio.sleep(0)
                 for q in by_number[number]:
                     if isinstance(held, CarrierError):
-                        out[q.key] = self._failed(q, held)
+                        out[q.key] = options.deliver(self._failed(q, held))
                         answered += 1
                     elif (item := _pick(held.get(number, []), q.courier)) is not None:
-                        out[q.key] = self._answer(q, item)
+                        out[q.key] = options.deliver(self._answer(q, item))
                         answered += 1
-                    else:
+                    elif (reused := self._reused(q, options.refresh)) is not None:
+                        out[q.key] = options.deliver(reused)
+                        answered += 1
+                    elif budget.take():
                         creating.append(asyncio.ensure_future(create(q)))
+                    else:
+                        queued.append(q)
             options.answered(NAME, answered)
+            while len(queued) >= api.MAX_BATCH:
+                creating.append(asyncio.ensure_future(batch(queued[: api.MAX_BATCH])))
+                del queued[: api.MAX_BATCH]
+        if queued:
+            creating.append(asyncio.ensure_future(batch(queued)))
         await asyncio.gather(*creating)
+        if budget.over:
+            options.hints.append(budget.hint(self.rates[api.CREATE]))
         return out
+
+    def realtime_budget(self) -> float:
+        """Seconds of real-time creates this run may spend: ``--deadline`` when given (less
+        the last answer's round trip), else ``REALTIME_BUDGET``."""
+        left = self.session.remaining()
+        if left == float("inf"):
+            return REALTIME_BUDGET
+        return max(0.0, left - BUDGET_MARGIN)
 
     async def _read_chunk(
         self, numbers: Sequence[str], *, wait: bool
@@ -256,11 +347,15 @@ class Adapter:
         except CarrierError as err:
             return numbers, err
         held: dict[str, list[dict[str, Any]]] = {}
+        asked = set(numbers)
+        members: dict[str, str] = {}
         for item in api.trackings_of(data):
             number = api.item_number(item)
-            if number is not None and number in numbers:
+            if number is not None and number in asked:
                 held.setdefault(number, []).append(item)
-                self._remember(number, text(item.get("id")))
+                members[number] = text(item.get("id")) or ""
+        if self.state is not None and members:
+            put_many(self.state, NS_ACCOUNT, members.items())
         return numbers, held
 
     async def _create(
@@ -269,11 +364,9 @@ class Adapter:
         """Create one tracking and answer it from the real-time answer; with it the id to
         delete afterwards (``keep`` False), else None. A recent answer is reused unless
         ``refresh``."""
-        if self.cache is not None and not refresh:
-            hit = as_dict(self.cache.get(NS_CREATED, query.number, CREATE_REUSE))
-            item = as_dict(hit.get("item"))
-            if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
-                return self._answer(query, item), None
+        reused = self._reused(query, refresh)
+        if reused is not None:
+            return reused, None
         try:
             courier = await self._courier(query, wait=wait)
             code, data = await self.call(
@@ -302,6 +395,70 @@ class Adapter:
             self._remember(query.number, tracking_id)
             return self._answer(query, item), None
         return self._answer(query, item), tracking_id
+
+    def _reused(self, query: Query, refresh: bool) -> Answer | None:
+        """The answer of a recent create of this number (``CREATE_REUSE``), unless ``refresh``."""
+        if self.cache is None or refresh:
+            return None
+        hit = as_dict(self.cache.get(NS_CREATED, query.number, CREATE_REUSE))
+        item = as_dict(hit.get("item"))
+        if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
+            return self._answer(query, item)
+        return None
+
+    async def _create_batch(
+        self, queries: Sequence[Query], *, wait: bool
+    ) -> dict[Query, Answer]:
+        """``POST /trackings/batch`` (at most 40): the numbers join the account without
+        events yet, answered ``pending`` (4101: read back instead)."""
+        out: dict[Query, Answer] = {}
+        todo: list[tuple[Query, str]] = []
+        for q in queries:
+            try:
+                todo.append((q, await self._courier(q, wait=wait)))
+            except CarrierError as err:
+                out[q] = self._failed(q, err)
+        if not todo:
+            return out
+        body = [api.create_body(q.number, courier, self.lang) for q, courier in todo]
+        try:
+            _, data = await self.call(api.BATCH, "POST", api.BATCH, json=body, wait=wait)
+        except CarrierError as err:
+            out.update((q, self._failed(q, err)) for q, _ in todo)
+            return out
+        made, failed = api.parse_batch(data)
+        existing: list[Query] = []
+        for q, courier in todo:
+            if q.number in made:
+                item = made[q.number]
+                self._remember(q.number, text(item.get("id")))
+                shipment = fast.parse_tracking(
+                    {"delivery_status": "pending", "courier_code": courier, **item},
+                    q.number,
+                    self.tz,
+                    courier=courier,
+                )
+                shipment.status_text = PENDING_WORDS
+                out[q] = Answer(q, [shipment])
+            elif failed.get(q.number, (None, ""))[0] == api.EXISTS:
+                existing.append(q)
+            else:
+                code, message = failed.get(q.number, (None, "left out of the batch answer"))
+                error = (
+                    api.error_for(code, message)
+                    if code is not None
+                    else ProtocolError(f"{NAME}: {message}", carrier=NAME)
+                )
+                out[q] = self._failed(q, error)
+        for chunk in _chunks(existing, api.MAX_NUMBERS):
+            _, held = await self._read_chunk([q.number for q in chunk], wait=wait)
+            for q in chunk:
+                if isinstance(held, CarrierError):
+                    out[q] = self._failed(q, held)
+                else:
+                    found = _pick(held.get(q.number, []), q.courier)
+                    out[q] = self._answer(q, found or {"delivery_status": "pending"})
+        return out
 
     async def _delete_id(self, tracking_id: str, number: str, *, wait: bool) -> bool:
         """Delete one tracking by id (4102: already gone); False when the call failed."""
