@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.hostile import HostileServer
+from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
 from waypost.sandbox import Sandbox
 
 settings.register_profile("default", max_examples=150, deadline=None)
@@ -50,10 +52,41 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
+    )
+
+
 @pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """A fresh sandbox on a free loopback port, with waypost pointed at it."""
-    box = Sandbox(port=0).start()
+def clock() -> Iterator[VirtualClock]:
+    """A virtual clock (tests/inproc.py): every event loop the test starts (``asyncio.run``, so
+    in-process CLI runs too) runs on it and skips ahead instead of waiting for a timer; with
+    ``sandbox``, waypost reaches the sandbox in-process and its limits count on this clock."""
+    virtual = VirtualClock()
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(VirtualPolicy(virtual))
+    try:
+        yield virtual
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A fresh sandbox on a free loopback port, with waypost pointed at it.
+
+    It counts on the test's virtual ``clock`` and waypost's in-process sessions reach it without
+    sockets (``SandboxTransport``), so rate limits, pauses and timeouts cost no real time; it
+    still listens on its port for control calls, the hostile proxy and child processes (their
+    requests arrive in real time: the virtual clock only ever adds skips). The ``real_clock``
+    mark keeps the sandbox on ``time.monotonic`` and waypost on loopback HTTP."""
+    if not request.node.get_closest_marker("real_clock"):
+        box = Sandbox(port=0, clock=request.getfixturevalue("clock").monotonic).start()
+        monkeypatch.setattr("waypost.http.default_transport", lambda: SandboxTransport(box))
+    else:
+        box = Sandbox(port=0).start()
     for key, value in box.env().items():
         monkeypatch.setenv(key, value)
     try:

@@ -121,7 +121,9 @@ class Adapter:
         return self.session.limiter(NAME, "v4 " + endpoint, self.rates[endpoint])
 
     def _pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        from waypost.http import now
+
+        self._paused_until = max(self._paused_until, now() + seconds)
         for endpoint in api.ENDPOINTS:
             shared_limiter = self.limiter(endpoint)
             if shared_limiter is not None:
@@ -134,7 +136,9 @@ class Adapter:
 
     def pause_error(self) -> RateLimited:
         """The error every number gets while the account is paused after a 429."""
-        return shared.pause_error(self._paused_until - time.monotonic(), self._pause_length)
+        from waypost.http import now
+
+        return shared.pause_error(self._paused_until - now(), self._pause_length)
 
     def _prime(self) -> None:
         """Carry a 429 pause and each endpoint's last request over from earlier runs."""
