@@ -5,7 +5,8 @@ the sandbox, while the other carriers answer normally.
 Each case asserts the documented exit code, no traceback, the other carriers' shipments
 answered, the watch store intact (``PRAGMA integrity_check``, no row lost or added, no event
 lost) and the peak memory of each child process (``wait4``'s ``ru_maxrss``) under a limit.
-The TrackingMore-specific cases run against both API versions (``-v2``, ``-v4``).
+The TrackingMore-specific cases run against both API versions (``-v2``, ``-v4``). The runs
+that only set the store up (``track --save``, a first ``watch``) are in-process (``cli``).
 """
 
 from __future__ import annotations
@@ -431,8 +432,8 @@ def integrity(data: Path) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_hostile_answer_costs_only_its_own_numbers(
-    case: Case, hostile: HostileServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    case: Case, hostile: HostileServer, isolated: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:  # type: ignore[no-untyped-def]
     for key, value in case.extra.items():
         monkeypatch.setenv(key, value)
     if case.api is not None:
@@ -442,10 +443,10 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     # Three processes in a row: PandaPon's 5/s would count them together (not the point here).
     monkeypatch.setattr("waypost.sandbox.pandapon.RATE", 1000)
     data = isolated / "data"
-    saved = waypost("track", "--save", "--jsonl", *ALL)
+    saved = cli("track", "--save", "--jsonl", *ALL)
     assert saved.code == 0, saved.err
     if case.primed:
-        first = waypost("watch", "--once")
+        first = cli("watch", "--once")
         assert first.code == 0, first.err
         assert cursor(data, case.api) is not None
     _TEMPLATE.clear()
