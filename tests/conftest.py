@@ -53,6 +53,14 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # once per run, in the controller
+        # The suite starts a few hundred `python -m waypost` children; with
+        # PYTHONDONTWRITEBYTECODE set, an editable install would recompile waypost in each.
+        import compileall
+
+        import waypost
+
+        compileall.compile_dir(str(Path(waypost.__file__).parent), quiet=1, workers=0)
     config.addinivalue_line(
         "markers",
         "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
