@@ -216,7 +216,9 @@ class Adapter:
 
     def paused(self) -> bool:
         """True while a 429's pause lasts."""
-        return time.monotonic() < self._paused_until
+        from waypost.http import now
+
+        return now() < self._paused_until
 
     @property
     def max_pause(self) -> float:
@@ -225,11 +227,15 @@ class Adapter:
 
     def pause_error(self) -> RateLimited:
         """The error every number gets while TrackingMore pauses the account."""
-        return pause_error(self._paused_until - time.monotonic(), self._pause_length)
+        from waypost.http import now
+
+        return pause_error(self._paused_until - now(), self._pause_length)
 
     def _pause(self, seconds: float) -> None:
         """Hold every TrackingMore request of this session for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        from waypost.http import now
+
+        self._paused_until = max(self._paused_until, now() + seconds)
         for endpoint in ENDPOINTS:
             shared = self.limiter(endpoint)
             if shared is not None:
