@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.forked import ForkServer
 from tests.hostile import HostileServer
 from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
 from waypost.sandbox import Sandbox
@@ -108,6 +109,17 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> 
         yield box
     finally:
         box.stop()
+
+
+@pytest.fixture(scope="session")
+def forker() -> Iterator[ForkServer]:
+    """One fork server per worker: ``forker.run(*argv)`` runs ``waypost ARGV`` in a child process
+    without an interpreter start-up (tests/forked.py); the environment is the caller's."""
+    server = ForkServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

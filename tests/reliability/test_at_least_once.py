@@ -6,7 +6,8 @@ still), so a cursor moved to "now" before delivery would hide it from every late
 10-minute overlap of ``update_time_min`` cannot cover it. Every case runs against both API
 versions (``api``: v2's ``update_time_min``, v4's ``updated_date_min``).
 
-Only the pass that is killed is a process of its own; the passes that set the news up and the
+Only the pass that is killed is a process of its own (forked from a warm interpreter, except
+while asking the carrier: tests/forked.py); the passes that set the news up and the
 ones that check it arrives afterwards run in-process (``cli``): the same code on the same store,
 without paying an interpreter start-up each.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from tests.hostile import HostileServer, Seen
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
@@ -62,12 +64,6 @@ def start(*args: str) -> subprocess.Popen[str]:
         text=True,
         env=os.environ.copy(),
     )
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = start(*args)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 # Where each API version's adapter keeps its watch cursor.
@@ -143,11 +139,12 @@ KILL_POINTS = [
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_while_delivering_loses_nothing(
-    point: str, news: Path, isolated: Path, cli
+    point: str, news: Path, isolated: Path, cli, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     (isolated / "kill-at").write_text(point)
-    killed = run("watch", "--once", "--exec", os.environ["HOOK"])
-    assert killed.returncode == -signal.SIGKILL
+    # A child process forked from a warm interpreter (tests/forked.py); the hook kills it.
+    killed = forker.run("watch", "--once", "--exec", os.environ["HOOK"])
+    assert killed.code == -signal.SIGKILL
     (isolated / "kill-at").unlink()
     index = NUMBERS.index(point.split(":")[1])
     got = {n for n, _ in delivered(news)}
