@@ -167,3 +167,14 @@ def test_the_log_is_json_serialisable_with_virtual_times(sandbox: Sandbox, cli) 
     (entry,) = sandbox.entries("ils")
     assert entry.done >= entry.t >= 0
     json.dumps(httpx.get(f"{sandbox.base_url}/_sandbox/log").json())
+
+
+@pytest.mark.real_clock
+def test_the_real_clock_mark_keeps_loopback_http(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    import waypost.http
+
+    assert waypost.http.default_transport is None
+    assert sandbox.clock is time.monotonic
+    assert cli("track", "--jsonl", "ils:3676E4043665").code == 0
+    (entry,) = sandbox.entries("ils")
+    assert entry.numbers == 1
