@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +15,16 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.forked import ForkServer
 from tests.hostile import HostileServer
+from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
 from waypost.sandbox import Sandbox
+
+# pytest keeps its assertion-rewritten test modules as .pyc files next to them; with
+# PYTHONDONTWRITEBYTECODE set it would rewrite and compile every test module again in every
+# worker of every run (about 6 s of CPU each). Only modules imported from here on are affected:
+# the test modules (waypost itself is compiled in pytest_configure, the rest is installed).
+sys.dont_write_bytecode = False
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile(
@@ -50,16 +60,66 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # once per run, in the controller
+        # The suite starts a few hundred `python -m waypost` children; with
+        # PYTHONDONTWRITEBYTECODE set, an editable install would recompile waypost in each.
+        import compileall
+
+        import waypost
+
+        compileall.compile_dir(str(Path(waypost.__file__).parent), quiet=1, workers=0)
+    config.addinivalue_line(
+        "markers",
+        "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
+    )
+
+
 @pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """A fresh sandbox on a free loopback port, with waypost pointed at it."""
-    box = Sandbox(port=0).start()
+def clock() -> Iterator[VirtualClock]:
+    """A virtual clock (tests/inproc.py): every event loop the test starts (``asyncio.run``, so
+    in-process CLI runs too) runs on it and skips ahead instead of waiting for a timer; with
+    ``sandbox``, waypost reaches the sandbox in-process and its limits count on this clock."""
+    virtual = VirtualClock()
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(VirtualPolicy(virtual))
+    try:
+        yield virtual
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A fresh sandbox on a free loopback port, with waypost pointed at it.
+
+    It counts on the test's virtual ``clock`` and waypost's in-process sessions reach it without
+    sockets (``SandboxTransport``), so rate limits, pauses and timeouts cost no real time; it
+    still listens on its port for control calls, the hostile proxy and child processes (their
+    requests arrive in real time: the virtual clock only ever adds skips). The ``real_clock``
+    mark keeps the sandbox on ``time.monotonic`` and waypost on loopback HTTP."""
+    if not request.node.get_closest_marker("real_clock"):
+        box = Sandbox(port=0, clock=request.getfixturevalue("clock").monotonic).start()
+        monkeypatch.setattr("waypost.http.default_transport", lambda: SandboxTransport(box))
+    else:
+        box = Sandbox(port=0).start()
     for key, value in box.env().items():
         monkeypatch.setenv(key, value)
     try:
         yield box
     finally:
         box.stop()
+
+
+@pytest.fixture(scope="session")
+def forker() -> Iterator[ForkServer]:
+    """One fork server per worker: ``forker.run(*argv)`` runs ``waypost ARGV`` in a child process
+    without an interpreter start-up (tests/forked.py); the environment is the caller's."""
+    server = ForkServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import string
 
 import pytest
 from hypothesis import given
@@ -102,7 +103,15 @@ def test_parser_only_ever_raises_usage_errors(args: list[str]) -> None:
         assert 4 <= len(q.number) <= MAX_LEN
 
 
-@given(st.lists(st.from_regex(r"[A-Za-z0-9]{4,20}", fullmatch=True), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.text(
+            alphabet=string.ascii_letters + string.digits, min_size=4, max_size=20
+        ),  # [A-Za-z0-9]{4,20}
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_valid_numbers_survive_in_order(raw: list[str]) -> None:
     got = [q.number for q in parse_numbers(raw, None, INFOS)]
     assert got == list(dict.fromkeys(n.upper() for n in raw))
@@ -137,7 +146,13 @@ def test_duration_parser_only_raises_usage_errors(raw: str) -> None:
         assert 0 < parse_duration(raw) <= 7 * 86400
 
 
-_NUMBER = st.from_regex(r"[A-Z]{2}[0-9]{6,12}", fullmatch=True)
+# [A-Z]{2}[0-9]{6,12}, built from its parts: the same strings as st.from_regex, at a fraction of
+# its cost per draw (from_regex was 80% of this module's run time).
+_NUMBER = st.builds(
+    str.__add__,
+    st.text(alphabet=string.ascii_uppercase, min_size=2, max_size=2),
+    st.text(alphabet=string.digits, min_size=6, max_size=12),
+)
 # Any text but line breaks (str.splitlines also breaks at \x1c-\x1e, \x85, U+2028/9).
 _COMMENT = st.text(
     alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=20

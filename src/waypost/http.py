@@ -87,6 +87,21 @@ def _unlimited() -> None:
     """``sending()`` of an endpoint without a rate limit."""
 
 
+def now() -> float:
+    """Monotonic seconds on the running event loop's clock (``time.monotonic`` outside one).
+
+    Rate limits, 429 pauses and deadlines all read this clock and wait with ``asyncio.sleep``,
+    so an event loop on a virtual clock (the tests') moves them together."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+# Sessions made without a transport use this one when set (the tests' in-process sandbox).
+default_transport: Callable[[], httpx.AsyncBaseTransport] | None = None
+
+
 class RateLimiter:
     """Keeps one endpoint within "at most N requests per second", as the server counts them.
 
@@ -103,7 +118,7 @@ class RateLimiter:
         self,
         per_second: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.per_second = per_second
@@ -298,7 +313,7 @@ class Session:
         self.on_retry = on_retry
         self.deadline_seconds = deadline
         self.max_body = max_body
-        self.deadline = None if deadline is None else time.monotonic() + deadline
+        self.deadline = None if deadline is None else now() + deadline
         self.retry = retry or RetryPolicy()
         self.secrets = [s for s in secrets if s]
         self._transport = transport
@@ -315,7 +330,8 @@ class Session:
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
-            transport=self._transport or _SchemeTransport(limits),
+            transport=self._transport
+            or (default_transport() if default_transport else _SchemeTransport(limits)),
             follow_redirects=False,
             trust_env=True,
         )
@@ -351,7 +367,7 @@ class Session:
         """Seconds left before ``--deadline`` (inf without one)."""
         if self.deadline is None:
             return float("inf")
-        return self.deadline - time.monotonic()
+        return self.deadline - now()
 
     async def request(
         self,
@@ -586,15 +602,15 @@ class CarrierHandle:
 
     def paused(self) -> bool:
         """True while a 429's pause lasts."""
-        return time.monotonic() < self._paused_until
+        return now() < self._paused_until
 
     def pause_error(self) -> CarrierError:
         """The error every request gets while the account is paused."""
-        return self._pause_error(self._paused_until - time.monotonic(), self.pause_length)
+        return self._pause_error(self._paused_until - now(), self.pause_length)
 
     def pause(self, seconds: float) -> None:
         """Hold every endpoint of this carrier for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, now() + seconds)
         for endpoint in self.rates:
             shared = self.limiter(endpoint)
             if shared is not None:

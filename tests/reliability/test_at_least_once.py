@@ -5,6 +5,11 @@ The news is dated well before the pass (its ``updated_at`` 5,000 s ago, the stor
 still), so a cursor moved to "now" before delivery would hide it from every later pass: the
 10-minute overlap of ``update_time_min`` cannot cover it. Every case runs against both API
 versions (``api``: v2's ``update_time_min``, v4's ``updated_date_min``).
+
+Only the pass that is killed is a process of its own (forked from a warm interpreter, except
+while asking the carrier: tests/forked.py); the passes that set the news up and the
+ones that check it arrives afterwards run in-process (``cli``): the same code on the same store,
+without paying an interpreter start-up each.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from tests.hostile import HostileServer, Seen
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
@@ -60,12 +66,6 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = start(*args)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
 # Where each API version's adapter keeps its watch cursor.
 CURSOR = {"v2": "trackingmore.watch", "v4": "trackingmore4.watch"}
 
@@ -83,6 +83,7 @@ def news(
     sandbox: Sandbox,
     isolated: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli,  # type: ignore[no-untyped-def]
 ) -> Path:
     """Three watched TrackingMore numbers, a first pass done, then one old piece of news each;
     returns the hook log."""
@@ -91,9 +92,9 @@ def news(
     monkeypatch.setenv("WAYPOST_TRACKINGMORE_BASE_URL", f"{base}/{api}")
     app = sandbox.apps["trackingmore"]
     app.preload(NUMBERS, "sandbox-post")
-    assert run("track", "--save", *QUERIES).returncode == 0
-    first = run("watch", "--once")
-    assert first.returncode == 0, first.stderr
+    assert cli("track", "--save", *QUERIES).code == 0
+    first = cli("watch", "--once")
+    assert first.code == 0, first.err
     for number in NUMBERS:
         assert app.add_event(number, f"News for {number}", "Hub")
     long_ago = time.time() - 5000
@@ -115,16 +116,16 @@ def delivered(log: Path) -> list[tuple[str, str]]:
     return [tuple(json.loads(line)) for line in log.read_text().splitlines()]  # type: ignore[misc]
 
 
-def everything_arrives(log: Path, isolated: Path) -> None:
+def everything_arrives(log: Path, isolated: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """A clean pass delivers what is missing, a third one nothing; the store is intact."""
-    clean = run("watch", "--once", "--exec", os.environ["HOOK"])
-    assert clean.returncode == 0, clean.stderr
-    assert "Traceback" not in clean.stderr
+    clean = cli("watch", "--once", "--exec", os.environ["HOOK"])
+    assert clean.code == 0, clean.err
+    assert "Traceback" not in clean.err
     wanted = {(n, f"News for {n}") for n in NUMBERS}
     assert wanted <= set(delivered(log))
     count = len(delivered(log))
-    quiet = run("watch", "--once", "--exec", os.environ["HOOK"])
-    assert (quiet.returncode, quiet.stdout) == (0, "")
+    quiet = cli("watch", "--once", "--exec", os.environ["HOOK"])
+    assert (quiet.code, quiet.out) == (0, "")
     assert len(delivered(log)) == count
     with sqlite3.connect(isolated / "data" / "waypost.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -138,21 +139,22 @@ KILL_POINTS = [
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_while_delivering_loses_nothing(
-    point: str, news: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    point: str, news: Path, isolated: Path, cli, forker: ForkServer
+) -> None:  # type: ignore[no-untyped-def]
     (isolated / "kill-at").write_text(point)
-    killed = run("watch", "--once", "--exec", os.environ["HOOK"])
-    assert killed.returncode == -signal.SIGKILL
+    # A child process forked from a warm interpreter (tests/forked.py); the hook kills it.
+    killed = forker.run("watch", "--once", "--exec", os.environ["HOOK"])
+    assert killed.code == -signal.SIGKILL
     (isolated / "kill-at").unlink()
     index = NUMBERS.index(point.split(":")[1])
     got = {n for n, _ in delivered(news)}
     assert got == set(NUMBERS[: index + point.startswith("after")])
-    everything_arrives(news, isolated)
+    everything_arrives(news, isolated, cli)
 
 
 def test_sigkill_while_asking_the_carrier_loses_nothing(
-    news: Path, hostile: HostileServer, isolated: Path
-) -> None:
+    news: Path, hostile: HostileServer, isolated: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
     """Killed while TrackingMore's account page is still on its way."""
     proc: list[subprocess.Popen[str]] = []
 
@@ -167,15 +169,15 @@ def test_sigkill_while_asking_the_carrier_loses_nothing(
     hostile.answer(None)
     assert proc[0].returncode == -signal.SIGKILL
     assert delivered(news) == []
-    everything_arrives(news, isolated)
+    everything_arrives(news, isolated, cli)
 
 
-def test_a_failing_hook_gets_the_news_again_next_pass(news: Path, isolated: Path) -> None:
-    failed = run("watch", "--once", "--exec", "/bin/false")
-    assert failed.returncode == 1
-    assert "Traceback" not in failed.stderr
-    again = run("watch", "--once", "--jsonl")
-    assert again.returncode == 0, again.stderr
-    shown = {json.loads(line)["tracking_number"] for line in again.stdout.splitlines()}
+def test_a_failing_hook_gets_the_news_again_next_pass(news: Path, isolated: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    failed = cli("watch", "--once", "--exec", "/bin/false")
+    assert failed.code == 1
+    assert "Traceback" not in failed.err
+    again = cli("watch", "--once", "--jsonl")
+    assert again.code == 0, again.err
+    shown = {json.loads(line)["tracking_number"] for line in again.out.splitlines()}
     assert shown == set(NUMBERS)
-    assert run("watch", "--once").stdout == ""
+    assert cli("watch", "--once").out == ""

@@ -7,10 +7,12 @@ ever replaces a regular file."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import stat
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -205,25 +207,65 @@ def value_for(spec: Setting | tuple[type, str], key: str, index: int) -> str:
     return f"value-{index}"
 
 
-def test_twenty_concurrent_config_sets_all_land(path: Path) -> None:
+# One interpreter loads the CLI (and, by running the first command once on a file of its own,
+# everything that command imports), then forks one writer per command; the writers wait on a
+# pipe and start at once when it closes. Each is a process of its own (its own lock, file
+# handles and exit status), without paying twenty interpreter start-ups.
+FORKED_WRITERS = textwrap.dedent(
+    """
+    import json, os, sys
+    from waypost.cli import main
+    commands, out = json.load(sys.stdin), sys.argv[1]
+    target = os.environ["WAYPOST_CONFIG"]
+    os.environ["WAYPOST_CONFIG"] = f"{out}/warm-up.toml"
+    assert main(commands[0]) == 0
+    os.environ["WAYPOST_CONFIG"] = target
+    go_read, go_write = os.pipe()
+    pids = []
+    for i, argv in enumerate(commands):
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_write)
+            os.read(go_read, 1)
+            for fd, name in ((1, "out"), (2, "err")):
+                os.dup2(os.open(f"{out}/{i}.{name}", os.O_WRONLY | os.O_CREAT, 0o600), fd)
+            code = main(argv)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        pids.append(pid)
+    os.close(go_read)
+    os.close(go_write)
+    exits = [(pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])) for pid in pids]
+    with open(f"{out}/exits.json", "w") as fh:
+        json.dump(exits, fh)
+    """
+)
+
+
+def test_twenty_concurrent_config_sets_all_land(path: Path, tmp_path: Path) -> None:
     keys = [k for k in config.known_keys() if k != "carriers.trackingmore.api"][:20]
     assert len(keys) == 20
     env = {**os.environ, "WAYPOST_CONFIG": str(path)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "waypost", "config", "set", key, value_for(spec, key, i)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    commands = [
+        ["config", "set", key, value_for(spec, key, i)]
         for i, (key, spec) in enumerate((k, config.known_keys()[k]) for k in keys)
     ]
-    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
-    for p in procs:
-        for stream in (p.stdout, p.stderr):
-            if stream:
-                stream.close()
+    streams = tmp_path / "streams"
+    streams.mkdir()
+    forker = subprocess.run(
+        [sys.executable, "-c", FORKED_WRITERS, str(streams)],
+        input=json.dumps(commands),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert forker.returncode == 0, forker.stderr
+    exits = json.loads((streams / "exits.json").read_text())
+    assert len({pid for pid, _ in exits}) == 20  # twenty processes of their own
+    results = [(code, (streams / f"{i}.err").read_text()) for i, (_, code) in enumerate(exits)]
     assert all(code == 0 for code, _ in results), results
     data, _ = config.read_file(path)
     for key in keys:

@@ -1,11 +1,12 @@
 """Hostile carrier answers, one case per fault of issue 15's carrier half, through real
-`waypost` processes: `track --jsonl` and `watch --once` against the hostile server in front of
+`waypost` processes (forked from a warm interpreter, tests/forked.py): `track --jsonl` and `watch --once` against the hostile server in front of
 the sandbox, while the other carriers answer normally.
 
 Each case asserts the documented exit code, no traceback, the other carriers' shipments
 answered, the watch store intact (``PRAGMA integrity_check``, no row lost or added, no event
 lost) and the peak memory of each child process (``wait4``'s ``ru_maxrss``) under a limit.
-The TrackingMore-specific cases run against both API versions (``-v2``, ``-v4``).
+The TrackingMore-specific cases run against both API versions (``-v2``, ``-v4``). The runs
+that only set the store up (``track --save``, a first ``watch``) are in-process (``cli``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.forked import ForkServer
 from tests.hostile import (
     SURROGATE,
     HostileServer,
@@ -34,7 +33,6 @@ from tests.hostile import (
     Rewrite,
     Seen,
     map_strings,
-    measured_command,
 )
 from waypost import carriers
 from waypost.carriers.trackingmore import v4_api as v4_api
@@ -89,27 +87,13 @@ class Run:
         return [json.loads(line) for line in self.out.splitlines() if line.startswith("{")]
 
 
-def waypost(*args: str, timeout: float = 90.0) -> Run:
-    """``python -m waypost ARGS`` with this test's environment, and its own peak RSS."""
-    with tempfile.TemporaryDirectory() as tmp:
-        hwm = Path(tmp) / "hwm"
-        env = {**os.environ, "WAYPOST_TEST_HWM": str(hwm)}
-        started = time.monotonic()
-        done = subprocess.run(
-            [*measured_command(sys.executable), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
-        return Run(
-            done.returncode,
-            done.stdout,
-            done.stderr,
-            int(hwm.read_text()) / 1024,
-            time.monotonic() - started,
-        )
+def waypost(forker: ForkServer, *args: str, timeout: float = 90.0) -> Run:
+    """``waypost ARGS`` in a child process with this test's environment, and its own peak RSS
+    (forked from a warm interpreter: tests/forked.py)."""
+    started = time.monotonic()
+    done = forker.run(*args, timeout=timeout, measure=True)
+    assert done.hwm_kb is not None
+    return Run(done.code, done.out, done.err, done.hwm_kb / 1024, time.monotonic() - started)
 
 
 def only(carrier: str, raw: Callable[[Seen], Raw | None]) -> Callable[[Seen], Raw | None]:
@@ -433,8 +417,13 @@ def integrity(data: Path) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_hostile_answer_costs_only_its_own_numbers(
-    case: Case, hostile: HostileServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    case: Case,
+    hostile: HostileServer,
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,
+    forker: ForkServer,
+) -> None:  # type: ignore[no-untyped-def]
     for key, value in case.extra.items():
         monkeypatch.setenv(key, value)
     if case.api is not None:
@@ -444,10 +433,10 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     # Three processes in a row: PandaPon's 5/s would count them together (not the point here).
     monkeypatch.setattr("waypost.sandbox.pandapon.RATE", 1000)
     data = isolated / "data"
-    saved = waypost("track", "--save", "--jsonl", *ALL)
+    saved = cli("track", "--save", "--jsonl", *ALL)
     assert saved.code == 0, saved.err
     if case.primed:
-        first = waypost("watch", "--once")
+        first = cli("watch", "--once")
         assert first.code == 0, first.err
         assert cursor(data, case.api) is not None
     _TEMPLATE.clear()
@@ -457,8 +446,8 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     hostile.answer(case.answer)
     hostile.rewrite(case.rewrite)
 
-    track = waypost("track", "--jsonl", *case.args, *ALL)
-    watch = waypost("watch", "--once", *case.watch_args)  # text: times shifted to --tz
+    track = waypost(forker, "track", "--jsonl", *case.args, *ALL)
+    watch = waypost(forker, "watch", "--once", *case.watch_args)  # text: times shifted to --tz
     hostile.answer(None)
     hostile.rewrite(None)
 

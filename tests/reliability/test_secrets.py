@@ -3,8 +3,16 @@ through the success and the error paths."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import shutil
+import socket
+import ssl
 import stat
+import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,21 +119,97 @@ def test_tls_verification_cannot_be_turned_off(cli) -> None:  # type: ignore[no-
         assert "unknown key" in r.err
 
 
-def test_the_http_client_always_verifies_certificates() -> None:
-    import asyncio
-    import ssl
+def _openssl(cwd: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Path:
+    """A test CA and two certificates it signed: ``good`` for 127.0.0.1, ``wrong`` for another
+    name (made with the openssl command, valid for two days)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make test certificates")
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl(tmp_path, "req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=waypost test CA")  # fmt: skip
+    for name, san in (("good", "IP:127.0.0.1"), ("wrong", "DNS:elsewhere.invalid")):
+        (tmp_path / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        _openssl(tmp_path, "req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}")  # fmt: skip
+        _openssl(tmp_path, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey",
+                 "ca.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                 "-extfile", f"{name}.ext")  # fmt: skip
+    return tmp_path
+
+
+@contextlib.contextmanager
+def tls_server(cert: Path, key: Path) -> Iterator[int]:
+    """A loopback HTTPS server answering ``{}`` to every request that completes a handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(65536)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+                    )
+            except (ssl.SSLError, OSError):
+                raw.close()  # the client refused our certificate
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _fetch(port: int) -> int | str:
+    """The status of one GET through waypost's session, or the causes of its NetworkError."""
     from waypost.errors import NetworkError
     from waypost.http import RetryPolicy, Session
 
-    async def go() -> ssl.SSLContext:
+    async def go() -> int:
         async with Session(retry=RetryPolicy(attempts=1)) as session:
-            with pytest.raises(NetworkError):
-                await session.request("c", "GET", "https://127.0.0.1:9/")  # nothing listens
-            pool = session._client._transport._pools["https"]  # type: ignore[union-attr]
-            return pool._pool._ssl_context  # type: ignore[no-any-return]
+            return (await session.request("c", "GET", f"https://127.0.0.1:{port}/")).status_code
 
-    context = asyncio.run(go())
-    assert context.verify_mode == ssl.CERT_REQUIRED
-    assert context.check_hostname is True
-    assert context.cert_store_stats()["x509_ca"] > 0
+    try:
+        return asyncio.run(go())
+    except NetworkError as exc:
+        causes, cause = [], exc.__cause__
+        while cause is not None:
+            causes.append(repr(cause))
+            cause = cause.__cause__ or cause.__context__
+        return " / ".join(causes)
+
+
+def test_the_http_client_always_verifies_certificates(
+    certificates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behaviour, not httpx internals: an unknown CA and a wrong name are refused, a certificate
+    for the right name from a CA in the default store (SSL_CERT_FILE) is accepted."""
+    c = certificates
+    with tls_server(c / "good.pem", c / "good.key") as port:
+        untrusted = _fetch(port)  # the system's store, which does not hold the test CA
+        assert isinstance(untrusted, str)
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted
+        assert "unable to get local issuer certificate" in untrusted
+        monkeypatch.setenv("SSL_CERT_FILE", str(c / "ca.pem"))
+        assert _fetch(port) == 200  # the default store is what the session trusts
+    with tls_server(c / "wrong.pem", c / "wrong.key") as port:
+        wrong_name = _fetch(port)
+        assert isinstance(wrong_name, str)
+        assert "CERTIFICATE_VERIFY_FAILED" in wrong_name
+        assert "mismatch, certificate is not valid for '127.0.0.1'" in wrong_name  # names checked

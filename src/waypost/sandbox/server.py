@@ -46,7 +46,7 @@ class Request:
     query: dict[str, str]
     headers: Mapping[str, str]
     body: bytes
-    arrived: float | None = None  # time.monotonic() when its first line came in
+    arrived: float | None = None  # the sandbox's clock when its first line came in
 
     def json(self) -> Any:
         """The body as JSON (ValueError when it is not)."""
@@ -122,6 +122,7 @@ class Sandbox:
         latency_ms: float = 0.0,
         now: Callable[[], datetime] | None = None,
         enforce_limits: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self.port = port
@@ -130,7 +131,10 @@ class Sandbox:
         self.now = now or (lambda: datetime.now().astimezone())
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
-        self.started = time.monotonic()
+        # Arrivals, rate-limit windows, penalties and latency all read this clock (a test's
+        # virtual clock, shared with waypost's event loop, or time.monotonic).
+        self.clock = clock
+        self.started = clock()
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._penalties: dict[str, float] = {}
         self.rejections: dict[tuple[str, str], int] = {}
@@ -149,6 +153,11 @@ class Sandbox:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``stop()`` was called."""
+        return self._stopping.is_set()
 
     def env(self) -> dict[str, str]:
         """Every variable that points waypost at this sandbox."""
@@ -206,14 +215,14 @@ class Sandbox:
         penalty: float = 0.0,
         at: float | None = None,
     ) -> bool:
-        """Count one arrival (at ``at``, a ``time.monotonic()``; default now) against "at most
+        """Count one arrival (at ``at``, on ``self.clock``; default now) against "at most
         ``per_second`` requests in any 1 s window".
 
         False (and one more rejection counted) when the request exceeds the limit, or while the
         carrier's ``penalty`` pause after an earlier rejection lasts. Disabled by
         ``enforce_limits=False``.
         """
-        now = time.monotonic() if at is None else at
+        now = self.clock() if at is None else at
         with self.lock:
             if not self.enforce_limits:
                 return True
@@ -235,12 +244,12 @@ class Sandbox:
     def penalize(self, carrier: str, seconds: float) -> None:
         """Start ``carrier``'s penalty pause now, as if a request had exceeded a limit."""
         with self.lock:
-            self._penalties[carrier] = time.monotonic() + seconds
+            self._penalties[carrier] = self.clock() + seconds
 
     def penalty_left(self, carrier: str) -> float:
         """Seconds left of ``carrier``'s penalty pause (0 when none)."""
         with self.lock:
-            return max(0.0, self._penalties.get(carrier, 0.0) - time.monotonic())
+            return max(0.0, self._penalties.get(carrier, 0.0) - self.clock())
 
     def rejected(self, carrier: str | None = None) -> int:
         """How many requests the emulated rate limits refused."""
@@ -262,18 +271,40 @@ class Sandbox:
 
     def dispatch(self, request: Request) -> Reply:
         """Route one request to its carrier app or to a control endpoint."""
+        reply, entry = self.answer(request)
+        if entry is not None:
+            # The latency is the server's answer time: its own work counts towards it, as on a
+            # real server with cores of its own, instead of adding to it on this shared machine.
+            wait = self.due(entry) - self.clock()
+            if wait > 0:
+                time.sleep(wait)
+            self.done(entry)
+        return reply
+
+    def due(self, entry: LogEntry) -> float:
+        """When (on ``self.clock``) the answer to ``entry`` goes out: its arrival + latency."""
+        return self.started + entry.t + self.latency
+
+    def done(self, entry: LogEntry) -> None:
+        """Stamp ``entry`` answered now."""
+        entry.done = self.clock() - self.started
+
+    def answer(self, request: Request) -> tuple[Reply, LogEntry | None]:
+        """The reply to one request, before any latency, and its log entry (None: a control
+        endpoint or an unknown prefix, answered at once without latency)."""
         head, _, rest = request.path.lstrip("/").partition("/")
         if head == "_sandbox":
-            return self._control(rest, request)
+            return self._control(rest, request), None
         app = self.apps.get(head)
-        arrived = request.arrived or time.monotonic()
+        arrived = request.arrived or self.clock()
         entry = LogEntry(arrived - self.started, head, request.method, "/" + rest)
         if app is None:
-            return Reply(
+            not_found = Reply(
                 404,
                 b"<html><body><h1>404 Not Found</h1></body></html>",
                 {"Content-Type": "text/html"},
             )
+            return not_found, None
         entry.params = dict(request.query)
         # The same request sent again (a retry) has the same digest.
         entry.digest = hashlib.sha1(
@@ -287,13 +318,7 @@ class Sandbox:
         entry.fault = fault
         reply = self._faulty(fault, app, sub, entry) if fault else app.handle(sub, entry)
         entry.status = reply.status
-        # The latency is the server's answer time: its own work counts towards it, as on a real
-        # server with cores of its own, instead of adding to it on this shared machine.
-        wait = self.latency - (time.monotonic() - arrived)
-        if wait > 0:
-            time.sleep(wait)
-        entry.done = time.monotonic() - self.started
-        return reply
+        return reply, entry
 
     def inject(self, spec: str) -> None:
         """Replace the fault rules (``faults.parse`` syntax; empty clears)."""
@@ -417,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Called the moment the request line has been read: the arrival time, taken before the
         # headers and body are parsed, so that a request that waited for the GIL behind another
         # one's work is not also answered later (a real server has cores of its own).
-        self._arrived = time.monotonic()
+        self._arrived = self.owner.clock()
         return super().parse_request()
 
     def _serve(self) -> None:

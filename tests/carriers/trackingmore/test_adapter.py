@@ -1,6 +1,7 @@
 """TrackingMore adapter: the docs' examples, status tables, error codes, and the request
 strategy (account read, realtime, batch create, watch paging, 429) asserted on the sandbox's
-request log over real loopback HTTP."""
+request log; waypost reaches the sandbox in-process on a virtual clock (tests/inproc.py), so the
+spacing asserted is the limiters' own while no test waits for it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import fixture, json_values
+from tests.inproc import VirtualClock
 from waypost.carriers import trackingmore as tm
 from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
@@ -1037,13 +1039,15 @@ def test_cli_reports_a_rate_limit_pause_without_waiting(sandbox: Sandbox, cli) -
     assert len(sandbox.entries("trackingmore")) == 1
 
 
-def test_a_late_arriving_request_does_not_squeeze_the_next_one_into_its_second() -> None:
+def test_a_late_arriving_request_does_not_squeeze_the_next_one_into_its_second(
+    clock: VirtualClock,
+) -> None:
     arrivals: list[float] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
         if not arrivals:
             await asyncio.sleep(0.15)  # the first request is slow on its way (cold connection)
-        arrivals.append(time.monotonic())
+        arrivals.append(clock.monotonic())
         return httpx.Response(200, json=fixture("trackingmore", "not_in_account.json"))
 
     async def go() -> None:
