@@ -57,6 +57,7 @@ from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
+from waypost.http import now as http_now
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class _Budget:
 
     def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
-        self.started = time.monotonic()
+        self.started = http_now()
         self.limiter = limiter
         self.hard = hard
         self.first: float | None = None
@@ -107,7 +108,7 @@ class _Budget:
 
     def take(self) -> bool:
         """True when one more real-time create fits; else it is counted as over budget."""
-        now = time.monotonic()
+        now = http_now()
         if self.first is None:
             self.first = now
         fits = True
@@ -406,9 +407,7 @@ class Adapter:
             return self._answer(query, item)
         return None
 
-    async def _create_batch(
-        self, queries: Sequence[Query], *, wait: bool
-    ) -> dict[Query, Answer]:
+    async def _create_batch(self, queries: Sequence[Query], *, wait: bool) -> dict[Query, Answer]:
         """``POST /trackings/batch`` (at most 40): the numbers join the account without
         events yet, answered ``pending`` (4101: read back instead)."""
         out: dict[Query, Answer] = {}
