@@ -374,9 +374,12 @@ def track(
     not_saved: StoreError | None = None
     out = sys.stdout
     answered: dict[int, service.Result] = {}
+    mark = _insights(cfg, store)
+    _quota_warning(cfg, len(service.plan(queries, cfg).by_carrier.get("trackingmore", [])), cache)
 
     def on_result(index: int, result: service.Result) -> None:
         answered[index] = result
+        mark(result.shipments)
         if mode == "jsonl":  # streamed: each shipment as soon as its answer is complete
             out.write(render.json_lines(result.shipments))
             out.flush()
@@ -400,6 +403,7 @@ def track(
                         on_retry=bar.retrying,
                     )
                 )
+                mark(report.shipments)
             except KeyboardInterrupt:
                 bar.stop()
                 _print_partial(answered, mode, term, len(queries))
@@ -441,6 +445,30 @@ def _print_partial(answered: dict[int, Any], mode: str, term: "Terminal", total:
     err("waypost: interrupted")
 
 
+def _insights(cfg: "Config", store: Any) -> Any:
+    """A function that marks shipments stalled and, with a store, gives them a learned ETA."""
+    from waypost import insights
+
+    history = insights.History.learn(store.deliveries()) if store is not None else None
+    now = insights.clock()
+
+    def mark(shipments: list[Any]) -> None:
+        for s in shipments:
+            shown = insights.annotate(s, cfg, history, now=now)
+            s.stalled, s.eta, s.eta_source = shown.stalled, shown.eta, shown.eta_source
+
+    return mark
+
+
+def _quota_warning(cfg: "Config", needed: int, cache: Any) -> None:
+    """One warning line when TrackingMore has fewer trackings left than the run may need."""
+    from waypost import manage
+
+    line = manage.quota_warning(cfg, needed, cache, timeout=STATE.timeout)
+    if line:
+        say(line)
+
+
 def _read_stdin() -> str:
     if sys.stdin is None or sys.stdin.closed:
         raise UsageError("`-` given but standard input is closed")
@@ -454,7 +482,8 @@ def _read_stdin() -> str:
     epilog="Examples:\n\n"
     "  waypost watch --once\n\n"
     "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'\n\n"
-    "  waypost watch --interval 15m --exec 'notify-send waypost'"
+    "  waypost watch --interval 15m --exec 'notify-send waypost'\n\n"
+    "  waypost watch --once --on delivered,exception,stalled,eta"
 )
 def watch(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
@@ -483,6 +512,16 @@ def watch(
             metavar="CMD",
             help="Run CMD per shipment with news: shipment JSON on stdin, WAYPOST_NUMBER, "
             "WAYPOST_CARRIER, WAYPOST_STATUS, WAYPOST_LABEL in a clean environment. No shell.",
+            show_default=False,
+        ),
+    ] = None,
+    on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--on",
+            metavar="STATUS[,STATUS...]",
+            help="Report only shipments entering these statuses; also `stalled`, `eta` "
+            "(default: all news).",
             show_default=False,
         ),
     ] = None,
@@ -522,6 +561,9 @@ def watch(
     seconds = inputs.parse_duration(every)
     urls = notify if notify else list(cfg.watch.get("notify", []))
     notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
+    from waypost.insights import parse_on
+
+    wanted = parse_on(on) if on else parse_on(cfg.watch.get("on", []), source="watch.on")
     term = st.terminal(tz)
     directory = data_dir()
     stop = _Stopper()
@@ -530,7 +572,9 @@ def watch(
         say(f"waypost: watching the list every {every}; news prints as it comes (Ctrl-C stops)")
     try:
         while True:
-            code = _watch_pass(directory, lock_wait, term, cfg, notifier, mode, st, deadline, once)
+            code = _watch_pass(
+                directory, lock_wait, term, cfg, notifier, mode, st, deadline, once, wanted
+            )
             if once or stop.wait(seconds):
                 break
     except KeyboardInterrupt:
@@ -551,6 +595,7 @@ def _watch_pass(
     st: State,
     deadline: float | None,
     once: bool,
+    on: frozenset[str] | None = None,
 ) -> int:
     """One locked pass; in a loop, a failed pass is reported and the loop goes on."""
     from waypost import render
@@ -562,6 +607,8 @@ def _watch_pass(
             _store(required=True) as store,
             render.progress(term, enabled=not st.quiet, deadline=deadline) as bar,
         ):
+            tm = store.watched(include_final=False, carrier="trackingmore")
+            _quota_warning(cfg, len(tm), store)
             result = watching.run_pass(
                 store,
                 cfg,
@@ -575,6 +622,7 @@ def _watch_pass(
                 on_start=bar.start,
                 on_answered=bar.advance,
                 on_answers=bar.stop,
+                on=on,
             )
     except WaypostError as exc:
         if once or exc.exit_code in (2, 3):
@@ -610,7 +658,8 @@ class _Stopper:
 @app.command(
     "list",
     epilog="Examples:\n\n  waypost list\n\n"
-    "  waypost list --all --status delivered --json | jq '.watched[].number'",
+    "  waypost list --all --status delivered --json | jq '.watched[].number'\n\n"
+    "  waypost list --stalled; waypost list --summary; waypost list --archived",
 )
 def list_(
     show_all: Annotated[
@@ -620,6 +669,16 @@ def list_(
         str | None,
         typer.Option("--status", metavar="STATUS", help="Only this status.", show_default=False),
     ] = None,
+    stalled: Annotated[
+        bool, typer.Option("--stalled", help="Only shipments with no news for too long.")
+    ] = False,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Only archived shipments (`waypost archive`).")
+    ] = False,
+    summary: Annotated[
+        bool,
+        typer.Option("--summary", help="Counts per status, stalled and archived, not the rows."),
+    ] = False,
     as_json: JsonOpt = False,
     as_jsonl: JsonlOpt = False,
     tz: TzOpt = None,
@@ -642,10 +701,28 @@ def list_(
         raise UsageError(
             f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
         )
+    from waypost import insights
+
+    cfg = st.config()
     with _store(required=True) as store:
-        rows = store.watched(include_final=show_all or status is not None, status=status)
+        if summary:
+            rows = store.watched()
+            shelved = len(store.watched(archived=True))
+        else:
+            rows = store.watched(
+                include_final=show_all or status is not None or archived or stalled,
+                status=status,
+                archived=archived,
+            )
         times = store.first_event_times()
-    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times)
+        history = insights.History.learn(store.deliveries()) if rows else None
+    facts = insights.row_facts(rows, times, cfg, history, insights.clock())
+    if summary:
+        render.watch_summary(insights.summary(rows, facts, shelved), sys.stdout, mode)
+        return
+    if stalled:
+        rows = [r for r in rows if facts[r.id]["stalled"]]
+    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times, facts)
 
 
 @app.command(
@@ -703,6 +780,144 @@ def remove(
     raise typer.Exit(1 if unknown or failed else 0)
 
 
+def _watched_rows(store: Any, numbers: list[str]) -> tuple[list[Any], list[str]]:
+    """The watched rows ``numbers`` name (numbers or order ids), and the ones that name none."""
+    from waypost import carriers, inputs
+
+    infos = {i.name: i for i in carriers.infos()}
+    found: dict[int, Any] = {}
+    unknown: list[str] = []
+    for q in inputs.parse_numbers(numbers, None, infos):
+        rows = store.find(q.number, q.carrier)
+        if rows:
+            found.update((r.id, r) for r in rows)
+        else:
+            unknown.append(q.raw or q.number)
+    return list(found.values()), unknown
+
+
+@app.command(
+    epilog="Examples:\n\n  waypost archive 3676E4038521\n\n"
+    "  waypost archive --undo 3676E4038521\n\n"
+    "  waypost list --all --status delivered --json | jq -r '.watched[].number' | "
+    "waypost archive -"
+)
+def archive(
+    numbers: Annotated[
+        list[str],
+        typer.Argument(metavar="NUMBER...", help="Watched numbers or order ids; `-` reads stdin."),
+    ],
+    undo: Annotated[bool, typer.Option("--undo", help="Bring archived shipments back.")] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Hide shipments from `list` and stop refreshing them (history kept; TrackingMore too)."""
+    from waypost import manage
+
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
+    if "-" in numbers:
+        numbers = [n for n in numbers if n != "-"] + _read_stdin().split()
+    with _store(required=True) as store:
+        rows, unknown = _watched_rows(store, numbers)
+        problems = manage.archive(store, rows, st.config(), undo=undo, timeout=st.timeout)
+    for row in rows:
+        say(f"{'unarchived' if undo else 'archived'} {row.number} ({row.carrier})")
+    for problem in problems:
+        err(f"waypost: error: {problem}")
+    for raw in unknown:
+        err(f"waypost: error: not on the watch list: {raw}")
+    raise typer.Exit(1 if unknown or problems else 0)
+
+
+@app.command(
+    epilog="Examples:\n\n  waypost edit LS912989618CN --label 'winter boots'\n\n"
+    "  waypost edit 9400111201080805483016 --courier usps"
+)
+def edit(
+    number: Annotated[str, typer.Argument(metavar="NUMBER", help="A watched number.")],
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label", metavar="TEXT", help="New label ('' removes it).", show_default=False
+        ),
+    ] = None,
+    courier: Annotated[
+        str | None,
+        typer.Option(
+            "--courier",
+            metavar="CODE",
+            help="The right courier (TrackingMore codes): the account is told, the shipment "
+            "asked again and its history replaced.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Correct a watched shipment: its label, or the courier TrackingMore asks."""
+    from waypost import manage
+
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
+    if label is None and courier is None:
+        raise UsageError("nothing to change: give --label TEXT and/or --courier CODE")
+    cfg = st.config()
+    with _store(required=True) as store:
+        rows, unknown = _watched_rows(store, [number])
+        if unknown or not rows:
+            raise UsageError(
+                f"not on the watch list: {number}", hint="add it with `waypost track --save NUMBER`"
+            )
+        if len(rows) > 1:
+            listed = ", ".join(f"{r.carrier}:{r.number}" for r in rows)
+            raise UsageError(f"{number} names {len(rows)} shipments ({listed}); name one of them")
+        row = rows[0]
+        done = manage.edit(store, row, cfg, label=label, courier=courier, timeout=st.timeout)
+        if courier is not None:
+            code = _ask_again(store, row.id, cfg, st)
+            if code:
+                for line in done:
+                    say(f"{row.number}: {line}")
+                raise typer.Exit(code)
+    for line in done:
+        say(f"{row.number}: {line}")
+
+
+def _ask_again(store: Any, row_id: int, cfg: "Config", st: State) -> int:
+    """Ask the carrier again for a row whose courier changed; its answer becomes the history."""
+    import asyncio
+
+    from waypost import carriers, service
+    from waypost.carriers.base import TrackOptions
+    from waypost.inputs import Token, parse_token
+
+    row = next(r for r in store.watched(archived=None) if r.id == row_id)
+    infos = {i.name: i for i in carriers.infos()}
+    query = parse_token(Token(row.query, "watch list"), infos)
+    report = asyncio.run(
+        service.run(
+            [query], cfg, TrackOptions(refresh=True, save=True), timeout=st.timeout, cache=store
+        )
+    )
+    for shipment in report.shipments:
+        if shipment.tracking_number == row.number and shipment.carrier == row.carrier:
+            store.refresh(row, shipment)
+            if shipment.error:
+                err(f"waypost: error: {row.number}: not asked again: {shipment.error}")
+    return report.exit_code
+
+
 def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
     """Delete rows from carrier accounts; the ids whose remote deletion failed (kept locally)."""
     from waypost import carriers, service
@@ -732,7 +947,8 @@ def _remove_remote(rows: list[Any], st: State, store: Any) -> set[int]:
 @app.command(
     epilog="Examples:\n\n  waypost carriers\n\n"
     "  waypost carriers --detect LS912989618CN 1Z999AA10123456784\n\n"
-    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'"
+    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'\n\n"
+    "  waypost carriers --json | jq '.carriers[] | .quota.remaining // empty'"
 )
 def carriers(
     numbers: Annotated[
@@ -844,10 +1060,24 @@ def carriers(
         registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
         for info in registry.infos()
     ]
+    _add_quota(rows, cfg, st)
     if as_json:
         out.write(render.dumps({"carriers": rows}) + "\n")
     else:
         render.carriers_overview(rows, out, _width(out))
+
+
+def _add_quota(rows: list[dict[str, Any]], cfg: "Config", st: State) -> None:
+    """TrackingMore's row gains ``quota``: what the account has left, where the API tells."""
+    from waypost import manage
+
+    for row in rows:
+        if row["name"] == manage.ACCOUNT and row["configured"]:
+            cache = _cache()
+            try:
+                row["quota"] = manage.quota(cfg, cache, timeout=st.timeout, fresh=True)
+            finally:
+                cache.close()
 
 
 @app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")

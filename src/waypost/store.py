@@ -91,6 +91,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 )
+# 2 -> 3, "the watch list manages itself" (issue 19): when a row was archived (NULL: it is not),
+# the newest event time at which it was last reported stalled, the ETA last known (to report a
+# move) and the route, so that delivered shipments teach ETAs. Existing rows take their route
+# and ETA from the stored answer.
+WATCHLIST_MANAGES_ITSELF = """
+    ALTER TABLE watched ADD COLUMN archived REAL;
+    ALTER TABLE watched ADD COLUMN stalled_reported TEXT;
+    ALTER TABLE watched ADD COLUMN eta TEXT;
+    ALTER TABLE watched ADD COLUMN eta_source TEXT;
+    ALTER TABLE watched ADD COLUMN origin TEXT;
+    ALTER TABLE watched ADD COLUMN destination TEXT;
+    UPDATE watched SET origin = json_extract(snapshot, '$.origin'),
+        destination = json_extract(snapshot, '$.destination'),
+        eta = json_extract(snapshot, '$.eta'), eta_source = json_extract(snapshot, '$.eta_source')
+        WHERE snapshot IS NOT NULL AND json_valid(snapshot);
+    CREATE INDEX watched_archived ON watched (archived, final)
+    """
+MIGRATIONS = (*MIGRATIONS, WATCHLIST_MANAGES_ITSELF)
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(
     m.group(1) for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS))
@@ -304,6 +322,12 @@ class Watched:
     last_event: str | None
     last_event_time: str | None
     remote: bool
+    archived: float | None = None
+    stalled_reported: str | None = None
+    eta: str | None = None
+    eta_source: str | None = None
+    origin: str | None = None
+    destination: str | None = None
 
     @property
     def age_days(self) -> float:
@@ -313,7 +337,8 @@ class Watched:
 
 _WATCHED_COLUMNS = (
     "id, number, carrier, courier, label, added, last_checked, status, final, query, order_id, "
-    "status_text, last_event, last_event_time, remote"
+    "status_text, last_event, last_event_time, remote, archived, stalled_reported, eta, "
+    "eta_source, origin, destination"
 )
 
 
@@ -334,6 +359,12 @@ def _row(row: Sequence[Any]) -> Watched:
         last_event=row[12],
         last_event_time=row[13],
         remote=bool(row[14]),
+        archived=row[15],
+        stalled_reported=row[16],
+        eta=row[17],
+        eta_source=row[18],
+        origin=row[19],
+        destination=row[20],
     )
 
 
@@ -501,11 +532,19 @@ class Store:
     # -- the watch list ---------------------------------------------------------------------
 
     def watched(
-        self, *, include_final: bool = True, status: str | None = None, carrier: str | None = None
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        carrier: str | None = None,
+        archived: bool | None = False,
     ) -> list[Watched]:
-        """Rows of the watch list, oldest first."""
+        """Rows of the watch list, oldest first; archived ones only with ``archived`` True (None:
+        both)."""
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE 1=1"  # noqa: S608 (constant columns)
         args: list[Any] = []
+        if archived is not None:
+            sql += " AND archived IS NOT NULL" if archived else " AND archived IS NULL"
         if not include_final:
             sql += " AND final = 0"
         if status is not None:
@@ -552,6 +591,12 @@ class Store:
                 row_id = self._id(s.tracking_number, s.carrier)
                 if s.error is None and s.status is not Status.UNKNOWN:
                     self._record(row_id, s, list(s.events), now)
+                    if fresh and s.stalled and s.events and s.events[0].time is not None:
+                        # Stalled when added: the user saw it then; watch reports a new stall.
+                        self.db.execute(
+                            "UPDATE watched SET stalled_reported = ? WHERE id = ?",
+                            (s.events[0].time.isoformat(), row_id),
+                        )
                 elif fresh:
                     # Never answered yet: say so rather than claim the carrier's "pending".
                     self.db.execute(
@@ -579,7 +624,8 @@ class Store:
         self.db.execute(
             "UPDATE watched SET status = ?, final = ?, status_text = ?, last_checked = ?,"
             " last_event = COALESCE(?, last_event), last_event_time = COALESCE(?, last_event_time),"
-            " snapshot = ?, courier = COALESCE(?, courier) WHERE id = ?",
+            " snapshot = ?, courier = COALESCE(?, courier), origin = COALESCE(?, origin),"
+            " destination = COALESCE(?, destination), eta = ?, eta_source = ? WHERE id = ?",
             (
                 s.status.value,
                 int(Status(s.status).final),
@@ -589,6 +635,10 @@ class Store:
                 latest.time.isoformat() if latest and latest.time else None,
                 s.model_dump_json(),
                 s.courier,
+                s.origin,
+                s.destination,
+                s.eta.isoformat() if s.eta else None,
+                s.eta_source if s.eta else None,
                 row_id,
             ),
         )
@@ -682,6 +732,56 @@ class Store:
         ):
             times.setdefault(row_id, []).append(when)
         return times
+
+    # -- the watch list manages itself (issue 19) -------------------------------------------
+
+    def set_archived(self, ids: Iterable[int], when: float | None) -> None:
+        """Archive rows at ``when`` (a Unix time), or bring them back (None)."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE watched SET archived = ? WHERE id = ?", [(when, i) for i in ids]
+            )
+
+    def set_stalled_reported(self, row_id: int, last_event_time: str | None) -> None:
+        """Remember that the row was reported stalled at this newest event (None: forget)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE watched SET stalled_reported = ? WHERE id = ?", (last_event_time, row_id)
+            )
+
+    def relabel(self, row_id: int, label: str | None) -> None:
+        """Give a row another label (None: none)."""
+        with self.transaction():
+            self.db.execute("UPDATE watched SET label = ? WHERE id = ?", (label, row_id))
+
+    def recourier(self, row_id: int, courier: str, query: str) -> None:
+        """Move a row to another courier: its events, ETA and stalled mark go (asked again)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM events WHERE shipment_id = ?", (row_id,))
+            self.db.execute(
+                "UPDATE watched SET courier = ?, query = ?, eta = NULL, eta_source = NULL,"
+                " stalled_reported = NULL, last_event = NULL, last_event_time = NULL,"
+                " snapshot = NULL, status = ?, final = 0 WHERE id = ?",
+                (courier, query, Status.UNKNOWN.value, row_id),
+            )
+
+    def snapshot(self, row_id: int) -> str | None:
+        """The last stored answer of a row (Shipment JSON), if any."""
+        row = self.db.execute("SELECT snapshot FROM watched WHERE id = ?", (row_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def deliveries(self) -> list[tuple[Any, ...]]:
+        """Every delivered row with events: (id, carrier, courier, origin, destination, first
+        event time, delivery time, archived), times as stored ISO text."""
+        return list(
+            self.db.execute(
+                "SELECT w.id, w.carrier, w.courier, w.origin, w.destination, MIN(e.time),"
+                " COALESCE(MAX(CASE WHEN e.status = 'delivered' THEN e.time END),"
+                " w.last_event_time), w.archived"
+                " FROM watched w JOIN events e ON e.shipment_id = w.id"
+                " WHERE w.status = 'delivered' AND e.time IS NOT NULL GROUP BY w.id"
+            )
+        )
 
     # -- caches and metadata ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -82,15 +83,32 @@ def _open_lock(path: Path) -> int:
 
 @dataclass
 class News:
-    """New events of one shipment, ready to deliver."""
+    """New events of one shipment (and it becoming stalled, or its ETA moving), to deliver."""
 
     row: Watched
     shipment: Shipment
     events: list[Event]
+    stalled: bool = False
+    eta: tuple[date, date] | None = None
+    stored: bool = False  # ``shipment`` is the stored answer (the carrier said: unchanged)
 
     def view(self) -> Shipment:
         """The shipment as shown and handed over: only its new events."""
         return self.shipment.model_copy(update={"events": self.events})
+
+    def notes(self) -> list[str]:
+        """One line per news that is not an event (``stalled: ...``, ``ETA moved: ...``)."""
+        from waypost import insights
+
+        lines = []
+        if self.stalled:
+            since = self.row.last_event_time if not self.shipment.events else None
+            newest = insights.newest_time(self.shipment) or insights.when(since)
+            day = f" since {newest:%Y-%m-%d}" if newest is not None else ""
+            lines.append(f"stalled: no new event{day}")
+        if self.eta is not None:
+            lines.append(insights.moved_text(self.eta))
+        return lines
 
 
 @dataclass
@@ -103,6 +121,8 @@ class PassReport:
     hints: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)
     failures: dict[str, list[CarrierError]] = field(default_factory=dict)
+    untouched: list[Watched] = field(default_factory=list)
+    archived: list[Watched] = field(default_factory=list)
 
     def failure_lines(self) -> list[str]:
         """One line per carrier that failed this pass (stderr, so that cron mails it)."""
@@ -217,6 +237,8 @@ def refresh(
             else:
                 answered.append((row, s))
     store.touch(untouched)
+    checked = set(untouched)
+    report.untouched = [r for r in rows if r.id in checked]
     return report, answered
 
 
@@ -263,10 +285,12 @@ def run_pass(
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
+    on: frozenset[str] | None = None,
 ) -> PassReport:
     """Refresh, print only the news, hand it to every channel, then commit each shipment.
-    ``on_answers`` runs once every carrier has answered, before anything is printed."""
-    from waypost import render
+    ``on_answers`` runs once every carrier has answered, before anything is printed; ``on``
+    keeps only the news it names (``insights.wanted``)."""
+    from waypost import insights, render
 
     report, answered = refresh(
         store,
@@ -280,12 +304,25 @@ def run_pass(
         on_answers()
     undelivered: set[str] = set()
     quiet: list[tuple[Watched, Shipment]] = []
+    now = insights.clock()
+    history = insights.History.learn(store.deliveries()) if answered else None
     for row, shipment in answered:
+        shipment = insights.annotate(shipment, config, history, now=now, row_id=row.id)
         fresh = store.new_events(row, shipment)
-        if fresh:
-            report.news.append(News(row, shipment, fresh))
+        item = News(row, shipment, fresh, _newly_stalled(row, shipment), _moved(row, shipment))
+        if insights.wanted(
+            on,
+            before=row.status,
+            after=shipment.status.value,
+            events=bool(fresh),
+            stalled=item.stalled,
+            eta=item.eta is not None,
+        ):
+            report.news.append(item)
         else:
             quiet.append((row, shipment))
+            _mark_stalled(store, item)
+    report.news.extend(_stalled_unchanged(store, config, report.untouched, now, on))
     for row, shipment in quiet:
         store.refresh(row, shipment)
     if mode == "json" and report.news:
@@ -300,14 +337,26 @@ def run_pass(
             if index:
                 out.write("\n")
             render.track([view], term, out, marks={0: item.row.label} if item.row.label else None)
+        if mode == "text":
+            out.writelines(f"  {line}\n" for line in item.notes())
         out.flush()
         text = "\n".join(
-            f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in render.readable(view).events
+            [
+                *item.notes(),
+                *(
+                    f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
+                    for e in render.readable(view).events
+                ),
+            ]
         )
         # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
         problems = notifier.deliver(
-            view, payload, text, label=item.row.label, echo=out.write if mode == "text" else warn
+            view,
+            payload,
+            text,
+            label=item.row.label,
+            echo=out.write if mode == "text" else warn,
+            state="stalled" if item.stalled and not item.events else None,
         )
         if problems:
             report.problems.extend(problems)
@@ -315,10 +364,80 @@ def run_pass(
             for problem in problems:
                 warn(problem)
             continue
-        store.refresh(item.row, item.shipment)
+        if not item.stored:
+            store.refresh(item.row, item.shipment)
+        _mark_stalled(store, item)
     for carrier, action in report.deferred:
         if carrier not in undelivered:
             action()
+    after = config.watch.get("archive_delivered_after")
+    if after:
+        from waypost import manage
+
+        report.archived = manage.auto_archive(
+            store, config, insights.parse_span(str(after)), now, timeout=timeout, warn=warn
+        )
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report
+
+
+def _newest_mark(row: Watched, shipment: Shipment | None) -> str | None:
+    """The newest event time as stored (the ``stalled_reported`` mark)."""
+    if shipment is not None and shipment.events and shipment.events[0].time is not None:
+        return shipment.events[0].time.isoformat()
+    return row.last_event_time
+
+
+def _newly_stalled(row: Watched, shipment: Shipment) -> bool:
+    """Stalled now and not yet reported at this newest event."""
+    return shipment.stalled and row.stalled_reported != _newest_mark(row, shipment)
+
+
+def _moved(row: Watched, shipment: Shipment) -> tuple[date, date] | None:
+    from waypost import insights
+
+    return insights.eta_moved(row.eta, shipment.eta)
+
+
+def _mark_stalled(store: Store, item: News) -> None:
+    """Remember that a stalled shipment was reported at its newest event."""
+    if item.stalled:
+        store.set_stalled_reported(item.row.id, _newest_mark(item.row, item.shipment))
+
+
+def _stalled_unchanged(
+    store: Store,
+    config: Config,
+    rows: list[Watched],
+    now: float,
+    on: frozenset[str] | None,
+) -> list[News]:
+    """Shipments the carrier said did not change that have become stalled (their stored
+    answer, no events); a filter without ``stalled`` only marks them reported."""
+    from waypost import insights
+    from waypost.models import Shipment
+
+    news = []
+    for row in rows:
+        threshold = insights.stalled_after(config, row.carrier)
+        if row.final or not insights.is_stalled(row.status, row.last_event_time, threshold, now):
+            continue
+        if row.stalled_reported == row.last_event_time:
+            continue
+        raw = store.snapshot(row.id)
+        if raw is None:
+            continue
+        try:
+            shipment = Shipment.model_validate_json(raw)
+        except ValueError:
+            continue
+        shipment = shipment.model_copy(update={"stalled": True})
+        item = News(row, shipment, [], stalled=True, stored=True)
+        if insights.wanted(
+            on, before=row.status, after=row.status, events=False, stalled=True, eta=False
+        ):
+            news.append(item)
+        else:
+            _mark_stalled(store, item)
+    return news
