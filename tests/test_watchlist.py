@@ -186,6 +186,25 @@ def test_a_stalled_shipment_is_reported_once_and_again_only_after_it_moved(
     assert cli("watch", "--once").out == ""
 
 
+def test_a_shipment_the_carrier_calls_unchanged_is_reported_stalled_once(
+    sandbox: Sandbox, cli, clock: list[float]
+) -> None:  # type: ignore[no-untyped-def]
+    ups = "1Z999AA10123456784"
+    assert cli("track", "--save", f"trackingmore:ups:{ups}").code == 0
+    assert cli("watch", "--once").out == ""  # the first pass reads by number and sets a cursor
+    for tracking in sandbox.apps["trackingmore"].account.values():
+        tracking.updated = time.time() - 3600  # not on the pages of what changed since
+    clock[0] = 10 * DAY
+    sandbox.reset_log()
+    r = cli("watch", "--once", "--jsonl")
+    assert r.code == 0, r.err
+    (item,) = [json.loads(line) for line in r.out.splitlines()]
+    assert (item["tracking_number"], item["stalled"], item["events"]) == (ups, True, [])
+    paths = [e.path for e in sandbox.entries("trackingmore")]
+    assert paths == ["/v4/trackings/get"]  # one page read: the carrier said "unchanged"
+    assert cli("watch", "--once").out == ""
+
+
 def test_stalled_after_per_carrier_and_in_watch(isolated: Path) -> None:
     from waypost import config as cfg
 

@@ -703,7 +703,7 @@ def list_(
         )
     from waypost import insights
 
-    cfg = st.config()
+    cfg = insights.light_settings(st.config_path) or st.config()
     with _store(required=True) as store:
         if summary:
             rows = store.watched()
@@ -1075,7 +1075,9 @@ def _add_quota(rows: list[dict[str, Any]], cfg: "Config", st: State) -> None:
         if row["name"] == manage.ACCOUNT and row["configured"]:
             cache = _cache()
             try:
-                row["quota"] = manage.quota(cfg, cache, timeout=st.timeout, fresh=True)
+                # Capped: `carriers` answers from its declarations; a slow account costs 5 s.
+                wait = min(st.timeout, 5.0)
+                row["quota"] = manage.quota(cfg, cache, timeout=wait, fresh=True)
             finally:
                 cache.close()
 
@@ -1132,6 +1134,8 @@ def config_show(
 
     st = _merge(config, None, False, 0)
     cfg = st.config()
+    from waypost.config import CARRIER_KEYS as cfg_keys
+
     shown: dict[str, Any] = {"carriers": {}}
     lines = [f"# {cfg.path}" + ("" if cfg.exists else " (does not exist)")]
 
@@ -1148,7 +1152,7 @@ def config_show(
     for info in registry.infos():
         values = cfg.carrier(info.name)
         secrets = {s.key for s in info.secrets}
-        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        mine = {s.key: values[s.key] for s in (*info.settings, *cfg_keys) if s.key in values}
         section(f"carriers.{info.name}", mine, lambda key, _v, keys=secrets: key in keys)
         shown["carriers"][info.name] = {
             k: mask(str(v)) if k in secrets else v for k, v in mine.items()

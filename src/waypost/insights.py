@@ -26,14 +26,25 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from waypost.errors import UsageError
 from waypost.status import FINAL_STATUSES, Status
 
 if TYPE_CHECKING:
-    from waypost.config import Config
+    from pathlib import Path
+
     from waypost.models import Shipment
+
+
+class Config(Protocol):
+    """What these rules read of the configuration (``config.Config``, ``LightSettings``)."""
+
+    watch: dict[str, Any]
+
+    def carrier(self, name: str) -> dict[str, Any]:
+        """Settings of carrier ``name``."""
+
 
 # The clock of every rule here (tests replace it).
 clock: Callable[[], float] = time.time
@@ -112,6 +123,66 @@ def first_time(times: Iterable[str | datetime | None]) -> datetime | None:
     """The earliest of event times."""
     parsed = [t for t in (when(x) for x in times) if t is not None]
     return min(parsed, default=None)
+
+
+@dataclass
+class LightSettings:
+    """The keys these rules read, without loading the whole configuration (``list``)."""
+
+    watch: dict[str, Any]
+    carriers: dict[str, dict[str, Any]]
+
+    def carrier(self, name: str) -> dict[str, Any]:
+        """The watch-list settings of carrier ``name``."""
+        return self.carriers.get(name, {})
+
+
+def light_settings(
+    explicit: Path | None = None, env: Mapping[str, str] | None = None
+) -> LightSettings | None:
+    """``[watch] stalled_after`` and ``carriers.NAME.stalled_after`` (file and variables) read
+    cheaply; None when anything is off, so that the caller loads (and reports) the config."""
+    import os
+
+    from waypost import carriers
+    from waypost.paths import config_path
+
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    try:
+        target = config_path(explicit, env)
+        if explicit is not None and not target.is_file():
+            return None
+        if target.is_file():
+            import tomllib
+
+            data = tomllib.loads(target.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeError, ValueError, RecursionError, MemoryError):
+        return None
+    watch = data.get("watch", {})
+    sections = data.get("carriers", {})
+    if not isinstance(watch, dict) or not isinstance(sections, dict):
+        return None
+    found: dict[str, dict[str, Any]] = {}
+    for name in carriers.names():
+        section = sections.get(name, {})
+        if not isinstance(section, dict):
+            return None
+        value = env.get(f"WAYPOST_{name.upper()}_STALLED_AFTER", "").strip() or section.get(
+            "stalled_after"
+        )
+        if value is not None:
+            found[name] = {"stalled_after": value}
+    spans = [watch.get(k) for k in ("stalled_after", "archive_delivered_after")]
+    try:
+        for value in [*spans, *(c["stalled_after"] for c in found.values())]:
+            if value is not None:
+                parse_span(value if isinstance(value, str) else "")
+        on = watch.get("on", [])
+        parse_on(on if isinstance(on, list) else ["-"], source="watch.on")
+    except (ValueError, UsageError):
+        return None
+    return LightSettings(dict(watch), found)
 
 
 # -- ETA learned from history -----------------------------------------------------------------

@@ -230,8 +230,8 @@ def refresh(
                 continue
             if row is None and mine:
                 row = store.adopt(mine[0], s)
-            if row is None:
-                continue
+            if row is None or row.archived is not None:
+                continue  # an archived parcel of a watched order stays as it was
             if _knows_less(s, row):
                 untouched.append(row.id)
             else:
