@@ -475,3 +475,23 @@ def test_list_summary_counts_statuses_stalled_and_archived(sandbox: Sandbox, cli
         "archived    1",
         "total       3",
     ]
+
+
+def test_bash_completes_watched_numbers_for_archive_and_edit(isolated: Path) -> None:
+    import os
+    import sys
+
+    from tests.test_completions import bash_complete
+
+    with store(isolated) as db:
+        for number in (ILS, DELIVERED):
+            db.add(
+                [Shipment(tracking_number=number, carrier="ils", found=True)], f"ils:{number}", None
+            )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in ("archive", "edit"):
+        assert sorted(bash_complete("waypost", command, "3676", env=env)) == sorted(
+            [ILS, DELIVERED]
+        )
+    assert "--undo" in bash_complete("waypost", "archive", "--u", env=env)
+    assert "--courier" in bash_complete("waypost", "edit", "--c", env=env)
