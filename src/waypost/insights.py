@@ -144,7 +144,6 @@ def light_settings(
     cheaply; None when anything is off, so that the caller loads (and reports) the config."""
     import os
 
-    from waypost import carriers
     from waypost.paths import config_path
 
     env = os.environ if env is None else env
@@ -164,15 +163,15 @@ def light_settings(
     if not isinstance(watch, dict) or not isinstance(sections, dict):
         return None
     found: dict[str, dict[str, Any]] = {}
-    for name in carriers.names():
-        section = sections.get(name, {})
+    for name, section in sections.items():
         if not isinstance(section, dict):
             return None
-        value = env.get(f"WAYPOST_{name.upper()}_STALLED_AFTER", "").strip() or section.get(
-            "stalled_after"
-        )
-        if value is not None:
-            found[name] = {"stalled_after": value}
+        if "stalled_after" in section:
+            found[name] = {"stalled_after": section["stalled_after"]}
+    for key, raw in env.items():  # WAYPOST_<CARRIER>_STALLED_AFTER wins (the registry unread)
+        m = re.fullmatch(r"WAYPOST_([A-Z0-9]+)_STALLED_AFTER", key)
+        if m and raw.strip():
+            found[m.group(1).lower()] = {"stalled_after": raw.strip()}
     spans = [watch.get(k) for k in ("stalled_after", "archive_delivered_after")]
     try:
         for value in [*spans, *(c["stalled_after"] for c in found.values())]:
@@ -209,6 +208,8 @@ class History:
     """Whole transit days of the user's delivered shipments, per carrier, courier and route."""
 
     days: dict[RouteKey, list[tuple[int, int]]] = field(default_factory=dict)
+    _medians: dict[RouteKey, int | None] = field(default_factory=dict, repr=False)
+    _ids: dict[RouteKey, set[int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def learn(cls, deliveries: Iterable[Sequence[Any]]) -> History:
@@ -229,12 +230,17 @@ class History:
         than ``exclude``, a row id) teach it."""
         if key is None:
             return None
-        samples = [d for row_id, d in self.days.get(key, ()) if row_id != exclude]
-        if len(samples) < MIN_SAMPLES:
-            return None
-        import statistics
-
-        return int(statistics.median_low(samples))
+        listed = self.days.get(key, [])
+        if key not in self._ids:
+            self._ids[key] = {row_id for row_id, _ in listed}
+        mine = exclude in self._ids[key]
+        if not mine and key in self._medians:
+            return self._medians[key]
+        samples = [d for row_id, d in listed if row_id != exclude]
+        median = _median_low(samples) if len(samples) >= MIN_SAMPLES else None
+        if not mine:
+            self._medians[key] = median
+        return median
 
     def eta(
         self, key: RouteKey | None, first_event: datetime | None, exclude: int | None = None
@@ -244,6 +250,12 @@ class History:
         if days is None or first_event is None:
             return None
         return (first_event + timedelta(days=days)).date()
+
+
+def _median_low(values: list[int]) -> int:
+    """The median, the lower middle value of an even count."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def annotate(

@@ -614,7 +614,7 @@ def watch_list(
                 _iso(r.last_checked, term) or "",
                 "" if days is None else f"{days:.0f}",
             )
-            out.writelines("\t".join(fields) + "\n")
+            out.write("\t".join(fields) + "\n")
         return
     con = console(term, out)
     if not rows:
