@@ -413,9 +413,11 @@ def test_edit_refuses_what_cannot_be_corrected(sandbox: Sandbox, cli) -> None:  
     r = cli("edit", "NOPE12345", "--label", "x")
     assert (r.code, "not on the watch list: NOPE12345" in r.err) == (2, True)
     assert cli("track", "--save", ILS).code == 0
-    r = cli("edit", ILS, "--courier", "usps")
+    r = cli("edit", ILS, "--courier", "usps", "--label", "never")
     assert r.code == 2
     assert "ils has no couriers" in r.err
+    assert "never" not in cli("list").out  # nothing changed
+    assert cli("edit", f"trackingmore:china-ems:{LS}", "--label", "x").code == 2  # unwatched
     assert cli("edit", ILS).code == 2
     assert cli("edit", ILS, "--label", "boots").code == 0
     assert cli("list").out.split("\t")[0] == "boots"

@@ -140,28 +140,13 @@ def edit(
 ) -> list[str]:
     """Relabel ``row`` and/or move it to ``courier``: the account is told, the shipment asked
     again and its history replaced. Returns what was done, one line each."""
+    code = _courier_code(row, courier) if courier is not None else None
     done = []
     if label is not None:
         store.relabel(row.id, label or None)
         done.append(f"label {label!r}" if label else "label removed")
-    if courier is None:
+    if code is None:
         return done
-    from waypost import carriers
-
-    info = carriers.info(row.carrier)
-    if not info.courier_regex:
-        raise UsageError(
-            f"--courier: {row.carrier} has no couriers to choose from",
-            hint="only trackingmore numbers name a courier (trackingmore:COURIER:NUMBER)",
-        )
-    import re
-
-    code = courier.strip().lower()
-    if not re.fullmatch(info.courier_regex, code):
-        raise UsageError(
-            f"--courier: {courier!r} is not a {row.carrier} courier code",
-            hint=info.courier_help or None,
-        )
     if row.carrier == ACCOUNT and config.configured(ACCOUNT):
         from waypost.carriers import trackingmore_account as account
 
@@ -175,6 +160,27 @@ def edit(
     store.recourier(row.id, code, f"{row.carrier}:{code}:{row.number}")
     done.append(f"courier {code}")
     return done
+
+
+def _courier_code(row: Watched, courier: str) -> str:
+    """``courier`` checked against what the row's carrier accepts (UsageError: exit 2)."""
+    import re
+
+    from waypost import carriers
+
+    info = carriers.info(row.carrier)
+    if not info.courier_regex:
+        raise UsageError(
+            f"--courier: {row.carrier} has no couriers to choose from",
+            hint="only trackingmore numbers name a courier (trackingmore:COURIER:NUMBER)",
+        )
+    code = courier.strip().lower()
+    if not re.fullmatch(info.courier_regex, code):
+        raise UsageError(
+            f"--courier: {courier!r} is not a {row.carrier} courier code",
+            hint=info.courier_help or None,
+        )
+    return code
 
 
 def quota(

@@ -419,8 +419,11 @@ def _stalled_unchanged(
     from waypost.models import Shipment
 
     news = []
+    thresholds: dict[str, float] = {}
     for row in rows:
-        threshold = insights.stalled_after(config, row.carrier)
+        if row.carrier not in thresholds:
+            thresholds[row.carrier] = insights.stalled_after(config, row.carrier)
+        threshold = thresholds[row.carrier]
         if row.final or not insights.is_stalled(row.status, row.last_event_time, threshold, now):
             continue
         if row.stalled_reported == row.last_event_time:
