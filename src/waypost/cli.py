@@ -451,10 +451,11 @@ def _insights(cfg: "Config", store: Any) -> Any:
 
     history = insights.History.learn(store.deliveries()) if store is not None else None
     now = insights.clock()
+    thresholds: dict[str, float] = {}
 
     def mark(shipments: list[Any]) -> None:
         for s in shipments:
-            shown = insights.annotate(s, cfg, history, now=now)
+            shown = insights.annotate(s, cfg, history, now=now, thresholds=thresholds)
             s.stalled, s.eta, s.eta_source = shown.stalled, shown.eta, shown.eta_source
 
     return mark

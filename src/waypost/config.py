@@ -631,7 +631,7 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
     """Every dotted key ``config set`` accepts."""
     keys: dict[str, Setting | tuple[type, str]] = {}
     for info in carriers.infos():
-        for s in (*info.settings, *CARRIER_KEYS):
+        for s in info.settings:
             keys[f"carriers.{info.name}.{s.key}"] = s
     for key, spec in WATCH_KEYS.items():
         keys[f"watch.{key}"] = spec
@@ -639,6 +639,9 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
         keys[f"http.{s.key}"] = s
     for s in STORE_SETTINGS:
         keys[f"store.{s.key}"] = s
+    for info in carriers.infos():  # the keys every carrier takes, after all the others
+        for s in CARRIER_KEYS:
+            keys[f"carriers.{info.name}.{s.key}"] = s
     return keys
 
 

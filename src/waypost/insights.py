@@ -105,9 +105,12 @@ def stalled_after(config: Config | None, carrier: str) -> float:
     return parse_span(CARRIER_STALLED.get(carrier, DEFAULT_STALLED))
 
 
+_NOT_AGING = frozenset({s.value for s in FINAL_STATUSES} | {Status.UNKNOWN.value})
+
+
 def is_stalled(status: str, newest: str | datetime | None, threshold: float, now: float) -> bool:
     """Not final, and the newest event is older than ``threshold`` seconds."""
-    if status in {s.value for s in FINAL_STATUSES} or status == Status.UNKNOWN.value:
+    if status in _NOT_AGING:
         return False
     latest = when(newest)
     return latest is not None and now - latest.timestamp() > threshold
@@ -265,15 +268,17 @@ def annotate(
     *,
     now: float | None = None,
     row_id: int | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> Shipment:
-    """``shipment`` with ``stalled`` set and, without a carrier ETA, one learned from history."""
+    """``shipment`` with ``stalled`` set and, without a carrier ETA, one learned from history;
+    ``thresholds`` keeps each carrier's ``stalled_after`` across calls."""
     now = clock() if now is None else now
     update: dict[str, Any] = {}
+    thresholds = {} if thresholds is None else thresholds
+    if shipment.carrier not in thresholds:
+        thresholds[shipment.carrier] = stalled_after(config, shipment.carrier)
     stalled = is_stalled(
-        shipment.status.value,
-        newest_time(shipment),
-        stalled_after(config, shipment.carrier),
-        now,
+        shipment.status.value, newest_time(shipment), thresholds[shipment.carrier], now
     )
     if stalled != shipment.stalled:
         update["stalled"] = stalled

@@ -306,8 +306,11 @@ def run_pass(
     quiet: list[tuple[Watched, Shipment]] = []
     now = insights.clock()
     history = insights.History.learn(store.deliveries()) if answered else None
+    thresholds: dict[str, float] = {}
     for row, shipment in answered:
-        shipment = insights.annotate(shipment, config, history, now=now, row_id=row.id)
+        shipment = insights.annotate(
+            shipment, config, history, now=now, row_id=row.id, thresholds=thresholds
+        )
         fresh = store.new_events(row, shipment)
         item = News(row, shipment, fresh, _newly_stalled(row, shipment), _moved(row, shipment))
         if insights.wanted(
