@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from waypost import insights
+from waypost.carriers.base import Query
 from waypost.errors import UsageError
 from waypost.models import Event, Shipment, Status
 from waypost.sandbox import Sandbox
@@ -70,9 +71,8 @@ def test_an_eta_is_learned_from_three_delivered_shipments_of_the_same_route(
     with store(isolated) as db:
         for i, days in enumerate((10.2, 12.9, 11.5)):
             number = f"EE00000000{i}CN"
-            db.add(
-                [delivered_shipment(number, start, days)], f"trackingmore:china-ems:{number}", None
-            )
+            query = Query(number, "trackingmore", "china-ems")
+            db.add([delivered_shipment(number, start, days)], query, None)
     r = cli("track", "--save", f"trackingmore:china-ems:{LS}")
     assert r.code == 0, r.err
     # Whole days 10, 12, 11: the median is 11; the first event is 2018-04-07 16:45 (China).
@@ -483,12 +483,14 @@ def test_bash_completes_watched_numbers_for_archive_and_edit(isolated: Path) -> 
     import os
     import sys
 
-    from tests.test_completions import bash_complete
+    from tests.cli.test_completions import bash_complete
 
     with store(isolated) as db:
         for number in (ILS, DELIVERED):
             db.add(
-                [Shipment(tracking_number=number, carrier="ils", found=True)], f"ils:{number}", None
+                [Shipment(tracking_number=number, carrier="ils", found=True)],
+                Query(number, "ils"),
+                None,
             )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for command in ("archive", "edit"):

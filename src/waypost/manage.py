@@ -1,7 +1,7 @@
 """Archive, correct and account for watched shipments (SPEC.md, "The watch list manages itself").
 
 ``archive``/``auto_archive`` hide shipments from ``list`` and from refreshes, history kept; with
-TrackingMore the account stops refreshing them too (``carriers/trackingmore_account.py``), so
+TrackingMore the account stops refreshing them too (``carriers/trackingmore/account.py``), so
 they stop costing quota. ``edit`` changes a label or moves a TrackingMore number to the right
 courier and asks it again, its history replaced. ``quota`` reads what the TrackingMore account
 has left (API v2 only; v4 does not tell) for ``waypost carriers`` and keeps it for
@@ -14,7 +14,6 @@ here and the failure is reported, so that the user can run the command again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,8 @@ from waypost.errors import UsageError
 if TYPE_CHECKING:
     from waypost.carriers.base import Answer, Cache, Query
     from waypost.config import Config
-    from waypost.store import Store, Watched
+    from waypost.store.protocols import Watched
+    from waypost.store.protocols import WatchStore as Store
 
 log = logging.getLogger("waypost.manage")
 
@@ -34,6 +34,8 @@ NS_QUOTA = "trackingmore.quota"
 
 
 def _query(row: Watched) -> Query:
+    if row.ask is not None:
+        return row.ask
     from waypost import carriers
     from waypost.inputs import Token, parse_token
 
@@ -50,7 +52,7 @@ def _account(
 ) -> Any:
     from waypost import service
 
-    return asyncio.run(service._with_adapter(ACCOUNT, config, call, timeout=timeout, cache=cache))
+    return service.call_adapter(ACCOUNT, config, call, timeout=timeout, cache=cache)
 
 
 def archive(
@@ -74,7 +76,7 @@ def _remote(
     store: Store, rows: Sequence[Watched], config: Config, *, archived: bool, timeout: float
 ) -> list[str]:
     """Archive TrackingMore rows in the account too (when it is configured)."""
-    from waypost.carriers import trackingmore_account as account
+    from waypost.carriers.trackingmore import account
     from waypost.errors import WaypostError
 
     mine = [r for r in rows if r.carrier == ACCOUNT]
@@ -86,7 +88,7 @@ def _remote(
             config,
             lambda a: account.archive(a, queries, archived=archived),
             timeout=timeout,
-            cache=store,
+            cache=store.cache,
         )
     except WaypostError as exc:
         return [f"{r.number}: not changed in the TrackingMore account: {exc.message}" for r in mine]
@@ -148,16 +150,19 @@ def edit(
     if code is None:
         return done
     if row.carrier == ACCOUNT and config.configured(ACCOUNT):
-        from waypost.carriers import trackingmore_account as account
+        from waypost.carriers.trackingmore import account
 
         query = _query(row)
         answer = _account(
-            config, lambda a: account.change_courier(a, query, code), timeout=timeout, cache=store
+            config,
+            lambda a: account.change_courier(a, query, code),
+            timeout=timeout,
+            cache=store.cache,
         )
         if answer.failure is not None:
             raise answer.failure
         done.append(str(answer.shipments[0].status_text))
-    store.recourier(row.id, code, f"{row.carrier}:{code}:{row.number}")
+    store.recourier(row.id, code)
     done.append(f"courier {code}")
     return done
 
@@ -194,7 +199,7 @@ def quota(
     """What the TrackingMore account has left: ``{"remaining", "balance", "told"}`` (``told``
     False where the API does not say), or ``{"error"}``; without ``ask`` only a kept value."""
     from waypost.carriers import trackingmore as tm
-    from waypost.carriers import trackingmore_account as account
+    from waypost.carriers.trackingmore import account
     from waypost.errors import WaypostError
 
     if tm.api_version(config.carrier(ACCOUNT)) == "v4":

@@ -8,7 +8,7 @@
 for the watch list ``POST /trackings/update`` (``update_carrier_code``), ``POST
 /trackings/updatemore`` (``archived`` "true"/"false"), ``POST /trackings/notupdate`` and ``GET
 /trackings/getuserinfo`` (shapes from TrackingMore's v2 pages named in
-``carriers/trackingmore_account.py``; the updatemore answer, undocumented, is shaped like
+``carriers/trackingmore/account.py``; the updatemore answer, undocumented, is shaped like
 notupdate's ``{submitted, updated, trackings}``). Each created tracking costs one of the
 account's ``quota`` (1,000,000; ``POST config {"quota": n}``), 4021 when none is left, and
 getuserinfo's ``track_number`` tells what is left.

@@ -35,14 +35,13 @@ Quirks:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from waypost.carriers._parse import (
     WordRules,
@@ -51,77 +50,11 @@ from waypost.carriers._parse import (
     merge_events,
     parse_time,
     text,
-    zone,
 )
-from waypost.carriers.base import (
-    Answer,
-    CarrierInfo,
-    Pattern,
-    Query,
-    Setting,
-    TrackOptions,
-    base_url,
-    rate,
-    timezone,
-)
+from waypost.carriers.base import Query
+from waypost.carriers.pandapon import NAME, PATH_1688, PATH_TAOBAO, SERVICE, SUCCESS_CODES, Platform
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
 from waypost.models import Event, Shipment, Status
-
-if TYPE_CHECKING:
-    import httpx
-
-    from waypost.carriers.base import Cache
-    from waypost.http import RateLimiter, Session
-
-NAME = "pandapon"
-PATH_1688 = "/v2/alibaba/order/logistics"
-PATH_TAOBAO = "/open/order/logistics/detail/get"
-DEFAULT_BASE_URL = "https://api.pandapon.com"
-DEFAULT_RATE = 5.0
-SUCCESS_CODES = frozenset({"0", "200"})
-
-Platform = Literal["1688", "taobao"]
-SERVICE: dict[str, str] = {"1688": "1688", "taobao": "Taobao"}
-
-INFO = CarrierInfo(
-    name=NAME,
-    title="PandaPon OpenAPI",
-    coverage="1688 and Taobao orders bought through PandaPon (one order, many parcels)",
-    docs="shared/seeds/pandapon-openapi-logistics.txt",
-    docs_url="https://doc-en.pandapon.com/",
-    credentials_from="the PandaPon open platform (become a developer, then get the access key "
-    "and secret: https://doc-en.pandapon.com/)",
-    max_batch=1,
-    max_connections=8,
-    settings=(
-        Setting("user_id", "PandaPon user ID (sent unsigned, for sub-accounts)", credential=True),
-        Setting("access_key", "AccessKey assigned by PandaPon", credential=True),
-        Setting("secret", "AccessKey secret (signs requests)", credential=True, secret=True),
-        base_url(DEFAULT_BASE_URL),
-        timezone("Asia/Shanghai"),
-        rate("rate", DEFAULT_RATE, "the PandaPon API (the real limit is not documented)"),
-    ),
-    patterns=(
-        Pattern(
-            name="1688 order id",
-            regex=r"\d{18,20}",
-            example="2542285634920880794",
-            confidence=0.5,
-            courier="1688",
-            describe="18 to 20 digits, no check digit",
-        ),
-    ),
-    courier_regex=r"1688|taobao",
-    courier_help="pandapon:1688:ORDER_ID or pandapon:taobao:SUB_PURCHASE_ORDER_ID",
-    rate_notes=("one request per order id; 5 requests/s unless carriers.pandapon.rate says",),
-)
-
-TEST_CASES = (
-    {"number": "2542285634920880794", "found": True, "status": Status.IN_TRANSIT},
-    {"number": "2205513879640221987", "found": True, "status": Status.DELIVERED},
-    {"number": "2694057731265508832", "found": True, "status": Status.PENDING},
-    {"number": "2542285634920880000", "found": False, "status": Status.NOT_FOUND},
-)
 
 # 1688 ``logisticsStatus`` (OpenPlatformLogisticsOrder.status of alibaba.trade.getLogisticsInfos).
 # UNSIGN is "签收异常", a sign-for exception: refusals and problem parcels as well as a missed
@@ -513,74 +446,3 @@ def _is_envelope(payload: Any) -> bool:
 
 def _refused(status: int) -> CarrierError:
     return envelope_error(str(status), f"HTTP {status}", None)
-
-
-class Adapter:
-    """Answers PandaPon order ids: one signed GET per order, all at once, under one limiter."""
-
-    info = INFO
-
-    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
-        self.settings = settings
-        self.session = session
-        self.url = str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        self.tz = zone(settings.get("timezone"))
-        self.rate = float(settings.get("rate") or DEFAULT_RATE)
-        self.nonce: Callable[[], str] = new_nonce
-        self.clock: Callable[[], str] = now_ms
-
-    def _sign_request(self, request: httpx.Request) -> httpx.Request:
-        # Signed as each attempt leaves (after the rate limiter): a retry gets a fresh nonce.
-        request.headers.update(
-            signed_headers(
-                str(self.settings["access_key"]),
-                str(self.settings["secret"]),
-                str(self.settings["user_id"]),
-                self.clock(),
-                self.nonce(),
-            )
-        )
-        return request
-
-    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
-        """Answer every query, one request per order id, concurrently."""
-        limiter = self.session.limiter(NAME, "api", self.rate)
-        return list(await asyncio.gather(*(self._order(q, options, limiter) for q in queries)))
-
-    async def _order(
-        self, query: Query, options: TrackOptions, limiter: RateLimiter | None
-    ) -> Answer:
-        platform = platform_of(query)
-        try:
-            if not _DIGITS.fullmatch(query.number):
-                shipments = [
-                    _not_found(query.number, platform, "not a PandaPon order id (digits only)")
-                ]
-            else:
-                shipments = await self._fetch(query.number, platform, limiter)
-        except CarrierError as err:
-            err.message = self.session.redact(err.message)
-            failed = Shipment.failed(query.number, NAME, err)
-            failed.order_id = query.number
-            failed.service = SERVICE[platform]
-            shipments = [failed]
-        options.answered(NAME, 1)
-        return options.deliver(Answer(query, shipments))
-
-    async def _fetch(
-        self, order_id: str, platform: Platform, limiter: RateLimiter | None
-    ) -> list[Shipment]:
-        from waypost.http import read_answer
-
-        path, params = build_request(platform, order_id)
-        response = await self.session.request(
-            NAME,
-            "GET",
-            self.url + path,
-            limiter=limiter,
-            max_connections=INFO.max_connections,
-            params=params,
-            auth=self._sign_request,
-        )
-        payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
-        return parse_response(payload, order_id, platform, self.tz)

@@ -1,6 +1,6 @@
 """TrackingMore account operations of the watch list (issue 19): archive, change the courier,
-read the remaining quota, for API v2 and v4 (the adapters in ``trackingmore.py`` and
-``trackingmore_v4.py`` make the calls, with their limits and error rules).
+read the remaining quota, for API v2 and v4 (the adapters ``v2.py`` and ``v4.py`` make the
+calls, with their limits and error rules).
 
 Sources (read for the facts only):
 
@@ -62,7 +62,7 @@ def _failed(adapter: Any, query: Query, err: CarrierError) -> Answer:
 
 
 def _v4(adapter: Any) -> bool:
-    return type(adapter).__module__.endswith("trackingmore_v4")
+    return type(adapter).__module__.endswith("trackingmore.v4")
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -89,14 +89,19 @@ async def quota(adapter: Any) -> dict[str, Any] | None:
     """What the account has left (``remaining`` trackings, ``balance``); None: not told."""
     if _v4(adapter):
         return None
-    from waypost.carriers import trackingmore as v2
+    from waypost.carriers.trackingmore.shared import _float
 
     _, data = await adapter.call(V2_USERINFO, "GET", V2_USERINFO)
     node = as_dict(data)
-    return {
-        "remaining": v2._int(node.get("track_number")),
-        "balance": v2._float(node.get("money")),
-    }
+    return {"remaining": _count(node.get("track_number")), "balance": _float(node.get("money"))}
+
+
+def _count(value: Any) -> int | None:
+    """A whole number the account states (digits, as a number or a string)."""
+    raw = text(value)
+    return (
+        int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) < 16 else None
+    )
 
 
 # -- v2 -----------------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ async def _courier_v2(adapter: Any, query: Query, courier: str) -> Answer:
 async def _v4_items(
     adapter: Any, queries: Sequence[Query]
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, CarrierError]]:
-    from waypost.carriers import trackingmore_v4_api as api
+    from waypost.carriers.trackingmore import v4_api as api
 
     numbers = list(dict.fromkeys(q.number for q in queries))
     held: dict[str, list[dict[str, Any]]] = {}
@@ -185,7 +190,7 @@ async def _v4_items(
 
 
 async def _update_v4(adapter: Any, tracking_id: str, body: dict[str, str]) -> dict[str, Any]:
-    from waypost.carriers import trackingmore_v4_api as api
+    from waypost.carriers.trackingmore import v4_api as api
 
     _, data = await adapter.call(
         api.UPDATE, "PUT", api.item_path(api.UPDATE, tracking_id), json=body
