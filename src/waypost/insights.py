@@ -391,7 +391,9 @@ def row_facts(
     for row in rows:
         if row.carrier not in thresholds:
             thresholds[row.carrier] = stalled_after(config, row.carrier)
-        first = first_time(times.get(row.id, ()))
+        # The earliest as text, parsed once: stored times sort as written (days are enough).
+        stored = [t for t in times.get(row.id, ()) if t]
+        first = when(min(stored)) if stored else None
         eta: date | None = as_date(row.eta)
         source = row.eta_source if eta is not None else None
         if eta is None and history is not None and not row.final:
