@@ -241,6 +241,9 @@ def test_config_set_checks_the_new_keys(cli) -> None:  # type: ignore[no-untyped
     assert cli("config", "set", "watch.on", "delivered bogus").code == 3
     assert cli("config", "set", "carriers.ils.stalled_after", "30d").code == 0
     assert cli("config", "set", "watch.on", "delivered stalled").code == 0
+    shown = cli("config", "show", "--json").json()
+    assert shown["carriers"]["ils"]["stalled_after"] == "30d"  # type: ignore[index]
+    assert shown["watch"]["on"] == ["delivered", "stalled"]  # type: ignore[index]
 
 
 # -- alert filters ------------------------------------------------------------------------------

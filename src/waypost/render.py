@@ -1007,7 +1007,7 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
     from functools import partial
 
     from waypost import carriers as registry
-    from waypost.config import mask, mask_urls
+    from waypost.config import CARRIER_KEYS, mask, mask_urls
 
     shown: dict[str, Any] = {"carriers": {}}
     lines = [f"# {config.path}" + ("" if config.exists else " (does not exist)")]
@@ -1025,7 +1025,8 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
     for info in registry.infos():
         values = config.carrier(info.name)
         declared = {s.key for s in info.secrets}
-        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        everyone = CARRIER_KEYS  # the keys every carrier takes (stalled_after)
+        mine = {s.key: values[s.key] for s in (*info.settings, *everyone) if s.key in values}
         section(f"carriers.{info.name}", mine, partial(_declared, declared))
         shown["carriers"][info.name] = {
             k: mask(str(v)) if k in declared else v for k, v in mine.items()
