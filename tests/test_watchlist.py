@@ -502,3 +502,20 @@ def test_bash_completes_watched_numbers_for_archive_and_edit(isolated: Path) -> 
         )
     assert "--undo" in bash_complete("waypost", "archive", "--u", env=env)
     assert "--courier" in bash_complete("waypost", "edit", "--c", env=env)
+
+
+def test_list_on_a_terminal_has_an_eta_column_and_marks_stalled_rows(
+    sandbox: Sandbox, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.pty_run import run_on_pty
+    from waypost.sandbox import trackingmore_v4
+
+    ups = "1Z999AA10123456784"
+    monkeypatch.setitem(trackingmore_v4.EXTRAS[ups], "scheduled_delivery_date", "2026-12-08")
+    assert cli("track", "--save", ups, f"trackingmore:china-ems:{LS}").code == 0
+    r = run_on_pty("list", columns=200)
+    assert r.code == 0, r.err
+    lines = [line for line in r.lines if line.strip()]
+    assert "ETA" in lines[0].split()
+    assert "Dec 8" in next(line for line in lines if ups in line)
+    assert "in transit (stalled)" in next(line for line in lines if LS in line)
