@@ -519,3 +519,43 @@ def test_list_on_a_terminal_has_an_eta_column_and_marks_stalled_rows(
     assert "ETA" in lines[0].split()
     assert "Dec 8" in next(line for line in lines if ups in line)
     assert "in transit (stalled)" in next(line for line in lines if LS in line)
+
+
+def test_a_database_of_the_previous_release_gains_the_watch_list_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    from waypost.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "waypost.db"
+    db = sqlite3.connect(path)
+    for version, step in enumerate(MIGRATIONS[:-1], 1):  # every step before this one
+        step.apply(db)
+        db.execute(f"PRAGMA user_version = {version}")
+    snapshot = json.dumps(
+        {
+            "origin": "China",
+            "destination": "United States",
+            "eta": "2026-12-08",
+            "eta_source": "carrier",
+        }
+    )
+    db.execute(
+        "INSERT INTO watched (number, carrier, added, status, ask_number, ask_carrier, snapshot)"
+        " VALUES ('LS912989618CN', 'trackingmore', 1.0, 'in_transit', 'LS912989618CN',"
+        " 'trackingmore', ?), ('3676E4043665', 'ils', 2.0, 'in_transit', '3676E4043665', 'ils',"
+        " 'not json')",
+        (snapshot,),
+    )
+    db.commit()
+    db.close()
+    with Store(path) as migrated:
+        assert migrated.version == SCHEMA_VERSION
+        assert MIGRATIONS[-1].name == "the watch list manages itself"
+        tm, ils = migrated.watched()
+        assert (tm.origin, tm.destination, tm.eta, tm.eta_source) == (
+            "China",
+            "United States",
+            "2026-12-08",
+            "carrier",
+        )
+        assert (ils.origin, ils.eta, ils.archived, ils.stalled_reported) == (None, None, None, None)
