@@ -559,3 +559,17 @@ def test_a_database_of_the_previous_release_gains_the_watch_list_columns(tmp_pat
             "carrier",
         )
         assert (ils.origin, ils.eta, ils.archived, ils.stalled_reported) == (None, None, None, None)
+
+
+def test_a_refused_quota_read_is_said_without_the_key(
+    tm_v2: Sandbox, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    secret = "wrong-key-0123456789abcdef"
+    monkeypatch.setenv("WAYPOST_TRACKINGMORE_API_KEY", secret)
+    r = cli("carriers", "--json")
+    assert r.code == 0, r.err
+    quota = {c["name"]: c for c in r.json()["carriers"]}["trackingmore"]["quota"]  # type: ignore[index]
+    assert quota["told"] is False
+    assert "key" in quota["error"].lower()
+    assert secret not in r.out
+    assert secret not in r.err
