@@ -573,3 +573,18 @@ def test_a_refused_quota_read_is_said_without_the_key(
     assert "key" in quota["error"].lower()
     assert secret not in r.out
     assert secret not in r.err
+
+
+def test_auto_archive_archives_a_delivered_trackingmore_number_in_the_account_too(
+    sandbox: Sandbox, cli, isolated: Path, clock: list[float]
+) -> None:  # type: ignore[no-untyped-def]
+    config(isolated, '[watch]\narchive_delivered_after = "14d"\n')
+    number = "RR050349575PH"  # delivered, in the sandbox's account already
+    assert cli("track", "--save", number).code == 0
+    clock[0] = 3650 * DAY  # the delivery is long past on this clock, whenever it was
+    r = cli("watch", "--once")
+    assert r.code == 0, r.err
+    (shelved,) = cli("list", "--archived", "--json").json()["watched"]  # type: ignore[index]
+    assert shelved["number"] == number
+    (tracking,) = [t for t in sandbox.apps["trackingmore"].account.values() if t.number == number]
+    assert tracking.archived is True
