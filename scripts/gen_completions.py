@@ -2,8 +2,8 @@
 Typer app, so they always list the commands and options the CLI really has.
 
 The scripts are static (a TAB press does not start Python) except where the answer lives in
-the user's data: watched numbers for `remove` come from `waypost list --all` (TSV when piped).
-Those numbers may come from a carrier, so they are data, never shell code: every script keeps
+the user's data: watched numbers for `remove`, `archive` and `edit` come from `waypost list
+--all` (TSV when piped). Those numbers may come from a carrier, so they are data, never shell code: every script keeps
 only words of the number syntax waypost accepts and offers them without evaluating them (no
 `compgen -W` over them in bash).
 
@@ -74,7 +74,7 @@ def tree() -> Cmd:
             if getattr(p, "hidden", False):
                 continue
             if p.param_type_name == "argument":
-                if name == "remove":
+                if name in ("remove", "archive", "edit"):
                     cmd.arg_numbers = True
                 elif name in ("set", "unset") and p.name == "key":
                     cmd.arg_words = list(known_keys())

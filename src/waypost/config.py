@@ -23,7 +23,7 @@ from typing import Any
 
 from waypost import carriers
 from waypost.carriers.base import Setting
-from waypost.errors import ConfigError
+from waypost.errors import ConfigError, UsageError
 from waypost.paths import (
     BUSY_TIMEOUT,
     BUSY_TIMEOUT_MAX,
@@ -93,7 +93,36 @@ WATCH_KEYS: dict[str, tuple[type, str]] = {
     "notify": (list, "notification URLs used by `watch` (Apprise style)"),
     "exec": (str, "command run per shipment with news by `watch`"),
     "interval": (str, "default `watch` interval, e.g. 30m"),
+    "stalled_after": (str, "no new event for this long makes a shipment stalled (default 7d)"),
+    "on": (list, "report only these statuses (and the words stalled, eta); default: all news"),
+    "archive_delivered_after": (str, "archive delivered shipments this long after delivery"),
 }
+# Keys every carrier section takes besides its own (the watch list's, issue 19).
+CARRIER_KEYS: tuple[Setting, ...] = (
+    Setting(
+        "stalled_after",
+        "no new event for this long makes a shipment stalled (default: ils 21d, pandapon 4d, "
+        "else [watch] stalled_after)",
+    ),
+)
+
+
+def carrier_setting(name: str, key: str) -> Setting | None:
+    """The declared setting ``key`` of carrier ``name``, or one every carrier takes."""
+    return carriers.info(name).setting(key) or next((s for s in CARRIER_KEYS if s.key == key), None)
+
+
+def _check_watch(key: str, value: Any) -> None:
+    """Values of the watch list's own keys: durations and ``on`` words (ValueError)."""
+    from waypost import insights
+
+    if key in ("stalled_after", "archive_delivered_after"):
+        insights.parse_span(value)
+    elif key == "on":
+        try:
+            insights.parse_on(value, source="watch.on")
+        except UsageError as exc:
+            raise ValueError(exc.message.removeprefix("watch.on: ")) from None
 
 
 def unknown_key_hint(key: str, known: list[str]) -> str:
@@ -222,6 +251,10 @@ def clean(text: str) -> str:
 def _check_value(setting: Setting, value: Any) -> Any:
     """Validate one value against its declared kind; the value as it is to be used."""
     if setting.kind == "str":
+        if setting.key == "stalled_after" and isinstance(value, str):
+            from waypost import insights
+
+            insights.parse_span(value)
         if _id_like(setting) and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # `user_id = 1` written by hand: an id, not a count
         if not isinstance(value, str):
@@ -330,10 +363,10 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
             raise ConfigError(f"{path}: [carriers.{name}] must be a table")
         info = carriers.info(name)
         for key, value in values.items():
-            setting = info.setting(key)
+            setting = carrier_setting(name, key)
             where = _where(path, text, f"carriers.{name}", key)
             if setting is None:
-                known = [f"carriers.{name}.{s.key}" for s in info.settings]
+                known = [f"carriers.{name}.{s.key}" for s in (*info.settings, *CARRIER_KEYS)]
                 raise ConfigError(
                     f"{where}: unknown key carriers.{name}.{key}",
                     hint=unknown_key_hint(f"carriers.{name}.{key}", known),
@@ -359,6 +392,10 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
                 raise ConfigError(f"{where}: watch.{key} must be a list of strings")
         elif not isinstance(value, str):
             raise ConfigError(f"{where}: watch.{key} must be a string")
+        try:
+            _check_watch(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: watch.{key} {exc}") from None
 
 
 def _validate_section(
@@ -410,7 +447,12 @@ def load(
     for info in carriers.infos():
         section = file_data.get("carriers", {}).get(info.name, {})
         merged[info.name] = _merge(
-            info.settings, section, info.name, f"carriers.{info.name}", env, sources
+            (*info.settings, *CARRIER_KEYS),
+            section,
+            info.name,
+            f"carriers.{info.name}",
+            env,
+            sources,
         )
     http = _merge(HTTP_SETTINGS, file_data.get("http", {}), "http", "http", env, sources)
     store = _merge(STORE_SETTINGS, file_data.get("store", {}), "store", "store", env, sources)
@@ -599,6 +641,9 @@ def known_keys() -> dict[str, Setting | tuple[type, str]]:
         keys[f"http.{s.key}"] = s
     for s in STORE_SETTINGS:
         keys[f"store.{s.key}"] = s
+    for info in carriers.infos():  # the keys every carrier takes, after all the others
+        for s in CARRIER_KEYS:
+            keys[f"carriers.{info.name}.{s.key}"] = s
     return keys
 
 
@@ -629,6 +674,11 @@ def set_value(path: Path, key: str, raw: str) -> Any:
         value = raw.split()
     else:
         value = clean(raw)
+    if parts[0] == "watch":
+        try:
+            _check_watch(parts[-1], value)
+        except ValueError as exc:
+            raise ConfigError(f"{key} {exc}") from None
 
     def change(data: dict[str, Any]) -> None:
         node = data

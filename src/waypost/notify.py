@@ -98,15 +98,17 @@ class Notifier:
         *,
         label: str | None = None,
         echo: Callable[[str], object] | None = None,
+        state: str | None = None,
     ) -> list[str]:
         """Hand one shipment's news to every channel; the failures, one line each.
 
-        ``text`` is the notification body (already safe); ``echo`` takes the hook's output."""
+        ``text`` is the notification body (already safe); ``echo`` takes the hook's output;
+        ``state`` names the news in the title instead of the status (``stalled``)."""
         problems = []
         number = safe.field(shipment.tracking_number)
         body = safe.lines(text)
         if self._apprise is not None and not self._apprise.notify(
-            title=title(shipment, label), body=body
+            title=title(shipment, label, state), body=body
         ):
             problems.append(f"notification for {number} was not delivered")
         if self.command:
@@ -116,11 +118,13 @@ class Notifier:
         return problems
 
 
-def title(shipment: Shipment, label: str | None = None) -> str:
-    """``waypost: LABEL (NUMBER) delivered``: one line, carrier text made harmless."""
+def title(shipment: Shipment, label: str | None = None, state: str | None = None) -> str:
+    """``waypost: LABEL (NUMBER) delivered, ils``: label, new status (or ``state``) and
+    carrier on one line, carrier text made harmless."""
     number = safe.field(shipment.tracking_number)
     who = f"{safe.field(label)} ({number})" if label else number
-    return f"waypost: {who} {shipment.status.value.replace('_', ' ')}"
+    word = state or shipment.status.value.replace("_", " ")
+    return f"waypost: {who} {word}, {safe.field(shipment.carrier)}"
 
 
 def hook_env(

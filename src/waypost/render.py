@@ -187,7 +187,19 @@ def header_fields(s: Shipment, term: Terminal) -> list[str]:
             fields.append(extra)
     if s.last_update:
         fields.append(f"updated {absolute(s.last_update, term)}")
+    fields.extend(_insight_fields(s))
     return fields
+
+
+def _insight_fields(s: Shipment) -> list[str]:
+    """``ETA 2026-12-08 (history)`` and ``stalled`` for a header."""
+    out = []
+    if s.eta is not None:
+        day = s.eta.date() if isinstance(s.eta, datetime) else s.eta
+        out.append(f"ETA {day.isoformat()}" + (f" ({s.eta_source})" if s.eta_source else ""))
+    if s.stalled:
+        out.append("stalled")
+    return out
 
 
 def readable(s: Shipment) -> Shipment:
@@ -292,6 +304,7 @@ def rich_track(
             details.append(
                 f"updated {absolute(s.last_update, term)}" + (f" ({rel})" if rel else "")
             )
+        details.extend(_insight_fields(s))
         if details:
             joined = "  ·  ".join(details)
             # Too long for one line: one detail per line rather than a date cut in two.
@@ -449,8 +462,11 @@ class NewsWriter:
             self.out.write(json_document(views) + "\n")
             self.out.flush()
 
-    def show(self, index: int, view: Shipment, label: str | None) -> Shown:
-        """Print one shipment's news (its ``index`` among this pass's news)."""
+    def show(
+        self, index: int, view: Shipment, label: str | None, notes: Sequence[str] = ()
+    ) -> Shown:
+        """Print one shipment's news (its ``index`` among this pass's news); ``notes``: news that
+        is not an event (``stalled: ...``, ``ETA moved: ...``), a line each after the block."""
         payload = view.model_dump_json()
         if self.fmt is Format.JSONL:
             self.out.write(payload + "\n")
@@ -458,10 +474,16 @@ class NewsWriter:
             if index:
                 self.out.write("\n")
             track([view], self.term, self.out, marks={0: label} if label else None)
+            self.out.write("".join(f"  {line}\n" for line in notes))
         self.out.flush()
         text = "\n".join(
-            f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in readable(view).events
+            [
+                *notes,
+                *(
+                    f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
+                    for e in readable(view).events
+                ),
+            ]
         )
         # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
         return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
@@ -646,9 +668,13 @@ def watch_list(
     out: IO[str],
     fmt: Format,
     event_times: Mapping[int, Sequence[str]] | None = None,
+    facts: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
-    """The watch list as a table, TSV when piped (ISO times), or JSON."""
+    """The watch list as a table, TSV when piped (ISO times), or JSON; ``facts``: each row's
+    ``eta``, ``eta_source``, ``stalled``, ``transit_days`` (``insights.row_facts``)."""
     import json
+
+    facts = facts or {}
 
     now = term.now.timestamp()
     firsts = {r.id: first_event((event_times or {}).get(r.id, ())) for r in rows}
@@ -675,15 +701,16 @@ def watch_list(
                 "age_days": round((now - r.added) / 86400, 1),
                 "first_event_time": _iso_dt(firsts[r.id], term),
                 "days_since_first_event": since_first(r),
-                # Schema 2's Shipment fields; the watch list does not know them yet.
+                # Schema 2's Shipment fields (last_mile, link, journey: not stored yet).
                 "tracking_number": r.number,
-                "eta": None,
-                "eta_source": None,
-                "transit_days": None,
-                "stalled": False,
+                "eta": facts.get(r.id, {}).get("eta"),
+                "eta_source": facts.get(r.id, {}).get("eta_source"),
+                "transit_days": facts.get(r.id, {}).get("transit_days"),
+                "stalled": bool(facts.get(r.id, {}).get("stalled")),
                 "last_mile": None,
                 "link": None,
-                "archived": False,
+                "archived": r.archived is not None,
+                "archived_at": _iso(r.archived, term),
                 "journey": None,
             }
             for r in rows
@@ -718,17 +745,29 @@ def watch_list(
             "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
         )
         return
-    con.print(_watch_table(rows, term, firsts))
+    con.print(_watch_table(rows, term, firsts, facts))
 
 
 # Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.
-LIST_COLUMNS = ("Label", "Number", "Carrier", "Status", "Last event", "Checked", "First event")
-_DROP_ORDER = ("Checked", "First event", "Carrier", "Label")
+LIST_COLUMNS = (
+    "Label",
+    "Number",
+    "Carrier",
+    "Status",
+    "ETA",
+    "Last event",
+    "Checked",
+    "First event",
+)
+_DROP_ORDER = ("Checked", "First event", "ETA", "Carrier", "Label")
 _MIN_LAST_EVENT = 16
 
 
 def _watch_table(
-    rows: Sequence[Watched], term: Terminal, firsts: Mapping[int, datetime | None]
+    rows: Sequence[Watched],
+    term: Terminal,
+    firsts: Mapping[int, datetime | None],
+    facts: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Any:
     """One line per shipment; "Last event" gets the room the other columns leave, cut with "…"."""
     from rich import box
@@ -742,14 +781,17 @@ def _watch_table(
             "Label": safe.field(r.label),
             "Number": safe.field(r.number),
             "Carrier": safe.field(r.carrier),
-            "Status": safe.field(r.status).replace("_", " "),
+            "Status": safe.field(r.status).replace("_", " ")
+            + (" (stalled)" if (facts or {}).get(r.id, {}).get("stalled") else ""),
+            "ETA": _eta_cell((facts or {}).get(r.id, {})),
             "Last event": " ".join(safe.field(r.last_event).split()),
             "Checked": _ago(r.last_checked, now),
             "First event": _ago(None if (f := firsts[r.id]) is None else f.timestamp(), now, "-"),
         }
         for r in rows
     ]
-    heads = [h for h in LIST_COLUMNS if h != "Label" or any(c["Label"] for c in cells)]
+    optional = {"Label", "ETA"}
+    heads = [h for h in LIST_COLUMNS if h not in optional or any(c[h] for c in cells)]
     widths = {h: max(cell_len(h), *(cell_len(c[h]) for c in cells)) for h in heads}
 
     def room() -> int:
@@ -788,6 +830,30 @@ def _watch_table(
                 values.append(Text(c[name]))
         table.add_row(*values)
     return table
+
+
+def _eta_cell(fact: Mapping[str, Any]) -> str:
+    """``Dec 8`` (``Dec 8 ~`` when learned from history), empty without an ETA."""
+    raw = fact.get("eta")
+    if not raw:
+        return ""
+    day = datetime.fromisoformat(str(raw))
+    return f"{day:%b} {day.day}" + (" ~" if fact.get("eta_source") == "history" else "")
+
+
+def watch_summary(summary: Mapping[str, Any], out: IO[str], fmt: Format) -> None:
+    """``list --summary``: counts per status, stalled and archived (a table or JSON)."""
+    import json
+
+    if fmt in (Format.JSON, Format.JSONL):
+        indent = 2 if fmt is Format.JSON else None
+        out.write(json.dumps({"schema": 2, "summary": summary}, indent=indent) + "\n")
+        return
+    lines = [(status, count) for status, count in summary["statuses"].items()]
+    lines += [("stalled", summary["stalled"]), ("archived", summary["archived"])]
+    lines.append(("total", summary["total"]))
+    width = max(len(name) for name, _ in lines)
+    out.writelines(f"{name.replace('_', ' '):<{width}}  {count}\n" for name, count in lines)
 
 
 def _ago(ts: float | None, now: float, never: str = "never") -> str:
@@ -848,10 +914,22 @@ def carriers_overview(
             if p["check_digit"] and "check" not in described.lower():
                 described += ", check digit"
             line("detects", f"{p['name']} ({described}), e.g. {p['example']}")
+        if row.get("quota"):
+            line("quota", _quota_text(row["quota"]))
         if row.get("docs"):
             line("docs", row["docs"])
         if row.get("credentials_from") and missing:
             line("keys", row["credentials_from"])
+
+
+def _quota_text(quota: Mapping[str, Any]) -> str:
+    """``1,234 trackings left (balance 5)``, or why it is not known."""
+    if quota.get("told"):
+        left = quota.get("remaining")
+        text = f"{left:,} trackings left" if isinstance(left, int) else "remaining not told"
+        balance = quota.get("balance")
+        return text + (f" (balance {balance:g})" if isinstance(balance, int | float) else "")
+    return str(quota.get("why") or f"unknown: {quota.get('error')}")
 
 
 def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None) -> None:
@@ -934,7 +1012,7 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
     from functools import partial
 
     from waypost import carriers as registry
-    from waypost.config import mask, mask_urls
+    from waypost.config import CARRIER_KEYS, mask, mask_urls
 
     shown: dict[str, Any] = {"carriers": {}}
     lines = [f"# {config.path}" + ("" if config.exists else " (does not exist)")]
@@ -952,7 +1030,8 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
     for info in registry.infos():
         values = config.carrier(info.name)
         declared = {s.key for s in info.secrets}
-        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        everyone = CARRIER_KEYS  # the keys every carrier takes (stalled_after)
+        mine = {s.key: values[s.key] for s in (*info.settings, *everyone) if s.key in values}
         section(f"carriers.{info.name}", mine, partial(_declared, declared))
         shown["carriers"][info.name] = {
             k: mask(str(v)) if k in declared else v for k, v in mine.items()

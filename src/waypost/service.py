@@ -488,6 +488,18 @@ async def _with_adapter(
         return await call(adapter)
 
 
+def call_adapter(
+    name: str,
+    config: Config,
+    call: Callable[[Any], Awaitable[T]],
+    *,
+    timeout: float,
+    cache: Cache | None,
+) -> T:
+    """Run one adapter operation from synchronous code (``archive``, ``edit``, the quota)."""
+    return asyncio.run(_with_adapter(name, config, call, timeout=timeout, cache=cache))
+
+
 def supports(name: str, operation: str) -> bool:
     """True when carrier ``name``'s adapter offers ``operation`` (``remove``, ``couriers``)."""
     return carriers.supports(name, operation)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers.base import Query, TrackOptions
@@ -47,15 +48,32 @@ __all__ = ["LOCK_NAME", "News", "PassReport", "exclusive", "refresh", "run_pass"
 
 @dataclass
 class News:
-    """New events of one shipment, ready to deliver."""
+    """New events of one shipment (and it becoming stalled, or its ETA moving), to deliver."""
 
     row: Watched
     shipment: Shipment
     events: list[Event]
+    stalled: bool = False
+    eta: tuple[date, date] | None = None
+    stored: bool = False  # ``shipment`` is the stored answer (the carrier said: unchanged)
 
     def view(self) -> Shipment:
         """The shipment as shown and handed over: only its new events."""
         return self.shipment.model_copy(update={"events": self.events})
+
+    def notes(self) -> list[str]:
+        """One line per news that is not an event (``stalled: ...``, ``ETA moved: ...``)."""
+        from waypost import insights
+
+        lines = []
+        if self.stalled:
+            since = self.row.last_event_time if not self.shipment.events else None
+            newest = insights.newest_time(self.shipment) or insights.when(since)
+            day = f" since {newest:%Y-%m-%d}" if newest is not None else ""
+            lines.append(f"stalled: no new event{day}")
+        if self.eta is not None:
+            lines.append(insights.moved_text(self.eta))
+        return lines
 
 
 @dataclass
@@ -69,6 +87,8 @@ class PassReport:
     asked: dict[str, int] = field(default_factory=dict)
     failures: dict[str, list[CarrierError]] = field(default_factory=dict)
     unreadable: list[Watched] = field(default_factory=list)
+    untouched: list[Watched] = field(default_factory=list)
+    archived: list[Watched] = field(default_factory=list)
 
     def failure_lines(self) -> list[str]:
         """One line per carrier that failed this pass and per saved shipment that cannot be
@@ -211,13 +231,15 @@ def _sort(
                 continue
             if row is None and mine:
                 row = store.adopt(mine[0], s)
-            if row is None:
-                continue
+            if row is None or row.archived is not None:
+                continue  # an archived parcel of a watched order stays as it was
             if _knows_less(s, row):
                 untouched.append(row.id)
             else:
                 answered.append((row, s))
     store.touch(untouched)
+    seen = {r.id: r for rs in by_key.values() for r in rs}
+    report.untouched = [seen[i] for i in dict.fromkeys(untouched) if i in seen]
     return answered
 
 
@@ -268,13 +290,16 @@ def run_pass(
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
     chunk: int | None = None,
+    on: frozenset[str] | None = None,
 ) -> PassReport:
     """Refresh what this pass claims, ``chunk`` shipments at a time (one HTTP session for all):
     have ``sink`` print only the news, hand it to every channel, then commit each shipment.
-    ``on_answers`` runs once every carrier has answered a chunk, before it is printed. A
-    carrier's deferred state (its cursor) moves after the last chunk, and only when every chunk
-    that asked it handed one over and none of its news failed to go out. A sink that prints one
-    document per pass (``whole_pass``) gets the pass as one chunk."""
+    ``on_answers`` runs once every carrier has answered a chunk, before it is printed; ``on``
+    keeps only the news it names (``insights.wanted``). A carrier's deferred state (its cursor)
+    moves after the last chunk, and only when every chunk that asked it handed one over and none
+    of its news failed to go out. A sink that prints one document per pass (``whole_pass``) gets
+    the pass as one chunk. Delivered shipments past ``archive_delivered_after`` are archived
+    after the last chunk."""
     from waypost import service
 
     total = PassReport()
@@ -304,7 +329,17 @@ def run_pass(
         tally.add(result)
         if on_answers is not None:
             on_answers()
-        _deliver(store, notifier, part, answered, sink=sink, warn=warn, undelivered=undelivered)
+        _deliver(
+            store,
+            config,
+            notifier,
+            part,
+            answered,
+            sink=sink,
+            warn=warn,
+            undelivered=undelivered,
+            on=on,
+        )
         handed: dict[str, list[Callable[[], None]]] = {}
         for carrier, action in options.deferred:
             handed.setdefault(carrier, []).append(action)
@@ -329,6 +364,18 @@ def run_pass(
         if actions is not None and name not in undelivered:
             for action in actions:
                 action()
+    after = config.watch.get("archive_delivered_after")
+    if after:
+        from waypost import insights, manage
+
+        total.archived = manage.auto_archive(
+            store,
+            config,
+            insights.parse_span(str(after)),
+            insights.clock(),
+            timeout=timeout,
+            warn=warn,
+        )
     total.exit_code = tally.exit_code or (1 if total.unreadable else 0)
     if total.problems and total.exit_code == 0:
         total.exit_code = 1
@@ -347,6 +394,7 @@ def _row_chunks(store: WatchStore, size: int | None) -> Iterator[list[Watched]]:
 
 def _deliver(
     store: WatchStore,
+    config: Config,
     notifier: Notifier,
     report: PassReport,
     answered: list[tuple[Watched, Shipment]],
@@ -354,25 +402,49 @@ def _deliver(
     sink: NewsWriter,
     warn: Callable[[str], None],
     undelivered: set[str],
+    on: frozenset[str] | None = None,
 ) -> None:
     """Deliver the news of ``answered``, committing each shipment after it went out; the
     carriers of failed deliveries go to ``undelivered``."""
+    from waypost import insights
+
     quiet: list[tuple[Watched, Shipment]] = []
+    now = insights.clock()
+    history = insights.History.learn(store.deliveries()) if answered else None
+    thresholds: dict[str, float] = {}
     for row, shipment in answered:
+        shipment = insights.annotate(
+            shipment, config, history, now=now, row_id=row.id, thresholds=thresholds
+        )
         fresh = store.new_events(row, shipment)
-        if fresh:
-            report.news.append(News(row, shipment, fresh))
+        item = News(row, shipment, fresh, _newly_stalled(row, shipment), _moved(row, shipment))
+        if insights.wanted(
+            on,
+            before=row.status,
+            after=shipment.status.value,
+            events=bool(fresh),
+            stalled=item.stalled,
+            eta=item.eta is not None,
+        ):
+            report.news.append(item)
         else:
             quiet.append((row, shipment))
+            _mark_stalled(store, item)
+    report.news.extend(_stalled_unchanged(store, config, report.untouched, now, on))
     for row, shipment in quiet:
         store.refresh(row, shipment)
     if report.news:
         sink.begin([n.view() for n in report.news])
     for index, item in enumerate(report.news):
         view = item.view()
-        shown = sink.show(index, view, item.row.label)
+        shown = sink.show(index, view, item.row.label, item.notes())
         problems = notifier.deliver(
-            view, shown.payload, shown.text, label=item.row.label, echo=shown.echo
+            view,
+            shown.payload,
+            shown.text,
+            label=item.row.label,
+            echo=shown.echo,
+            state="stalled" if item.stalled and not item.events else None,
         )
         if problems:
             report.problems.extend(problems)
@@ -380,7 +452,73 @@ def _deliver(
             for problem in problems:
                 warn(problem)
             continue
-        store.refresh(item.row, item.shipment)
+        if not item.stored:
+            store.refresh(item.row, item.shipment)
+        _mark_stalled(store, item)
+
+
+def _newest_mark(row: Watched, shipment: Shipment | None) -> str | None:
+    """The newest event time as stored (the ``stalled_reported`` mark)."""
+    if shipment is not None and shipment.events and shipment.events[0].time is not None:
+        return shipment.events[0].time.isoformat()
+    return row.last_event_time
+
+
+def _newly_stalled(row: Watched, shipment: Shipment) -> bool:
+    """Stalled now and not yet reported at this newest event."""
+    return shipment.stalled and row.stalled_reported != _newest_mark(row, shipment)
+
+
+def _moved(row: Watched, shipment: Shipment) -> tuple[date, date] | None:
+    from waypost import insights
+
+    return insights.eta_moved(row.eta, shipment.eta)
+
+
+def _mark_stalled(store: WatchStore, item: News) -> None:
+    """Remember that a stalled shipment was reported at its newest event."""
+    if item.stalled:
+        store.set_stalled_reported(item.row.id, _newest_mark(item.row, item.shipment))
+
+
+def _stalled_unchanged(
+    store: WatchStore,
+    config: Config,
+    rows: list[Watched],
+    now: float,
+    on: frozenset[str] | None,
+) -> list[News]:
+    """Shipments the carrier said did not change that have become stalled (their stored
+    answer, no events); a filter without ``stalled`` only marks them reported."""
+    from waypost import insights
+    from waypost.models import Shipment
+
+    news = []
+    thresholds: dict[str, float] = {}
+    for row in rows:
+        if row.carrier not in thresholds:
+            thresholds[row.carrier] = insights.stalled_after(config, row.carrier)
+        threshold = thresholds[row.carrier]
+        if row.final or not insights.is_stalled(row.status, row.last_event_time, threshold, now):
+            continue
+        if row.stalled_reported == row.last_event_time:
+            continue
+        raw = store.snapshot(row.id)
+        if raw is None:
+            continue
+        try:
+            shipment = Shipment.model_validate_json(raw)
+        except ValueError:
+            continue
+        shipment = shipment.model_copy(update={"stalled": True})
+        item = News(row, shipment, [], stalled=True, stored=True)
+        if insights.wanted(
+            on, before=row.status, after=row.status, events=False, stalled=True, eta=False
+        ):
+            news.append(item)
+        else:
+            _mark_stalled(store, item)
+    return news
 
 
 class Stopper:

@@ -1,7 +1,8 @@
 """The Typer layer: parse options, call the service or the store, hand the output to render.
 
 The app is built here from one module per command group: ``track`` (track, watch), ``manage``
-(list, remove, carriers, schema), ``configure`` (the ``config`` group), ``sandbox``. Each
+(list, remove, carriers, schema), ``watchlist`` (archive, edit), ``configure`` (the ``config``
+group), ``sandbox``. Each
 command gets the run's ``Env`` (``env.py``) from ``main()``, which builds it once per
 invocation and is the only place where errors become exit codes (SPEC.md, "Exit codes"); a
 traceback is shown only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
@@ -12,7 +13,7 @@ from typing import Literal
 
 import typer
 
-from waypost.cli import configure, manage, sandbox, track
+from waypost.cli import configure, manage, sandbox, track, watchlist
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
     ColorOpt,
@@ -46,7 +47,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 # Plain commands, in the order `--help` lists them; then the groups.
-for _group in (track.commands, manage.commands, sandbox.commands):
+for _group in (track.commands, manage.commands, watchlist.commands, sandbox.commands):
     app.registered_commands.extend(_group.registered_commands)
 app.add_typer(configure.app, name="config")
 

@@ -30,7 +30,8 @@ commands = typer.Typer()
 @commands.command(
     "list",
     epilog="Examples:\n\n  waypost list\n\n"
-    "  waypost list --all --status delivered --json | jq '.watched[].number'",
+    "  waypost list --all --status delivered --json | jq '.watched[].number'\n\n"
+    "  waypost list --stalled; waypost list --summary; waypost list --archived",
 )
 def list_(
     ctx: typer.Context,
@@ -41,6 +42,16 @@ def list_(
         str | None,
         typer.Option("--status", metavar="STATUS", help="Only this status.", show_default=False),
     ] = None,
+    stalled: Annotated[
+        bool, typer.Option("--stalled", help="Only shipments with no news for too long.")
+    ] = False,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Only archived shipments (`waypost archive`).")
+    ] = False,
+    summary: Annotated[
+        bool,
+        typer.Option("--summary", help="Counts per status, stalled and archived, not the rows."),
+    ] = False,
     as_json: JsonOpt = False,
     as_jsonl: JsonlOpt = False,
     tz: TzOpt = None,
@@ -63,10 +74,28 @@ def list_(
         raise UsageError(
             f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
         )
+    from waypost import insights
+
+    cfg = insights.light_settings(env.config_path) or env.config()
     with env.store(required=True) as store:
-        rows = store.watched(include_final=show_all or status is not None, status=status)
+        if summary:
+            rows = store.watched()
+            shelved = len(store.watched(archived=True))
+        else:
+            rows = store.watched(
+                include_final=show_all or status is not None or archived or stalled,
+                status=status,
+                archived=archived,
+            )
         times = store.first_event_times()
-    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times)
+        history = insights.History.learn(store.deliveries()) if rows else None
+    facts = insights.row_facts(rows, times, cfg, history, insights.clock())
+    if summary:
+        render.watch_summary(insights.summary(rows, facts, shelved), env.stdout, fmt)
+        return
+    if stalled:
+        rows = [r for r in rows if facts[r.id]["stalled"]]
+    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times, facts)
 
 
 @commands.command(
@@ -149,7 +178,8 @@ def _remove_remote(env: Env, rows: list[Any], store: Any) -> set[int]:
 @commands.command(
     epilog="Examples:\n\n  waypost carriers\n\n"
     "  waypost carriers --detect LS912989618CN 1Z999AA10123456784\n\n"
-    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'"
+    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'\n\n"
+    "  waypost carriers --json | jq '.carriers[] | .quota.remaining // empty'"
 )
 def carriers(
     ctx: typer.Context,
@@ -191,6 +221,7 @@ def carriers(
     """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
     from waypost import render
+    from waypost.cli import watchlist
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = env.stdout
@@ -232,6 +263,7 @@ def carriers(
         registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
         for info in registry.infos()
     ]
+    watchlist.add_quota(env, rows, cfg)
     if as_json:
         out.write(render.dumps({"carriers": rows}) + "\n")
     else:

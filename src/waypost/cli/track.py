@@ -95,6 +95,7 @@ def track(
     """Look up tracking numbers now and print their timelines."""
     from waypost import carriers, inputs, render, service
     from waypost.carriers.base import TrackOptions
+    from waypost.cli import watchlist
     from waypost.render import Format
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
@@ -112,8 +113,12 @@ def track(
     not_saved: StoreError | None = None
     out = env.stdout
     answered: dict[int, service.Result | None] = {}
+    mark = watchlist.insights_marker(cfg, store)
+    trackingmore = service.plan(queries, cfg).by_carrier.get("trackingmore", [])
+    watchlist.quota_warning(env, cfg, len(trackingmore), cache)
 
     def on_result(index: int, result: service.Result) -> None:
+        mark(result.shipments)
         # JSONL keeps no answer: each is streamed as soon as it is complete, then dropped.
         answered[index] = None if fmt is Format.JSONL else result
         if fmt is Format.JSONL:
@@ -142,6 +147,7 @@ def track(
                         on_result=on_result,
                         on_retry=bar.retrying,
                     )
+                    mark(report.shipments)
                     code = report.exit_code
             except KeyboardInterrupt:
                 bar.stop()
@@ -240,7 +246,8 @@ def _print_partial(
     epilog="Examples:\n\n"
     "  waypost watch --once\n\n"
     "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'\n\n"
-    "  waypost watch --interval 15m --exec 'notify-send waypost'"
+    "  waypost watch --interval 15m --exec 'notify-send waypost'\n\n"
+    "  waypost watch --once --on delivered,exception,stalled,eta"
 )
 def watch(
     ctx: typer.Context,
@@ -273,6 +280,16 @@ def watch(
             show_default=False,
         ),
     ] = None,
+    on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--on",
+            metavar="STATUS[,STATUS...]",
+            help="Report only shipments entering these statuses; also `stalled`, `eta` "
+            "(default: all news).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_jsonl: JsonlOpt = False,
     lock_wait: Annotated[
@@ -300,6 +317,7 @@ def watch(
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
     from waypost import inputs, render
     from waypost import watch as watching
+    from waypost.cli import watchlist
     from waypost.notify import Notifier
     from waypost.paths import data_dir
 
@@ -310,6 +328,9 @@ def watch(
     seconds = inputs.parse_duration(every)
     urls = notify if notify else list(cfg.watch.get("notify", []))
     notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
+    from waypost.insights import parse_on
+
+    wanted = parse_on(on) if on else parse_on(cfg.watch.get("on", []), source="watch.on")
     term = env.terminal(tz)
     directory = data_dir()
 
@@ -322,6 +343,8 @@ def watch(
             env.store(required=True) as store,
             render.progress(term, enabled=not env.quiet, deadline=deadline) as bar,
         ):
+            tm = store.watched(include_final=False, carrier="trackingmore")
+            watchlist.quota_warning(env, cfg, len(tm), store.cache)
             result = watching.run_pass(
                 store,
                 cfg,
@@ -333,6 +356,7 @@ def watch(
                 on_start=bar.start,
                 on_answered=bar.advance,
                 on_answers=bar.stop,
+                on=wanted,
             )
         for line in result.failure_lines():
             env.err(line)

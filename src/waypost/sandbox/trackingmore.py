@@ -4,7 +4,14 @@
 ``{base}/trackingmore`` plays ``https://api.trackingmore.com``: the client's base URL is
 ``{base}/trackingmore/v2``. Emulated: ``GET /trackings/get``, ``POST /trackings/post``,
 ``POST /trackings/batch``, ``POST /trackings/realtime``, ``GET`` and ``DELETE
-/trackings/{carrier_code}/{tracking_number}``, ``GET /carriers``, ``POST /carriers/detect``.
+/trackings/{carrier_code}/{tracking_number}``, ``GET /carriers``, ``POST /carriers/detect``, and
+for the watch list ``POST /trackings/update`` (``update_carrier_code``), ``POST
+/trackings/updatemore`` (``archived`` "true"/"false"), ``POST /trackings/notupdate`` and ``GET
+/trackings/getuserinfo`` (shapes from TrackingMore's v2 pages named in
+``carriers/trackingmore/account.py``; the updatemore answer, undocumented, is shaped like
+notupdate's ``{submitted, updated, trackings}``). Each created tracking costs one of the
+account's ``quota`` (1,000,000; ``POST config {"quota": n}``), 4021 when none is left, and
+getuserinfo's ``track_number`` tells what is left.
 
 What it models, and the choices where the docs are silent:
 
@@ -286,6 +293,7 @@ class Tracking:
     fetched: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
     archived: bool = False
+    updating: bool = True
 
 
 class App:
@@ -314,6 +322,7 @@ class App:
         self.account: dict[tuple[str, str], Tracking] = {}
         self.realtime_answers: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.faults: list[tuple[int, str | None]] = []
+        self.quota = 1_000_000
         self.world = self._demo_world()
         self._preload_demo()
         from waypost.sandbox.trackingmore_v4 import V4
@@ -658,7 +667,7 @@ class App:
             "tracking_number": tracking.number,
             "carrier_code": tracking.courier,
             "status": "pending",
-            "track_update": True,
+            "track_update": tracking.updating,
             "created_at": _iso(tracking.created),
             "updated_at": _iso(tracking.updated),
             "order_create_time": tracking.fields.get("order_create_time"),
@@ -701,7 +710,7 @@ class App:
                 *leg["trackinfo"],
             ]
             for tracking in self.account.values():
-                if tracking.number == number.upper():
+                if tracking.number == number.upper() and tracking.updating:
                     tracking.updated = time.time()
         return True
 
@@ -748,6 +757,10 @@ class App:
             "/trackings/realtime": ("POST", self._realtime),
             "/carriers": ("GET", self._carriers),
             "/carriers/detect": ("POST", self._detect_call),
+            "/trackings/update": ("POST", self._update_courier),
+            "/trackings/updatemore": ("POST", self._updatemore),
+            "/trackings/notupdate": ("POST", self._notupdate),
+            "/trackings/getuserinfo": ("GET", self._userinfo),
         }
         if route in routes:
             method, handler = routes[route]
@@ -841,6 +854,9 @@ class App:
             courier = known.courier
         if (number, courier) in self.account:
             return 4016, None
+        if self.quota <= 0:
+            return 4021, None
+        self.quota -= 1
         now = time.time()
         tracking = Tracking(
             id=hashlib.md5(f"{number}/{courier}/{now}".encode()).hexdigest(),  # noqa: S324
@@ -941,6 +957,88 @@ class App:
         self.realtime_answers[(number, courier)] = (now, copy.deepcopy(item))
         return reply(200, {"items": [item]})
 
+    def _update_courier(self, request: Request, entry: LogEntry) -> Reply:
+        """``POST /trackings/update``: move a tracking to ``update_carrier_code``."""
+        body = self._body(request)
+        entry.numbers = 1
+        if not isinstance(body, dict):
+            return reply(4012)
+        number = str(body.get("tracking_number") or "").strip().upper()
+        old = str(body.get("carrier_code") or "").strip().lower()
+        new = str(body.get("update_carrier_code") or "").strip().lower()
+        if not number:
+            return reply(4013)
+        if old not in COURIERS or new not in COURIERS:
+            return reply(4015)
+        tracking = self.account.pop((number, old), None)
+        if tracking is None:
+            return reply(4017)
+        tracking.courier = new
+        tracking.updated = time.time()
+        self.account[(number, new)] = tracking
+        return reply(200, {"Usertag": ""})
+
+    def _pairs(self, body: Any) -> list[tuple[dict[str, Any], Tracking | None]]:
+        """The items of a list body with the account tracking each names (or None)."""
+        out = []
+        for spec in body:
+            node = spec if isinstance(spec, dict) else {}
+            number = str(node.get("tracking_number") or "").strip().upper()
+            courier = str(node.get("carrier_code") or "").strip().lower()
+            out.append((node, self.account.get((number, courier))))
+        return out
+
+    def _updatemore(self, request: Request, entry: LogEntry) -> Reply:
+        """``POST /trackings/updatemore``: change ``archived`` (and keep other fields)."""
+        body = self._body(request)
+        if not isinstance(body, list):
+            return reply(4012)
+        entry.numbers = len(body)
+        if len(body) > MAX_BATCH:
+            return reply(202)
+        changed = []
+        for node, tracking in self._pairs(body):
+            if tracking is None:
+                continue
+            flag = str(node.get("archived", "")).lower()
+            if flag in ("true", "false"):
+                tracking.archived = flag == "true"
+            for key in ("title", "order_id", "customer_name", "customer_email"):
+                if key in node:
+                    tracking.fields[key] = node[key]
+            changed.append({"tracking_number": tracking.number, "carrier_code": tracking.courier})
+        return reply(200, {"submitted": len(body), "updated": len(changed), "trackings": changed})
+
+    def _notupdate(self, request: Request, entry: LogEntry) -> Reply:
+        """``POST /trackings/notupdate``: the account stops refreshing these trackings."""
+        body = self._body(request)
+        if not isinstance(body, list):
+            return reply(4012)
+        entry.numbers = len(body)
+        if len(body) > MAX_BATCH:
+            return reply(202)
+        changed = []
+        for _, tracking in self._pairs(body):
+            if tracking is not None:
+                tracking.updating = False
+                changed.append(
+                    {"tracking_number": tracking.number, "carrier_code": tracking.courier}
+                )
+        return reply(200, {"submitted": len(body), "change": len(changed), "trackings": changed})
+
+    def _userinfo(self, request: Request, entry: LogEntry) -> Reply:
+        """``GET /trackings/getuserinfo``: the account and its remaining quota."""
+        return reply(
+            200,
+            {
+                "email": "sandbox@example.invalid",
+                "regtime": "1469097290",
+                "phone": "",
+                "money": 0,
+                "track_number": self.quota,
+            },
+        )
+
     def _carriers(self, request: Request, entry: LogEntry) -> Reply:
         lang = (request.headers.get("lang") or "en").lower()
         data = []
@@ -985,6 +1083,8 @@ class App:
                         setattr(self, key, float(body[key]))
                 if "retry_after" in body:
                     self.retry_after = bool(body["retry_after"])
+                if "quota" in body:
+                    self.quota = int(body["quota"])
                 for key, attr in (("v4_create_rate", "create_rate"), ("v4_rate", "other_rate")):
                     if key in body:
                         setattr(self.v4, attr, float(body[key]))
@@ -1014,6 +1114,8 @@ class App:
                         "courier": t.courier,
                         "fetched": t.fetched,
                         "updated": t.updated,
+                        "archived": t.archived,
+                        "updating": t.updating,
                     }
                     for t in self.account.values()
                 ]

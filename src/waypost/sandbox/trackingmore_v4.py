@@ -20,9 +20,10 @@ Request Rate Limit" (updated 30/05/2024). The client's base URL is ``{base}/trac
   ``archived``, ``all``), ``created_date_min/max`` and ``updated_date_min/max`` (ISO 8601; a
   bad one is 4130), ``items_amount`` (default 100; waypost's emulation caps it at 2000, an
   assumption) and ``pages_amount`` (default 1). ``data`` is the page's list of trackings.
-* ``PUT /trackings/update/{id}`` (``courier_code_new``), ``DELETE /trackings/delete/{id}``,
-  ``POST /trackings/retrack/{id}`` (only an ``expired`` tracking, else 4113): an unknown id is
-  4102, a malformed one 4112.
+* ``PUT /trackings/update/{id}`` (``courier_code_new``; ``archived_status`` ``archived`` or
+  ``tracking``, anything else 4130: java SDK ``UpdateTrackingParams.java``), ``DELETE
+  /trackings/delete/{id}``, ``POST /trackings/retrack/{id}`` (only an ``expired`` tracking,
+  else 4113): an unknown id is 4102, a malformed one 4112.
 * ``GET /couriers/all``, ``POST /couriers/detect`` (none: 4121).
 
 The tracking fields are v4's names (``courier_code``, ``delivery_status``, ``substatus``,
@@ -73,7 +74,7 @@ CODES: dict[int, tuple[int, str, str]] = {
     511: (500, "ServerError", "Server error."),
 }
 # v2 emulation's create outcome -> the v4 code for it.
-FROM_V2 = {4012: 400, 4013: 4111, 4014: 4110, 4015: 4120, 4016: 4101}
+FROM_V2 = {4012: 400, 4013: 4111, 4014: 4110, 4015: 4120, 4016: 4101, 4021: 4190}
 # Demo extras v4 carries and v2 does not: number -> fields.
 EXTRAS: dict[str, dict[str, Any]] = {
     "LS912989618CN": {"destination_track_number": "9400111201080805483016"},
@@ -343,6 +344,12 @@ class V4:
     def _update(self, request: Request, tracking: Tracking) -> Reply:
         body = self._body(request)
         new = str(body.get("courier_code_new") or "") if isinstance(body, dict) else ""
+        archived = body.get("archived_status") if isinstance(body, dict) else None
+        if archived is not None:
+            if archived not in ("archived", "tracking"):
+                return reply(4130)
+            tracking.archived = archived == "archived"
+            tracking.updating = not tracking.archived
         if new:
             from waypost.sandbox.trackingmore import COURIERS
 

@@ -74,6 +74,24 @@ def _move_state(db: sqlite3.Connection) -> None:
     db.execute(f"DELETE FROM cache WHERE namespace IN ({marks})", STATE_NAMESPACES)  # noqa: S608
 
 
+# "The watch list manages itself" (issue 19): when a row was archived (NULL: it is not), the
+# newest event time at which it was last reported stalled, the ETA last known (to report a
+# move) and the route, so that delivered shipments teach ETAs. Existing rows take their route
+# and ETA from the stored answer.
+WATCHLIST_MANAGES_ITSELF = """
+    ALTER TABLE watched ADD COLUMN archived REAL;
+    ALTER TABLE watched ADD COLUMN stalled_reported TEXT;
+    ALTER TABLE watched ADD COLUMN eta TEXT;
+    ALTER TABLE watched ADD COLUMN eta_source TEXT;
+    ALTER TABLE watched ADD COLUMN origin TEXT;
+    ALTER TABLE watched ADD COLUMN destination TEXT;
+    UPDATE watched SET origin = json_extract(snapshot, '$.origin'),
+        destination = json_extract(snapshot, '$.destination'),
+        eta = json_extract(snapshot, '$.eta'), eta_source = json_extract(snapshot, '$.eta_source')
+        WHERE snapshot IS NOT NULL AND json_valid(snapshot);
+    CREATE INDEX watched_archived ON watched (archived, final)
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "watch list and events",
@@ -149,6 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         _move_state,
     ),
+    Migration("the watch list manages itself", WATCHLIST_MANAGES_ITSELF),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(

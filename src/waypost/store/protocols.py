@@ -59,6 +59,12 @@ class Watched:
     last_event: str | None
     last_event_time: str | None
     remote: bool
+    archived: float | None = None
+    stalled_reported: str | None = None
+    eta: str | None = None
+    eta_source: str | None = None
+    origin: str | None = None
+    destination: str | None = None
 
     @property
     def query(self) -> str:
@@ -114,9 +120,15 @@ class WatchStore(Protocol):
     # -- reading the watch list -------------------------------------------------------------
 
     def watched(
-        self, *, include_final: bool = True, status: str | None = None, carrier: str | None = None
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        carrier: str | None = None,
+        archived: bool | None = False,
     ) -> list[Watched]:
-        """Rows of the watch list, oldest first."""
+        """Rows of the watch list, oldest first; archived ones only with ``archived`` True (None:
+        both)."""
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The same rows as ``watched(include_final=...)``, ``size`` at a time, oldest first."""
@@ -153,6 +165,27 @@ class WatchStore(Protocol):
 
     def mark_remote(self, ids: Iterable[int]) -> None:
         """Remember that these rows were added to the carrier's account."""
+
+    # -- the watch list manages itself (issue 19) -------------------------------------------
+
+    def set_archived(self, ids: Iterable[int], when: float | None) -> None:
+        """Archive rows at ``when`` (a Unix time), or bring them back (None)."""
+
+    def set_stalled_reported(self, row_id: int, last_event_time: str | None) -> None:
+        """Remember that the row was reported stalled at this newest event (None: forget)."""
+
+    def relabel(self, row_id: int, label: str | None) -> None:
+        """Give a row another label (None: none)."""
+
+    def recourier(self, row_id: int, courier: str) -> None:
+        """Move a row to another courier: its events, ETA and stalled mark go (asked again)."""
+
+    def snapshot(self, row_id: int) -> str | None:
+        """The last stored answer of a row (Shipment JSON), if any."""
+
+    def deliveries(self) -> list[tuple[Any, ...]]:
+        """Every delivered row with events: (id, carrier, courier, origin, destination, first
+        event time, delivery time, archived), times as stored ISO text."""
 
     # -- news bookkeeping -------------------------------------------------------------------
 

@@ -236,7 +236,8 @@ def key_of(event: Event) -> str:
 
 _WATCHED_COLUMNS = (
     "id, number, carrier, courier, label, added, last_checked, status, final, ask_number, "
-    "ask_carrier, ask_courier, order_id, status_text, last_event, last_event_time, remote"
+    "ask_carrier, ask_courier, order_id, status_text, last_event, last_event_time, remote, "
+    "archived, stalled_reported, eta, eta_source, origin, destination"
 )
 
 
@@ -260,6 +261,12 @@ def _row(row: Sequence[Any]) -> Watched:
         last_event=row[14],
         last_event_time=row[15],
         remote=bool(row[16]),
+        archived=row[17],
+        stalled_reported=row[18],
+        eta=row[19],
+        eta_source=row[20],
+        origin=row[21],
+        destination=row[22],
     )
 
 
@@ -425,11 +432,19 @@ class Store:
     # -- the watch list ---------------------------------------------------------------------
 
     def watched(
-        self, *, include_final: bool = True, status: str | None = None, carrier: str | None = None
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        carrier: str | None = None,
+        archived: bool | None = False,
     ) -> list[Watched]:
-        """Rows of the watch list, oldest first."""
+        """Rows of the watch list, oldest first; archived ones only with ``archived`` True (None:
+        both)."""
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE 1=1"  # noqa: S608 (constant columns)
         args: list[Any] = []
+        if archived is not None:
+            sql += " AND archived IS NOT NULL" if archived else " AND archived IS NULL"
         if not include_final:
             sql += " AND final = 0"
         if status is not None:
@@ -480,6 +495,12 @@ class Store:
                 row_id = self._id(s.tracking_number, s.carrier)
                 if s.error is None and s.status is not Status.UNKNOWN:
                     self._record(row_id, s, list(s.events), now)
+                    if fresh and s.stalled and s.events and s.events[0].time is not None:
+                        # Stalled when added: the user saw it then; watch reports a new stall.
+                        self.db.execute(
+                            "UPDATE watched SET stalled_reported = ? WHERE id = ?",
+                            (s.events[0].time.isoformat(), row_id),
+                        )
                 elif fresh:
                     # Never answered yet: say so rather than claim the carrier's "pending".
                     self.db.execute(
@@ -517,7 +538,8 @@ class Store:
         self.db.execute(
             "UPDATE watched SET status = ?, final = ?, status_text = ?, last_checked = ?,"
             " last_event = COALESCE(?, last_event), last_event_time = COALESCE(?, last_event_time),"
-            " snapshot = ?, courier = COALESCE(?, courier) WHERE id = ?",
+            " snapshot = ?, courier = COALESCE(?, courier), origin = COALESCE(?, origin),"
+            " destination = COALESCE(?, destination), eta = ?, eta_source = ? WHERE id = ?",
             (
                 s.status.value,
                 int(Status(s.status).final),
@@ -527,6 +549,10 @@ class Store:
                 latest.time.isoformat() if latest and latest.time else None,
                 s.model_dump_json(),
                 s.courier,
+                s.origin,
+                s.destination,
+                s.eta.isoformat() if s.eta else None,
+                s.eta_source if s.eta else None,
                 row_id,
             ),
         )
@@ -629,6 +655,7 @@ class Store:
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE (added, id) > (?, ?)"  # noqa: S608
         if not include_final:
             sql += " AND final = 0"
+        sql += " AND archived IS NULL"
         sql += " ORDER BY added, id LIMIT ?"
         after: tuple[float, int] = (float("-inf"), 0)
         while True:
@@ -639,6 +666,56 @@ class Store:
             if len(batch) < size:
                 return
             after = (batch[-1].added, batch[-1].id)
+
+    # -- the watch list manages itself (issue 19) -------------------------------------------
+
+    def set_archived(self, ids: Iterable[int], when: float | None) -> None:
+        """Archive rows at ``when`` (a Unix time), or bring them back (None)."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE watched SET archived = ? WHERE id = ?", [(when, i) for i in ids]
+            )
+
+    def set_stalled_reported(self, row_id: int, last_event_time: str | None) -> None:
+        """Remember that the row was reported stalled at this newest event (None: forget)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE watched SET stalled_reported = ? WHERE id = ?", (last_event_time, row_id)
+            )
+
+    def relabel(self, row_id: int, label: str | None) -> None:
+        """Give a row another label (None: none)."""
+        with self.transaction():
+            self.db.execute("UPDATE watched SET label = ? WHERE id = ?", (label, row_id))
+
+    def recourier(self, row_id: int, courier: str) -> None:
+        """Move a row to another courier: its events, ETA and stalled mark go (asked again)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM events WHERE shipment_id = ?", (row_id,))
+            self.db.execute(
+                "UPDATE watched SET courier = ?, ask_courier = ?, eta = NULL, eta_source = NULL,"
+                " stalled_reported = NULL, last_event = NULL, last_event_time = NULL,"
+                " snapshot = NULL, status = ?, final = 0 WHERE id = ?",
+                (courier, courier, Status.UNKNOWN.value, row_id),
+            )
+
+    def snapshot(self, row_id: int) -> str | None:
+        """The last stored answer of a row (Shipment JSON), if any."""
+        row = self.db.execute("SELECT snapshot FROM watched WHERE id = ?", (row_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def deliveries(self) -> list[tuple[Any, ...]]:
+        """Every delivered row with events: (id, carrier, courier, origin, destination, first
+        event time, delivery time, archived), times as stored ISO text."""
+        return list(
+            self.db.execute(
+                "SELECT w.id, w.carrier, w.courier, w.origin, w.destination, MIN(e.time),"
+                " COALESCE(MAX(CASE WHEN e.status = 'delivered' THEN e.time END),"
+                " w.last_event_time), w.archived"
+                " FROM watched w JOIN events e ON e.shipment_id = w.id"
+                " WHERE w.status = 'delivered' AND e.time IS NOT NULL GROUP BY w.id"
+            )
+        )
 
     # -- claims -----------------------------------------------------------------------------
 

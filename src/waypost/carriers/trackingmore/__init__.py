@@ -43,7 +43,10 @@ NS_COURIERS = "trackingmore.couriers"
 NS_ACCOUNT = "trackingmore.account"
 NS_WATCH = "trackingmore.watch"
 NS_LIMITS = "trackingmore.limits"
-ENDPOINTS = (GET, REALTIME, POST, BATCH, DELETE, CARRIERS, DETECT)
+# The last four: the watch list's account calls (account.py).
+ENDPOINTS: tuple[str, ...] = (GET, REALTIME, POST, BATCH, DELETE, CARRIERS, DETECT)
+ENDPOINTS += ("/trackings/update", "/trackings/updatemore", "/trackings/notupdate")
+ENDPOINTS += ("/trackings/getuserinfo",)
 
 # Country of an S10 number -> TrackingMore courier code (the docs' examples use china-post,
 # china-ems, usps, phlpost, lietuvos-pastas, korea-post; the rest are TrackingMore's usual

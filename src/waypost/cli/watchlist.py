@@ -1,0 +1,199 @@
+"""``archive`` and ``edit``, and the watch list's hooks in ``track``, ``watch``, ``list`` and
+``carriers`` (SPEC.md, "The watch list manages itself"; the rules are in ``insights`` and
+``manage``)."""
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from waypost.cli.env import Env
+from waypost.cli.options import (
+    ColorOpt,
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    VersionOpt,
+)
+from waypost.errors import UsageError
+
+if TYPE_CHECKING:
+    from waypost.config import Config
+
+commands = typer.Typer()
+
+
+def insights_marker(cfg: "Config", store: Any) -> Any:
+    """A function that marks shipments stalled and, with a store, gives them a learned ETA."""
+    from waypost import insights
+
+    history = insights.History.learn(store.deliveries()) if store is not None else None
+    now = insights.clock()
+    thresholds: dict[str, float] = {}
+
+    def mark(shipments: list[Any]) -> None:
+        for s in shipments:
+            shown = insights.annotate(s, cfg, history, now=now, thresholds=thresholds)
+            s.stalled, s.eta, s.eta_source = shown.stalled, shown.eta, shown.eta_source
+
+    return mark
+
+
+def quota_warning(env: Env, cfg: "Config", needed: int, cache: Any) -> None:
+    """One warning line when TrackingMore had fewer trackings left than the run may need."""
+    from waypost import manage
+
+    line = manage.quota_warning(cfg, needed, cache, timeout=env.timeout)
+    if line:
+        env.say(line)
+
+
+def add_quota(env: Env, rows: list[dict[str, Any]], cfg: "Config") -> None:
+    """TrackingMore's row of ``carriers`` gains ``quota``: what the account has left, where the
+    API tells (capped at 5 s: ``carriers`` otherwise answers from its declarations)."""
+    from waypost import manage
+
+    for row in rows:
+        if row["name"] == manage.ACCOUNT and row["configured"]:
+            cache = env.cache()
+            try:
+                wait = min(env.timeout, 5.0)
+                row["quota"] = manage.quota(cfg, cache, timeout=wait, fresh=True)
+            finally:
+                cache.close()
+
+
+def _watched_rows(store: Any, numbers: list[str]) -> tuple[list[Any], list[str]]:
+    """The watched rows ``numbers`` name (numbers or order ids), and the ones that name none."""
+    from waypost import carriers, inputs
+
+    infos = {i.name: i for i in carriers.infos()}
+    found: dict[int, Any] = {}
+    unknown: list[str] = []
+    for q in inputs.parse_numbers(numbers, None, infos):
+        rows = store.find(q.number, q.carrier)
+        if rows:
+            found.update((r.id, r) for r in rows)
+        else:
+            unknown.append(q.raw or q.number)
+    return list(found.values()), unknown
+
+
+@commands.command(
+    epilog="Examples:\n\n  waypost archive 3676E4038521\n\n"
+    "  waypost archive --undo 3676E4038521\n\n"
+    "  waypost list --all --status delivered --json | jq -r '.watched[].number' | "
+    "waypost archive -"
+)
+def archive(
+    ctx: typer.Context,
+    numbers: Annotated[
+        list[str],
+        typer.Argument(metavar="NUMBER...", help="Watched numbers or order ids; `-` reads stdin."),
+    ],
+    undo: Annotated[bool, typer.Option("--undo", help="Bring archived shipments back.")] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Hide shipments from `list` and stop refreshing them (history kept; TrackingMore too)."""
+    from waypost import manage
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    if "-" in numbers:
+        numbers = [n for n in numbers if n != "-"] + env.read_stdin().split()
+    cfg = env.config()
+    with env.store(required=True) as store:
+        rows, unknown = _watched_rows(store, numbers)
+        problems = manage.archive(store, rows, cfg, undo=undo, timeout=env.timeout)
+    for row in rows:
+        env.say(f"{'unarchived' if undo else 'archived'} {row.number} ({row.carrier})")
+    for problem in problems:
+        env.err(f"waypost: error: {problem}")
+    for raw in unknown:
+        env.err(f"waypost: error: not on the watch list: {raw}")
+    raise typer.Exit(1 if unknown or problems else 0)
+
+
+@commands.command(
+    epilog="Examples:\n\n  waypost edit LS912989618CN --label 'winter boots'\n\n"
+    "  waypost edit 9400111201080805483016 --courier usps"
+)
+def edit(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(metavar="NUMBER", help="A watched number.")],
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label", metavar="TEXT", help="New label ('' removes it).", show_default=False
+        ),
+    ] = None,
+    courier: Annotated[
+        str | None,
+        typer.Option(
+            "--courier",
+            metavar="CODE",
+            help="The right courier (TrackingMore codes): the account is told, the shipment "
+            "asked again and its history replaced.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Correct a watched shipment: its label, or the courier TrackingMore asks."""
+    from waypost import manage
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    if label is None and courier is None:
+        raise UsageError("nothing to change: give --label TEXT and/or --courier CODE")
+    cfg = env.config()
+    code = 0
+    with env.store(required=True) as store:
+        rows, unknown = _watched_rows(store, [number])
+        if unknown or not rows:
+            raise UsageError(
+                f"not on the watch list: {number}", hint="add it with `waypost track --save NUMBER`"
+            )
+        if len(rows) > 1:
+            listed = ", ".join(f"{r.carrier}:{r.number}" for r in rows)
+            raise UsageError(f"{number} names {len(rows)} shipments ({listed}); name one of them")
+        row = rows[0]
+        done = manage.edit(store, row, cfg, label=label, courier=courier, timeout=env.timeout)
+        if courier is not None:
+            code = _ask_again(env, store, row.id, cfg)
+    for line in done:
+        env.say(f"{row.number}: {line}")
+    raise typer.Exit(code)
+
+
+def _ask_again(env: Env, store: Any, row_id: int, cfg: "Config") -> int:
+    """Ask the carrier again for a row whose courier changed; its answer becomes the history."""
+    from waypost import service
+    from waypost.carriers.base import TrackOptions
+
+    row = next(r for r in store.watched(archived=None) if r.id == row_id)
+    if row.ask is None:
+        return 0
+    report = service.run_blocking(
+        [row.ask], cfg, TrackOptions(refresh=True, save=True), timeout=env.timeout, cache=store
+    )
+    for shipment in report.shipments:
+        if shipment.tracking_number == row.number and shipment.carrier == row.carrier:
+            store.refresh(row, shipment)
+            if shipment.error:
+                env.err(f"waypost: error: {row.number}: not asked again: {shipment.error}")
+    return report.exit_code
