@@ -44,6 +44,9 @@ config_app = typer.Typer(
     "  waypost config set carriers.trackingmore.api_key\n\n  waypost config show",
 )
 app.add_typer(config_app, name="config")
+from waypost.cli_store import store_app  # noqa: E402 (a sub-app of its own module)
+
+app.add_typer(store_app, name="store")
 
 
 class State:
@@ -273,15 +276,27 @@ def _store(required: bool) -> Any:
     It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
     """
     from waypost.paths import data_dir
-    from waypost.store import Store
+    from waypost.store_postgres import open_store
 
+    settings = STATE._config.store if STATE._config is not None else None
     try:
-        return Store.open(data_dir(), timeout=_busy_timeout())
+        return open_store(
+            data_dir(), url=_database_url(), timeout=_busy_timeout(), settings=settings
+        )
     except StoreError as exc:
         if required:
             raise
         say(f"warning: {exc.message}; going on without the cache")
         return None
+
+
+def _database_url() -> str | None:
+    """``[store] url`` / ``WAYPOST_DATABASE_URL`` (None: the SQLite file)."""
+    if STATE._config is not None:
+        return STATE._config.store.get("url") or None
+    from waypost.store_postgres import configured_url
+
+    return configured_url(STATE.config_path)
 
 
 def _busy_timeout() -> float:
@@ -297,7 +312,14 @@ def _cache(store: Any = None) -> Any:
     from waypost.paths import data_dir
     from waypost.store import StoreCache
 
-    return StoreCache(data_dir(), store, warn=err)
+    opener = None
+    if store is None and (url := _database_url()):
+        from waypost.store_postgres import open_store
+
+        def opener() -> Any:
+            return open_store(data_dir(), url=url, timeout=_busy_timeout())
+
+    return StoreCache(data_dir(), store, warn=err, opener=opener)
 
 
 @app.command(
@@ -553,12 +575,17 @@ def _watch_pass(
     once: bool,
 ) -> int:
     """One locked pass; in a loop, a failed pass is reported and the loop goes on."""
+    import contextlib
+
     from waypost import render
     from waypost import watch as watching
 
     try:
         with (
-            watching.exclusive(directory, lock_wait),
+            # PostgreSQL: hosts claim shipments in the database instead of this lock file.
+            contextlib.nullcontext()
+            if _database_url()
+            else watching.exclusive(directory, lock_wait),
             _store(required=True) as store,
             render.progress(term, enabled=not st.quiet, deadline=deadline) as bar,
         ):
@@ -924,19 +951,22 @@ def config_show(
             k: mask(str(v)) if k in secrets else v for k, v in mine.items()
         }
     others = {"http": dict(cfg.http), "watch": mask_urls(dict(cfg.watch), st.secrets)}
+    # [store] url keeps its host and database readable; only its password is masked.
+    others["store"] = mask_urls(dict(cfg.store), st.secrets)
     # Any other table of the file too (newer sections), values that look secret masked.
     others.update(
         {
             name: dict(values)
             for name, values in cfg.file_data.items()
-            if name not in ("carriers", "http", "watch") and isinstance(values, dict)
+            if name not in ("carriers", "http", "watch", "store") and isinstance(values, dict)
         }
     )
     for name, values in others.items():
-        section(name, values, _looks_secret)
+        secret = _looks_secret if name != "store" else (lambda _k, _v: False)
+        section(name, values, secret)
         if not values:
             lines.append("# nothing set")
-        shown[name] = {k: mask(str(v)) if _looks_secret(k, v) else v for k, v in values.items()}
+        shown[name] = {k: mask(str(v)) if secret(k, v) else v for k, v in values.items()}
     if as_json:
         sys.stdout.write(render.dumps(shown) + "\n")
     else:
@@ -1249,7 +1279,7 @@ def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if _isatty(sys.stdout) else None
-    app.rich_markup_mode = config_app.rich_markup_mode = markup
+    app.rich_markup_mode = config_app.rich_markup_mode = store_app.rich_markup_mode = markup
     target, prog, rest = _single(args, markup)
     try:
         code = target(args=rest, prog_name=prog, standalone_mode=False)

@@ -345,6 +345,7 @@ class Store:
         self.busy_timeout = timeout
         self.read_only = False
         self._depth = 0
+        self._claimed = False
         self.db: sqlite3.Connection = self._open_writable()
 
     def _open_writable(self) -> sqlite3.Connection:
@@ -683,6 +684,24 @@ class Store:
             times.setdefault(row_id, []).append(when)
         return times
 
+    # -- a watch pass: the lock file is this backend's claim, so a pass takes every row ---------
+
+    def begin_pass(self) -> int:
+        """Start a watch pass (0: passes are not numbered here)."""
+        self._claimed = False
+        return 0
+
+    def claim(self) -> list[Watched]:
+        """The rows this pass asks: every non-final one on the first call, then none."""
+        if self._claimed:
+            return []
+        self._claimed = True
+        return self.watched(include_final=False)
+
+    def end_pass(self, *, done: bool = True) -> None:
+        """End a watch pass."""
+        self._claimed = False
+
     # -- caches and metadata ----------------------------------------------------------------
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
@@ -725,8 +744,10 @@ class StoreCache:
         store: Store | None = None,
         *,
         warn: Callable[[str], None] | None = None,
+        opener: Callable[[], Store] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self._opener = opener
         self._store = store
         self._own = store is None
         self._broken = False
@@ -735,7 +756,8 @@ class StoreCache:
     def _open(self) -> Store | None:
         if self._store is None and not self._broken:
             try:
-                self._store = Store.open(self.data_dir, timeout=0)
+                opened = self._opener() if self._opener else Store.open(self.data_dir, timeout=0)
+                self._store = opened
             except StoreError as exc:
                 self._fail(exc)
         return None if self._broken else self._store

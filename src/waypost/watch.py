@@ -28,6 +28,7 @@ from waypost.errors import (
     StoreError,
     StoreLocked,
     UsageError,
+    exit_code_for,
 )
 from waypost.status import Status
 from waypost.store import Store, Watched
@@ -162,12 +163,39 @@ def refresh(
     on_answered: Callable[[str, int], None] | None = None,
 ) -> tuple[PassReport, list[tuple[Watched, Shipment]]]:
     """Ask the carriers about every non-final watched shipment; nothing is written yet."""
+    report = PassReport()
+    answered: list[tuple[Watched, Shipment]] = []
+    untouched: list[int] = []
+    results: list[Result] = []
+    store.begin_pass()
+    # The store hands out the rows of this pass in batches (SQLite: all at once, under the
+    # lock file; PostgreSQL: claimed for this host, the rest is other hosts' to ask).
+    while rows := store.claim():
+        batch = _refresh_batch(
+            store, config, rows, report, timeout, deadline, on_start, on_answered
+        )
+        on_start = on_answered = None  # the progress display counts the first batch
+        results.extend(batch[0])
+        answered.extend(batch[1])
+        untouched.extend(batch[2])
+    report.exit_code = exit_code_for(r.failure for r in results)
+    store.touch(untouched)
+    return report, answered
+
+
+def _refresh_batch(
+    store: Store,
+    config: Config,
+    rows: list[Watched],
+    report: PassReport,
+    timeout: float,
+    deadline: float | None,
+    on_start: Callable[[dict[str, int]], None] | None,
+    on_answered: Callable[[str, int], None] | None,
+) -> tuple[list[Result], list[tuple[Watched, Shipment]], list[int]]:
+    """Ask the carriers about one batch of rows; (results, answered rows, unchanged row ids)."""
     from waypost import service
 
-    report = PassReport()
-    rows = store.watched(include_final=False)
-    if not rows:
-        return report, []
     queries, by_key = _queries(rows)
     options = TrackOptions(watch=True, on_answered=on_answered)
     result = asyncio.run(
@@ -181,14 +209,13 @@ def refresh(
             on_start=on_start,
         )
     )
-    report.exit_code = result.exit_code
-    report.hints = result.hints
+    report.hints.extend(h for h in result.hints if h not in report.hints)
     for res in result.results:
         name = _carrier_of(res)
         report.asked[name] = report.asked.get(name, 0) + 1
         if res.failure is not None:
             report.failures.setdefault(name, []).append(res.failure)
-    report.deferred = options.deferred
+    report.deferred.extend(options.deferred)
     answered: list[tuple[Watched, Shipment]] = []
     untouched: list[int] = []
     for res in result.results:
@@ -216,8 +243,7 @@ def refresh(
                 untouched.append(row.id)
             else:
                 answered.append((row, s))
-    store.touch(untouched)
-    return report, answered
+    return result.results, answered, untouched
 
 
 def _carrier_of(result: Result) -> str:
@@ -319,6 +345,7 @@ def run_pass(
     for carrier, action in report.deferred:
         if carrier not in undelivered:
             action()
+    store.end_pass()  # only now are this pass's rows asked (a killed host's stay due)
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report
