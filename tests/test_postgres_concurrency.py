@@ -141,6 +141,9 @@ def test_three_hosts_deliver_every_piece_of_news_once_and_a_killed_one_loses_not
     assert set(by_number) == set(live["trackingmore"])
     assert max(by_number.values()) == 1  # nor a TrackingMore one
     assert box.rejections == {}  # and no request over a documented limit
+    with psycopg.connect(pg_url) as conn:
+        keys = [r[0] for r in conn.execute("SELECT DISTINCT key FROM rate_slots").fetchall()]
+    assert any(k.startswith("trackingmore:") for k in keys)  # the budget all hosts share
 
     # A new pass (its window made to have passed: the test's clock, not a wait), with one host
     # SIGKILLed while it hands over a piece of news.

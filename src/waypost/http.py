@@ -32,7 +32,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from tenacity import (
@@ -81,6 +81,20 @@ def _unlimited() -> None:
     """``sending()`` of an endpoint without a rate limit."""
 
 
+class SharedBudget(Protocol):
+    """Rate-limit permits and 429 pauses held across hosts (PostgreSQL's ``rate_slots``)."""
+
+    def take(self, key: str, size: int, fallback: float) -> tuple[int | None, float, bool]:
+        """One of ``size`` permits of ``key``, free again ``fallback`` s from now at the latest:
+        ``(permit, 0, False)``, or ``(None, seconds to wait, paused)``."""
+
+    def give_back(self, key: str, permit: int, hold: float) -> None:
+        """The answer came: the permit is free ``hold`` s from now (or earlier, as taken)."""
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Every host holds ``key`` for ``seconds`` (a carrier's 429)."""
+
+
 class RateLimiter:
     """Keeps one endpoint within "at most N requests per second", as the server counts them.
 
@@ -99,8 +113,11 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedBudget | None = None,
+        key: str = "",
     ) -> None:
         self.per_second = per_second
+        self._shared, self._key = shared, key  # the same budget held by every host
         # "At most r in any second": r permits per second (a fractional part cannot be used
         # without exceeding some 1-second window); below 1/s, one permit per 1/r seconds.
         self.size = max(1, math.floor(per_second))
@@ -121,6 +138,8 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Hand out no permit for ``seconds`` (a carrier's 429 pause)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._shared is not None:
+            self._shared.pause(self._key, seconds)
 
     def paused_for(self) -> float:
         """Seconds the pause still lasts (0 when not paused)."""
@@ -141,6 +160,7 @@ class RateLimiter:
                 if not wait_pause:
                     raise Paused(left)
                 await self._sleep(left)
+            shared = await self._take_shared(wait_pause)
         except BaseException:
             self._permits.release()
             raise
@@ -157,11 +177,28 @@ class RateLimiter:
         try:
             yield sending
         finally:
+            if self._shared is not None and shared is not None:
+                self._shared.give_back(self._key, shared, self.hold)
             if not latest:  # never sent, or sent unannounced: counted from now, surely after
                 self._give_back(self.hold)
             elif self._clock() < sent[0] + ARRIVAL_JITTER and latest[0].cancel():
                 self._returns.discard(latest[0])
                 self._give_back(self.hold)
+
+    async def _take_shared(self, wait_pause: bool) -> int | None:
+        """A permit of the budget every host shares (None without one), after any wait."""
+        while self._shared is not None:
+            permit, wait, paused = self._shared.take(
+                self._key, self.size, ARRIVAL_JITTER + self.hold
+            )
+            if permit is not None:
+                return permit
+            if paused:  # another host drew a 429: this one holds off too
+                self._paused_until = max(self._paused_until, self._clock() + wait)
+                if not wait_pause:
+                    raise Paused(wait)
+            await self._sleep(wait)
+        return None
 
     def _give_back(self, delay: float) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._release_after(delay))
@@ -287,7 +324,10 @@ class Session:
         retry: RetryPolicy | None = None,
         on_retry: Callable[[str, int], None] | None = None,
         max_body: int = MAX_BODY,
+        shared: SharedBudget | None = None,
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
+        self.shared, self.accounts = shared, dict(accounts or {})
         self.timeout = timeout
         self.on_retry = on_retry
         self.deadline_seconds = deadline
@@ -326,7 +366,8 @@ class Session:
             return None
         key = (carrier, endpoint)
         if key not in self._limiters:
-            self._limiters[key] = RateLimiter(per_second)
+            account = f"{carrier}:{self.accounts.get(carrier, '')} {endpoint}"
+            self._limiters[key] = RateLimiter(per_second, shared=self.shared, key=account)
         return self._limiters[key]
 
     def slots(self, carrier: str, size: int) -> asyncio.Semaphore:

@@ -181,6 +181,9 @@ async def run(
             retry=RetryPolicy(**config.retry_policy()),
             on_retry=on_retry,
             max_body=config.max_body(),
+            # A store shared by several hosts shares the carriers' rate limits too.
+            shared=getattr(cache, "shared_budget", lambda: None)(),
+            accounts=_accounts(config),
         )
         merger = _Merger(queries, the_plan, on_result)
         async with session:
@@ -194,6 +197,18 @@ async def run(
                 merger.finished(name, per_carrier)
             log.info("%d requests sent, %d of them retries", session.requests, session.retries)
             return Report(merger.results(), _hint(the_plan.unconfigured))
+
+
+def _accounts(config: Config) -> dict[str, str]:
+    """Per carrier, a short digest of its credentials: the account whose budget hosts share."""
+    import hashlib
+
+    found = {}
+    for info in carriers.infos():
+        values = config.carrier(info.name)
+        raw = "\x1f".join(str(values.get(s.key) or "") for s in info.credentials)
+        found[info.name] = hashlib.sha256(raw.encode()).hexdigest()[:12]
+    return found
 
 
 class _Merger:

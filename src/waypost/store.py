@@ -37,6 +37,7 @@ from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 
 if TYPE_CHECKING:
+    from waypost.http import SharedBudget
     from waypost.models import Event, Shipment
 
 DB_NAME = "waypost.db"
@@ -702,6 +703,10 @@ class Store:
         """End a watch pass."""
         self._claimed = False
 
+    def shared_budget(self) -> SharedBudget | None:
+        """Rate limits held with other hosts: none, a file is one host's."""
+        return None
+
     # -- caches and metadata ----------------------------------------------------------------
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
@@ -790,6 +795,11 @@ class StoreCache:
                 store.put(namespace, key, value)
         except StoreError as exc:
             self._fail(exc)
+
+    def shared_budget(self) -> SharedBudget | None:
+        """The store's rate limits held with other hosts, if it has any."""
+        store = self._open()
+        return None if store is None else store.shared_budget()
 
     def close(self) -> None:
         """Close the store if this cache opened it."""

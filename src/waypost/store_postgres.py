@@ -31,7 +31,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
@@ -62,8 +62,18 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX watched_due ON watched (final, pass_id);
     CREATE TABLE passes (id BIGINT PRIMARY KEY, started DOUBLE PRECISION NOT NULL);
     """,
+    # 1 -> 2: rate-limit permits and 429 pauses every host shares (``PgBudget``).
+    """
+    CREATE TABLE rate_slots (
+        key TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        free_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (key, slot)
+    );
+    CREATE TABLE rate_pauses (key TEXT PRIMARY KEY, until DOUBLE PRECISION NOT NULL);
+    """,
 )
-PG_TABLES = frozenset({"waypost_schema", "passes"})
+PG_TABLES = frozenset({"waypost_schema", "passes", "rate_slots", "rate_pauses"})
 
 
 def is_url(value: str | None) -> bool:
@@ -346,6 +356,7 @@ class PgStore(Store):
         self._pass: int | None = None
         self._joined: set[int] = set()
         self._groups_done = False
+        self._budget: PgBudget | None = None
         self.claim_batch = CLAIM_BATCH
         self.pass_window = PASS_WINDOW
         self.claim_ttl = CLAIM_TTL
@@ -366,8 +377,16 @@ class PgStore(Store):
     def __enter__(self) -> PgStore:
         return self
 
+    def shared_budget(self) -> PgBudget:
+        """The rate-limit budget every host of this database shares (its own connection)."""
+        if self._budget is None:
+            self._budget = PgBudget(self.url, timeout=self.busy_timeout)
+        return self._budget
+
     def close(self) -> None:
         """Close the connection (its claims and locks end with it)."""
+        if self._budget is not None:
+            self._budget.close()
         self.pg.close()
 
     # -- schema -----------------------------------------------------------------------------
@@ -715,3 +734,76 @@ def copy_store(source: Store, target: PgStore) -> dict[str, tuple[int, int]]:
             after = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
             counts[table] = (len(rows), after - before)
     return counts
+
+
+class PgBudget:
+    """``http.SharedBudget`` in the database: ``size`` rows per endpoint key in ``rate_slots``,
+    each free from ``free_at`` on, taken with ``FOR UPDATE SKIP LOCKED`` (the same permits
+    ``http.RateLimiter`` hands out, counted across hosts), and ``rate_pauses`` for a 429. A
+    permit is taken as free again ``fallback`` s later, so a host killed while holding one
+    blocks nobody for longer than that. Times are the hosts' wall clocks (``clock``)."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._clock = clock
+        self._conn: _Connection | None = None
+        self._ready: set[tuple[str, int]] = set()
+
+    def _db(self) -> _Connection:
+        if self._conn is None:
+            self._conn = connect(self.url, self.timeout)
+        return self._conn
+
+    def take(self, key: str, size: int, fallback: float) -> tuple[int | None, float, bool]:
+        """One of ``size`` permits of ``key``, or how long to wait (and whether paused)."""
+        db = self._db()
+        if (key, size) not in self._ready:
+            db.raw(
+                "INSERT INTO rate_slots (key, slot, free_at) "
+                "SELECT %s, g, 0 FROM generate_series(0, %s) AS g ON CONFLICT DO NOTHING",
+                (key, size - 1),
+            )
+            self._ready.add((key, size))
+        now = self._clock()
+        paused = db.raw("SELECT until FROM rate_pauses WHERE key = %s", (key,)).fetchone()
+        if paused is not None and float(paused[0]) > now:
+            return None, float(paused[0]) - now, True
+        args = {"key": key, "size": size, "now": now, "until": now + fallback}
+        got = db.raw(
+            "UPDATE rate_slots SET free_at = %(until)s WHERE key = %(key)s AND free_at <= %(now)s "
+            "AND slot = (SELECT slot FROM rate_slots WHERE key = %(key)s AND slot < %(size)s "
+            "AND free_at <= %(now)s ORDER BY free_at, slot LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            "RETURNING slot",
+            args,
+        ).fetchone()
+        if got is not None:
+            return int(got[0]), 0.0, False
+        soonest = db.raw(
+            "SELECT min(free_at) FROM rate_slots WHERE key = %(key)s AND slot < %(size)s", args
+        ).fetchone()
+        wait = float(soonest[0]) - now if soonest and soonest[0] is not None else 0.0
+        return None, max(wait, 0.001), False
+
+    def give_back(self, key: str, permit: int, hold: float) -> None:
+        """Free the permit ``hold`` s from now, unless it was due back earlier anyway."""
+        self._db().raw(
+            "UPDATE rate_slots SET free_at = LEAST(free_at, %s) WHERE key = %s AND slot = %s",
+            (self._clock() + hold, key, permit),
+        )
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold ``key`` on every host for ``seconds`` (the longest pause wins)."""
+        self._db().raw(
+            "INSERT INTO rate_pauses (key, until) VALUES (%s, %s) ON CONFLICT (key) "
+            "DO UPDATE SET until = GREATEST(rate_pauses.until, EXCLUDED.until)",
+            (key, self._clock() + seconds),
+        )
+
+    def close(self) -> None:
+        """Close its connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
