@@ -43,6 +43,8 @@ from waypost.store import _WATCHED_COLUMNS, MIGRATIONS, OUR_TABLES, Store, Watch
 if TYPE_CHECKING:
     import psycopg
 
+    from waypost.models import Shipment
+
 ENV_URL = "WAYPOST_DATABASE_URL"
 SCHEMES = ("postgresql://", "postgres://")
 PASS_WINDOW = 60.0
@@ -488,6 +490,31 @@ class PgStore(Store):
             yield
         finally:
             self.pg.raw("SET lock_timeout = 0")
+
+    def refresh(self, row: Watched, shipment: Shipment, now: float | None = None) -> None:
+        """Store one shipment's new answer and events in one transaction, sent as one batch
+        (pipeline mode: one round trip instead of four); unanswered ones change nothing."""
+        from waypost.status import Status
+
+        if shipment.status is Status.UNKNOWN or shipment.error is not None:
+            return
+        when = time.time() if now is None else now
+        if self._depth:
+            self._record(row.id, shipment, shipment.events, when)
+            return
+        try:
+            with self.pg.conn.pipeline():
+                self.pg.raw("BEGIN")
+                self._depth = 1
+                self._record(row.id, shipment, shipment.events, when)
+                self.pg.raw("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, Exception):
+                raise fault(exc, self.url) from None
+            raise
+        finally:
+            self._depth = 0
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Cache a JSON-serialisable value now (shared by every host)."""
