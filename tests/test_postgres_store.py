@@ -4,6 +4,7 @@ the same description, and the claims that let several hosts share one watch list
 from __future__ import annotations
 
 import sqlite3
+import string
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from waypost.errors import StoreError, StoreForeign
 from waypost.models import Event, Shipment, Status
@@ -249,8 +252,15 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
         PgStore(pg_url)
 
 
+def other_host(url: str) -> PgStore:
+    """A store as another host opens it (its own memory of the passes it joined)."""
+    store = PgStore(url)
+    store._joined = set()
+    return store
+
+
 def test_two_hosts_claim_disjoint_batches_and_trackingmore_goes_to_one(pg_url: str) -> None:
-    first, second = PgStore(pg_url), PgStore(pg_url)
+    first, second = other_host(pg_url), other_host(pg_url)
     try:
         for i in range(10):
             first.add([shipment(f"A{i}")], f"ils:A{i}", None)
@@ -281,7 +291,7 @@ def test_a_killed_hosts_claims_are_free_at_once_and_its_rows_stay_due(pg_url: st
     setup = PgStore(pg_url)
     for i in range(6):
         setup.add([shipment(f"A{i}")], f"ils:A{i}", None)
-    killed, survivor = PgStore(pg_url), PgStore(pg_url)
+    killed, survivor = other_host(pg_url), other_host(pg_url)
     killed.claim_batch = survivor.claim_batch = 3
     killed.begin_pass()
     survivor.begin_pass()
@@ -290,7 +300,7 @@ def test_a_killed_hosts_claims_are_free_at_once_and_its_rows_stay_due(pg_url: st
     assert len(lost) == len(done) == 3
     survivor.end_pass()
     killed.pg.conn.close()  # what SIGKILL does: the server ends the session and its locks
-    again = PgStore(pg_url)
+    again = other_host(pg_url)
     try:
         again.begin_pass()
         retried = set()
@@ -298,7 +308,7 @@ def test_a_killed_hosts_claims_are_free_at_once_and_its_rows_stay_due(pg_url: st
             retried |= {r.number for r in rows}
         again.end_pass()
         assert retried == lost
-        later = PgStore(pg_url)
+        later = other_host(pg_url)
         later.begin_pass()
         assert later.claim() == []  # the same pass (within pass_window): nothing is asked twice
         later.close()
@@ -319,6 +329,15 @@ def test_a_pass_after_the_window_asks_everything_again(pg_url: str) -> None:
         store.begin_pass()  # a watch loop never joins a pass it already did
         assert [r.number for r in store.claim()] == ["A1"]
         store.end_pass()
+        store.pass_window = 600
+        store.begin_pass()
+        assert [r.number for r in store.claim()] == ["A1"]
+        store.end_pass()
+        with PgStore(pg_url) as again:  # the loop's next pass opens the store again
+            again.pass_window = 600
+            again.begin_pass()
+            assert [r.number for r in again.claim()] == ["A1"]
+            again.end_pass()
     finally:
         store.close()
 
@@ -366,3 +385,48 @@ def test_sqlite_is_untouched_by_the_postgresql_module(tmp_path: Path) -> None:
         names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
     assert "passes" not in names
     assert isinstance(sqlite3.connect(tmp_path / "w.db"), sqlite3.Connection)
+
+
+@given(
+    user=st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=8),
+    password=st.text(min_size=4, max_size=24).filter(lambda p: p.strip() == p and p),
+)
+def test_the_urls_password_never_shows_whatever_it_is(user: str, password: str) -> None:
+    from urllib.parse import quote
+
+    from waypost.store_postgres import fault, password_of, shown
+
+    encoded = quote(password, safe="")
+    url = f"postgresql://{user}:{encoded}@db.example.org:5432/waypost?sslmode=require"
+    rest = url.replace(encoded, "")
+    assume(password not in rest and encoded not in rest)
+    assert password_of(url) == password
+    visible = shown(url)
+    assert password not in visible
+    assert encoded not in visible
+    assert visible.endswith("@db.example.org:5432/waypost?sslmode=require")
+    failed = fault(RuntimeError(f"connection to {url} failed for password {password}"), url)
+    assert password not in failed.message
+    assert encoded not in failed.message
+
+
+def test_in_a_pass_answers_without_news_are_written_together_at_its_end(pg_url: str) -> None:
+    setup = PgStore(pg_url)
+    setup.add([shipment("A1", "Loaded")], "ils:A1", None, now=100.0)
+    setup.add([shipment("A2", "Loaded")], "ils:A2", None, now=100.0)
+    host = other_host(pg_url)
+    try:
+        host.begin_pass()
+        quiet, news = host.claim()
+        assert host.new_events(quiet, shipment("A1", "Loaded")) == []
+        host.refresh(quiet, shipment("A1", "Loaded"), now=200.0)
+        answer = shipment("A2", "Arrived", "Loaded")
+        assert [e.description for e in host.new_events(news, answer)] == ["Arrived"]
+        host.refresh(news, answer, now=200.0)  # news: committed at once (after delivery)
+        seen = {r.number: r.last_checked for r in setup.watched()}
+        assert seen == {"A1": 100.0, "A2": 200.0}
+        host.end_pass()
+        assert {r.number: r.last_checked for r in setup.watched()} == {"A1": 200.0, "A2": 200.0}
+    finally:
+        host.close()
+        setup.close()
