@@ -147,3 +147,28 @@ def test_a_killed_hosts_permit_comes_back_by_itself(url: str) -> None:
     assert other.take(key, 1, ARRIVAL_JITTER + hold)[0] is not None
     other.give_back(key, 0, hold)
     other.close()
+
+
+def test_a_permit_counts_from_the_send_when_the_request_waited_after_taking_it(url: str) -> None:
+    clock = VirtualClock()
+    first, second = host(url, clock, 1.0), host(url, clock, 1.0)
+    sent: dict[str, float] = {}
+
+    async def slow_start() -> None:
+        async with first.slot() as sending:
+            await clock.sleep(0.5)  # e.g. waiting for a free connection
+            sending()
+            sent["first"] = clock()
+            await clock.sleep(2.0)  # a slow answer
+
+    async def other() -> None:
+        await clock.sleep(0.01)
+        async with second.slot() as sending:
+            sending()
+            sent["second"] = clock()
+
+    async def main() -> None:
+        await clock.run(slow_start(), other())
+
+    asyncio.run(main())
+    assert sent["second"] - sent["first"] >= 1.0

@@ -88,6 +88,9 @@ class SharedBudget(Protocol):
         """One of ``size`` permits of ``key``, free again ``fallback`` s from now at the latest:
         ``(permit, 0, False)``, or ``(None, seconds to wait, paused)``."""
 
+    def sent(self, key: str, permit: int, fallback: float) -> None:
+        """The request left now: the permit is free ``fallback`` s from now at the earliest."""
+
     def give_back(self, key: str, permit: int, hold: float) -> None:
         """The answer came: the permit is free ``hold`` s from now (or earlier, as taken)."""
 
@@ -170,6 +173,8 @@ class RateLimiter:
 
         def sending() -> None:
             sent.append(self._clock())
+            if self._shared is not None and shared is not None:  # counted from the send, too
+                self._shared.sent(self._key, shared, ARRIVAL_JITTER + self.hold)
             # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
             # even while the request is still waiting for its answer.
             latest.append(self._give_back(ARRIVAL_JITTER + self.hold))

@@ -276,6 +276,21 @@ class _Cursor:
         return iter(self.fetchall())
 
 
+class _Gather:
+    """Stands in for the connection while Store's writes are gathered into batches."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[Sequence[Any]]] = {}
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> None:
+        """Keep one statement's parameters."""
+        self.calls.setdefault(sql, []).append(parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> None:
+        """Keep every parameter set of one statement."""
+        self.calls.setdefault(sql, []).extend(parameters)
+
+
 class _Connection:
     """A psycopg connection speaking the store's SQLite queries; every error a StoreError."""
 
@@ -548,12 +563,22 @@ class PgStore(Store):
             self._write(held)
 
     def _write(self, answers: list[tuple[int, Shipment, float]]) -> None:
+        """Record ``answers`` in one transaction: Store's statements, gathered, each sent once
+        for every answer (``executemany`` in a pipeline)."""
+        gathered = _Gather()
+        self.db = gathered  # type: ignore[assignment]
+        try:
+            for row_id, shipment, when in answers:
+                self._record(row_id, shipment, shipment.events, when)
+        finally:
+            self.db = self.pg  # type: ignore[assignment]
         try:
             with self.pg.conn.pipeline():
                 self.pg.raw("BEGIN")
                 self._depth = 1
-                for row_id, shipment, when in answers:
-                    self._record(row_id, shipment, shipment.events, when)
+                for sql, rows in gathered.calls.items():
+                    if rows:
+                        self.pg.conn.cursor().executemany(pg_sql(sql), rows)
                 self.pg.raw("COMMIT")
         except BaseException as exc:
             self._rollback()
@@ -864,6 +889,14 @@ class PgBudget:
         ).fetchone()
         wait = float(soonest[0]) - now if soonest and soonest[0] is not None else 0.0
         return None, max(wait, 0.001), False
+
+    def sent(self, key: str, permit: int, fallback: float) -> None:
+        """The request left now (it may have waited for a connection since it took the permit):
+        the permit is not free before ``fallback`` s from now."""
+        self._db().raw(
+            "UPDATE rate_slots SET free_at = GREATEST(free_at, %s) WHERE key = %s AND slot = %s",
+            (self._clock() + fallback, key, permit),
+        )
 
     def give_back(self, key: str, permit: int, hold: float) -> None:
         """Free the permit ``hold`` s from now, unless it was due back earlier anyway."""
