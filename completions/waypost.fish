@@ -80,7 +80,7 @@ complete -c waypost -n '__fish_seen_subcommand_from sandbox' -l stop -d 'Stop a 
 complete -c waypost -n '__fish_seen_subcommand_from sandbox' -l faults -x -d 'Misbehave on purpose: KIND[@CARRIER[/PATH]][:RATE|:xCOUNT],... with KIND one of 500, 502, 503, 429, truncated, shape, empty, slow, hang'
 complete -c waypost -n '__fish_seen_subcommand_from sandbox' -s v -l verbose -d 'Log to stderr (-vv: more)'
 complete -c waypost -n '__fish_seen_subcommand_from schema' -l version -d 'Print the version and exit'
-complete -c waypost -n '__fish_seen_subcommand_from store; and not __fish_seen_subcommand_from copy migrate' -a copy -d 'Copy the local SQLite watch list, history and caches into PostgreSQL (idempotent)'
+complete -c waypost -n '__fish_seen_subcommand_from store; and not __fish_seen_subcommand_from copy migrate' -a copy -d 'Copy the local SQLite watch list, history and state into PostgreSQL (idempotent)'
 complete -c waypost -n '__fish_seen_subcommand_from store; and not __fish_seen_subcommand_from copy migrate' -a migrate -d 'Create or upgrade the tables of the configured database ([store] url, else SQLite)'
 complete -c waypost -n '__fish_seen_subcommand_from store; and __fish_seen_subcommand_from copy' -l to -x -d 'The PostgreSQL database to copy the local SQLite watch list into'
 complete -c waypost -n '__fish_seen_subcommand_from store; and __fish_seen_subcommand_from copy' -l config -r -F -d 'Config file (default: $WAYPOST_CONFIG or the user config dir)'

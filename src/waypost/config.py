@@ -208,7 +208,7 @@ class Config:
         """Every secret value in use (to keep them out of output)."""
         found = []
         if self.store.get("url"):
-            from waypost.store_postgres import password_of
+            from waypost.store.postgres import password_of
 
             if secret := password_of(str(self.store["url"])):
                 found.append(secret)
@@ -647,7 +647,7 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     parts, spec = _split_key(key)
     value: Any
     if key == "store.url":
-        from waypost.store_postgres import check_url
+        from waypost.store.postgres import check_url
 
         try:
             check_url(clean(raw))

@@ -6,79 +6,40 @@ loses nothing (the next pass finds the same events new again); the price is that
 between handing over and committing delivers that one shipment's news twice. A carrier's own
 "updated since" cursor (TrackingMore's) moves last, after every shipment of that carrier was
 delivered and stored, and not at all when one of its deliveries failed: otherwise the next pass
-would not be told about the undelivered news again. Passes never overlap: an exclusive lock file
-next to the database serialises them.
+would not be told about the undelivered news again. A pass refreshes only the shipments it
+claimed from the store (``WatchStore.claim``; SQLite: passes never overlap, the lock file next to
+the database serialises them) and holds the claim until its last commit. A saved shipment whose
+query cannot be read is reported (a failure line, exit 1), never skipped silently.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import (
     AuthError,
     CarrierError,
+    ConfigError,
     QuotaExceeded,
-    StoreError,
-    StoreLocked,
     UsageError,
+    WaypostError,
     exit_code_for,
 )
 from waypost.status import Status
-from waypost.store import Store, Watched
+from waypost.store.claims import LOCK_NAME, exclusive
+from waypost.store.protocols import Watched, WatchStore
 
 if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
-    from waypost.render import Terminal
+    from waypost.render import NewsWriter
     from waypost.service import Result
 
-LOCK_NAME = "watch.lock"
-
-
-@contextlib.contextmanager
-def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
-    """Hold the watch lock, waiting up to ``wait`` seconds; StoreLocked if it stays taken."""
-    from waypost.paths import flock_within
-
-    fd = _open_lock(data_dir / LOCK_NAME)
-    try:
-        if not flock_within(fd, wait, poll=0.1):
-            raise StoreLocked(
-                f"another `waypost watch` is running (lock {data_dir / LOCK_NAME}); "
-                "skipping this pass"
-            )
-        yield
-    finally:
-        os.close(fd)
-
-
-def _open_lock(path: Path) -> int:
-    """The watch lock file, opened; a directory or a file in the way is a StoreError (exit 5)."""
-    from waypost.store import fault
-
-    if path.parent.exists() and not path.parent.is_dir():
-        raise StoreError(
-            f"cannot use the data directory {path.parent}: it is a file, not a directory",
-            hint="move the file away or set WAYPOST_DATA_DIR to a directory",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except IsADirectoryError:
-        raise StoreError(
-            f"cannot use the watch lock {path}: it is a directory, not a file",
-            hint=f"remove it (rmdir {path}); waypost creates the lock file itself",
-        ) from None
-    except OSError as exc:
-        raise fault(exc, path, what="the watch lock") from None
+__all__ = ["LOCK_NAME", "News", "PassReport", "exclusive", "refresh", "run_pass"]
 
 
 @dataclass
@@ -104,10 +65,20 @@ class PassReport:
     hints: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)
     failures: dict[str, list[CarrierError]] = field(default_factory=dict)
+    unreadable: list[Watched] = field(default_factory=list)
 
     def failure_lines(self) -> list[str]:
-        """One line per carrier that failed this pass (stderr, so that cron mails it)."""
-        lines = []
+        """One line per carrier that failed this pass and per saved shipment that cannot be
+        read (stderr, so that cron mails it)."""
+        lines = [
+            f"waypost: watch list: {row.carrier} {row.number} (row {row.id}) has no query to "
+            "ask again; not checked this pass"
+            for row in self.unreadable
+        ]
+        if self.unreadable:
+            lines.append(
+                "hint: `waypost remove` it, then save it again with `waypost track --save`"
+            )
         for name, errors in self.failures.items():
             first = errors[0]
             message = (
@@ -134,18 +105,17 @@ class PassReport:
 QueryKey = tuple[str, str | None, str | None]
 
 
-def _queries(rows: list[Watched]) -> tuple[list[Query], dict[QueryKey, list[Watched]]]:
-    """The queries that refresh ``rows`` (one per order for multi-parcel orders)."""
-    from waypost import carriers
-    from waypost.inputs import Token, parse_token
-
-    infos = {i.name: i for i in carriers.infos()}
+def _queries(
+    rows: list[Watched], unreadable: list[Watched]
+) -> tuple[list[Query], dict[QueryKey, list[Watched]]]:
+    """The queries that refresh ``rows`` (one per order for multi-parcel orders); rows without
+    a saved query go to ``unreadable``."""
     by_key: dict[QueryKey, list[Watched]] = {}
     queries: list[Query] = []
     for row in rows:
-        try:
-            query = parse_token(Token(row.query, "watch list"), infos)
-        except UsageError:
+        query = row.ask
+        if query is None:
+            unreadable.append(row)
             continue
         if query.key not in by_key:
             queries.append(query)
@@ -154,60 +124,73 @@ def _queries(rows: list[Watched]) -> tuple[list[Query], dict[QueryKey, list[Watc
 
 
 def refresh(
-    store: Store,
+    store: WatchStore,
     config: Config,
     *,
+    rows: list[Watched] | None = None,
     timeout: float,
     deadline: float | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
 ) -> tuple[PassReport, list[tuple[Watched, Shipment]]]:
-    """Ask the carriers about every non-final watched shipment; nothing is written yet."""
+    """Ask the carriers about ``rows`` (default: every non-final watched shipment), then about
+    each further batch the store claims for this pass (``claim_more``: PostgreSQL splits a pass
+    between hosts); nothing is written yet."""
     report = PassReport()
+    if rows is None:
+        rows = store.watched(include_final=False)
     answered: list[tuple[Watched, Shipment]] = []
     untouched: list[int] = []
     results: list[Result] = []
-    store.begin_pass()
-    # The store hands out the rows of this pass in batches (SQLite: all at once, under the
-    # lock file; PostgreSQL: claimed for this host, the rest is other hosts' to ask).
-    while rows := store.claim():
-        batch = _refresh_batch(
-            store, config, rows, report, timeout, deadline, on_start, on_answered
+    while rows:
+        results.extend(
+            _ask(
+                store,
+                config,
+                rows,
+                report,
+                answered,
+                untouched,
+                timeout,
+                deadline,
+                on_start,
+                on_answered,
+            )
         )
         on_start = on_answered = None  # the progress display counts the first batch
-        results.extend(batch[0])
-        answered.extend(batch[1])
-        untouched.extend(batch[2])
-    report.exit_code = exit_code_for(r.failure for r in results)
+        rows = store.claim_more()
+    report.exit_code = exit_code_for(r.failure for r in results) or (1 if report.unreadable else 0)
     store.touch(untouched)
     return report, answered
 
 
-def _refresh_batch(
-    store: Store,
+def _ask(
+    store: WatchStore,
     config: Config,
     rows: list[Watched],
     report: PassReport,
+    answered: list[tuple[Watched, Shipment]],
+    untouched: list[int],
     timeout: float,
     deadline: float | None,
     on_start: Callable[[dict[str, int]], None] | None,
     on_answered: Callable[[str, int], None] | None,
-) -> tuple[list[Result], list[tuple[Watched, Shipment]], list[int]]:
-    """Ask the carriers about one batch of rows; (results, answered rows, unchanged row ids)."""
+) -> list[Result]:
+    """One batch of rows: ask, add what was answered to ``answered`` and the unchanged rows'
+    ids to ``untouched``; the batch's results."""
     from waypost import service
 
-    queries, by_key = _queries(rows)
+    queries, by_key = _queries(rows, report.unreadable)
     options = TrackOptions(watch=True, on_answered=on_answered)
-    result = asyncio.run(
-        service.run(
-            queries,
-            config,
-            options,
-            timeout=timeout,
-            deadline=deadline,
-            cache=store,
-            on_start=on_start,
-        )
+    result = service.run_blocking(
+        queries,
+        config,
+        options,
+        timeout=timeout,
+        deadline=deadline,
+        cache=store.cache,
+        state=store.state,
+        on_start=on_start,
     )
     report.hints.extend(h for h in result.hints if h not in report.hints)
     for res in result.results:
@@ -216,8 +199,6 @@ def _refresh_batch(
         if res.failure is not None:
             report.failures.setdefault(name, []).append(res.failure)
     report.deferred.extend(options.deferred)
-    answered: list[tuple[Watched, Shipment]] = []
-    untouched: list[int] = []
     for res in result.results:
         mine = by_key.get(res.query.key, [])
         if res.failure is not None:
@@ -243,7 +224,7 @@ def _refresh_batch(
                 untouched.append(row.id)
             else:
                 answered.append((row, s))
-    return result.results, answered, untouched
+    return result.results
 
 
 def _carrier_of(result: Result) -> str:
@@ -276,13 +257,11 @@ def _knows_less(shipment: Shipment, row: Watched) -> bool:
 
 
 def run_pass(
-    store: Store,
+    store: WatchStore,
     config: Config,
     notifier: Notifier,
     *,
-    term: Terminal,
-    out: IO[str],
-    mode: str,
+    sink: NewsWriter,
     timeout: float,
     deadline: float | None = None,
     warn: Callable[[str], None],
@@ -290,13 +269,43 @@ def run_pass(
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
 ) -> PassReport:
-    """Refresh, print only the news, hand it to every channel, then commit each shipment.
-    ``on_answers`` runs once every carrier has answered, before anything is printed."""
-    from waypost import render
+    """Refresh what this pass claims, have ``sink`` print only the news, hand it to every
+    channel, then commit each shipment. ``on_answers`` runs once every carrier has answered,
+    before anything is printed."""
+    with store.claim(store.watched(include_final=False)) as rows:
+        return _deliver(
+            store,
+            config,
+            notifier,
+            rows=rows,
+            sink=sink,
+            timeout=timeout,
+            deadline=deadline,
+            warn=warn,
+            on_start=on_start,
+            on_answered=on_answered,
+            on_answers=on_answers,
+        )
 
+
+def _deliver(
+    store: WatchStore,
+    config: Config,
+    notifier: Notifier,
+    *,
+    rows: list[Watched],
+    sink: NewsWriter,
+    timeout: float,
+    deadline: float | None,
+    warn: Callable[[str], None],
+    on_start: Callable[[dict[str, int]], None] | None,
+    on_answered: Callable[[str, int], None] | None,
+    on_answers: Callable[[], None] | None,
+) -> PassReport:
     report, answered = refresh(
         store,
         config,
+        rows=rows,
         timeout=timeout,
         deadline=deadline,
         on_start=on_start,
@@ -314,26 +323,13 @@ def run_pass(
             quiet.append((row, shipment))
     for row, shipment in quiet:
         store.refresh(row, shipment)
-    if mode == "json" and report.news:
-        out.write(render.json_document(n.view() for n in report.news) + "\n")
-        out.flush()
+    if report.news:
+        sink.begin([n.view() for n in report.news])
     for index, item in enumerate(report.news):
         view = item.view()
-        payload = view.model_dump_json()
-        if mode == "jsonl":
-            out.write(payload + "\n")
-        elif mode == "text":
-            if index:
-                out.write("\n")
-            render.track([view], term, out, marks={0: item.row.label} if item.row.label else None)
-        out.flush()
-        text = "\n".join(
-            f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in render.readable(view).events
-        )
-        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
+        shown = sink.show(index, view, item.row.label)
         problems = notifier.deliver(
-            view, payload, text, label=item.row.label, echo=out.write if mode == "text" else warn
+            view, shown.payload, shown.text, label=item.row.label, echo=shown.echo
         )
         if problems:
             report.problems.extend(problems)
@@ -345,7 +341,56 @@ def run_pass(
     for carrier, action in report.deferred:
         if carrier not in undelivered:
             action()
-    store.end_pass()  # only now are this pass's rows asked (a killed host's stay due)
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report
+
+
+class Stopper:
+    """Sleeps between passes; SIGTERM ends the loop cleanly (Ctrl-C too, via KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.event = threading.Event()
+        signal.signal(signal.SIGTERM, self._term)
+
+    def _term(self, *_: object) -> None:
+        self.event.set()
+        raise KeyboardInterrupt
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep; True when asked to stop."""
+        return self.event.wait(seconds)
+
+
+def loop(
+    one_pass: Callable[[], PassReport],
+    *,
+    seconds: float,
+    once: bool,
+    on_failure: Callable[[WaypostError], None],
+) -> PassReport | None:
+    """Run ``one_pass`` every ``seconds`` (or once); the last report, or None when stopped.
+
+    In a loop, a failed pass goes to ``on_failure`` and the loop goes on; usage and
+    configuration errors end it (every later pass would fail alike), as does any error of a
+    single pass. SIGTERM stops it between or during passes; Ctrl-C interrupts it.
+    """
+    stop = Stopper()
+    last: PassReport | None = None
+    try:
+        while True:
+            try:
+                last = one_pass()
+            except WaypostError as exc:
+                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                    raise
+                on_failure(exc)
+            if once or stop.wait(seconds):
+                return last
+    except KeyboardInterrupt:
+        if not stop.event.is_set():
+            raise
+        return None
