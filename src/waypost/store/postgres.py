@@ -55,8 +55,6 @@ CLAIM_BATCH = 500
 CLAIM_TTL = CLAIM_LEASE
 # Advisory lock classes (the first int of pg_advisory_lock(int, int)).
 LOCK_MIGRATE, LOCK_HOST, LOCK_GROUP, LOCK_PASS = 0x57A1, 0x57A2, 0x57A3, 0x57A4
-# Carriers whose watch reads "what changed in the account since the cursor": one host per pass.
-WHOLE_ACCOUNT = ("trackingmore",)
 
 PG_MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: claims and passes.
@@ -81,6 +79,15 @@ PG_MIGRATIONS: tuple[str, ...] = (
 # Passes this process took part in, per database: a `watch` loop never joins one twice.
 _JOINED: dict[str, set[int]] = {}
 PG_TABLES = frozenset({"waypost_schema", "passes", "rate_slots", "rate_pauses"})
+
+
+def whole_account() -> tuple[str, ...]:
+    """Carriers whose watch reads what changed in the account since one cursor
+    (``CarrierInfo.watch_cursor``): their rows of a pass go to one host, or the cursor would
+    skip the news of another host's rows."""
+    from waypost import carriers
+
+    return tuple(i.name for i in carriers.infos() if i.watch_cursor)
 
 
 def is_url(value: str | None) -> bool:
@@ -733,15 +740,15 @@ class PgStore(Store):
             self.pg.raw(
                 "UPDATE watched SET claim_until = %(until)s WHERE claim_token = %(token)s", args
             )
+            whole = whole_account()
             if not self._groups_done:
                 self._groups_done = True
-                for carrier in WHOLE_ACCOUNT:
+                for carrier in whole:
                     rows.extend(self._claim_group(carrier, free, args))
-            others = ", ".join(f"'{c}'" for c in WHOLE_ACCOUNT)
             picked = self.pg.raw(
-                f"SELECT id FROM watched WHERE {free} AND carrier NOT IN ({others}) "  # noqa: S608
+                f"SELECT id FROM watched WHERE {free} AND carrier <> ALL(%(whole)s) "  # noqa: S608
                 "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
-                {**args, "limit": self.claim_batch},
+                {**args, "limit": self.claim_batch, "whole": list(whole)},
             ).fetchall()
             ids = [int(r[0]) for r in picked]
             rows.extend(self._take(ids, args))
