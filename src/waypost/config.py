@@ -15,8 +15,6 @@ import math
 import os
 import re
 import stat
-import tempfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,13 +93,6 @@ STORE_SETTINGS: tuple[Setting, ...] = (
         default=60.0,
         allow_zero=True,
         maximum=86400,
-    ),
-    Setting(
-        "claim_batch",
-        "PostgreSQL: shipments a watch pass claims at a time",
-        kind="int",
-        default=500,
-        maximum=100_000,
     ),
 )
 # The ceiling of a number setting that declares none: far above any sensible value, low enough
@@ -317,6 +308,8 @@ def read_file(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -497,6 +490,8 @@ def _permission_warnings(path: Path) -> list[str]:
 
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` as TOML to ``path`` via a 0600 temp file and a rename."""
+    import tempfile
+
     import tomli_w
 
     target = _target(path)

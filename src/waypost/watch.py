@@ -14,9 +14,9 @@ query cannot be read is reported (a failure line, exit 1), never skipped silentl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import (
@@ -26,18 +26,21 @@ from waypost.errors import (
     QuotaExceeded,
     UsageError,
     WaypostError,
-    exit_code_for,
 )
 from waypost.status import Status
 from waypost.store.claims import LOCK_NAME, exclusive
 from waypost.store.protocols import Watched, WatchStore
+
+# Errors every later pass would meet alike (usage, configuration, credentials: exit 2 and 3)
+# end a watch loop; others are reported and the loop goes on.
+ENDS_LOOP = (UsageError, ConfigError, AuthError)
 
 if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
     from waypost.render import NewsWriter
-    from waypost.service import Result
+    from waypost.service import Report, Result
 
 __all__ = ["LOCK_NAME", "News", "PassReport", "exclusive", "refresh", "run_pass"]
 
@@ -100,6 +103,17 @@ class PassReport:
 
     # (carrier, action) to run once that carrier's news is delivered and stored.
     deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    delivered: int = 0
+
+    def absorb(self, part: PassReport) -> None:
+        """Add one chunk's report to this pass's (its news only as a count: memory)."""
+        self.delivered += len(part.news)
+        self.problems.extend(part.problems)
+        self.hints.extend(h for h in part.hints if h not in self.hints)
+        for name, count in part.asked.items():
+            self.asked[name] = self.asked.get(name, 0) + count
+        for name, errors in part.failures.items():
+            self.failures.setdefault(name, []).extend(errors)
 
 
 QueryKey = tuple[str, str | None, str | None]
@@ -133,54 +147,18 @@ def refresh(
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
 ) -> tuple[PassReport, list[tuple[Watched, Shipment]]]:
-    """Ask the carriers about ``rows`` (default: every non-final watched shipment), then about
-    each further batch the store claims for this pass (``claim_more``: PostgreSQL splits a pass
-    between hosts); nothing is written yet."""
+    """Ask the carriers about ``rows`` (default: every non-final watched shipment); nothing is
+    written yet."""
+    from waypost import service
+
     report = PassReport()
     if rows is None:
         rows = store.watched(include_final=False)
-    answered: list[tuple[Watched, Shipment]] = []
-    untouched: list[int] = []
-    results: list[Result] = []
-    while rows:
-        results.extend(
-            _ask(
-                store,
-                config,
-                rows,
-                report,
-                answered,
-                untouched,
-                timeout,
-                deadline,
-                on_start,
-                on_answered,
-            )
-        )
-        on_start = on_answered = None  # the progress display counts the first batch
-        rows = store.claim_more()
-    report.exit_code = exit_code_for(r.failure for r in results) or (1 if report.unreadable else 0)
-    store.touch(untouched)
-    return report, answered
-
-
-def _ask(
-    store: WatchStore,
-    config: Config,
-    rows: list[Watched],
-    report: PassReport,
-    answered: list[tuple[Watched, Shipment]],
-    untouched: list[int],
-    timeout: float,
-    deadline: float | None,
-    on_start: Callable[[dict[str, int]], None] | None,
-    on_answered: Callable[[str, int], None] | None,
-) -> list[Result]:
-    """One batch of rows: ask, add what was answered to ``answered`` and the unchanged rows'
-    ids to ``untouched``; the batch's results."""
-    from waypost import service
-
+    if not rows:
+        return report, []
     queries, by_key = _queries(rows, report.unreadable)
+    if report.unreadable:
+        report.exit_code = 1
     options = TrackOptions(watch=True, on_answered=on_answered)
     result = service.run_blocking(
         queries,
@@ -192,13 +170,28 @@ def _ask(
         state=store.state,
         on_start=on_start,
     )
-    report.hints.extend(h for h in result.hints if h not in report.hints)
+    return report, _sort(store, report, result, options, by_key)
+
+
+def _sort(
+    store: WatchStore,
+    report: PassReport,
+    result: Report,
+    options: TrackOptions,
+    by_key: dict[QueryKey, list[Watched]],
+) -> list[tuple[Watched, Shipment]]:
+    """Fill ``report`` from a run's ``result``; the answers that may bring news (the rest is
+    touched as checked)."""
+    report.exit_code = result.exit_code or report.exit_code
+    report.hints = result.hints
     for res in result.results:
         name = _carrier_of(res)
         report.asked[name] = report.asked.get(name, 0) + 1
         if res.failure is not None:
             report.failures.setdefault(name, []).append(res.failure)
-    report.deferred.extend(options.deferred)
+    report.deferred = options.deferred
+    answered: list[tuple[Watched, Shipment]] = []
+    untouched: list[int] = []
     for res in result.results:
         mine = by_key.get(res.query.key, [])
         if res.failure is not None:
@@ -224,7 +217,8 @@ def _ask(
                 untouched.append(row.id)
             else:
                 answered.append((row, s))
-    return result.results
+    store.touch(untouched)
+    return answered
 
 
 def _carrier_of(result: Result) -> str:
@@ -256,6 +250,11 @@ def _knows_less(shipment: Shipment, row: Watched) -> bool:
     )
 
 
+# Shipments refreshed, delivered and committed at a time: a pass holds one chunk's rows and
+# answers in memory, however long the watch list is.
+PASS_CHUNK = 2000
+
+
 def run_pass(
     store: WatchStore,
     config: Config,
@@ -268,52 +267,96 @@ def run_pass(
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
+    chunk: int | None = None,
 ) -> PassReport:
-    """Refresh what this pass claims, have ``sink`` print only the news, hand it to every
-    channel, then commit each shipment. ``on_answers`` runs once every carrier has answered,
-    before anything is printed."""
-    with store.claim(store.watched(include_final=False)) as rows:
-        return _deliver(
-            store,
-            config,
-            notifier,
-            rows=rows,
-            sink=sink,
-            timeout=timeout,
-            deadline=deadline,
-            warn=warn,
-            on_start=on_start,
-            on_answered=on_answered,
-            on_answers=on_answers,
-        )
+    """Refresh what this pass claims, ``chunk`` shipments at a time (one HTTP session for all):
+    have ``sink`` print only the news, hand it to every channel, then commit each shipment.
+    ``on_answers`` runs once every carrier has answered a chunk, before it is printed. A
+    carrier's deferred state (its cursor) moves after the last chunk, and only when every chunk
+    that asked it handed one over and none of its news failed to go out. A sink that prints one
+    document per pass (``whole_pass``) gets the pass as one chunk."""
+    from waypost import service
+
+    total = PassReport()
+    tally = service.Tally()
+    moves: dict[str, list[Callable[[], None]] | None] = {}
+    undelivered: set[str] = set()
+    adopted: set[int] = set()
+    current: dict[str, Any] = {}
+    size = None if getattr(sink, "whole_pass", False) else (chunk or PASS_CHUNK)
+
+    def batches() -> Iterator[service.Batch]:
+        for found in _row_chunks(store, size):
+            rows = [r for r in found if r.id not in adopted]  # joined this pass: the next one
+            with store.claim(rows) as mine:
+                queries, by_key = _queries(mine, total.unreadable)
+                if not queries:
+                    continue
+                options = TrackOptions(watch=True, on_answered=on_answered)
+                current.update(by_key=by_key, options=options, ids={r.id for r in mine})
+                yield queries, options
+
+    def on_report(_: object, result: Report) -> None:
+        options: TrackOptions = current["options"]
+        part = PassReport()
+        answered = _sort(store, part, result, options, current["by_key"])
+        adopted.update(row.id for row, _ in answered if row.id not in current["ids"])
+        tally.add(result)
+        if on_answers is not None:
+            on_answers()
+        _deliver(store, notifier, part, answered, sink=sink, warn=warn, undelivered=undelivered)
+        handed: dict[str, list[Callable[[], None]]] = {}
+        for carrier, action in options.deferred:
+            handed.setdefault(carrier, []).append(action)
+        for name in set(part.asked) | set(handed):
+            if name not in moves:
+                moves[name] = handed.get(name)
+            elif name not in handed:
+                moves[name] = None
+        total.absorb(part)
+
+    service.run_batches(
+        batches(),
+        config,
+        on_report,
+        timeout=timeout,
+        deadline=deadline,
+        cache=store.cache,
+        state=store.state,
+        on_start=on_start,
+    )
+    for name, actions in moves.items():
+        if actions is not None and name not in undelivered:
+            for action in actions:
+                action()
+    total.exit_code = tally.exit_code or (1 if total.unreadable else 0)
+    if total.problems and total.exit_code == 0:
+        total.exit_code = 1
+    return total
+
+
+def _row_chunks(store: WatchStore, size: int | None) -> Iterator[list[Watched]]:
+    """The non-final rows, ``size`` at a time (None: all at once)."""
+    if size is None:
+        rows = store.watched(include_final=False)
+        if rows:
+            yield rows
+        return
+    yield from store.chunks(include_final=False, size=size)
 
 
 def _deliver(
     store: WatchStore,
-    config: Config,
     notifier: Notifier,
+    report: PassReport,
+    answered: list[tuple[Watched, Shipment]],
     *,
-    rows: list[Watched],
     sink: NewsWriter,
-    timeout: float,
-    deadline: float | None,
     warn: Callable[[str], None],
-    on_start: Callable[[dict[str, int]], None] | None,
-    on_answered: Callable[[str, int], None] | None,
-    on_answers: Callable[[], None] | None,
-) -> PassReport:
-    report, answered = refresh(
-        store,
-        config,
-        rows=rows,
-        timeout=timeout,
-        deadline=deadline,
-        on_start=on_start,
-        on_answered=on_answered,
-    )
-    if on_answers is not None:
-        on_answers()
-    undelivered: set[str] = set()
+    undelivered: set[str],
+) -> None:
+    """Deliver the news of ``answered``, committing each shipment after it went out; the
+    carriers of failed deliveries go to ``undelivered``."""
     quiet: list[tuple[Watched, Shipment]] = []
     for row, shipment in answered:
         fresh = store.new_events(row, shipment)
@@ -338,12 +381,6 @@ def _deliver(
                 warn(problem)
             continue
         store.refresh(item.row, item.shipment)
-    for carrier, action in report.deferred:
-        if carrier not in undelivered:
-            action()
-    if report.problems and report.exit_code == 0:
-        report.exit_code = 1
-    return report
 
 
 class Stopper:
@@ -385,7 +422,7 @@ def loop(
             try:
                 last = one_pass()
             except WaypostError as exc:
-                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                if once or isinstance(exc, ENDS_LOOP):
                     raise
                 on_failure(exc)
             if once or stop.wait(seconds):

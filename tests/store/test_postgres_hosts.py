@@ -40,7 +40,6 @@ def hosts(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):  # type
     for key, value in box.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("WAYPOST_DATABASE_URL", pg_url)
-    monkeypatch.setenv("WAYPOST_STORE_CLAIM_BATCH", "25")
     monkeypatch.setenv("WAYPOST_STORE_PASS_WINDOW", "600")
     tm = box.apps["trackingmore"]
     tm.fetch_delay = 0  # type: ignore[attr-defined]

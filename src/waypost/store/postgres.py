@@ -693,8 +693,9 @@ class PgStore(Store):
     def claim(
         self, rows: Sequence[Watched], *, lease: float = CLAIM_LEASE
     ) -> Iterator[list[Watched]]:
-        """The first batch of ``rows`` this host now owns (``claim_more``: the next ones); other
-        hosts' live claims are left out. Held until the pass ends (``pass_lock``)."""
+        """The rows of ``rows`` this host now owns (and, on its first claim of a pass, every due
+        row of a ``watch_cursor`` carrier); other hosts' live claims are left out. Held until
+        the pass ends (``pass_lock``)."""
         implicit = self._pass is None
         if implicit:
             self.begin_pass()
@@ -745,10 +746,12 @@ class PgStore(Store):
                 self._groups_done = True
                 for carrier in whole:
                     rows.extend(self._claim_group(carrier, free, args))
+            # A chunk the pass read is claimed whole (hosts reading the same chunks split them).
+            limit = len(self._candidates) if self._candidates is not None else self.claim_batch
             picked = self.pg.raw(
                 f"SELECT id FROM watched WHERE {free} AND carrier <> ALL(%(whole)s) "  # noqa: S608
                 "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
-                {**args, "limit": self.claim_batch, "whole": list(whole)},
+                {**args, "limit": max(limit, 1), "whole": list(whole)},
             ).fetchall()
             ids = [int(r[0]) for r in picked]
             rows.extend(self._take(ids, args))
@@ -825,7 +828,6 @@ def open_url(url: str, *, timeout: float, settings: Mapping[str, Any] | None = N
     store = PgStore(url, timeout=timeout)
     if settings:
         store.pass_window = float(settings.get("pass_window", PASS_WINDOW))
-        store.claim_batch = int(settings.get("claim_batch", CLAIM_BATCH))
     return store
 
 

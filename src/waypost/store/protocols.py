@@ -176,7 +176,3 @@ class WatchStore(Protocol):
     ) -> AbstractContextManager[list[Watched]]:
         """The rows of ``rows`` this pass now owns (others' live claims are left out), held
         until the context ends or ``lease`` seconds pass."""
-
-    def claim_more(self) -> list[Watched]:
-        """Inside ``claim``: the next batch this pass owns ([] when none is left; a backend
-        that splits a pass between hosts claims in batches, SQLite claims everything at once)."""

@@ -657,10 +657,6 @@ class Store:
 
         return whole_list(self.path.parent, rows)
 
-    def claim_more(self) -> list[Watched]:
-        """Nothing: the first claim of a pass holds every row here."""
-        return []
-
     def shared_budget(self) -> SharedBudget | None:
         """Rate limits held with other hosts: none, a file is one host's."""
         return None

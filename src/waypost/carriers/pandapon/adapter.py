@@ -11,9 +11,8 @@ from waypost.carriers.base import Answer, Query, TrackOptions
 from waypost.carriers.pandapon import DEFAULT_BASE_URL, DEFAULT_RATE, INFO, NAME, SERVICE, Platform
 from waypost.carriers.pandapon.api import (
     _DIGITS,
-    _is_envelope,
+    ANSWERS,
     _not_found,
-    _refused,
     build_request,
     new_nonce,
     now_ms,
@@ -105,5 +104,5 @@ class Adapter:
             params=params,
             auth=self._sign_request,
         )
-        payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
+        payload = read_answer(response, NAME, ANSWERS)
         return parse_response(payload, order_id, platform, self.tz)
