@@ -169,3 +169,48 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
         return Outcome(code, captured.out, captured.err)
 
     return run
+
+
+# -- PostgreSQL (tests/pg.py): one throwaway cluster per session, one database per test --------
+
+_PG: list[object] = []
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """The session's PostgreSQL server; the test skips, with the reason, where there is none."""
+    from tests import pg
+
+    server = pg.start()
+    _PG.append(server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on the session's server (dropped afterwards)."""
+    if pg_server.skip:
+        pytest.skip(f"PostgreSQL tests skipped: {pg_server.skip}")
+    url = pg_server.database()
+    try:
+        yield url
+    finally:
+        pg_server.drop(url)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Say why the PostgreSQL tests were skipped (visible with -q and -n too), or where they ran."""
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        if "PostgreSQL tests skipped" in text:
+            reasons.add(text.removeprefix("Skipped: "))
+    for reason in sorted(reasons):
+        terminalreporter.write_line(reason)
+    for server in _PG:
+        if not getattr(server, "skip", None):
+            terminalreporter.write_line(f"PostgreSQL tests ran on {getattr(server, 'where', '')}")

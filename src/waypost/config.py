@@ -81,6 +81,19 @@ STORE_SETTINGS: tuple[Setting, ...] = (
         allow_zero=True,
         maximum=BUSY_TIMEOUT_MAX,
     ),
+    Setting(
+        "url",
+        "postgresql://user:password@host/db to share the watch list between hosts "
+        "(env WAYPOST_DATABASE_URL; unset: the SQLite file)",
+    ),
+    Setting(
+        "pass_window",
+        "PostgreSQL: watch passes begun within this many seconds on several hosts are one pass",
+        kind="float",
+        default=60.0,
+        allow_zero=True,
+        maximum=86400,
+    ),
 )
 # The ceiling of a number setting that declares none: far above any sensible value, low enough
 # that it converts to int and to a timeout without overflowing.
@@ -214,6 +227,11 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value in use (to keep them out of output)."""
         found = []
+        if self.store.get("url"):
+            from waypost.store.postgres import password_of
+
+            if secret := password_of(str(self.store["url"])):
+                found.append(secret)
         for name, values in self.carriers.items():
             for s in carriers.info(name).secrets:
                 v = values.get(s.key)
@@ -456,6 +474,9 @@ def load(
         )
     http = _merge(HTTP_SETTINGS, file_data.get("http", {}), "http", "http", env, sources)
     store = _merge(STORE_SETTINGS, file_data.get("store", {}), "store", "store", env, sources)
+    if clean(env.get("WAYPOST_DATABASE_URL", "")):
+        store["url"] = clean(env["WAYPOST_DATABASE_URL"])
+        sources["store.url"] = "env WAYPOST_DATABASE_URL"
     return Config(
         path=path,
         exists=exists,
@@ -665,6 +686,13 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     """Set dotted ``key`` to ``raw`` (coerced to its declared type) and save atomically."""
     parts, spec = _split_key(key)
     value: Any
+    if key == "store.url":
+        from waypost.store.postgres import check_url
+
+        try:
+            check_url(clean(raw))
+        except ValueError as exc:
+            raise ConfigError(f"{key} {exc}") from None
     if isinstance(spec, Setting):
         try:
             value = _coerce_env(spec, raw)

@@ -34,7 +34,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from tenacity import (
@@ -65,6 +65,10 @@ USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # A request is assumed to reach the server within this long of being sent (see RateLimiter).
 ARRIVAL_JITTER = 0.2
+# The same for a permit shared with other hosts: their requests fill every gap, so a busy host
+# that is descheduled between a send and its arrival would overrun the limit (measured: 3 hosts
+# on 2 busy cores drew PandaPon 429s with 0.2 s). It only costs when an answer takes longer.
+SHARED_JITTER = 1.5
 # Bounds of one answer: its size after decompression, and the longest pause a carrier's
 # Retry-After (or its documented pause) may impose (TrackingMore documents 120 s).
 MAX_BODY = 32 << 20
@@ -102,6 +106,23 @@ def now() -> float:
 default_transport: Callable[[], httpx.AsyncBaseTransport] | None = None
 
 
+class SharedBudget(Protocol):
+    """Rate-limit permits and 429 pauses held across hosts (PostgreSQL's ``rate_slots``)."""
+
+    def take(self, key: str, size: int, fallback: float) -> tuple[int | None, float, bool]:
+        """One of ``size`` permits of ``key``, free again ``fallback`` s from now at the latest:
+        ``(permit, 0, False)``, or ``(None, seconds to wait, paused)``."""
+
+    def sent(self, key: str, permit: int, fallback: float) -> None:
+        """The request left now: the permit is free ``fallback`` s from now at the earliest."""
+
+    def give_back(self, key: str, permit: int, hold: float) -> None:
+        """The answer came: the permit is free ``hold`` s from now (or earlier, as taken)."""
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Every host holds ``key`` for ``seconds`` (a carrier's 429)."""
+
+
 class RateLimiter:
     """Keeps one endpoint within "at most N requests per second", as the server counts them.
 
@@ -120,8 +141,11 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedBudget | None = None,
+        key: str = "",
     ) -> None:
         self.per_second = per_second
+        self._shared, self._key = shared, key  # the same budget held by every host
         # "At most r in any second": r permits per second (a fractional part cannot be used
         # without exceeding some 1-second window); below 1/s, one permit per 1/r seconds.
         self.size = max(1, math.floor(per_second))
@@ -142,6 +166,8 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Hand out no permit for ``seconds`` (a carrier's 429 pause)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._shared is not None:
+            self._shared.pause(self._key, seconds)
 
     def paused_for(self) -> float:
         """Seconds the pause still lasts (0 when not paused)."""
@@ -162,6 +188,7 @@ class RateLimiter:
                 if not wait_pause:
                     raise Paused(left)
                 await self._sleep(left)
+            shared = await self._take_shared(wait_pause)
         except BaseException:
             self._permits.release()
             raise
@@ -171,6 +198,8 @@ class RateLimiter:
 
         def sending() -> None:
             sent.append(self._clock())
+            if self._shared is not None and shared is not None:  # counted from the send, too
+                self._shared.sent(self._key, shared, SHARED_JITTER + self.hold)
             # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
             # even while the request is still waiting for its answer.
             latest.append(self._give_back(ARRIVAL_JITTER + self.hold))
@@ -178,11 +207,28 @@ class RateLimiter:
         try:
             yield sending
         finally:
+            if self._shared is not None and shared is not None:
+                self._shared.give_back(self._key, shared, self.hold)
             if not latest:  # never sent, or sent unannounced: counted from now, surely after
                 self._give_back(self.hold)
             elif self._clock() < sent[0] + ARRIVAL_JITTER and latest[0].cancel():
                 self._returns.discard(latest[0])
                 self._give_back(self.hold)
+
+    async def _take_shared(self, wait_pause: bool) -> int | None:
+        """A permit of the budget every host shares (None without one), after any wait."""
+        while self._shared is not None:
+            permit, wait, paused = self._shared.take(
+                self._key, self.size, SHARED_JITTER + self.hold
+            )
+            if permit is not None:
+                return permit
+            if paused:  # another host drew a 429: this one holds off too
+                self._paused_until = max(self._paused_until, self._clock() + wait)
+                if not wait_pause:
+                    raise Paused(wait)
+            await self._sleep(wait)
+        return None
 
     def _give_back(self, delay: float) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._release_after(delay))
@@ -308,7 +354,10 @@ class Session:
         retry: RetryPolicy | None = None,
         on_retry: Callable[[str, int], None] | None = None,
         max_body: int = MAX_BODY,
+        shared: SharedBudget | None = None,
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
+        self.shared, self.accounts = shared, dict(accounts or {})
         self.timeout = timeout
         self.on_retry = on_retry
         self.deadline_seconds = deadline
@@ -348,7 +397,8 @@ class Session:
             return None
         key = (carrier, endpoint)
         if key not in self._limiters:
-            self._limiters[key] = RateLimiter(per_second)
+            account = f"{carrier}:{self.accounts.get(carrier, '')} {endpoint}"
+            self._limiters[key] = RateLimiter(per_second, shared=self.shared, key=account)
         return self._limiters[key]
 
     def slots(self, carrier: str, size: int) -> asyncio.Semaphore:

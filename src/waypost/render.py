@@ -1037,24 +1037,31 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
             k: mask(str(v)) if k in declared else v for k, v in mine.items()
         }
     others = {"http": dict(config.http), "watch": mask_urls(dict(config.watch), list(secrets))}
+    # [store] url keeps its host and database readable; only its password is masked.
+    others["store"] = mask_urls(dict(config.store), list(secrets))
     # Any other table of the file too (newer sections), values that look secret masked.
     others.update(
         {
             name: dict(values)
             for name, values in config.file_data.items()
-            if name not in ("carriers", "http", "watch") and isinstance(values, dict)
+            if name not in ("carriers", "http", "watch", "store") and isinstance(values, dict)
         }
     )
     for name, values in others.items():
-        section(name, values, looks_secret)
+        secret = looks_secret if name != "store" else _masked_already
+        section(name, values, secret)
         if not values:
             lines.append("# nothing set")
-        shown[name] = {k: mask(str(v)) if looks_secret(k, v) else v for k, v in values.items()}
+        shown[name] = {k: mask(str(v)) if secret(k, v) else v for k, v in values.items()}
     return dumps(shown) if as_json else "\n".join(lines)
 
 
 def _declared(keys: set[str], key: str, _value: Any) -> bool:
     return key in keys
+
+
+def _masked_already(_key: str, _value: Any) -> bool:
+    return False
 
 
 def looks_secret(key: str, value: Any) -> bool:

@@ -153,7 +153,7 @@ async def run(
     ``state``: adapters' durable state (default: the cache's own, see ``state_of``).
     """
     state = state_of(cache, state)
-    session = _session(config, timeout, deadline, transport, on_retry)
+    session = _session(config, timeout, deadline, transport, on_retry, cache)
     async with session:
         report = await _run_in(session, queries, config, options, cache, state, on_start, on_result)
         log.info("%d requests sent, %d of them retries", session.requests, session.retries)
@@ -166,6 +166,7 @@ def _session(
     deadline: float | None,
     transport: httpx.AsyncBaseTransport | None,
     on_retry: Callable[[str, int], None] | None,
+    cache: Cache | None = None,
 ) -> Session:
     return Session(
         timeout=timeout,
@@ -175,6 +176,9 @@ def _session(
         retry=RetryPolicy(**config.retry_policy()),
         on_retry=on_retry,
         max_body=config.max_body(),
+        # A store shared by several hosts shares the carriers' rate limits too.
+        shared=getattr(cache, "shared_budget", lambda: None)(),
+        accounts=_accounts(config),
     )
 
 
@@ -265,7 +269,7 @@ def run_batches(
 
     async def all_batches() -> None:
         nonlocal offset
-        session = _session(config, timeout, deadline, transport, on_retry)
+        session = _session(config, timeout, deadline, transport, on_retry, cache)
         async with session:
             for queries, options in batches:
                 report = await _run_in(
@@ -285,6 +289,18 @@ def run_batches(
             log.info("%d requests sent, %d of them retries", session.requests, session.retries)
 
     asyncio.run(all_batches())
+
+
+def _accounts(config: Config) -> dict[str, str]:
+    """Per carrier, a short digest of its credentials: the account whose budget hosts share."""
+    import hashlib
+
+    found = {}
+    for info in carriers.infos():
+        values = config.carrier(info.name)
+        raw = "\x1f".join(str(values.get(s.key) or "") for s in info.credentials)
+        found[info.name] = hashlib.sha256(raw.encode()).hexdigest()[:12]
+    return found
 
 
 class _Merger:

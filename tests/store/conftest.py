@@ -3,7 +3,8 @@
 
 A backend is a ``Backend``: it opens stores on one shared database and simulates what the
 contract needs from outside (another writer, another pass, a read-only database). ``BACKENDS``
-lists them; a second backend adds itself there (skipped with a reason where it cannot run).
+lists the file-based ones; PostgreSQL runs on the session's server (``pg_url``: skipped, with
+the reason, where there is none).
 """
 
 from __future__ import annotations
@@ -88,10 +89,64 @@ class SQLiteBackend:
             os.close(fd)
 
 
+class PostgresBackend:
+    """PostgreSQL: a database of its own on the session's throwaway cluster (``tests/pg.py``)."""
+
+    name = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def open(self, *, timeout: float = 5.0) -> WatchStore:
+        """A store on the database (each call: a connection of its own)."""
+        from waypost.store.postgres import PgStore
+
+        return PgStore(self.url, timeout=timeout)
+
+    def read_only(self) -> WatchStore:
+        """A session whose transactions the server keeps read-only (a user without the right
+        to write gets the same refusal)."""
+        from waypost.store.postgres import PgStore
+
+        store = PgStore(self.url)
+        store.pg.raw("SET default_transaction_read_only = on")
+        store.read_only = True
+        return store
+
+    @contextlib.contextmanager
+    def other_writer(self) -> Iterator[None]:
+        """Another session holds every table in EXCLUSIVE mode (reads go on, writes wait)."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute("LOCK TABLE watched, events, cache, state, meta IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def other_pass(self, rows: Sequence[Watched]) -> Iterator[None]:
+        """Another host's pass, with claims on ``rows``, while inside."""
+        from waypost.store.postgres import PgStore
+
+        other = PgStore(self.url)
+        other._joined = set()  # another host: its own memory of the passes it joined
+        other.pass_window = 0  # a later pass, not the one just done
+        try:
+            with other.pass_lock(0.0), other.claim(rows):
+                yield
+        finally:
+            other.close()
+
+
 BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": SQLiteBackend}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[*sorted(BACKENDS), "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each backend in turn, on a database of its own."""
+    """Each backend in turn, on a database of its own (PostgreSQL skips where there is none)."""
+    if request.param == "postgres":
+        return PostgresBackend(request.getfixturevalue("pg_url"))
     return BACKENDS[request.param](tmp_path / "data")

@@ -119,6 +119,8 @@ class CarrierInfo:
 
     ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
     from the carrier's account; ``couriers``: list the courier codes it knows).
+    ``watch_cursor``: its ``watch`` reads what changed in the whole account since one cursor, so
+    a pass shared by several hosts gives all its shipments to one of them.
     ``effective_settings``: the settings with version-dependent defaults filled in (display).
     """
 
@@ -137,6 +139,7 @@ class CarrierInfo:
     max_connections: int = 8
     rate_notes: tuple[str, ...] = field(default_factory=tuple)
     capabilities: frozenset[str] = frozenset()
+    watch_cursor: bool = False
     effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property

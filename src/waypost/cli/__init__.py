@@ -13,7 +13,7 @@ from typing import Literal
 
 import typer
 
-from waypost.cli import configure, manage, sandbox, track, watchlist
+from waypost.cli import configure, manage, sandbox, store, track, watchlist
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
     ColorOpt,
@@ -50,6 +50,7 @@ app = typer.Typer(
 for _group in (track.commands, manage.commands, watchlist.commands, sandbox.commands):
     app.registered_commands.extend(_group.registered_commands)
 app.add_typer(configure.app, name="config")
+app.add_typer(store.app, name="store")
 
 
 @app.callback()
@@ -88,7 +89,7 @@ def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if isatty(env.stdout) else None
-    app.rich_markup_mode = configure.app.rich_markup_mode = markup
+    app.rich_markup_mode = configure.app.rich_markup_mode = store.app.rich_markup_mode = markup
     target, prog, rest = (
         (_overview(markup), "waypost", args) if args in OVERVIEW else _single(args, markup)
     )

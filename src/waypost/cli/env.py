@@ -190,7 +190,8 @@ class Env:
         return busy_timeout(self.config_path)
 
     def store(self, required: bool) -> Any:
-        """The SQLite store; without ``required``, a broken store only costs the caches.
+        """The store ([store] url, else SQLite); without ``required``, a broken store only costs
+        the caches.
 
         It waits up to ``[store] busy_timeout`` for another writer, then fails with exit 5.
         """
@@ -207,9 +208,15 @@ class Env:
     def cache(self, store: Any = None) -> Any:
         """A lookup cache over the store that never waits for it nor fails because of it."""
         from waypost.paths import data_dir
-        from waypost.store import StoreCache
+        from waypost.store import StoreCache, backend_url, open_store
 
-        return StoreCache(data_dir(), store, warn=self.err)
+        opener = None
+        if store is None and backend_url(self._config):  # PostgreSQL: the hosts' shared cache
+
+            def opener() -> Any:
+                return open_store(self._config, timeout=self.busy_timeout())
+
+        return StoreCache(data_dir(), store, warn=self.err, opener=opener)
 
 
 def zone(name: str) -> Any:

@@ -319,7 +319,6 @@ def watch(
     from waypost import watch as watching
     from waypost.cli import watchlist
     from waypost.notify import Notifier
-    from waypost.paths import data_dir
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     fmt = output_format(as_json, as_jsonl, env.stdout_tty)
@@ -332,15 +331,14 @@ def watch(
 
     wanted = parse_on(on) if on else parse_on(cfg.watch.get("on", []), source="watch.on")
     term = env.terminal(tz)
-    directory = data_dir()
 
     def warn(problem: str) -> None:
         env.err(f"waypost: error: {problem}")
 
     def one_pass() -> "watching.PassReport":
         with (
-            watching.exclusive(directory, lock_wait),
             env.store(required=True) as store,
+            store.pass_lock(lock_wait),  # SQLite: the lock file; PostgreSQL: the hosts' pass
             render.progress(term, enabled=not env.quiet, deadline=deadline) as bar,
         ):
             tm = store.watched(include_final=False, carrier="trackingmore")

@@ -64,9 +64,12 @@ def __getattr__(name: str) -> Any:
 
 
 def backend_url(config: Config | None) -> str | None:
-    """The configured ``[store] url`` (None: the SQLite file in the data directory)."""
+    """The configured ``[store] url`` (None: the SQLite file in the data directory); without a
+    loaded configuration, ``WAYPOST_DATABASE_URL`` or the file's key, read lightly."""
     if config is None:
-        return None
+        from waypost.store.postgres import configured_url
+
+        return configured_url()
     url = config.store.get("url")
     return str(url) if url else None
 
@@ -79,15 +82,12 @@ def open_store(
     from waypost import paths
     from waypost.store.sqlite import Store
 
-    url = backend_url(config)
-    if url is not None and not url.startswith("sqlite:"):
-        from waypost.errors import ConfigError
-
-        # The hook point for other backends: ``url`` picks one by its scheme.
-        raise ConfigError(
-            "[store] url: no store backend for this URL in this version",
-            hint="unset it to use the SQLite file in the data directory",
-        )
+    # An explicit data directory without a configuration means that directory's file.
+    url = backend_url(config) if config is not None or data_dir is None else None
     if timeout is None:
         timeout = config.busy_timeout if config is not None else paths.busy_timeout()
+    if url is not None and not url.startswith("sqlite:"):
+        from waypost.store.postgres import open_url
+
+        return open_url(url, timeout=timeout, settings=config.store if config else None)
     return Store.open(data_dir if data_dir is not None else paths.data_dir(), timeout=timeout)

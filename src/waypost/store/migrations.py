@@ -85,12 +85,33 @@ WATCHLIST_MANAGES_ITSELF = """
     ALTER TABLE watched ADD COLUMN eta_source TEXT;
     ALTER TABLE watched ADD COLUMN origin TEXT;
     ALTER TABLE watched ADD COLUMN destination TEXT;
-    UPDATE watched SET origin = json_extract(snapshot, '$.origin'),
-        destination = json_extract(snapshot, '$.destination'),
-        eta = json_extract(snapshot, '$.eta'), eta_source = json_extract(snapshot, '$.eta_source')
-        WHERE snapshot IS NOT NULL AND json_valid(snapshot);
     CREATE INDEX watched_archived ON watched (archived, final)
     """
+
+
+def _routes_from_snapshots(db: sqlite3.Connection) -> None:
+    """Fill route and ETA from each row's stored answer (in Python, so that PostgreSQL runs the
+    same step); an answer that is not a JSON object is skipped."""
+    import json
+
+    keys = ("origin", "destination", "eta", "eta_source")
+    updates = []
+    for row_id, snapshot in db.execute(
+        "SELECT id, snapshot FROM watched WHERE snapshot IS NOT NULL"
+    ).fetchall():
+        try:
+            answer = json.loads(snapshot)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(answer, dict):
+            continue
+        values = [answer.get(k) if isinstance(answer.get(k), str) else None for k in keys]
+        updates.append((*values, row_id))
+    db.executemany(
+        "UPDATE watched SET origin = ?, destination = ?, eta = ?, eta_source = ? WHERE id = ?",
+        updates,
+    )
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -167,7 +188,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         _move_state,
     ),
-    Migration("the watch list manages itself", WATCHLIST_MANAGES_ITSELF),
+    Migration("the watch list manages itself", WATCHLIST_MANAGES_ITSELF, _routes_from_snapshots),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(

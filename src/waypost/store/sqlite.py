@@ -39,6 +39,7 @@ from waypost.store.protocols import CLAIM_LEASE, Watched
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Query
+    from waypost.http import SharedBudget
     from waypost.models import Event, Shipment
 
 __all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Store", "StoreCache", "Watched", "fault"]
@@ -733,6 +734,10 @@ class Store:
 
         return whole_list(self.path.parent, rows)
 
+    def shared_budget(self) -> SharedBudget | None:
+        """Rate limits held with other hosts: none, a file is one host's."""
+        return None
+
     # -- caches, adapter state and metadata -------------------------------------------------
 
     @property
@@ -818,8 +823,10 @@ class StoreCache:
         store: Store | None = None,
         *,
         warn: Callable[[str], None] | None = None,
+        opener: Callable[[], Store] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self._opener = opener  # the configured store (PostgreSQL); default the SQLite file
         self._store = store
         self._own = store is None
         self._broken = False
@@ -828,7 +835,8 @@ class StoreCache:
     def _open(self) -> Store | None:
         if self._store is None and not self._broken:
             try:
-                self._store = Store.open(self.data_dir, timeout=0)
+                opened = self._opener() if self._opener else Store.open(self.data_dir, timeout=0)
+                self._store = opened
             except StoreError as exc:
                 self._fail(exc)
         return None if self._broken else self._store
@@ -872,6 +880,14 @@ class StoreCache:
                 write(store)
         except StoreError as exc:
             self._fail(exc)
+
+    def shared_budget(self) -> SharedBudget | None:
+        """The store's rate limits held with other hosts, if it has any (the SQLite file has
+        none: it is not opened for this)."""
+        if self._store is None and self._opener is None:
+            return None
+        store = self._open()
+        return None if store is None else store.shared_budget()
 
     def close(self) -> None:
         """Close the store if this cache opened it."""

@@ -220,6 +220,7 @@ INFO = CarrierInfo(
         "a 429 pauses the account for 2 minutes",
     ),
     capabilities=frozenset({"remove", "couriers"}),
+    watch_cursor=True,
     effective_settings=effective_settings,
 )
 
