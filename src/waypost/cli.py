@@ -760,6 +760,15 @@ def carriers(
             show_default=False,
         ),
     ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            metavar="CARRIER",
+            help="Make one real call: do the credentials work (pandapon: which signing recipe)?",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
@@ -776,6 +785,10 @@ def carriers(
 
     st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = sys.stdout
+    if check is not None:
+        from waypost.imports import check_command
+
+        raise typer.Exit(check_command(check, st.config(), st.timeout, _cache(), as_json, out))
     if detect or numbers:
         if not detect or not numbers:
             raise UsageError("use --detect NUMBER... to rank the carriers for numbers")

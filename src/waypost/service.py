@@ -408,3 +408,16 @@ def remote_couriers(
     return asyncio.run(
         _with_adapter(name, config, lambda a: a.couriers(lang), timeout=timeout, cache=cache)
     )
+
+
+def check(name: str, config: Config, *, timeout: float, cache: Cache | None) -> dict[str, Any]:
+    """One real call that says whether the credentials work (``carriers --check``)."""
+    if config.missing(name):
+        raise MissingCredentials(
+            f"{name} is not configured, so its credentials cannot be checked",
+            hint=f"run `waypost config set carriers.{name}.{config.missing(name)[0].key}`",
+        )
+    result: dict[str, Any] = asyncio.run(
+        _with_adapter(name, config, lambda a: a.check(), timeout=timeout, cache=cache)
+    )
+    return result

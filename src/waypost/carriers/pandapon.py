@@ -9,14 +9,12 @@ API takes one.
 
 Signing (system parameters travel in HTTP headers: ``access-key``, ``timestamp``, ``nonce-str``,
 ``user-id``, ``signature``). The manual marks ``access-key``, ``timestamp`` and ``nonce-str`` as
-signed, but its "Parameter signature" section could not be read, so **the recipe in** ``sign`` **is
-an ASSUMPTION** (variant A of the research notes, consistent with the docs' 32-character
-upper-case sample signature and 13-digit sample timestamp)::
-
-    UPPER(HEX(MD5("access-key=<ak>&nonce-str=<nonce>&timestamp=<ms>&secret=<secret>")))
-
-Business parameters are not signed. ``sign`` is the one place to change when the real recipe is
-known. The secret only ever enters that hash.
+signed, but the string that is hashed is not published: ``pandapon_sign`` holds the candidate
+recipes, and ``carriers.pandapon.signature`` (``auto`` by default) picks one. ``auto`` starts with
+the recipe the account accepted before (the state store remembers it), else ``pairs``, and tries
+the next candidate only when PandaPon answers "signature invalid" (or, before any recipe was
+accepted, rejects a timestamp the next candidate writes in another unit), at most once each per
+request. Business parameters are not signed. The secret only ever enters that hash.
 
 Quirks:
 
@@ -36,7 +34,6 @@ Quirks:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import secrets
 import time
@@ -44,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
+from waypost.carriers import pandapon_sign
 from waypost.carriers._parse import (
     WordRules,
     as_dict,
@@ -100,6 +98,13 @@ INFO = CarrierInfo(
         base_url(DEFAULT_BASE_URL),
         timezone("Asia/Shanghai"),
         rate("rate", DEFAULT_RATE, "the PandaPon API (the real limit is not documented)"),
+        Setting(
+            "signature",
+            "request signing recipe: auto (find and remember the one the account accepts), "
+            "pairs or concat",
+            default=pandapon_sign.AUTO,
+            choices=pandapon_sign.CHOICES,
+        ),
     ),
     patterns=(
         Pattern(
@@ -212,7 +217,7 @@ STEP_RULES = WordRules(
     )
 )
 
-Kind = Literal["auth", "clock", "replay", "not_found", "rate", "error"]
+Kind = Literal["auth", "signature", "clock", "replay", "not_found", "rate", "error"]
 
 # Error codes of the sandbox (PandaPon's own table is not public): assumed, kept in one place.
 CODE_KINDS: dict[str, Kind] = {
@@ -220,7 +225,7 @@ CODE_KINDS: dict[str, Kind] = {
     "403": "auth",
     "1001": "auth",  # missing or malformed system header
     "1002": "auth",  # unknown access-key or user-id
-    "1003": "auth",  # signature mismatch
+    "1003": "signature",  # signature mismatch
     "1004": "clock",  # timestamp more than 600 s from the server's clock
     "1005": "replay",  # nonce-str already used
     "4004": "not_found",  # no such order
@@ -229,6 +234,7 @@ CODE_KINDS: dict[str, Kind] = {
 
 _WORDS: tuple[tuple[str, Kind], ...] = (
     (r"nonce|重放|replay", "replay"),
+    (r"签名|验签|signature|\bsign\b", "signature"),
     (r"timestamp|时间戳|请求已过期|request expired", "clock"),
     (
         r"签名|signature|access[-_ ]?key|user[-_ ]?id|secret|鉴权|认证|授权|unauthori|"
@@ -243,22 +249,18 @@ WORD_KINDS: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
 )
 
 _DIGITS = re.compile(r"\d+")
+# The order id ``carriers --check`` asks for: digits, so it passes the parameter check, and no
+# real order, so an accepted signature answers "order does not exist" and reads nothing.
+CHECK_ORDER = "1"
 
 
-def sign(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
-    """The ``signature`` header: ASSUMED recipe, MD5 of the sorted signed fields plus the secret.
-
-    ``UPPER(HEX(MD5("access-key=<ak>&nonce-str=<nonce>&timestamp=<ts>&secret=<secret>")))``;
-    business parameters are not signed. PandaPon's manual could not be read on this point: when
-    the real recipe is known, this function is the one place to change.
-    """
-    base = f"access-key={access_key}&nonce-str={nonce}&timestamp={timestamp}&secret={secret}"
-    # MD5 is what the API's 32-hex signature needs; it is not our choice.
-    return hashlib.md5(base.encode("utf-8")).hexdigest().upper()  # noqa: S324
+def sign(access_key: str, secret: str, timestamp: str, nonce: str, recipe: str = "pairs") -> str:
+    """The ``signature`` header by one of the candidate recipes (``pandapon_sign``)."""
+    return pandapon_sign.BY_NAME[recipe].sign(access_key, secret, timestamp, nonce)
 
 
 def signed_headers(
-    access_key: str, secret: str, user_id: str, timestamp: str, nonce: str
+    access_key: str, secret: str, user_id: str, timestamp: str, nonce: str, recipe: str = "pairs"
 ) -> dict[str, str]:
     """The five system-parameter headers of one request."""
     return {
@@ -266,7 +268,7 @@ def signed_headers(
         "timestamp": timestamp,
         "nonce-str": nonce,
         "user-id": user_id,
-        "signature": sign(access_key, secret, timestamp, nonce),
+        "signature": sign(access_key, secret, timestamp, nonce, recipe),
     }
 
 
@@ -299,13 +301,23 @@ def _code(value: Any) -> str:
 
 
 def classify(code: str, msg: str | None) -> Kind:
-    """What an error envelope means: by its code first, else by its message."""
+    """What an error envelope means: by its code first, else by its message; a generic auth
+    code whose message speaks of the signature is a signature rejection."""
+    by_words = next((k for p, k in WORD_KINDS if msg and p.search(msg)), None)
     if code in CODE_KINDS:
-        return CODE_KINDS[code]
-    for pattern, kind in WORD_KINDS:
-        if msg and pattern.search(msg):
-            return kind
-    return "error"
+        kind = CODE_KINDS[code]
+        return "signature" if kind == "auth" and by_words == "signature" else kind
+    return by_words or "error"
+
+
+def rejection(payload: Any) -> Kind | None:
+    """The kind of an error envelope (None for success or anything that is no envelope)."""
+    if not isinstance(payload, dict) or "code" not in payload:
+        return None
+    code = _code(payload.get("code"))
+    if code in SUCCESS_CODES:
+        return None
+    return classify(code, text(payload.get("msg")))
 
 
 def envelope_error(code: str, msg: str | None, request_id: str | None) -> CarrierError:
@@ -314,6 +326,14 @@ def envelope_error(code: str, msg: str | None, request_id: str | None) -> Carrie
     ref = f"; requestId {request_id}" if request_id else ""
     detail = f"code {code or '?'}: {words}{ref}"
     kind = classify(code, msg)
+    if kind == "signature":
+        return AuthError(
+            f"{NAME}: credentials rejected ({detail})",
+            carrier=NAME,
+            hint="PandaPon refused the request signature: check carriers.pandapon.secret and "
+            "access_key; `waypost carriers --check pandapon` says which signing recipe the "
+            "account accepts (carriers.pandapon.signature)",
+        )
     if kind == "auth":
         return AuthError(
             f"{NAME}: credentials rejected ({detail})",
@@ -523,24 +543,104 @@ class Adapter:
     def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
         self.settings = settings
         self.session = session
+        self.cache = cache
         self.url = str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.rate = float(settings.get("rate") or DEFAULT_RATE)
         self.nonce: Callable[[], str] = new_nonce
-        self.clock: Callable[[], str] = now_ms
+        self.clock: Callable[[], float] = time.time
+        self._chooser: pandapon_sign.Chooser | None = None
 
-    def _sign_request(self, request: httpx.Request) -> httpx.Request:
-        # Signed as each attempt leaves (after the rate limiter): a retry gets a fresh nonce.
-        request.headers.update(
-            signed_headers(
-                str(self.settings["access_key"]),
-                str(self.settings["secret"]),
-                str(self.settings["user_id"]),
-                self.clock(),
-                self.nonce(),
+    @property
+    def chooser(self) -> pandapon_sign.Chooser:
+        """The signing recipe in use; ``auto`` starts from the one the state store remembers."""
+        if self._chooser is None:
+            setting = pandapon_sign.parse_setting(self.settings.get("signature"))
+            remembered = None
+            if setting == pandapon_sign.AUTO and self.cache is not None:
+                value = self.cache.get(pandapon_sign.STATE_NAMESPACE, self._state_key())
+                remembered = value if isinstance(value, str) else None
+            self._chooser = pandapon_sign.Chooser(setting, remembered)
+        return self._chooser
+
+    def _state_key(self) -> str:
+        return pandapon_sign.state_key(str(self.settings["access_key"]))
+
+    def _signer(self, recipe: pandapon_sign.Recipe) -> Callable[[httpx.Request], httpx.Request]:
+        def sign_request(request: httpx.Request) -> httpx.Request:
+            # Signed as each attempt leaves (after the rate limiter): a retry gets a fresh nonce.
+            request.headers.update(
+                signed_headers(
+                    str(self.settings["access_key"]),
+                    str(self.settings["secret"]),
+                    str(self.settings["user_id"]),
+                    recipe.timestamp(self.clock),
+                    self.nonce(),
+                    recipe.name,
+                )
             )
-        )
-        return request
+            return request
+
+        return sign_request
+
+    def _mismatch(self, kind: Kind | None, used: pandapon_sign.Recipe) -> bool:
+        """Could this rejection mean the wrong recipe? "Signature invalid" always; a rejected
+        timestamp only before any recipe was accepted and when another one writes it otherwise."""
+        chooser = self.chooser
+        if kind == "signature":
+            return True
+        if kind != "clock" or chooser.pinned or chooser.accepted is not None:
+            return False
+        untried = [n for n in chooser.order if n not in chooser.tried]
+        return any(pandapon_sign.BY_NAME[n].unit != used.unit for n in untried)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        limiter: RateLimiter | None,
+        **kwargs: Any,
+    ) -> Any:
+        """One signed call; returns the decoded answer (success or error envelope).
+
+        With ``signature = "auto"``, an answer that says the signature is wrong is asked again
+        with the next untried recipe (each at most once per call); the first recipe accepted
+        is remembered in the state store.
+        """
+        from waypost.http import read_answer
+
+        chooser = self.chooser
+        payload: Any = None
+        first: Any = None  # the first "wrong recipe" answer: the one to report if none works
+        for _ in pandapon_sign.RECIPES:
+            recipe = chooser.current
+            response = await self.session.request(
+                NAME,
+                method,
+                self.url + path,
+                limiter=limiter,
+                max_connections=INFO.max_connections,
+                auth=self._signer(recipe),
+                **kwargs,
+            )
+            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
+            kind = rejection(payload)
+            if self._mismatch(kind, recipe) or (first is not None and kind == "clock"):
+                first = payload if first is None or rejection(first) != "signature" else first
+                if chooser.rejected(recipe.name):
+                    continue
+                return first
+            if kind in (None, "not_found"):
+                self._accepted(recipe.name)
+            return payload
+        return first if first is not None else payload
+
+    def _accepted(self, name: str) -> None:
+        chooser = self.chooser
+        if chooser.worked(name) and not chooser.pinned and name != chooser.remembered:
+            if self.cache is not None:
+                self.cache.put(pandapon_sign.STATE_NAMESPACE, self._state_key(), name)
+            chooser.remembered = name
 
     async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         """Answer every query, one request per order id, concurrently."""
@@ -570,17 +670,66 @@ class Adapter:
     async def _fetch(
         self, order_id: str, platform: Platform, limiter: RateLimiter | None
     ) -> list[Shipment]:
+        path, params = build_request(platform, order_id)
+        payload = await self.call("GET", path, limiter, params=params)
+        return parse_response(payload, order_id, platform, self.tz)
+
+    async def orders(self, platform: Platform, start: float, end: float, page: int) -> Any:
+        """One page of the 1688 or Taobao order list (``pandapon_orders``); errors raise."""
+        from waypost.carriers import pandapon_orders as lists
+
+        path, body = lists.build_orders_request(platform, start, end, page)
+        payload = await self.call(
+            "POST", path, self.session.limiter(NAME, "api", self.rate), json=body
+        )
+        envelope = as_dict(payload)
+        if "code" not in envelope:
+            raise ProtocolError(f"{NAME}: answer without a 'code' field", carrier=NAME)
+        code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
+        if code not in SUCCESS_CODES:
+            err = envelope_error(code, msg, text(envelope.get("requestId")))
+            err.message = self.session.redact(err.message)
+            raise err
+        return lists.parse_orders(envelope.get("data"), platform, page, tz=self.tz)
+
+    async def check(self) -> dict[str, Any]:
+        """Which signing recipe the account accepts: one call per recipe until one is accepted
+        (an unknown order id, so nothing real is read), whatever ``signature`` says."""
         from waypost.http import read_answer
 
-        path, params = build_request(platform, order_id)
-        response = await self.session.request(
-            NAME,
-            "GET",
-            self.url + path,
-            limiter=limiter,
-            max_connections=INFO.max_connections,
-            params=params,
-            auth=self._sign_request,
-        )
-        payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
-        return parse_response(payload, order_id, platform, self.tz)
+        path, params = build_request("1688", CHECK_ORDER)
+        tried: list[dict[str, Any]] = []
+        for name in pandapon_sign.RECIPES:
+            recipe = pandapon_sign.BY_NAME[name]
+            response = await self.session.request(
+                NAME,
+                "GET",
+                self.url + path,
+                max_connections=1,
+                params=params,
+                auth=self._signer(recipe),
+            )
+            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
+            kind = rejection(payload)
+            envelope = as_dict(payload)
+            tried.append(
+                {
+                    "recipe": name,
+                    "accepted": kind in (None, "not_found"),
+                    "code": _code(envelope.get("code")) or None,
+                    "msg": text(envelope.get("msg")),
+                    "request_id": text(envelope.get("requestId")),
+                }
+            )
+            if kind in (None, "not_found"):
+                self._chooser = None
+                chooser = self.chooser
+                if not chooser.pinned:
+                    self._accepted(name)
+                setting = pandapon_sign.parse_setting(self.settings.get("signature"))
+                return {"accepted": name, "setting": setting, "tried": tried}
+            if kind not in ("signature", "clock"):
+                code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
+                raise envelope_error(code, msg, text(envelope.get("requestId")))
+        setting = pandapon_sign.parse_setting(self.settings.get("signature"))
+        return {"accepted": None, "setting": setting, "tried": tried}

@@ -9,13 +9,22 @@ Two paths, both ``GET``:
   ``data`` is ``{purchaseOrderOuterId, pnmLogisticsDetails[]}``, traces newest first as in the
   docs' example, ``developId`` a string as in the v1 docs.
 
-Every request must carry the system headers ``access-key``, ``timestamp`` (UTC milliseconds),
-``nonce-str`` (32 characters), ``user-id`` and ``signature``. PandaPon's signature recipe is not
-public; the sandbox verifies the same ASSUMED recipe as the client, written out separately here
-so that the two can be compared: ``UPPER(HEX(MD5(k=v of access-key, nonce-str, timestamp in
-ASCII order, joined by "&", then "&secret=<secret>")))``. Checks, in order: rate limit, headers
-present, access-key and user-id known, timestamp within 600 s, signature, nonce not used in the
-last 600 s (a nonce is spent only by a request whose signature verified).
+Every request must carry the system headers ``access-key``, ``timestamp``, ``nonce-str`` (32
+characters), ``user-id`` and ``signature``. PandaPon's signature recipe is not public, so the
+sandbox can be told which of the two candidates it accepts (``WAYPOST_SANDBOX_PANDAPON_SIGNATURE``
+or ``POST /_sandbox/pandapon/config {"signature": ...}``), each written out here independently
+of the client's code:
+
+* ``pairs`` (the default): ``UPPER(HEX(MD5(k=v of access-key, nonce-str, timestamp in ASCII
+  order, joined by "&", then "&secret=<secret>")))`` with the timestamp in UTC milliseconds;
+* ``concat``: ``UPPER(HEX(MD5(access-key, timestamp, nonce-str, secret concatenated)))`` with the
+  timestamp in UTC seconds; it reads a 13-digit timestamp as milliseconds for the 600 s window,
+  so that a request signed the other way fails at the signature (1003), not at the clock;
+* ``any``: either.
+
+Checks, in order: rate limit, headers present, access-key and user-id known, timestamp within
+600 s, signature, nonce not used in the last 600 s (a nonce is spent only by a request whose
+signature verified).
 
 PandaPon's error-code table is not public either. Errors answer the documented envelope
 ``{requestId, code, developId, msg, data: null}`` with HTTP 200 and these codes (the sandbox's
@@ -46,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import time
 import uuid
@@ -196,6 +206,15 @@ def expected_signature(access_key: str, secret: str, timestamp: str, nonce: str)
     return hashlib.md5(base.encode("utf-8")).hexdigest().upper()  # noqa: S324
 
 
+def expected_concat_signature(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
+    """The ``concat`` candidate: the four values run together, in this order, then MD5."""
+    joined = "".join((access_key, timestamp, nonce, secret))
+    return hashlib.md5(joined.encode("utf-8")).hexdigest().upper()  # noqa: S324 (the API's)
+
+
+SIGNATURES = ("pairs", "concat", "any")
+
+
 def _stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -213,7 +232,11 @@ class App:
         self.sandbox = sandbox
         self.nonces: dict[tuple[str, str], int] = {}
         self.request_ids: list[str] = []
+        # The ``timestamp`` header of every call that passed the rate limit (tests read it).
+        self.stamps: list[str] = []
         self.orders: dict[tuple[str, str], Order] = {}
+        wanted = os.environ.get("WAYPOST_SANDBOX_PANDAPON_SIGNATURE", "pairs").strip().lower()
+        self.signature = wanted if wanted in SIGNATURES else "pairs"
         now = self._now()
         for order in (
             self._order_1688(
@@ -418,6 +441,23 @@ class App:
                     return parcel, order
         return None, None
 
+    def control(self, action: str, request: Request) -> Reply:
+        """``/_sandbox/pandapon/config``: which signing recipe to accept, how many listed orders."""
+        try:
+            body = request.json() if request.body else {}
+        except ValueError:
+            body = None
+        if action != "config" or request.method != "POST" or not isinstance(body, dict):
+            return Reply.json({"ok": False, "error": "POST a JSON object to config"}, 400)
+        with self.sandbox.lock:
+            if "signature" in body:
+                if body["signature"] not in SIGNATURES:
+                    return Reply.json(
+                        {"ok": False, "error": "signature: pairs, concat or any"}, 400
+                    )
+                self.signature = body["signature"]
+            return Reply.json({"ok": True, "signature": self.signature})
+
     def _envelope(self, code: int, msg: str, data: Any, develop_id: Any = None) -> dict[str, Any]:
         request_id = uuid.uuid4().hex
         with self.sandbox.lock:
@@ -447,10 +487,23 @@ class App:
         if access_key != ACCESS_KEY or headers["user-id"] != USER_ID:
             return self._error(1002, "access-key或user-id无效 / invalid access-key or user-id")
         now_ms = int(time.time() * 1000)
-        if not timestamp.isdigit() or abs(now_ms - int(timestamp)) > WINDOW_MS:
+        seconds = self.signature == "concat" or (self.signature == "any" and len(timestamp) <= 11)
+        sent_ms = int(timestamp) if timestamp.isdigit() else -WINDOW_MS * 10
+        if seconds and len(timestamp) <= 11:
+            sent_ms *= 1000
+        if abs(now_ms - sent_ms) > WINDOW_MS:
             return self._error(1004, "请求已过期 / timestamp expired (more than 600 s off UTC)")
-        expected = expected_signature(ACCESS_KEY, SIGNING_KEY, timestamp, nonce)
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        accepted = {
+            "pairs": [expected_signature],
+            "concat": [expected_concat_signature],
+            "any": [expected_signature, expected_concat_signature],
+        }[self.signature]
+        if not any(
+            hmac.compare_digest(
+                signature.encode(), f(ACCESS_KEY, SIGNING_KEY, timestamp, nonce).encode()
+            )
+            for f in accepted
+        ):
             return self._error(1003, "签名错误 / signature verification failed")
         with self.sandbox.lock:
             for key, seen in list(self.nonces.items()):
@@ -470,6 +523,8 @@ class App:
         if not self.sandbox.admit(self.name, "api", RATE, at=request.arrived):
             entry.rejected = True
             return self._error(429, "请求过于频繁 / too many requests", 429)
+        with self.sandbox.lock:
+            self.stamps.append(dict(request.headers).get("timestamp", ""))
         refused = self._authenticate(dict(request.headers))
         if refused is not None:
             return refused
