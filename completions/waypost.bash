@@ -7,11 +7,11 @@ _waypost() {
         word=${COMP_WORDS[i]}
         if ((skip)); then skip=0; continue; fi
         case "$path:$word" in
-            *:--carrier|"carriers":--check|*:--color|*:--config|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--status|*:--timeout|*:--tz|*:-c) skip=1; continue ;;
+            *:--carrier|"carriers":--check|*:--color|*:--config|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--platform|*:--port|"carriers":--remote|*:--since|*:--status|*:--timeout|*:--tz|*:-c) skip=1; continue ;;
             *:-*) continue ;;
         esac
         case "$path" in
-            "") [[ " carriers config list remove sandbox schema track watch " == *" $word "* ]] && path="$word" ;;
+            "") [[ " carriers config import link list remove sandbox schema track watch " == *" $word "* ]] && path="$word" ;;
             "config") [[ " init path set show unset " == *" $word "* ]] && path="config $word" ;;
         esac
     done
@@ -19,7 +19,7 @@ _waypost() {
         *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
         *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found unknown" -- "$cur")); return ;;
         *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "carriers":--check|*:--color|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--port|"carriers":--remote|*:--timeout|*:--tz) return ;;
+        "carriers":--check|*:--color|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--platform|*:--port|"carriers":--remote|*:--since|*:--timeout|*:--tz) return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
@@ -31,6 +31,8 @@ _waypost() {
             "config set") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "config show") COMPREPLY=($(compgen -W "--json --config --help" -- "$cur")) ;;
             "config unset") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+            "import") COMPREPLY=($(compgen -W "--since --platform --label --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "link") COMPREPLY=($(compgen -W "--undo --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "list") COMPREPLY=($(compgen -W "--all -a --status --json --jsonl --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "remove") COMPREPLY=($(compgen -W "--remote --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --faults -v --verbose --help" -- "$cur")) ;;
@@ -41,10 +43,10 @@ _waypost() {
         return
     fi
     case "$path" in
-        "") COMPREPLY=($(compgen -W "carriers config list remove sandbox schema track watch" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "carriers config import link list remove sandbox schema track watch" -- "$cur")) ;;
         "config") COMPREPLY=($(compgen -W "init path set show unset" -- "$cur")) ;;
-        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout" -- "$cur")) ;;
-        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout" -- "$cur")) ;;
+        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval watch.import watch.follow_legs http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout" -- "$cur")) ;;
+        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval watch.import watch.follow_legs http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout" -- "$cur")) ;;
         "remove") local n; COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <(waypost list --all 2>/dev/null | cut -f2 | LC_ALL=C grep -E '^[A-Za-z0-9][A-Za-z0-9-]*$') ;;
     esac
 }

@@ -863,6 +863,106 @@ def carriers(
         render.carriers_overview(rows, out, _width(out))
 
 
+@app.command(
+    epilog="Examples:\n\n"
+    "  waypost link 4318765290123 ils:3676E4043665 trackingmore:usps:9400111899223197428490\n\n"
+    "  waypost link --undo 3676E4043665"
+)
+def link(
+    numbers: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NUMBER...",
+            help="The legs in the order the parcel travels (as `track` takes them; saved if "
+            "not watched yet); with --undo, legs whose journey to dissolve.",
+        ),
+    ],
+    undo: Annotated[
+        bool, typer.Option("--undo", help="Dissolve the journey of each NUMBER.")
+    ] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Link watched shipments as the ordered legs of one journey (track and list show it whole)."""
+    from waypost.journeys import link_command
+
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
+    with _store(required=True) as store:
+        lines = link_command(numbers, undo, store, st.config(), timeout=st.timeout, say=say)
+    from waypost import safe
+
+    sys.stdout.writelines(safe.lines(line) + "\n" for line in lines)
+
+
+@app.command(
+    "import",
+    epilog="Examples:\n\n  waypost import pandapon\n\n"
+    "  waypost import pandapon --since 2w --platform 1688\n\n"
+    "  waypost import pandapon --since 2026-11-01 --json | jq '.import.new[].order_id'",
+)
+def import_(
+    carrier: Annotated[
+        str, typer.Argument(metavar="CARRIER", help="Where to import from: pandapon.")
+    ],
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            metavar="DURATION|DATE",
+            help="Orders placed since: 30d, 2w, 12h, or 2026-11-01 (UTC).",
+        ),
+    ] = "30d",
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform", metavar="1688|taobao", help="Only this platform.", show_default=False
+        ),
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label",
+            metavar="TEXT",
+            help="Name every imported order (default: product title and shop).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Add every order of an account in a window to the watch list (shipped or not)."""
+    from waypost.imports import import_command
+
+    st = _merge(config, timeout, no_color, verbose, quiet, color, debug)
+    with _store(required=True) as store:
+        code = import_command(
+            carrier,
+            store,
+            st.config(),
+            since=since,
+            platform=platform,
+            label=label,
+            timeout=st.timeout,
+            as_json=as_json,
+            out=sys.stdout,
+            warn=say,
+        )
+    raise typer.Exit(code)
+
+
 @app.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
 def schema(version: VersionOpt = False) -> None:
     """Print the JSON Schema of the `track --json` document (and of one `--jsonl` line)."""

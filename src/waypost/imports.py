@@ -267,6 +267,44 @@ def watch_import(store: Store, config: Config, *, timeout: float, warn: Any) -> 
     return summary
 
 
+def import_command(
+    carrier: str,
+    store: Store,
+    config: Config,
+    *,
+    since: str,
+    platform: str | None,
+    label: str | None,
+    timeout: float,
+    as_json: bool,
+    out: IO[str],
+    warn: Any,
+) -> int:
+    """``waypost import CARRIER``: check the arguments, import, print the summary; the exit code
+    (1 when some orders' logistics could not be read: they are watched as pending)."""
+    from waypost import render
+
+    if carrier.lower() != "pandapon":
+        raise UsageError(f"cannot import from {carrier!r}: only pandapon has order lists")
+    if platform is not None and platform.lower() not in PLATFORMS:
+        raise UsageError(f"--platform {platform!r}: use 1688 or taobao")
+    if label is not None and not label.strip():
+        raise UsageError("--label is empty")
+    now = time.time()
+    start = parse_since(since, now)
+    platforms = [platform.lower()] if platform else list(PLATFORMS)
+    summary = run_import(
+        store, config, since=start, platforms=platforms, label=label, timeout=timeout, now=now
+    )
+    if as_json:
+        out.write(render.dumps(summary.document()) + "\n")
+    else:
+        out.writelines(line + "\n" for line in summary.lines())
+    for problem in summary.failed:
+        warn(f"waypost: warning: {problem} (watched as pending; `watch` asks again)")
+    return 1 if summary.failed else 0
+
+
 def check_command(
     name: str, config: Config, timeout: float, cache: Cache, as_json: bool, out: IO[str]
 ) -> int:

@@ -90,6 +90,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2 -> 3 ("journeys"): shipments linked as the ordered legs of one journey (`waypost link`).
+    """
+    CREATE TABLE journeys (id TEXT PRIMARY KEY, created REAL NOT NULL);
+    ALTER TABLE watched ADD COLUMN journey TEXT REFERENCES journeys (id) ON DELETE SET NULL;
+    ALTER TABLE watched ADD COLUMN leg INTEGER;
+    CREATE INDEX watched_journey ON watched (journey, leg);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(

@@ -210,6 +210,7 @@ def refresh(
                 continue
             if row is None and mine:
                 row = store.adopt(mine[0], s)
+                _shipped(store, mine, row)
             if row is None:
                 continue
             if _knows_less(s, row):
@@ -218,6 +219,18 @@ def refresh(
                 answered.append((row, s))
     store.touch(untouched)
     return report, answered
+
+
+def _shipped(store: Store, rows: list[Watched], parcel: Watched) -> None:
+    """An order watched as one pending shipment (numbered by its order id) has shipped: its
+    parcel takes the place of that stand-in (label, journey leg), which goes."""
+    from waypost import journeys
+
+    for stand_in in [r for r in rows if r.order_id and r.number == r.order_id]:
+        if stand_in.id != parcel.id:
+            journeys.replace(store, stand_in, parcel)
+            store.remove([stand_in])
+            rows.remove(stand_in)
 
 
 def _carrier_of(result: Result) -> str:
@@ -267,7 +280,9 @@ def run_pass(
     """Refresh, print only the news, hand it to every channel, then commit each shipment.
     ``on_answers`` runs once every carrier has answered, before anything is printed."""
     from waypost import render
+    from waypost.imports import watch_import
 
+    watch_import(store, config, timeout=timeout, warn=warn)
     report, answered = refresh(
         store,
         config,

@@ -109,12 +109,12 @@ class OrderPage:
 
 
 def build_orders_request(
-    platform: Platform, start: float, end: float, page: int, size: int = PAGE_SIZE
+    platform: Platform, start: float, end: float, page: int, size: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     """Path and JSON body of one order-list page (times are Unix seconds)."""
     body = {
         "pageNo": page,
-        "pageSize": size,
+        "pageSize": size or PAGE_SIZE,
         "createStartTime": int(start * 1000),
         "createEndTime": int(end * 1000),
     }
@@ -231,12 +231,13 @@ def _records(data: Any) -> tuple[list[Any], int | None]:
 
 
 def parse_orders(
-    data: Any, platform: Platform, page: int, size: int = PAGE_SIZE, tz: tzinfo | None = None
+    data: Any, platform: Platform, page: int, size: int | None = None, tz: tzinfo | None = None
 ) -> OrderPage:
     """The ``data`` of one successful order-list answer -> one OrderPage (never raises).
 
     There is a next page when this one was full and the total (where given) is not reached.
     """
+    size = size or PAGE_SIZE
     records, total = _records(data)
     orders = [o for r in records for o in parse_order(r, platform, tz)]
     more = len(records) >= size > 0 and (total is None or page * size < total)

@@ -75,6 +75,21 @@ SIGNING_KEY = "sandbox-pandapon-secret-8d41c0b7e2"
 DEVELOP_ID = "1023561483696472885"
 PATH_1688 = "/v2/alibaba/order/logistics"
 PATH_TAOBAO = "/open/order/logistics/detail/get"
+PATH_ORDERS_1688 = "/v2/alibaba/order/page"
+PATH_ORDERS_TAOBAO = "/open/order/queryList"
+MAX_PAGE_SIZE = 100
+# Demo orders' (created hours ago, product title, shop); listed by both order-list endpoints.
+LISTED: dict[str, tuple[int, str, str]] = {
+    "2542285634920880794": (60, "收纳盒 加厚款 带盖", "义乌市佳美日用品厂"),
+    "3318459201774650021": (40, "蓝牙耳机 运动款", "深圳市声悦电子有限公司"),
+    "2205513879640221987": (130, "纯棉T恤 男款 白色", "广州市白云区衣尚服装厂"),
+    "2694057731265508832": (20, "陶瓷马克杯 400ml", "潮州市瓷都陶瓷有限公司"),
+    "1977364520886112043": (90, "手机壳 iPhone 15", "温州市瓯海区壳优配件厂"),
+    "200033789041": (36, "儿童保温杯 316不锈钢", "萌趣母婴旗舰店"),
+    "200048859480": (80, "办公椅 人体工学", "椅家家具专营店"),
+}
+UNPAID = "2694057731265508000"
+CANCELLED = "2694057731265508111"
 WINDOW_MS = 600_000
 RATE = 5
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -196,6 +211,10 @@ class Order:
     order_id: str
     parcels: list[Parcel]
     outer_id: str = ""
+    created: datetime | None = None
+    title: str = ""
+    shop: str = ""
+    status: str = ""  # a fixed trade status (unpaid, cancelled); else derived from the parcels
 
 
 def expected_signature(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
@@ -265,7 +284,21 @@ class App:
                 now,
             ),
         ):
+            hours, order.title, order.shop = LISTED[order.order_id]
+            order.created = now - timedelta(hours=hours)
             self.orders[(order.platform, order.order_id)] = order
+        for order_id, status, hours in ((UNPAID, "waitbuyerpay", 5), (CANCELLED, "cancel", 50)):
+            self.orders[("1688", order_id)] = Order(
+                "1688",
+                order_id,
+                [],
+                created=now - timedelta(hours=hours),
+                title="U盘 64G",
+                shop="深圳市存储科技有限公司",
+                status=status,
+            )
+        # How many synthetic 1688 orders (9000...001 upwards) the order lists add (benchmarks).
+        self.listed_synthetic = int(os.environ.get("WAYPOST_SANDBOX_PANDAPON_ORDERS", "0") or 0)
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """Orders worth trying."""
@@ -456,6 +489,11 @@ class App:
                         {"ok": False, "error": "signature: pairs, concat or any"}, 400
                     )
                 self.signature = body["signature"]
+            if "orders" in body:
+                self.listed_synthetic = max(0, int(body["orders"]))
+                return Reply.json(
+                    {"ok": True, "signature": self.signature, "orders": self.listed_synthetic}
+                )
             return Reply.json({"ok": True, "signature": self.signature})
 
     def _envelope(self, code: int, msg: str, data: Any, develop_id: Any = None) -> dict[str, Any]:
@@ -516,9 +554,10 @@ class App:
 
     def handle(self, request: Request, entry: LogEntry) -> Reply:
         """Answer one call."""
-        if request.path not in (PATH_1688, PATH_TAOBAO):
+        lists = (PATH_ORDERS_1688, PATH_ORDERS_TAOBAO)
+        if request.path not in (PATH_1688, PATH_TAOBAO, *lists):
             return _spring_error(404, "Not Found", request.path)
-        if request.method != "GET":
+        if request.method != ("POST" if request.path in lists else "GET"):
             return _spring_error(405, "Method Not Allowed", request.path)
         if not self.sandbox.admit(self.name, "api", RATE, at=request.arrived):
             entry.rejected = True
@@ -528,6 +567,9 @@ class App:
         refused = self._authenticate(dict(request.headers))
         if refused is not None:
             return refused
+        if request.path in lists:
+            platform = "taobao" if request.path == PATH_ORDERS_TAOBAO else "1688"
+            return self._order_page(platform, request)
         platform, param = (
             ("taobao", "subPurchaseOrderId") if request.path == PATH_TAOBAO else ("1688", "orderId")
         )
@@ -544,6 +586,92 @@ class App:
             if platform == "taobao":
                 return Reply.json(self._envelope(200, "成功", self._taobao_data(order), DEVELOP_ID))
             return Reply.json(self._envelope(200, "成功", self._data_1688(order), int(DEVELOP_ID)))
+
+    def _listed(self, platform: str) -> list[Order]:
+        """The orders an order list shows, newest first (demo orders, then synthetic ones)."""
+        now = self._now()
+        with self.sandbox.lock:
+            found = [o for o in self.orders.values() if o.platform == platform and o.created]
+            if platform == "1688":
+                for i in range(1, self.listed_synthetic + 1):
+                    order = self._lookup("1688", f"9{i:018d}")
+                    if order is None:
+                        continue
+                    if order.created is None:
+                        seed = _seed(order.order_id)
+                        order.created = now - timedelta(minutes=30 + i * 17 % (20 * 24 * 60))
+                        order.title, order.shop = f"样品 {seed % 1000:03d}", f"工厂 {seed % 97:02d}"
+                        found.append(order)
+        return sorted(found, key=lambda o: (o.created or now, o.order_id), reverse=True)
+
+    @staticmethod
+    def _trade_status(order: Order) -> str:
+        if order.status:
+            return order.status
+        if order.platform == "taobao":
+            return "WAIT_BUYER_CONFIRM_GOODS" if order.parcels else "WAIT_SELLER_SEND_GOODS"
+        if not order.parcels:
+            return "waitsellersend"
+        return "success" if all(p.status == "SIGN" for p in order.parcels) else "waitbuyerreceive"
+
+    def _record(self, order: Order) -> dict[str, Any]:
+        created = order.created or self._now()
+        status = self._trade_status(order)
+        if order.platform == "taobao":
+            return {
+                "purchaseOrderId": order.outer_id,
+                "status": status,
+                "createTime": int(created.timestamp() * 1000),
+                "shopName": order.shop,
+                "subOrders": [
+                    {
+                        "subPurchaseOrderId": order.order_id,
+                        "itemTitle": order.title,
+                        "status": status,
+                        "quantity": 1,
+                    }
+                ],
+            }
+        return {
+            "orderId": order.order_id,
+            "status": status,
+            "createTime": _stamp(created),
+            "sellerCompanyName": order.shop,
+            "productItems": [{"name": order.title, "quantity": 2, "price": "12.50"}],
+        }
+
+    def _order_page(self, platform: str, request: Request) -> Reply:
+        """One page of an order list: ``pageNo`` from 1, ``pageSize`` 1..100, creation window
+        ``createStartTime``/``createEndTime`` in UTC milliseconds (either may be left out)."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._error(400, "参数错误 / the body must be a JSON object")
+        page: Any = body.get("pageNo", 1)
+        size: Any = body.get("pageSize")
+        bounds = [body.get("createStartTime"), body.get("createEndTime")]
+
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not (whole(page) and whole(size)) or not 1 <= size <= MAX_PAGE_SIZE or page < 1:
+            return self._error(400, f"参数错误 / pageNo >= 1 and pageSize 1..{MAX_PAGE_SIZE}")
+        if any(b is not None and not whole(b) for b in bounds):
+            return self._error(400, "参数错误 / createStartTime and createEndTime are milliseconds")
+        low, high = bounds
+        listed = [
+            o
+            for o in self._listed(platform)
+            if o.created is not None
+            and (low is None or o.created.timestamp() * 1000 >= low)
+            and (high is None or o.created.timestamp() * 1000 <= high)
+        ]
+        records = [self._record(o) for o in listed[(page - 1) * size : page * size]]
+        data = {"pageNo": page, "pageSize": size, "total": len(listed), "records": records}
+        develop = DEVELOP_ID if platform == "taobao" else int(DEVELOP_ID)
+        return Reply.json(self._envelope(200, "成功", data, develop))
 
     @staticmethod
     def _data_1688(order: Order) -> list[dict[str, Any]]:
