@@ -4,8 +4,10 @@ Saves N shipments (default 10,000: 70% ILS, 28% TrackingMore, 2% PandaPon orders
 `waypost track --save -` through the real CLI, then times `waypost list` and `waypost watch
 --once` as separate processes and prints for each the wall time, the peak memory (RSS) and the
 requests per carrier. The sandbox runs in a process of its own, with the documented limits.
+Then `waypost import pandapon` of N listed orders (default 1,000, all shipped: one order-list
+page per 50 orders plus one logistics call per order), against PandaPon's configured rate.
 
-    python bench/watch.py [--shipments 10000] [--latency 80]
+    python bench/watch.py [--shipments 10000] [--latency 80] [--orders 1000] [--only-import]
 """
 
 from __future__ import annotations
@@ -51,7 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=80.0)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--only-import", action="store_true")
     args = parser.parse_args()
+    if args.only_import:
+        bench_import(args.orders, args.latency)
+        return
     from waypost.sandbox.trackingmore import synthetic_number
 
     n = args.shipments
@@ -88,6 +95,41 @@ def main() -> None:
             if code not in (0, 1):
                 print(err, file=sys.stderr)
             time.sleep(1.1)  # let the rate-limit windows of one step pass before the next
+    bench_import(args.orders, args.latency)
+
+
+def bench_import(orders: int, latency: float) -> None:
+    """`waypost import pandapon` of ``orders`` listed (shipped) 1688 orders into an empty list."""
+    from waypost.carriers import pandapon, pandapon_orders
+
+    rate = pandapon.DEFAULT_RATE
+    with SandboxProcess(latency_ms=latency) as box, tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, **box.env}
+        env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "none.toml"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        box.call("POST", "/_sandbox/pandapon/config", {"orders": orders})
+        print(
+            f"\nimport pandapon: {orders:,} listed orders (+7 demo), sandbox latency {latency:g} ms"
+        )
+        print(
+            f"{'step':<28}{'wall s':>9}{'peak MB':>9}{'exit':>6}{'pages':>7}{'logistics':>11}{'429s':>6}{'floor s':>9}"
+        )
+        for name in ("import (empty list)", "import again (all watched)"):
+            box.reset()
+            wall, rss, code, err = run(["import", "pandapon", "--platform", "1688"], env)
+            entries = box.log()
+            pages = sum(pandapon_orders.PATH_ORDERS_1688 in e["path"] for e in entries)
+            logistics = sum("logistics" in e["path"] for e in entries)
+            floor = max(0.0, (pages + logistics - 1) / rate)  # first request is free
+            print(
+                f"{name:<28}{wall:>9.2f}{rss:>9.1f}{code:>6}{pages:>7}{logistics:>11}"
+                f"{box.rejections():>6}{floor:>9.1f}",
+                flush=True,
+            )
+            if code not in (0, 1):
+                print(err, file=sys.stderr)
+            time.sleep(1.1)
+        print(f"floor: (requests - 1) / {rate:g} per second, PandaPon's configured rate")
 
 
 if __name__ == "__main__":

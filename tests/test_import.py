@@ -27,6 +27,7 @@ SHIPPED_1688 = [
 ]
 UNSHIPPED = "2694057731265508832"
 TAOBAO = ["200033789041", "200048859480"]
+RETURN = "78812345678901"  # the office chair (200048859480) goes back by ZTO
 
 
 def app(sandbox: Sandbox) -> box.App:
@@ -70,11 +71,12 @@ def test_import_adds_every_order_in_the_window_shipped_or_not(
         box.CANCELLED: "cancelled",
     }
     assert doc["already_watched"] == []
-    # one page per platform, one logistics call per shipped order, none for the unshipped one
-    assert doc["pages"] == 2
+    # one page per order list and one of Taobao returns, one logistics call per shipped order,
+    # none for the unshipped one
+    assert doc["pages"] == 3
     logistics = [p for p in paths(sandbox) if "logistics" in p]
     assert len(logistics) == len(SHIPPED_1688) + len(TAOBAO)
-    assert doc["requests"] == len(paths(sandbox)) == 2 + len(logistics)
+    assert doc["requests"] == len(paths(sandbox)) == 3 + len(logistics)
     assert sandbox.rejected("pandapon") == 0
     watched = rows(isolated)
     assert watched[UNSHIPPED] == ("pending", "陶瓷马克杯 400ml · 潮州市瓷都陶瓷有限公司", UNSHIPPED)
@@ -124,6 +126,7 @@ def test_platform_and_label_options(sandbox: Sandbox, cli, isolated: Path) -> No
     assert {n: v[1] for n, v in watched.items()} == {
         "78753196186473": "winter order",
         "YT8812003456712": "winter order",
+        RETURN: "return · winter order",
     }
 
 
@@ -224,12 +227,12 @@ def test_watch_imports_first_when_configured(sandbox: Sandbox, cli, isolated: Pa
     r = cli("watch", "--once")
     assert r.code == 0, r.err
     assert UNSHIPPED in rows(isolated)
-    assert len(rows(isolated)) == 8
+    assert len(rows(isolated)) == 9  # 8 parcels and stand-ins, 1 return
     with Store.open(isolated / "data") as store:
         assert isinstance(store.get(imports.STATE_NAMESPACE, "last"), float)
     sandbox.reset_log()
     assert cli("watch", "--once").code == 0
-    assert sum("/order/page" in p or "/queryList" in p for p in paths(sandbox)) == 2
+    assert sum("/order/page" in p or "/queryList" in p for p in paths(sandbox)) == 3
 
 
 def test_a_failing_import_never_stops_the_refresh(
@@ -375,3 +378,54 @@ def test_a_label_is_title_and_shop_cut_to_sixty_characters() -> None:
     assert label.endswith("…")
     assert imports.label_of(lists.Order("1688", "1")) is None
     assert imports.label_of(lists.Order("1688", "1", shop="店")) == "店"
+
+
+def test_a_taobao_return_is_watched_beside_its_outbound_parcel(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from waypost import journeys
+
+    doc = cli("import", "pandapon", "--platform", "taobao", "--json").json()["import"]  # type: ignore[index]
+    assert doc["returns"] == [
+        {
+            "order_id": "200048859480",
+            "query": f"trackingmore:zto:{RETURN}",
+            "after": "YT8812003456712",
+        }
+    ]
+    with Store.open(isolated / "data") as store:
+        marks = journeys.index(store)
+        legs = {r.number: marks.get(r.id) for r in store.watched()}
+    assert legs["YT8812003456712"]["leg"] == 1  # type: ignore[index]
+    assert legs[RETURN] == {"id": legs["YT8812003456712"]["id"], "leg": 2, "legs": 2}  # type: ignore[index]
+    again = cli("import", "pandapon", "--platform", "taobao", "--json").json()["import"]  # type: ignore[index]
+    assert again["returns"] == []
+
+
+def test_returns_parse_only_records_with_a_waybill() -> None:
+    records = [
+        {
+            "subPurchaseOrderId": "1",
+            "returnLogisticsNo": "zt1",
+            "returnLogisticsCompany": "中通快递",
+        },
+        {"salesOrderId": 2, "logisticsNo": "SF9"},
+        {"subPurchaseOrderId": "3"},
+        {"returnLogisticsNo": "X1"},
+        {"subPurchaseOrderId": "4", "returnLogisticsNo": "bad waybill!"},
+    ]
+    found, more = lists.parse_returns({"total": 5, "records": records}, 1)
+    assert [(r.order_id, r.waybill, r.company) for r in found] == [
+        ("1", "ZT1", "中通快递"),
+        ("2", "SF9", None),
+    ]
+    assert more is False
+    path, body = lists.build_returns_request(1.0, 2.0, 1)
+    assert path == "/open/order/refund/queryList"
+    assert body == {"pageNo": 1, "pageSize": 50, "refundStartTime": 1000, "refundEndTime": 2000}
+
+
+@given(json_values)
+def test_arbitrary_return_lists_never_raise(data: object) -> None:
+    found, _ = lists.parse_returns(data, 1)
+    assert all(r.order_id.isdigit() and r.waybill.isalnum() for r in found)

@@ -374,10 +374,12 @@ def track(
     not_saved: StoreError | None = None
     out = sys.stdout
     answered: dict[int, service.Result] = {}
+    legs = _JourneyLegs(store)
 
     def on_result(index: int, result: service.Result) -> None:
         answered[index] = result
         if mode == "jsonl":  # streamed: each shipment as soon as its answer is complete
+            legs.annotate(result.shipments)
             out.write(render.json_lines(result.shipments))
             out.flush()
 
@@ -411,12 +413,18 @@ def track(
                 not_saved = exc  # the answers are still shown, then the run fails (exit 5)
             else:
                 say(f"watching {added} new shipment(s)" if added else "watch list updated")
+        journeys = legs.annotate(report.shipments)
     finally:
+        legs.close()
         cache.close()
         if store is not None:
             store.close()
     if mode == "json":
         out.write(render.json_document(report.shipments) + "\n")
+    elif mode != "jsonl" and journeys:
+        from waypost import render_journeys
+
+        render_journeys.track(report.shipments, journeys, term, out, report.marks())
     elif mode != "jsonl":
         render.track(report.shipments, term, out, report.marks())
     out.flush()
@@ -425,6 +433,46 @@ def track(
     if not_saved is not None:
         raise not_saved
     raise typer.Exit(report.exit_code)
+
+
+class _JourneyLegs:
+    """The watch list's journeys for ``track``: read only if a database exists; any store fault
+    only costs the journey view."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.own = False
+
+    def _open(self) -> Any:
+        if self.store is None and not self.own:
+            from waypost.paths import data_dir
+            from waypost.store import DB_NAME, Store
+
+            self.own = True
+            if (data_dir() / DB_NAME).is_file():
+                try:
+                    self.store = Store.open(data_dir(), timeout=0)
+                except StoreError:
+                    self.store = None
+        return self.store
+
+    def annotate(self, shipments: list[Any]) -> dict[str, Any]:
+        """Set ``journey`` on the shipments that are legs; the journeys by id."""
+        store = self._open()
+        if store is None:
+            return {}
+        from waypost import journeys
+
+        try:
+            return journeys.annotate(store, shipments)
+        except StoreError:
+            return {}
+
+    def close(self) -> None:
+        """Close the store if this opened it."""
+        if self.own and self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 def _print_partial(answered: dict[int, Any], mode: str, term: "Terminal", total: int) -> None:
@@ -645,7 +693,15 @@ def list_(
     with _store(required=True) as store:
         rows = store.watched(include_final=show_all or status is not None, status=status)
         times = store.first_event_times()
-    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times)
+        from waypost import journeys
+
+        marks = journeys.index(store)
+        loaded = {j: journeys.load(store, j) for j in {m["id"] for m in marks.values()}}
+    if loaded and mode == "text":
+        from waypost import render_journeys
+
+        rows = render_journeys.list_rows(rows, marks, loaded)
+    render.watch_list(rows, st.terminal(tz), sys.stdout, mode, times, journeys=marks)
 
 
 @app.command(

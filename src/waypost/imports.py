@@ -103,6 +103,8 @@ class Summary:
     requests: int = 0
     pages: int = 0
     failed: list[str] = field(default_factory=list)
+    returns: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
         """The ``--json`` document."""
@@ -113,6 +115,7 @@ class Summary:
                 "already_watched": self.watched,
                 "skipped": self.skipped,
                 "failed": self.failed,
+                "returns": self.returns,
                 "pages": self.pages,
                 "requests": self.requests,
             }
@@ -136,6 +139,10 @@ class Summary:
             out.append(f"watched\t{order_id}")
         for item in self.skipped:
             out.append(f"skipped\t{item['order_id']}\t{shown(item['why'])}")
+        for item in self.returns:
+            out.append(
+                f"return\t{item['order_id']}\t{shown(item['query'])}\tafter {shown(item['after'])}"
+            )
         return out
 
 
@@ -202,6 +209,51 @@ async def _import(
                     "label": name,
                 }
             )
+    if "taobao" in platforms:
+        await _returns(adapter, store, start, end, summary)
+
+
+async def _returns(adapter: Any, store: Store, start: float, end: float, summary: Summary) -> None:
+    """Taobao after-sales returns with a waybill: watched through TrackingMore beside the
+    outbound parcel (the next leg of its journey). A failure here is a note, never fatal."""
+    from waypost import journeys
+    from waypost.carriers.pandapon_orders import MAX_PAGES
+    from waypost.models import Shipment, Status
+
+    found = []
+    try:
+        for page in range(1, MAX_PAGES + 1):
+            listed, more = await adapter.returns(start, end, page)
+            summary.pages += 1
+            found.extend(listed)
+            if not more:
+                break
+    except CarrierError as exc:
+        summary.notes.append(f"after-sales returns not read: {exc.message}")
+    for ret in found:
+        code = journeys.courier_code(ret.company)
+        outbound = [r for r in store.find(ret.order_id, "pandapon") if r.number != ret.order_id]
+        if code is None or not outbound:
+            continue
+        query = journeys.query_of(code, ret.waybill)
+        rows = [r for r in store.find(ret.waybill, "trackingmore") if r.number == ret.waybill]
+        if not rows:
+            label = f"return · {outbound[0].label}" if outbound[0].label else "return"
+            stand_in = Shipment(
+                tracking_number=ret.waybill,
+                carrier="trackingmore",
+                courier=code,
+                found=None,
+                status=Status.UNKNOWN,
+                error="not asked yet",
+            )
+            store.add([stand_in], query, label)
+            rows = [r for r in store.find(ret.waybill, "trackingmore") if r.number == ret.waybill]
+            summary.returns.append(
+                {"order_id": ret.order_id, "query": query, "after": outbound[-1].number}
+            )
+        if rows:
+            journeys.append(store, outbound[-1], rows[0])
 
 
 def run_import(
@@ -262,7 +314,7 @@ def watch_import(store: Store, config: Config, *, timeout: float, warn: Any) -> 
     if not summary.failed:
         with store.transaction():
             store.put(STATE_NAMESPACE, "last", now)
-    for problem in summary.failed:
+    for problem in [*summary.failed, *summary.notes]:
         warn(f"import from pandapon: {problem}")
     return summary
 
@@ -302,6 +354,8 @@ def import_command(
         out.writelines(line + "\n" for line in summary.lines())
     for problem in summary.failed:
         warn(f"waypost: warning: {problem} (watched as pending; `watch` asks again)")
+    for note in summary.notes:
+        warn(f"waypost: note: {note}")
     return 1 if summary.failed else 0
 
 

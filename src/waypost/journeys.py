@@ -299,6 +299,30 @@ def follow(
     return added
 
 
+def follow_stored(store: Store, *, watch_new: bool) -> list[str]:
+    """``follow`` for the legs whose stored answer names a next leg but that are in no journey
+    yet (a carrier that answers "unchanged" is not asked again, so its answer is the stored
+    one)."""
+    from waypost.models import Shipment
+
+    found = list(
+        store.db.execute(
+            "SELECT id, snapshot FROM watched WHERE journey IS NULL AND final = 0"
+            " AND snapshot LIKE '%\"last_mile\":{%'"
+        )
+    )
+    if not found:
+        return []
+    rows = {r.id: r for r in _rows(store, "journey IS NULL AND final = 0", ())}
+    pairs = []
+    for row_id, raw in found:
+        try:
+            pairs.append((rows[row_id], Shipment.model_validate_json(raw)))
+        except (KeyError, ValueError):
+            continue
+    return follow(store, pairs, watch_new=watch_new)
+
+
 # -- what the commands show ---------------------------------------------------------------------
 
 
@@ -390,3 +414,58 @@ def link_command(
         legs.append(parcels[0])
     journey_id = link(store, legs)
     return [f"journey {journey_id}: " + " -> ".join(f"{r.number} ({r.carrier})" for r in legs)]
+
+
+# -- `watch`: a journey's news once ---------------------------------------------------------------
+
+
+def group_news(store: Store, news: Sequence[Any]) -> list[list[Any]]:
+    """``watch``'s news, one group per journey (where its first leg with news stands) and one
+    per other shipment; each leg's shipment gets its ``journey`` field."""
+    marks = index(store) if news else {}
+    groups: list[list[Any]] = []
+    by_journey: dict[str, list[Any]] = {}
+    for item in news:
+        mark = marks.get(item.row.id)
+        if mark is None:
+            groups.append([item])
+            continue
+        item.shipment.journey = _model(mark)
+        if mark["id"] in by_journey:
+            by_journey[mark["id"]].append(item)
+        else:
+            by_journey[mark["id"]] = [item]
+            groups.append(by_journey[mark["id"]])
+    for group in groups:
+        group.sort(key=lambda i: i.shipment.journey.leg if i.shipment.journey else 0)
+    return groups
+
+
+def moved(group: Sequence[Any]) -> int:
+    """The index of the leg that moved last in a group (the one whose newest event is newest)."""
+    from waypost.carriers._parse import epoch
+
+    def newest(item: Any) -> float:
+        times = [epoch(e.time) for e in item.events if e.time is not None]
+        return max(times, default=float("-inf"))
+
+    return max(range(len(group)), key=lambda i: (newest(group[i]), i))
+
+
+def group_label(group: Sequence[Any]) -> str | None:
+    """The label a group's news is sent under: the first leg's label that has one."""
+    return next((item.row.label for item in group if item.row.label), None)
+
+
+def news_line(group: Sequence[Any], moved_index: int) -> str:
+    """``journey j1a2b3c4 LABEL: leg 2 of 3 moved (ils 3676E4043665)``."""
+    from waypost import safe
+
+    item = group[moved_index]
+    mark = item.shipment.journey
+    label = group_label(group)
+    named = f" {safe.field(label)}" if label else ""
+    return (
+        f"journey {mark.id}{named}: leg {mark.leg} of {mark.legs} moved "
+        f"({safe.field(item.row.carrier)} {safe.field(item.row.number)})"
+    )

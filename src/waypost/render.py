@@ -534,8 +534,10 @@ def watch_list(
     out: IO[str],
     mode: str,
     event_times: Mapping[int, Sequence[str]] | None = None,
+    journeys: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
-    """The watch list as a table, TSV when piped (ISO times), or JSON."""
+    """The watch list as a table, TSV when piped (ISO times), or JSON (``journeys``: each leg's
+    ``journey`` field, by row id)."""
     import json
 
     now = term.now.timestamp()
@@ -572,7 +574,7 @@ def watch_list(
                 "last_mile": None,
                 "link": None,
                 "archived": False,
-                "journey": None,
+                "journey": dict(journeys[r.id]) if journeys and r.id in journeys else None,
             }
             for r in rows
         ]

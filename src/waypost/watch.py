@@ -293,6 +293,14 @@ def run_pass(
     )
     if on_answers is not None:
         on_answers()
+    from waypost import journeys
+
+    try:
+        follow_legs = bool(config.watch.get("follow_legs", False))
+        journeys.follow(store, answered, watch_new=follow_legs)
+        journeys.follow_stored(store, watch_new=follow_legs)
+    except StoreError as exc:
+        warn(f"next legs not linked: {exc.message}")
     undelivered: set[str] = set()
     quiet: list[tuple[Watched, Shipment]] = []
     for row, shipment in answered:
@@ -303,34 +311,42 @@ def run_pass(
             quiet.append((row, shipment))
     for row, shipment in quiet:
         store.refresh(row, shipment)
+    groups = journeys.group_news(store, report.news)
     if mode == "json" and report.news:
-        out.write(render.json_document(n.view() for n in report.news) + "\n")
+        out.write(render.json_document(n.view() for g in groups for n in g) + "\n")
         out.flush()
-    for index, item in enumerate(report.news):
-        view = item.view()
+    for index, group in enumerate(groups):
+        views = [item.view() for item in group]
+        moved = journeys.moved(group)
+        view, label = views[moved], journeys.group_label(group)
         payload = view.model_dump_json()
         if mode == "jsonl":
-            out.write(payload + "\n")
+            out.writelines(v.model_dump_json() + "\n" for v in views)
         elif mode == "text":
             if index:
                 out.write("\n")
-            render.track([view], term, out, marks={0: item.row.label} if item.row.label else None)
+            if view.journey is not None:
+                out.write(journeys.news_line(group, moved) + "\n")
+            render.track(views, term, out, marks={0: label} if label else None)
         out.flush()
         text = "\n".join(
-            f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for e in render.readable(view).events
+            (f"[leg {v.journey.leg}] " if v.journey is not None and len(views) > 1 else "")
+            + f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
+            for v in views
+            for e in render.readable(v).events
         )
         # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
         problems = notifier.deliver(
-            view, payload, text, label=item.row.label, echo=out.write if mode == "text" else warn
+            view, payload, text, label=label, echo=out.write if mode == "text" else warn
         )
         if problems:
             report.problems.extend(problems)
-            undelivered.add(item.row.carrier)
+            undelivered.update(item.row.carrier for item in group)
             for problem in problems:
                 warn(problem)
             continue
-        store.refresh(item.row, item.shipment)
+        for item in group:
+            store.refresh(item.row, item.shipment)
     for carrier, action in report.deferred:
         if carrier not in undelivered:
             action()

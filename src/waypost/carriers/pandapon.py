@@ -540,10 +540,17 @@ class Adapter:
 
     info = INFO
 
-    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: Any = None,
+    ):
         self.settings = settings
         self.session = session
-        self.cache = cache
+        # Durable state (the accepted signing recipe): the state store where there is one.
+        self.cache = state if state is not None else cache
         self.url = str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.rate = float(settings.get("rate") or DEFAULT_RATE)
@@ -691,6 +698,24 @@ class Adapter:
             err.message = self.session.redact(err.message)
             raise err
         return lists.parse_orders(envelope.get("data"), platform, page, tz=self.tz)
+
+    async def returns(self, start: float, end: float, page: int) -> Any:
+        """One page of the Taobao after-sales (reverse order) list: (returns, more pages?)."""
+        from waypost.carriers import pandapon_orders as lists
+
+        path, body = lists.build_returns_request(start, end, page)
+        payload = await self.call(
+            "POST", path, self.session.limiter(NAME, "api", self.rate), json=body
+        )
+        envelope = as_dict(payload)
+        code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
+        if "code" not in envelope:
+            raise ProtocolError(f"{NAME}: answer without a 'code' field", carrier=NAME)
+        if code not in SUCCESS_CODES:
+            err = envelope_error(code, msg, text(envelope.get("requestId")))
+            err.message = self.session.redact(err.message)
+            raise err
+        return lists.parse_returns(envelope.get("data"), page)
 
     async def check(self) -> dict[str, Any]:
         """Which signing recipe the account accepts: one call per recipe until one is accepted

@@ -242,3 +242,53 @@ def parse_orders(
     orders = [o for r in records for o in parse_order(r, platform, tz)]
     more = len(records) >= size > 0 and (total is None or page * size < total)
     return OrderPage(orders, total, more)
+
+
+# -- after-sales returns (Taobao "reverse order list") ---------------------------------------------
+
+# Documented: https://doc-vnm.pandapon.com/api-250496545 (body refundId, purchaseOrderId,
+# salesOrderId, refundStatus, refundStartTime, refundEndTime, pageNo, pageSize). Its answer's
+# fields are not public: the return waybill and courier names below are ASSUMED.
+PATH_RETURNS_TAOBAO = "/open/order/refund/queryList"
+
+
+@dataclass(frozen=True)
+class Return:
+    """An after-sales return that names the waybill the buyer sent the goods back with."""
+
+    order_id: str
+    waybill: str
+    company: str | None = None
+    refund_id: str | None = None
+
+
+def build_returns_request(
+    start: float, end: float, page: int, size: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Path and JSON body of one page of the reverse-order list (times are Unix seconds)."""
+    return PATH_RETURNS_TAOBAO, {
+        "pageNo": page,
+        "pageSize": size or PAGE_SIZE,
+        "refundStartTime": int(start * 1000),
+        "refundEndTime": int(end * 1000),
+    }
+
+
+def parse_returns(data: Any, page: int, size: int | None = None) -> tuple[list[Return], bool]:
+    """One page of the reverse-order list -> the returns with a waybill, and whether more pages
+    follow (never raises)."""
+    size = size or PAGE_SIZE
+    records, total = _records(data)
+    found = []
+    for item in records:
+        node = as_dict(item)
+        order_id = _digits(_first(node, "subPurchaseOrderId", "salesOrderId", "purchaseOrderId"))
+        waybill = text(_first(node, "returnLogisticsNo", "logisticsNo", "mailNo", "invoiceNo"))
+        if not order_id or not waybill or len(waybill) > 40 or not waybill.isalnum():
+            continue
+        company = text(
+            _first(node, "returnLogisticsCompany", "logisticsCompany", "companyName", "cpName")
+        )
+        found.append(Return(order_id, waybill.upper(), company, text(node.get("refundId"))))
+    more = len(records) >= size > 0 and (total is None or page * size < total)
+    return found, more

@@ -77,6 +77,20 @@ PATH_1688 = "/v2/alibaba/order/logistics"
 PATH_TAOBAO = "/open/order/logistics/detail/get"
 PATH_ORDERS_1688 = "/v2/alibaba/order/page"
 PATH_ORDERS_TAOBAO = "/open/order/queryList"
+PATH_RETURNS_TAOBAO = "/open/order/refund/queryList"
+# The demo return: the delivered office chair (Taobao sub-order 200048859480) goes back by ZTO.
+RETURNS: list[dict[str, Any]] = [
+    {
+        "refundId": "R7720001",
+        "purchaseOrderId": "3701245589631124410",
+        "subPurchaseOrderId": "200048859480",
+        "refundStatus": 2,
+        "refundReason": "不想要了",
+        "returnLogisticsCompany": "中通快递",
+        "returnLogisticsNo": "78812345678901",
+        "hoursAgo": 20,
+    }
+]
 MAX_PAGE_SIZE = 100
 # Demo orders' (created hours ago, product title, shop); listed by both order-list endpoints.
 LISTED: dict[str, tuple[int, str, str]] = {
@@ -554,7 +568,7 @@ class App:
 
     def handle(self, request: Request, entry: LogEntry) -> Reply:
         """Answer one call."""
-        lists = (PATH_ORDERS_1688, PATH_ORDERS_TAOBAO)
+        lists = (PATH_ORDERS_1688, PATH_ORDERS_TAOBAO, PATH_RETURNS_TAOBAO)
         if request.path not in (PATH_1688, PATH_TAOBAO, *lists):
             return _spring_error(404, "Not Found", request.path)
         if request.method != ("POST" if request.path in lists else "GET"):
@@ -567,6 +581,8 @@ class App:
         refused = self._authenticate(dict(request.headers))
         if refused is not None:
             return refused
+        if request.path == PATH_RETURNS_TAOBAO:
+            return self._returns_page(request)
         if request.path in lists:
             platform = "taobao" if request.path == PATH_ORDERS_TAOBAO else "1688"
             return self._order_page(platform, request)
@@ -672,6 +688,30 @@ class App:
         data = {"pageNo": page, "pageSize": size, "total": len(listed), "records": records}
         develop = DEVELOP_ID if platform == "taobao" else int(DEVELOP_ID)
         return Reply.json(self._envelope(200, "成功", data, develop))
+
+    def _returns_page(self, request: Request) -> Reply:
+        """One page of the reverse-order list (``refundStartTime``/``refundEndTime`` in ms)."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("pageSize"), int):
+            return self._error(400, "参数错误 / pageSize is required")
+        page, size = body.get("pageNo", 1), body["pageSize"]
+        if not isinstance(page, int) or page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+            return self._error(400, f"参数错误 / pageNo >= 1 and pageSize 1..{MAX_PAGE_SIZE}")
+        now_ms = self._now().timestamp() * 1000
+        low, high = body.get("refundStartTime"), body.get("refundEndTime")
+        records = []
+        for item in RETURNS:
+            at = now_ms - item["hoursAgo"] * 3_600_000
+            if (isinstance(low, int) and at < low) or (isinstance(high, int) and at > high):
+                continue
+            record = {k: v for k, v in item.items() if k != "hoursAgo"}
+            records.append({**record, "refundTime": int(at)})
+        chunk = records[(page - 1) * size : page * size]
+        data = {"pageNo": page, "pageSize": size, "total": len(records), "records": chunk}
+        return Reply.json(self._envelope(200, "成功", data, DEVELOP_ID))
 
     @staticmethod
     def _data_1688(order: Order) -> list[dict[str, Any]]:
