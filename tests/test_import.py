@@ -429,3 +429,18 @@ def test_returns_parse_only_records_with_a_waybill() -> None:
 def test_arbitrary_return_lists_never_raise(data: object) -> None:
     found, _ = lists.parse_returns(data, 1)
     assert all(r.order_id.isdigit() and r.waybill.isalnum() for r in found)
+
+
+def test_an_unshipped_order_that_ships_two_parcels_gains_both(
+    sandbox: Sandbox, cli, isolated: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli("import", "pandapon", "--platform", "1688").code == 0
+    target = app(sandbox)
+    assert target.add_event(UNSHIPPED, "【潮州市】韵达快递 已揽收", "潮州网点")
+    order = target.orders[("1688", UNSHIPPED)]
+    second = box.Parcel("SF9999000011", "LP0001", "TRANSPORT", [dict(order.parcels[0].nodes[0])])
+    order.parcels.append(second)
+    assert cli("watch", "--once").code == 0
+    mine = sorted(n for n, v in rows(isolated).items() if v[2] == UNSHIPPED)
+    assert mine == sorted([order.parcels[0].bill, "SF9999000011"])
+    assert all(rows(isolated)[n][1] == "陶瓷马克杯 400ml · 潮州市瓷都陶瓷有限公司" for n in mine)

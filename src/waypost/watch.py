@@ -231,6 +231,8 @@ def _shipped(store: Store, rows: list[Watched], parcel: Watched) -> None:
             journeys.replace(store, stand_in, parcel)
             store.remove([stand_in])
             rows.remove(stand_in)
+    if all(r.id != parcel.id for r in rows):
+        rows.append(parcel)  # the template for the order's other new parcels
 
 
 def _carrier_of(result: Result) -> str:
