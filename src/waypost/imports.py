@@ -158,8 +158,8 @@ async def _import(
     from waypost.carriers.base import Query, TrackOptions
     from waypost.carriers.pandapon_orders import MAX_PAGES
 
-    known = {r.order_id for r in store.watched(carrier="pandapon") if r.order_id}
-    known |= {r.number for r in store.watched(carrier="pandapon")}
+    mine = store.watched(carrier="pandapon")
+    known = {r.order_id for r in mine if r.order_id} | {r.number for r in mine}
     orders: list[Order] = []
     for platform in platforms:
         page = 1
