@@ -7,7 +7,7 @@ once; every variant gets the same bytes and must produce the same shipments (sta
 times). Columns: parse (bytes -> shipments) and render (shipments -> the indented `--json`
 document), median milliseconds of `--reps`, and each variant's total as a ratio to today's.
 
-* today: `json.loads` + `ils.parse_response` (pydantic models, validated on construction)
+* today: `json.loads` + `ils_api.parse_response` (pydantic models, validated on construction)
   + `TrackDocument.model_dump_json(indent=2)`.
 * construct: the same decode and rules, models built with `model_construct` (no validation:
   the normaliser already guarantees the types) -- the cheapest change that keeps pydantic.
@@ -39,6 +39,7 @@ from typing_extensions import TypedDict  # pydantic wants this one before Python
 from _sandbox import SandboxProcess
 from waypost.carriers import ils
 from waypost.carriers._parse import merge_events, parse_time, text, zone
+from waypost.carriers.ils import api as ils_api
 from waypost.models import Event, Shipment, Status, TrackDocument
 
 TZ = zone("Asia/Shanghai")
@@ -56,7 +57,7 @@ def fetch(box: SandboxProcess, n: int) -> Chunks:
     with httpx.Client(timeout=60) as client:
         for i in range(0, n, 100):
             chunk = numbers[i : i + 100]
-            response = client.post(url, json=ils.build_request(*auth, chunk))
+            response = client.post(url, json=ils_api.build_request(*auth, chunk))
             out.append((response.content, chunk))
     return out
 
@@ -66,7 +67,7 @@ def fetch(box: SandboxProcess, n: int) -> Chunks:
 
 def today_parse(chunks: Chunks) -> list[Shipment]:
     return [
-        s for body, numbers in chunks for s in ils.parse_response(json.loads(body), numbers, TZ)
+        s for body, numbers in chunks for s in ils_api.parse_response(json.loads(body), numbers, TZ)
     ]
 
 
@@ -90,7 +91,7 @@ def lean_item(item: dict[str, Any], number: str, tz: tzinfo | None) -> Shipment:
         if desc is None and when is None:
             continue
         images = [u for u in map(text, node.get("img") or ()) if u]
-        status = ils.STATUS_RULES.match(desc) or Status.IN_TRANSIT
+        status = ils_api.STATUS_RULES.match(desc) or Status.IN_TRANSIT
         events.append(
             Event.model_construct(
                 time=when,
@@ -109,9 +110,9 @@ def lean_item(item: dict[str, Any], number: str, tz: tzinfo | None) -> Shipment:
             status=Status.NOT_FOUND,
             status_text=text(item.get("msg")),
         )
-    fields = ils._fields(raw)
+    fields = ils_api._fields(raw)
     status_text = text(fields.get("status"))
-    status = ils.STATUS_RULES.match(status_text) or (
+    status = ils_api.STATUS_RULES.match(status_text) or (
         events[0].status if events else Status.INFO_RECEIVED
     )
     return Shipment.model_construct(
@@ -237,15 +238,15 @@ def msgspec_variant() -> tuple[Callable[[Chunks], list[Any]], Callable[[list[Any
             if (desc is None and when is None) or (when, desc) in seen:
                 continue
             seen.add((when, desc))
-            status = ils.STATUS_RULES.match(desc) or Status.IN_TRANSIT
+            status = ils_api.STATUS_RULES.match(desc) or Status.IN_TRANSIT
             images = [u for u in map(text, node.img or ()) if u]
             events.append(MEvent(when, text(node.deport), desc, status.value, images))
         events.sort(key=lambda e: e.time or datetime.min.replace(tzinfo=TZ), reverse=True)
         if raw.orderStatus is None and not events:
             return MShipment(number, "ils", status_text=text(raw.msg))
-        fields = ils._fields(raw.orderStatus)
+        fields = ils_api._fields(raw.orderStatus)
         status_text = text(fields.get("status"))
-        status = ils.STATUS_RULES.match(status_text)
+        status = ils_api.STATUS_RULES.match(status_text)
         return MShipment(
             number,
             "ils",

@@ -55,6 +55,7 @@ def compile_pyc() -> str:
 
 def fill(data_dir: Path, count: int) -> None:
     """A watch list of ``count`` shipments with three events each."""
+    from waypost.carriers.base import Query
     from waypost.models import Event, Shipment, Status
     from waypost.store import Store
 
@@ -76,7 +77,7 @@ def fill(data_dir: Path, count: int) -> None:
     ]
     with Store.open(data_dir) as store:
         for s in shipments:
-            store.add([s], f"ils:{s.tracking_number}", "bench")
+            store.add([s], Query(s.tracking_number, "ils"), "bench")
 
 
 def run(cmd: list[str], env: dict[str, str]) -> float:

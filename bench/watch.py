@@ -100,7 +100,8 @@ def main() -> None:
 
 def bench_import(orders: int, latency: float) -> None:
     """`waypost import pandapon` of ``orders`` listed (shipped) 1688 orders into an empty list."""
-    from waypost.carriers import pandapon, pandapon_orders
+    from waypost.carriers import pandapon
+    from waypost.carriers.pandapon import orders as pandapon_orders
 
     rate = pandapon.DEFAULT_RATE
     with SandboxProcess(latency_ms=latency) as box, tempfile.TemporaryDirectory() as tmp:

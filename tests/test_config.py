@@ -271,7 +271,7 @@ def test_config_show_has_every_section_after_config_set(cli, path: Path) -> None
 
 
 def test_config_show_masks_secret_looking_values_of_other_tables() -> None:
-    from waypost.cli import _looks_secret
+    from waypost.render import looks_secret as _looks_secret
 
     assert _looks_secret("url", "postgresql://me:hunter22@db.example/waypost")
     assert not _looks_secret("url", "postgresql://db.example/waypost")

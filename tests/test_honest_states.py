@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from waypost import carriers
+from waypost.carriers.base import Query
 from waypost.errors import AuthError, CarrierError, NetworkError
 from waypost.models import SCHEMA_VERSION, Event, Shipment, Status, TrackDocument
 from waypost.render import Terminal, json_document, plain_track, rich_track
@@ -214,10 +215,12 @@ def known() -> Shipment:
 
 def test_the_store_never_writes_unknown_over_a_known_history(isolated: Path) -> None:
     with Store.open(isolated / "data") as store:
-        store.add([known()], "ils:3676E4043665", None, now=1000.0)
+        store.add([known()], Query("3676E4043665", "ils"), None, now=1000.0)
         (row,) = store.watched()
         store.refresh(row, failed(), now=2000.0)
-        store.add([failed(AuthError("ils: credentials rejected"))], "ils:3676E4043665", None)
+        store.add(
+            [failed(AuthError("ils: credentials rejected"))], Query("3676E4043665", "ils"), None
+        )
         (after,) = store.watched()
         assert (after.status, after.status_text, after.last_event) == (
             "in_transit",
@@ -231,7 +234,7 @@ def test_the_store_never_writes_unknown_over_a_known_history(isolated: Path) -> 
 def test_an_unknown_answer_without_an_error_is_not_stored_either(isolated: Path) -> None:
     odd = Shipment(tracking_number="3676E4043665", carrier="ils", status=Status.UNKNOWN)
     with Store.open(isolated / "data") as store:
-        store.add([known()], "ils:3676E4043665", None, now=1000.0)
+        store.add([known()], Query("3676E4043665", "ils"), None, now=1000.0)
         (row,) = store.watched()
         store.refresh(row, odd, now=2000.0)
         assert store.watched()[0].status == "in_transit"
@@ -267,7 +270,7 @@ def test_list_json_is_schema_2_with_the_shipment_fields(sandbox: Sandbox, cli) -
 
 def test_a_number_never_answered_is_watched_as_unknown_until_answered(isolated: Path) -> None:
     with Store.open(isolated / "data") as store:
-        store.add([failed()], "ils:3676E4043665", None, now=1000.0)
+        store.add([failed()], Query("3676E4043665", "ils"), None, now=1000.0)
         (row,) = store.watched()
         assert (row.status, row.last_checked) == ("unknown", None)
         store.refresh(row, known(), now=2000.0)
@@ -280,7 +283,7 @@ def test_a_pending_answer_is_news_for_a_row_that_was_never_answered(isolated: Pa
 
     pending = Shipment(tracking_number="3676E4043665", carrier="ils", status=Status.PENDING)
     with Store.open(isolated / "data") as store:
-        store.add([failed()], "ils:3676E4043665", None)
+        store.add([failed()], Query("3676E4043665", "ils"), None)
         (row,) = store.watched()
         assert not _knows_less(pending, row)
         store.refresh(row, known())

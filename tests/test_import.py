@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import json_values
 from waypost import imports
-from waypost.carriers import pandapon_orders as lists
+from waypost.carriers.pandapon import orders as lists
 from waypost.errors import UsageError
 from waypost.sandbox import Sandbox
 from waypost.sandbox import pandapon as box
@@ -173,7 +173,7 @@ def test_paging_walks_every_page_and_stops_at_the_bound(
 
 
 def test_the_sandbox_order_list_pages_and_filters(sandbox: Sandbox) -> None:
-    from waypost.carriers import pandapon
+    from waypost.carriers.pandapon import api as pandapon
 
     def page(body: dict[str, object]) -> dict[str, object]:
         headers = pandapon.signed_headers(
@@ -229,7 +229,7 @@ def test_watch_imports_first_when_configured(sandbox: Sandbox, cli, isolated: Pa
     assert UNSHIPPED in rows(isolated)
     assert len(rows(isolated)) == 9  # 8 parcels and stand-ins, 1 return
     with Store.open(isolated / "data") as store:
-        assert isinstance(store.get(imports.STATE_NAMESPACE, "last"), float)
+        assert isinstance(store.state.get(imports.STATE_NAMESPACE, "last"), float)
     sandbox.reset_log()
     assert cli("watch", "--once").code == 0
     assert sum("/order/page" in p or "/queryList" in p for p in paths(sandbox)) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from waypost import render
 from waypost.carriers.base import Answer, Query
 from waypost.models import Shipment, Status
 from waypost.sandbox import Sandbox
@@ -74,7 +75,7 @@ def test_several_carriers_that_found_a_number_are_shown_newest_first_and_marked(
     assert [s.carrier for s in result.shipments] == ["trackingmore", "ils"]
     assert result.failure is None
     report = Report([result])
-    assert report.marks() == {0: "also found by ils", 1: "also found by trackingmore"}
+    assert render.marks(report.results) == {0: "also found by ils", 1: "also found by trackingmore"}
     assert report.exit_code == 0
 
 

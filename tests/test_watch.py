@@ -344,7 +344,7 @@ def test_progress_is_off_the_screen_before_news_is_printed(sandbox: Sandbox, cli
     from waypost import config
     from waypost import watch as watching
     from waypost.notify import Notifier
-    from waypost.render import Terminal
+    from waypost.render import Format, NewsWriter, Terminal
 
     cli("track", "--save", *NUMBERS)
     add_event(sandbox, "3676E4043665", "Arrived at Felixstowe")
@@ -355,9 +355,7 @@ def test_progress_is_off_the_screen_before_news_is_printed(sandbox: Sandbox, cli
             db,
             config.load(env=os.environ),
             Notifier(),
-            term=Terminal(),
-            out=out,
-            mode="text",
+            sink=NewsWriter(Format.PLAIN, Terminal(), out, print),
             timeout=10,
             warn=print,
             on_answers=lambda: seen.append(out.getvalue()),

@@ -1,7 +1,7 @@
 """``waypost import pandapon`` and ``carriers --check``: the account's orders onto the watch list.
 
 Follows SPEC.md, "PandaPon orders and journeys". The order lists are paged through the adapter
-(``carriers/pandapon_orders.py`` builds and parses them); every order in the window that is not
+(``carriers/pandapon/orders.py`` builds and parses them); every order in the window that is not
 watched yet is added: a shipped one with its parcels (one logistics call, as ``track --save``
 would, so its history counts as seen), an unshipped one as a single ``pending`` shipment
 numbered by the order id that gains its parcels when the seller ships. Nothing here renders
@@ -10,7 +10,6 @@ tables: the summary is plain lines or one JSON document.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Sequence
@@ -22,9 +21,9 @@ from waypost.errors import CarrierError, MissingCredentials, UsageError
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Cache
-    from waypost.carriers.pandapon_orders import Order
+    from waypost.carriers.pandapon.orders import Order
     from waypost.config import Config
-    from waypost.store import Store
+    from waypost.store.protocols import WatchStore as Store
 
 DEFAULT_SINCE = "30d"
 MAX_SINCE_DAYS = 3660
@@ -156,7 +155,7 @@ async def _import(
     summary: Summary,
 ) -> None:
     from waypost.carriers.base import Query, TrackOptions
-    from waypost.carriers.pandapon_orders import MAX_PAGES
+    from waypost.carriers.pandapon.orders import MAX_PAGES
 
     mine = store.watched(carrier="pandapon")
     known = {r.order_id for r in mine if r.order_id} | {r.number for r in mine}
@@ -192,7 +191,7 @@ async def _import(
     by_id = {o.order_id: a for o, a in zip(shipped, answers, strict=True)}
     with store.transaction():
         for order in to_ask:
-            query = f"pandapon:{order.platform}:{order.order_id}"
+            query = Query(order.order_id, "pandapon", order.platform)
             answer = by_id.get(order.order_id)
             shipments = answer.shipments if answer is not None else [order.pending()]
             if answer is not None and answer.failure is not None:
@@ -217,7 +216,8 @@ async def _returns(adapter: Any, store: Store, start: float, end: float, summary
     """Taobao after-sales returns with a waybill: watched through TrackingMore beside the
     outbound parcel (the next leg of its journey). A failure here is a note, never fatal."""
     from waypost import journeys
-    from waypost.carriers.pandapon_orders import MAX_PAGES
+    from waypost.carriers.base import Query
+    from waypost.carriers.pandapon.orders import MAX_PAGES
     from waypost.models import Shipment, Status
 
     found = []
@@ -247,13 +247,14 @@ async def _returns(adapter: Any, store: Store, start: float, end: float, summary
                 status=Status.UNKNOWN,
                 error="not asked yet",
             )
-            store.add([stand_in], query, label)
+            store.add([stand_in], Query(ret.waybill, "trackingmore", code), label)
             rows = [r for r in store.find(ret.waybill, "trackingmore") if r.number == ret.waybill]
             summary.returns.append(
                 {"order_id": ret.order_id, "query": query, "after": outbound[-1].number}
             )
-        if rows:
-            journeys.append(store, outbound[-1], rows[0])
+        legs = journeys.backend(store)
+        if rows and legs is not None:
+            journeys.append(legs, outbound[-1], rows[0])
 
 
 def run_import(
@@ -284,10 +285,8 @@ def run_import(
         finally:
             summary.requests = adapter.session.requests
 
-    asyncio.run(
-        service._with_adapter(
-            "pandapon", config, go, timeout=timeout, cache=cache if cache is not None else store
-        )
+    service.with_adapter(
+        "pandapon", config, go, timeout=timeout, cache=cache if cache is not None else store.cache
     )
     return summary
 
@@ -301,7 +300,7 @@ def watch_import(store: Store, config: Config, *, timeout: float, warn: Any) -> 
     if "pandapon" not in wanted:
         return None
     now = time.time()
-    last = store.get(STATE_NAMESPACE, "last")
+    last = store.state.get(STATE_NAMESPACE, "last")
     if isinstance(last, int | float) and last <= now:
         since = max(float(last) - OVERLAP, now - MAX_SINCE_DAYS * 86400)
     else:
@@ -313,7 +312,7 @@ def watch_import(store: Store, config: Config, *, timeout: float, warn: Any) -> 
         return None
     if not summary.failed:
         with store.transaction():
-            store.put(STATE_NAMESPACE, "last", now)
+            store.state.put(STATE_NAMESPACE, "last", now)
     for problem in [*summary.failed, *summary.notes]:
         warn(f"import from pandapon: {problem}")
     return summary
@@ -387,7 +386,7 @@ def check_command(
 
 def check_lines(carrier: str, result: dict[str, Any]) -> list[str]:
     """The plain answer of ``carriers --check``."""
-    from waypost.carriers.pandapon_sign import BY_NAME
+    from waypost.carriers.pandapon.signing import BY_NAME
     from waypost.safe import field as shown
 
     accepted, setting = result.get("accepted"), result.get("setting")

@@ -22,7 +22,8 @@ from waypost.errors import UsageError
 
 if TYPE_CHECKING:
     from waypost.models import Event, Shipment
-    from waypost.store import Store, Watched
+    from waypost.store.protocols import Watched
+    from waypost.store.sqlite import Store
 
 # PandaPon's courier names -> TrackingMore courier codes (TrackingMore's courier list; the
 # codes waypost's TrackingMore adapter already knows: china-ems, sf-express, yto, zto, sto,
@@ -43,6 +44,13 @@ COURIERS: tuple[tuple[str, str], ...] = (
     ("EMS", "china-ems"),
     ("中国邮政", "china-post"),
 )
+
+
+def backend(store: object) -> Store | None:
+    """The store as journeys use it (the SQLite backend: its own tables), or None."""
+    from waypost.store.sqlite import Store as SQLiteStore
+
+    return store if isinstance(store, SQLiteStore) else None
 
 
 def courier_code(name: str | None) -> str | None:
@@ -131,7 +139,7 @@ class Journey:
 
 
 def _rows(store: Store, where: str, args: Sequence[Any]) -> list[Watched]:
-    from waypost.store import _WATCHED_COLUMNS, _row
+    from waypost.store.sqlite import _WATCHED_COLUMNS, _row
 
     sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE {where}"  # noqa: S608 (constant parts)
     return [_row(r) for r in store.db.execute(sql, list(args))]
@@ -272,6 +280,7 @@ def follow(
     """Link each answered shipment to the next leg its carrier names. With ``watch_new``
     (``[watch] follow_legs``) a next leg not watched yet is added (asked on the next pass);
     without, only one already watched is linked. The queries of the legs added."""
+    from waypost.carriers.base import Query
     from waypost.models import Shipment, Status
 
     added: list[str] = []
@@ -291,7 +300,7 @@ def follow(
                 status=Status.UNKNOWN,
                 error="not asked yet",
             )
-            store.add([stand_in], query, row.label)
+            store.add([stand_in], Query(number, "trackingmore", courier), row.label)
             found = [r for r in store.find(number, "trackingmore") if r.number == number]
             added.append(query)
         if found:
@@ -371,8 +380,6 @@ def link_command(
     """Link the watched shipments ``numbers`` name, in order (saving the ones not watched yet:
     asked as ``track --save`` would), or with ``undo`` dissolve their journeys; the lines to
     print."""
-    import asyncio
-
     from waypost import carriers, inputs, service
     from waypost.carriers.base import TrackOptions
 
@@ -394,8 +401,8 @@ def link_command(
         raise UsageError("link needs at least two numbers, in the order the parcel travels")
     missing = [q for q in queries if not store.find(q.number, q.carrier)]
     if missing:
-        report = asyncio.run(
-            service.run(missing, config, TrackOptions(save=True), timeout=timeout, cache=store)
+        report = service.run_blocking(
+            missing, config, TrackOptions(save=True), timeout=timeout, cache=store
         )
         service.save(store, report, None)
         say(f"watching {len(missing)} more shipment(s) to link them")

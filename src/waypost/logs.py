@@ -40,13 +40,18 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def setup(verbose: int, redact: Callable[[str], str]) -> None:
-    """INFO with ``-v``, DEBUG with ``-vv``; one handler, however often this is called."""
+    """INFO with ``-v``, DEBUG with ``-vv``; one handler, however often this is called, masking
+    with the ``redact`` of the latest call (each run has its own secrets)."""
     logger = logging.getLogger(LOGGER)
     if not logger.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("waypost: %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_Redact(redact))
         logger.addHandler(handler)
+    for each in logger.handlers:
+        for rule in each.filters:
+            if isinstance(rule, _Redact):
+                rule.redact = redact
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 

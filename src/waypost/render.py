@@ -1,11 +1,14 @@
 """Output: Rich tables on a terminal, plain lines when piped, JSON/JSONL for scripts.
 
-The terminal (TTY or not, colour, width, display zone, now) is a ``Terminal`` value made once
-in the CLI, so every mode is testable without a real terminal. Plain output never imports Rich.
+The one owner of every command's output (SPEC.md, "Output"): a ``Format`` (table, plain, json,
+jsonl) chosen once per run, times every document kind. The terminal (TTY or not, colour, width,
+display zone, now) is a ``Terminal`` value made once in the CLI, so every format is testable
+without a real terminal. Plain output never imports Rich.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import threading
@@ -19,7 +22,10 @@ from waypost import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from waypost.carriers.base import CarrierInfo, Query
+    from waypost.config import Config
     from waypost.models import Event, Shipment
+    from waypost.service import Result
     from waypost.store import Watched
 
 STATUS_STYLE = {
@@ -37,6 +43,29 @@ STATUS_STYLE = {
 }
 # Narrower than this, no layout helps; Rich still draws, the terminal wraps.
 MIN_WIDTH = 20
+
+
+class Format(enum.Enum):
+    """How a run prints: a Rich table (terminal), plain lines (piped), one JSON document, JSONL."""
+
+    TABLE = "table"
+    PLAIN = "plain"
+    JSON = "json"
+    JSONL = "jsonl"
+
+    @classmethod
+    def choose(cls, *, as_json: bool = False, as_jsonl: bool = False, tty: bool = False) -> Format:
+        """``--json``/``--jsonl``, else a table on a terminal and plain lines elsewhere."""
+        if as_json:
+            return cls.JSON
+        if as_jsonl:
+            return cls.JSONL
+        return cls.TABLE if tty else cls.PLAIN
+
+    @property
+    def human(self) -> bool:
+        """True for the formats meant for people (table, plain)."""
+        return self in (Format.TABLE, Format.PLAIN)
 
 
 @dataclass(frozen=True)
@@ -355,6 +384,112 @@ def track(
         plain_track(shipments, term, out, marks)
 
 
+def shipments(
+    found: Sequence[Shipment],
+    fmt: Format,
+    term: Terminal,
+    out: IO[str],
+    marks: Mapping[int, str] | None = None,
+) -> None:
+    """``track``'s output in ``fmt``: the JSON document, JSON lines, a table or plain lines."""
+    if fmt is Format.JSON:
+        out.write(json_document(found) + "\n")
+    elif fmt is Format.JSONL:
+        out.write(json_lines(found))
+    elif fmt is Format.TABLE:
+        rich_track(found, term, out, marks)
+    else:
+        plain_track(found, term, out, marks)
+
+
+def marks(results: Sequence[Result]) -> dict[int, str]:
+    """Labels for shipments that several carriers found (index into the run's shipments)."""
+    labels: dict[int, str] = {}
+    index = 0
+    for result in results:
+        carriers_found = [a.query.carrier for a in result.answers if a.found]
+        for answer in result.answers:
+            for _ in answer.shipments:
+                if len(set(carriers_found)) > 1:
+                    others = sorted({c for c in carriers_found if c != answer.query.carrier if c})
+                    labels[index] = "also found by " + ", ".join(others)
+                index += 1
+    return labels
+
+
+@dataclass
+class Shown:
+    """What ``NewsWriter.show`` printed, for the other channels: JSON, text and hook echo."""
+
+    payload: str
+    text: str
+    echo: Callable[[str], object]
+
+
+class NewsWriter:
+    """``watch``'s output: the news of each shipment as it is delivered (or one JSON document
+    of all of them first), and the same news as JSON and text for notifications and hooks."""
+
+    def __init__(
+        self, fmt: Format, term: Terminal, out: IO[str], warn: Callable[[str], object]
+    ) -> None:
+        self.fmt = fmt
+        self.term = term
+        self.out = out
+        self.warn = warn
+
+    def begin(self, views: Sequence[Shipment]) -> None:
+        """Before any delivery: the ``--json`` document of every shipment with news."""
+        if self.fmt is Format.JSON and views:
+            self.out.write(json_document(views) + "\n")
+            self.out.flush()
+
+    def show(self, index: int, view: Shipment, label: str | None) -> Shown:
+        """Print one shipment's news (its ``index`` among this pass's news)."""
+        payload = view.model_dump_json()
+        if self.fmt is Format.JSONL:
+            self.out.write(payload + "\n")
+        elif self.fmt.human:
+            if index:
+                self.out.write("\n")
+            track([view], self.term, self.out, marks={0: label} if label else None)
+        self.out.flush()
+        text = "\n".join(
+            f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
+            for e in readable(view).events
+        )
+        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
+        return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
+
+    def show_group(
+        self,
+        index: int,
+        views: Sequence[Shipment],
+        moved: int,
+        label: str | None,
+        header: str | None,
+    ) -> Shown:
+        """Print one journey's news once: ``header``, then each leg that moved; the other
+        channels get the leg that moved last (``moved``) and every leg's events, leg-marked."""
+        payload = views[moved].model_dump_json()
+        if self.fmt is Format.JSONL:
+            self.out.writelines(v.model_dump_json() + "\n" for v in views)
+        elif self.fmt.human:
+            if index:
+                self.out.write("\n")
+            if header:
+                self.out.write(header + "\n")
+            track(list(views), self.term, self.out, marks={0: label} if label else None)
+        self.out.flush()
+        text = "\n".join(
+            (f"[leg {v.journey.leg}] " if v.journey is not None else "")
+            + f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
+            for v in views
+            for e in readable(v).events
+        )
+        return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
+
+
 def json_document(shipments: Iterable[Shipment]) -> str:
     """The ``--json`` document, schema 2."""
     from waypost.models import TrackDocument
@@ -532,7 +667,7 @@ def watch_list(
     rows: Sequence[Watched],
     term: Terminal,
     out: IO[str],
-    mode: str,
+    fmt: Format,
     event_times: Mapping[int, Sequence[str]] | None = None,
     journeys: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
@@ -547,7 +682,7 @@ def watch_list(
         first = firsts[r.id]
         return None if first is None else round((now - first.timestamp()) / 86400, 1)
 
-    if mode in ("json", "jsonl"):
+    if fmt in (Format.JSON, Format.JSONL):
         items = [
             {
                 "number": r.number,
@@ -578,15 +713,16 @@ def watch_list(
             }
             for r in rows
         ]
-        if mode == "json":
+        if fmt is Format.JSON:
             out.write(
                 json.dumps({"schema": 2, "watched": items}, ensure_ascii=False, indent=2) + "\n"
             )
         else:
             out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
         return
-    if not term.stdout_tty:
+    if fmt is Format.PLAIN:
         # For scripts: full text, ISO times, whole days since the first event (empty: none).
+        lines = []
         for r in rows:
             days = since_first(r)
             fields = (
@@ -598,7 +734,8 @@ def watch_list(
                 _iso(r.last_checked, term) or "",
                 "" if days is None else f"{days:.0f}",
             )
-            out.writelines("\t".join(fields) + "\n")
+            lines.append("\t".join(fields) + "\n")
+        out.write("".join(lines))
         return
     con = console(term, out)
     if not rows:
@@ -771,3 +908,108 @@ def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | N
 def _target(asked: Mapping[str, Any]) -> str:
     courier = asked["courier"]
     return str(asked["carrier"]) + (f"/{courier}" if courier else "")
+
+
+def courier_codes(couriers: Sequence[Mapping[str, Any]], out: IO[str]) -> None:
+    """``carriers --remote``: one ``code<TAB>name`` line per courier."""
+    out.writelines(f"{safe.field(c.get('code'))}\t{safe.field(c.get('name'))}\n" for c in couriers)
+
+
+def detection_document(
+    queries: Sequence[Query], infos: Mapping[str, CarrierInfo], config: Config
+) -> list[dict[str, Any]]:
+    """``carriers --detect``: per number, the carriers it could be, how sure, and why."""
+    from waypost import detect
+
+    results = []
+    for q in queries:
+        ranked = detect.candidates(q.number, infos.values())
+        top = detect.sure(ranked)
+        targets = detect.targets(q.number, q.carrier, q.courier, infos.values())
+        results.append(
+            {
+                "number": q.number,
+                "given": (f"{q.carrier}/{q.courier}" if q.courier else q.carrier)
+                if q.carrier
+                else None,
+                "sure": top.carrier if top else None,
+                "asked": [
+                    {"carrier": name, "courier": courier, "configured": config.configured(name)}
+                    for name, courier in targets
+                ],
+                "candidates": [
+                    {
+                        "carrier": c.carrier,
+                        "courier": c.courier,
+                        "confidence": c.confidence,
+                        "pattern": c.pattern,
+                        "check_digit": {True: "ok", False: "failed", None: "none"}[c.check],
+                        "reason": c.reason,
+                    }
+                    for c in ranked
+                ],
+            }
+        )
+    return results
+
+
+def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) -> str:
+    """``config show``: the merged configuration with where each value came from, every secret
+    masked; as TOML-like text, or as JSON."""
+    from functools import partial
+
+    from waypost import carriers as registry
+    from waypost.config import mask, mask_urls
+
+    shown: dict[str, Any] = {"carriers": {}}
+    lines = [f"# {config.path}" + ("" if config.exists else " (does not exist)")]
+
+    def section(name: str, values: dict[str, Any], secret: Callable[[str, Any], bool]) -> None:
+        """One ``[name]`` table: every value with where it came from, secrets masked."""
+        lines.append(f"\n[{name}]")
+        for key, value in values.items():
+            if secret(key, value):
+                value = mask(str(value))
+            source = config.sources.get(f"{name}.{key}", "")
+            note = f"  # {source}" if source and source != "file" else ""
+            lines.append(f"{key} = {dumps(value)}{note}")
+
+    for info in registry.infos():
+        values = config.carrier(info.name)
+        declared = {s.key for s in info.secrets}
+        mine = {s.key: values[s.key] for s in info.settings if s.key in values}
+        section(f"carriers.{info.name}", mine, partial(_declared, declared))
+        shown["carriers"][info.name] = {
+            k: mask(str(v)) if k in declared else v for k, v in mine.items()
+        }
+    others = {"http": dict(config.http), "watch": mask_urls(dict(config.watch), list(secrets))}
+    # Any other table of the file too (newer sections), values that look secret masked.
+    others.update(
+        {
+            name: dict(values)
+            for name, values in config.file_data.items()
+            if name not in ("carriers", "http", "watch") and isinstance(values, dict)
+        }
+    )
+    for name, values in others.items():
+        section(name, values, looks_secret)
+        if not values:
+            lines.append("# nothing set")
+        shown[name] = {k: mask(str(v)) if looks_secret(k, v) else v for k, v in values.items()}
+    return dumps(shown) if as_json else "\n".join(lines)
+
+
+def _declared(keys: set[str], key: str, _value: Any) -> bool:
+    return key in keys
+
+
+def looks_secret(key: str, value: Any) -> bool:
+    """Keys of tables without declared secrets: key, secret, password, token, or a URL with a
+    password in it."""
+    import re
+
+    if re.search(r"key|secret|pass|token|pdd", key, re.I):
+        return True
+    return isinstance(value, str) and bool(
+        re.match(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", value)
+    )

@@ -1,7 +1,9 @@
 """Route numbers to carriers, run every carrier at once in one HTTP session, merge the answers.
 
-This is the only module where concurrency and HTTP sessions live: the CLI hands it queries
-and gets back a ``Report`` (one entry per query, the shipments, hints and the exit code).
+This is the only module where concurrency and HTTP sessions live, and the only one that starts
+an event loop (``run_blocking``, ``remove_remote``, ``remote_couriers``): the CLI and ``watch``
+hand it queries and get back a ``Report`` (one entry per query, the shipments, hints and the
+exit code).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from waypost.http import RetryPolicy, Session
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
-    from waypost.store import Store
+    from waypost.store.protocols import StateStore, WatchStore
 
 T = TypeVar("T")
 log = logging.getLogger("waypost.service")
@@ -80,22 +82,6 @@ class Report:
     def exit_code(self) -> int:
         """The SPEC's exit code for this run."""
         return exit_code_for(r.failure for r in self.results)
-
-    def marks(self) -> dict[int, str]:
-        """Labels for shipments that several carriers found (index into ``shipments``)."""
-        marks: dict[int, str] = {}
-        index = 0
-        for result in self.results:
-            carriers_found = [a.query.carrier for a in result.answers if a.found]
-            for answer in result.answers:
-                for _ in answer.shipments:
-                    if len(set(carriers_found)) > 1:
-                        others = sorted(
-                            {c for c in carriers_found if c != answer.query.carrier if c}
-                        )
-                        marks[index] = "also found by " + ", ".join(others)
-                    index += 1
-        return marks
 
 
 @dataclass
@@ -153,6 +139,7 @@ async def run(
     timeout: float = 20.0,
     deadline: float | None = None,
     cache: Cache | None = None,
+    state: StateStore | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_result: Callable[[int, Result], None] | None = None,
@@ -162,7 +149,9 @@ async def run(
 
     ``on_result(index, result)`` is called as soon as every carrier asked for ``queries[index]``
     has answered it (in answer order, not input order); the Report keeps input order.
+    ``state``: adapters' durable state (default: the cache's own, see ``state_of``).
     """
+    state = state_of(cache, state)
     with _frozen_heap():
         options = options or TrackOptions()
         the_plan = plan(queries, config)
@@ -185,7 +174,7 @@ async def run(
         merger = _Merger(queries, the_plan, on_result)
         async with session:
             jobs = [
-                _ask(name, qs, config, session, cache, merger.options(name, options))
+                _ask(name, qs, config, session, cache, state, merger.options(name, options))
                 for name, qs in the_plan.by_carrier.items()
             ]
             for name, per_carrier in zip(
@@ -271,6 +260,16 @@ class _Merger:
         return [self.done[i] for i in range(len(self.queries))]
 
 
+def run_blocking(
+    queries: Sequence[Query],
+    config: Config,
+    options: TrackOptions | None = None,
+    **kwargs: Any,
+) -> Report:
+    """``run`` from synchronous code (the CLI, ``watch``): starts and ends the event loop."""
+    return asyncio.run(run(queries, config, options, **kwargs))
+
+
 @contextmanager
 def _frozen_heap() -> Iterator[None]:
     """The objects alive before a run (imported modules, schemas: ~50,000) cannot become garbage
@@ -288,9 +287,10 @@ async def _ask(
     config: Config,
     session: Session,
     cache: Cache | None,
+    state: StateStore | None,
     options: TrackOptions,
 ) -> list[Answer]:
-    adapter = carriers.adapter(name, config.carrier(name), session, cache)
+    adapter = carriers.adapter(name, config.carrier(name), session, cache, state)
     try:
         answers: list[Answer] = await adapter.track(queries, options)
     except CarrierError as err:
@@ -331,18 +331,27 @@ def _newest(answer: Answer) -> float:
     return max(stamps, default=float("-inf"))
 
 
-def canonical_query(answer: Answer, shipment: Shipment) -> str:
-    """The prefixed form that asks the same carrier the same thing again (``watch`` uses it)."""
+def canonical(answer: Answer, shipment: Shipment) -> Query:
+    """The query that asks the same carrier the same thing again (``watch`` uses it)."""
     planned = answer.query
     carrier = shipment.carrier
     courier = planned.courier
     regex = carriers.info(carrier).courier_regex if carrier in carriers.names() else None
     if courier is None and shipment.courier and regex and re.fullmatch(regex, shipment.courier):
         courier = shipment.courier
-    return f"{carrier}:{courier}:{planned.number}" if courier else f"{carrier}:{planned.number}"
+    return Query(number=planned.number, carrier=carrier, courier=courier)
 
 
-def save(store: Store, report: Report, label: str | None) -> int:
+def state_of(cache: Cache | None, state: StateStore | None = None) -> StateStore | None:
+    """The adapters' state: ``state``, else the one kept beside ``cache`` (a store's), else the
+    cache itself (a MemoryCache holds both in tests and runs without a store)."""
+    if state is not None:
+        return state
+    beside: StateStore | None = getattr(cache, "state", cache)
+    return beside
+
+
+def save(store: WatchStore, report: Report, label: str | None) -> int:
     """Put every answered (or temporarily failed) shipment of ``report`` on the watch list."""
     known = set(carriers.names())
     added = 0
@@ -351,7 +360,7 @@ def save(store: Store, report: Report, label: str | None) -> int:
             for answer in result.answers:
                 shipments = [s for s in answer.shipments if s.carrier in known]
                 if shipments:
-                    added += store.add(shipments, canonical_query(answer, shipments[0]), label)
+                    added += store.add(shipments, canonical(answer, shipments[0]), label)
     return added
 
 
@@ -373,13 +382,13 @@ async def _with_adapter(
         max_body=config.max_body(),
     )
     async with session:
-        adapter = carriers.adapter(name, config.carrier(name), session, cache)
+        adapter = carriers.adapter(name, config.carrier(name), session, cache, state_of(cache))
         return await call(adapter)
 
 
 def supports(name: str, operation: str) -> bool:
     """True when carrier ``name``'s adapter offers ``operation`` (``remove``, ``couriers``)."""
-    return callable(getattr(carriers.module(name).Adapter, operation, None))
+    return carriers.supports(name, operation)
 
 
 def remove_remote(
@@ -408,6 +417,46 @@ def remote_couriers(
     return asyncio.run(
         _with_adapter(name, config, lambda a: a.couriers(lang), timeout=timeout, cache=cache)
     )
+
+
+@dataclass
+class Removal:
+    """``remove --remote`` for one carrier: each row with its answer, or None when the carrier
+    keeps no account of its own."""
+
+    carrier: str
+    answers: list[tuple[Any, Answer]] | None
+
+
+def remove_everywhere(
+    rows: Sequence[Any], config: Config, *, timeout: float, cache: Cache | None
+) -> Iterator[Removal]:
+    """Delete watched ``rows`` from their carriers' accounts, one carrier at a time."""
+    from waypost.inputs import Token, parse_token
+
+    infos = {i.name: i for i in carriers.infos()}
+    by_carrier: dict[str, list[Any]] = {}
+    for row in rows:
+        by_carrier.setdefault(row.carrier, []).append(row)
+    for name, mine in by_carrier.items():
+        if not supports(name, "remove"):
+            yield Removal(name, None)
+            continue
+        queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
+        answers = remove_remote(name, queries, config, timeout=timeout, cache=cache)
+        yield Removal(name, list(zip(mine, answers, strict=True)))
+
+
+def with_adapter(
+    name: str,
+    config: Config,
+    call: Callable[[Any], Awaitable[T]],
+    *,
+    timeout: float,
+    cache: Cache | None,
+) -> T:
+    """Run one operation of carrier ``name``'s adapter in a session of its own (``import``)."""
+    return asyncio.run(_with_adapter(name, config, call, timeout=timeout, cache=cache))
 
 
 def check(name: str, config: Config, *, timeout: float, cache: Cache | None) -> dict[str, Any]:

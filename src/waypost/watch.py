@@ -6,78 +6,40 @@ loses nothing (the next pass finds the same events new again); the price is that
 between handing over and committing delivers that one shipment's news twice. A carrier's own
 "updated since" cursor (TrackingMore's) moves last, after every shipment of that carrier was
 delivered and stored, and not at all when one of its deliveries failed: otherwise the next pass
-would not be told about the undelivered news again. Passes never overlap: an exclusive lock file
-next to the database serialises them.
+would not be told about the undelivered news again. A pass refreshes only the shipments it
+claimed from the store (``WatchStore.claim``; SQLite: passes never overlap, the lock file next to
+the database serialises them) and holds the claim until its last commit. A saved shipment whose
+query cannot be read is reported (a failure line, exit 1), never skipped silently.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import (
     AuthError,
     CarrierError,
+    ConfigError,
     QuotaExceeded,
     StoreError,
-    StoreLocked,
     UsageError,
+    WaypostError,
 )
 from waypost.status import Status
-from waypost.store import Store, Watched
+from waypost.store.claims import LOCK_NAME, exclusive
+from waypost.store.protocols import Watched, WatchStore
 
 if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
-    from waypost.render import Terminal
+    from waypost.render import NewsWriter
     from waypost.service import Result
 
-LOCK_NAME = "watch.lock"
-
-
-@contextlib.contextmanager
-def exclusive(data_dir: Path, wait: float) -> Iterator[None]:
-    """Hold the watch lock, waiting up to ``wait`` seconds; StoreLocked if it stays taken."""
-    from waypost.paths import flock_within
-
-    fd = _open_lock(data_dir / LOCK_NAME)
-    try:
-        if not flock_within(fd, wait, poll=0.1):
-            raise StoreLocked(
-                f"another `waypost watch` is running (lock {data_dir / LOCK_NAME}); "
-                "skipping this pass"
-            )
-        yield
-    finally:
-        os.close(fd)
-
-
-def _open_lock(path: Path) -> int:
-    """The watch lock file, opened; a directory or a file in the way is a StoreError (exit 5)."""
-    from waypost.store import fault
-
-    if path.parent.exists() and not path.parent.is_dir():
-        raise StoreError(
-            f"cannot use the data directory {path.parent}: it is a file, not a directory",
-            hint="move the file away or set WAYPOST_DATA_DIR to a directory",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except IsADirectoryError:
-        raise StoreError(
-            f"cannot use the watch lock {path}: it is a directory, not a file",
-            hint=f"remove it (rmdir {path}); waypost creates the lock file itself",
-        ) from None
-    except OSError as exc:
-        raise fault(exc, path, what="the watch lock") from None
+__all__ = ["LOCK_NAME", "News", "PassReport", "exclusive", "refresh", "run_pass"]
 
 
 @dataclass
@@ -103,10 +65,20 @@ class PassReport:
     hints: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)
     failures: dict[str, list[CarrierError]] = field(default_factory=dict)
+    unreadable: list[Watched] = field(default_factory=list)
 
     def failure_lines(self) -> list[str]:
-        """One line per carrier that failed this pass (stderr, so that cron mails it)."""
-        lines = []
+        """One line per carrier that failed this pass and per saved shipment that cannot be
+        read (stderr, so that cron mails it)."""
+        lines = [
+            f"waypost: watch list: {row.carrier} {row.number} (row {row.id}) has no query to "
+            "ask again; not checked this pass"
+            for row in self.unreadable
+        ]
+        if self.unreadable:
+            lines.append(
+                "hint: `waypost remove` it, then save it again with `waypost track --save`"
+            )
         for name, errors in self.failures.items():
             first = errors[0]
             message = (
@@ -133,18 +105,17 @@ class PassReport:
 QueryKey = tuple[str, str | None, str | None]
 
 
-def _queries(rows: list[Watched]) -> tuple[list[Query], dict[QueryKey, list[Watched]]]:
-    """The queries that refresh ``rows`` (one per order for multi-parcel orders)."""
-    from waypost import carriers
-    from waypost.inputs import Token, parse_token
-
-    infos = {i.name: i for i in carriers.infos()}
+def _queries(
+    rows: list[Watched], unreadable: list[Watched]
+) -> tuple[list[Query], dict[QueryKey, list[Watched]]]:
+    """The queries that refresh ``rows`` (one per order for multi-parcel orders); rows without
+    a saved query go to ``unreadable``."""
     by_key: dict[QueryKey, list[Watched]] = {}
     queries: list[Query] = []
     for row in rows:
-        try:
-            query = parse_token(Token(row.query, "watch list"), infos)
-        except UsageError:
+        query = row.ask
+        if query is None:
+            unreadable.append(row)
             continue
         if query.key not in by_key:
             queries.append(query)
@@ -153,35 +124,39 @@ def _queries(rows: list[Watched]) -> tuple[list[Query], dict[QueryKey, list[Watc
 
 
 def refresh(
-    store: Store,
+    store: WatchStore,
     config: Config,
     *,
+    rows: list[Watched] | None = None,
     timeout: float,
     deadline: float | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
 ) -> tuple[PassReport, list[tuple[Watched, Shipment]]]:
-    """Ask the carriers about every non-final watched shipment; nothing is written yet."""
+    """Ask the carriers about ``rows`` (default: every non-final watched shipment); nothing is
+    written yet."""
     from waypost import service
 
     report = PassReport()
-    rows = store.watched(include_final=False)
+    if rows is None:
+        rows = store.watched(include_final=False)
     if not rows:
         return report, []
-    queries, by_key = _queries(rows)
+    queries, by_key = _queries(rows, report.unreadable)
+    if report.unreadable:
+        report.exit_code = 1
     options = TrackOptions(watch=True, on_answered=on_answered)
-    result = asyncio.run(
-        service.run(
-            queries,
-            config,
-            options,
-            timeout=timeout,
-            deadline=deadline,
-            cache=store,
-            on_start=on_start,
-        )
+    result = service.run_blocking(
+        queries,
+        config,
+        options,
+        timeout=timeout,
+        deadline=deadline,
+        cache=store.cache,
+        state=store.state,
+        on_start=on_start,
     )
-    report.exit_code = result.exit_code
+    report.exit_code = result.exit_code or report.exit_code
     report.hints = result.hints
     for res in result.results:
         name = _carrier_of(res)
@@ -221,14 +196,16 @@ def refresh(
     return report, answered
 
 
-def _shipped(store: Store, rows: list[Watched], parcel: Watched) -> None:
+def _shipped(store: WatchStore, rows: list[Watched], parcel: Watched) -> None:
     """An order watched as one pending shipment (numbered by its order id) has shipped: its
     parcel takes the place of that stand-in (label, journey leg), which goes."""
     from waypost import journeys
 
+    legs = journeys.backend(store)
     for stand_in in [r for r in rows if r.order_id and r.number == r.order_id]:
         if stand_in.id != parcel.id:
-            journeys.replace(store, stand_in, parcel)
+            if legs is not None:
+                journeys.replace(legs, stand_in, parcel)
             store.remove([stand_in])
             rows.remove(stand_in)
     if all(r.id != parcel.id for r in rows):
@@ -265,13 +242,11 @@ def _knows_less(shipment: Shipment, row: Watched) -> bool:
 
 
 def run_pass(
-    store: Store,
+    store: WatchStore,
     config: Config,
     notifier: Notifier,
     *,
-    term: Terminal,
-    out: IO[str],
-    mode: str,
+    sink: NewsWriter,
     timeout: float,
     deadline: float | None = None,
     warn: Callable[[str], None],
@@ -279,15 +254,46 @@ def run_pass(
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
 ) -> PassReport:
-    """Refresh, print only the news, hand it to every channel, then commit each shipment.
-    ``on_answers`` runs once every carrier has answered, before anything is printed."""
-    from waypost import render
+    """Refresh what this pass claims, have ``sink`` print only the news, hand it to every
+    channel, then commit each shipment. ``on_answers`` runs once every carrier has answered,
+    before anything is printed. ``[watch] import`` runs first (its failure is one warning)."""
     from waypost.imports import watch_import
 
     watch_import(store, config, timeout=timeout, warn=warn)
+    with store.claim(store.watched(include_final=False)) as rows:
+        return _deliver(
+            store,
+            config,
+            notifier,
+            rows=rows,
+            sink=sink,
+            timeout=timeout,
+            deadline=deadline,
+            warn=warn,
+            on_start=on_start,
+            on_answered=on_answered,
+            on_answers=on_answers,
+        )
+
+
+def _deliver(
+    store: WatchStore,
+    config: Config,
+    notifier: Notifier,
+    *,
+    rows: list[Watched],
+    sink: NewsWriter,
+    timeout: float,
+    deadline: float | None,
+    warn: Callable[[str], None],
+    on_start: Callable[[dict[str, int]], None] | None,
+    on_answered: Callable[[str, int], None] | None,
+    on_answers: Callable[[], None] | None,
+) -> PassReport:
     report, answered = refresh(
         store,
         config,
+        rows=rows,
         timeout=timeout,
         deadline=deadline,
         on_start=on_start,
@@ -297,10 +303,12 @@ def run_pass(
         on_answers()
     from waypost import journeys
 
+    legs = journeys.backend(store)
     try:
         follow_legs = bool(config.watch.get("follow_legs", False))
-        journeys.follow(store, answered, watch_new=follow_legs)
-        journeys.follow_stored(store, watch_new=follow_legs)
+        if legs is not None:
+            journeys.follow(legs, answered, watch_new=follow_legs)
+            journeys.follow_stored(legs, watch_new=follow_legs)
     except StoreError as exc:
         warn(f"next legs not linked: {exc.message}")
     undelivered: set[str] = set()
@@ -313,33 +321,20 @@ def run_pass(
             quiet.append((row, shipment))
     for row, shipment in quiet:
         store.refresh(row, shipment)
-    groups = journeys.group_news(store, report.news)
-    if mode == "json" and report.news:
-        out.write(render.json_document(n.view() for g in groups for n in g) + "\n")
-        out.flush()
+    groups = journeys.group_news(legs, report.news) if legs else [[n] for n in report.news]
+    if report.news:
+        sink.begin([n.view() for g in groups for n in g])
     for index, group in enumerate(groups):
         views = [item.view() for item in group]
         moved = journeys.moved(group)
-        view, label = views[moved], journeys.group_label(group)
-        payload = view.model_dump_json()
-        if mode == "jsonl":
-            out.writelines(v.model_dump_json() + "\n" for v in views)
-        elif mode == "text":
-            if index:
-                out.write("\n")
-            if view.journey is not None:
-                out.write(journeys.news_line(group, moved) + "\n")
-            render.track(views, term, out, marks={0: label} if label else None)
-        out.flush()
-        text = "\n".join(
-            (f"[leg {v.journey.leg}] " if v.journey is not None and len(views) > 1 else "")
-            + f"{render.absolute(e.time, term)}  {e.location or '-'}  {e.description or '-'}"
-            for v in views
-            for e in render.readable(v).events
-        )
-        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
+        label = journeys.group_label(group)
+        if len(group) == 1 and views[0].journey is None:
+            shown = sink.show(index, views[0], label)
+        else:
+            header = journeys.news_line(group, moved) if views[moved].journey else None
+            shown = sink.show_group(index, views, moved, label, header)
         problems = notifier.deliver(
-            view, payload, text, label=label, echo=out.write if mode == "text" else warn
+            views[moved], shown.payload, shown.text, label=label, echo=shown.echo
         )
         if problems:
             report.problems.extend(problems)
@@ -355,3 +350,53 @@ def run_pass(
     if report.problems and report.exit_code == 0:
         report.exit_code = 1
     return report
+
+
+class Stopper:
+    """Sleeps between passes; SIGTERM ends the loop cleanly (Ctrl-C too, via KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.event = threading.Event()
+        signal.signal(signal.SIGTERM, self._term)
+
+    def _term(self, *_: object) -> None:
+        self.event.set()
+        raise KeyboardInterrupt
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep; True when asked to stop."""
+        return self.event.wait(seconds)
+
+
+def loop(
+    one_pass: Callable[[], PassReport],
+    *,
+    seconds: float,
+    once: bool,
+    on_failure: Callable[[WaypostError], None],
+) -> PassReport | None:
+    """Run ``one_pass`` every ``seconds`` (or once); the last report, or None when stopped.
+
+    In a loop, a failed pass goes to ``on_failure`` and the loop goes on; usage and
+    configuration errors end it (every later pass would fail alike), as does any error of a
+    single pass. SIGTERM stops it between or during passes; Ctrl-C interrupts it.
+    """
+    stop = Stopper()
+    last: PassReport | None = None
+    try:
+        while True:
+            try:
+                last = one_pass()
+            except WaypostError as exc:
+                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                    raise
+                on_failure(exc)
+            if once or stop.wait(seconds):
+                return last
+    except KeyboardInterrupt:
+        if not stop.event.is_set():
+            raise
+        return None

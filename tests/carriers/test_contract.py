@@ -4,8 +4,11 @@ secret in any output. TrackingMore runs twice: API v4 (the default) and ``api = 
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
+from types import ModuleType
 
 import pytest
 
@@ -114,14 +117,28 @@ def test_rejected_credentials_are_unknown_not_not_found(
     assert all(s["error"] for s in shipments)
 
 
+def _submodules(package: ModuleType) -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{package.__name__}.{m.name}")
+        for m in pkgutil.iter_modules(package.__path__)
+    ]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_no_declared_test_case_expects_unknown(name: str) -> None:
     # unknown is never a carrier's status: no adapter may claim to answer with it.
     module = carriers.module(name)
     assert all(c["status"] is not Status.UNKNOWN for c in module.TEST_CASES)
-    tables = [v for v in vars(module).values() if isinstance(v, dict)]
+    # The status tables live in the package's modules (api, shared), not in its facts.
+    values = [
+        v
+        for part in (module, *_submodules(module))
+        for v in vars(part).values()
+        if isinstance(v, dict | WordRules)
+    ]
+    tables = [v for v in values if isinstance(v, dict)]
     mapped = [x[0] if isinstance(x, tuple) else x for t in tables for x in t.values()]
-    rules = [v for v in vars(module).values() if isinstance(v, WordRules)]
+    rules = [v for v in values if isinstance(v, WordRules)]
     mapped += [status for r in rules for _, status in r.rules]
     assert any(isinstance(x, Status) for x in mapped)
     assert Status.UNKNOWN not in [x for x in mapped if isinstance(x, Status)]
@@ -150,3 +167,19 @@ def test_secrets_never_reach_output_or_logs(
         for secret in secrets:
             assert secret not in r.out
             assert secret not in r.err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_capabilities_are_what_the_adapters_offer(name: str) -> None:
+    # ``remove`` and ``couriers`` are read from CarrierInfo, never probed on the adapter: the
+    # declaration and every version's adapter must agree.
+    package = carriers.MODULES[name]
+    strategies = [importlib.import_module(f"{package}.adapter")]
+    if name == "trackingmore":
+        strategies = [importlib.import_module(f"{package}.{v}") for v in ("v2", "v4")]
+    for strategy in strategies:
+        offered = {
+            op for op in ("remove", "couriers") if callable(getattr(strategy.Adapter, op, None))
+        }
+        assert offered == carriers.info(name).capabilities, strategy.__name__
+        assert carriers.supports(name, "remove") == ("remove" in offered)

@@ -27,6 +27,9 @@ from tests.conftest import FIXTURES, fixture
 from waypost.carriers import pandapon
 from waypost.carriers import trackingmore as tm
 from waypost.carriers._parse import zone
+from waypost.carriers.pandapon import api as pandapon_api
+from waypost.carriers.trackingmore import shared as tm_shared
+from waypost.carriers.trackingmore import v2_api as tm_api
 from waypost.models import Event, Shipment
 
 Ref = tuple[str, str | None]  # (description, location) of one event
@@ -42,10 +45,10 @@ def tm_v2(name: str, index: int = 0) -> Callable[[], Shipment]:
 
     def load() -> Shipment:
         payload: Any = fixture("trackingmore", name)
-        data = tm.read_envelope(payload)[2] if "meta" in payload else payload
-        items = tm.items_of(data) or [data]
+        data = tm_api.read_envelope(payload)[2] if "meta" in payload else payload
+        items = tm_api.items_of(data) or [data]
         item = items[index]
-        return tm.parse_item(item, tm.item_number(item) or "", _default_tz(tm.INFO))
+        return tm_api.parse_item(item, tm_api.item_number(item) or "", _default_tz(tm.INFO))
 
     return load
 
@@ -56,28 +59,30 @@ def pp_1688(name: str, order_id: str, key: str | None = None) -> Callable[[], Sh
     def load() -> Shipment:
         raw: Any = fixture("pandapon", name)
         payload = {"code": 0, "msg": "", "data": raw[key] if key else raw}
-        (shipment,) = pandapon.parse_response(payload, order_id, "1688", _default_tz(pandapon.INFO))
+        (shipment,) = pandapon_api.parse_response(
+            payload, order_id, "1688", _default_tz(pandapon.INFO)
+        )
         return shipment
 
     return load
 
 
 def tm_v4(name: str) -> Callable[[], Shipment]:
-    """A v4 answer through the v4 parser (``trackingmore_v4_api.parse_tracking``).
+    """A v4 answer through the v4 parser (``trackingmore.v4_api.parse_tracking``).
 
     The DHL source moved the checkpoints to a top-level ``track_info`` (its README); they go
     back into ``origin_info.trackinfo``, where v4 sends them.
     """
 
     def load() -> Shipment:
-        v4 = importlib.import_module("waypost.carriers.trackingmore_v4_api")
+        v4 = importlib.import_module("waypost.carriers.trackingmore.v4_api")
         payload: Any = fixture("trackingmore", f"v4/{name}")
         item = dict((payload.get("data") or [payload])[0])
         if "track_info" in item:
             item["origin_info"] = {**item["origin_info"], "trackinfo": item.pop("track_info")}
         number = item.get("tracking_number") or ""
         shipment: Shipment = v4.parse_tracking(
-            item, number, _default_tz(tm.INFO), tm.STATUS, tm.SUBSTATUS
+            item, number, _default_tz(tm.INFO), tm_shared.STATUS, tm_shared.SUBSTATUS
         )
         return shipment
 

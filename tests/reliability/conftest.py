@@ -1,6 +1,6 @@
 """The reliability suite is about faults, not rate limits: TrackingMore's limits are raised on
 both sides (the sandbox and the client) so that its cases run as fast as the others'.
-Rate-limit behaviour itself is tested in tests/carriers/test_trackingmore.py."""
+Rate-limit behaviour itself is tested in tests/carriers/trackingmore/."""
 
 from __future__ import annotations
 

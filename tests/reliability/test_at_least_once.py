@@ -100,8 +100,8 @@ def news(
     for tracking in app.account.values():
         tracking.updated = long_ago
     with Store.open(isolated / "data") as store:
-        assert store.get(CURSOR[api], "cursor") is not None
-        store.put(CURSOR[api], "cursor", long_ago - 5000)
+        assert store.state.get(CURSOR[api], "cursor") is not None
+        store.state.put(CURSOR[api], "cursor", long_ago - 5000)
     script = isolated / "hook.py"
     script.write_text(HOOK)
     log = isolated / "hook.log"

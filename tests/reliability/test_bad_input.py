@@ -53,7 +53,8 @@ def test_ten_thousand_numbers_from_stdin_are_batched(sandbox: Sandbox, cli) -> N
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert len(lines) == 10_000
-    assert [json.loads(x)["tracking_number"] for x in lines[:3]] == numbers[:3]
+    # --jsonl prints each answer as it arrives, so batches may finish in any order.
+    assert sorted(json.loads(x)["tracking_number"] for x in lines) == numbers
     entries = sandbox.entries("ils")
     assert len(entries) == 100
     assert {e.numbers for e in entries} == {100}

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import MemoryCache, Query, TrackOptions
+from waypost.carriers.trackingmore import v2 as tm_v2
 from waypost.errors import AuthError, ProtocolError, RateLimited, Timeout
 from waypost.http import MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
 from waypost.models import Shipment, Status
@@ -192,7 +193,7 @@ def tm_run(
         transport = httpx.MockTransport(lambda request: handler(request, holder[0]))
         async with Session(transport=transport, **session_kw) as session:
             holder.append(session)
-            return list(await tm.Adapter(SETTINGS, session, cache).track(queries, options))
+            return list(await tm_v2.Adapter(SETTINGS, session, cache).track(queries, options))
 
     return asyncio.run(go())
 
@@ -347,7 +348,7 @@ def test_adopting_a_parcel_of_an_order_with_several_parcels(tmp_path: Path) -> N
             Shipment(tracking_number=n, carrier="pandapon", order_id="42", found=True)
             for n in ("P1", "P2")
         ]
-        store.add(parcels, "pandapon:42", "label")
+        store.add(parcels, Query("42", "pandapon"), "label")
         (first, _) = store.watched()
         new = Shipment(tracking_number="P3", carrier="pandapon", order_id="42", found=True)
         adopted = store.adopt(first, new)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -132,7 +133,10 @@ def parsers() -> dict[str, Callable[[Any], list[Shipment]]]:
     """Carrier name -> its pure "whole answer in, Shipments out" function."""
     table: dict[str, Callable[[Any], list[Shipment]]] = {}
     for name in carriers.names():
-        module = carriers.module(name)
+        # The pure parsers are in each package's ``api``; TrackingMore's answer path is v2's.
+        module = importlib.import_module(
+            f"{carriers.MODULES[name]}.{'v2' if name == 'trackingmore' else 'api'}"
+        )
         if name == "ils":
             table[name] = lambda p, m=module: m.parse_response(
                 p, ["3676E4043665", "X1234"], SHANGHAI
@@ -181,9 +185,10 @@ def _trackingmore(module: Any, payload: Any) -> list[Shipment]:
         return [s for a in answers for s in a.shipments]
 
     with_cursor = MemoryCache()
-    with_cursor.put(module.NS_WATCH, "cursor", 1_700_000_000.0)
+    facts = carriers.module("trackingmore")
+    with_cursor.put(facts.NS_WATCH, "cursor", 1_700_000_000.0)
     for q in TM_QUERIES:
-        with_cursor.put(module.NS_ACCOUNT, q.number, "")
+        with_cursor.put(facts.NS_ACCOUNT, q.number, "")
     shipments = []
     for options, cache in (
         (TrackOptions(), MemoryCache()),

@@ -37,7 +37,7 @@ from tests.hostile import (
     measured_command,
 )
 from waypost import carriers
-from waypost.carriers import trackingmore_v4_api as v4_api
+from waypost.carriers.trackingmore import v4_api as v4_api
 from waypost.store import Store
 
 NAMES = carriers.names()
@@ -270,7 +270,9 @@ def limits(api: str | None) -> str:
 def cursor(data: Path, api: str | None) -> Any:
     """The stored watch cursor of an API version."""
     with Store.open(data) as store:
-        return store.get("trackingmore.watch" if api == "v2" else "trackingmore4.watch", "cursor")
+        return store.state.get(
+            "trackingmore.watch" if api == "v2" else "trackingmore4.watch", "cursor"
+        )
 
 
 def _paused_in_store(api: str | None) -> Callable[[Run, Run, Path, HostileServer], None]:
@@ -279,7 +281,7 @@ def _paused_in_store(api: str | None) -> Callable[[Run, Run, Path, HostileServer
 
 def _paused(api: str | None, track: Run, watch: Run, data: Path) -> None:
     with Store.open(data) as store:
-        until = store.get(limits(api), "paused_until")
+        until = store.state.get(limits(api), "paused_until")
     assert until is not None
     assert until - time.time() <= 300.0  # the cap, not three years
     assert watch.seconds < 30  # watch reports the pause instead of waiting it out
@@ -314,7 +316,7 @@ def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) ->
 
 def _pages_cut_by_deadline(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
     # v4's cap is 400 pages of 100: here the run's --deadline 3 ends paging before it, the
-    # numbers say so and the cursor stays where it was (the cap itself: test_trackingmore_v4).
+    # numbers say so and the cursor stays where it was (the cap itself: tests/carriers/trackingmore/test_v4_adapter.py).
     pages = page_requests(server)
     assert 1 < len(pages) < v4_api.MAX_PAGES, len(pages)
     assert "deadline" in watch.out + watch.err, watch.out

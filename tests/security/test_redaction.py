@@ -94,11 +94,11 @@ def test_unknown_notify_scheme_error_masks_the_url(isolated: Path, cli) -> None:
 
 
 def test_logs_use_the_same_rule(isolated: Path, cli, capsys) -> None:  # type: ignore[no-untyped-def]
-    from waypost import cli as cli_module
     from waypost import logs
+    from waypost.cli.env import Env
 
-    cli_module.STATE.secrets = ["KNOWNSECRET1"]
-    logs.setup(1, cli_module._redact)
+    env = Env(secrets=["KNOWNSECRET1"])
+    logs.setup(1, env.redact)
     logging.getLogger("waypost.test").info(
         "posting to %s with KNOWNSECRET1 \x1b]52;c;QQ==\x07", "tgram://123:ABCDEFGH/42"
     )
@@ -107,3 +107,19 @@ def test_logs_use_the_same_rule(isolated: Path, cli, capsys) -> None:  # type: i
     assert "KNOWNSECRET1" not in err
     assert "\x1b" not in err
     logs.reset()
+
+
+def test_each_run_masks_its_own_secrets_in_logs(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The log handler is installed once per process; each run's Env brings its own secrets."""
+    from waypost import logs
+    from waypost.cli.env import Env
+
+    try:
+        logs.setup(1, Env(secrets=["FIRSTRUNSECRET"]).redact)
+        logs.setup(1, Env(secrets=["SECONDRUNSECRET"]).redact)
+        logging.getLogger("waypost.test").info("sent SECONDRUNSECRET")
+        err = capsys.readouterr().err
+        assert "sent ****" in err
+        assert "SECONDRUNSECRET" not in err
+    finally:
+        logs.reset()

@@ -1,4 +1,9 @@
-"""Registry of carrier adapters: one line per carrier, modules imported only when used."""
+"""Registry of carrier adapters: one line per carrier, packages imported only when used.
+
+Each carrier is a package: its ``__init__`` declares the facts (``INFO``: settings, patterns,
+limits, paths, capabilities; no pydantic, no httpx), ``api`` builds requests and reads answers,
+``adapter`` holds the strategy (``adapter.Adapter(settings, session, cache)``).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ def names() -> list[str]:
 
 @cache
 def module(name: str) -> ModuleType:
-    """Import and return the adapter module of ``name``."""
+    """Import and return the facts package of ``name`` (light: no network stack)."""
     return importlib.import_module(MODULES[name])
 
 
@@ -38,18 +43,22 @@ def infos() -> list[CarrierInfo]:
     return [info(n) for n in names()]
 
 
-def adapter(name: str, settings: Any, session: Any, cache: Any = None) -> Any:
-    """An adapter of carrier ``name`` (a module's ``adapter`` factory picks among versions)."""
-    mod = module(name)
-    factory = getattr(mod, "adapter", None) or mod.Adapter
-    return factory(settings, session, cache)
+def adapter(name: str, settings: Any, session: Any, cache: Any = None, state: Any = None) -> Any:
+    """An adapter of carrier ``name`` (its ``adapter`` module's ``Adapter`` factory)."""
+    return importlib.import_module(MODULES[name] + ".adapter").Adapter(
+        settings, session, cache, state
+    )
+
+
+def supports(name: str, operation: str) -> bool:
+    """True when carrier ``name`` declares ``operation`` (``remove``, ``couriers``)."""
+    return operation in info(name).capabilities
 
 
 def describe(info: CarrierInfo, settings: dict[str, Any], missing: list[str]) -> dict[str, Any]:
     """What ``waypost carriers`` shows about one carrier, as plain data."""
-    effective = getattr(module(info.name), "effective_settings", None)
-    if effective is not None:
-        settings = effective(settings)
+    if info.effective_settings is not None:
+        settings = info.effective_settings(settings)
     rates = {
         s.key: settings.get(s.key, s.default)
         for s in info.settings

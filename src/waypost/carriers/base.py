@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from waypost.errors import CarrierError
     from waypost.http import Session
     from waypost.models import Shipment
+    from waypost.store.protocols import StateStore
 
 SettingKind = Literal["str", "float", "int"]
 
@@ -94,7 +95,12 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class CarrierInfo:
-    """The facts an adapter declares at the top of its module."""
+    """The facts a carrier package declares in its ``__init__``.
+
+    ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
+    from the carrier's account; ``couriers``: list the courier codes it knows).
+    ``effective_settings``: the settings with version-dependent defaults filled in (display).
+    """
 
     name: str
     title: str
@@ -110,6 +116,8 @@ class CarrierInfo:
     courier_help: str = ""
     max_connections: int = 8
     rate_notes: tuple[str, ...] = field(default_factory=tuple)
+    capabilities: frozenset[str] = frozenset()
+    effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property
     def credentials(self) -> tuple[Setting, ...]:
@@ -244,4 +252,6 @@ class Adapter(Protocol):
         """Answer every query; failures become ``Shipment.error``, never exceptions."""
 
 
-AdapterFactory = Callable[[Mapping[str, Any], "Session", "Cache | None"], Adapter]
+AdapterFactory = Callable[
+    [Mapping[str, Any], "Session", "Cache | None", "StateStore | None"], Adapter
+]

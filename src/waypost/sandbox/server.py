@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from waypost import carriers
 from waypost.errors import WaypostError
 from waypost.sandbox.faults import (
     HANG_SECONDS,
@@ -32,12 +33,8 @@ from waypost.sandbox.faults import (
 )
 from waypost.sandbox.faults import parse as parse_faults
 
-# One line per emulated carrier, like the adapter registry.
-APPS: dict[str, str] = {
-    "ils": "waypost.sandbox.ils",
-    "trackingmore": "waypost.sandbox.trackingmore",
-    "pandapon": "waypost.sandbox.pandapon",
-}
+# Every registered carrier is emulated by the sandbox module of its name.
+APPS: dict[str, str] = {name: f"waypost.sandbox.{name}" for name in carriers.names()}
 
 
 @dataclass

@@ -17,12 +17,11 @@ One POST to ``{base_url}/oms/v2/event/getOrdersTrack`` answers up to 100 numbers
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import tzinfo
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waypost.carriers._parse import (
     WordRules,
@@ -31,60 +30,10 @@ from waypost.carriers._parse import (
     merge_events,
     parse_time,
     text,
-    zone,
 )
-from waypost.carriers.base import (
-    Answer,
-    CarrierInfo,
-    Pattern,
-    Query,
-    Setting,
-    TrackOptions,
-    base_url,
-    timezone,
-)
+from waypost.carriers.ils import NAME
 from waypost.errors import AuthError, CarrierError, ProtocolError
 from waypost.models import Event, Shipment, Status
-
-if TYPE_CHECKING:
-    from waypost.carriers.base import Cache
-    from waypost.http import Session
-
-NAME = "ils"
-ENDPOINT = "/oms/v2/event/getOrdersTrack"
-MAX_BATCH = 100
-
-INFO = CarrierInfo(
-    name=NAME,
-    title="ILS Logistics",
-    coverage="ILS consignments (sea and air freight, China to Europe)",
-    docs="shared/seeds/ils-tracking-api.txt",
-    docs_url="https://www.tracking.themefixes.com/",
-    credentials_from="ILS support gives each customer a user_id and a private key (pdd)",
-    max_batch=MAX_BATCH,
-    max_connections=10,
-    settings=(
-        Setting("user_id", "customer ID (from ILS support)", credential=True),
-        Setting("pdd", "customer private key", credential=True, secret=True),
-        base_url("http://106.52.44.213:8485"),
-        timezone("Asia/Shanghai"),
-    ),
-    patterns=(
-        Pattern(
-            name="ILS consignment",
-            regex=r"\d{4}[A-Z]\d{7}",
-            example="3676E4043665",
-            confidence=0.9,
-            describe="4 digits, a letter, 7 digits (as in the ILS docs)",
-        ),
-    ),
-    rate_notes=("no documented rate limit; at most 10 requests in flight",),
-)
-
-TEST_CASES = (
-    {"number": "3676E4043665", "found": True, "status": Status.IN_TRANSIT},
-    {"number": "3676E4038434", "found": False, "status": Status.NOT_FOUND},
-)
 
 _AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidden", re.I)
 
@@ -232,46 +181,3 @@ def envelope_error(code: Any, msg: str | None) -> CarrierError:
 
 def _is_envelope(payload: Any) -> bool:
     return isinstance(payload, dict) and "code" in payload
-
-
-class Adapter:
-    """Answers ILS numbers in concurrent chunks of 100."""
-
-    info = INFO
-
-    def __init__(self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None):
-        self.settings = settings
-        self.session = session
-        self.url = str(settings.get("base_url") or INFO.setting("base_url").default).rstrip("/")  # type: ignore[union-attr]
-        self.tz = zone(settings.get("timezone"))
-
-    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
-        """Answer every query, one request per 100 numbers, all chunks at once."""
-        chunks = [queries[i : i + MAX_BATCH] for i in range(0, len(queries), MAX_BATCH)]
-        answers = await asyncio.gather(*(self._answer(c, options) for c in chunks))
-        return [a for chunk in answers for a in chunk]
-
-    async def _answer(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
-        shipments = await self._chunk([q.number for q in queries])
-        options.answered(NAME, len(queries))
-        return [options.deliver(Answer(q, [s])) for q, s in zip(queries, shipments, strict=True)]
-
-    async def _chunk(self, numbers: list[str]) -> list[Shipment]:
-        from waypost.http import read_answer
-
-        body = build_request(str(self.settings["user_id"]), str(self.settings["pdd"]), numbers)
-        try:
-            response = await self.session.request(
-                NAME,
-                "POST",
-                self.url + ENDPOINT,
-                json=body,
-                max_connections=INFO.max_connections,
-            )
-            if response.status_code in (401, 403):
-                raise envelope_error(response.status_code, f"HTTP {response.status_code}")
-            payload = read_answer(response, NAME, envelope=_is_envelope)
-            return parse_response(payload, numbers, self.tz)
-        except CarrierError as err:
-            err.message = self.session.redact(err.message)
-            return [Shipment.failed(n, NAME, err) for n in numbers]

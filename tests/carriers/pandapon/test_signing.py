@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waypost.carriers import pandapon, pandapon_sign
+from waypost.carriers.pandapon import api as pandapon
+from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.sandbox import Sandbox
 from waypost.sandbox import pandapon as box
 from waypost.store import Store
@@ -36,7 +37,9 @@ def accept(sandbox: Sandbox, recipe: str) -> None:
 
 def remembered(tmp: Path) -> object:
     with Store.open(tmp / "data") as store:
-        return store.get(pandapon_sign.STATE_NAMESPACE, pandapon_sign.state_key(box.ACCESS_KEY))
+        return store.state.get(
+            pandapon_sign.STATE_NAMESPACE, pandapon_sign.state_key(box.ACCESS_KEY)
+        )
 
 
 def signed_with(sandbox: Sandbox) -> list[str]:

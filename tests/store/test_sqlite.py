@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from waypost.carriers.base import Query
 from waypost.errors import StoreError
 from waypost.models import Event, Shipment, Status
 from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store, event_key
+
+ILS_A1234 = Query("A1234", "ils")
 
 
 def shipment(
@@ -33,7 +36,7 @@ def test_a_new_database_is_at_the_latest_version_in_wal_mode(tmp_path: Path) -> 
 def test_migration_from_version_1_keeps_the_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.executescript(MIGRATIONS[0])
+    db.executescript(MIGRATIONS[0].sql)
     db.execute("PRAGMA user_version = 1")
     db.execute(
         "INSERT INTO watched (number, carrier, label, added, status) VALUES ('A1234', 'ils', 'old', 1.0, 'in_transit')"
@@ -75,9 +78,9 @@ def test_garbage_file_is_a_store_error(tmp_path: Path) -> None:
 
 def test_adding_again_updates_the_label_and_never_duplicates(tmp_path: Path) -> None:
     with Store(tmp_path / "w.db") as store:
-        assert store.add([shipment("A1234", "Loaded")], "ils:A1234", "first") == 1
-        assert store.add([shipment("A1234", "Loaded")], "ils:A1234", "second") == 0
-        assert store.add([shipment("A1234", "Loaded")], "ils:A1234", None) == 0
+        assert store.add([shipment("A1234", "Loaded")], ILS_A1234, "first") == 1
+        assert store.add([shipment("A1234", "Loaded")], ILS_A1234, "second") == 0
+        assert store.add([shipment("A1234", "Loaded")], ILS_A1234, None) == 0
         (row,) = store.watched()
         assert row.label == "second"
         assert len(store.events(row.id)) == 1
@@ -85,7 +88,7 @@ def test_adding_again_updates_the_label_and_never_duplicates(tmp_path: Path) -> 
 
 def test_events_are_deduplicated_by_time_location_and_description(tmp_path: Path) -> None:
     with Store(tmp_path / "w.db") as store:
-        store.add([shipment("A1234", "Loaded", "Received")], "ils:A1234", None)
+        store.add([shipment("A1234", "Loaded", "Received")], ILS_A1234, None)
         (row,) = store.watched()
         again = shipment("A1234", "Arrived", "LOADED ", "Received")
         again.events[1] = again.events[1].model_copy(update={"time": datetime(2026, 1, 10, 12)})
@@ -107,7 +110,7 @@ def test_final_shipments_are_left_out_of_due_rows(tmp_path: Path) -> None:
     with Store(tmp_path / "w.db") as store:
         store.add(
             [shipment("A1234", "x"), shipment("B1234", "y", status=Status.DELIVERED)],
-            "ils:A1234",
+            ILS_A1234,
             None,
         )
         assert [r.number for r in store.watched(include_final=False)] == ["A1234"]
@@ -116,7 +119,7 @@ def test_final_shipments_are_left_out_of_due_rows(tmp_path: Path) -> None:
 
 def test_remove_deletes_events_too(tmp_path: Path) -> None:
     with Store(tmp_path / "w.db") as store:
-        store.add([shipment("A1234", "x", "y")], "ils:A1234", None)
+        store.add([shipment("A1234", "x", "y")], ILS_A1234, None)
         rows = store.find("A1234")
         assert store.remove(rows) == 1
         assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
@@ -127,7 +130,7 @@ def test_failed_answers_are_watched_without_events(tmp_path: Path) -> None:
 
     failed = Shipment.failed("A1234", "ils", NetworkError("down"))
     with Store(tmp_path / "w.db") as store:
-        store.add([failed], "ils:A1234", None)
+        store.add([failed], ILS_A1234, None)
         (row,) = store.watched()
         # Schema 2: never answered is "unknown", not the carrier's "pending".
         assert row.status == "unknown"

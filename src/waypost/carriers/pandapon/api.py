@@ -9,7 +9,7 @@ API takes one.
 
 Signing (system parameters travel in HTTP headers: ``access-key``, ``timestamp``, ``nonce-str``,
 ``user-id``, ``signature``). The manual marks ``access-key``, ``timestamp`` and ``nonce-str`` as
-signed, but the string that is hashed is not published: ``pandapon_sign`` holds the candidate
+signed, but the string that is hashed is not published: ``signing`` holds the candidate
 recipes, and ``carriers.pandapon.signature`` (``auto`` by default) picks one. ``auto`` starts with
 the recipe the account accepted before (the state store remembers it), else ``pairs``, and tries
 the next candidate only when PandaPon answers "signature invalid" (or, before any recipe was
@@ -33,15 +33,13 @@ Quirks:
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from waypost.carriers import pandapon_sign
 from waypost.carriers._parse import (
     WordRules,
     as_dict,
@@ -49,84 +47,12 @@ from waypost.carriers._parse import (
     merge_events,
     parse_time,
     text,
-    zone,
 )
-from waypost.carriers.base import (
-    Answer,
-    CarrierInfo,
-    Pattern,
-    Query,
-    Setting,
-    TrackOptions,
-    base_url,
-    rate,
-    timezone,
-)
+from waypost.carriers.base import Query
+from waypost.carriers.pandapon import NAME, PATH_1688, PATH_TAOBAO, SERVICE, SUCCESS_CODES, Platform
+from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
 from waypost.models import Event, Shipment, Status
-
-if TYPE_CHECKING:
-    import httpx
-
-    from waypost.carriers.base import Cache
-    from waypost.http import RateLimiter, Session
-
-NAME = "pandapon"
-PATH_1688 = "/v2/alibaba/order/logistics"
-PATH_TAOBAO = "/open/order/logistics/detail/get"
-DEFAULT_BASE_URL = "https://api.pandapon.com"
-DEFAULT_RATE = 5.0
-SUCCESS_CODES = frozenset({"0", "200"})
-
-Platform = Literal["1688", "taobao"]
-SERVICE: dict[str, str] = {"1688": "1688", "taobao": "Taobao"}
-
-INFO = CarrierInfo(
-    name=NAME,
-    title="PandaPon OpenAPI",
-    coverage="1688 and Taobao orders bought through PandaPon (one order, many parcels)",
-    docs="shared/seeds/pandapon-openapi-logistics.txt",
-    docs_url="https://doc-en.pandapon.com/",
-    credentials_from="the PandaPon open platform (become a developer, then get the access key "
-    "and secret: https://doc-en.pandapon.com/)",
-    max_batch=1,
-    max_connections=8,
-    settings=(
-        Setting("user_id", "PandaPon user ID (sent unsigned, for sub-accounts)", credential=True),
-        Setting("access_key", "AccessKey assigned by PandaPon", credential=True),
-        Setting("secret", "AccessKey secret (signs requests)", credential=True, secret=True),
-        base_url(DEFAULT_BASE_URL),
-        timezone("Asia/Shanghai"),
-        rate("rate", DEFAULT_RATE, "the PandaPon API (the real limit is not documented)"),
-        Setting(
-            "signature",
-            "request signing recipe: auto (find and remember the one the account accepts), "
-            "pairs or concat",
-            default=pandapon_sign.AUTO,
-            choices=pandapon_sign.CHOICES,
-        ),
-    ),
-    patterns=(
-        Pattern(
-            name="1688 order id",
-            regex=r"\d{18,20}",
-            example="2542285634920880794",
-            confidence=0.5,
-            courier="1688",
-            describe="18 to 20 digits, no check digit",
-        ),
-    ),
-    courier_regex=r"1688|taobao",
-    courier_help="pandapon:1688:ORDER_ID or pandapon:taobao:SUB_PURCHASE_ORDER_ID",
-    rate_notes=("one request per order id; 5 requests/s unless carriers.pandapon.rate says",),
-)
-
-TEST_CASES = (
-    {"number": "2542285634920880794", "found": True, "status": Status.IN_TRANSIT},
-    {"number": "2205513879640221987", "found": True, "status": Status.DELIVERED},
-    {"number": "2694057731265508832", "found": True, "status": Status.PENDING},
-    {"number": "2542285634920880000", "found": False, "status": Status.NOT_FOUND},
-)
 
 # 1688 ``logisticsStatus`` (OpenPlatformLogisticsOrder.status of alibaba.trade.getLogisticsInfos).
 # UNSIGN is "签收异常", a sign-for exception: refusals and problem parcels as well as a missed
@@ -255,7 +181,7 @@ CHECK_ORDER = "1"
 
 
 def sign(access_key: str, secret: str, timestamp: str, nonce: str, recipe: str = "pairs") -> str:
-    """The ``signature`` header by one of the candidate recipes (``pandapon_sign``)."""
+    """The ``signature`` header by one of the candidate recipes (``signing``)."""
     return pandapon_sign.BY_NAME[recipe].sign(access_key, secret, timestamp, nonce)
 
 
@@ -533,228 +459,3 @@ def _is_envelope(payload: Any) -> bool:
 
 def _refused(status: int) -> CarrierError:
     return envelope_error(str(status), f"HTTP {status}", None)
-
-
-class Adapter:
-    """Answers PandaPon order ids: one signed GET per order, all at once, under one limiter."""
-
-    info = INFO
-
-    def __init__(
-        self,
-        settings: Mapping[str, Any],
-        session: Session,
-        cache: Cache | None = None,
-        state: Any = None,
-    ):
-        self.settings = settings
-        self.session = session
-        # Durable state (the accepted signing recipe): the state store where there is one.
-        self.cache = state if state is not None else cache
-        self.url = str(settings.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        self.tz = zone(settings.get("timezone"))
-        self.rate = float(settings.get("rate") or DEFAULT_RATE)
-        self.nonce: Callable[[], str] = new_nonce
-        self.clock: Callable[[], float] = time.time
-        self._chooser: pandapon_sign.Chooser | None = None
-
-    @property
-    def chooser(self) -> pandapon_sign.Chooser:
-        """The signing recipe in use; ``auto`` starts from the one the state store remembers."""
-        if self._chooser is None:
-            setting = pandapon_sign.parse_setting(self.settings.get("signature"))
-            remembered = None
-            if setting == pandapon_sign.AUTO and self.cache is not None:
-                value = self.cache.get(pandapon_sign.STATE_NAMESPACE, self._state_key())
-                remembered = value if isinstance(value, str) else None
-            self._chooser = pandapon_sign.Chooser(setting, remembered)
-        return self._chooser
-
-    def _state_key(self) -> str:
-        return pandapon_sign.state_key(str(self.settings["access_key"]))
-
-    def _signer(self, recipe: pandapon_sign.Recipe) -> Callable[[httpx.Request], httpx.Request]:
-        def sign_request(request: httpx.Request) -> httpx.Request:
-            # Signed as each attempt leaves (after the rate limiter): a retry gets a fresh nonce.
-            request.headers.update(
-                signed_headers(
-                    str(self.settings["access_key"]),
-                    str(self.settings["secret"]),
-                    str(self.settings["user_id"]),
-                    recipe.timestamp(self.clock),
-                    self.nonce(),
-                    recipe.name,
-                )
-            )
-            return request
-
-        return sign_request
-
-    def _mismatch(self, kind: Kind | None, used: pandapon_sign.Recipe) -> bool:
-        """Could this rejection mean the wrong recipe? "Signature invalid" always; a rejected
-        timestamp only before any recipe was accepted and when another one writes it otherwise."""
-        chooser = self.chooser
-        if kind == "signature":
-            return True
-        if kind != "clock" or chooser.pinned or chooser.accepted is not None:
-            return False
-        untried = [n for n in chooser.order if n not in chooser.tried]
-        return any(pandapon_sign.BY_NAME[n].unit != used.unit for n in untried)
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        limiter: RateLimiter | None,
-        **kwargs: Any,
-    ) -> Any:
-        """One signed call; returns the decoded answer (success or error envelope).
-
-        With ``signature = "auto"``, an answer that says the signature is wrong is asked again
-        with the next untried recipe (each at most once per call); the first recipe accepted
-        is remembered in the state store.
-        """
-        from waypost.http import read_answer
-
-        chooser = self.chooser
-        payload: Any = None
-        first: Any = None  # the first "wrong recipe" answer: the one to report if none works
-        for _ in pandapon_sign.RECIPES:
-            recipe = chooser.current
-            response = await self.session.request(
-                NAME,
-                method,
-                self.url + path,
-                limiter=limiter,
-                max_connections=INFO.max_connections,
-                auth=self._signer(recipe),
-                **kwargs,
-            )
-            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
-            kind = rejection(payload)
-            if self._mismatch(kind, recipe) or (first is not None and kind == "clock"):
-                first = payload if first is None or rejection(first) != "signature" else first
-                if chooser.rejected(recipe.name):
-                    continue
-                return first
-            if kind in (None, "not_found"):
-                self._accepted(recipe.name)
-            return payload
-        return first if first is not None else payload
-
-    def _accepted(self, name: str) -> None:
-        chooser = self.chooser
-        if chooser.worked(name) and not chooser.pinned and name != chooser.remembered:
-            if self.cache is not None:
-                self.cache.put(pandapon_sign.STATE_NAMESPACE, self._state_key(), name)
-            chooser.remembered = name
-
-    async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
-        """Answer every query, one request per order id, concurrently."""
-        limiter = self.session.limiter(NAME, "api", self.rate)
-        return list(await asyncio.gather(*(self._order(q, options, limiter) for q in queries)))
-
-    async def _order(
-        self, query: Query, options: TrackOptions, limiter: RateLimiter | None
-    ) -> Answer:
-        platform = platform_of(query)
-        try:
-            if not _DIGITS.fullmatch(query.number):
-                shipments = [
-                    _not_found(query.number, platform, "not a PandaPon order id (digits only)")
-                ]
-            else:
-                shipments = await self._fetch(query.number, platform, limiter)
-        except CarrierError as err:
-            err.message = self.session.redact(err.message)
-            failed = Shipment.failed(query.number, NAME, err)
-            failed.order_id = query.number
-            failed.service = SERVICE[platform]
-            shipments = [failed]
-        options.answered(NAME, 1)
-        return options.deliver(Answer(query, shipments))
-
-    async def _fetch(
-        self, order_id: str, platform: Platform, limiter: RateLimiter | None
-    ) -> list[Shipment]:
-        path, params = build_request(platform, order_id)
-        payload = await self.call("GET", path, limiter, params=params)
-        return parse_response(payload, order_id, platform, self.tz)
-
-    async def orders(self, platform: Platform, start: float, end: float, page: int) -> Any:
-        """One page of the 1688 or Taobao order list (``pandapon_orders``); errors raise."""
-        from waypost.carriers import pandapon_orders as lists
-
-        path, body = lists.build_orders_request(platform, start, end, page)
-        payload = await self.call(
-            "POST", path, self.session.limiter(NAME, "api", self.rate), json=body
-        )
-        envelope = as_dict(payload)
-        if "code" not in envelope:
-            raise ProtocolError(f"{NAME}: answer without a 'code' field", carrier=NAME)
-        code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
-        if code not in SUCCESS_CODES:
-            err = envelope_error(code, msg, text(envelope.get("requestId")))
-            err.message = self.session.redact(err.message)
-            raise err
-        return lists.parse_orders(envelope.get("data"), platform, page, tz=self.tz)
-
-    async def returns(self, start: float, end: float, page: int) -> Any:
-        """One page of the Taobao after-sales (reverse order) list: (returns, more pages?)."""
-        from waypost.carriers import pandapon_orders as lists
-
-        path, body = lists.build_returns_request(start, end, page)
-        payload = await self.call(
-            "POST", path, self.session.limiter(NAME, "api", self.rate), json=body
-        )
-        envelope = as_dict(payload)
-        code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
-        if "code" not in envelope:
-            raise ProtocolError(f"{NAME}: answer without a 'code' field", carrier=NAME)
-        if code not in SUCCESS_CODES:
-            err = envelope_error(code, msg, text(envelope.get("requestId")))
-            err.message = self.session.redact(err.message)
-            raise err
-        return lists.parse_returns(envelope.get("data"), page)
-
-    async def check(self) -> dict[str, Any]:
-        """Which signing recipe the account accepts: one call per recipe until one is accepted
-        (an unknown order id, so nothing real is read), whatever ``signature`` says."""
-        from waypost.http import read_answer
-
-        path, params = build_request("1688", CHECK_ORDER)
-        tried: list[dict[str, Any]] = []
-        for name in pandapon_sign.RECIPES:
-            recipe = pandapon_sign.BY_NAME[name]
-            response = await self.session.request(
-                NAME,
-                "GET",
-                self.url + path,
-                max_connections=1,
-                params=params,
-                auth=self._signer(recipe),
-            )
-            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
-            kind = rejection(payload)
-            envelope = as_dict(payload)
-            tried.append(
-                {
-                    "recipe": name,
-                    "accepted": kind in (None, "not_found"),
-                    "code": _code(envelope.get("code")) or None,
-                    "msg": text(envelope.get("msg")),
-                    "request_id": text(envelope.get("requestId")),
-                }
-            )
-            if kind in (None, "not_found"):
-                self._chooser = None
-                chooser = self.chooser
-                if not chooser.pinned:
-                    self._accepted(name)
-                setting = pandapon_sign.parse_setting(self.settings.get("signature"))
-                return {"accepted": name, "setting": setting, "tried": tried}
-            if kind not in ("signature", "clock"):
-                code, msg = _code(envelope.get("code")), text(envelope.get("msg"))
-                raise envelope_error(code, msg, text(envelope.get("requestId")))
-        setting = pandapon_sign.parse_setting(self.settings.get("signature"))
-        return {"accepted": None, "setting": setting, "tried": tried}

@@ -1,6 +1,6 @@
-"""TrackingMore API v4 adapter: the strategy over ``trackingmore_v4_api`` (whose docstring names
-the public source of every API fact). Patterns, courier codes and status tables are shared with
-the v2 adapter (``trackingmore.py``); ``carriers.trackingmore.api`` picks the version.
+"""TrackingMore API v4 adapter: the strategy over ``v4_api`` (whose docstring names the public
+source of every API fact). Patterns, courier codes (the package) and status tables (``shared``)
+are shared with the v2 adapter (``v2``); ``carriers.trackingmore.api`` picks the version.
 
 Which path a number takes:
 
@@ -44,10 +44,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from waypost.carriers import trackingmore as shared
-from waypost.carriers import trackingmore_v4_api as api
+from waypost.carriers import trackingmore as facts
 from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.trackingmore import shared
+from waypost.carriers.trackingmore import v4_api as api
 from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
 from waypost.models import Shipment
 
@@ -56,11 +57,12 @@ if TYPE_CHECKING:
 
     from waypost.carriers.base import Cache
     from waypost.http import RateLimiter, Session
+    from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.trackingmore")
 
 NAME = api.NAME
-INFO = shared.INFO
+INFO = facts.INFO
 WATCH_OVERLAP = 600.0
 CREATE_REUSE = 2 * 3600.0
 NS_CREATED = "trackingmore4.created"
@@ -87,10 +89,15 @@ class Adapter:
     info = INFO
 
     def __init__(
-        self, settings: Mapping[str, Any], session: Session, cache: Cache | None = None
+        self,
+        settings: Mapping[str, Any],
+        session: Session,
+        cache: Cache | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.session = session
         self.cache = cache
+        self.state: StateStore | None = cache if state is None else state
         self.url = str(settings.get("base_url") or api.DEFAULT_BASE).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.lang = text(settings.get("lang"))
@@ -138,15 +145,15 @@ class Adapter:
 
     def _prime(self) -> None:
         """Carry a 429 pause and each endpoint's last request over from earlier runs."""
-        if self._primed or self.cache is None:
+        if self._primed or self.state is None:
             return
         self._primed = True
         now = time.time()
-        left = shared.stored_pause(self.cache, NS_LIMITS, now, self.max_pause)
+        left = shared.stored_pause(self.state, NS_LIMITS, now, self.max_pause)
         if left is not None:
             self._pause_length = None
             self._pause(left)
-        shared.carry_spacing(self.cache, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
+        shared.carry_spacing(self.state, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
 
     async def call(
         self,
@@ -175,8 +182,8 @@ class Adapter:
                 )
             except RateLimited:
                 raise self.pause_error() from None
-            if self.cache is not None:
-                self.cache.put(NS_LIMITS, endpoint, time.time())
+            if self.state is not None:
+                self.state.put(NS_LIMITS, endpoint, time.time())
             code, message, data = self._envelope(response)
             if code == 429:
                 self._on_429(response)
@@ -196,8 +203,8 @@ class Adapter:
         log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
         self._pause_length = seconds
         self._pause(seconds)
-        if self.cache is not None:
-            self.cache.put(NS_LIMITS, "paused_until", time.time() + seconds)
+        if self.state is not None:
+            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
 
     def _envelope(self, response: httpx.Response) -> tuple[int, str | None, Any]:
         """``(meta.code, meta.message, data)``; without an envelope the HTTP status decides."""
@@ -400,35 +407,35 @@ class Adapter:
         """TrackingMore's courier list (``GET /couriers/all``), cached for a day."""
         key = "v4"
         if self.cache is not None:
-            hit = self.cache.get(shared.NS_COURIERS, key, shared.COURIERS_MAX_AGE)
+            hit = self.cache.get(facts.NS_COURIERS, key, facts.COURIERS_MAX_AGE)
             if isinstance(hit, list):
                 return hit
         _, data = await self.call(api.COURIERS, "GET", api.COURIERS)
         rows = api.parse_couriers(data)
         if self.cache is not None:
-            self.cache.put(shared.NS_COURIERS, key, rows)
+            self.cache.put(facts.NS_COURIERS, key, rows)
         return rows
 
     # -- the account ----------------------------------------------------------------------
 
     def _remember(self, number: str, tracking_id: str | None) -> None:
-        if self.cache is not None:
-            self.cache.put(NS_ACCOUNT, number, tracking_id or "")
+        if self.state is not None:
+            self.state.put(NS_ACCOUNT, number, tracking_id or "")
 
     def _forget(self, number: str) -> None:
-        if self.cache is not None:
-            self.cache.put(NS_ACCOUNT, number, None)
+        if self.state is not None:
+            self.state.put(NS_ACCOUNT, number, None)
 
     def _member(self, number: str) -> bool:
-        return self.cache is not None and isinstance(self.cache.get(NS_ACCOUNT, number), str)
+        return self.state is not None and isinstance(self.state.get(NS_ACCOUNT, number), str)
 
     # -- watch --------------------------------------------------------------------------
 
     async def _watch(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
         started = time.time()
         cursor: float | None = None
-        if self.cache is not None:
-            saved = shared._float(self.cache.get(NS_WATCH, "cursor"))
+        if self.state is not None:
+            saved = shared._float(self.state.get(NS_WATCH, "cursor"))
             cursor = options.since if options.since is not None else saved
         if cursor is None:
             out = await self._track(queries, options, keep=True)
@@ -454,8 +461,8 @@ class Adapter:
                 out.update(await self._track(rest, options, keep=True))
         # A failed number the account holds would be "unchanged" on every later page read.
         missed = any(a.failure is not None and self._member(a.query.number) for a in out.values())
-        if self.cache is not None and self._complete and not missed:
-            cache = self.cache
+        if self.state is not None and self._complete and not missed:
+            cache = self.state
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from waypost import carriers
+from waypost.carriers.base import Query
 from waypost.models import Shipment
 from waypost.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPLETIONS = ROOT / "completions"
 
 
@@ -64,7 +65,9 @@ def test_bash_completes_watched_numbers_for_remove(isolated: Path) -> None:
     with Store.open(isolated / "data") as store:
         for number in ("3676E4043665", "3676E4038521", "LS912989618CN"):
             store.add(
-                [Shipment(tracking_number=number, carrier="ils", found=True)], f"ils:{number}", None
+                [Shipment(tracking_number=number, carrier="ils", found=True)],
+                Query(number, "ils"),
+                None,
             )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     assert sorted(bash_complete("waypost", "remove", "3676", env=env)) == [
@@ -99,7 +102,7 @@ def hostile_watch_list(isolated: Path) -> dict[str, str]:
         for number in [*HOSTILE_NUMBERS, *CLEAN_NUMBERS]:
             store.add(
                 [Shipment(tracking_number=number, carrier="pandapon", found=True)],
-                f"pandapon:{number}",
+                Query(number, "pandapon"),
                 None,
             )
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"

@@ -8,24 +8,20 @@ import string
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import fixture, json_values
-from waypost.carriers import ils
-from waypost.carriers.base import Query, TrackOptions
+from waypost.carriers.ils import api as ils_api
 from waypost.errors import AuthError, CarrierError, ProtocolError
-from waypost.http import Session
 from waypost.models import Status
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_seed_example_parses_to_the_documented_shipments() -> None:
-    found, missing = ils.parse_response(
+    found, missing = ils_api.parse_response(
         fixture("ils", "seed_example.json"), ["3676E4043665", "3676E4038434"], SHANGHAI
     )
     assert found.found is True
@@ -46,7 +42,9 @@ def test_seed_example_parses_to_the_documented_shipments() -> None:
 
 
 def test_documented_lower_case_keys_parse_like_title_case() -> None:
-    (s,) = ils.parse_response(fixture("ils", "documented_keys.json"), ["3676E4038521"], SHANGHAI)
+    (s,) = ils_api.parse_response(
+        fixture("ils", "documented_keys.json"), ["3676E4038521"], SHANGHAI
+    )
     assert (s.service, s.origin, s.destination) == ("Rail Freight", "Yiwu", "Birmingham")
     assert s.status is Status.DELIVERED
     assert s.events[0].status is Status.DELIVERED
@@ -67,7 +65,7 @@ def test_documented_lower_case_keys_parse_like_title_case() -> None:
 )
 def test_title_case_and_similar_variants_of_keys(key: str, field: str) -> None:
     item = {"consignment": "X1234", "orderStatus": {key: "Value"}, "billTrackList": []}
-    s = ils.parse_item(item, "X1234", None)
+    s = ils_api.parse_item(item, "X1234", None)
     assert getattr(s, field) == "Value"
 
 
@@ -88,7 +86,7 @@ def test_title_case_and_similar_variants_of_keys(key: str, field: str) -> None:
     ],
 )
 def test_status_rules(words: str, status: Status | None) -> None:
-    assert ils.STATUS_RULES.match(words) is status
+    assert ils_api.STATUS_RULES.match(words) is status
 
 
 @pytest.mark.parametrize(
@@ -106,27 +104,27 @@ def test_status_rules(words: str, status: Status | None) -> None:
 )
 def test_port_of_delivery_is_the_destination(key: str) -> None:
     item = {"orderStatus": {key: "Felixstowe", "Status": "Vessel departed"}, "billTrackList": []}
-    assert ils.parse_item(item, "N1", None).destination == "Felixstowe"
+    assert ils_api.parse_item(item, "N1", None).destination == "Felixstowe"
 
 
 def test_port_of_delivery_wins_over_the_latest_delivery_depot() -> None:
     fields = {"Port Of Delivery": "Hamburg", "deliverydepot": "Shanghai Yangshan"}
     item = {"orderStatus": {**fields, "Status": "Loaded"}, "billTrackList": []}
-    assert ils.parse_item(item, "N1", None).destination == "Hamburg"
+    assert ils_api.parse_item(item, "N1", None).destination == "Hamburg"
     del fields["Port Of Delivery"]
     item = {"orderStatus": {**fields, "Status": "Loaded"}, "billTrackList": []}
-    assert ils.parse_item(item, "N1", None).destination == "Shanghai Yangshan"
+    assert ils_api.parse_item(item, "N1", None).destination == "Shanghai Yangshan"
 
 
 def test_desc_cn_is_kept_as_the_local_description() -> None:
     node = {"desc": "Vessel departed", "descCn": "船已开航", "date": "2025-02-14 10:10:35"}
-    event = ils.parse_event(node, SHANGHAI)
+    event = ils_api.parse_event(node, SHANGHAI)
     assert event is not None
     assert (event.description, event.description_local) == ("Vessel departed", "船已开航")
-    only_cn = ils.parse_event({"descCn": "已签收", "date": "2025-02-14 10:10:35"}, SHANGHAI)
+    only_cn = ils_api.parse_event({"descCn": "已签收", "date": "2025-02-14 10:10:35"}, SHANGHAI)
     assert only_cn is not None
     assert (only_cn.description, only_cn.description_local) == ("已签收", None)
-    same = ils.parse_event({"desc": "OK", "descCn": "OK"}, SHANGHAI)
+    same = ils_api.parse_event({"desc": "OK", "descCn": "OK"}, SHANGHAI)
     assert same is not None
     assert same.description_local is None
 
@@ -136,12 +134,12 @@ def test_found_without_status_words_defaults_to_in_transit_when_it_has_events() 
         "orderStatus": {"Status": "Vessel departed"},
         "billTrackList": [{"desc": "Vessel departed", "date": "2025-01-01 10:00:00"}],
     }
-    assert ils.parse_item(item, "N1", None).status is Status.IN_TRANSIT
+    assert ils_api.parse_item(item, "N1", None).status is Status.IN_TRANSIT
 
 
 def test_naive_times_stay_naive_without_a_zone() -> None:
     item = {"orderStatus": {}, "billTrackList": [{"desc": "x", "date": "2025-01-01 10:00:00"}]}
-    s = ils.parse_item(item, "N1", None)
+    s = ils_api.parse_item(item, "N1", None)
     assert s.events[0].time == datetime(2025, 1, 1, 10, 0)
     assert s.events[0].time is not None
     assert s.events[0].time.tzinfo is None
@@ -149,36 +147,36 @@ def test_naive_times_stay_naive_without_a_zone() -> None:
 
 def test_error_envelope_is_an_auth_error_when_it_talks_about_credentials() -> None:
     with pytest.raises(AuthError, match="credentials rejected"):
-        ils.parse_response(fixture("ils", "auth_error.json"), ["A1234"], None)
+        ils_api.parse_response(fixture("ils", "auth_error.json"), ["A1234"], None)
 
 
 @pytest.mark.parametrize("code", [401, 403, "403"])
 def test_401_and_403_codes_are_auth_errors(code: object) -> None:
     with pytest.raises(AuthError):
-        ils.parse_response({"code": code, "msg": "nope"}, ["A1234"], None)
+        ils_api.parse_response({"code": code, "msg": "nope"}, ["A1234"], None)
 
 
 def test_other_error_codes_are_carrier_errors_with_the_message() -> None:
     with pytest.raises(CarrierError, match="code 500: Internal error") as info:
-        ils.parse_response({"code": 500, "msg": "Internal error"}, ["A1234"], None)
+        ils_api.parse_response({"code": 500, "msg": "Internal error"}, ["A1234"], None)
     assert not isinstance(info.value, AuthError)
 
 
 @pytest.mark.parametrize("payload", [None, [], "x", {"msg": "no code"}, 12])
 def test_answers_without_an_envelope_are_protocol_errors(payload: object) -> None:
     with pytest.raises(ProtocolError):
-        ils.parse_response(payload, ["A1234"], None)
+        ils_api.parse_response(payload, ["A1234"], None)
 
 
 def test_a_number_missing_from_the_answer_is_a_failed_result_not_an_exception() -> None:
-    (s,) = ils.parse_response({"code": 200, "body": []}, ["A1234"], None)
+    (s,) = ils_api.parse_response({"code": 200, "body": []}, ["A1234"], None)
     assert s.error is not None
     assert "left out" in s.error
     assert s.failure is not None
 
 
 def test_build_request_matches_the_documented_body() -> None:
-    assert ils.build_request("1", "abc", ["A", "B"]) == {
+    assert ils_api.build_request("1", "abc", ["A", "B"]) == {
         "userId": "1",
         "pdd": "abc",
         "method": "trackOrders",
@@ -238,7 +236,7 @@ ils_items = st.fixed_dictionaries(
 
 @given(items=st.lists(ils_items | json_values, max_size=4), code=st.sampled_from([200, "200"]))
 def test_parser_never_raises_on_arbitrary_items(items: list[object], code: object) -> None:
-    shipments = ils.parse_response(
+    shipments = ils_api.parse_response(
         {"code": code, "msg": "", "body": items}, ["A1234", "B5678"], SHANGHAI
     )
     assert [s.tracking_number for s in shipments] == ["A1234", "B5678"]
@@ -249,48 +247,4 @@ def test_parser_never_raises_on_arbitrary_items(items: list[object], code: objec
 @given(payload=json_values)
 def test_parser_raises_only_carrier_errors(payload: object) -> None:
     with contextlib.suppress(CarrierError):
-        ils.parse_response(payload, ["A1234"], None)
-
-
-def _answer_all(request: httpx.Request) -> httpx.Response:
-    numbers = json.loads(request.content)["trackingNos"]
-    body = [
-        {"consignment": n, "orderStatus": {"Status": "Booked"}, "billTrackList": []}
-        for n in numbers
-    ]
-    return httpx.Response(200, json={"code": 200, "msg": "", "body": body})
-
-
-def test_250_numbers_go_out_as_3_concurrent_requests_of_at_most_100() -> None:
-    import asyncio
-
-    in_flight = 0
-    peak = 0
-    sizes: list[int] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        sizes.append(len(json.loads(request.content)["trackingNos"]))
-        await asyncio.sleep(0)  # let the other chunks start before this one answers
-        await asyncio.sleep(0)
-        in_flight -= 1
-        return _answer_all(request)
-
-    queries = [Query(f"{i:04d}E{i:07d}", "ils") for i in range(250)]
-
-    async def go() -> list[object]:
-        with respx.mock(assert_all_called=True) as mock:
-            mock.post("http://ils.test/oms/v2/event/getOrdersTrack").mock(side_effect=handler)
-            async with Session() as session:
-                adapter = ils.Adapter(
-                    {"user_id": "1", "pdd": "k", "base_url": "http://ils.test"}, session
-                )
-                return list(await adapter.track(queries, TrackOptions()))
-
-    answers = asyncio.run(go())
-    assert sorted(sizes) == [50, 100, 100]
-    assert peak == 3
-    assert [a.query.number for a in answers] == [q.number for q in queries]  # type: ignore[attr-defined]
-    assert all(a.shipments[0].status is Status.INFO_RECEIVED for a in answers)  # type: ignore[attr-defined]
+        ils_api.parse_response(payload, ["A1234"], None)

@@ -1,6 +1,6 @@
 """TrackingMore API v4, the pure part: paths, limits, code table, request bodies, answer parsing.
 
-No I/O here; the strategy is ``trackingmore_v4.py``. Each fact, and the public source it comes
+No I/O here; the strategy is ``v4``. Each fact, and the public source it comes
 from (TrackingMore's own SDKs, read at the commits named; the support article by its URL):
 
 * Base ``https://api.trackingmore.com/v4``, JSON both ways, header ``Tracking-Api-Key``:
@@ -51,8 +51,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from waypost.carriers import trackingmore as shared
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
+from waypost.carriers.trackingmore import shared
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.models import Event, LastMile, Shipment, Status
 
@@ -364,7 +364,7 @@ def parse_tracking(
     """One v4 tracking object as a Shipment; never raises.
 
     ``table`` maps ``delivery_status`` words and ``subs`` substatus codes to ``(Status, words)``
-    (the version-independent tables of ``trackingmore.py``).
+    (the version-independent tables of ``shared``).
     """
     node = as_dict(item)
     origin = as_dict(node.get("origin_info"))

@@ -21,6 +21,9 @@ from tests.conftest import fixture, json_values
 from waypost.carriers import trackingmore as tm
 from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
+from waypost.carriers.trackingmore import shared as tm_shared
+from waypost.carriers.trackingmore import v2 as tm_v2
+from waypost.carriers.trackingmore import v2_api as tm_api
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.http import Session
 from waypost.models import Status
@@ -47,10 +50,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_realtime_example_of_the_docs_parses_to_the_expected_shipment() -> None:
-    code, _, data = tm.read_envelope(fixture("trackingmore", "realtime_seed.json"))
+    code, _, data = tm_api.read_envelope(fixture("trackingmore", "realtime_seed.json"))
     assert code == 200
-    (item,) = tm.items_of(data)
-    s = tm.parse_item(item, "LS912989618CN")
+    (item,) = tm_api.items_of(data)
+    s = tm_api.parse_item(item, "LS912989618CN")
     assert (s.found, s.status, s.courier) == (True, Status.IN_TRANSIT, "china-ems")
     assert (s.origin, s.destination) == ("China", "United States")
     assert s.last_update == datetime(2018, 4, 17, 22, 30)
@@ -84,10 +87,12 @@ def test_realtime_example_of_the_docs_parses_to_the_expected_shipment() -> None:
 
 
 def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
-    code, _, data = tm.read_envelope(fixture("trackingmore", "list_seed.json"))
+    code, _, data = tm_api.read_envelope(fixture("trackingmore", "list_seed.json"))
     assert code == 200
     assert data["total"] == "56"
-    delivered, transit = (tm.parse_item(i, tm.item_number(i) or "") for i in tm.items_of(data))
+    delivered, transit = (
+        tm_api.parse_item(i, tm_api.item_number(i) or "") for i in tm_api.items_of(data)
+    )
     assert delivered.tracking_number == "RR050349575PH"
     assert (delivered.status, delivered.courier) == (Status.DELIVERED, "phlpost")
     assert delivered.status_text == "Delivered"
@@ -122,7 +127,7 @@ def test_list_example_of_the_docs_parses_to_the_expected_shipments() -> None:
     ],
 )
 def test_every_documented_status_maps(raw: str, status: Status, found: bool) -> None:
-    s = tm.parse_item({"status": raw, "carrier_code": "usps"}, "N1")
+    s = tm_api.parse_item({"status": raw, "carrier_code": "usps"}, "N1")
     assert (s.status, s.found, s.error) == (status, found, None)
 
 
@@ -142,7 +147,7 @@ def test_every_documented_status_maps(raw: str, status: Status, found: bool) -> 
 def test_substatus_refines_status_and_gives_words(
     raw: str, substatus: str, status: Status, words: str
 ) -> None:
-    s = tm.parse_item({"status": raw, "substatus": substatus, "lastEvent": ""}, "N1")
+    s = tm_api.parse_item({"status": raw, "substatus": substatus, "lastEvent": ""}, "N1")
     assert s.status is status
     assert s.status_text is not None
     assert words in s.status_text
@@ -150,12 +155,12 @@ def test_substatus_refines_status_and_gives_words(
 
 
 def test_a_freshly_created_tracking_is_pending_without_events() -> None:
-    created, errors = tm.parse_batch(
-        tm.read_envelope(fixture("trackingmore", "batch_created.json"))[2]
+    created, errors = tm_api.parse_batch(
+        tm_api.read_envelope(fixture("trackingmore", "batch_created.json"))[2]
     )
     assert len(created) == 3
     assert errors == {"RM121546267CN": (4016, "Tracking already exists.")}
-    s = tm.parse_item(created["RM121546236CN"], "RM121546236CN")
+    s = tm_api.parse_item(created["RM121546236CN"], "RM121546236CN")
     assert (s.status, s.found, s.events, s.courier) == (Status.PENDING, True, [], "china-post")
 
 
@@ -171,27 +176,27 @@ def test_a_freshly_created_tracking_is_pending_without_events() -> None:
     ],
 )
 def test_error_envelopes_become_the_right_errors(name: str, kind: type, words: str) -> None:
-    code, message, _ = tm.read_envelope(fixture("trackingmore", name))
-    err = tm.envelope_error(code, message)
+    code, message, _ = tm_api.read_envelope(fixture("trackingmore", name))
+    err = tm_api.envelope_error(code, message)
     assert type(err) is kind
     assert words in err.message
 
 
 @pytest.mark.parametrize("code", [401, 403, 4001, 4002])
 def test_credential_codes_are_auth_errors(code: int) -> None:
-    assert isinstance(tm.envelope_error(code, "x"), AuthError)
+    assert isinstance(tm_api.envelope_error(code, "x"), AuthError)
 
 
 @pytest.mark.parametrize("code", [500, 503])
 def test_server_codes_say_try_again_later(code: int) -> None:
-    assert "try again later" in tm.envelope_error(code, "").message
+    assert "try again later" in tm_api.envelope_error(code, "").message
 
 
 def test_detect_and_courier_list_shapes() -> None:
-    assert tm.parse_detect(tm.read_envelope(fixture("trackingmore", "detect.json"))[2]) == [
+    assert tm_api.parse_detect(tm_api.read_envelope(fixture("trackingmore", "detect.json"))[2]) == [
         {"name": "China post", "code": "china-post"}
     ]
-    rows = tm.parse_couriers([{"name": "DHL", "code": "dhl", "type": "express"}, {"name": "x"}])
+    rows = tm_api.parse_couriers([{"name": "DHL", "code": "dhl", "type": "express"}, {"name": "x"}])
     assert rows == [
         {
             "name": "DHL",
@@ -216,7 +221,7 @@ PUBLISHED_SUBSTATUS = (
 
 
 def test_the_substatus_table_has_every_published_code_in_its_family() -> None:
-    assert set(PUBLISHED_SUBSTATUS) <= set(tm.SUBSTATUS)
+    assert set(PUBLISHED_SUBSTATUS) <= set(tm_shared.SUBSTATUS)
     family = {
         "transit": {Status.IN_TRANSIT},
         "pickup": {Status.OUT_FOR_DELIVERY, Status.AVAILABLE_FOR_PICKUP},
@@ -226,13 +231,17 @@ def test_the_substatus_table_has_every_published_code_in_its_family() -> None:
         "inforeceived": {Status.INFO_RECEIVED},
         "notfound": {Status.INFO_RECEIVED, Status.NOT_FOUND},
     }
-    for code, (status, words) in tm.SUBSTATUS.items():
+    for code, (status, words) in tm_shared.SUBSTATUS.items():
         assert status in family[code.rstrip("0123456789")], code
         assert words
 
 
 def test_undelivered_substatuses_say_why() -> None:
-    words = {c: tm.SUBSTATUS[c][1].lower() for c in tm.SUBSTATUS if c.startswith("undelivered")}
+    words = {
+        c: tm_shared.SUBSTATUS[c][1].lower()
+        for c in tm_shared.SUBSTATUS
+        if c.startswith("undelivered")
+    }
     assert "address" in words["undelivered001"]
     assert "not at home" in words["undelivered002"]
     assert "could not be found" in words["undelivered003"]
@@ -258,7 +267,9 @@ def test_undelivered_substatuses_say_why() -> None:
 def test_pickup_is_out_for_delivery_or_ready_for_collection(
     substatus: str | None, last_event: str, status: Status
 ) -> None:
-    s = tm.parse_item({"status": "pickup", "substatus": substatus, "lastEvent": last_event}, "N1")
+    s = tm_api.parse_item(
+        {"status": "pickup", "substatus": substatus, "lastEvent": last_event}, "N1"
+    )
     assert s.status is status
 
 
@@ -272,7 +283,7 @@ def test_pickup_without_a_summary_reads_the_newest_checkpoint() -> None:
             ]
         },
     }
-    assert tm.parse_item(item, "N1").status is Status.AVAILABLE_FOR_PICKUP
+    assert tm_api.parse_item(item, "N1").status is Status.AVAILABLE_FOR_PICKUP
 
 
 def test_a_checkpoint_status_and_substatus_are_read_per_checkpoint() -> None:
@@ -307,7 +318,7 @@ def test_a_checkpoint_status_and_substatus_are_read_per_checkpoint() -> None:
             ]
         },
     }
-    s = tm.parse_item(item, "N1")
+    s = tm_api.parse_item(item, "N1")
     assert [e.status for e in s.events] == [
         Status.AVAILABLE_FOR_PICKUP,
         Status.IN_TRANSIT,
@@ -328,7 +339,7 @@ def test_an_expired_shipment_does_not_make_its_newest_event_expired() -> None:
             ]
         },
     }
-    s = tm.parse_item(item, "RM121546236CN")
+    s = tm_api.parse_item(item, "RM121546236CN")
     assert s.status is Status.EXPIRED
     assert [e.status for e in s.events] == [Status.IN_TRANSIT, Status.IN_TRANSIT]
 
@@ -349,7 +360,7 @@ def test_the_status_line_has_no_place_glued_to_it() -> None:
         "lastEvent": "Delivered, In/At Mailbox,SHREVEPORT,71118,2019-06-03 14:41",
         "lastUpdateTime": "2019-06-03 14:41",
     }
-    s = tm.parse_item(item, "9400111899223197428490")
+    s = tm_api.parse_item(item, "9400111899223197428490")
     assert s.status_text == "Delivered, In/At Mailbox"
     assert s.events[0].location == "SHREVEPORT,71118"
 
@@ -361,10 +372,10 @@ def test_location_fields_win_over_details() -> None:
         "Details": "Dispatch number : KRSELB",
         "checkpoint_location": "Dubai, AE",
     }
-    event = tm.parse_event(point, None)
+    event = tm_api.parse_event(point, None)
     assert event is not None
     assert event.location == "Dubai, AE"
-    event = tm.parse_event({**point, "location": "Shenzhen"}, None)
+    event = tm_api.parse_event({**point, "location": "Shenzhen"}, None)
     assert event is not None
     assert event.location == "Shenzhen"
 
@@ -380,7 +391,7 @@ def test_a_status_line_that_does_not_start_with_the_newest_event_loses_only_the_
         "lastEvent": "Arrivee sur le site,PARIS,2019-06-03 14:41",
         "lastUpdateTime": "2019-06-03 14:41",
     }
-    assert tm.parse_item(item, "N1").status_text == "Arrivee sur le site"
+    assert tm_api.parse_item(item, "N1").status_text == "Arrivee sur le site"
 
 
 @pytest.mark.parametrize(
@@ -412,7 +423,7 @@ def test_a_status_line_that_does_not_start_with_the_newest_event_loses_only_the_
 def test_a_country_has_a_zone_only_when_it_has_one_zone(
     country: str | None, zone: str | None
 ) -> None:
-    assert tm.country_zone(country) == (ZoneInfo(zone) if zone else None)
+    assert tm_shared.country_zone(country) == (ZoneInfo(zone) if zone else None)
 
 
 @pytest.mark.parametrize(
@@ -432,7 +443,7 @@ def test_a_country_has_a_zone_only_when_it_has_one_zone(
 def test_a_place_that_writes_out_its_country_names_it(
     place: str | None, country: str | None
 ) -> None:
-    assert tm.place_country(place) == country
+    assert tm_shared.place_country(place) == country
 
 
 @pytest.mark.parametrize(
@@ -449,7 +460,7 @@ def test_a_place_that_writes_out_its_country_names_it(
 def test_a_legs_country_comes_from_its_field_else_its_courier(
     country: str | None, courier: str, expected: str | None
 ) -> None:
-    assert tm.leg_country(country, courier) == expected
+    assert tm_shared.leg_country(country, courier) == expected
 
 
 @pytest.mark.parametrize(
@@ -469,8 +480,8 @@ def test_a_legs_country_comes_from_its_field_else_its_courier(
 def test_a_checkpoint_without_a_status_field_is_read_by_its_words(
     words: str, status: Status | None
 ) -> None:
-    assert tm.EVENT_WORDS.match(words) is status
-    event = tm.parse_event({"Date": "2015-10-22 20:52", "StatusDescription": words}, None)
+    assert tm_shared.EVENT_WORDS.match(words) is status
+    event = tm_api.parse_event({"Date": "2015-10-22 20:52", "StatusDescription": words}, None)
     assert event is not None
     assert event.status is (status or Status.IN_TRANSIT)
 
@@ -486,7 +497,7 @@ def test_each_leg_gets_its_countrys_zone_and_converts() -> None:
         },
         "lastUpdateTime": "2024-01-15 09:30",
     }
-    s = tm.parse_item(item, "N1")
+    s = tm_api.parse_item(item, "N1")
     gb, cn = s.events
     assert cn.time == datetime(2024, 1, 10, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert gb.time == datetime(2024, 1, 15, 9, 30, tzinfo=ZoneInfo("Europe/London"))
@@ -503,7 +514,7 @@ def test_the_timezone_setting_holds_for_both_legs() -> None:
         "destination_info": {"trackinfo": [{"Date": "2024-01-15 09:30", "StatusDescription": "b"}]},
     }
     tz = ZoneInfo("America/Chicago")
-    s = tm.parse_item(item, "N1", tz)
+    s = tm_api.parse_item(item, "N1", tz)
     assert {e.time.tzinfo for e in s.events if e.time} == {tz}
 
 
@@ -519,7 +530,7 @@ def test_the_timezone_setting_holds_for_both_legs() -> None:
     ],
 )
 def test_documented_meta_codes_have_their_own_meaning(code: int, kind: type, words: str) -> None:
-    err = tm.envelope_error(code, "x")
+    err = tm_api.envelope_error(code, "x")
     assert type(err) is kind
     assert words in err.message
     assert f"code {code}" in err.message
@@ -527,7 +538,7 @@ def test_documented_meta_codes_have_their_own_meaning(code: int, kind: type, wor
 
 
 def test_wrong_path_codes_point_at_the_base_url() -> None:
-    assert "base_url" in (tm.envelope_error(404, "Not Found").hint or "")
+    assert "base_url" in (tm_api.envelope_error(404, "Not Found").hint or "")
 
 
 checkpoints = st.fixed_dictionaries(
@@ -536,8 +547,8 @@ checkpoints = st.fixed_dictionaries(
         "Date": json_values | st.sampled_from(["2018-04-17 22:30", "2018-04-07 21:18:37", ""]),
         "StatusDescription": json_values,
         "Details": json_values,
-        "checkpoint_status": json_values | st.sampled_from(list(tm.STATUS)),
-        "substatus": json_values | st.sampled_from(list(tm.SUBSTATUS)),
+        "checkpoint_status": json_values | st.sampled_from(list(tm_shared.STATUS)),
+        "substatus": json_values | st.sampled_from(list(tm_shared.SUBSTATUS)),
         "location": json_values,
         "checkpoint_location": json_values,
     },
@@ -553,8 +564,8 @@ items = st.fixed_dictionaries(
     optional={
         "tracking_number": json_values,
         "carrier_code": json_values,
-        "status": json_values | st.sampled_from(list(tm.STATUS)),
-        "substatus": json_values | st.sampled_from(list(tm.SUBSTATUS)),
+        "status": json_values | st.sampled_from(list(tm_shared.STATUS)),
+        "substatus": json_values | st.sampled_from(list(tm_shared.SUBSTATUS)),
         "original_country": countries,
         "destination_country": countries,
         "itemTimeLength": json_values,
@@ -571,7 +582,7 @@ items = st.fixed_dictionaries(
 
 @given(item=items | json_values)
 def test_parser_never_raises_on_arbitrary_items(item: object) -> None:
-    s = tm.parse_item(item, "N1")
+    s = tm_api.parse_item(item, "N1")
     assert s.tracking_number == "N1"
     assert s.status is not Status.UNKNOWN  # never a carrier's status
     json.loads(s.model_dump_json())
@@ -586,31 +597,32 @@ plain_checkpoints = st.fixed_dictionaries(
 
 
 @given(
-    status=st.sampled_from(list(tm.STATUS)),
-    substatus=st.sampled_from([None, *tm.SUBSTATUS]),
+    status=st.sampled_from(list(tm_shared.STATUS)),
+    substatus=st.sampled_from([None, *tm_shared.SUBSTATUS]),
     points=st.lists(plain_checkpoints, min_size=1, max_size=4),
 )
 def test_a_checkpoint_without_its_own_status_is_never_given_the_shipments(
     status: str, substatus: str | None, points: list[dict[str, str]]
 ) -> None:
     item = {"status": status, "substatus": substatus, "origin_info": {"trackinfo": points}}
-    s = tm.parse_item(item, "N1")
-    alone = tm.parse_item({"origin_info": {"trackinfo": points}}, "N1")
+    s = tm_api.parse_item(item, "N1")
+    alone = tm_api.parse_item({"origin_info": {"trackinfo": points}}, "N1")
     assert [e.status for e in s.events] == [e.status for e in alone.events]
     assert all(
-        e.status is (tm.EVENT_WORDS.match(e.description) or Status.IN_TRANSIT) for e in s.events
+        e.status is (tm_shared.EVENT_WORDS.match(e.description) or Status.IN_TRANSIT)
+        for e in s.events
     )
 
 
 @given(payload=json_values | st.fixed_dictionaries({"meta": json_values, "data": json_values}))
 def test_envelope_and_list_readers_never_raise(payload: object) -> None:
-    code, message, data = tm.read_envelope(payload)
+    code, message, data = tm_api.read_envelope(payload)
     assert code is None or isinstance(code, int)
-    tm.items_of(data)
-    tm.parse_batch(data)
-    tm.parse_detect(data)
-    tm.parse_couriers(data)
-    tm.envelope_error(code, message)
+    tm_api.items_of(data)
+    tm_api.parse_batch(data)
+    tm_api.parse_detect(data)
+    tm_api.parse_couriers(data)
+    tm_api.envelope_error(code, message)
 
 
 # -- against the sandbox --------------------------------------------------------------------
@@ -645,7 +657,7 @@ def _track(
 ) -> list[Answer]:
     async def go() -> list[Answer]:
         async with Session() as session:
-            adapter = tm.Adapter(_settings(sandbox, **over), session, cache)
+            adapter = tm_v2.Adapter(_settings(sandbox, **over), session, cache)
             return await adapter.track(queries, options or TrackOptions())
 
     return asyncio.run(go())
@@ -885,7 +897,7 @@ def test_quota_used_up_is_a_clear_error_for_every_number(sandbox: Sandbox) -> No
 def test_remove_deletes_from_the_account_and_4017_is_fine(sandbox: Sandbox) -> None:
     async def go() -> list[Answer]:
         async with Session() as session:
-            adapter = tm.Adapter(_settings(sandbox), session, MemoryCache())
+            adapter = tm_v2.Adapter(_settings(sandbox), session, MemoryCache())
             removed = await adapter.remove([_q("RR050349575PH")])
             gone = await adapter.remove([_q("RR050349575PH", "phlpost")])
             return removed + gone
@@ -903,7 +915,7 @@ def test_remove_deletes_from_the_account_and_4017_is_fine(sandbox: Sandbox) -> N
 def test_courier_list_is_fetched_once_a_day(sandbox: Sandbox) -> None:
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with Session() as session:
-            adapter = tm.Adapter(_settings(sandbox), session, MemoryCache())
+            adapter = tm_v2.Adapter(_settings(sandbox), session, MemoryCache())
             return await adapter.couriers(), await adapter.couriers()
 
     first, second = asyncio.run(go())
@@ -1037,7 +1049,7 @@ def test_a_late_arriving_request_does_not_squeeze_the_next_one_into_its_second()
     async def go() -> None:
         transport = httpx.MockTransport(handler)
         async with Session(transport=transport) as session:
-            adapter = tm.Adapter({"api_key": "k", "base_url": "http://tm.test/v2"}, session)
+            adapter = tm_v2.Adapter({"api_key": "k", "base_url": "http://tm.test/v2"}, session)
             queries = [_q(synthetic_number(i)) for i in range(41)]  # two calls: 40 + 1
             held, failures = await adapter._read_account(queries)
             assert (held, failures) == ({}, {})
@@ -1079,6 +1091,6 @@ def test_a_few_new_numbers_among_many_known_ones_still_go_to_realtime(sandbox: S
 
 
 def test_a_country_named_inside_a_longer_or_dirty_place_is_still_read() -> None:
-    assert tm.place_country("\x1b]0;x\x07United States of America (the)\x00[bold]") == "US"
-    assert tm.place_country("中国 郑州") == "CN"
-    assert tm.place_country("INDIANAPOLIS IN") is None  # a word, not part of one
+    assert tm_shared.place_country("\x1b]0;x\x07United States of America (the)\x00[bold]") == "US"
+    assert tm_shared.place_country("中国 郑州") == "CN"
+    assert tm_shared.place_country("INDIANAPOLIS IN") is None  # a word, not part of one

@@ -1,8 +1,9 @@
-"""SQLite store under the data directory: the watch list, event history and small caches.
+"""SQLite store under the data directory: the watch list, event history, adapter state, caches.
 
-``$WAYPOST_DATA_DIR/waypost.db`` (created 0600) in WAL mode with foreign keys on. The schema is
-versioned with ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a database from version n to
-n + 1, so an old file is brought forward on open and never rewritten from scratch. Events are
+``$WAYPOST_DATA_DIR/waypost.db`` (created 0600) in WAL mode with foreign keys on; it implements
+``waypost.store.protocols`` (WatchStore, with a StateStore and a Cache in their own tables). The
+schema is versioned with ``PRAGMA user_version`` and brought forward on open by the named steps
+of ``waypost.store.migrations``, never rewritten from scratch. Events are
 de-duplicated by a stable key of time + location + description, so a carrier re-sending the same
 timeline adds nothing. This module imports no pydantic: ``waypost list`` reads plain rows.
 
@@ -16,12 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,73 +34,16 @@ from waypost.errors import (
 )
 from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
+from waypost.store.migrations import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
+from waypost.store.protocols import CLAIM_LEASE, Watched
 
 if TYPE_CHECKING:
+    from waypost.carriers.base import Query
     from waypost.models import Event, Shipment
 
-DB_NAME = "waypost.db"
+__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Store", "StoreCache", "Watched", "fault"]
 
-MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: the watch list and its events.
-    """
-    CREATE TABLE watched (
-        id INTEGER PRIMARY KEY,
-        number TEXT NOT NULL,
-        carrier TEXT NOT NULL,
-        courier TEXT,
-        label TEXT,
-        added REAL NOT NULL,
-        last_checked REAL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        final INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (number, carrier)
-    );
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        shipment_id INTEGER NOT NULL REFERENCES watched (id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        time TEXT,
-        location TEXT,
-        description TEXT,
-        status TEXT,
-        seen REAL NOT NULL,
-        UNIQUE (shipment_id, key)
-    );
-    """,
-    # 1 -> 2: how to ask again (query, order id), the latest answer, last event, and caches.
-    """
-    ALTER TABLE watched ADD COLUMN query TEXT;
-    ALTER TABLE watched ADD COLUMN order_id TEXT;
-    ALTER TABLE watched ADD COLUMN status_text TEXT;
-    ALTER TABLE watched ADD COLUMN last_event TEXT;
-    ALTER TABLE watched ADD COLUMN last_event_time TEXT;
-    ALTER TABLE watched ADD COLUMN snapshot TEXT;
-    ALTER TABLE watched ADD COLUMN remote INTEGER NOT NULL DEFAULT 0;
-    UPDATE watched SET query = carrier || ':' || number WHERE query IS NULL;
-    ALTER TABLE events ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
-    CREATE INDEX watched_final ON watched (final, carrier);
-    CREATE INDEX watched_order ON watched (order_id);
-    CREATE TABLE cache (
-        namespace TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value TEXT NOT NULL,
-        stored REAL NOT NULL,
-        PRIMARY KEY (namespace, key)
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # 2 -> 3 ("journeys"): shipments linked as the ordered legs of one journey (`waypost link`).
-    """
-    CREATE TABLE journeys (id TEXT PRIMARY KEY, created REAL NOT NULL);
-    ALTER TABLE watched ADD COLUMN journey TEXT REFERENCES journeys (id) ON DELETE SET NULL;
-    ALTER TABLE watched ADD COLUMN leg INTEGER;
-    CREATE INDEX watched_journey ON watched (journey, leg);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset(
-    m.group(1) for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(MIGRATIONS))
-)
+DB_NAME = "waypost.db"
 
 
 def fault(
@@ -292,39 +234,16 @@ def key_of(event: Event) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Watched:
-    """One row of the watch list."""
-
-    id: int
-    number: str
-    carrier: str
-    courier: str | None
-    label: str | None
-    added: float
-    last_checked: float | None
-    status: str
-    final: bool
-    query: str
-    order_id: str | None
-    status_text: str | None
-    last_event: str | None
-    last_event_time: str | None
-    remote: bool
-
-    @property
-    def age_days(self) -> float:
-        """Days since the number was added."""
-        return (time.time() - self.added) / 86400
-
-
 _WATCHED_COLUMNS = (
-    "id, number, carrier, courier, label, added, last_checked, status, final, query, order_id, "
-    "status_text, last_event, last_event_time, remote"
+    "id, number, carrier, courier, label, added, last_checked, status, final, ask_number, "
+    "ask_carrier, ask_courier, order_id, status_text, last_event, last_event_time, remote"
 )
 
 
 def _row(row: Sequence[Any]) -> Watched:
+    from waypost.carriers.base import Query
+
+    ask = None if row[9] is None else Query(number=row[9], carrier=row[10], courier=row[11])
     return Watched(
         id=row[0],
         number=row[1],
@@ -335,12 +254,12 @@ def _row(row: Sequence[Any]) -> Watched:
         last_checked=row[6],
         status=row[7],
         final=bool(row[8]),
-        query=row[9] or f"{row[2]}:{row[1]}",
-        order_id=row[10],
-        status_text=row[11],
-        last_event=row[12],
-        last_event_time=row[13],
-        remote=bool(row[14]),
+        ask=ask,
+        order_id=row[12],
+        status_text=row[13],
+        last_event=row[14],
+        last_event_time=row[15],
+        remote=bool(row[16]),
     )
 
 
@@ -464,9 +383,7 @@ class Store:
         current = self.version
         for version in range(current, SCHEMA_VERSION):
             with self.transaction():
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                MIGRATIONS[version].apply(self.db)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
 
     @contextmanager
@@ -537,7 +454,11 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT number FROM watched ORDER BY number")]
 
     def add(
-        self, shipments: Iterable[Shipment], query: str, label: str | None, now: float | None = None
+        self,
+        shipments: Iterable[Shipment],
+        query: Query,
+        label: str | None,
+        now: float | None = None,
     ) -> int:
         """Watch ``shipments`` (answers to ``query``) and store their events as already seen.
 
@@ -566,12 +487,22 @@ class Store:
                     )
         return added
 
-    def _insert(self, s: Shipment, query: str, label: str | None, now: float) -> bool:
+    def _insert(self, s: Shipment, query: Query, label: str | None, now: float) -> bool:
         """Insert a row unless (number, carrier) is already watched; True when inserted."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO watched (number, carrier, courier, label, added, query,"
-            " order_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (s.tracking_number, s.carrier, s.courier, label, now, query, s.order_id),
+            "INSERT OR IGNORE INTO watched (number, carrier, courier, label, added, ask_number,"
+            " ask_carrier, ask_courier, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                s.tracking_number,
+                s.carrier,
+                s.courier,
+                label,
+                now,
+                query.number,
+                query.carrier,
+                query.courier,
+                s.order_id,
+            ),
         )
         return cur.rowcount > 0
 
@@ -646,8 +577,11 @@ class Store:
 
     def adopt(self, row: Watched, shipment: Shipment, now: float | None = None) -> Watched:
         """Watch a parcel that appeared in an already watched order (same query and label)."""
+        from waypost.carriers.base import Query
+
+        ask = row.ask or Query(row.number, row.carrier)
         with self.transaction():
-            self._insert(shipment, row.query, row.label, time.time() if now is None else now)
+            self._insert(shipment, ask, row.label, time.time() if now is None else now)
         # By number only: find() also matches the order id, which the order's other parcels share.
         number, carrier = shipment.tracking_number, shipment.carrier
         return next(r for r in self.find(number, carrier) if r.number == number)
@@ -690,7 +624,49 @@ class Store:
             times.setdefault(row_id, []).append(when)
         return times
 
-    # -- caches and metadata ----------------------------------------------------------------
+    def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
+        """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
+        sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE (added, id) > (?, ?)"  # noqa: S608
+        if not include_final:
+            sql += " AND final = 0"
+        sql += " ORDER BY added, id LIMIT ?"
+        after: tuple[float, int] = (float("-inf"), 0)
+        while True:
+            batch = [_row(r) for r in self.db.execute(sql, (*after, size))]
+            if not batch:
+                return
+            yield batch
+            if len(batch) < size:
+                return
+            after = (batch[-1].added, batch[-1].id)
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def pass_lock(self, wait: float) -> AbstractContextManager[None]:
+        """Hold the watch lock file beside the database (StoreLocked past ``wait`` seconds)."""
+        from waypost.store.claims import exclusive
+
+        return exclusive(self.path.parent, wait)
+
+    def claim(
+        self, rows: Sequence[Watched], *, lease: float = CLAIM_LEASE
+    ) -> AbstractContextManager[list[Watched]]:
+        """Every row, once this process holds the pass lock (taken here at once otherwise)."""
+        from waypost.store.claims import whole_list
+
+        return whole_list(self.path.parent, rows)
+
+    # -- caches, adapter state and metadata -------------------------------------------------
+
+    @property
+    def cache(self) -> Store:
+        """The answer cache (``get``/``put`` of this store)."""
+        return self
+
+    @property
+    def state(self) -> _State:
+        """Adapters' durable state, in its own table."""
+        return _State(self)
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
         """A cached JSON value, or None when absent or older than ``max_age`` seconds."""
@@ -716,6 +692,27 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+class _State:
+    """The ``state`` table of a Store as a StateStore."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The stored value, or None when absent."""
+        row = self._store.db.execute(
+            "SELECT value FROM state WHERE namespace = ? AND key = ?", (namespace, key)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value."""
+        self._store.db.execute(
+            "INSERT OR REPLACE INTO state (namespace, key, value, stored) VALUES (?, ?, ?, ?)",
+            (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
+        )
 
 
 class StoreCache:
@@ -756,23 +753,34 @@ class StoreCache:
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
         """The cached value, or None (also when the store cannot be read)."""
+        return self._read(lambda store: store.get(namespace, key, max_age))
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Remember ``value`` unless the store is busy, read-only or broken."""
+        self._write(lambda store: store.put(namespace, key, value))
+
+    @property
+    def state(self) -> _LenientState:
+        """The store's adapter state, read and written as leniently as the cache."""
+        return _LenientState(self)
+
+    def _read(self, read: Callable[[Store], Any]) -> Any | None:
         store = self._open()
         if store is None:
             return None
         try:
-            return store.get(namespace, key, max_age)
+            return read(store)
         except (StoreError, ValueError) as exc:
             self._fail(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
             return None
 
-    def put(self, namespace: str, key: str, value: Any) -> None:
-        """Remember ``value`` unless the store is busy, read-only or broken."""
+    def _write(self, write: Callable[[Store], None]) -> None:
         store = self._open()
         if store is None or store.read_only:
             return
         try:
             with store.no_wait():
-                store.put(namespace, key, value)
+                write(store)
         except StoreError as exc:
             self._fail(exc)
 
@@ -781,3 +789,18 @@ class StoreCache:
         if self._own and self._store is not None:
             self._store.close()
             self._store = None
+
+
+class _LenientState:
+    """A StoreCache's view of the ``state`` table: a fault costs the state, never the run."""
+
+    def __init__(self, owner: StoreCache) -> None:
+        self._owner = owner
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The stored value, or None (also when the store cannot be read)."""
+        return self._owner._read(lambda store: store.state.get(namespace, key))
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store ``value`` unless the store is busy, read-only or broken."""
+        self._owner._write(lambda store: store.state.put(namespace, key, value))

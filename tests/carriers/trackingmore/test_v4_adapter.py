@@ -18,9 +18,12 @@ from hypothesis import strategies as st
 from tests.conftest import fixture, json_values
 from tests.hostile import HostileServer, Raw
 from waypost.carriers import trackingmore as tm
-from waypost.carriers import trackingmore_v4 as tm4
-from waypost.carriers import trackingmore_v4_api as api
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
+from waypost.carriers.trackingmore import adapter as tm_adapter
+from waypost.carriers.trackingmore import shared as tm_shared
+from waypost.carriers.trackingmore import v2_api as tm_api
+from waypost.carriers.trackingmore import v4 as tm4
+from waypost.carriers.trackingmore import v4_api as api
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.http import Session
 from waypost.models import Status
@@ -31,7 +34,7 @@ from waypost.sandbox.trackingmore import App, synthetic_number
 
 
 def _parse(item: Any, number: str = "N1") -> Any:
-    return api.parse_tracking(item, number, None, tm.STATUS, tm.SUBSTATUS)
+    return api.parse_tracking(item, number, None, tm_shared.STATUS, tm_shared.SUBSTATUS)
 
 
 # -- the api module ---------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def test_meta_codes_map_to_error_classes(code: int, kind: type[CarrierError]) ->
 
 def test_a_rejected_v4_key_names_v2_and_a_rejected_v2_key_names_v4() -> None:
     assert 'api = "v2"' in (api.error_for(401, None).hint or "")
-    assert 'api = "v4"' in (tm.envelope_error(4001, None).hint or "")
+    assert 'api = "v4"' in (tm_api.envelope_error(4001, None).hint or "")
     assert api.error_for(401, None).exit_code == 3
 
 
@@ -276,7 +279,7 @@ def _track(
 
     async def go() -> list[Answer]:
         async with Session() as session:
-            adapter = tm.adapter(settings, session, cache)
+            adapter = tm_adapter.Adapter(settings, session, cache)
             assert isinstance(adapter, tm4.Adapter)
             return await adapter.track(queries, options or TrackOptions())
 
@@ -695,10 +698,14 @@ def test_the_status_line_is_latest_event_without_its_place_and_time() -> None:
             ]
         },
     }
-    shipment = api.parse_tracking(item, "LS912989618CN", None, tm.STATUS, tm.SUBSTATUS)
+    shipment = api.parse_tracking(
+        item, "LS912989618CN", None, tm_shared.STATUS, tm_shared.SUBSTATUS
+    )
     assert shipment.status_text == "Arrived at USPS Regional Destination Facility"
     item["origin_info"] = {"trackinfo": []}  # no checkpoint: only the time comes off
-    shipment = api.parse_tracking(item, "LS912989618CN", None, tm.STATUS, tm.SUBSTATUS)
+    shipment = api.parse_tracking(
+        item, "LS912989618CN", None, tm_shared.STATUS, tm_shared.SUBSTATUS
+    )
     assert shipment.status_text == (
         "Arrived at USPS Regional Destination Facility,DES MOINES IA NETWORK DISTRIBUTION CENTER"
     )

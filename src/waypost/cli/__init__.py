@@ -1,0 +1,208 @@
+"""The Typer layer: parse options, call the service or the store, hand the output to render.
+
+The app is built here from one module per command group: ``track`` (track, watch), ``manage``
+(list, remove, carriers, schema), ``configure`` (the ``config`` group), ``sandbox``. Each
+command gets the run's ``Env`` (``env.py``) from ``main()``, which builds it once per
+invocation and is the only place where errors become exit codes (SPEC.md, "Exit codes"); a
+traceback is shown only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
+"""
+
+import sys
+from typing import Literal
+
+import typer
+
+from waypost.cli import configure, journeys, manage, sandbox, track
+from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
+from waypost.cli.options import (
+    ColorOpt,
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    VersionOpt,
+)
+from waypost.errors import WaypostError
+
+HELP = """Track parcels from the terminal: ILS, TrackingMore and PandaPon (1688/Taobao).
+
+Numbers may carry a carrier prefix (ils:3676E4043665, trackingmore:usps:9400...,
+pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all answered,
+1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered,
+5 the local store could not be used (busy, damaged, read-only, disk full)."""
+
+app = typer.Typer(
+    name="waypost",
+    help=HELP,
+    epilog="Examples:\n\n"
+    '  eval "$(waypost sandbox --detach)"; waypost track 3676E4043665   # try it, no account\n\n'
+    "  waypost config init; waypost track --save LS912989618CN\n\n"
+    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+# Plain commands, in the order `--help` lists them; then the groups.
+for _group in (track.commands, manage.commands, journeys.commands, sandbox.commands):
+    app.registered_commands.extend(_group.registered_commands)
+app.add_typer(configure.app, name="config")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Track parcels from the terminal."""
+    Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; the only place where errors become exit codes."""
+    saved = sys.stdout, sys.stderr
+    prepare_streams()
+    try:
+        return _main(argv)
+    except PipeClosed:
+        quiet_stdout()
+        return EXIT_PIPE
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
+    if "waypost.logs" in sys.modules:
+        sys.modules["waypost.logs"].reset()
+    env = Env.from_process()
+    args = sys.argv[1:] if argv is None else argv
+    # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
+    markup: Literal["rich"] | None = "rich" if isatty(env.stdout) else None
+    app.rich_markup_mode = configure.app.rich_markup_mode = markup
+    target, prog, rest = (
+        (_overview(markup), "waypost", args) if args in OVERVIEW else _single(args, markup)
+    )
+    try:
+        code = target(args=rest, prog_name=prog, standalone_mode=False, obj=env)
+        return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except typer.TyperException as exc:
+        # The parser's own errors (Click, vendored by Typer), in the one error style.
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            env.stderr.write(exc.format_message() + "\n")
+            return 2
+        if ctx is not None:
+            env.stderr.write(ctx.get_usage() + "\n")
+        env.err(f"waypost: error: {exc.format_message()}")
+        if ctx is not None:
+            env.err(f"hint: see `{ctx.command_path} --help`")
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        env.err("waypost: interrupted")
+        return 130
+    except WaypostError as exc:
+        env.err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
+        if exc.hint:
+            env.err(f"hint: {exc.hint}")
+        if env.debug:
+            import traceback
+
+            traceback.print_exc()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        env.err("waypost: interrupted")
+        return 130
+    except (BrokenPipeError, PipeClosed):
+        raise PipeClosed from None
+    except Exception as exc:
+        if env.debug:
+            import traceback
+
+            traceback.print_exc()
+        env.err(f"waypost: internal error: {type(exc).__name__}: {exc}")
+        env.err("hint: this is a bug; run again with --debug for the traceback and report it")
+        return 70
+    return 0
+
+
+# `waypost`, `waypost --help`: the list of commands, which needs none of their options.
+OVERVIEW: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+
+
+def _overview(markup: Literal["rich"] | None) -> typer.Typer:
+    """The root app with stand-ins that carry each command's name and help and nothing else.
+
+    Typer builds every option of every command to print the root help, though the root help
+    shows only names and first lines; the stand-ins print the same text (a test compares).
+    """
+    import inspect
+
+    from typer.models import CommandInfo, TyperInfo
+
+    lite = typer.Typer(
+        name=app.info.name,
+        help=app.info.help,
+        epilog=app.info.epilog,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=markup,
+    )
+    lite.registered_callback = app.registered_callback
+    for info in app.registered_commands:
+        lite.registered_commands.append(
+            CommandInfo(
+                name=info.name or getattr(info.callback, "__name__", None),
+                help=info.help if info.help is not None else inspect.getdoc(info.callback),
+                short_help=info.short_help,
+                hidden=info.hidden,
+                deprecated=info.deprecated,
+                rich_help_panel=info.rich_help_panel,
+                callback=_stand_in,
+            )
+        )
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        stub = typer.Typer(help=sub.info.help, rich_markup_mode=markup)
+        stub.command("-")(_stand_in)
+        lite.registered_groups.append(TyperInfo(stub, name=group.name))
+    return lite
+
+
+def _stand_in() -> None:
+    """Never run: ``_overview`` only prints help."""
+
+
+def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Typer, str, list[str]]:
+    """When the first argument names a plain command, a Typer app of that command alone.
+
+    Typer builds every command's parameters before it runs one; building only the one asked
+    for keeps `waypost list` and friends quick. Anything else (root options first, `config`,
+    `--help`) goes through the whole app.
+    """
+    name = args[0] if args else ""
+    commands = {c.name or getattr(c.callback, "__name__", ""): c for c in app.registered_commands}
+    info = commands.get(name) if name and not name.startswith("-") else None
+    if info is None:
+        return app, "waypost", args
+    alone = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=markup,
+    )
+    alone.registered_commands.append(info)
+    return alone, f"waypost {name}", args[1:]

@@ -1,0 +1,270 @@
+"""``list``, ``remove``, ``carriers`` and ``schema``: the watch list and what waypost knows.
+
+SPEC.md, "list", "remove", "carriers" and "schema"; documents are built in ``render``.
+"""
+
+from typing import Annotated, Any
+
+import typer
+
+from waypost.cli.env import Env
+from waypost.cli.options import (
+    ColorOpt,
+    ConfigOpt,
+    DebugOpt,
+    JsonlOpt,
+    JsonOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    TzOpt,
+    VerboseOpt,
+    VersionOpt,
+    output_format,
+)
+from waypost.errors import UsageError
+
+commands = typer.Typer()
+
+
+@commands.command(
+    "list",
+    epilog="Examples:\n\n  waypost list\n\n"
+    "  waypost list --all --status delivered --json | jq '.watched[].number'",
+)
+def list_(
+    ctx: typer.Context,
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="Include delivered and expired shipments.")
+    ] = False,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", metavar="STATUS", help="Only this status.", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    tz: TzOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Show the watch list: status, last event, label and age."""
+    from waypost import render
+    from waypost.status import Status
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    fmt = output_format(as_json, as_jsonl, env.stdout_tty)
+    if status is not None and status not in {s.value for s in Status}:
+        raise UsageError(
+            f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
+        )
+    with env.store(required=True) as store:
+        rows = store.watched(include_final=show_all or status is not None, status=status)
+        times = store.first_event_times()
+        from waypost import journeys
+
+        marks = journeys.index(store)
+        loaded = {j: journeys.load(store, j) for j in {m["id"] for m in marks.values()}}
+    if loaded and fmt.human:
+        from waypost import render_journeys
+
+        rows = render_journeys.list_rows(rows, marks, loaded)
+    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times, journeys=marks)
+
+
+@commands.command(
+    epilog="Examples:\n\n  waypost remove 3676E4043665\n\n"
+    "  waypost remove ils:3676E4043665 2542285634920880794\n\n"
+    "  waypost remove --remote LS912989618CN"
+)
+def remove(
+    ctx: typer.Context,
+    numbers: Annotated[
+        list[str],
+        typer.Argument(metavar="NUMBER...", help="Watched numbers (or order ids) to forget."),
+    ],
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Also delete them from the carrier's own account (TrackingMore keeps one).",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Remove shipments (and their events) from the watch list."""
+    from waypost import carriers, inputs
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    infos = {i.name: i for i in carriers.infos()}
+    queries = inputs.parse_numbers(numbers, None, infos)
+    unknown: list[str] = []
+    failed = 0
+    with env.store(required=True) as store:
+        found = []
+        for q in queries:
+            rows = store.find(q.number, q.carrier)
+            if rows:
+                found.extend(rows)
+            else:
+                unknown.append(q.raw or q.number)
+        keep = _remove_remote(env, found, store) if remote else set()
+        failed = len(keep)
+        going = list({r.id: r for r in found if r.id not in keep}.values())
+        store.remove(going)
+    for row in going:
+        what = row.carrier + (f", order {row.order_id}" if row.order_id else "")
+        what += f", label {row.label!r}" if row.label else ""
+        env.say(f"removed {row.number} ({what}) from the watch list")
+    for raw in unknown:
+        env.err(f"waypost: error: not on the watch list: {raw}")
+    raise typer.Exit(1 if unknown or failed else 0)
+
+
+def _remove_remote(env: Env, rows: list[Any], store: Any) -> set[int]:
+    """Report ``service.remove_everywhere``; the ids whose remote deletion failed (kept locally)."""
+    from waypost import service
+
+    keep: set[int] = set()
+    for removal in service.remove_everywhere(rows, env.config(), timeout=env.timeout, cache=store):
+        if removal.answers is None:
+            env.say(
+                f"{removal.carrier} keeps no account of its own: removed from the watch list only"
+            )
+            continue
+        for row, answer in removal.answers:
+            shipment = answer.shipments[0]
+            if answer.failure is not None:
+                keep.add(row.id)
+                env.err(f"waypost: error: {row.number}: not removed: {shipment.error}")
+            else:
+                env.say(f"{row.number}: {shipment.status_text}")
+    return keep
+
+
+@commands.command(
+    epilog="Examples:\n\n  waypost carriers\n\n"
+    "  waypost carriers --detect LS912989618CN 1Z999AA10123456784\n\n"
+    "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'"
+)
+def carriers(
+    ctx: typer.Context,
+    numbers: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NUMBER...]", help="Numbers for --detect.", show_default=False),
+    ] = None,
+    detect: Annotated[
+        bool, typer.Option("--detect", help="Show which carriers each NUMBER could be, and why.")
+    ] = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            metavar="CARRIER",
+            help="List the courier codes CARRIER knows (trackingmore; cached a day).",
+            show_default=False,
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="CODE",
+            help="Language of --remote names (en, cn, ru...).",
+            show_default=False,
+        ),
+    ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            metavar="CARRIER",
+            help="Make one real call: do the credentials work (pandapon: which signing recipe)?",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
+    from waypost import carriers as registry
+    from waypost import render
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    out = env.stdout
+    if check is not None:
+        from waypost.imports import check_command
+
+        cfg = env.config()
+        raise typer.Exit(check_command(check, cfg, env.timeout, env.cache(), as_json, out))
+    if detect or numbers:
+        if not detect or not numbers:
+            raise UsageError("use --detect NUMBER... to rank the carriers for numbers")
+        from waypost.inputs import parse_numbers
+
+        infos = {i.name: i for i in registry.infos()}
+        cfg = env.config()
+        queries = parse_numbers(numbers, None, infos)
+        results = render.detection_document(queries, infos, cfg)
+        if as_json:
+            out.write(render.dumps({"detect": results}) + "\n")
+        else:
+            render.detection(results, out, env.width)
+        return
+    cfg = env.config()
+    if remote is not None:
+        from waypost import service
+
+        name = remote.lower()
+        if name not in registry.names() or not service.supports(name, "couriers"):
+            known = [n for n in registry.names() if service.supports(n, "couriers")]
+            raise UsageError(f"--remote: {remote!r} has no courier list (try: {', '.join(known)})")
+        cache = env.cache()
+        try:
+            couriers = service.remote_couriers(
+                name, cfg, lang=lang, timeout=env.timeout, cache=cache
+            )
+        finally:
+            cache.close()
+        if as_json:
+            out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
+        else:
+            render.courier_codes(couriers, out)
+        return
+    rows = [
+        registry.describe(info, cfg.carrier(info.name), [s.key for s in cfg.missing(info.name)])
+        for info in registry.infos()
+    ]
+    if as_json:
+        out.write(render.dumps({"carriers": rows}) + "\n")
+    else:
+        render.carriers_overview(rows, out, env.width)
+
+
+@commands.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
+def schema(ctx: typer.Context, version: VersionOpt = False) -> None:
+    """Print the JSON Schema of the `track --json` document (and of one `--jsonl` line)."""
+    import json
+
+    from waypost.models import json_schema
+
+    Env.of(ctx).stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,300 @@
+"""``track`` and ``watch``: look numbers up now, or keep refreshing the watch list.
+
+Both parse options, hand the work to ``service``/``watch`` and the output to ``render``
+(SPEC.md, "track" and "watch").
+"""
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from waypost.cli.env import Env
+from waypost.cli.options import (
+    MAX_SECONDS,
+    ColorOpt,
+    ConfigOpt,
+    DeadlineOpt,
+    DebugOpt,
+    JsonlOpt,
+    JsonOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    TzOpt,
+    VerboseOpt,
+    VersionOpt,
+    finite,
+    output_format,
+)
+from waypost.errors import StoreError, UsageError
+
+if TYPE_CHECKING:
+    from waypost.render import Format, Terminal
+
+commands = typer.Typer()
+
+
+@commands.command(
+    epilog="Examples:\n\n"
+    "  waypost track 3676E4043665 trackingmore:usps:9400111899223197428490\n\n"
+    "  waypost track --json LS912989618CN | jq -r '.shipments[] | .status'\n\n"
+    "  cut -f1 orders.tsv | waypost track --save --label march -"
+)
+def track(
+    ctx: typer.Context,
+    numbers: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="NUMBER...",
+            help="Tracking numbers, optionally prefixed (ils:..., trackingmore:COURIER:..., "
+            "pandapon:...); `-` reads stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    carrier: Annotated[
+        str | None,
+        typer.Option(
+            "--carrier",
+            "-c",
+            metavar="NAME",
+            help="Ask this carrier for numbers without a prefix.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="Add the numbers to the watch list.")
+    ] = False,
+    label: Annotated[
+        str | None,
+        typer.Option("--label", metavar="TEXT", help="Name for saved numbers.", show_default=False),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask again even where a recent answer is cached.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait out a carrier's rate-limit pause instead of failing."),
+    ] = False,
+    deadline: DeadlineOpt = None,
+    tz: TzOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Look up tracking numbers now and print their timelines."""
+    from waypost import carriers, inputs, render, service
+    from waypost.carriers.base import TrackOptions
+    from waypost.render import Format
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    fmt = output_format(as_json, as_jsonl, env.stdout_tty)
+    if label is not None and not save:
+        raise UsageError("--label needs --save")
+    term = env.terminal(tz)
+    cfg = env.config()
+    infos = {i.name: i for i in carriers.infos()}
+    args = numbers or []
+    stdin_text = env.read_stdin() if "-" in args else None
+    queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
+    store: Any = env.store(required=True) if save else None
+    cache = env.cache(store)
+    not_saved: StoreError | None = None
+    out = env.stdout
+    answered: dict[int, service.Result] = {}
+    from waypost.cli.journeys import JourneyLegs
+
+    legs = JourneyLegs(store)
+
+    def on_result(index: int, result: service.Result) -> None:
+        answered[index] = result
+        if fmt is Format.JSONL:  # streamed: each shipment as soon as its answer is complete
+            legs.annotate(result.shipments)
+            render.shipments(result.shipments, fmt, term, out)
+            out.flush()
+
+    # Lines streamed to a terminal would be torn by a progress display on the same screen.
+    show_progress = not env.quiet and not (fmt is Format.JSONL and term.stdout_tty)
+    try:
+        with render.progress(term, enabled=show_progress, deadline=deadline) as bar:
+            options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
+            try:
+                report = service.run_blocking(
+                    queries,
+                    cfg,
+                    options,
+                    timeout=env.timeout,
+                    deadline=deadline,
+                    cache=cache,
+                    on_start=bar.start,
+                    on_result=on_result,
+                    on_retry=bar.retrying,
+                )
+            except KeyboardInterrupt:
+                bar.stop()
+                _print_partial(env, answered, fmt, term, len(queries))
+                raise
+        if save:
+            try:
+                added = service.save(store, report, label)
+            except StoreError as exc:
+                not_saved = exc  # the answers are still shown, then the run fails (exit 5)
+            else:
+                env.say(f"watching {added} new shipment(s)" if added else "watch list updated")
+        journeys = legs.annotate(report.shipments) if fmt is not Format.JSONL else {}
+    finally:
+        legs.close()
+        cache.close()
+        if store is not None:
+            store.close()
+    if journeys and fmt.human:
+        from waypost import render_journeys
+
+        marks = render.marks(report.results)
+        render_journeys.track(report.shipments, journeys, term, out, marks)
+    elif fmt is not Format.JSONL:  # JSONL has streamed every shipment already
+        render.shipments(report.shipments, fmt, term, out, render.marks(report.results))
+    out.flush()
+    for hint in report.hints:
+        env.say(f"hint: {hint}")
+    if not_saved is not None:
+        raise not_saved
+    raise typer.Exit(report.exit_code)
+
+
+def _print_partial(
+    env: Env, answered: dict[int, Any], fmt: "Format", term: "Terminal", total: int
+) -> None:
+    """After Ctrl-C: what was answered so far, in input order (JSONL has streamed it already)."""
+    from waypost import render
+    from waypost.render import Format
+
+    shipments = [s for _, r in sorted(answered.items()) for s in r.shipments]
+    if fmt is Format.JSON or (fmt is not Format.JSONL and shipments):
+        render.shipments(shipments, fmt, term, env.stdout)
+    env.stdout.flush()
+    env.say(f"waypost: note: {len(answered)} of {total} number(s) answered before the interrupt")
+    env.err("waypost: interrupted")
+
+
+@commands.command(
+    epilog="Examples:\n\n"
+    "  waypost watch --once\n\n"
+    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'\n\n"
+    "  waypost watch --interval 15m --exec 'notify-send waypost'"
+)
+def watch(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="DURATION",
+            help="Time between passes: 90s, 15m, 2h (default 30m).",
+            show_default=False,
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Apprise URL to notify per shipment with news (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    exec_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="Run CMD per shipment with news: shipment JSON on stdin, WAYPOST_NUMBER, "
+            "WAYPOST_CARRIER, WAYPOST_STATUS, WAYPOST_LABEL in a clean environment. No shell.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_jsonl: JsonlOpt = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait",
+            metavar="SECONDS",
+            min=0,
+            max=MAX_SECONDS,
+            callback=finite,
+            help="How long to wait for another running watch before skipping this pass.",
+        ),
+    ] = 30.0,
+    deadline: DeadlineOpt = None,
+    tz: TzOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Refresh the watch list and print only new events (nothing when nothing changed)."""
+    from waypost import inputs, render
+    from waypost import watch as watching
+    from waypost.notify import Notifier
+    from waypost.paths import data_dir
+
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    fmt = output_format(as_json, as_jsonl, env.stdout_tty)
+    cfg = env.config()
+    every = interval or str(cfg.watch.get("interval", "30m"))
+    seconds = inputs.parse_duration(every)
+    urls = notify if notify else list(cfg.watch.get("notify", []))
+    notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
+    term = env.terminal(tz)
+    directory = data_dir()
+
+    def warn(problem: str) -> None:
+        env.err(f"waypost: error: {problem}")
+
+    def one_pass() -> "watching.PassReport":
+        with (
+            watching.exclusive(directory, lock_wait),
+            env.store(required=True) as store,
+            render.progress(term, enabled=not env.quiet, deadline=deadline) as bar,
+        ):
+            result = watching.run_pass(
+                store,
+                cfg,
+                notifier,
+                sink=render.NewsWriter(fmt, term, env.stdout, warn),
+                timeout=env.timeout,
+                deadline=deadline,
+                warn=warn,
+                on_start=bar.start,
+                on_answered=bar.advance,
+                on_answers=bar.stop,
+            )
+        for line in result.failure_lines():
+            env.err(line)
+        for hint in result.hints:
+            env.say(f"hint: {hint}")
+        return result
+
+    if not once and term.stderr_tty:
+        env.say(f"waypost: watching the list every {every}; news prints as it comes (Ctrl-C stops)")
+    last = watching.loop(
+        one_pass,
+        seconds=seconds,
+        once=once,
+        on_failure=lambda exc: env.err(f"waypost: error: {exc.message}"),
+    )
+    if last is None:
+        env.say("waypost: watch stopped")
+    raise typer.Exit(0 if last is None else last.exit_code)

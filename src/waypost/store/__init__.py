@@ -1,0 +1,93 @@
+"""The store: the watch list, adapters' durable state and the answer cache (SPEC.md "Honest
+states" for its faults).
+
+``protocols`` says what a backend provides, ``sqlite`` is the embedded backend,
+``migrations`` its named schema steps and ``claims`` how a ``watch`` pass owns its shipments.
+``open_store()`` chooses the backend from the configuration. The backends load on first use,
+so importing the protocols costs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from waypost.store.protocols import Cache, StateStore, Watched, WatchStore
+
+if TYPE_CHECKING:
+    from waypost.config import Config
+    from waypost.store.migrations import MIGRATIONS, SCHEMA_VERSION
+    from waypost.store.sqlite import (
+        DB_NAME,
+        Store,
+        StoreCache,
+        event_key,
+        fault,
+        key_of,
+    )
+
+__all__ = [
+    "DB_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Cache",
+    "StateStore",
+    "Store",
+    "StoreCache",
+    "WatchStore",
+    "Watched",
+    "event_key",
+    "fault",
+    "key_of",
+    "open_store",
+]
+
+_LAZY = {
+    "DB_NAME": "sqlite",
+    "Store": "sqlite",
+    "StoreCache": "sqlite",
+    "event_key": "sqlite",
+    "fault": "sqlite",
+    "key_of": "sqlite",
+    "MIGRATIONS": "migrations",
+    "SCHEMA_VERSION": "migrations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'waypost.store' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"waypost.store.{module}"), name)
+
+
+def backend_url(config: Config | None) -> str | None:
+    """The configured ``[store] url`` (None: the SQLite file in the data directory)."""
+    if config is None:
+        return None
+    url = config.store.get("url")
+    return str(url) if url else None
+
+
+def open_store(
+    config: Config | None = None, *, data_dir: Path | None = None, timeout: float | None = None
+) -> WatchStore:
+    """The configured store: ``[store] url`` chooses the backend, unset means the SQLite file
+    of ``data_dir`` (default: the data directory); ``timeout`` overrides ``busy_timeout``."""
+    from waypost import paths
+    from waypost.store.sqlite import Store
+
+    url = backend_url(config)
+    if url is not None and not url.startswith("sqlite:"):
+        from waypost.errors import ConfigError
+
+        # The hook point for other backends: ``url`` picks one by its scheme.
+        raise ConfigError(
+            "[store] url: no store backend for this URL in this version",
+            hint="unset it to use the SQLite file in the data directory",
+        )
+    if timeout is None:
+        timeout = config.busy_timeout if config is not None else paths.busy_timeout()
+    return Store.open(data_dir if data_dir is not None else paths.data_dir(), timeout=timeout)

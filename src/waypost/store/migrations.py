@@ -1,0 +1,168 @@
+"""The SQLite schema as named, ordered steps (``PRAGMA user_version`` counts those applied).
+
+``MIGRATIONS[n]`` takes a database from version n to n + 1: its SQL, then its Python step, in
+one transaction, so an old file is brought forward on open and never rewritten from scratch.
+A step is never edited once released; a change is a new step at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: a name, its SQL statements, then an optional Python step."""
+
+    name: str
+    sql: str = ""
+    step: Callable[[sqlite3.Connection], None] | None = None
+
+    def apply(self, db: sqlite3.Connection) -> None:
+        """Run the step on ``db`` (inside the caller's transaction)."""
+        for statement in self.sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        if self.step is not None:
+            self.step(db)
+
+
+def _split_queries(db: sqlite3.Connection) -> None:
+    """Backfill the query columns from the ``carrier:courier:number`` text, parsed as every
+    pass used to; a row whose text no longer parses keeps them empty (the pass reports it)."""
+    from waypost import carriers
+    from waypost.errors import UsageError
+    from waypost.inputs import Token, parse_token
+
+    infos = {i.name: i for i in carriers.infos()}
+    updates = []
+    for row_id, text in db.execute("SELECT id, query FROM watched").fetchall():
+        try:
+            query = parse_token(Token(text or "", "watch list"), infos)
+        except UsageError:
+            continue
+        updates.append((query.carrier, query.courier, query.number, row_id))
+    db.executemany(
+        "UPDATE watched SET ask_carrier = ?, ask_courier = ?, ask_number = ? WHERE id = ?", updates
+    )
+    if sqlite3.sqlite_version_info >= (3, 35):  # older SQLite keeps the unused text column
+        db.execute("ALTER TABLE watched DROP COLUMN query")
+
+
+# Namespaces whose rows were durable adapter state kept in the cache table before step 4.
+STATE_NAMESPACES = (
+    "trackingmore.account",
+    "trackingmore.watch",
+    "trackingmore.limits",
+    "trackingmore4.account",
+    "trackingmore4.watch",
+    "trackingmore4.limits",
+)
+
+
+def _move_state(db: sqlite3.Connection) -> None:
+    """Move adapters' durable state out of the answer cache into its own table."""
+    marks = ", ".join("?" * len(STATE_NAMESPACES))
+    db.execute(
+        "INSERT OR REPLACE INTO state (namespace, key, value, stored)"  # noqa: S608 (placeholders)
+        f" SELECT namespace, key, value, stored FROM cache WHERE namespace IN ({marks})",
+        STATE_NAMESPACES,
+    )
+    db.execute(f"DELETE FROM cache WHERE namespace IN ({marks})", STATE_NAMESPACES)  # noqa: S608
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "watch list and events",
+        """
+        CREATE TABLE watched (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL,
+            carrier TEXT NOT NULL,
+            courier TEXT,
+            label TEXT,
+            added REAL NOT NULL,
+            last_checked REAL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            final INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (number, carrier)
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            shipment_id INTEGER NOT NULL REFERENCES watched (id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            time TEXT,
+            location TEXT,
+            description TEXT,
+            status TEXT,
+            seen REAL NOT NULL,
+            UNIQUE (shipment_id, key)
+        );
+        """,
+    ),
+    Migration(
+        "query text, order id, latest answer, caches",
+        """
+        ALTER TABLE watched ADD COLUMN query TEXT;
+        ALTER TABLE watched ADD COLUMN order_id TEXT;
+        ALTER TABLE watched ADD COLUMN status_text TEXT;
+        ALTER TABLE watched ADD COLUMN last_event TEXT;
+        ALTER TABLE watched ADD COLUMN last_event_time TEXT;
+        ALTER TABLE watched ADD COLUMN snapshot TEXT;
+        ALTER TABLE watched ADD COLUMN remote INTEGER NOT NULL DEFAULT 0;
+        UPDATE watched SET query = carrier || ':' || number WHERE query IS NULL;
+        ALTER TABLE events ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
+        CREATE INDEX watched_final ON watched (final, carrier);
+        CREATE INDEX watched_order ON watched (order_id);
+        CREATE TABLE cache (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            stored REAL NOT NULL,
+            PRIMARY KEY (namespace, key)
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ),
+    Migration(
+        "query as columns",
+        """
+        ALTER TABLE watched ADD COLUMN ask_carrier TEXT;
+        ALTER TABLE watched ADD COLUMN ask_courier TEXT;
+        ALTER TABLE watched ADD COLUMN ask_number TEXT;
+        """,
+        _split_queries,
+    ),
+    Migration(
+        "adapter state apart from the cache",
+        """
+        CREATE TABLE state (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            stored REAL NOT NULL,
+            PRIMARY KEY (namespace, key)
+        );
+        """,
+        _move_state,
+    ),
+    Migration(
+        "journeys",
+        """
+        CREATE TABLE journeys (id TEXT PRIMARY KEY, created REAL NOT NULL);
+        ALTER TABLE watched ADD COLUMN journey TEXT REFERENCES journeys (id) ON DELETE SET NULL;
+        ALTER TABLE watched ADD COLUMN leg INTEGER;
+        CREATE INDEX watched_journey ON watched (journey, leg);
+        """,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+OUR_TABLES = frozenset(
+    m.group(1)
+    for m in re.finditer(
+        r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "".join(m.sql for m in MIGRATIONS)
+    )
+)

@@ -1,0 +1,178 @@
+"""What a store backend provides: the watch list (``WatchStore``), adapters' durable state
+(``StateStore``) and the disposable answer cache (``Cache``).
+
+``watch``, ``service`` and the CLI use only these protocols; ``waypost.store.sqlite`` is the
+embedded backend and a second one (PostgreSQL, SPEC.md "A watch list shared by several hosts")
+implements the same methods and passes the same contract suite (``tests/store/test_contract.py``).
+This module imports nothing heavy: no sqlite3, no pydantic.
+
+Faults: every method raises ``waypost.errors.StoreError`` (or a subclass) and nothing else when
+the backend cannot be used; a change is all or nothing (one transaction).
+
+Claims: a ``watch`` pass first holds ``pass_lock(wait)`` (SQLite: the lock file beside the
+database, so passes never overlap; a backend that claims per shipment may make it a no-op),
+then refreshes only the rows ``claim(rows)`` yields, and keeps the claim until every one of them
+is delivered and committed. A host that dies keeps its claims at most ``lease`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from waypost.carriers.base import Cache, Query
+
+if TYPE_CHECKING:
+    from waypost.models import Event, Shipment
+
+__all__ = ["CLAIM_LEASE", "Cache", "StateStore", "WatchStore", "Watched", "query_text"]
+
+# Seconds a claim outlives a host that was killed mid-pass (a pass renews nothing: keep it long).
+CLAIM_LEASE = 900.0
+
+
+def query_text(query: Query) -> str:
+    """The prefixed form of a saved query (``carrier:number`` or ``carrier:courier:number``)."""
+    parts = [query.carrier or "", query.courier or "", query.number]
+    return ":".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One row of the watch list; ``ask`` is None when the row's saved query cannot be read."""
+
+    id: int
+    number: str
+    carrier: str
+    courier: str | None
+    label: str | None
+    added: float
+    last_checked: float | None
+    status: str
+    final: bool
+    ask: Query | None
+    order_id: str | None
+    status_text: str | None
+    last_event: str | None
+    last_event_time: str | None
+    remote: bool
+
+    @property
+    def query(self) -> str:
+        """The saved query as text (what to ask again), or the row's own number."""
+        if self.ask is None:
+            return f"{self.carrier}:{self.number}"
+        return query_text(self.ask)
+
+    @property
+    def age_days(self) -> float:
+        """Days since the number was added."""
+        return (time.time() - self.added) / 86400
+
+
+class StateStore(Protocol):
+    """Adapters' durable state (a carrier's cursor, 429 pauses, its account mirror): never
+    expires and is never dropped to save space, unlike ``Cache``; values are JSON-serialisable."""
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The stored value, or None when absent."""
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store ``value`` (None deletes nothing: it is stored as null)."""
+
+
+class WatchStore(Protocol):
+    """The watch list of one data directory or database: saved shipments, their event history,
+    labels and what news was already delivered; use as a context manager."""
+
+    read_only: bool
+
+    @property
+    def cache(self) -> Cache:
+        """The disposable answer cache kept beside the watch list."""
+
+    @property
+    def state(self) -> StateStore:
+        """Adapters' durable state kept beside the watch list."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> WatchStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """All or nothing for the calls inside (an inner one joins the outer)."""
+
+    def no_wait(self) -> AbstractContextManager[None]:
+        """Calls inside fail at once (StoreBusy) instead of waiting for another writer."""
+
+    # -- reading the watch list -------------------------------------------------------------
+
+    def watched(
+        self, *, include_final: bool = True, status: str | None = None, carrier: str | None = None
+    ) -> list[Watched]:
+        """Rows of the watch list, oldest first."""
+
+    def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
+        """The same rows as ``watched(include_final=...)``, ``size`` at a time, oldest first."""
+
+    def find(self, number: str, carrier: str | None = None) -> list[Watched]:
+        """Rows whose number or order id is ``number``."""
+
+    def numbers(self) -> list[str]:
+        """Every watched number, sorted (shell completion)."""
+
+    def events(self, row_id: int) -> list[tuple[str | None, str | None, str | None]]:
+        """(time, location, description) of a row's stored events, newest first."""
+
+    def first_event_times(self) -> dict[int, list[str]]:
+        """The stored event times (ISO text) of every row that has any."""
+
+    # -- changing it ------------------------------------------------------------------------
+
+    def add(
+        self,
+        shipments: Iterable[Shipment],
+        query: Query,
+        label: str | None,
+        now: float | None = None,
+    ) -> int:
+        """Watch ``shipments`` (answers to ``query``), their events stored as already seen; a
+        watched one again gets the new label (when given) and state. Returns how many are new."""
+
+    def adopt(self, row: Watched, shipment: Shipment, now: float | None = None) -> Watched:
+        """Watch a parcel that appeared in ``row``'s order (same query and label)."""
+
+    def remove(self, rows: Iterable[Watched]) -> int:
+        """Forget rows and their events; returns how many were removed."""
+
+    def mark_remote(self, ids: Iterable[int]) -> None:
+        """Remember that these rows were added to the carrier's account."""
+
+    # -- news bookkeeping -------------------------------------------------------------------
+
+    def new_events(self, row: Watched, shipment: Shipment) -> list[Event]:
+        """The events of ``shipment`` not yet stored for ``row``, newest first, de-duplicated."""
+
+    def refresh(self, row: Watched, shipment: Shipment, now: float | None = None) -> None:
+        """Commit one shipment's answer and events (its news is then delivered); an unanswered
+        one (status ``unknown`` or an error) changes nothing."""
+
+    def touch(self, ids: Iterable[int], now: float | None = None) -> None:
+        """Record a successful check that brought nothing new."""
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def pass_lock(self, wait: float) -> AbstractContextManager[None]:
+        """Be the pass that may claim rows, waiting up to ``wait`` s (StoreLocked otherwise)."""
+
+    def claim(
+        self, rows: Sequence[Watched], *, lease: float = CLAIM_LEASE
+    ) -> AbstractContextManager[list[Watched]]:
+        """The rows of ``rows`` this pass now owns (others' live claims are left out), held
+        until the context ends or ``lease`` seconds pass."""
