@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from waypost.store.protocols import Watched
     from waypost.store.sqlite import Store
 
-# PandaPon's courier names -> TrackingMore courier codes (TrackingMore's courier list; the
-# codes waypost's TrackingMore adapter already knows: china-ems, sf-express, yto, zto, sto,
-# yunda, bestex, deppon, jd; jtexpress as the public courier tables of Chinese apps spell J&T
-# China). Longest names first, so 中通快运 is not 中通快递's zto... both are ZTO's.
+# PandaPon's courier names -> TrackingMore courier codes: the codes waypost's TrackingMore
+# adapter already knows (china-ems, sf-express, yto, zto, sto, yunda, bestex, deppon, jd) and
+# jtexpress, as public courier tables spell J&T China (tests/fixtures/pandapon/README.md).
+# The first name found in the text wins.
 COURIERS: tuple[tuple[str, str], ...] = (
     ("顺丰", "sf-express"),
     ("韵达", "yunda"),

@@ -98,7 +98,8 @@ class CarrierInfo:
     """The facts a carrier package declares in its ``__init__``.
 
     ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
-    from the carrier's account; ``couriers``: list the courier codes it knows).
+    from the carrier's account; ``couriers``: list the courier codes it knows; ``check``: one
+    real call that says whether the credentials work).
     ``effective_settings``: the settings with version-dependent defaults filled in (display).
     """
 
