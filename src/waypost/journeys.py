@@ -385,6 +385,10 @@ def link_command(
 
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(list(numbers), None, infos)
+    legs_store = backend(store)
+    if legs_store is None:
+        raise UsageError("journeys are kept by the SQLite watch list only ([store] url)")
+    store = legs_store
     if undo:
         lines = []
         for q in queries:

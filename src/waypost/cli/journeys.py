@@ -150,8 +150,11 @@ class JourneyLegs:
             return {}
         from waypost import journeys
 
+        legs = journeys.backend(store)
+        if legs is None:
+            return {}
         try:
-            return journeys.annotate(store, shipments)
+            return journeys.annotate(legs, shipments)
         except StoreError:
             return {}
 

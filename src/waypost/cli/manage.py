@@ -68,8 +68,9 @@ def list_(
         times = store.first_event_times()
         from waypost import journeys
 
-        marks = journeys.index(store)
-        loaded = {j: journeys.load(store, j) for j in {m["id"] for m in marks.values()}}
+        legs = journeys.backend(store)
+        marks = journeys.index(legs) if legs is not None else {}
+        loaded = {j: journeys.load(legs, j) for j in {m["id"] for m in marks.values()} if legs}
     if loaded and fmt.human:
         from waypost import render_journeys
 
