@@ -1,13 +1,17 @@
 """`list` and `watch --once` over a large watch list against the sandbox.
 
-Saves N shipments (default 10,000: 70% ILS, 28% TrackingMore, 2% PandaPon orders) with
-`waypost track --save -` through the real CLI, then times `waypost list` and `waypost watch
---once` as separate processes and prints for each the wall time, the peak memory (RSS) and the
-requests per carrier. The sandbox runs in a process of its own, with the documented limits.
-Then `waypost import pandapon` of N listed orders (default 1,000, all shipped: one order-list
-page per 50 orders plus one logistics call per order), against PandaPon's configured rate.
+Saves N shipments (default 10,000: 70% ILS, 28% TrackingMore, 2% PandaPon orders; `--only
+ils` or `--only trackingmore` for one carrier) with `waypost track --save -` through the real
+CLI, then times `waypost list` and `waypost watch --once` as separate processes and prints for
+each the wall time, the peak memory (RSS) and the requests per carrier. Several sizes run one
+after the other (`--shipments 10000 100000`); the closing table puts the peaks side by side
+(issue 20: `track --save` and `watch --once` peak under 200 MB at 100,000). The sandbox runs in
+a process of its own, with the documented limits. `--orders N` (or `--only-import`, alone)
+times `waypost import pandapon` of N listed orders instead (all shipped: one order-list page per
+50 orders plus one logistics call per order), against PandaPon's configured rate.
 
-    python bench/watch.py [--shipments 10000] [--latency 80] [--orders 1000] [--only-import]
+    python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80]
+    python bench/watch.py --only-import [--orders 1000]
 """
 
 from __future__ import annotations
@@ -49,34 +53,35 @@ def run(args: list[str], env: dict[str, str], stdin: str = "") -> tuple[float, f
     return wall, usage.ru_maxrss / 1024, proc.returncode, err
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shipments", type=int, default=10_000)
-    parser.add_argument("--latency", type=float, default=80.0)
-    parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--only-import", action="store_true")
-    args = parser.parse_args()
-    if args.only_import:
-        bench_import(args.orders, args.latency)
-        return
+def numbers_for(n: int, only: str | None) -> tuple[list[str], str]:
+    """The numbers of a watch list of ``n`` and a line describing the mix."""
     from waypost.sandbox.trackingmore import synthetic_number
 
-    n = args.shipments
-    n_tm, n_pp = n * 28 // 100, n * 2 // 100
+    if only == "ils":
+        n_tm, n_pp = 0, 0
+    elif only == "trackingmore":
+        n_tm, n_pp = n, 0
+    else:
+        n_tm, n_pp = n * 28 // 100, n * 2 // 100
     n_ils = n - n_tm - n_pp
     numbers = (
         [f"{i // 10**7 % 100:02d}{i // 10**9:02d}S{i % 10**7:07d}" for i in range(n_ils)]
         + [f"trackingmore:sandbox-post:{synthetic_number(i, 'WB')}" for i in range(n_tm)]
         + [f"pandapon:9{i:018d}" for i in range(n_pp)]
     )
-    with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
+    return numbers, f"{n_ils:,} ils, {n_tm:,} trackingmore, {n_pp:,} pandapon orders"
+
+
+def one_size(n: int, only: str | None, latency: float) -> dict[str, tuple[float, float]]:
+    """Run the steps over a watch list of ``n``; (wall, peak MB) per step."""
+    numbers, mix = numbers_for(n, only)
+    peaks: dict[str, tuple[float, float]] = {}
+    with SandboxProcess(latency_ms=latency) as box, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, **box.env}
         env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "none.toml"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        print(
-            f"watch list of {n:,} shipments: {n_ils:,} ils, {n_tm:,} trackingmore, {n_pp:,} pandapon orders"
-        )
-        print(f"sandbox latency {args.latency:g} ms, documented limits enforced")
+        print(f"watch list of {n:,} shipments: {mix}")
+        print(f"sandbox latency {latency:g} ms, documented limits enforced")
         print(f"{'step':<24}{'wall s':>9}{'peak MB':>9}{'exit':>6}  requests per carrier")
         box.call("POST", "/_sandbox/trackingmore/config", {"fetch_delay": 0})
         steps = [
@@ -89,13 +94,34 @@ def main() -> None:
         for name, argv, stdin in steps:
             box.reset()
             wall, rss, code, err = run(argv, env, stdin)
+            peaks[name] = (wall, rss)
             counts = Counter(e["carrier"] for e in box.log())
             shown = ", ".join(f"{c} {k:,}" for c, k in sorted(counts.items())) or "none"
             print(f"{name:<24}{wall:>9.2f}{rss:>9.1f}{code:>6}  {shown}", flush=True)
             if code not in (0, 1):
                 print(err, file=sys.stderr)
             time.sleep(1.1)  # let the rate-limit windows of one step pass before the next
-    bench_import(args.orders, args.latency)
+    print()
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shipments", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--only", choices=["ils", "trackingmore"], default=None)
+    parser.add_argument("--latency", type=float, default=80.0)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--only-import", action="store_true")
+    args = parser.parse_args()
+    if args.only_import:
+        bench_import(args.orders, args.latency)
+        return
+    results = {n: one_size(n, args.only, args.latency) for n in args.shipments}
+    shown = ("track --save -", "watch --once", "watch --once (again)")
+    print(f"peak RSS in MB ({args.only or 'mixed'}; target under 200 MB at 100,000)")
+    print(f"{'shipments':>10}" + "".join(f"{name:>22}" for name in shown))
+    for n, peaks in results.items():
+        print(f"{n:>10,}" + "".join(f"{peaks[name][1]:>22.1f}" for name in shown))
 
 
 def bench_import(orders: int, latency: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import heapq
+import time
 from collections.abc import Awaitable
 
 import httpx
@@ -268,3 +269,54 @@ def test_sniffio_is_installed_so_httpcore_does_not_fail_an_import_per_request() 
     import importlib.util
 
     assert importlib.util.find_spec("sniffio") is not None
+
+
+def test_a_carrier_handle_pauses_every_endpoint_after_a_429_and_carries_it_over() -> None:
+    from waypost.carriers.base import MemoryCache
+    from waypost.errors import CarrierError
+    from waypost.http import CarrierHandle
+
+    state = MemoryCache()
+    lengths: list[float | None] = []
+
+    def paused(left: float, length: float | None) -> CarrierError:
+        lengths.append(length)
+        return CarrierError(f"paused {left:.0f} s")
+
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(429, headers={"Retry-After": "90"})
+
+    async def go() -> None:
+        for _run in (1, 2):  # two runs: two sessions, one state
+            async with Session(transport=httpx.MockTransport(handler)) as session:
+                handle = CarrierHandle(
+                    session,
+                    "c",
+                    max_connections=2,
+                    rates={"/a": 5.0, "/b": 5.0},
+                    state=state,
+                    namespace="c.limits",
+                    pause=120.0,
+                    pause_error=paused,
+                )
+                with pytest.raises(CarrierError, match=r"paused (8\d|90) s"):
+                    await handle.call(
+                        "/a",
+                        "GET",
+                        URL,
+                        read=lambda r: r.status_code,
+                        limited=lambda code: code == 429,
+                        wait=False,
+                    )
+                limiter = handle.limiter("/b")
+                assert limiter is not None
+                assert limiter.paused_for() > 80  # every endpoint of the group
+
+    asyncio.run(go())
+    # The first run heard the 429 (a 90 s pause); the second found it stored and never asked.
+    assert lengths == [90.0, None]
+    assert asked == ["/api"]
+    assert 80 < state.get("c.limits", "paused_until") - time.time() <= 90

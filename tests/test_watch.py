@@ -13,6 +13,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Outcome
+from waypost.errors import (
+    AuthError,
+    ConfigError,
+    MissingCredentials,
+    NetworkError,
+    NoCarrierConfigured,
+    OutputError,
+    StoreBusy,
+    UsageError,
+    WaypostError,
+)
 from waypost.sandbox import Sandbox
 from waypost.store import Store
 
@@ -363,3 +374,46 @@ def test_progress_is_off_the_screen_before_news_is_printed(sandbox: Sandbox, cli
     assert result.exit_code == 0
     assert seen == [""]
     assert "Arrived at Felixstowe" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fatal", "ends"),
+    [
+        (UsageError("bad number"), True),
+        (ConfigError("bad config"), True),
+        (NoCarrierConfigured("no carrier"), True),
+        (AuthError("key rejected"), True),
+        (MissingCredentials("no key"), True),
+        (NetworkError("unreachable"), False),
+        (StoreBusy("busy"), False),
+        (OutputError("closed"), False),
+    ],
+)
+def test_the_watch_loop_ends_on_errors_every_pass_would_meet_by_their_class(
+    fatal: WaypostError, ends: bool
+) -> None:
+    import signal
+
+    from waypost import watch
+
+    raised = iter([NetworkError("first pass failed"), fatal])
+    heard: list[WaypostError] = []
+
+    def one_pass() -> watch.PassReport:
+        error = next(raised, None)
+        if error is None:
+            raise KeyboardInterrupt  # a third pass: the loop went on past ``fatal``
+        raise error
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        if ends:
+            with pytest.raises(type(fatal)):
+                watch.loop(one_pass, seconds=0, once=False, on_failure=heard.append)
+            assert [str(e) for e in heard] == ["first pass failed"]
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                watch.loop(one_pass, seconds=0, once=False, on_failure=heard.append)
+            assert [str(e) for e in heard] == ["first pass failed", str(fatal)]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

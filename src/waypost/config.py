@@ -15,8 +15,6 @@ import math
 import os
 import re
 import stat
-import tempfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -297,6 +295,8 @@ def read_file(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -477,6 +477,8 @@ def _permission_warnings(path: Path) -> list[str]:
 
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` as TOML to ``path`` via a 0600 temp file and a rename."""
+    import tempfile
+
     import tomli_w
 
     target = _target(path)

@@ -11,9 +11,11 @@ Every carrier request goes through ``Session.request``. It
 * reads every answer body bounded: at most ``max_body`` bytes after decompression (gzip and
   deflate are inflated here, never more than the bound ahead), within the attempt's deadline.
 
-``read_answer`` is the one "status + body -> payload or error" policy every carrier uses: JSON
-(depth-bounded, text with broken UTF-8 replaced) whatever the status when it is the carrier's
-envelope, else one clear error for HTML, empty, truncated or refused answers.
+``read_answer`` is the one "status + body -> payload or error" policy every carrier uses, read
+by the carrier's declared ``AnswerCodes``: JSON (depth-bounded, text with broken UTF-8
+replaced) whatever the status when it is the carrier's envelope, a bare status the carrier's
+table lists as its stand-in envelope, else one clear error for HTML, empty, truncated or refused
+answers.
 
 TLS verification is always on; nothing in the config can turn it off.
 """
@@ -32,7 +34,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -52,6 +54,10 @@ from waypost.errors import (
     RateLimited,
     Timeout,
 )
+
+if TYPE_CHECKING:
+    from waypost.carriers.base import AnswerCodes
+    from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.http")
 
@@ -513,6 +519,181 @@ class Session:
         return bytes(out)
 
 
+T = TypeVar("T")
+
+
+class CarrierHandle:
+    """One carrier's requests through the run's Session, for carriers that pause a whole account
+    after a 429 (TrackingMore).
+
+    It holds the carrier's name and connection bound, one limiter per endpoint (``rates``, keyed
+    ``prefix + endpoint`` in the session), and a group pause: a 429 pauses every endpoint at once
+    for its ``Retry-After``, else ``pause`` seconds, never longer than ``[http] max_pause``. The
+    pause and each endpoint's last request are kept in ``state`` under ``namespace``, so the
+    next run keeps both (carried spacing). ``call(..., wait=True)`` waits a pause out and tries
+    once more; ``wait=False`` fails at once with ``pause_error(seconds left, pause length)``
+    (length None: a pause carried over from an earlier run).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        name: str,
+        *,
+        max_connections: int,
+        rates: Mapping[str, float],
+        default_rate: float | None = None,
+        prefix: str = "",
+        state: StateStore | None = None,
+        namespace: str,
+        pause: float,
+        pause_error: Callable[[float, float | None], CarrierError],
+    ) -> None:
+        self.session = session
+        self.name = name
+        self.max_connections = max_connections
+        self.rates = dict(rates)
+        self.default_rate = default_rate
+        self.prefix = prefix
+        self.state = state
+        self.namespace = namespace
+        self.pause_length: float | None = pause
+        self._pause_default = pause
+        self._pause_error = pause_error
+        self._paused_until = 0.0
+        self._primed = False
+        self.log = logging.getLogger(f"waypost.{name}")
+
+    def rate(self, endpoint: str) -> float:
+        """Configured requests per second of one endpoint."""
+        if self.default_rate is None:
+            return self.rates[endpoint]
+        return self.rates.get(endpoint, self.default_rate)
+
+    def limiter(self, endpoint: str) -> RateLimiter | None:
+        """The session-wide limiter of one endpoint."""
+        return self.session.limiter(self.name, self.prefix + endpoint, self.rate(endpoint))
+
+    @property
+    def max_pause(self) -> float:
+        """The longest pause a 429 may impose (``[http] max_pause``)."""
+        return self.session.retry.max_pause
+
+    def paused(self) -> bool:
+        """True while a 429's pause lasts."""
+        return time.monotonic() < self._paused_until
+
+    def pause_error(self) -> CarrierError:
+        """The error every request gets while the account is paused."""
+        return self._pause_error(self._paused_until - time.monotonic(), self.pause_length)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every endpoint of this carrier for ``seconds``."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        for endpoint in self.rates:
+            shared = self.limiter(endpoint)
+            if shared is not None:
+                shared.pause(seconds)
+
+    def pause_429(self, hinted: float | None) -> float:
+        """How long a 429 pauses the account: its (already capped) ``Retry-After``, else the
+        carrier's documented pause, never longer than ``max_pause``."""
+        cap = self.max_pause
+        return min(self._pause_default, cap) if hinted is None else min(hinted, cap)
+
+    def on_429(self, response: httpx.Response) -> None:
+        """Pause every endpoint after a 429 and keep the pause for the next run."""
+        seconds = self.pause_429(retry_after(response.headers, cap=self.max_pause))
+        self.log.warning(
+            "%s: 429 too many requests; pausing every request for %g s", self.name, seconds
+        )
+        self.pause_length = seconds
+        self.pause(seconds)
+        if self.state is not None:
+            self.state.put(self.namespace, "paused_until", time.time() + seconds)
+
+    def stored_pause(self, now: float) -> float | None:
+        """Seconds left of a 429 pause an earlier run stored, or None; never more than
+        ``max_pause``: a longer one (an older waypost, a larger cap) is stored again capped."""
+        if self.state is None:
+            return None
+        until = _finite(self.state.get(self.namespace, "paused_until"))
+        if until is None or until <= now:
+            return None
+        if until - now > self.max_pause:
+            until = now + self.max_pause
+            self.state.put(self.namespace, "paused_until", until)
+        return until - now
+
+    def carry_spacing(self, now: float) -> None:
+        """Space each endpoint's first request a ``hold`` after an earlier run's last one (the
+        server still counts it)."""
+        if self.state is None:
+            return
+        for endpoint in self.rates:
+            last = _finite(self.state.get(self.namespace, endpoint))
+            lim = self.limiter(endpoint)
+            if last is not None and lim is not None and now - last < lim.hold:
+                lim.defer(lim.hold - (now - last))
+
+    def prime(self) -> None:
+        """Carry a 429 pause and each endpoint's last request over from earlier runs, once."""
+        if self._primed or self.state is None:
+            return
+        self._primed = True
+        now = time.time()
+        left = self.stored_pause(now)
+        if left is not None:
+            self.pause_length = None
+            self.pause(left)
+        self.carry_spacing(now)
+
+    async def call(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        *,
+        read: Callable[[httpx.Response], T],
+        limited: Callable[[T], bool],
+        wait: bool,
+        **kwargs: Any,
+    ) -> T:
+        """One request -> ``read(response)``; where ``limited`` says it is a 429, pause every
+        endpoint and, with ``wait``, try once more after the pause, else ``pause_error``."""
+        self.prime()
+        for attempt in (1, 2):
+            try:
+                response = await self.session.request(
+                    self.name,
+                    method,
+                    url,
+                    limiter=self.limiter(endpoint),
+                    max_connections=self.max_connections,
+                    retry_429=False,
+                    wait_pause=wait,
+                    **kwargs,
+                )
+            except RateLimited:
+                raise self.pause_error() from None
+            if self.state is not None:
+                self.state.put(self.namespace, endpoint, time.time())
+            answer = read(response)
+            if limited(answer):
+                self.on_429(response)
+                if wait and attempt == 1:
+                    continue
+                raise self.pause_error()
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _finite(value: Any) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 class _Identity:
     """No content coding."""
 
@@ -636,19 +817,15 @@ def decode_json(response: httpx.Response, carrier: str) -> Any:
     return no_surrogates(body, value)
 
 
-def read_answer(
-    response: httpx.Response,
-    carrier: str,
-    *,
-    envelope: Callable[[Any], bool],
-    refused: Callable[[int], CarrierError] | None = None,
-) -> Any:
+def read_answer(response: httpx.Response, carrier: str, codes: AnswerCodes) -> Any:
     """The decoded JSON answer of one call, or the one error that says what came instead.
 
-    A 2xx answer must be JSON (any shape: the carrier's parser judges it). Any other status
-    counts as an answer only when its body is the carrier's ``envelope`` (carriers that send
-    their error codes with HTTP 4xx); otherwise 401/403 become ``refused(status)`` (default
-    an AuthError), 429 a RateLimited, and the rest a one-line ProtocolError."""
+    The one "status + body -> envelope or error" policy of every carrier. A 2xx answer must be
+    JSON (any shape: the carrier's parser judges it). Any other status counts as an answer only
+    when its body is the carrier's envelope (carriers that send their error codes with HTTP
+    4xx); without one, a status the carrier's table lists in ``codes.bare`` reads as its
+    ``stand_in`` envelope, 401/403 become an AuthError, 429 a RateLimited, and the rest a
+    one-line ProtocolError."""
     status = response.status_code
     if 200 <= status < 300:
         return decode_json(response, carrier)
@@ -656,11 +833,11 @@ def read_answer(
         payload = decode_json(response, carrier)
     except ProtocolError:
         payload = None
-    if payload is not None and envelope(payload):
+    if payload is not None and codes.envelope(payload):
         return payload
+    if status in codes.bare:
+        return codes.stand_in(status)
     if status in (401, 403):
-        if refused is not None:
-            raise refused(status)
         raise AuthError(f"{carrier}: credentials rejected (HTTP {status})", carrier=carrier)
     if status == 429:
         seconds = retry_after(response.headers)

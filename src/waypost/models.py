@@ -128,10 +128,12 @@ class Shipment(BaseModel):
 class TrackDocument(BaseModel):
     """The ``--json`` document."""
 
+    # Built on first use: only `--json` and `schema` need it, and building costs start-up.
     model_config = ConfigDict(
         populate_by_name=True,
         serialize_by_alias=True,
         json_schema_serialization_defaults_required=True,
+        defer_build=True,
     )
 
     schema_version: Literal[2] = Field(default=2, alias="schema")

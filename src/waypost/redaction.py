@@ -22,7 +22,12 @@ WEB_SCHEMES = frozenset(
     {"http", "https", "json", "jsons", "xml", "xmls", "form", "forms", "postgres", "postgresql"}
 )
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s'\"<>]*)")
-_SECRET_NAME = re.compile(r"token|key|secret|pass|pwd|auth|sig|credential", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"token|key|secret|pass|pwd|auth|sig|credential|pdd", re.IGNORECASE)
+
+
+def secret_named(key: str) -> bool:
+    """True when a key's name says it holds a secret (token, key, password, ILS's pdd, ...)."""
+    return bool(_SECRET_NAME.search(key))
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -438,6 +438,11 @@ class NewsWriter:
         self.out = out
         self.warn = warn
 
+    @property
+    def whole_pass(self) -> bool:
+        """True when a pass's news is one document (``--json``), so it cannot come in chunks."""
+        return self.fmt is Format.JSON
+
     def begin(self, views: Sequence[Shipment]) -> None:
         """Before any delivery: the ``--json`` document of every shipment with news."""
         if self.fmt is Format.JSON and views:
@@ -919,7 +924,7 @@ def detection_document(
     queries: Sequence[Query], infos: Mapping[str, CarrierInfo], config: Config
 ) -> list[dict[str, Any]]:
     """``carriers --detect``: per number, the carriers it could be, how sure, and why."""
-    from waypost import detect
+    from waypost.carriers import detect
 
     results = []
     for q in queries:
@@ -1004,12 +1009,8 @@ def _declared(keys: set[str], key: str, _value: Any) -> bool:
 
 
 def looks_secret(key: str, value: Any) -> bool:
-    """Keys of tables without declared secrets: key, secret, password, token, or a URL with a
-    password in it."""
-    import re
+    """Keys of tables without declared secrets: a secret-looking name, or a value with a secret
+    inside a URL (both by the one rule, ``redaction``)."""
+    from waypost.redaction import redact, secret_named
 
-    if re.search(r"key|secret|pass|token|pdd", key, re.I):
-        return True
-    return isinstance(value, str) and bool(
-        re.match(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", value)
-    )
+    return secret_named(key) or (isinstance(value, str) and redact(value) != value)

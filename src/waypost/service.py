@@ -13,14 +13,15 @@ import dataclasses
 import gc
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from waypost import carriers, detect
+from waypost import carriers
+from waypost.carriers import detect
 from waypost.carriers._parse import epoch
 from waypost.carriers.base import Answer, Cache, Query, TrackOptions
 from waypost.config import Config
@@ -152,6 +153,42 @@ async def run(
     ``state``: adapters' durable state (default: the cache's own, see ``state_of``).
     """
     state = state_of(cache, state)
+    session = _session(config, timeout, deadline, transport, on_retry)
+    async with session:
+        report = await _run_in(session, queries, config, options, cache, state, on_start, on_result)
+        log.info("%d requests sent, %d of them retries", session.requests, session.retries)
+        return report
+
+
+def _session(
+    config: Config,
+    timeout: float,
+    deadline: float | None,
+    transport: httpx.AsyncBaseTransport | None,
+    on_retry: Callable[[str, int], None] | None,
+) -> Session:
+    return Session(
+        timeout=timeout,
+        deadline=deadline,
+        transport=transport,
+        secrets=config.secrets(),
+        retry=RetryPolicy(**config.retry_policy()),
+        on_retry=on_retry,
+        max_body=config.max_body(),
+    )
+
+
+async def _run_in(
+    session: Session,
+    queries: Sequence[Query],
+    config: Config,
+    options: TrackOptions | None,
+    cache: Cache | None,
+    state: StateStore | None,
+    on_start: Callable[[dict[str, int]], None] | None,
+    on_result: Callable[[int, Result], None] | None,
+) -> Report:
+    """One ``run`` of ``queries`` inside an open ``session``."""
     with _frozen_heap():
         options = options or TrackOptions()
         the_plan = plan(queries, config)
@@ -162,27 +199,91 @@ async def run(
             )
         if on_start is not None:
             on_start({name: len(qs) for name, qs in the_plan.by_carrier.items()})
-        session = Session(
-            timeout=timeout,
-            deadline=deadline,
-            transport=transport,
-            secrets=config.secrets(),
-            retry=RetryPolicy(**config.retry_policy()),
-            on_retry=on_retry,
-            max_body=config.max_body(),
-        )
         merger = _Merger(queries, the_plan, on_result)
+        jobs = [
+            _ask(name, qs, config, session, cache, state, merger.options(name, options))
+            for name, qs in the_plan.by_carrier.items()
+        ]
+        for name, per_carrier in zip(the_plan.by_carrier, await asyncio.gather(*jobs), strict=True):
+            merger.finished(name, per_carrier)
+        return Report(merger.results(), _hint(the_plan.unconfigured))
+
+
+Batch = tuple[Sequence[Query], TrackOptions]
+
+
+class Tally:
+    """Enough of many reports' failures to give their joint exit code, in constant memory."""
+
+    def __init__(self) -> None:
+        self.answered = False
+        self.auth: CarrierError | None = None
+        self.failed: CarrierError | None = None
+
+    def add(self, report: Report) -> None:
+        """Count one report's results."""
+        for result in report.results:
+            failure = result.failure
+            if failure is None:
+                self.answered = True
+            elif isinstance(failure, AuthError):
+                self.auth = failure
+            else:
+                self.failed = failure
+
+    @property
+    def exit_code(self) -> int:
+        """``exit_code_for`` of every result counted."""
+        marks = [None] if self.answered else []
+        return exit_code_for([*marks, *(f for f in (self.auth, self.failed) if f is not None)])
+
+
+def run_batches(
+    batches: Iterable[Batch],
+    config: Config,
+    on_report: Callable[[Sequence[Query], Report], None],
+    *,
+    timeout: float = 20.0,
+    deadline: float | None = None,
+    cache: Cache | None = None,
+    state: StateStore | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_start: Callable[[dict[str, int]], None] | None = None,
+    on_result: Callable[[int, Result], None] | None = None,
+    on_retry: Callable[[str, int], None] | None = None,
+) -> None:
+    """``run`` of each batch in turn, in one event loop and one HTTP session (so rate limits
+    and connections carry over), handing each batch's Report to ``on_report`` before the next
+    batch is read: memory stays that of one batch however many there are. ``on_result`` gets
+    indexes counted across the batches."""
+    offset = 0
+
+    def counted(index: int, result: Result) -> None:
+        assert on_result is not None
+        on_result(offset + index, result)
+
+    async def all_batches() -> None:
+        nonlocal offset
+        session = _session(config, timeout, deadline, transport, on_retry)
         async with session:
-            jobs = [
-                _ask(name, qs, config, session, cache, state, merger.options(name, options))
-                for name, qs in the_plan.by_carrier.items()
-            ]
-            for name, per_carrier in zip(
-                the_plan.by_carrier, await asyncio.gather(*jobs), strict=True
-            ):
-                merger.finished(name, per_carrier)
+            for queries, options in batches:
+                report = await _run_in(
+                    session,
+                    queries,
+                    config,
+                    options,
+                    cache,
+                    state_of(cache, state),
+                    on_start,
+                    None if on_result is None else counted,
+                )
+                offset += len(queries)
+                on_report(queries, report)
+                del report
+                gc.collect()  # the batch's cycles (answers, responses), before the next batch
             log.info("%d requests sent, %d of them retries", session.requests, session.retries)
-            return Report(merger.results(), _hint(the_plan.unconfigured))
+
+    asyncio.run(all_batches())
 
 
 class _Merger:

@@ -14,9 +14,9 @@ query cannot be read is reported (a failure line, exit 1), never skipped silentl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from waypost.carriers.base import Query, TrackOptions
 from waypost.errors import (
@@ -32,12 +32,16 @@ from waypost.status import Status
 from waypost.store.claims import LOCK_NAME, exclusive
 from waypost.store.protocols import Watched, WatchStore
 
+# Errors every later pass would meet alike (usage, configuration, credentials: exit 2 and 3)
+# end a watch loop; others are reported and the loop goes on.
+ENDS_LOOP = (UsageError, ConfigError, AuthError)
+
 if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.notify import Notifier
     from waypost.render import NewsWriter
-    from waypost.service import Result
+    from waypost.service import Report, Result
 
 __all__ = ["LOCK_NAME", "News", "PassReport", "exclusive", "refresh", "run_pass"]
 
@@ -100,6 +104,17 @@ class PassReport:
 
     # (carrier, action) to run once that carrier's news is delivered and stored.
     deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    delivered: int = 0
+
+    def absorb(self, part: PassReport) -> None:
+        """Add one chunk's report to this pass's (its news only as a count: memory)."""
+        self.delivered += len(part.news)
+        self.problems.extend(part.problems)
+        self.hints.extend(h for h in part.hints if h not in self.hints)
+        for name, count in part.asked.items():
+            self.asked[name] = self.asked.get(name, 0) + count
+        for name, errors in part.failures.items():
+            self.failures.setdefault(name, []).extend(errors)
 
 
 QueryKey = tuple[str, str | None, str | None]
@@ -156,6 +171,18 @@ def refresh(
         state=store.state,
         on_start=on_start,
     )
+    return report, _sort(store, report, result, options, by_key)
+
+
+def _sort(
+    store: WatchStore,
+    report: PassReport,
+    result: Report,
+    options: TrackOptions,
+    by_key: dict[QueryKey, list[Watched]],
+) -> list[tuple[Watched, Shipment]]:
+    """Fill ``report`` from a run's ``result``; the answers that may bring news (the rest is
+    touched as checked)."""
     report.exit_code = result.exit_code or report.exit_code
     report.hints = result.hints
     for res in result.results:
@@ -193,7 +220,7 @@ def refresh(
             else:
                 answered.append((row, s))
     store.touch(untouched)
-    return report, answered
+    return answered
 
 
 def _shipped(store: WatchStore, rows: list[Watched], parcel: Watched) -> None:
@@ -241,6 +268,11 @@ def _knows_less(shipment: Shipment, row: Watched) -> bool:
     )
 
 
+# Shipments refreshed, delivered and committed at a time: a pass holds one chunk's rows and
+# answers in memory, however long the watch list is.
+PASS_CHUNK = 2000
+
+
 def run_pass(
     store: WatchStore,
     config: Config,
@@ -253,65 +285,120 @@ def run_pass(
     on_start: Callable[[dict[str, int]], None] | None = None,
     on_answered: Callable[[str, int], None] | None = None,
     on_answers: Callable[[], None] | None = None,
+    chunk: int | None = None,
 ) -> PassReport:
-    """Refresh what this pass claims, have ``sink`` print only the news, hand it to every
-    channel, then commit each shipment. ``on_answers`` runs once every carrier has answered,
-    before anything is printed. ``[watch] import`` runs first (its failure is one warning)."""
+    """Refresh what this pass claims, ``chunk`` shipments at a time (one HTTP session for all):
+    have ``sink`` print only the news, hand it to every channel, then commit each shipment.
+    ``on_answers`` runs once every carrier has answered a chunk, before it is printed. A
+    carrier's deferred state (its cursor) moves after the last chunk, and only when every chunk
+    that asked it handed one over and none of its news failed to go out. A sink that prints one
+    document per pass (``whole_pass``) gets the pass as one chunk. ``[watch] import`` runs
+    first (its failure is one warning)."""
+    from waypost import service
     from waypost.imports import watch_import
 
     watch_import(store, config, timeout=timeout, warn=warn)
-    with store.claim(store.watched(include_final=False)) as rows:
-        return _deliver(
+
+    total = PassReport()
+    tally = service.Tally()
+    moves: dict[str, list[Callable[[], None]] | None] = {}
+    undelivered: set[str] = set()
+    adopted: set[int] = set()
+    current: dict[str, Any] = {}
+    size = None if getattr(sink, "whole_pass", False) else (chunk or PASS_CHUNK)
+
+    def batches() -> Iterator[service.Batch]:
+        for found in _row_chunks(store, size):
+            rows = [r for r in found if r.id not in adopted]  # joined this pass: the next one
+            with store.claim(rows) as mine:
+                queries, by_key = _queries(mine, total.unreadable)
+                if not queries:
+                    continue
+                options = TrackOptions(watch=True, on_answered=on_answered)
+                current.update(by_key=by_key, options=options, ids={r.id for r in mine})
+                yield queries, options
+
+    def on_report(_: object, result: Report) -> None:
+        options: TrackOptions = current["options"]
+        part = PassReport()
+        answered = _sort(store, part, result, options, current["by_key"])
+        adopted.update(row.id for row, _ in answered if row.id not in current["ids"])
+        tally.add(result)
+        if on_answers is not None:
+            on_answers()
+        _deliver(
             store,
-            config,
             notifier,
-            rows=rows,
+            part,
+            answered,
             sink=sink,
-            timeout=timeout,
-            deadline=deadline,
             warn=warn,
-            on_start=on_start,
-            on_answered=on_answered,
-            on_answers=on_answers,
+            undelivered=undelivered,
+            follow_legs=bool(config.watch.get("follow_legs", False)),
         )
+        handed: dict[str, list[Callable[[], None]]] = {}
+        for carrier, action in options.deferred:
+            handed.setdefault(carrier, []).append(action)
+        for name in set(part.asked) | set(handed):
+            if name not in moves:
+                moves[name] = handed.get(name)
+            elif name not in handed:
+                moves[name] = None
+        total.absorb(part)
+
+    service.run_batches(
+        batches(),
+        config,
+        on_report,
+        timeout=timeout,
+        deadline=deadline,
+        cache=store.cache,
+        state=store.state,
+        on_start=on_start,
+    )
+    for name, actions in moves.items():
+        if actions is not None and name not in undelivered:
+            for action in actions:
+                action()
+    total.exit_code = tally.exit_code or (1 if total.unreadable else 0)
+    if total.problems and total.exit_code == 0:
+        total.exit_code = 1
+    return total
+
+
+def _row_chunks(store: WatchStore, size: int | None) -> Iterator[list[Watched]]:
+    """The non-final rows, ``size`` at a time (None: all at once)."""
+    if size is None:
+        rows = store.watched(include_final=False)
+        if rows:
+            yield rows
+        return
+    yield from store.chunks(include_final=False, size=size)
 
 
 def _deliver(
     store: WatchStore,
-    config: Config,
     notifier: Notifier,
+    report: PassReport,
+    answered: list[tuple[Watched, Shipment]],
     *,
-    rows: list[Watched],
     sink: NewsWriter,
-    timeout: float,
-    deadline: float | None,
     warn: Callable[[str], None],
-    on_start: Callable[[dict[str, int]], None] | None,
-    on_answered: Callable[[str, int], None] | None,
-    on_answers: Callable[[], None] | None,
-) -> PassReport:
-    report, answered = refresh(
-        store,
-        config,
-        rows=rows,
-        timeout=timeout,
-        deadline=deadline,
-        on_start=on_start,
-        on_answered=on_answered,
-    )
-    if on_answers is not None:
-        on_answers()
+    undelivered: set[str],
+    follow_legs: bool = False,
+) -> None:
+    """Deliver the news of ``answered``, committing each shipment after it went out; the
+    carriers of failed deliveries go to ``undelivered``. Next legs the carriers name are linked
+    first (``journeys.follow``), so that a journey's news goes out once."""
     from waypost import journeys
 
     legs = journeys.backend(store)
     try:
-        follow_legs = bool(config.watch.get("follow_legs", False))
         if legs is not None:
             journeys.follow(legs, answered, watch_new=follow_legs)
             journeys.follow_stored(legs, watch_new=follow_legs)
     except StoreError as exc:
         warn(f"next legs not linked: {exc.message}")
-    undelivered: set[str] = set()
     quiet: list[tuple[Watched, Shipment]] = []
     for row, shipment in answered:
         fresh = store.new_events(row, shipment)
@@ -344,12 +431,6 @@ def _deliver(
             continue
         for item in group:
             store.refresh(item.row, item.shipment)
-    for carrier, action in report.deferred:
-        if carrier not in undelivered:
-            action()
-    if report.problems and report.exit_code == 0:
-        report.exit_code = 1
-    return report
 
 
 class Stopper:
@@ -391,7 +472,7 @@ def loop(
             try:
                 last = one_pass()
             except WaypostError as exc:
-                if once or exc.exit_code in (UsageError.exit_code, ConfigError.exit_code):
+                if once or isinstance(exc, ENDS_LOOP):
                     raise
                 on_failure(exc)
             if once or stop.wait(seconds):

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waypost import carriers, detect
+from waypost import carriers
 from waypost.carriers import _checkdigits as cd
+from waypost.carriers import detect
 from waypost.carriers import trackingmore as tm
 
 # Published examples: the UPU/seed docs, UPS's own sample number, and the public test numbers of

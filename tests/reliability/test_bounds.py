@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
-from waypost.carriers.base import MemoryCache, Query, TrackOptions
+from waypost.carriers.base import AnswerCodes, MemoryCache, Query, TrackOptions
 from waypost.carriers.trackingmore import v2 as tm_v2
 from waypost.errors import AuthError, ProtocolError, RateLimited, Timeout
 from waypost.http import MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
@@ -98,7 +98,7 @@ def test_the_client_asks_only_for_codings_it_inflates() -> None:
 
 
 def answer(status: int, body: bytes, **kw: Any) -> Any:
-    return read_answer(httpx.Response(status, content=body), "c", envelope=_has_code, **kw)
+    return read_answer(httpx.Response(status, content=body), "c", AnswerCodes(_has_code, **kw))
 
 
 def _has_code(payload: Any) -> bool:
@@ -132,8 +132,23 @@ def test_read_answer_takes_an_envelope_whatever_the_status() -> None:
 
 
 def test_read_answer_uses_the_carriers_own_refusal() -> None:
+    def refused(status: int) -> Any:
+        raise AuthError(f"mine {status}")
+
     with pytest.raises(AuthError, match="mine 403"):
-        answer(403, b"", refused=lambda s: AuthError(f"mine {s}"))
+        answer(403, b"", stand_in=refused, bare=frozenset({403}))
+
+
+def test_a_bare_status_of_the_carriers_table_reads_as_its_stand_in_envelope() -> None:
+    def stand_in(status: int) -> Any:
+        return {"code": status, "msg": f"HTTP {status}"}
+
+    table = {"stand_in": stand_in, "bare": frozenset({401, 429})}
+    assert answer(429, b"<html>slow down</html>", **table) == {"code": 429, "msg": "HTTP 429"}
+    assert answer(401, b"", **table) == {"code": 401, "msg": "HTTP 401"}
+    assert answer(401, b'{"code": 4001}', **table) == {"code": 4001}  # an envelope wins
+    with pytest.raises(AuthError, match="credentials rejected"):
+        answer(403, b"", **table)  # not in the table: the default
 
 
 @pytest.mark.parametrize(

@@ -123,3 +123,16 @@ def test_each_run_masks_its_own_secrets_in_logs(capsys) -> None:  # type: ignore
         assert "SECONDRUNSECRET" not in err
     finally:
         logs.reset()
+
+
+def test_config_show_judges_secrets_by_the_one_redaction_rule() -> None:
+    from waypost.redaction import redact, secret_named
+    from waypost.render import looks_secret
+
+    for key in ("api_key", "pdd", "token", "password", "sig"):
+        assert secret_named(key)
+        assert looks_secret(key, "x")
+        assert redact(f"https://h.example/?{key}=abcd1234") == f"https://h.example/?{key}=****"
+    assert looks_secret("hook", "tgram://123456:ABCdef/987")  # masked by redact: a secret
+    assert not looks_secret("interval", "30m")
+    assert not looks_secret("url", "https://api.example/v4")

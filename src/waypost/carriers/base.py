@@ -93,6 +93,26 @@ class RateLimit:
     per_second: float
 
 
+def _no_stand_in(status: int) -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class AnswerCodes:
+    """A carrier's declared answer envelope, the table ``http.read_answer`` reads answers by.
+
+    ``envelope(payload)``: the body is the carrier's envelope, the answer whatever the HTTP
+    status. ``bare``: HTTP statuses that, sent without an envelope, stand for the carrier's code
+    of the same number; ``stand_in(status)`` is the envelope then read instead (so the carrier's
+    one code table maps them), or raises the carrier's error. Other bare statuses: 401/403
+    credentials rejected, 429 rate limited, the rest a one-line error.
+    """
+
+    envelope: Callable[[Any], bool]
+    stand_in: Callable[[int], Any] = _no_stand_in
+    bare: frozenset[int] = frozenset()
+
+
 @dataclass(frozen=True)
 class CarrierInfo:
     """The facts a carrier package declares in its ``__init__``.

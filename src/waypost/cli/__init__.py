@@ -197,7 +197,7 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     commands = {c.name or getattr(c.callback, "__name__", ""): c for c in app.registered_commands}
     info = commands.get(name) if name and not name.startswith("-") else None
     if info is None:
-        return app, "waypost", args
+        return _single_of_group(args, markup)
     alone = typer.Typer(
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -206,3 +206,26 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     )
     alone.registered_commands.append(info)
     return alone, f"waypost {name}", args[1:]
+
+
+def _single_of_group(
+    args: list[str], markup: Literal["rich"] | None
+) -> tuple[typer.Typer, str, list[str]]:
+    """`waypost config show` and the like: an app of that one subcommand (its group's options,
+    when given before the subcommand, go through the whole app)."""
+    groups = {g.name: g.typer_instance for g in app.registered_groups}
+    sub = groups.get(args[0]) if len(args) > 1 else None
+    if sub is None:
+        return app, "waypost", args
+    commands = {c.name or getattr(c.callback, "__name__", ""): c for c in sub.registered_commands}
+    info = commands.get(args[1])
+    if info is None:
+        return app, "waypost", args
+    alone = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=markup,
+    )
+    alone.registered_commands.append(info)
+    return alone, f"waypost {args[0]} {args[1]}", args[2:]

@@ -29,6 +29,10 @@ from waypost.cli.options import (
 from waypost.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from waypost import service
+    from waypost.carriers.base import Query, TrackOptions
     from waypost.render import Format, Terminal
 
 commands = typer.Typer()
@@ -107,14 +111,15 @@ def track(
     cache = env.cache(store)
     not_saved: StoreError | None = None
     out = env.stdout
-    answered: dict[int, service.Result] = {}
+    answered: dict[int, service.Result | None] = {}
     from waypost.cli.journeys import JourneyLegs
 
     legs = JourneyLegs(store)
 
     def on_result(index: int, result: service.Result) -> None:
-        answered[index] = result
-        if fmt is Format.JSONL:  # streamed: each shipment as soon as its answer is complete
+        # JSONL keeps no answer: each is streamed as soon as it is complete, then dropped.
+        answered[index] = None if fmt is Format.JSONL else result
+        if fmt is Format.JSONL:
             legs.annotate(result.shipments)
             render.shipments(result.shipments, fmt, term, out)
             out.flush()
@@ -125,28 +130,29 @@ def track(
         with render.progress(term, enabled=show_progress, deadline=deadline) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
             try:
-                report = service.run_blocking(
-                    queries,
-                    cfg,
-                    options,
-                    timeout=env.timeout,
-                    deadline=deadline,
-                    cache=cache,
-                    on_start=bar.start,
-                    on_result=on_result,
-                    on_retry=bar.retrying,
-                )
+                if save:
+                    report, code, added, not_saved = _save_in_batches(
+                        env, queries, options, store, label, fmt, bar, cache, deadline, on_result
+                    )
+                else:
+                    report = service.run_blocking(
+                        queries,
+                        cfg,
+                        options,
+                        timeout=env.timeout,
+                        deadline=deadline,
+                        cache=cache,
+                        on_start=bar.start,
+                        on_result=on_result,
+                        on_retry=bar.retrying,
+                    )
+                    code = report.exit_code
             except KeyboardInterrupt:
                 bar.stop()
                 _print_partial(env, answered, fmt, term, len(queries))
                 raise
-        if save:
-            try:
-                added = service.save(store, report, label)
-            except StoreError as exc:
-                not_saved = exc  # the answers are still shown, then the run fails (exit 5)
-            else:
-                env.say(f"watching {added} new shipment(s)" if added else "watch list updated")
+        if save and not_saved is None:
+            env.say(f"watching {added} new shipment(s)" if added else "watch list updated")
         journeys = legs.annotate(report.shipments) if fmt is not Format.JSONL else {}
     finally:
         legs.close()
@@ -165,7 +171,65 @@ def track(
         env.say(f"hint: {hint}")
     if not_saved is not None:
         raise not_saved
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(code)
+
+
+# Numbers looked up and saved at a time by ``track --save``: memory stays that of one batch.
+SAVE_BATCH = 2000
+
+
+def _save_in_batches(
+    env: Env,
+    queries: "Sequence[Query]",
+    options: "TrackOptions",
+    store: Any,
+    label: str | None,
+    fmt: "Format",
+    bar: Any,
+    cache: Any,
+    deadline: float | None,
+    on_result: "Callable[[int, service.Result], None]",
+) -> "tuple[service.Report, int, int, StoreError | None]":
+    """Look up and save ``queries`` ``SAVE_BATCH`` at a time in one session: (the report to
+    print (no results for JSONL, which streamed them), exit code, shipments added, the store
+    fault that stopped saving)."""
+    from waypost import service
+    from waypost.render import Format
+
+    kept: list[service.Result] = []
+    hints: list[str] = []
+    tally = service.Tally()
+    added = 0
+    not_saved: StoreError | None = None
+
+    def on_report(_: object, part: service.Report) -> None:
+        nonlocal added, not_saved
+        tally.add(part)
+        hints.extend(h for h in part.hints if h not in hints)
+        if fmt is not Format.JSONL:
+            kept.extend(part.results)
+        if not_saved is None:
+            try:
+                added += service.save(store, part, label)
+            except StoreError as exc:
+                not_saved = exc  # the answers are still shown, then the run fails (exit 5)
+
+    def restart(totals: dict[str, int]) -> None:
+        bar.stop()
+        bar.start(totals)
+
+    service.run_batches(
+        ((queries[i : i + SAVE_BATCH], options) for i in range(0, len(queries), SAVE_BATCH)),
+        env.config(),
+        on_report,
+        timeout=env.timeout,
+        deadline=deadline,
+        cache=cache,
+        on_start=restart,
+        on_result=on_result,
+        on_retry=bar.retrying,
+    )
+    return service.Report(kept, hints), tally.exit_code, added, not_saved
 
 
 def _print_partial(
@@ -175,7 +239,7 @@ def _print_partial(
     from waypost import render
     from waypost.render import Format
 
-    shipments = [s for _, r in sorted(answered.items()) for s in r.shipments]
+    shipments = [s for _, r in sorted(answered.items()) if r is not None for s in r.shipments]
     if fmt is Format.JSON or (fmt is not Format.JSONL and shipments):
         render.shipments(shipments, fmt, term, env.stdout)
     env.stdout.flush()

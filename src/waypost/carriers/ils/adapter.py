@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from waypost.carriers._parse import zone
 from waypost.carriers.base import Answer, Query, TrackOptions
 from waypost.carriers.ils import ENDPOINT, INFO, MAX_BATCH, NAME
-from waypost.carriers.ils.api import _is_envelope, build_request, envelope_error, parse_response
+from waypost.carriers.ils.api import ANSWERS, build_request, parse_response
 from waypost.errors import CarrierError
 from waypost.models import Shipment
 
@@ -59,9 +59,7 @@ class Adapter:
                 json=body,
                 max_connections=INFO.max_connections,
             )
-            if response.status_code in (401, 403):
-                raise envelope_error(response.status_code, f"HTTP {response.status_code}")
-            payload = read_answer(response, NAME, envelope=_is_envelope)
+            payload = read_answer(response, NAME, ANSWERS)
             return parse_response(payload, numbers, self.tz)
         except CarrierError as err:
             err.message = self.session.redact(err.message)

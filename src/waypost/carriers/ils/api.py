@@ -31,6 +31,7 @@ from waypost.carriers._parse import (
     parse_time,
     text,
 )
+from waypost.carriers.base import AnswerCodes
 from waypost.carriers.ils import NAME
 from waypost.errors import AuthError, CarrierError, ProtocolError
 from waypost.models import Event, Shipment, Status
@@ -181,3 +182,11 @@ def envelope_error(code: Any, msg: str | None) -> CarrierError:
 
 def _is_envelope(payload: Any) -> bool:
     return isinstance(payload, dict) and "code" in payload
+
+
+def _stand_in(status: int) -> dict[str, Any]:
+    return {"code": status, "msg": f"HTTP {status}"}
+
+
+# HTTP 401/403 without an envelope read as ILS's codes 401/403 (credentials rejected).
+ANSWERS = AnswerCodes(envelope=_is_envelope, stand_in=_stand_in, bare=frozenset({401, 403}))

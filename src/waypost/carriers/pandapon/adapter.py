@@ -22,12 +22,11 @@ from waypost.carriers.pandapon import (
 from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.carriers.pandapon.api import (
     _DIGITS,
+    ANSWERS,
     CHECK_ORDER,
     Kind,
     _code,
-    _is_envelope,
     _not_found,
-    _refused,
     build_request,
     envelope_error,
     new_nonce,
@@ -141,7 +140,7 @@ class Adapter:
                 auth=self._signer(recipe),
                 **kwargs,
             )
-            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
+            payload = read_answer(response, NAME, ANSWERS)
             kind = rejection(payload)
             if self._mismatch(kind, recipe) or (first is not None and kind == "clock"):
                 first = payload if first is None or rejection(first) != "signature" else first
@@ -245,7 +244,7 @@ class Adapter:
                 params=params,
                 auth=self._signer(recipe),
             )
-            payload = read_answer(response, NAME, envelope=_is_envelope, refused=_refused)
+            payload = read_answer(response, NAME, ANSWERS)
             kind = rejection(payload)
             envelope = as_dict(payload)
             tried.append(

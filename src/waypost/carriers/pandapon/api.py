@@ -48,7 +48,7 @@ from waypost.carriers._parse import (
     parse_time,
     text,
 )
-from waypost.carriers.base import Query
+from waypost.carriers.base import AnswerCodes, Query
 from waypost.carriers.pandapon import NAME, PATH_1688, PATH_TAOBAO, SERVICE, SUCCESS_CODES, Platform
 from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
@@ -457,5 +457,9 @@ def _is_envelope(payload: Any) -> bool:
     return isinstance(payload, dict) and "code" in payload
 
 
-def _refused(status: int) -> CarrierError:
-    return envelope_error(str(status), f"HTTP {status}", None)
+def _stand_in(status: int) -> dict[str, Any]:
+    return {"code": str(status), "msg": f"HTTP {status}"}
+
+
+# HTTP 401/403 without an envelope read as PandaPon's codes 401/403 (credentials rejected).
+ANSWERS = AnswerCodes(envelope=_is_envelope, stand_in=_stand_in, bare=frozenset({401, 403}))

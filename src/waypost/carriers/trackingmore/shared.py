@@ -1,5 +1,5 @@
 """What TrackingMore's API v2 and v4 answers share: status and substatus codes, checkpoint
-words, country codes and zones, the 429 pause rules.
+words, country codes and zones, the words of a 429 pause (its timing is ``http.CarrierHandle``).
 
 Follows ``shared/seeds/trackingmore-api-v2-realtime.txt`` and the v4 docs named in ``v4_api``.
 """
@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waypost.carriers._parse import (
     WordRules,
     text,
     zone,
 )
-from waypost.carriers.trackingmore import NAME, PAUSE_429
+from waypost.carriers.trackingmore import NAME
 from waypost.errors import (
     RateLimited,
 )
 from waypost.models import Event, Status
-
-if TYPE_CHECKING:
-    from waypost.http import RateLimiter
-    from waypost.store.protocols import StateStore
 
 STATUS: dict[str, Status] = {
     "pending": Status.PENDING,
@@ -384,41 +379,6 @@ def same_step_same_time(
                 event = event.model_copy(update={"time": seen})
         out.append((event, point))
     return out
-
-
-def pause_429(hinted: float | None, max_pause: float) -> float:
-    """How long a 429 pauses the account: its (already capped) ``Retry-After``, else
-    ``PAUSE_429``, never longer than ``max_pause`` (``[http] max_pause``)."""
-    return min(PAUSE_429, max_pause) if hinted is None else min(hinted, max_pause)
-
-
-def carry_spacing(
-    cache: StateStore,
-    namespace: str,
-    endpoints: Iterable[str],
-    limiter: Callable[[str], RateLimiter | None],
-    now: float,
-) -> None:
-    """Space each endpoint's first request a ``hold`` after an earlier run's last one (the
-    server still counts it)."""
-    for endpoint in endpoints:
-        last = _float(cache.get(namespace, endpoint))
-        lim = limiter(endpoint)
-        if last is not None and lim is not None and now - last < lim.hold:
-            lim.defer(lim.hold - (now - last))
-
-
-def stored_pause(cache: StateStore, namespace: str, now: float, max_pause: float) -> float | None:
-    """Seconds left of a 429 pause an earlier run stored (``namespace``/``paused_until``), or
-    None; never more than ``max_pause``: a longer one (an older waypost, a larger cap) is
-    stored again capped."""
-    until = _float(cache.get(namespace, "paused_until"))
-    if until is None or until <= now:
-        return None
-    if until - now > max_pause:
-        until = now + max_pause
-        cache.put(namespace, "paused_until", until)
-    return until - now
 
 
 def pause_error(seconds: float, length: float | None) -> RateLimited:

@@ -124,24 +124,17 @@ from waypost.carriers.trackingmore import (
     REALTIME_REUSE,
     WATCH_OVERLAP,
 )
-from waypost.carriers.trackingmore.shared import (
-    _float,
-    carry_spacing,
-    pause_429,
-    pause_error,
-    stored_pause,
-)
+from waypost.carriers.trackingmore.shared import _float, pause_error
 from waypost.carriers.trackingmore.v2_api import (
     ALREADY_EXISTS,
+    ANSWERS,
     CANNOT_DETECT,
     COURIER_HINT,
     NOT_IN_ACCOUNT,
     SUCCESS,
     _chunks,
     _code,
-    _has_code,
     _pick,
-    _Refused,
     build_create,
     envelope_error,
     item_number,
@@ -155,7 +148,6 @@ from waypost.carriers.trackingmore.v2_api import (
 from waypost.errors import (
     CarrierError,
     ProtocolError,
-    RateLimited,
     Timeout,
 )
 from waypost.models import Shipment
@@ -168,6 +160,15 @@ if TYPE_CHECKING:
     from waypost.store.protocols import StateStore
 
 log = logging.getLogger("waypost.trackingmore")
+
+
+def _waits(options: TrackOptions) -> bool:
+    """Whether a run waits out a 429's pause: ``--wait``, and every ``watch`` pass."""
+    return options.wait or options.watch
+
+
+def _limited(answer: tuple[int | None, str | None, Any]) -> bool:
+    return answer[0] == 429
 
 
 class Adapter:
@@ -198,65 +199,27 @@ class Adapter:
             "Trackingmore-Api-Key": str(settings.get("api_key") or ""),
             "Content-Type": "application/json",
         }
-        self.wait = False
-        self._paused_until = 0.0
-        self._pause_length: float | None = PAUSE_429
-        self._primed = False
+        from waypost.http import CarrierHandle
+
+        rates = {e: self.rates.get(e, self.default_rate) for e in ENDPOINTS}
+        self.http = CarrierHandle(
+            session,
+            NAME,
+            max_connections=INFO.max_connections,
+            rates=rates,
+            default_rate=self.default_rate,
+            state=self.state,
+            namespace=NS_LIMITS,
+            pause=PAUSE_429,
+            pause_error=pause_error,
+        )
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
     def limiter(self, endpoint: str) -> Any:
         """The session-wide limiter of one endpoint."""
-        return self.session.limiter(NAME, endpoint, self.rate(endpoint))
-
-    def rate(self, endpoint: str) -> float:
-        """Configured requests per second of one endpoint."""
-        return self.rates.get(endpoint, self.default_rate)
-
-    def paused(self) -> bool:
-        """True while a 429's pause lasts."""
-        return time.monotonic() < self._paused_until
-
-    @property
-    def max_pause(self) -> float:
-        """The longest pause a 429 may impose (``[http] max_pause``)."""
-        return self.session.retry.max_pause
-
-    def pause_error(self) -> RateLimited:
-        """The error every number gets while TrackingMore pauses the account."""
-        return pause_error(self._paused_until - time.monotonic(), self._pause_length)
-
-    def _pause(self, seconds: float) -> None:
-        """Hold every TrackingMore request of this session for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        for endpoint in ENDPOINTS:
-            shared = self.limiter(endpoint)
-            if shared is not None:
-                shared.pause(seconds)
-
-    def _on_429(self, response: httpx.Response) -> None:
-        from waypost.http import retry_after
-
-        seconds = pause_429(retry_after(response.headers, cap=self.max_pause), self.max_pause)
-        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
-        self._pause_length = seconds
-        self._pause(seconds)
-        if self.state is not None:
-            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
-
-    def _prime(self) -> None:
-        """Carry the request spacing and a 429 pause over from earlier runs (via the cache),
-        so that two runs in a row do not exceed a limit between them."""
-        if self._primed or self.state is None:
-            return
-        self._primed = True
-        now = time.time()
-        left = stored_pause(self.state, NS_LIMITS, now, self.max_pause)
-        if left is not None:
-            self._pause_length = None
-            self._pause(left)
-        carry_spacing(self.state, NS_LIMITS, ENDPOINTS, self.limiter, now)
+        return self.http.limiter(endpoint)
 
     async def call(
         self,
@@ -265,57 +228,37 @@ class Adapter:
         path: str,
         *,
         accept: Iterable[int] = (),
+        wait: bool = False,
         **kwargs: Any,
     ) -> tuple[int, Any]:
         """One API call -> ``(meta.code, data)`` for success codes and ``accept``.
 
-        Any other code raises its CarrierError; a 429 pauses and, in ``wait`` mode, is
-        retried once after the pause.
+        Any other code raises its CarrierError; a 429 pauses the account (``http.CarrierHandle``)
+        and, with ``wait``, is retried once after the pause.
         """
-        self._prime()
         accepted = frozenset(accept)
-        shared = self.limiter(endpoint)
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        for attempt in (1, 2):
-            try:
-                response = await self.session.request(
-                    NAME,
-                    method,
-                    self.url + path,
-                    limiter=shared,
-                    max_connections=INFO.max_connections,
-                    retry_429=False,
-                    wait_pause=self.wait,
-                    headers=headers,
-                    **kwargs,
-                )
-            except RateLimited:
-                raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(NS_LIMITS, endpoint, time.time())
-            code, message, data = self._envelope(response)
-            if code == 429:
-                self._on_429(response)
-                if self.wait and attempt == 1:
-                    continue
-                raise self.pause_error()
-            if code is not None and (code in SUCCESS or code in accepted):
-                return code, data
-            raise envelope_error(code, message)
-        raise AssertionError("unreachable")  # pragma: no cover
+        code, message, data = await self.http.call(
+            endpoint,
+            method,
+            self.url + path,
+            read=self._envelope,
+            limited=_limited,
+            wait=wait,
+            headers=headers,
+            **kwargs,
+        )
+        if code is not None and (code in SUCCESS or code in accepted):
+            return code, data
+        raise envelope_error(code, message)
 
     def _envelope(self, response: httpx.Response) -> tuple[int | None, str | None, Any]:
-        """``(meta.code, meta.message, data)``; HTTP 401/403/429 without an envelope count as
-        those codes, other answers without one are errors."""
+        """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v2's code table."""
         from waypost.http import read_answer
 
-        status = response.status_code
-        try:
-            payload = read_answer(response, NAME, envelope=_has_code, refused=_Refused)
-        except (_Refused, RateLimited):
-            return status, f"HTTP {status}", None
-        code, message, data = read_envelope(payload)
+        code, message, data = read_envelope(read_answer(response, NAME, ANSWERS))
         if code is None:
+            status = response.status_code
             raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
         return code, message, data
 
@@ -323,7 +266,6 @@ class Adapter:
 
     async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         """Answer every query; failures become failed Shipments, never exceptions."""
-        self.wait = options.wait or options.watch
         try:
             if options.watch:
                 answers = await self._watch(queries, options)
@@ -344,12 +286,13 @@ class Adapter:
         """Read the account 40 numbers at a time; answer the rest by realtime when they are
         few (``realtime_max``), else create them in batches of 40 as soon as a batch is full,
         while the account is still being read."""
+        wait = _waits(options)
         out: dict[Any, Answer] = {}
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
         reads = [
-            asyncio.ensure_future(self._read_chunk(chunk))
+            asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
             for chunk in _chunks(list(by_number), MAX_NUMBERS)
         ]
         missing: list[Query] = []
@@ -384,7 +327,7 @@ class Adapter:
             return out
         out.update(await self._gather(missing, lambda q: self._realtime(q, options)))
         if options.save:
-            await self._save([out[q.key] for q in missing])
+            await self._save([out[q.key] for q in missing], wait=wait)
         return out
 
     async def _gather(
@@ -394,14 +337,16 @@ class Adapter:
         return {q.key: a for q, a in zip(queries, answers, strict=True)}
 
     async def _read_account(
-        self, queries: Sequence[Query]
+        self, queries: Sequence[Query], *, wait: bool = False
     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, CarrierError]]:
         """What the account holds for these numbers: items by number, failures by number."""
         numbers = list(dict.fromkeys(q.number for q in queries))
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
         chunks = _chunks(numbers, MAX_NUMBERS)
-        for chunk, result in await asyncio.gather(*(self._read_chunk(c) for c in chunks)):
+        for chunk, result in await asyncio.gather(
+            *(self._read_chunk(c, wait=wait) for c in chunks)
+        ):
             if isinstance(result, CarrierError):
                 failures.update((n, result) for n in chunk)
             else:
@@ -409,11 +354,11 @@ class Adapter:
         return held, failures
 
     async def _read_chunk(
-        self, numbers: Sequence[str]
+        self, numbers: Sequence[str], *, wait: bool
     ) -> tuple[Sequence[str], dict[str, list[dict[str, Any]]] | CarrierError]:
         """One ``GET /trackings/get?numbers=`` call: the account's items by number, or why not."""
         try:
-            items = await self._get_numbers(numbers)
+            items = await self._get_numbers(numbers, wait=wait)
         except CarrierError as err:
             return numbers, err
         held: dict[str, list[dict[str, Any]]] = {}
@@ -424,9 +369,10 @@ class Adapter:
                 self._remember(number, text(item.get("carrier_code")))
         return numbers, held
 
-    async def _get_numbers(self, numbers: Sequence[str]) -> list[dict[str, Any]]:
+    async def _get_numbers(self, numbers: Sequence[str], *, wait: bool) -> list[dict[str, Any]]:
+        params = {"numbers": ",".join(numbers)}
         code, data = await self.call(
-            GET, "GET", GET, params={"numbers": ",".join(numbers)}, accept=NOT_IN_ACCOUNT
+            GET, "GET", GET, params=params, accept=NOT_IN_ACCOUNT, wait=wait
         )
         return [] if code in NOT_IN_ACCOUNT else items_of(data)
 
@@ -444,9 +390,10 @@ class Adapter:
             item = as_dict(hit.get("item"))
             if item and query.courier in (None, hit.get("asked"), item.get("carrier_code")):
                 return self._answer(query, item)
-        courier = await self._courier(query)
+        wait = _waits(options)
+        courier = await self._courier(query, wait=wait)
         _, data = await self.call(
-            REALTIME, "POST", REALTIME, json=build_create(query.number, courier)
+            REALTIME, "POST", REALTIME, json=build_create(query.number, courier), wait=wait
         )
         items = items_of(data)
         mine = [i for i in items if item_number(i) == query.number]
@@ -457,16 +404,16 @@ class Adapter:
 
     # -- couriers -------------------------------------------------------------------------
 
-    async def _courier(self, query: Query) -> str:
+    async def _courier(self, query: Query, *, wait: bool = False) -> str:
         """The courier code realtime and create need for ``query``."""
         if query.courier:
             return query.courier
-        from waypost import detect
+        from waypost.carriers import detect
 
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:
             return top.courier
-        found = await self.detect_courier(query.number)
+        found = await self.detect_courier(query.number, wait=wait)
         if not found:
             raise CarrierError(
                 f"{NAME}: TrackingMore cannot tell the courier of this number",
@@ -483,7 +430,7 @@ class Adapter:
             )
         return found[0]["code"]
 
-    async def detect_courier(self, number: str) -> list[dict[str, str]]:
+    async def detect_courier(self, number: str, *, wait: bool = False) -> list[dict[str, str]]:
         """TrackingMore's courier candidates for ``number`` (cached; each call costs credit)."""
         number = number.upper()
         if self.cache is not None:
@@ -493,7 +440,12 @@ class Adapter:
             if self.cache.get(NS_DETECT_NONE, number, DETECT_NONE_MAX_AGE) is not None:
                 return []
         code, data = await self.call(
-            DETECT, "POST", DETECT, json={"tracking_number": number}, accept={CANNOT_DETECT}
+            DETECT,
+            "POST",
+            DETECT,
+            json={"tracking_number": number},
+            accept={CANNOT_DETECT},
+            wait=wait,
         )
         found = [] if code == CANNOT_DETECT else parse_detect(data)
         if self.cache is not None:
@@ -535,7 +487,7 @@ class Adapter:
         return hit if isinstance(hit, str) else None
 
     async def _batch(
-        self, pairs: Sequence[tuple[str, str]]
+        self, pairs: Sequence[tuple[str, str]], *, wait: bool
     ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int | None, str]]]:
         """Create ``(number, courier)`` pairs, 40 per call; a failed call fails its chunk."""
         created: dict[str, dict[str, Any]] = {}
@@ -544,7 +496,7 @@ class Adapter:
 
         async def one(chunk: Sequence[tuple[str, str]]) -> None:
             body = [build_create(n, c) for n, c in chunk]
-            _, data = await self.call(BATCH, "POST", BATCH, json=body)
+            _, data = await self.call(BATCH, "POST", BATCH, json=body, wait=wait)
             made, failed = parse_batch(data)
             created.update(made)
             errors.update(failed)
@@ -560,8 +512,9 @@ class Adapter:
     async def _create(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
         """Add numbers to the account and answer them ``pending`` (4016: read them back)."""
         out: dict[Any, Answer] = {}
+        wait = _waits(options)
         couriers = await asyncio.gather(
-            *(self._courier(q) for q in queries), return_exceptions=True
+            *(self._courier(q, wait=wait) for q in queries), return_exceptions=True
         )
         todo: list[tuple[Query, str]] = []
         for q, courier in zip(queries, couriers, strict=True):
@@ -572,7 +525,7 @@ class Adapter:
             else:
                 todo.append((q, courier))
         try:
-            created, errors = await self._batch([(q.number, c) for q, c in todo])
+            created, errors = await self._batch([(q.number, c) for q, c in todo], wait=wait)
         except CarrierError as err:
             out.update((q.key, self._failed(q, err)) for q, _ in todo)
             options.answered(NAME, len(queries))
@@ -592,12 +545,12 @@ class Adapter:
                 )
                 out[q.key] = self._failed(q, error)
         if existing:
-            out.update(await self._read_back(existing))
+            out.update(await self._read_back(existing, wait=wait))
         options.answered(NAME, len(queries))
         return out
 
-    async def _read_back(self, queries: Sequence[Query]) -> dict[Any, Answer]:
-        held, failures = await self._read_account(queries)
+    async def _read_back(self, queries: Sequence[Query], *, wait: bool) -> dict[Any, Answer]:
+        held, failures = await self._read_account(queries, wait=wait)
         out = {}
         for q in queries:
             item = _pick(held.get(q.number, []), q.courier) or _pick(held.get(q.number, []), None)
@@ -610,7 +563,7 @@ class Adapter:
                 out[q.key] = self._answer(q, item)
         return out
 
-    async def _save(self, answers: Sequence[Answer]) -> None:
+    async def _save(self, answers: Sequence[Answer], *, wait: bool) -> None:
         """``--save``: add the realtime-answered numbers to the account (4016 is fine)."""
         pairs = [
             (a.query.number, a.shipments[0].courier or a.query.courier or "")
@@ -621,7 +574,7 @@ class Adapter:
         if not pairs:
             return
         try:
-            _, errors = await self._batch(pairs)
+            _, errors = await self._batch(pairs, wait=wait)
         except CarrierError as err:
             log.warning("%s: could not add the numbers to the account: %s", NAME, err.message)
             return
@@ -638,7 +591,7 @@ class Adapter:
             saved = self.state.get(NS_WATCH, "cursor")
             cursor = options.since if options.since is not None else _float(saved)
         try:
-            pages = await self._pages(cursor)
+            pages = await self._pages(cursor, wait=True)
         except CarrierError as err:
             options.answered(NAME, len(queries))
             return {q.key: self._failed(q, err) for q in queries}
@@ -666,7 +619,7 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, cursor: float | None) -> list[dict[str, Any]]:
+    async def _pages(self, cursor: float | None, *, wait: bool) -> list[dict[str, Any]]:
         """Every account item updated since ``cursor`` (minus the overlap), page by page."""
         params: dict[str, Any] = {"limit": MAX_LIMIT}
         if cursor is not None:
@@ -680,7 +633,7 @@ class Adapter:
                     f"{NAME}: run deadline reached while paging the account", carrier=NAME
                 )
             code, data = await self.call(
-                GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT
+                GET, "GET", GET, params={**params, "page": page}, accept=NOT_IN_ACCOUNT, wait=wait
             )
             batch = [] if code in NOT_IN_ACCOUNT else items_of(data)
             signature = tuple(str(i.get("id") or item_number(i)) for i in batch)
@@ -703,10 +656,9 @@ class Adapter:
 
     async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
         """Delete numbers from the TrackingMore account (4017: already gone, fine)."""
-        self.wait = wait
         couriers = {q.key: q.courier or self._member(q.number) or None for q in queries}
         unknown = [q for q in queries if not couriers[q.key]]
-        held, failures = await self._read_account(unknown) if unknown else ({}, {})
+        held, failures = await self._read_account(unknown, wait=wait) if unknown else ({}, {})
         answers = []
         for q in queries:
             if q.number in failures:
@@ -714,15 +666,19 @@ class Adapter:
                 continue
             item = _pick(held.get(q.number, []), None)
             courier = couriers[q.key] or (text(item.get("carrier_code")) if item else None)
-            answers.append(await self._delete(q, courier))
+            answers.append(await self._delete(q, courier, wait=wait))
         return answers
 
-    async def _delete(self, query: Query, courier: str | None) -> Answer:
+    async def _delete(self, query: Query, courier: str | None, *, wait: bool) -> Answer:
         words = "was not in the TrackingMore account"
         if courier:
             try:
                 code, _ = await self.call(
-                    DELETE, "DELETE", f"/trackings/{courier}/{query.number}", accept={4017}
+                    DELETE,
+                    "DELETE",
+                    f"/trackings/{courier}/{query.number}",
+                    accept={4017},
+                    wait=wait,
                 )
             except CarrierError as err:
                 return self._failed(query, err)

@@ -18,6 +18,7 @@ from waypost.carriers._parse import (
     text,
     zone,
 )
+from waypost.carriers.base import AnswerCodes
 from waypost.carriers.trackingmore import NAME
 from waypost.carriers.trackingmore.shared import (
     COUNTRY_ZONES,
@@ -336,12 +337,13 @@ def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-class _Refused(CarrierError):
-    """HTTP 401/403 without an envelope (mapped to those codes by ``_envelope``)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"{NAME}: HTTP {status}", carrier=NAME)
-
-
 def _has_code(payload: Any) -> bool:
     return read_envelope(payload)[0] is not None
+
+
+def _stand_in(status: int) -> dict[str, Any]:
+    return {"meta": {"code": status, "message": f"HTTP {status}"}}
+
+
+# HTTP 401/403/429 without an envelope read as meta.code 401/403/429 (the 429 pauses).
+ANSWERS = AnswerCodes(envelope=_has_code, stand_in=_stand_in, bare=frozenset({401, 403, 429}))

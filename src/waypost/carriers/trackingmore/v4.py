@@ -49,7 +49,7 @@ from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions
 from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
-from waypost.errors import CarrierError, ProtocolError, RateLimited, Timeout
+from waypost.errors import CarrierError, ProtocolError, Timeout
 from waypost.models import Shipment
 
 if TYPE_CHECKING:
@@ -70,6 +70,10 @@ NS_ACCOUNT = "trackingmore4.account"
 NS_WATCH = "trackingmore4.watch"
 NS_DETECT = "trackingmore4.detect"
 NS_LIMITS = "trackingmore4.limits"
+
+
+def _limited(answer: tuple[int, str | None, Any]) -> bool:
+    return answer[0] == 429
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -115,45 +119,26 @@ class Adapter:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self.wait = False
-        self._paused_until = 0.0
-        self._pause_length: float | None = api.PAUSE_429
-        self._primed = False
+        from waypost.http import CarrierHandle
+
+        self.http = CarrierHandle(
+            session,
+            NAME,
+            max_connections=INFO.max_connections,
+            rates=self.rates,
+            prefix="v4 ",
+            state=self.state,
+            namespace=NS_LIMITS,
+            pause=api.PAUSE_429,
+            pause_error=shared.pause_error,
+        )
         self._complete = True
 
     # -- the one call -------------------------------------------------------------------
 
     def limiter(self, endpoint: str) -> RateLimiter | None:
         """The session-wide limiter of one v4 endpoint."""
-        return self.session.limiter(NAME, "v4 " + endpoint, self.rates[endpoint])
-
-    def _pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        for endpoint in api.ENDPOINTS:
-            shared_limiter = self.limiter(endpoint)
-            if shared_limiter is not None:
-                shared_limiter.pause(seconds)
-
-    @property
-    def max_pause(self) -> float:
-        """The longest pause a 429 may impose (``[http] max_pause``)."""
-        return self.session.retry.max_pause
-
-    def pause_error(self) -> RateLimited:
-        """The error every number gets while the account is paused after a 429."""
-        return shared.pause_error(self._paused_until - time.monotonic(), self._pause_length)
-
-    def _prime(self) -> None:
-        """Carry a 429 pause and each endpoint's last request over from earlier runs."""
-        if self._primed or self.state is None:
-            return
-        self._primed = True
-        now = time.time()
-        left = shared.stored_pause(self.state, NS_LIMITS, now, self.max_pause)
-        if left is not None:
-            self._pause_length = None
-            self._pause(left)
-        shared.carry_spacing(self.state, NS_LIMITS, api.ENDPOINTS, self.limiter, now)
+        return self.http.limiter(endpoint)
 
     async def call(
         self,
@@ -162,69 +147,33 @@ class Adapter:
         path: str,
         *,
         accept: Iterable[int] = (),
+        wait: bool = False,
         **kwargs: Any,
     ) -> tuple[int, Any]:
-        """One API call -> ``(meta.code, data)`` for 200 and ``accept``; other codes raise."""
-        self._prime()
+        """One API call -> ``(meta.code, data)`` for 200 and ``accept``; other codes raise (a 429
+        pauses the account, and ``wait`` waits it out: ``http.CarrierHandle``)."""
         accepted = frozenset(accept)
-        for attempt in (1, 2):
-            try:
-                response = await self.session.request(
-                    NAME,
-                    method,
-                    self.url + path,
-                    limiter=self.limiter(endpoint),
-                    max_connections=INFO.max_connections,
-                    retry_429=False,
-                    wait_pause=self.wait,
-                    headers=self.headers,
-                    **kwargs,
-                )
-            except RateLimited:
-                raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(NS_LIMITS, endpoint, time.time())
-            code, message, data = self._envelope(response)
-            if code == 429:
-                self._on_429(response)
-                if self.wait and attempt == 1:
-                    continue
-                raise self.pause_error()
-            if code == api.SUCCESS or code in accepted:
-                return code, data
-            raise api.error_for(code, message)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _on_429(self, response: httpx.Response) -> None:
-        from waypost.http import retry_after
-
-        hinted = retry_after(response.headers, cap=self.max_pause)
-        seconds = shared.pause_429(hinted, self.max_pause)
-        log.warning("%s: 429 too many requests; pausing every request for %g s", NAME, seconds)
-        self._pause_length = seconds
-        self._pause(seconds)
-        if self.state is not None:
-            self.state.put(NS_LIMITS, "paused_until", time.time() + seconds)
+        code, message, data = await self.http.call(
+            endpoint,
+            method,
+            self.url + path,
+            read=self._envelope,
+            limited=_limited,
+            wait=wait,
+            headers=self.headers,
+            **kwargs,
+        )
+        if code == api.SUCCESS or code in accepted:
+            return code, data
+        raise api.error_for(code, message)
 
     def _envelope(self, response: httpx.Response) -> tuple[int, str | None, Any]:
-        """``(meta.code, meta.message, data)``; without an envelope the HTTP status decides."""
-        from waypost.http import decode_json, http_failure
+        """``(meta.code, meta.message, data)`` by ``http.read_answer`` and v4's code table."""
+        from waypost.http import read_answer
 
-        status = response.status_code
-        try:
-            payload = decode_json(response, NAME)
-        except ProtocolError:
-            if status in (401, 403, 404, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME) from None
-            raise
-        code, message, data = api.read_envelope(payload)
+        code, message, data = api.read_envelope(read_answer(response, NAME, api.ANSWERS))
         if code is None:
-            if status in (401, 403, 404, 429):
-                return status, f"HTTP {status}", None
-            if status >= 300:
-                raise http_failure(response, NAME)
+            status = response.status_code
             raise ProtocolError(f"{NAME}: answer without meta.code (HTTP {status})", carrier=NAME)
         return code, message, data
 
@@ -232,7 +181,6 @@ class Adapter:
 
     async def track(self, queries: Sequence[Query], options: TrackOptions) -> list[Answer]:
         """Answer every query; failures become failed Shipments, never exceptions."""
-        self.wait = options.wait or options.watch
         try:
             if options.watch:
                 answers = await self._watch(queries, options)
@@ -256,6 +204,7 @@ class Adapter:
         self, queries: Sequence[Query], options: TrackOptions, *, keep: bool
     ) -> dict[Any, Answer]:
         """Reads of 40 at 10/s; each read's missing numbers go to create at once (3/s)."""
+        wait = options.wait or options.watch
         by_number: dict[str, list[Query]] = {}
         for q in queries:
             by_number.setdefault(q.number, []).append(q)
@@ -263,13 +212,15 @@ class Adapter:
         creating: list[asyncio.Future[None]] = []
 
         async def create(q: Query) -> None:
-            out[q.key], tracking_id = await self._create(q, keep=keep, refresh=options.refresh)
+            out[q.key], tracking_id = await self._create(
+                q, keep=keep, refresh=options.refresh, wait=wait
+            )
             options.answered(NAME, 1)
             if tracking_id is not None:
-                await self._delete_id(tracking_id, q.number)
+                await self._delete_id(tracking_id, q.number, wait=wait)
 
         reads = [
-            asyncio.ensure_future(self._read_chunk(chunk))
+            asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
             for chunk in _chunks(list(by_number), api.MAX_NUMBERS)
         ]
         for next_read in asyncio.as_completed(reads):
@@ -290,7 +241,7 @@ class Adapter:
         return out
 
     async def _read_chunk(
-        self, numbers: Sequence[str]
+        self, numbers: Sequence[str], *, wait: bool
     ) -> tuple[Sequence[str], dict[str, list[dict[str, Any]]] | CarrierError]:
         """One ``GET /trackings/get?tracking_numbers=``: items by number, or why not."""
         try:
@@ -300,6 +251,7 @@ class Adapter:
                 api.GET,
                 params=api.numbers_query(numbers, self.lang),
                 accept={api.NOT_EXISTS},
+                wait=wait,
             )
         except CarrierError as err:
             return numbers, err
@@ -312,7 +264,7 @@ class Adapter:
         return numbers, held
 
     async def _create(
-        self, query: Query, *, keep: bool, refresh: bool = False
+        self, query: Query, *, keep: bool, refresh: bool = False, wait: bool = False
     ) -> tuple[Answer, str | None]:
         """Create one tracking and answer it from the real-time answer; with it the id to
         delete afterwards (``keep`` False), else None. A recent answer is reused unless
@@ -323,18 +275,19 @@ class Adapter:
             if item and query.courier in (None, hit.get("asked"), item.get("courier_code")):
                 return self._answer(query, item), None
         try:
-            courier = await self._courier(query)
+            courier = await self._courier(query, wait=wait)
             code, data = await self.call(
                 api.CREATE,
                 "POST",
                 api.CREATE,
                 json=api.create_body(query.number, courier, self.lang),
                 accept={api.EXISTS},
+                wait=wait,
             )
         except CarrierError as err:
             return self._failed(query, err), None
         if code == api.EXISTS:
-            _, held = await self._read_chunk([query.number])
+            _, held = await self._read_chunk([query.number], wait=wait)
             if isinstance(held, CarrierError):
                 return self._failed(query, held), None
             found = _pick(held.get(query.number, []), None)
@@ -350,7 +303,7 @@ class Adapter:
             return self._answer(query, item), None
         return self._answer(query, item), tracking_id
 
-    async def _delete_id(self, tracking_id: str, number: str) -> bool:
+    async def _delete_id(self, tracking_id: str, number: str, *, wait: bool) -> bool:
         """Delete one tracking by id (4102: already gone); False when the call failed."""
         try:
             await self.call(
@@ -358,6 +311,7 @@ class Adapter:
                 "DELETE",
                 api.item_path(api.DELETE, tracking_id),
                 accept={api.NOT_EXISTS, api.BAD_ID},
+                wait=wait,
             )
         except (CarrierError, ValueError) as err:
             log.warning("%s: %s stays in the account: %s", NAME, number, err)
@@ -367,15 +321,15 @@ class Adapter:
 
     # -- couriers -------------------------------------------------------------------------
 
-    async def _courier(self, query: Query) -> str:
+    async def _courier(self, query: Query, *, wait: bool = False) -> str:
         if query.courier:
             return query.courier
-        from waypost import detect
+        from waypost.carriers import detect
 
         top = detect.sure(detect.candidates(query.number, [INFO]))
         if top is not None and top.courier:
             return top.courier
-        found = await self.detect_courier(query.number)
+        found = await self.detect_courier(query.number, wait=wait)
         if not found:
             raise CarrierError(
                 f"{NAME}: TrackingMore cannot tell the courier of this number",
@@ -384,7 +338,7 @@ class Adapter:
             )
         return found[0]["code"]
 
-    async def detect_courier(self, number: str) -> list[dict[str, str]]:
+    async def detect_courier(self, number: str, *, wait: bool = False) -> list[dict[str, str]]:
         """TrackingMore's courier candidates for ``number`` (cached)."""
         number = number.upper()
         if self.cache is not None:
@@ -397,6 +351,7 @@ class Adapter:
             api.DETECT,
             json={"tracking_number": number},
             accept={api.CANNOT_DETECT},
+            wait=wait,
         )
         found = [] if code == api.CANNOT_DETECT else api.parse_detect(data)
         if self.cache is not None:
@@ -441,7 +396,7 @@ class Adapter:
             out = await self._track(queries, options, keep=True)
         else:
             try:
-                seen = await self._pages(cursor - WATCH_OVERLAP)
+                seen = await self._pages(cursor - WATCH_OVERLAP, wait=True)
             except CarrierError as err:
                 options.answered(NAME, len(queries))
                 return {q.key: self._failed(q, err) for q in queries}
@@ -466,7 +421,7 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, since: float) -> dict[str, list[dict[str, Any]]]:
+    async def _pages(self, since: float, *, wait: bool) -> dict[str, list[dict[str, Any]]]:
         """Every tracking updated since ``since``, by number, paged with a hard stop."""
         seen: dict[str, list[dict[str, Any]]] = {}
         previous: list[str] | None = None
@@ -482,6 +437,7 @@ class Adapter:
                 api.GET,
                 params=api.page_query(since, page, self.lang),
                 accept={api.NOT_EXISTS},
+                wait=wait,
             )
             items = api.trackings_of(data)
             keys = [f"{api.item_number(i)}/{i.get('courier_code')}" for i in items]
@@ -506,12 +462,11 @@ class Adapter:
 
     async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
         """Delete numbers from the account by id (read by number first); absent is fine."""
-        self.wait = wait
         numbers = list(dict.fromkeys(q.number for q in queries))
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
         for chunk, result in await asyncio.gather(
-            *(self._read_chunk(c) for c in _chunks(numbers, api.MAX_NUMBERS))
+            *(self._read_chunk(c, wait=wait) for c in _chunks(numbers, api.MAX_NUMBERS))
         ):
             if isinstance(result, CarrierError):
                 failures.update((n, result) for n in chunk)
@@ -529,7 +484,7 @@ class Adapter:
             for item in items:
                 tracking_id = text(item.get("id"))
                 courier = text(item.get("courier_code")) or courier
-                if tracking_id and await self._delete_id(tracking_id, q.number):
+                if tracking_id and await self._delete_id(tracking_id, q.number, wait=wait):
                     words = "deleted from the TrackingMore account"
                 elif tracking_id:
                     return self._failed(

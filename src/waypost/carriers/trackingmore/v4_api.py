@@ -52,6 +52,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
+from waypost.carriers.base import AnswerCodes
 from waypost.carriers.trackingmore import shared
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
 from waypost.models import Event, LastMile, Shipment, Status
@@ -123,6 +124,18 @@ def read_envelope(payload: Any) -> tuple[int | None, str | None, Any]:
     envelope = as_dict(payload)
     meta = as_dict(envelope.get("meta"))
     return code_of(meta.get("code")), text(meta.get("message")), envelope.get("data")
+
+
+def _has_code(payload: Any) -> bool:
+    return read_envelope(payload)[0] is not None
+
+
+def _stand_in(status: int) -> dict[str, Any]:
+    return {"meta": {"code": status, "message": f"HTTP {status}"}}
+
+
+# HTTP 401/403/404/429 without an envelope read as those meta.codes (the 429 pauses).
+ANSWERS = AnswerCodes(envelope=_has_code, stand_in=_stand_in, bare=frozenset({401, 403, 404, 429}))
 
 
 def error_for(code: int | None, message: str | None) -> CarrierError:
