@@ -6,9 +6,12 @@ CLI, then times `waypost list` and `waypost watch --once` as separate processes 
 each the wall time, the peak memory (RSS) and the requests per carrier. Several sizes run one
 after the other (`--shipments 10000 100000`); the closing table puts the peaks side by side
 (issue 20: `track --save` and `watch --once` peak under 200 MB at 100,000). The sandbox runs in
-a process of its own, with the documented limits.
+a process of its own, with the documented limits. `--orders N` (or `--only-import`, alone)
+times `waypost import pandapon` of N listed orders instead (all shipped: one order-list page per
+50 orders plus one logistics call per order), against PandaPon's configured rate.
 
     python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80]
+    python bench/watch.py --only-import [--orders 1000]
 """
 
 from __future__ import annotations
@@ -107,13 +110,53 @@ def main() -> None:
     parser.add_argument("--shipments", type=int, nargs="+", default=[10_000])
     parser.add_argument("--only", choices=["ils", "trackingmore"], default=None)
     parser.add_argument("--latency", type=float, default=80.0)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--only-import", action="store_true")
     args = parser.parse_args()
+    if args.only_import:
+        bench_import(args.orders, args.latency)
+        return
     results = {n: one_size(n, args.only, args.latency) for n in args.shipments}
     shown = ("track --save -", "watch --once", "watch --once (again)")
     print(f"peak RSS in MB ({args.only or 'mixed'}; target under 200 MB at 100,000)")
     print(f"{'shipments':>10}" + "".join(f"{name:>22}" for name in shown))
     for n, peaks in results.items():
         print(f"{n:>10,}" + "".join(f"{peaks[name][1]:>22.1f}" for name in shown))
+
+
+def bench_import(orders: int, latency: float) -> None:
+    """`waypost import pandapon` of ``orders`` listed (shipped) 1688 orders into an empty list."""
+    from waypost.carriers import pandapon
+    from waypost.carriers.pandapon import orders as pandapon_orders
+
+    rate = pandapon.DEFAULT_RATE
+    with SandboxProcess(latency_ms=latency) as box, tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, **box.env}
+        env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "none.toml"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        box.call("POST", "/_sandbox/pandapon/config", {"orders": orders})
+        print(
+            f"\nimport pandapon: {orders:,} listed orders (+7 demo), sandbox latency {latency:g} ms"
+        )
+        print(
+            f"{'step':<28}{'wall s':>9}{'peak MB':>9}{'exit':>6}{'pages':>7}{'logistics':>11}{'429s':>6}{'floor s':>9}"
+        )
+        for name in ("import (empty list)", "import again (all watched)"):
+            box.reset()
+            wall, rss, code, err = run(["import", "pandapon", "--platform", "1688"], env)
+            entries = box.log()
+            pages = sum(pandapon_orders.PATH_ORDERS_1688 in e["path"] for e in entries)
+            logistics = sum("logistics" in e["path"] for e in entries)
+            floor = max(0.0, (pages + logistics - 1) / rate)  # first request is free
+            print(
+                f"{name:<28}{wall:>9.2f}{rss:>9.1f}{code:>6}{pages:>7}{logistics:>11}"
+                f"{box.rejections():>6}{floor:>9.1f}",
+                flush=True,
+            )
+            if code not in (0, 1):
+                print(err, file=sys.stderr)
+            time.sleep(1.1)
+        print(f"floor: (requests - 1) / {rate:g} per second, PandaPon's configured rate")
 
 
 if __name__ == "__main__":

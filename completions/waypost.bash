@@ -7,11 +7,11 @@ _waypost() {
         word=${COMP_WORDS[i]}
         if ((skip)); then skip=0; continue; fi
         case "$path:$word" in
-            *:--carrier|*:--color|*:--config|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--port|"carriers":--remote|*:--status|*:--timeout|*:--to|*:--tz|*:-c) skip=1; continue ;;
+            *:--carrier|"carriers":--check|*:--color|*:--config|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--platform|*:--port|"carriers":--remote|*:--since|*:--status|*:--timeout|*:--to|*:--tz|*:-c) skip=1; continue ;;
             *:-*) continue ;;
         esac
         case "$path" in
-            "") [[ " archive carriers config edit list remove sandbox schema store track watch " == *" $word "* ]] && path="$word" ;;
+            "") [[ " archive carriers config edit import link list remove sandbox schema store track watch " == *" $word "* ]] && path="$word" ;;
             "config") [[ " init path set show unset " == *" $word "* ]] && path="config $word" ;;
             "store") [[ " copy migrate " == *" $word "* ]] && path="store $word" ;;
         esac
@@ -20,13 +20,13 @@ _waypost() {
         *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
         *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found unknown" -- "$cur")); return ;;
         *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        *:--color|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--port|"carriers":--remote|*:--timeout|*:--to|*:--tz) return ;;
+        "carriers":--check|*:--color|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--platform|*:--port|"carriers":--remote|*:--since|*:--timeout|*:--to|*:--tz) return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
             "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "archive") COMPREPLY=($(compgen -W "--undo --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
-            "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --check --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --help" -- "$cur")) ;;
             "config init") COMPREPLY=($(compgen -W "--check --no-check --config --help" -- "$cur")) ;;
             "config path") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
@@ -34,6 +34,8 @@ _waypost() {
             "config show") COMPREPLY=($(compgen -W "--json --config --help" -- "$cur")) ;;
             "config unset") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
             "edit") COMPREPLY=($(compgen -W "--label --courier --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "import") COMPREPLY=($(compgen -W "--since --platform --label --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "link") COMPREPLY=($(compgen -W "--undo --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "list") COMPREPLY=($(compgen -W "--all -a --status --stalled --archived --summary --json --jsonl --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "remove") COMPREPLY=($(compgen -W "--remote --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --faults -v --verbose --help" -- "$cur")) ;;
@@ -47,11 +49,11 @@ _waypost() {
         return
     fi
     case "$path" in
-        "") COMPREPLY=($(compgen -W "archive carriers config edit list remove sandbox schema store track watch" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "archive carriers config edit import link list remove sandbox schema store track watch" -- "$cur")) ;;
         "archive") local n; COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <(waypost list --all 2>/dev/null | cut -f2 | LC_ALL=C grep -E '^[A-Za-z0-9][A-Za-z0-9-]*$') ;;
         "config") COMPREPLY=($(compgen -W "init path set show unset" -- "$cur")) ;;
-        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval watch.stalled_after watch.on watch.archive_delivered_after http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout store.url store.pass_window carriers.ils.stalled_after carriers.trackingmore.stalled_after carriers.pandapon.stalled_after" -- "$cur")) ;;
-        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate watch.notify watch.exec watch.interval watch.stalled_after watch.on watch.archive_delivered_after http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout store.url store.pass_window carriers.ils.stalled_after carriers.trackingmore.stalled_after carriers.pandapon.stalled_after" -- "$cur")) ;;
+        "config set") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval watch.stalled_after watch.on watch.archive_delivered_after watch.import watch.follow_legs http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout store.url store.pass_window carriers.ils.stalled_after carriers.trackingmore.stalled_after carriers.pandapon.stalled_after" -- "$cur")) ;;
+        "config unset") COMPREPLY=($(compgen -W "carriers.ils.user_id carriers.ils.pdd carriers.ils.base_url carriers.ils.timezone carriers.trackingmore.api_key carriers.trackingmore.api carriers.trackingmore.base_url carriers.trackingmore.lang carriers.trackingmore.get_rate carriers.trackingmore.realtime_rate carriers.trackingmore.default_rate carriers.trackingmore.realtime_max carriers.trackingmore.timezone carriers.pandapon.user_id carriers.pandapon.access_key carriers.pandapon.secret carriers.pandapon.base_url carriers.pandapon.timezone carriers.pandapon.rate carriers.pandapon.signature watch.notify watch.exec watch.interval watch.stalled_after watch.on watch.archive_delivered_after watch.import watch.follow_legs http.retries http.backoff http.retry_budget http.max_pause http.max_body_mb store.busy_timeout store.url store.pass_window carriers.ils.stalled_after carriers.trackingmore.stalled_after carriers.pandapon.stalled_after" -- "$cur")) ;;
         "edit") local n; COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <(waypost list --all 2>/dev/null | cut -f2 | LC_ALL=C grep -E '^[A-Za-z0-9][A-Za-z0-9-]*$') ;;
         "remove") local n; COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <(waypost list --all 2>/dev/null | cut -f2 | LC_ALL=C grep -E '^[A-Za-z0-9][A-Za-z0-9-]*$') ;;
         "store") COMPREPLY=($(compgen -W "copy migrate" -- "$cur")) ;;

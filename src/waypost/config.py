@@ -109,6 +109,11 @@ WATCH_KEYS: dict[str, tuple[type, str]] = {
     "stalled_after": (str, "no new event for this long makes a shipment stalled (default 7d)"),
     "on": (list, "report only these statuses (and the words stalled, eta); default: all news"),
     "archive_delivered_after": (str, "archive delivered shipments this long after delivery"),
+    "import": (
+        list,
+        'carriers whose new orders each `watch` pass imports first, e.g. ["pandapon"]',
+    ),
+    "follow_legs": (bool, "watch the next leg a carrier names (through TrackingMore)"),
 }
 # Keys every carrier section takes besides its own (the watch list's, issue 19).
 CARRIER_KEYS: tuple[Setting, ...] = (
@@ -408,6 +413,9 @@ def validate(data: Mapping[str, Any], path: Path, text: str = "") -> None:
         if WATCH_KEYS[key][0] is list:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: watch.{key} must be a list of strings")
+        elif WATCH_KEYS[key][0] is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: watch.{key} must be true or false")
         elif not isinstance(value, str):
             raise ConfigError(f"{where}: watch.{key} must be a string")
         try:
@@ -700,6 +708,11 @@ def set_value(path: Path, key: str, raw: str) -> Any:
             raise ConfigError(f"{key} {exc}") from None
     elif spec[0] is list:
         value = raw.split()
+    elif spec[0] is bool:
+        word = raw.strip().lower()
+        if word not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            raise ConfigError(f"{key} must be true or false")
+        value = word in ("true", "yes", "1", "on")
     else:
         value = clean(raw)
     if parts[0] == "watch":

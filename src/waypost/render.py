@@ -488,6 +488,34 @@ class NewsWriter:
         # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
         return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
 
+    def show_group(
+        self,
+        index: int,
+        views: Sequence[Shipment],
+        moved: int,
+        label: str | None,
+        header: str | None,
+    ) -> Shown:
+        """Print one journey's news once: ``header``, then each leg that moved; the other
+        channels get the leg that moved last (``moved``) and every leg's events, leg-marked."""
+        payload = views[moved].model_dump_json()
+        if self.fmt is Format.JSONL:
+            self.out.writelines(v.model_dump_json() + "\n" for v in views)
+        elif self.fmt.human:
+            if index:
+                self.out.write("\n")
+            if header:
+                self.out.write(header + "\n")
+            track(list(views), self.term, self.out, marks={0: label} if label else None)
+        self.out.flush()
+        text = "\n".join(
+            (f"[leg {v.journey.leg}] " if v.journey is not None else "")
+            + f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
+            for v in views
+            for e in readable(v).events
+        )
+        return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
+
 
 def json_document(shipments: Iterable[Shipment]) -> str:
     """The ``--json`` document, schema 2."""
@@ -669,9 +697,11 @@ def watch_list(
     fmt: Format,
     event_times: Mapping[int, Sequence[str]] | None = None,
     facts: Mapping[int, Mapping[str, Any]] | None = None,
+    journeys: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
     """The watch list as a table, TSV when piped (ISO times), or JSON; ``facts``: each row's
-    ``eta``, ``eta_source``, ``stalled``, ``transit_days`` (``insights.row_facts``)."""
+    ``eta``, ``eta_source``, ``stalled``, ``transit_days`` (``insights.row_facts``);
+    ``journeys``: each leg's ``journey`` field, by row id."""
     import json
 
     facts = facts or {}
@@ -711,7 +741,7 @@ def watch_list(
                 "link": None,
                 "archived": r.archived is not None,
                 "archived_at": _iso(r.archived, term),
-                "journey": None,
+                "journey": dict(journeys[r.id]) if journeys and r.id in journeys else None,
             }
             for r in rows
         ]

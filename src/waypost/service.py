@@ -575,3 +575,28 @@ def remove_everywhere(
         queries = [parse_token(Token(r.query, "watch list"), infos) for r in mine]
         answers = remove_remote(name, queries, config, timeout=timeout, cache=cache)
         yield Removal(name, list(zip(mine, answers, strict=True)))
+
+
+def with_adapter(
+    name: str,
+    config: Config,
+    call: Callable[[Any], Awaitable[T]],
+    *,
+    timeout: float,
+    cache: Cache | None,
+) -> T:
+    """Run one operation of carrier ``name``'s adapter in a session of its own (``import``)."""
+    return asyncio.run(_with_adapter(name, config, call, timeout=timeout, cache=cache))
+
+
+def check(name: str, config: Config, *, timeout: float, cache: Cache | None) -> dict[str, Any]:
+    """One real call that says whether the credentials work (``carriers --check``)."""
+    if config.missing(name):
+        raise MissingCredentials(
+            f"{name} is not configured, so its credentials cannot be checked",
+            hint=f"run `waypost config set carriers.{name}.{config.missing(name)[0].key}`",
+        )
+    result: dict[str, Any] = asyncio.run(
+        _with_adapter(name, config, lambda a: a.check(), timeout=timeout, cache=cache)
+    )
+    return result

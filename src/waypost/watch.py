@@ -25,6 +25,7 @@ from waypost.errors import (
     CarrierError,
     ConfigError,
     QuotaExceeded,
+    StoreError,
     UsageError,
     WaypostError,
 )
@@ -231,6 +232,7 @@ def _sort(
                 continue
             if row is None and mine:
                 row = store.adopt(mine[0], s)
+                _shipped(store, mine, row)
             if row is None or row.archived is not None:
                 continue  # an archived parcel of a watched order stays as it was
             if _knows_less(s, row):
@@ -241,6 +243,22 @@ def _sort(
     seen = {r.id: r for rs in by_key.values() for r in rs}
     report.untouched = [seen[i] for i in dict.fromkeys(untouched) if i in seen]
     return answered
+
+
+def _shipped(store: WatchStore, rows: list[Watched], parcel: Watched) -> None:
+    """An order watched as one pending shipment (numbered by its order id) has shipped: its
+    parcel takes the place of that stand-in (label, journey leg), which goes."""
+    from waypost import journeys
+
+    legs = journeys.backend(store)
+    for stand_in in [r for r in rows if r.order_id and r.number == r.order_id]:
+        if stand_in.id != parcel.id:
+            if legs is not None:
+                journeys.replace(legs, stand_in, parcel)
+            store.remove([stand_in])
+            rows.remove(stand_in)
+    if all(r.id != parcel.id for r in rows):
+        rows.append(parcel)  # the template for the order's other new parcels
 
 
 def _carrier_of(result: Result) -> str:
@@ -299,8 +317,11 @@ def run_pass(
     moves after the last chunk, and only when every chunk that asked it handed one over and none
     of its news failed to go out. A sink that prints one document per pass (``whole_pass``) gets
     the pass as one chunk. Delivered shipments past ``archive_delivered_after`` are archived
-    after the last chunk."""
+    after the last chunk. ``[watch] import`` runs first (its failure is one warning)."""
     from waypost import service
+    from waypost.imports import watch_import
+
+    watch_import(store, config, timeout=timeout, warn=warn)
 
     total = PassReport()
     tally = service.Tally()
@@ -339,6 +360,7 @@ def run_pass(
             warn=warn,
             undelivered=undelivered,
             on=on,
+            follow_legs=bool(config.watch.get("follow_legs", False)),
         )
         handed: dict[str, list[Callable[[], None]]] = {}
         for carrier, action in options.deferred:
@@ -403,11 +425,20 @@ def _deliver(
     warn: Callable[[str], None],
     undelivered: set[str],
     on: frozenset[str] | None = None,
+    follow_legs: bool = False,
 ) -> None:
     """Deliver the news of ``answered``, committing each shipment after it went out; the
-    carriers of failed deliveries go to ``undelivered``."""
-    from waypost import insights
+    carriers of failed deliveries go to ``undelivered``. Next legs the carriers name are linked
+    first (``journeys.follow``), so that a journey's news goes out once."""
+    from waypost import insights, journeys
 
+    legs = journeys.backend(store)
+    try:
+        if legs is not None:
+            journeys.follow(legs, answered, watch_new=follow_legs)
+            journeys.follow_stored(legs, watch_new=follow_legs)
+    except StoreError as exc:
+        warn(f"next legs not linked: {exc.message}")
     quiet: list[tuple[Watched, Shipment]] = []
     now = insights.clock()
     history = insights.History.learn(store.deliveries()) if answered else None
@@ -433,28 +464,37 @@ def _deliver(
     report.news.extend(_stalled_unchanged(store, config, report.untouched, now, on))
     for row, shipment in quiet:
         store.refresh(row, shipment)
+    groups = journeys.group_news(legs, report.news) if legs else [[n] for n in report.news]
     if report.news:
-        sink.begin([n.view() for n in report.news])
-    for index, item in enumerate(report.news):
-        view = item.view()
-        shown = sink.show(index, view, item.row.label, item.notes())
+        sink.begin([n.view() for g in groups for n in g])
+    for index, group in enumerate(groups):
+        views = [item.view() for item in group]
+        moved = journeys.moved(group)
+        label = journeys.group_label(group)
+        lead = group[moved]
+        if len(group) == 1 and views[0].journey is None:
+            shown = sink.show(index, views[0], label, lead.notes())
+        else:
+            header = journeys.news_line(group, moved) if views[moved].journey else None
+            shown = sink.show_group(index, views, moved, label, header)
         problems = notifier.deliver(
-            view,
+            views[moved],
             shown.payload,
             shown.text,
-            label=item.row.label,
+            label=label,
             echo=shown.echo,
-            state="stalled" if item.stalled and not item.events else None,
+            state="stalled" if lead.stalled and not lead.events else None,
         )
         if problems:
             report.problems.extend(problems)
-            undelivered.add(item.row.carrier)
+            undelivered.update(item.row.carrier for item in group)
             for problem in problems:
                 warn(problem)
             continue
-        if not item.stored:
-            store.refresh(item.row, item.shipment)
-        _mark_stalled(store, item)
+        for item in group:
+            if not item.stored:
+                store.refresh(item.row, item.shipment)
+            _mark_stalled(store, item)
 
 
 def _newest_mark(row: Watched, shipment: Shipment | None) -> str | None:

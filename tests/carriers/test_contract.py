@@ -179,7 +179,9 @@ def test_declared_capabilities_are_what_the_adapters_offer(name: str) -> None:
         strategies = [importlib.import_module(f"{package}.{v}") for v in ("v2", "v4")]
     for strategy in strategies:
         offered = {
-            op for op in ("remove", "couriers") if callable(getattr(strategy.Adapter, op, None))
+            op
+            for op in ("remove", "couriers", "check")
+            if callable(getattr(strategy.Adapter, op, None))
         }
         assert offered == carriers.info(name).capabilities, strategy.__name__
         assert carriers.supports(name, "remove") == ("remove" in offered)

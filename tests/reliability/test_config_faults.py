@@ -204,6 +204,8 @@ def value_for(spec: Setting | tuple[type, str], key: str, index: int) -> str:
         return f"http://127.0.0.1:9/{index}"
     if spec.key == "timezone":
         return "UTC"
+    if spec.choices:
+        return spec.choices[-1]
     return f"value-{index}"
 
 

@@ -118,9 +118,10 @@ class CarrierInfo:
     """The facts a carrier package declares in its ``__init__``.
 
     ``capabilities``: operations beyond ``track`` its adapter offers (``remove``: delete numbers
-    from the carrier's account; ``couriers``: list the courier codes it knows).
-    ``watch_cursor``: its ``watch`` reads what changed in the whole account since one cursor, so
-    a pass shared by several hosts gives all its shipments to one of them.
+    from the carrier's account; ``couriers``: list the courier codes it knows; ``check``: one
+    real call that says whether the credentials work). ``watch_cursor``: its ``watch`` reads
+    what changed in the whole account since one cursor, so a pass shared by several hosts gives
+    all its shipments to one of them.
     ``effective_settings``: the settings with version-dependent defaults filled in (display).
     """
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 import typer
 
-from waypost.cli import configure, manage, sandbox, store, track, watchlist
+from waypost.cli import configure, journeys, manage, sandbox, store, track, watchlist
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
     ColorOpt,
@@ -47,7 +47,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 # Plain commands, in the order `--help` lists them; then the groups.
-for _group in (track.commands, manage.commands, watchlist.commands, sandbox.commands):
+for _group in (
+    track.commands,
+    manage.commands,
+    watchlist.commands,
+    journeys.commands,
+    sandbox.commands,
+):
     app.registered_commands.extend(_group.registered_commands)
 app.add_typer(configure.app, name="config")
 app.add_typer(store.app, name="store")

@@ -89,13 +89,22 @@ def list_(
             )
         times = store.first_event_times()
         history = insights.History.learn(store.deliveries()) if rows else None
+        from waypost import journeys
+
+        legs = journeys.backend(store)
+        marks = journeys.index(legs) if legs is not None else {}
+        loaded = {j: journeys.load(legs, j) for j in {m["id"] for m in marks.values()} if legs}
     facts = insights.row_facts(rows, times, cfg, history, insights.clock())
     if summary:
         render.watch_summary(insights.summary(rows, facts, shelved), env.stdout, fmt)
         return
     if stalled:
         rows = [r for r in rows if facts[r.id]["stalled"]]
-    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times, facts)
+    if loaded and fmt.human:
+        from waypost import render_journeys
+
+        rows = render_journeys.list_rows(rows, marks, loaded)
+    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times, facts, journeys=marks)
 
 
 @commands.command(
@@ -208,6 +217,15 @@ def carriers(
             show_default=False,
         ),
     ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            metavar="CARRIER",
+            help="Make one real call: do the credentials work (pandapon: which signing recipe)?",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
@@ -225,6 +243,11 @@ def carriers(
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = env.stdout
+    if check is not None:
+        from waypost.imports import check_command
+
+        cfg = env.config()
+        raise typer.Exit(check_command(check, cfg, env.timeout, env.cache(), as_json, out))
     if detect or numbers:
         if not detect or not numbers:
             raise UsageError("use --detect NUMBER... to rank the carriers for numbers")

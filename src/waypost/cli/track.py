@@ -116,12 +116,16 @@ def track(
     mark = watchlist.insights_marker(cfg, store)
     trackingmore = service.plan(queries, cfg).by_carrier.get("trackingmore", [])
     watchlist.quota_warning(env, cfg, len(trackingmore), cache)
+    from waypost.cli.journeys import JourneyLegs
+
+    legs = JourneyLegs(store)
 
     def on_result(index: int, result: service.Result) -> None:
         mark(result.shipments)
         # JSONL keeps no answer: each is streamed as soon as it is complete, then dropped.
         answered[index] = None if fmt is Format.JSONL else result
         if fmt is Format.JSONL:
+            legs.annotate(result.shipments)
             render.shipments(result.shipments, fmt, term, out)
             out.flush()
 
@@ -155,11 +159,18 @@ def track(
                 raise
         if save and not_saved is None:
             env.say(f"watching {added} new shipment(s)" if added else "watch list updated")
+        journeys = legs.annotate(report.shipments) if fmt is not Format.JSONL else {}
     finally:
+        legs.close()
         cache.close()
         if store is not None:
             store.close()
-    if fmt is not Format.JSONL:  # JSONL has streamed every shipment already
+    if journeys and fmt.human:
+        from waypost import render_journeys
+
+        marks = render.marks(report.results)
+        render_journeys.track(report.shipments, journeys, term, out, marks)
+    elif fmt is not Format.JSONL:  # JSONL has streamed every shipment already
         render.shipments(report.shipments, fmt, term, out, render.marks(report.results))
     out.flush()
     for hint in report.hints:

@@ -9,13 +9,22 @@ Two paths, both ``GET``:
   ``data`` is ``{purchaseOrderOuterId, pnmLogisticsDetails[]}``, traces newest first as in the
   docs' example, ``developId`` a string as in the v1 docs.
 
-Every request must carry the system headers ``access-key``, ``timestamp`` (UTC milliseconds),
-``nonce-str`` (32 characters), ``user-id`` and ``signature``. PandaPon's signature recipe is not
-public; the sandbox verifies the same ASSUMED recipe as the client, written out separately here
-so that the two can be compared: ``UPPER(HEX(MD5(k=v of access-key, nonce-str, timestamp in
-ASCII order, joined by "&", then "&secret=<secret>")))``. Checks, in order: rate limit, headers
-present, access-key and user-id known, timestamp within 600 s, signature, nonce not used in the
-last 600 s (a nonce is spent only by a request whose signature verified).
+Every request must carry the system headers ``access-key``, ``timestamp``, ``nonce-str`` (32
+characters), ``user-id`` and ``signature``. PandaPon's signature recipe is not public, so the
+sandbox can be told which of the two candidates it accepts (``WAYPOST_SANDBOX_PANDAPON_SIGNATURE``
+or ``POST /_sandbox/pandapon/config {"signature": ...}``), each written out here independently
+of the client's code:
+
+* ``pairs`` (the default): ``UPPER(HEX(MD5(k=v of access-key, nonce-str, timestamp in ASCII
+  order, joined by "&", then "&secret=<secret>")))`` with the timestamp in UTC milliseconds;
+* ``concat``: ``UPPER(HEX(MD5(access-key, timestamp, nonce-str, secret concatenated)))`` with the
+  timestamp in UTC seconds; it reads a 13-digit timestamp as milliseconds for the 600 s window,
+  so that a request signed the other way fails at the signature (1003), not at the clock;
+* ``any``: either.
+
+Checks, in order: rate limit, headers present, access-key and user-id known, timestamp within
+600 s, signature, nonce not used in the last 600 s (a nonce is spent only by a request whose
+signature verified).
 
 PandaPon's error-code table is not public either. Errors answer the documented envelope
 ``{requestId, code, developId, msg, data: null}`` with HTTP 200 and these codes (the sandbox's
@@ -46,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import time
 import uuid
@@ -65,6 +75,35 @@ SIGNING_KEY = "sandbox-pandapon-secret-8d41c0b7e2"
 DEVELOP_ID = "1023561483696472885"
 PATH_1688 = "/v2/alibaba/order/logistics"
 PATH_TAOBAO = "/open/order/logistics/detail/get"
+PATH_ORDERS_1688 = "/v2/alibaba/order/page"
+PATH_ORDERS_TAOBAO = "/open/order/queryList"
+PATH_RETURNS_TAOBAO = "/open/order/refund/queryList"
+# The demo return: the delivered office chair (Taobao sub-order 200048859480) goes back by ZTO.
+RETURNS: list[dict[str, Any]] = [
+    {
+        "refundId": "R7720001",
+        "purchaseOrderId": "3701245589631124410",
+        "subPurchaseOrderId": "200048859480",
+        "refundStatus": 2,
+        "refundReason": "不想要了",
+        "returnLogisticsCompany": "中通快递",
+        "returnLogisticsNo": "78812345678901",
+        "hoursAgo": 20,
+    }
+]
+MAX_PAGE_SIZE = 100
+# Demo orders' (created hours ago, product title, shop); listed by both order-list endpoints.
+LISTED: dict[str, tuple[int, str, str]] = {
+    "2542285634920880794": (60, "收纳盒 加厚款 带盖", "义乌市佳美日用品厂"),
+    "3318459201774650021": (40, "蓝牙耳机 运动款", "深圳市声悦电子有限公司"),
+    "2205513879640221987": (130, "纯棉T恤 男款 白色", "广州市白云区衣尚服装厂"),
+    "2694057731265508832": (20, "陶瓷马克杯 400ml", "潮州市瓷都陶瓷有限公司"),
+    "1977364520886112043": (90, "手机壳 iPhone 15", "温州市瓯海区壳优配件厂"),
+    "200033789041": (36, "儿童保温杯 316不锈钢", "萌趣母婴旗舰店"),
+    "200048859480": (80, "办公椅 人体工学", "椅家家具专营店"),
+}
+UNPAID = "2694057731265508000"
+CANCELLED = "2694057731265508111"
 WINDOW_MS = 600_000
 RATE = 5
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -186,6 +225,10 @@ class Order:
     order_id: str
     parcels: list[Parcel]
     outer_id: str = ""
+    created: datetime | None = None
+    title: str = ""
+    shop: str = ""
+    status: str = ""  # a fixed trade status (unpaid, cancelled); else derived from the parcels
 
 
 def expected_signature(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
@@ -194,6 +237,15 @@ def expected_signature(access_key: str, secret: str, timestamp: str, nonce: str)
     base = "&".join(f"{k}={signed[k]}" for k in sorted(signed)) + f"&secret={secret}"
     # MD5 is the API's (assumed) choice, not ours.
     return hashlib.md5(base.encode("utf-8")).hexdigest().upper()  # noqa: S324
+
+
+def expected_concat_signature(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
+    """The ``concat`` candidate: the four values run together, in this order, then MD5."""
+    joined = "".join((access_key, timestamp, nonce, secret))
+    return hashlib.md5(joined.encode("utf-8")).hexdigest().upper()  # noqa: S324 (the API's)
+
+
+SIGNATURES = ("pairs", "concat", "any")
 
 
 def _stamp(when: datetime) -> str:
@@ -213,7 +265,11 @@ class App:
         self.sandbox = sandbox
         self.nonces: dict[tuple[str, str], int] = {}
         self.request_ids: list[str] = []
+        # The ``timestamp`` header of every call that passed the rate limit (tests read it).
+        self.stamps: list[str] = []
         self.orders: dict[tuple[str, str], Order] = {}
+        wanted = os.environ.get("WAYPOST_SANDBOX_PANDAPON_SIGNATURE", "pairs").strip().lower()
+        self.signature = wanted if wanted in SIGNATURES else "pairs"
         now = self._now()
         for order in (
             self._order_1688(
@@ -242,7 +298,21 @@ class App:
                 now,
             ),
         ):
+            hours, order.title, order.shop = LISTED[order.order_id]
+            order.created = now - timedelta(hours=hours)
             self.orders[(order.platform, order.order_id)] = order
+        for order_id, status, hours in ((UNPAID, "waitbuyerpay", 5), (CANCELLED, "cancel", 50)):
+            self.orders[("1688", order_id)] = Order(
+                "1688",
+                order_id,
+                [],
+                created=now - timedelta(hours=hours),
+                title="U盘 64G",
+                shop="深圳市存储科技有限公司",
+                status=status,
+            )
+        # How many synthetic 1688 orders (9000...001 upwards) the order lists add (benchmarks).
+        self.listed_synthetic = int(os.environ.get("WAYPOST_SANDBOX_PANDAPON_ORDERS", "0") or 0)
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """Orders worth trying."""
@@ -418,6 +488,28 @@ class App:
                     return parcel, order
         return None, None
 
+    def control(self, action: str, request: Request) -> Reply:
+        """``/_sandbox/pandapon/config``: which signing recipe to accept, how many listed orders."""
+        try:
+            body = request.json() if request.body else {}
+        except ValueError:
+            body = None
+        if action != "config" or request.method != "POST" or not isinstance(body, dict):
+            return Reply.json({"ok": False, "error": "POST a JSON object to config"}, 400)
+        with self.sandbox.lock:
+            if "signature" in body:
+                if body["signature"] not in SIGNATURES:
+                    return Reply.json(
+                        {"ok": False, "error": "signature: pairs, concat or any"}, 400
+                    )
+                self.signature = body["signature"]
+            if "orders" in body:
+                self.listed_synthetic = max(0, int(body["orders"]))
+                return Reply.json(
+                    {"ok": True, "signature": self.signature, "orders": self.listed_synthetic}
+                )
+            return Reply.json({"ok": True, "signature": self.signature})
+
     def _envelope(self, code: int, msg: str, data: Any, develop_id: Any = None) -> dict[str, Any]:
         request_id = uuid.uuid4().hex
         with self.sandbox.lock:
@@ -447,10 +539,23 @@ class App:
         if access_key != ACCESS_KEY or headers["user-id"] != USER_ID:
             return self._error(1002, "access-key或user-id无效 / invalid access-key or user-id")
         now_ms = int(time.time() * 1000)
-        if not timestamp.isdigit() or abs(now_ms - int(timestamp)) > WINDOW_MS:
+        seconds = self.signature == "concat" or (self.signature == "any" and len(timestamp) <= 11)
+        sent_ms = int(timestamp) if timestamp.isdigit() else -WINDOW_MS * 10
+        if seconds and len(timestamp) <= 11:
+            sent_ms *= 1000
+        if abs(now_ms - sent_ms) > WINDOW_MS:
             return self._error(1004, "请求已过期 / timestamp expired (more than 600 s off UTC)")
-        expected = expected_signature(ACCESS_KEY, SIGNING_KEY, timestamp, nonce)
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        accepted = {
+            "pairs": [expected_signature],
+            "concat": [expected_concat_signature],
+            "any": [expected_signature, expected_concat_signature],
+        }[self.signature]
+        if not any(
+            hmac.compare_digest(
+                signature.encode(), f(ACCESS_KEY, SIGNING_KEY, timestamp, nonce).encode()
+            )
+            for f in accepted
+        ):
             return self._error(1003, "签名错误 / signature verification failed")
         with self.sandbox.lock:
             for key, seen in list(self.nonces.items()):
@@ -463,16 +568,24 @@ class App:
 
     def handle(self, request: Request, entry: LogEntry) -> Reply:
         """Answer one call."""
-        if request.path not in (PATH_1688, PATH_TAOBAO):
+        lists = (PATH_ORDERS_1688, PATH_ORDERS_TAOBAO, PATH_RETURNS_TAOBAO)
+        if request.path not in (PATH_1688, PATH_TAOBAO, *lists):
             return _spring_error(404, "Not Found", request.path)
-        if request.method != "GET":
+        if request.method != ("POST" if request.path in lists else "GET"):
             return _spring_error(405, "Method Not Allowed", request.path)
         if not self.sandbox.admit(self.name, "api", RATE, at=request.arrived):
             entry.rejected = True
             return self._error(429, "请求过于频繁 / too many requests", 429)
+        with self.sandbox.lock:
+            self.stamps.append(dict(request.headers).get("timestamp", ""))
         refused = self._authenticate(dict(request.headers))
         if refused is not None:
             return refused
+        if request.path == PATH_RETURNS_TAOBAO:
+            return self._returns_page(request)
+        if request.path in lists:
+            platform = "taobao" if request.path == PATH_ORDERS_TAOBAO else "1688"
+            return self._order_page(platform, request)
         platform, param = (
             ("taobao", "subPurchaseOrderId") if request.path == PATH_TAOBAO else ("1688", "orderId")
         )
@@ -489,6 +602,116 @@ class App:
             if platform == "taobao":
                 return Reply.json(self._envelope(200, "成功", self._taobao_data(order), DEVELOP_ID))
             return Reply.json(self._envelope(200, "成功", self._data_1688(order), int(DEVELOP_ID)))
+
+    def _listed(self, platform: str) -> list[Order]:
+        """The orders an order list shows, newest first (demo orders, then synthetic ones)."""
+        now = self._now()
+        with self.sandbox.lock:
+            found = [o for o in self.orders.values() if o.platform == platform and o.created]
+            if platform == "1688":
+                for i in range(1, self.listed_synthetic + 1):
+                    order = self._lookup("1688", f"9{i:018d}")
+                    if order is None:
+                        continue
+                    if order.created is None:
+                        seed = _seed(order.order_id)
+                        order.created = now - timedelta(minutes=30 + i * 17 % (20 * 24 * 60))
+                        order.title, order.shop = f"样品 {seed % 1000:03d}", f"工厂 {seed % 97:02d}"
+                        found.append(order)
+        return sorted(found, key=lambda o: (o.created or now, o.order_id), reverse=True)
+
+    @staticmethod
+    def _trade_status(order: Order) -> str:
+        if order.status:
+            return order.status
+        if order.platform == "taobao":
+            return "WAIT_BUYER_CONFIRM_GOODS" if order.parcels else "WAIT_SELLER_SEND_GOODS"
+        if not order.parcels:
+            return "waitsellersend"
+        return "success" if all(p.status == "SIGN" for p in order.parcels) else "waitbuyerreceive"
+
+    def _record(self, order: Order) -> dict[str, Any]:
+        created = order.created or self._now()
+        status = self._trade_status(order)
+        if order.platform == "taobao":
+            return {
+                "purchaseOrderId": order.outer_id,
+                "status": status,
+                "createTime": int(created.timestamp() * 1000),
+                "shopName": order.shop,
+                "subOrders": [
+                    {
+                        "subPurchaseOrderId": order.order_id,
+                        "itemTitle": order.title,
+                        "status": status,
+                        "quantity": 1,
+                    }
+                ],
+            }
+        return {
+            "orderId": order.order_id,
+            "status": status,
+            "createTime": _stamp(created),
+            "sellerCompanyName": order.shop,
+            "productItems": [{"name": order.title, "quantity": 2, "price": "12.50"}],
+        }
+
+    def _order_page(self, platform: str, request: Request) -> Reply:
+        """One page of an order list: ``pageNo`` from 1, ``pageSize`` 1..100, creation window
+        ``createStartTime``/``createEndTime`` in UTC milliseconds (either may be left out)."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._error(400, "参数错误 / the body must be a JSON object")
+        page: Any = body.get("pageNo", 1)
+        size: Any = body.get("pageSize")
+        bounds = [body.get("createStartTime"), body.get("createEndTime")]
+
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not (whole(page) and whole(size)) or not 1 <= size <= MAX_PAGE_SIZE or page < 1:
+            return self._error(400, f"参数错误 / pageNo >= 1 and pageSize 1..{MAX_PAGE_SIZE}")
+        if any(b is not None and not whole(b) for b in bounds):
+            return self._error(400, "参数错误 / createStartTime and createEndTime are milliseconds")
+        low, high = bounds
+        listed = [
+            o
+            for o in self._listed(platform)
+            if o.created is not None
+            and (low is None or o.created.timestamp() * 1000 >= low)
+            and (high is None or o.created.timestamp() * 1000 <= high)
+        ]
+        records = [self._record(o) for o in listed[(page - 1) * size : page * size]]
+        data = {"pageNo": page, "pageSize": size, "total": len(listed), "records": records}
+        develop = DEVELOP_ID if platform == "taobao" else int(DEVELOP_ID)
+        return Reply.json(self._envelope(200, "成功", data, develop))
+
+    def _returns_page(self, request: Request) -> Reply:
+        """One page of the reverse-order list (``refundStartTime``/``refundEndTime`` in ms)."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("pageSize"), int):
+            return self._error(400, "参数错误 / pageSize is required")
+        page, size = body.get("pageNo", 1), body["pageSize"]
+        if not isinstance(page, int) or page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+            return self._error(400, f"参数错误 / pageNo >= 1 and pageSize 1..{MAX_PAGE_SIZE}")
+        now_ms = self._now().timestamp() * 1000
+        low, high = body.get("refundStartTime"), body.get("refundEndTime")
+        records = []
+        for item in RETURNS:
+            at = now_ms - item["hoursAgo"] * 3_600_000
+            if (isinstance(low, int) and at < low) or (isinstance(high, int) and at > high):
+                continue
+            record = {k: v for k, v in item.items() if k != "hoursAgo"}
+            records.append({**record, "refundTime": int(at)})
+        chunk = records[(page - 1) * size : page * size]
+        data = {"pageNo": page, "pageSize": size, "total": len(records), "records": chunk}
+        return Reply.json(self._envelope(200, "成功", data, DEVELOP_ID))
 
     @staticmethod
     def _data_1688(order: Order) -> list[dict[str, Any]]:

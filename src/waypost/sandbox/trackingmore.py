@@ -154,6 +154,16 @@ COURIERS: dict[str, tuple[str, str, str, str]] = {
     "deutsche-post": ("Deutsche Post", "globalpost", "0228 4333112", "//www.deutschepost.de/"),
     "singapore-post": ("Singapore Post", "globalpost", "+65 6841 2000", "//www.singpost.com/"),
     "sandbox-post": ("Sandbox Post", "globalpost", "", "//sandbox.invalid/"),
+    # China's domestic couriers, the next legs of PandaPon parcels (journeys).
+    "sf-express": ("S.F. Express", "express", "95338", "//www.sf-express.com/"),
+    "yto": ("YTO Express", "express", "95554", "//www.yto.net.cn/"),
+    "zto": ("ZTO Express", "express", "95311", "//www.zto.com/"),
+    "sto": ("STO Express", "express", "95543", "//www.sto.cn/"),
+    "yunda": ("Yunda Express", "express", "95546", "//www.yundaex.com/"),
+    "jtexpress": ("J&T Express", "express", "956025", "//www.jtexpress.com.cn/"),
+    "bestex": ("Best Express", "express", "95320", "//www.800bestex.com/"),
+    "deppon": ("DEPPON", "express", "95353", "//www.deppon.com/"),
+    "jd": ("JD Logistics", "express", "950616", "//www.jdl.com/"),
 }
 COURIER_NAMES_CN = {"china-post": "中国邮政", "china-ems": "中国EMS"}
 S10_COUNTRIES = {

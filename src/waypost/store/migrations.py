@@ -189,6 +189,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         _move_state,
     ),
     Migration("the watch list manages itself", WATCHLIST_MANAGES_ITSELF, _routes_from_snapshots),
+    Migration(
+        "journeys",
+        """
+        CREATE TABLE journeys (id TEXT PRIMARY KEY, created REAL NOT NULL);
+        ALTER TABLE watched ADD COLUMN journey TEXT REFERENCES journeys (id) ON DELETE SET NULL;
+        ALTER TABLE watched ADD COLUMN leg INTEGER;
+        CREATE INDEX watched_journey ON watched (journey, leg);
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from waypost.carriers.base import CarrierInfo, Pattern, Setting, base_url, rate, timezone
+from waypost.carriers.pandapon import signing
 from waypost.status import Status
 
 NAME = "pandapon"
@@ -37,6 +38,13 @@ INFO = CarrierInfo(
         base_url(DEFAULT_BASE_URL),
         timezone("Asia/Shanghai"),
         rate("rate", DEFAULT_RATE, "the PandaPon API (the real limit is not documented)"),
+        Setting(
+            "signature",
+            "request signing recipe: auto (find and remember the one the account accepts), "
+            "pairs or concat",
+            default=signing.AUTO,
+            choices=signing.CHOICES,
+        ),
     ),
     patterns=(
         Pattern(
@@ -48,6 +56,7 @@ INFO = CarrierInfo(
             describe="18 to 20 digits, no check digit",
         ),
     ),
+    capabilities=frozenset({"check"}),
     courier_regex=r"1688|taobao",
     courier_help="pandapon:1688:ORDER_ID or pandapon:taobao:SUB_PURCHASE_ORDER_ID",
     rate_notes=("one request per order id; 5 requests/s unless carriers.pandapon.rate says",),

@@ -9,14 +9,12 @@ API takes one.
 
 Signing (system parameters travel in HTTP headers: ``access-key``, ``timestamp``, ``nonce-str``,
 ``user-id``, ``signature``). The manual marks ``access-key``, ``timestamp`` and ``nonce-str`` as
-signed, but its "Parameter signature" section could not be read, so **the recipe in** ``sign`` **is
-an ASSUMPTION** (variant A of the research notes, consistent with the docs' 32-character
-upper-case sample signature and 13-digit sample timestamp)::
-
-    UPPER(HEX(MD5("access-key=<ak>&nonce-str=<nonce>&timestamp=<ms>&secret=<secret>")))
-
-Business parameters are not signed. ``sign`` is the one place to change when the real recipe is
-known. The secret only ever enters that hash.
+signed, but the string that is hashed is not published: ``signing`` holds the candidate
+recipes, and ``carriers.pandapon.signature`` (``auto`` by default) picks one. ``auto`` starts with
+the recipe the account accepted before (the state store remembers it), else ``pairs``, and tries
+the next candidate only when PandaPon answers "signature invalid" (or, before any recipe was
+accepted, rejects a timestamp the next candidate writes in another unit), at most once each per
+request. Business parameters are not signed. The secret only ever enters that hash.
 
 Quirks:
 
@@ -35,7 +33,6 @@ Quirks:
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -53,6 +50,7 @@ from waypost.carriers._parse import (
 )
 from waypost.carriers.base import AnswerCodes, Query
 from waypost.carriers.pandapon import NAME, PATH_1688, PATH_TAOBAO, SERVICE, SUCCESS_CODES, Platform
+from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.errors import AuthError, CarrierError, ProtocolError, RateLimited
 from waypost.models import Event, Shipment, Status
 
@@ -145,7 +143,7 @@ STEP_RULES = WordRules(
     )
 )
 
-Kind = Literal["auth", "clock", "replay", "not_found", "rate", "error"]
+Kind = Literal["auth", "signature", "clock", "replay", "not_found", "rate", "error"]
 
 # Error codes of the sandbox (PandaPon's own table is not public): assumed, kept in one place.
 CODE_KINDS: dict[str, Kind] = {
@@ -153,7 +151,7 @@ CODE_KINDS: dict[str, Kind] = {
     "403": "auth",
     "1001": "auth",  # missing or malformed system header
     "1002": "auth",  # unknown access-key or user-id
-    "1003": "auth",  # signature mismatch
+    "1003": "signature",  # signature mismatch
     "1004": "clock",  # timestamp more than 600 s from the server's clock
     "1005": "replay",  # nonce-str already used
     "4004": "not_found",  # no such order
@@ -162,6 +160,7 @@ CODE_KINDS: dict[str, Kind] = {
 
 _WORDS: tuple[tuple[str, Kind], ...] = (
     (r"nonce|重放|replay", "replay"),
+    (r"签名|验签|signature|\bsign\b", "signature"),
     (r"timestamp|时间戳|请求已过期|request expired", "clock"),
     (
         r"签名|signature|access[-_ ]?key|user[-_ ]?id|secret|鉴权|认证|授权|unauthori|"
@@ -176,22 +175,18 @@ WORD_KINDS: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
 )
 
 _DIGITS = re.compile(r"\d+")
+# The order id ``carriers --check`` asks for: digits, so it passes the parameter check, and no
+# real order, so an accepted signature answers "order does not exist" and reads nothing.
+CHECK_ORDER = "1"
 
 
-def sign(access_key: str, secret: str, timestamp: str, nonce: str) -> str:
-    """The ``signature`` header: ASSUMED recipe, MD5 of the sorted signed fields plus the secret.
-
-    ``UPPER(HEX(MD5("access-key=<ak>&nonce-str=<nonce>&timestamp=<ts>&secret=<secret>")))``;
-    business parameters are not signed. PandaPon's manual could not be read on this point: when
-    the real recipe is known, this function is the one place to change.
-    """
-    base = f"access-key={access_key}&nonce-str={nonce}&timestamp={timestamp}&secret={secret}"
-    # MD5 is what the API's 32-hex signature needs; it is not our choice.
-    return hashlib.md5(base.encode("utf-8")).hexdigest().upper()  # noqa: S324
+def sign(access_key: str, secret: str, timestamp: str, nonce: str, recipe: str = "pairs") -> str:
+    """The ``signature`` header by one of the candidate recipes (``signing``)."""
+    return pandapon_sign.BY_NAME[recipe].sign(access_key, secret, timestamp, nonce)
 
 
 def signed_headers(
-    access_key: str, secret: str, user_id: str, timestamp: str, nonce: str
+    access_key: str, secret: str, user_id: str, timestamp: str, nonce: str, recipe: str = "pairs"
 ) -> dict[str, str]:
     """The five system-parameter headers of one request."""
     return {
@@ -199,7 +194,7 @@ def signed_headers(
         "timestamp": timestamp,
         "nonce-str": nonce,
         "user-id": user_id,
-        "signature": sign(access_key, secret, timestamp, nonce),
+        "signature": sign(access_key, secret, timestamp, nonce, recipe),
     }
 
 
@@ -232,13 +227,23 @@ def _code(value: Any) -> str:
 
 
 def classify(code: str, msg: str | None) -> Kind:
-    """What an error envelope means: by its code first, else by its message."""
+    """What an error envelope means: by its code first, else by its message; a generic auth
+    code whose message speaks of the signature is a signature rejection."""
+    by_words = next((k for p, k in WORD_KINDS if msg and p.search(msg)), None)
     if code in CODE_KINDS:
-        return CODE_KINDS[code]
-    for pattern, kind in WORD_KINDS:
-        if msg and pattern.search(msg):
-            return kind
-    return "error"
+        kind = CODE_KINDS[code]
+        return "signature" if kind == "auth" and by_words == "signature" else kind
+    return by_words or "error"
+
+
+def rejection(payload: Any) -> Kind | None:
+    """The kind of an error envelope (None for success or anything that is no envelope)."""
+    if not isinstance(payload, dict) or "code" not in payload:
+        return None
+    code = _code(payload.get("code"))
+    if code in SUCCESS_CODES:
+        return None
+    return classify(code, text(payload.get("msg")))
 
 
 def envelope_error(code: str, msg: str | None, request_id: str | None) -> CarrierError:
@@ -247,6 +252,14 @@ def envelope_error(code: str, msg: str | None, request_id: str | None) -> Carrie
     ref = f"; requestId {request_id}" if request_id else ""
     detail = f"code {code or '?'}: {words}{ref}"
     kind = classify(code, msg)
+    if kind == "signature":
+        return AuthError(
+            f"{NAME}: credentials rejected ({detail})",
+            carrier=NAME,
+            hint="PandaPon refused the request signature: check carriers.pandapon.secret and "
+            "access_key; `waypost carriers --check pandapon` says which signing recipe the "
+            "account accepts (carriers.pandapon.signature)",
+        )
     if kind == "auth":
         return AuthError(
             f"{NAME}: credentials rejected ({detail})",
