@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,30 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sandbox import SandboxProcess
-
-
-def run(args: list[str], env: dict[str, str], stdin: str = "") -> tuple[float, float, int, str]:
-    """(wall seconds, peak RSS in MB, exit code, stderr) of one `waypost` process."""
-    waypost = str(Path(sys.executable).parent / "waypost")
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [waypost, *args],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin is not None
-    assert proc.stderr is not None
-    proc.stdin.write(stdin)
-    proc.stdin.close()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode, err
+from _sandbox import SandboxProcess, run
 
 
 def numbers_for(n: int, only: str | None) -> tuple[list[str], str]:

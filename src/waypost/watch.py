@@ -331,6 +331,16 @@ def run_pass(
     current: dict[str, Any] = {}
     size = None if getattr(sink, "whole_pass", False) else (chunk or PASS_CHUNK)
 
+    known: list[Any] = []
+
+    def learned() -> Any:
+        """What the delivered shipments teach about ETAs, read once per pass."""
+        if not known:
+            from waypost import insights
+
+            known.append(insights.History.learn(store.deliveries()))
+        return known[0]
+
     def batches() -> Iterator[service.Batch]:
         for found in _row_chunks(store, size):
             rows = [r for r in found if r.id not in adopted]  # joined this pass: the next one
@@ -359,6 +369,7 @@ def run_pass(
             sink=sink,
             warn=warn,
             undelivered=undelivered,
+            history=learned,
             on=on,
             follow_legs=bool(config.watch.get("follow_legs", False)),
         )
@@ -424,6 +435,7 @@ def _deliver(
     sink: NewsWriter,
     warn: Callable[[str], None],
     undelivered: set[str],
+    history: Callable[[], Any],
     on: frozenset[str] | None = None,
     follow_legs: bool = False,
 ) -> None:
@@ -441,11 +453,11 @@ def _deliver(
         warn(f"next legs not linked: {exc.message}")
     quiet: list[tuple[Watched, Shipment]] = []
     now = insights.clock()
-    history = insights.History.learn(store.deliveries()) if answered else None
+    past = history() if answered else None
     thresholds: dict[str, float] = {}
     for row, shipment in answered:
         shipment = insights.annotate(
-            shipment, config, history, now=now, row_id=row.id, thresholds=thresholds
+            shipment, config, past, now=now, row_id=row.id, thresholds=thresholds
         )
         fresh = store.new_events(row, shipment)
         item = News(row, shipment, fresh, _newly_stalled(row, shipment), _moved(row, shipment))

@@ -411,3 +411,8 @@ def _float(value: Any) -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def limited(answer: tuple[int | None, str | None, Any]) -> bool:
+    """True when a ``(meta.code, message, data)`` answer is TrackingMore's 429 (both versions)."""
+    return answer[0] == 429

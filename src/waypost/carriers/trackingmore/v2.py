@@ -124,7 +124,7 @@ from waypost.carriers.trackingmore import (
     REALTIME_REUSE,
     WATCH_OVERLAP,
 )
-from waypost.carriers.trackingmore.shared import _float, pause_error
+from waypost.carriers.trackingmore.shared import _float, limited, pause_error
 from waypost.carriers.trackingmore.v2_api import (
     ALREADY_EXISTS,
     ANSWERS,
@@ -165,10 +165,6 @@ log = logging.getLogger("waypost.trackingmore")
 def _waits(options: TrackOptions) -> bool:
     """Whether a run waits out a 429's pause: ``--wait``, and every ``watch`` pass."""
     return options.wait or options.watch
-
-
-def _limited(answer: tuple[int | None, str | None, Any]) -> bool:
-    return answer[0] == 429
 
 
 class Adapter:
@@ -243,7 +239,7 @@ class Adapter:
             method,
             self.url + path,
             read=self._envelope,
-            limited=_limited,
+            limited=limited,
             wait=wait,
             headers=headers,
             **kwargs,

@@ -80,10 +80,6 @@ NS_DETECT = "trackingmore4.detect"
 NS_LIMITS = "trackingmore4.limits"
 
 
-def _limited(answer: tuple[int, str | None, Any]) -> bool:
-    return answer[0] == 429
-
-
 REALTIME_BUDGET = 30.0  # s of real-time creates without --deadline: 90 numbers at 3/s
 YIELD_EVERY = 8  # answers parsed between two turns of the event loop
 BUDGET_MARGIN = 1.0  # s kept back from --deadline for the last answers
@@ -217,7 +213,7 @@ class Adapter:
             method,
             self.url + path,
             read=self._envelope,
-            limited=_limited,
+            limited=shared.limited,
             wait=wait,
             headers=self.headers,
             **kwargs,
