@@ -1097,6 +1097,19 @@ def detection_document(
     return results
 
 
+def _value(value: Any) -> str:
+    """``dumps(value)`` of one config value; the plain cases without loading ``json``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and value - value == 0:  # finite
+        return float.__repr__(value)
+    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return dumps(value)
+
+
 def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) -> str:
     """``config show``: the merged configuration with where each value came from, every secret
     masked; as TOML-like text, or as JSON."""
@@ -1116,7 +1129,7 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
                 value = mask(str(value))
             source = config.sources.get(f"{name}.{key}", "")
             note = f"  # {source}" if source and source != "file" else ""
-            lines.append(f"{key} = {dumps(value)}{note}")
+            lines.append(f"{key} = {_value(value)}{note}")
 
     for info in registry.infos():
         values = config.carrier(info.name)
