@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+import pytest
+
 from tests.store.conftest import Backend
 from waypost.carriers.base import Query
 from waypost.models import Event, Shipment, Status
@@ -80,3 +82,17 @@ def test_listed_filters_as_watched_does(backend: Backend) -> None:
         by_id = list(store.listed(ids=[archived_row.id, a.id]))  # archived or not
         assert [r.number for r in by_id] == ["A0001", "D0004"]
         assert list(store.listed(ids=[])) == []
+
+
+def test_listed_reads_page_by_page_and_lets_other_queries_run_between_rows(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("waypost.store.sqlite.LIST_PAGE", 2)
+    with backend.open() as store:
+        for i in range(5):  # the same `added` for all: pages continue by id
+            store.add([parcel(f"P{i}", [i + 1])], Query(f"P{i}", "ils"), None, now=7.0)
+        seen = []
+        for row in store.listed():
+            seen.append((row.number, [e[2] for e in store.events(row.id)]))
+        assert seen == [(f"P{i}", [f"day {i + 1}"]) for i in range(5)]
+        assert [r.number for r in store.listed(include_final=False)] == [f"P{i}" for i in range(5)]
