@@ -241,8 +241,6 @@ _WATCHED_COLUMNS = (
 )
 
 
-# Rows ``listed`` reads per query.
-LIST_PAGE = 2000
 # ``ListRow``'s fields, in its order.
 _LIST_COLUMNS = (
     "w.id, w.number, w.carrier, w.courier, w.label, w.added, w.last_checked, w.status,"
@@ -673,9 +671,9 @@ class Store:
     ) -> Iterator[ListRow]:
         """What ``list`` shows, row by row (oldest first): the first event time comes from the
         database (the earliest as stored text: one carrier writes one shipment's times alike),
-        and nothing else is read. Rows come ``LIST_PAGE`` at a time, each page its own query,
-        so a long list holds one page in memory and other queries may run between rows."""
-        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE (w.added, w.id) > (?, ?)"  # noqa: S608
+        and nothing else is read. The rows come as the database steps through them (SQLite
+        holds no result set; other queries may run on the connection between rows)."""
+        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1"  # noqa: S608 (constant columns)
         args: list[Any] = []
         if ids is not None:
             sql += f" AND w.id IN ({', '.join('?' * len(ids))})" if ids else " AND 1=0"
@@ -687,14 +685,7 @@ class Store:
         if status is not None:
             sql += " AND w.status = ?"
             args.append(status)
-        sql += " ORDER BY w.added, w.id LIMIT ?"
-        after: tuple[float, int] = (float("-inf"), 0)
-        while True:
-            page = self.db.execute(sql, (*after, *args, LIST_PAGE)).fetchall()
-            yield from map(ListRow._make, page)
-            if len(page) < LIST_PAGE:
-                return
-            after = (page[-1][5], page[-1][0])
+        yield from map(ListRow._make, self.db.execute(sql + " ORDER BY w.added, w.id", args))
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
