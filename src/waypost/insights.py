@@ -378,23 +378,6 @@ def wanted(
 # -- the watch list's rows ------------------------------------------------------------------
 
 
-def row_facts(
-    rows: Sequence[Any],
-    times: Mapping[int, Sequence[str]],
-    config: Config | None,
-    history: History | None,
-    now: float,
-) -> dict[int, dict[str, Any]]:
-    """``eta``, ``eta_source``, ``stalled`` and ``transit_days`` of stored rows (``Watched``)."""
-    facts = RowFacts(config, lambda: (), now, history)
-    found: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        # The earliest as text: stored times sort as written (days are enough).
-        stored = [t for t in times.get(row.id, ()) if t]
-        found[row.id] = facts.of(row, min(stored) if stored else None)
-    return found
-
-
 class RowFacts:
     """The facts ``list`` shows of each row, one row at a time: ``stalled`` from the row alone,
     ``eta`` learned from ``deliveries()`` (read only once a row needs it), ``transit_days``."""
