@@ -428,21 +428,18 @@ class RowFacts:
         }
 
 
-def summary(
-    rows: Sequence[Any], facts: Mapping[int, Mapping[str, Any]], archived: int
-) -> dict[str, Any]:
-    """Counts per status of the watch list, with the stalled and archived ones."""
+def summary(rows: Iterable[Any], stalled: Callable[[Any], bool], archived: int) -> dict[str, Any]:
+    """Counts per status of the watch list, with the stalled (``stalled(row)``) and archived
+    ones; ``rows`` are read once, as they come."""
     counts: dict[str, int] = {}
+    total = stuck = 0
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
+        total += 1
+        stuck += bool(stalled(row))
     order = [s.value for s in Status]
     statuses = {
         k: counts[k]
         for k in sorted(counts, key=lambda s: (order.index(s) if s in order else 99, s))
     }
-    return {
-        "total": len(rows),
-        "statuses": statuses,
-        "stalled": sum(1 for r in rows if facts.get(r.id, {}).get("stalled")),
-        "archived": archived,
-    }
+    return {"total": total, "statuses": statuses, "stalled": stuck, "archived": archived}

@@ -176,3 +176,17 @@ def test_list_output_memory_stays_flat_in_the_number_of_rows(fmt: render.Format)
 )
 def test_config_values_read_as_json_writes_them(value: object) -> None:
     assert render._value(value) == render.dumps(value)
+
+
+def test_list_summary_counts_rows_in_one_pass_as_they_come() -> None:
+    from waypost import insights
+
+    statuses = ["delivered", "in_transit", "in_transit", "weird"]
+    rows = (r._replace(status=s) for r, s in zip(lean_rows(4), statuses, strict=True))
+    counts = insights.summary(rows, lambda r: r.status == "in_transit", 7)
+    assert counts == {
+        "total": 4,
+        "statuses": {"in_transit": 2, "delivered": 1, "weird": 1},
+        "stalled": 2,
+        "archived": 7,
+    }

@@ -80,10 +80,8 @@ def list_(
     with env.store(required=True) as store:
         facts = insights.RowFacts(cfg, store.deliveries, insights.clock())
         if summary:
-            rows = list(store.listed())
             shelved = sum(1 for _ in store.listed(archived=True))
-            stalled_of = {r.id: {"stalled": facts.stalled(r)} for r in rows}
-            counts = insights.summary(rows, stalled_of, shelved)
+            counts = insights.summary(store.listed(), facts.stalled, shelved)
             render.watch_summary(counts, env.stdout, fmt)
             return
         listed = store.listed(
