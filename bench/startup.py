@@ -10,7 +10,11 @@ Before timing, waypost and site-packages are compiled to `.pyc` (as an installed
 and `PYTHONDONTWRITEBYTECODE` is removed from the children's environment: with it set, an
 editable install recompiles waypost on every run and every ratio looks 0.1-0.5 worse.
 
-    python bench/startup.py [--runs 20]
+    python bench/startup.py [--runs 20] [--against OTHER/src]
+
+``--against`` times another checkout's ``src`` too (run with ``PYTHONPATH``), interleaved with
+this one, for before/after tables; its rows are marked ``*``. ``config path`` is the floor:
+the CLI with nothing to do.
 """
 
 from __future__ import annotations
@@ -40,14 +44,16 @@ TARGETS = {
     "carriers": 1.3,
 }
 ILS_NUMBER = "3676E4043665"  # one of the sandbox's own demo shipments
+AGAINST = "--against"  # marks a command run from the other checkout
 
 
-def compile_pyc() -> str:
-    """Compile waypost and site-packages to `.pyc`; a line saying what was done."""
+def compile_pyc(*others: Path) -> str:
+    """Compile waypost (and ``others``) and site-packages to `.pyc`; what was done, in words."""
     import waypost
 
     package = Path(waypost.__file__).parent
-    compileall.compile_dir(str(package), quiet=1, workers=0)
+    for tree in (package, *others):
+        compileall.compile_dir(str(tree), quiet=1, workers=0)
     compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1, workers=0)
     was = "was set, removed" if "PYTHONDONTWRITEBYTECODE" in os.environ else "not set"
     return f".pyc compiled first; PYTHONDONTWRITEBYTECODE {was}"
@@ -82,6 +88,9 @@ def fill(data_dir: Path, count: int) -> None:
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, user + system CPU seconds) of one process."""
+    if cmd and cmd[0] == AGAINST:
+        env = {**env, "PYTHONPATH": cmd[1]}
+        cmd = cmd[2:]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -95,10 +104,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--against", type=Path, help="another checkout's src/ to time alongside")
     args = parser.parse_args()
     exe = Path(sys.executable)
     waypost = str(exe.parent / "waypost")
-    note = compile_pyc()
+    other = [args.against.resolve()] if args.against else []
+    note = compile_pyc(*other)
     with tempfile.TemporaryDirectory() as tmp, SandboxProcess() as box:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(box.env)
@@ -113,7 +124,10 @@ def main() -> None:
             "list": [waypost, "list"],
             "config show": [waypost, "config", "show"],
             "carriers": [waypost, "carriers"],
+            "config path": [waypost, "config", "path"],
         }
+        for name, cmd in list(commands.items())[1:] if other else ():
+            commands[f"{name} *"] = [AGAINST, str(other[0]), *cmd]
         times: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         for cmd in commands.values():  # warm the file cache and the .pyc files
@@ -130,21 +144,25 @@ def main() -> None:
         f"list); {note}; load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)"
     )
     print("wall: elapsed time; cpu: user + system time of the process (less disturbed by load)")
+    if other:
+        print(f"*: the same command from {other[0]} (PYTHONPATH), interleaved with the others")
     print(
-        f"{'command':<14}{'wall ms':>9}{'ratio':>8}{'cpu ms':>9}{'ratio':>8}{'target':>8}  verdict"
+        f"{'command':<16}{'wall ms':>9}{'ratio':>8}{'cpu ms':>9}{'ratio':>8}{'target':>8}  verdict"
     )
-    for name, values in times.items():
+    order = [n for n in times if not n.endswith(" *")]
+    for name in sorted(times, key=lambda n: order.index(n.removesuffix(" *"))):
+        values = times[name]
         median = statistics.median(values)
         ratio = median / base
         used = statistics.median(cpu[name])
         cpu_ratio = used / cpu_base
-        target = TARGETS.get(name)
+        target = TARGETS.get(name.removesuffix(" *"))
         verdict = "" if target is None else ("ok" if cpu_ratio <= target else "OVER")
         if target is not None and (ratio <= target) != (cpu_ratio <= target):
             verdict += " (wall " + ("ok" if ratio <= target else "over") + ")"
         shown = f"{target:.1f}x" if target else ""
         print(
-            f"{name:<14}{median * 1000:>9.1f}{ratio:>7.2f}x{used * 1000:>9.1f}{cpu_ratio:>7.2f}x"
+            f"{name:<16}{median * 1000:>9.1f}{ratio:>7.2f}x{used * 1000:>9.1f}{cpu_ratio:>7.2f}x"
             f"{shown:>8}  {verdict}"
         )
 

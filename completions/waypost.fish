@@ -34,7 +34,7 @@ complete -c waypost -n '__fish_seen_subcommand_from archive' -a '(waypost list -
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l detect -d 'Show which carriers each NUMBER could be, and why'
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l remote -x -d 'List the courier codes CARRIER knows (trackingmore; cached a day)'
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l lang -x -d 'Language of --remote names (en, cn, ru...)'
-complete -c waypost -n '__fish_seen_subcommand_from carriers' -l check -x -d 'Make one real call: do the credentials work (pandapon: which signing recipe)?'
+complete -c waypost -n '__fish_seen_subcommand_from carriers' -l check -x -d 'Make one real call: do the credentials work (pandapon: which signing recipe; trackingmore: the quota left, kept for `carriers`)?'
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l json -d 'Print JSON'
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l config -r -F -d 'Config file (default: $WAYPOST_CONFIG or the user config dir)'
 complete -c waypost -n '__fish_seen_subcommand_from carriers' -l timeout -x -d 'Per-request timeout in seconds (default 20)'

@@ -6,7 +6,7 @@ from waypost import __version__
 
 # Commands after which the heap is frozen (see main): they close their store themselves and
 # leave no open file behind for a shutdown collection to finalise.
-FREEZE_AT_EXIT = frozenset({"track", "list", "config"})
+FREEZE_AT_EXIT = frozenset({"track", "list", "config", "carriers", "--help", "-h"})
 
 
 def main() -> int:

@@ -378,56 +378,68 @@ def wanted(
 # -- the watch list's rows ------------------------------------------------------------------
 
 
-def row_facts(
-    rows: Sequence[Any],
-    times: Mapping[int, Sequence[str]],
-    config: Config | None,
-    history: History | None,
-    now: float,
-) -> dict[int, dict[str, Any]]:
-    """``eta``, ``eta_source``, ``stalled`` and ``transit_days`` of stored rows (``Watched``)."""
-    facts: dict[int, dict[str, Any]] = {}
-    thresholds: dict[str, float] = {}
-    for row in rows:
-        if row.carrier not in thresholds:
-            thresholds[row.carrier] = stalled_after(config, row.carrier)
-        # The earliest as text, parsed once: stored times sort as written (days are enough).
-        stored = [t for t in times.get(row.id, ()) if t]
-        first = when(min(stored)) if stored else None
+class RowFacts:
+    """The facts ``list`` shows of each row, one row at a time: ``stalled`` from the row alone,
+    ``eta`` learned from ``deliveries()`` (read only once a row needs it), ``transit_days``."""
+
+    def __init__(
+        self,
+        config: Config | None,
+        deliveries: Callable[[], Iterable[Sequence[Any]]],
+        now: float,
+        history: History | None = None,
+    ) -> None:
+        self.config, self.now = config, now
+        self._deliveries = deliveries
+        self._history = history
+        self._thresholds: dict[str, float] = {}
+
+    def history(self) -> History:
+        """What the user's delivered shipments teach (read on first use)."""
+        if self._history is None:
+            self._history = History.learn(self._deliveries())
+        return self._history
+
+    def stalled(self, row: Any) -> bool:
+        """Not final and no event for longer than the carrier's ``stalled_after``."""
+        if row.carrier not in self._thresholds:
+            self._thresholds[row.carrier] = stalled_after(self.config, row.carrier)
+        return is_stalled(row.status, row.last_event_time, self._thresholds[row.carrier], self.now)
+
+    def of(self, row: Any, first_event: str | None) -> dict[str, Any]:
+        """``eta``, ``eta_source``, ``stalled``, ``transit_days`` of ``row`` whose earliest
+        stored event time is ``first_event``."""
+        first = when(first_event)
         eta: date | None = as_date(row.eta)
         source = row.eta_source if eta is not None else None
-        if eta is None and history is not None and not row.final:
-            eta = history.eta(
-                route_key(row.carrier, row.courier, row.origin, row.destination), first, row.id
-            )
-            source = "history" if eta is not None else None
+        if eta is None and not row.final:
+            key = route_key(row.carrier, row.courier, row.origin, row.destination)
+            if key is not None:
+                eta = self.history().eta(key, first, row.id)
+                source = "history" if eta is not None else None
         done = when(row.last_event_time) if row.status == Status.DELIVERED.value else None
-        facts[row.id] = {
+        return {
             "eta": eta.isoformat() if eta is not None else None,
             "eta_source": source,
-            "stalled": is_stalled(row.status, row.last_event_time, thresholds[row.carrier], now),
+            "stalled": self.stalled(row),
             "transit_days": int((done - first).total_seconds() // DAY)
             if done is not None and first is not None and done >= first
             else None,
         }
-    return facts
 
 
-def summary(
-    rows: Sequence[Any], facts: Mapping[int, Mapping[str, Any]], archived: int
-) -> dict[str, Any]:
-    """Counts per status of the watch list, with the stalled and archived ones."""
+def summary(rows: Iterable[Any], stalled: Callable[[Any], bool], archived: int) -> dict[str, Any]:
+    """Counts per status of the watch list, with the stalled (``stalled(row)``) and archived
+    ones; ``rows`` are read once, as they come."""
     counts: dict[str, int] = {}
+    total = stuck = 0
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
+        total += 1
+        stuck += bool(stalled(row))
     order = [s.value for s in Status]
     statuses = {
         k: counts[k]
         for k in sorted(counts, key=lambda s: (order.index(s) if s in order else 99, s))
     }
-    return {
-        "total": len(rows),
-        "statuses": statuses,
-        "stalled": sum(1 for r in rows if facts.get(r.id, {}).get("stalled")),
-        "archived": archived,
-    }
+    return {"total": total, "statuses": statuses, "stalled": stuck, "archived": archived}

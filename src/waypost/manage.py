@@ -3,10 +3,7 @@
 ``archive``/``auto_archive`` hide shipments from ``list`` and from refreshes, history kept; with
 TrackingMore the account stops refreshing them too (``carriers/trackingmore/account.py``), so
 they stop costing quota. ``edit`` changes a label or moves a TrackingMore number to the right
-courier and asks it again, its history replaced. ``quota`` reads what the TrackingMore account
-has left (API v2 only; v4 does not tell) for ``waypost carriers`` and keeps it for
-``QUOTA_MAX_AGE``; ``track`` and ``watch`` warn from that kept value and spend no request of
-their own on it (a request per run would cost every cron pass, and the account's limits).
+courier and asks it again, its history replaced. What the account has left is ``waypost.quota``.
 
 A carrier call that fails never undoes the local change: the shipment is archived (or edited)
 here and the failure is reported, so that the user can run the command again.
@@ -29,8 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("waypost.manage")
 
 ACCOUNT = "trackingmore"
-QUOTA_MAX_AGE = 86400.0
-NS_QUOTA = "trackingmore.quota"
 
 
 def _query(row: Watched) -> Query:
@@ -186,55 +181,3 @@ def _courier_code(row: Watched, courier: str) -> str:
             hint=info.courier_help or None,
         )
     return code
-
-
-def quota(
-    config: Config,
-    cache: Cache | None,
-    *,
-    timeout: float,
-    fresh: bool = False,
-    ask: bool = True,
-) -> dict[str, Any]:
-    """What the TrackingMore account has left: ``{"remaining", "balance", "told"}`` (``told``
-    False where the API does not say), or ``{"error"}``; without ``ask`` only a kept value."""
-    from waypost.carriers import trackingmore as tm
-    from waypost.carriers.trackingmore import account
-    from waypost.errors import WaypostError
-
-    if tm.api_version(config.carrier(ACCOUNT)) == "v4":
-        return {"told": False, "why": "TrackingMore API v4 does not tell the remaining quota"}
-    if cache is not None and not fresh:
-        hit = cache.get(NS_QUOTA, "v2", QUOTA_MAX_AGE)
-        if isinstance(hit, dict):
-            return hit
-    if not ask:
-        return {"told": False, "why": "not read in the last day (`waypost carriers` reads it)"}
-    try:
-        value = _account(config, account.quota, timeout=timeout, cache=cache)
-    except WaypostError as exc:
-        return {"told": False, "error": exc.message}
-    shown = {"told": True, **(value or {})}
-    if cache is not None:
-        cache.put(NS_QUOTA, "v2", shown)
-    return shown
-
-
-def quota_warning(
-    config: Config, needed: int, cache: Cache | None, *, timeout: float
-) -> str | None:
-    """One warning line when the TrackingMore account had fewer trackings left than ``needed``
-    when last read."""
-    if needed <= 0 or not config.configured(ACCOUNT):
-        return None
-    from waypost.carriers import trackingmore as tm
-
-    if tm.api_version(config.carrier(ACCOUNT)) == "v4":
-        return None
-    left = quota(config, cache, timeout=timeout, ask=False).get("remaining")
-    if not isinstance(left, int) or left >= needed:
-        return None
-    return (
-        f"warning: the TrackingMore account has {left} tracking(s) left and this run may need "
-        f"up to {needed}; numbers past that fail (4021)"
-    )

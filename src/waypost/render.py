@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.models import Event, Shipment
     from waypost.service import Result
-    from waypost.store import Watched
+    from waypost.store.protocols import ListRow
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -679,7 +679,9 @@ def progress(
 def _iso(ts: float | None, term: Terminal) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).astimezone(term.tz).isoformat(timespec="seconds")
+    if term.tz is not None:
+        return datetime.fromtimestamp(ts, term.tz).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="seconds")
 
 
 def _iso_dt(when: datetime | None, term: Terminal) -> str | None:
@@ -698,32 +700,45 @@ def first_event(times: Iterable[str]) -> datetime | None:
     return min(parsed, default=None)
 
 
+def _first(raw: str | None) -> datetime | None:
+    """One stored ISO time (naive: UTC), None when absent or unreadable."""
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+# One ``list --json`` item inside the document, as ``json.dumps(indent=2)`` places it.
+_ITEM_INDENT = "\n    "
+
+
 def watch_list(
-    rows: Sequence[Watched],
+    rows: Iterable[ListRow],
     term: Terminal,
     out: IO[str],
     fmt: Format,
-    event_times: Mapping[int, Sequence[str]] | None = None,
-    facts: Mapping[int, Mapping[str, Any]] | None = None,
-    journeys: Mapping[int, Mapping[str, Any]] | None = None,
+    facts: Callable[[ListRow], Mapping[str, Any]] | None = None,
+    journey: Callable[[ListRow], dict[str, Any] | None] | None = None,
 ) -> None:
-    """The watch list as a table, TSV when piped (ISO times), or JSON; ``facts``: each row's
-    ``eta``, ``eta_source``, ``stalled``, ``transit_days`` (``insights.row_facts``);
-    ``journeys``: each leg's ``journey`` field, by row id."""
-    import json
-
-    facts = facts or {}
-
+    """The watch list as a table, TSV when piped (ISO times), or JSON, written row by row as
+    ``rows`` come (only the table needs them all); ``facts``: a row's ``eta``, ``eta_source``,
+    ``stalled``, ``transit_days`` (``insights.RowFacts``); ``journey``: a leg's ``journey``
+    field."""
     now = term.now.timestamp()
-    firsts = {r.id: first_event((event_times or {}).get(r.id, ())) for r in rows}
 
-    def since_first(r: Watched) -> float | None:
-        first = firsts[r.id]
+    def since_first(first: datetime | None) -> float | None:
         return None if first is None else round((now - first.timestamp()) / 86400, 1)
 
     if fmt in (Format.JSON, Format.JSONL):
-        items = [
-            {
+        import json
+
+        def item(r: ListRow) -> dict[str, Any]:
+            first = _first(r.first_event_time)
+            fact = facts(r) if facts is not None else {}
+            return {
                 "number": r.number,
                 "carrier": r.carrier,
                 "courier": r.courier,
@@ -731,59 +746,91 @@ def watch_list(
                 "label": r.label,
                 "status": r.status,
                 "status_text": r.status_text,
-                "final": r.final,
+                "final": bool(r.final),
                 "last_event": r.last_event,
                 "last_event_time": r.last_event_time,
                 "last_checked": _iso(r.last_checked, term),
                 "added": _iso(r.added, term),
                 "age_days": round((now - r.added) / 86400, 1),
-                "first_event_time": _iso_dt(firsts[r.id], term),
-                "days_since_first_event": since_first(r),
-                # Schema 2's Shipment fields (last_mile, link, journey: not stored yet).
+                "first_event_time": _iso_dt(first, term),
+                "days_since_first_event": since_first(first),
+                # Schema 2's Shipment fields (last_mile, link: not stored yet).
                 "tracking_number": r.number,
-                "eta": facts.get(r.id, {}).get("eta"),
-                "eta_source": facts.get(r.id, {}).get("eta_source"),
-                "transit_days": facts.get(r.id, {}).get("transit_days"),
-                "stalled": bool(facts.get(r.id, {}).get("stalled")),
+                "eta": fact.get("eta"),
+                "eta_source": fact.get("eta_source"),
+                "transit_days": fact.get("transit_days"),
+                "stalled": bool(fact.get("stalled")),
                 "last_mile": None,
                 "link": None,
                 "archived": r.archived is not None,
                 "archived_at": _iso(r.archived, term),
-                "journey": dict(journeys[r.id]) if journeys and r.id in journeys else None,
+                "journey": journey(r) if journey is not None else None,
             }
-            for r in rows
-        ]
-        if fmt is Format.JSON:
-            out.write(
-                json.dumps({"schema": 2, "watched": items}, ensure_ascii=False, indent=2) + "\n"
-            )
-        else:
-            out.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+
+        if fmt is Format.JSONL:
+            for r in rows:
+                out.write(json.dumps(item(r), ensure_ascii=False) + "\n")
+            return
+        # The document of json.dumps(indent=2), written one item at a time (flat memory).
+        out.write('{\n  "schema": 2,\n  "watched": [')
+        sep = _ITEM_INDENT
+        for r in rows:
+            text = json.dumps(item(r), ensure_ascii=False, indent=2)
+            out.write(sep + text.replace("\n", _ITEM_INDENT))
+            sep = "," + _ITEM_INDENT
+        out.write("]\n}\n" if sep == _ITEM_INDENT else "\n  ]\n}\n")
         return
     if fmt is Format.PLAIN:
-        # For scripts: full text, ISO times, whole days since the first event (empty: none).
-        lines = []
-        for r in rows:
-            days = since_first(r)
-            fields = (
-                safe.field(r.label),
-                safe.field(r.number),
-                safe.field(r.carrier),
-                safe.field(r.status),
-                " ".join(safe.field(r.last_event).split()),
-                _iso(r.last_checked, term) or "",
-                "" if days is None else f"{days:.0f}",
-            )
-            lines.append("\t".join(fields) + "\n")
-        out.write("".join(lines))
+        _plain_list(rows, term, out)
         return
+    shown = list(rows)
     con = console(term, out)
-    if not rows:
+    if not shown:
         con.print(
             "[dim]The watch list is empty: add numbers with `waypost track --save NUMBER`.[/]"
         )
         return
-    con.print(_watch_table(rows, term, firsts, facts))
+    firsts = {r.id: _first(r.first_event_time) for r in shown}
+    con.print(_watch_table(shown, term, firsts, {r.id: facts(r) for r in shown} if facts else {}))
+
+
+def _plain_list(rows: Iterable[ListRow], term: Terminal, out: IO[str]) -> None:
+    """``list`` for scripts: full text, ISO times, whole days since the first event (empty:
+    none); labels, carriers, statuses and last events repeat, so each is made safe once."""
+    now = term.now.timestamp()
+    made: dict[Any, str] = {}
+    events: dict[Any, str] = {}
+
+    def shown(text: Any) -> str:
+        done = made.get(text)
+        if done is None:
+            done = made[text] = safe.field(text)
+        return done
+
+    def last(text: Any) -> str:
+        done = events.get(text)
+        if done is None:
+            done = events[text] = " ".join(safe.field(text).split())
+        return done
+
+    lines = []
+    for r in rows:
+        first = _first(r.first_event_time)
+        days = "" if first is None else f"{round((now - first.timestamp()) / 86400, 1):.0f}"
+        fields = (
+            shown(r.label),
+            safe.field(r.number),
+            shown(r.carrier),
+            shown(r.status),
+            last(r.last_event),
+            _iso(r.last_checked, term) or "",
+            days,
+        )
+        lines.append("\t".join(fields) + "\n")
+        if len(lines) >= 1000:
+            out.write("".join(lines))
+            lines.clear()
+    out.write("".join(lines))
 
 
 # Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.
@@ -802,7 +849,7 @@ _MIN_LAST_EVENT = 16
 
 
 def _watch_table(
-    rows: Sequence[Watched],
+    rows: Sequence[ListRow],
     term: Terminal,
     firsts: Mapping[int, datetime | None],
     facts: Mapping[int, Mapping[str, Any]] | None = None,
@@ -953,21 +1000,35 @@ def carriers_overview(
                 described += ", check digit"
             line("detects", f"{p['name']} ({described}), e.g. {p['example']}")
         if row.get("quota"):
-            line("quota", _quota_text(row["quota"]))
+            line("quota", quota_text(row["quota"]))
         if row.get("docs"):
             line("docs", row["docs"])
         if row.get("credentials_from") and missing:
             line("keys", row["credentials_from"])
 
 
-def _quota_text(quota: Mapping[str, Any]) -> str:
-    """``1,234 trackings left (balance 5)``, or why it is not known."""
+def quota_text(quota: Mapping[str, Any]) -> str:
+    """``1,234 trackings left (balance 5), as of 3 min ago``, or why it is not known."""
     if quota.get("told"):
         left = quota.get("remaining")
         text = f"{left:,} trackings left" if isinstance(left, int) else "remaining not told"
         balance = quota.get("balance")
-        return text + (f" (balance {balance:g})" if isinstance(balance, int | float) else "")
+        text += f" (balance {balance:g})" if isinstance(balance, int | float) else ""
+        age = quota.get("age_seconds")
+        return text + (f", as of {age_text(age)}" if isinstance(age, int | float) else "")
     return str(quota.get("why") or f"unknown: {quota.get('error')}")
+
+
+def age_text(seconds: float) -> str:
+    """``just now``, ``3 min ago``, ``5 h ago``, ``2 days ago``."""
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days != 1 else ''} ago"
 
 
 def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None) -> None:
@@ -1044,6 +1105,19 @@ def detection_document(
     return results
 
 
+def _value(value: Any) -> str:
+    """``dumps(value)`` of one config value; the plain cases without loading ``json``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and value - value == 0:  # finite
+        return float.__repr__(value)
+    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return dumps(value)
+
+
 def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) -> str:
     """``config show``: the merged configuration with where each value came from, every secret
     masked; as TOML-like text, or as JSON."""
@@ -1063,7 +1137,7 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
                 value = mask(str(value))
             source = config.sources.get(f"{name}.{key}", "")
             note = f"  # {source}" if source and source != "file" else ""
-            lines.append(f"{key} = {dumps(value)}{note}")
+            lines.append(f"{key} = {_value(value)}{note}")
 
     for info in registry.infos():
         values = config.carrier(info.name)

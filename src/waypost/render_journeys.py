@@ -7,8 +7,7 @@ unchanged apart from the ``journey`` field of each leg.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from waypost import safe
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from waypost.journeys import Journey
     from waypost.models import Shipment
     from waypost.render import Terminal
-    from waypost.store import Watched
+    from waypost.store.protocols import ListRow
 
 
 def _leg_line(number: int, journey: Journey) -> tuple[str, str, str, str]:
@@ -152,30 +151,54 @@ def track(
     flush()
 
 
-def list_rows(
-    rows: Sequence[Watched], marks: Mapping[int, Mapping[str, Any]], journeys: Mapping[str, Journey]
-) -> list[Watched]:
-    """``list`` in a table or TSV: each journey as one row where its first leg stands (numbers
-    and carriers joined by ``->``, the current leg's status and last event)."""
-    out: list[Watched] = []
+def list_rows(rows: Iterable[ListRow], store: Any) -> Iterator[ListRow]:
+    """``list`` in a table or TSV, row by row: each journey as one row where its first leg
+    stands (numbers and carriers joined by ``->``, the current leg's status and last event).
+    The journeys are read once a row is a leg."""
+    legs: Any = None
+    marks: Mapping[int, Mapping[str, Any]] | None = None
     shown: set[str] = set()
     for row in rows:
+        if row.journey is None:
+            yield row
+            continue
+        from waypost import journeys
+
+        if marks is None:
+            legs = journeys.backend(store)
+            marks = journeys.index(legs) if legs is not None else {}
         mark = marks.get(row.id)
-        journey = journeys.get(mark["id"]) if mark else None
-        if journey is None:
-            out.append(row)
+        if mark is None:
+            yield row
             continue
-        if journey.id in shown:
+        if mark["id"] in shown:
             continue
-        shown.add(journey.id)
-        current = journey.legs[journey.current].row
-        out.append(
-            replace(
-                current,
-                label=journey.label,
-                number=" -> ".join(leg.row.number for leg in journey.legs),
-                carrier=" -> ".join(leg.row.carrier for leg in journey.legs),
-                added=min(leg.row.added for leg in journey.legs),
-            )
+        shown.add(mark["id"])
+        journey = journeys.load(legs, mark["id"])
+        current_id = journey.legs[journey.current].row.id
+        current = row if current_id == row.id else next(store.listed(ids=[current_id]), row)
+        yield current._replace(
+            label=journey.label,
+            number=" -> ".join(leg.row.number for leg in journey.legs),
+            carrier=" -> ".join(leg.row.carrier for leg in journey.legs),
+            added=min(leg.row.added for leg in journey.legs),
         )
-    return out
+
+
+def journey_field(store: Any) -> Callable[[ListRow], dict[str, Any] | None]:
+    """A row's ``journey`` field for ``list --json`` (the journeys read once a row is a leg)."""
+    marks: Mapping[int, Mapping[str, Any]] | None = None
+
+    def field(row: ListRow) -> dict[str, Any] | None:
+        nonlocal marks
+        if row.journey is None:
+            return None
+        if marks is None:
+            from waypost import journeys
+
+            legs = journeys.backend(store)
+            marks = journeys.index(legs) if legs is not None else {}
+        mark = marks.get(row.id)
+        return dict(mark) if mark is not None else None
+
+    return field

@@ -23,18 +23,20 @@ REPLACEMENT = "\ufffd"
 
 # Characters that need work; text without any of them is returned as it is.
 _DANGER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The patterns below are needed only once a text holds one of those: they stay source text, and
+# ``re`` compiles (and caches) each on first use, so importing this module stays cheap.
 # Control strings end at BEL, ST (ESC \) or 8-bit ST; an unterminated one is not a whole sequence
 # (the introducer alone is then replaced and the rest stays visible as text).
-_SEQUENCE = re.compile(
+_SEQUENCE = (
     "(?:\x1b[\\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x00-\x08\x0a-\x1f\x7f-\x9f]*(?:\x07|\x1b\\\\|\x9c)"
     "|(?:\x1b\\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
     "|\x1b[\x20-\x2f]*[\x30-\x7e]?"
     "|[\x90\x98\x9d\x9e\x9f]"
 )
-_FOLD = re.compile("(?:\r\n|[\t\n\v\f\r\x85\u2028\u2029])+")
-_FOLD_KEEP_NL = re.compile("(?:[\t\v\f\r\x85\u2028\u2029])+")
-_REST = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-_REST_KEEP_NL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_FOLD = "(?:\r\n|[\t\n\v\f\r\x85\u2028\u2029])+"
+_FOLD_KEEP_NL = "(?:[\t\v\f\r\x85\u2028\u2029])+"
+_REST = "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+_REST_KEEP_NL = "[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
 
 
 def _picture(match: re.Match[str]) -> str:
@@ -46,10 +48,10 @@ def _picture(match: re.Match[str]) -> str:
     return REPLACEMENT
 
 
-def _clean(text: str, fold: re.Pattern[str], rest: re.Pattern[str]) -> str:
-    text = _SEQUENCE.sub(ESCAPE_MARK, text)
-    text = fold.sub(" ", text)
-    return rest.sub(_picture, text)
+def _clean(text: str, fold: str, rest: str) -> str:
+    text = re.sub(_SEQUENCE, ESCAPE_MARK, text)
+    text = re.sub(fold, " ", text)
+    return re.sub(rest, _picture, text)
 
 
 def field(text: object) -> str:
@@ -70,21 +72,21 @@ def lines(text: str) -> str:
     return _clean(text.replace("\r\n", "\n"), _FOLD_KEEP_NL, _REST_KEEP_NL)
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F]"
+_SURROGATE = "[\ud800-\udfff]"
 
 
 def no_surrogates(body: bytes, value: Any) -> Any:
     """``value`` decoded from JSON ``body`` with lone surrogates (``"\\ud800"``, which no UTF-8
     output can carry) replaced by ``�``; everything else stays exactly as sent."""
-    if _SURROGATE_ESCAPE.search(body) is None:
+    if re.search(_SURROGATE_ESCAPE, body) is None:
         return value
     return _replace_surrogates(value)
 
 
 def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
-        return _SURROGATE.sub(REPLACEMENT, value)
+        return re.sub(_SURROGATE, REPLACEMENT, value)
     if isinstance(value, list):
         return [_replace_surrogates(v) for v in value]
     if isinstance(value, dict):

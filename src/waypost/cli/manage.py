@@ -78,33 +78,32 @@ def list_(
 
     cfg = insights.light_settings(env.config_path) or env.config()
     with env.store(required=True) as store:
+        facts = insights.RowFacts(cfg, store.deliveries, insights.clock())
         if summary:
-            rows = store.watched()
-            shelved = len(store.watched(archived=True))
-        else:
-            rows = store.watched(
-                include_final=show_all or status is not None or archived or stalled,
-                status=status,
-                archived=archived,
-            )
-        times = store.first_event_times()
-        history = insights.History.learn(store.deliveries()) if rows else None
-        from waypost import journeys
-
-        legs = journeys.backend(store)
-        marks = journeys.index(legs) if legs is not None else {}
-        loaded = {j: journeys.load(legs, j) for j in {m["id"] for m in marks.values()} if legs}
-    facts = insights.row_facts(rows, times, cfg, history, insights.clock())
-    if summary:
-        render.watch_summary(insights.summary(rows, facts, shelved), env.stdout, fmt)
-        return
-    if stalled:
-        rows = [r for r in rows if facts[r.id]["stalled"]]
-    if loaded and fmt.human:
+            shelved = sum(1 for _ in store.listed(archived=True))
+            counts = insights.summary(store.listed(), facts.stalled, shelved)
+            render.watch_summary(counts, env.stdout, fmt)
+            return
+        listed = store.listed(
+            include_final=show_all or status is not None or archived or stalled,
+            status=status,
+            archived=archived,
+        )
+        if stalled:
+            listed = (r for r in listed if facts.stalled(r))
         from waypost import render_journeys
 
-        rows = render_journeys.list_rows(rows, marks, loaded)
-    render.watch_list(rows, env.terminal(tz), env.stdout, fmt, times, facts, journeys=marks)
+        if fmt.human:
+            listed = render_journeys.list_rows(listed, store)
+        # TSV shows no ETA nor stalled mark: it reads no facts at all.
+        render.watch_list(
+            listed,
+            env.terminal(tz),
+            env.stdout,
+            fmt,
+            None if fmt is render.Format.PLAIN else lambda r: facts.of(r, r.first_event_time),
+            journey=None if fmt.human else render_journeys.journey_field(store),
+        )
 
 
 @commands.command(
@@ -188,7 +187,8 @@ def _remove_remote(env: Env, rows: list[Any], store: Any) -> set[int]:
     epilog="Examples:\n\n  waypost carriers\n\n"
     "  waypost carriers --detect LS912989618CN 1Z999AA10123456784\n\n"
     "  waypost carriers --json | jq '.carriers[] | select(.configured | not) | .name'\n\n"
-    "  waypost carriers --json | jq '.carriers[] | .quota.remaining // empty'"
+    "  waypost carriers --check trackingmore; "
+    "waypost carriers --json | jq '.carriers[] | .quota.remaining // empty'"
 )
 def carriers(
     ctx: typer.Context,
@@ -222,7 +222,8 @@ def carriers(
         typer.Option(
             "--check",
             metavar="CARRIER",
-            help="Make one real call: do the credentials work (pandapon: which signing recipe)?",
+            help="Make one real call: do the credentials work (pandapon: which signing recipe; "
+            "trackingmore: the quota left, kept for `carriers`)?",
             show_default=False,
         ),
     ] = None,
@@ -243,6 +244,8 @@ def carriers(
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     out = env.stdout
+    if check is not None and check.lower() == "trackingmore":  # quota.ACCOUNT
+        raise typer.Exit(watchlist.check_quota(env, env.config(), as_json))
     if check is not None:
         from waypost.imports import check_command
 

@@ -43,26 +43,52 @@ def insights_marker(cfg: "Config", store: Any) -> Any:
 
 def quota_warning(env: Env, cfg: "Config", needed: int, cache: Any) -> None:
     """One warning line when TrackingMore had fewer trackings left than the run may need."""
-    from waypost import manage
+    from waypost import quota
 
-    line = manage.quota_warning(cfg, needed, cache, timeout=env.timeout)
+    line = quota.warning(cfg, needed, cache, timeout=env.timeout)
     if line:
         env.say(line)
 
 
 def add_quota(env: Env, rows: list[dict[str, Any]], cfg: "Config") -> None:
-    """TrackingMore's row of ``carriers`` gains ``quota``: what the account has left, where the
-    API tells (capped at 5 s: ``carriers`` otherwise answers from its declarations)."""
-    from waypost import manage
+    """TrackingMore's row of ``carriers`` gains ``quota``: what the account had left when
+    waypost last read it (``carriers --check trackingmore``), with its time; no request."""
+    from waypost import quota
 
     for row in rows:
-        if row["name"] == manage.ACCOUNT and row["configured"]:
+        if row["name"] == quota.ACCOUNT and row["configured"]:
+            if not quota.told(cfg):
+                row["quota"] = quota.kept(cfg, None)  # nothing kept: no store opened
+                continue
             cache = env.cache()
             try:
-                wait = min(env.timeout, 5.0)
-                row["quota"] = manage.quota(cfg, cache, timeout=wait, fresh=True)
+                row["quota"] = quota.kept(cfg, cache.state)
             finally:
                 cache.close()
+
+
+def check_quota(env: Env, cfg: "Config", as_json: bool) -> int:
+    """``carriers --check trackingmore``: read the remaining quota now (one request), keep it
+    for ``carriers`` and the warnings of ``track`` and ``watch``; the exit code."""
+    from waypost import quota, render
+    from waypost.errors import MissingCredentials
+
+    missing = cfg.missing(quota.ACCOUNT)
+    if missing:
+        raise MissingCredentials(
+            f"{quota.ACCOUNT} is not configured, so its quota cannot be read",
+            hint=f"run `waypost config set carriers.{quota.ACCOUNT}.{missing[0].key}`",
+        )
+    cache = env.cache()
+    try:
+        shown = quota.read(cfg, cache, cache.state, timeout=env.timeout)
+    finally:
+        cache.close()
+    if as_json:
+        env.stdout.write(render.dumps({"carrier": quota.ACCOUNT, "quota": shown}) + "\n")
+    else:
+        env.stdout.write(f"{quota.ACCOUNT}: {render.quota_text(shown)}\n")
+    return 0
 
 
 def _watched_rows(store: Any, numbers: list[str]) -> tuple[list[Any], list[str]]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from waypost.store.protocols import Cache, StateStore, Watched, WatchStore
+from waypost.store.protocols import StateStore, Watched, WatchStore
 
 if TYPE_CHECKING:
+    from waypost.carriers.base import Cache
     from waypost.config import Config
     from waypost.store.migrations import MIGRATIONS, SCHEMA_VERSION
     from waypost.store.sqlite import (
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Cache": "protocols",
     "DB_NAME": "sqlite",
     "Store": "sqlite",
     "StoreCache": "sqlite",
@@ -67,6 +69,12 @@ def backend_url(config: Config | None) -> str | None:
     """The configured ``[store] url`` (None: the SQLite file in the data directory); without a
     loaded configuration, ``WAYPOST_DATABASE_URL`` or the file's key, read lightly."""
     if config is None:
+        import os
+
+        from waypost.paths import config_path
+
+        if not os.environ.get("WAYPOST_DATABASE_URL", "").strip() and not config_path().is_file():
+            return None  # neither says PostgreSQL: no need to load its module to know
         from waypost.store.postgres import configured_url
 
         return configured_url()

@@ -21,14 +21,24 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-from waypost.carriers.base import Cache, Query
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from waypost.carriers.base import Cache, Query
     from waypost.models import Event, Shipment
 
-__all__ = ["CLAIM_LEASE", "Cache", "StateStore", "WatchStore", "Watched", "query_text"]
+__all__ = ["CLAIM_LEASE", "Cache", "ListRow", "StateStore", "WatchStore", "Watched", "query_text"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Cache`` is the carriers' protocol: loaded on first use, so that ``list`` never loads
+    # the carrier declarations.
+    if name in ("Cache", "Query"):
+        from waypost.carriers import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'waypost.store.protocols' has no attribute {name!r}")
+
 
 # Seconds a claim outlives a host that was killed mid-pass (a pass renews nothing: keep it long).
 CLAIM_LEASE = 900.0
@@ -77,6 +87,33 @@ class Watched:
     def age_days(self) -> float:
         """Days since the number was added."""
         return (time.time() - self.added) / 86400
+
+
+class ListRow(NamedTuple):
+    """What ``list`` shows of one row (``WatchStore.listed``): no saved query, no snapshot;
+    ``final`` is as stored (non-zero: final), ``first_event_time`` the earliest stored event
+    time (ISO text, as stored)."""
+
+    id: int
+    number: str
+    carrier: str
+    courier: str | None
+    label: str | None
+    added: float
+    last_checked: float | None
+    status: str
+    final: int
+    order_id: str | None
+    status_text: str | None
+    last_event: str | None
+    last_event_time: str | None
+    archived: float | None
+    eta: str | None
+    eta_source: str | None
+    origin: str | None
+    destination: str | None
+    journey: str | None
+    first_event_time: str | None
 
 
 class StateStore(Protocol):
@@ -144,6 +181,17 @@ class WatchStore(Protocol):
 
     def first_event_times(self) -> dict[int, list[str]]:
         """The stored event times (ISO text) of every row that has any."""
+
+    def listed(
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        archived: bool | None = False,
+        ids: Sequence[int] | None = None,
+    ) -> Iterator[ListRow]:
+        """What ``list`` shows, row by row as the database yields them (oldest first; the
+        filters as ``watched``; ``ids``: only those rows, archived or not)."""
 
     # -- changing it ------------------------------------------------------------------------
 

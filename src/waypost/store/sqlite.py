@@ -15,7 +15,6 @@ half-written (one transaction per change) and a file that cannot be read is neve
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -35,7 +34,7 @@ from waypost.errors import (
 from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 from waypost.store.migrations import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
-from waypost.store.protocols import CLAIM_LEASE, Watched
+from waypost.store.protocols import CLAIM_LEASE, ListRow, Watched
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Query
@@ -239,6 +238,15 @@ _WATCHED_COLUMNS = (
     "id, number, carrier, courier, label, added, last_checked, status, final, ask_number, "
     "ask_carrier, ask_courier, order_id, status_text, last_event, last_event_time, remote, "
     "archived, stalled_reported, eta, eta_source, origin, destination"
+)
+
+
+# ``ListRow``'s fields, in its order.
+_LIST_COLUMNS = (
+    "w.id, w.number, w.carrier, w.courier, w.label, w.added, w.last_checked, w.status,"
+    " w.final, w.order_id, w.status_text, w.last_event, w.last_event_time, w.archived,"
+    " w.eta, w.eta_source, w.origin, w.destination, w.journey,"
+    " (SELECT MIN(e.time) FROM events e WHERE e.shipment_id = w.id)"
 )
 
 
@@ -535,6 +543,8 @@ class Store:
         return int(row[0])
 
     def _record(self, row_id: int, s: Shipment, events: Sequence[Event], now: float) -> None:
+        import json
+
         latest = s.events[0] if s.events else None
         self.db.execute(
             "UPDATE watched SET status = ?, final = ?, status_text = ?, last_checked = ?,"
@@ -651,6 +661,32 @@ class Store:
             times.setdefault(row_id, []).append(when)
         return times
 
+    def listed(
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        archived: bool | None = False,
+        ids: Sequence[int] | None = None,
+    ) -> Iterator[ListRow]:
+        """What ``list`` shows, row by row (oldest first): the first event time comes from the
+        database (the earliest as stored text: one carrier writes one shipment's times alike),
+        and nothing else is read. The rows come as the database steps through them (SQLite
+        holds no result set; other queries may run on the connection between rows)."""
+        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1"  # noqa: S608 (constant columns)
+        args: list[Any] = []
+        if ids is not None:
+            sql += f" AND w.id IN ({', '.join('?' * len(ids))})" if ids else " AND 1=0"
+            args.extend(ids)
+        elif archived is not None:
+            sql += " AND w.archived IS NOT NULL" if archived else " AND w.archived IS NULL"
+        if not include_final:
+            sql += " AND w.final = 0"
+        if status is not None:
+            sql += " AND w.status = ?"
+            args.append(status)
+        yield from map(ListRow._make, self.db.execute(sql + " ORDER BY w.added, w.id", args))
+
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE (added, id) > (?, ?)"  # noqa: S608
@@ -752,6 +788,8 @@ class Store:
 
     def get(self, namespace: str, key: str, max_age: float | None = None) -> Any | None:
         """A cached JSON value, or None when absent or older than ``max_age`` seconds."""
+        import json
+
         row = self.db.execute(
             "SELECT value, stored FROM cache WHERE namespace = ? AND key = ?", (namespace, key)
         ).fetchone()
@@ -761,6 +799,8 @@ class Store:
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Cache a JSON-serialisable value now."""
+        import json
+
         self.db.execute(
             "INSERT OR REPLACE INTO cache (namespace, key, value, stored) VALUES (?, ?, ?, ?)",
             (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
@@ -784,6 +824,8 @@ class _State:
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The stored value, or None when absent."""
+        import json
+
         row = self._store.db.execute(
             "SELECT value FROM state WHERE namespace = ? AND key = ?", (namespace, key)
         ).fetchone()
@@ -791,6 +833,8 @@ class _State:
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Store a JSON-serialisable value."""
+        import json
+
         self._store.db.execute(
             "INSERT OR REPLACE INTO state (namespace, key, value, stored) VALUES (?, ?, ?, ?)",
             (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
@@ -798,6 +842,8 @@ class _State:
 
     def put_many(self, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
         """Store several values in one transaction (one write instead of one per key)."""
+        import json
+
         now = time.time()
         rows = [(namespace, k, json.dumps(v, ensure_ascii=False), now) for k, v in items]
         if rows:
