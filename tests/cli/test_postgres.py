@@ -84,6 +84,19 @@ def test_the_url_from_the_config_file_is_used_and_masked(cli, isolated: Path) ->
     assert "Traceback" not in listed.err
 
 
+@pytest.mark.parametrize("command", [["list"], ["list", "--summary"], ["archive", "X1"]])
+def test_the_url_of_a_config_given_with_dash_dash_config_is_used(
+    cli, tmp_path: Path, command: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "elsewhere.toml"
+    cfg.write_text(f'[store]\nurl = "{DEAD}"\n')
+    cfg.chmod(0o600)
+    r = cli("--config", str(cfg), *command)
+    assert r.code == 5, (r.out, r.err)
+    assert "cannot reach the database postgresql://me:****@127.0.0.1:1/waypost" in r.err
+    assert SECRET not in r.out + r.err
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [

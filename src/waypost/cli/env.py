@@ -198,7 +198,9 @@ class Env:
         from waypost.store import open_store
 
         try:
-            return open_store(self._config, timeout=self.busy_timeout())
+            return open_store(
+                self._config, timeout=self.busy_timeout(), config_file=self.config_path
+            )
         except StoreError as exc:
             if required:
                 raise
@@ -211,10 +213,12 @@ class Env:
         from waypost.store import StoreCache, backend_url, open_store
 
         opener = None
-        if store is None and backend_url(self._config):  # PostgreSQL: the hosts' shared cache
+        if store is None and backend_url(self._config, self.config_path):  # PostgreSQL: shared
 
             def opener() -> Any:
-                return open_store(self._config, timeout=self.busy_timeout())
+                return open_store(
+                    self._config, timeout=self.busy_timeout(), config_file=self.config_path
+                )
 
         return StoreCache(data_dir(), store, warn=self.err, opener=opener)
 

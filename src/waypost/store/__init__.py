@@ -65,35 +65,44 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"waypost.store.{module}"), name)
 
 
-def backend_url(config: Config | None) -> str | None:
+def backend_url(config: Config | None, config_file: Path | None = None) -> str | None:
     """The configured ``[store] url`` (None: the SQLite file in the data directory); without a
-    loaded configuration, ``WAYPOST_DATABASE_URL`` or the file's key, read lightly."""
+    loaded configuration, ``WAYPOST_DATABASE_URL`` or the key of ``config_file`` (``--config``,
+    else the usual file), read lightly."""
     if config is None:
         import os
 
         from waypost.paths import config_path
 
-        if not os.environ.get("WAYPOST_DATABASE_URL", "").strip() and not config_path().is_file():
+        if (
+            not os.environ.get("WAYPOST_DATABASE_URL", "").strip()
+            and not config_path(config_file).is_file()
+        ):
             return None  # neither says PostgreSQL: no need to load its module to know
         from waypost.store.postgres import configured_url
 
-        return configured_url()
+        return configured_url(config_file)
     url = config.store.get("url")
     return str(url) if url else None
 
 
 def open_store(
-    config: Config | None = None, *, data_dir: Path | None = None, timeout: float | None = None
+    config: Config | None = None,
+    *,
+    data_dir: Path | None = None,
+    timeout: float | None = None,
+    config_file: Path | None = None,
 ) -> WatchStore:
     """The configured store: ``[store] url`` chooses the backend, unset means the SQLite file
-    of ``data_dir`` (default: the data directory); ``timeout`` overrides ``busy_timeout``."""
+    of ``data_dir`` (default: the data directory); ``timeout`` overrides ``busy_timeout``;
+    ``config_file`` is ``--config`` when ``config`` was not loaded."""
     from waypost import paths
     from waypost.store.sqlite import Store
 
     # An explicit data directory without a configuration means that directory's file.
-    url = backend_url(config) if config is not None or data_dir is None else None
+    url = backend_url(config, config_file) if config is not None or data_dir is None else None
     if timeout is None:
-        timeout = config.busy_timeout if config is not None else paths.busy_timeout()
+        timeout = config.busy_timeout if config is not None else paths.busy_timeout(config_file)
     if url is not None and not url.startswith("sqlite:"):
         from waypost.store.postgres import open_url
 
