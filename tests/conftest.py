@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import os
@@ -73,6 +74,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
     )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Freeze the test process's own heap (pytest, hypothesis, the collected tests: ~10^6
+    objects) once: waypost's full collections in an in-process run (one per batch) then see
+    only what the tests made, as in a real waypost process, instead of 0.1-0.2 s of CPU each."""
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture

@@ -105,6 +105,7 @@ def test_main_freezes_the_heap_only_after_safe_commands(
 ) -> None:
     monkeypatch.setattr(sys, "argv", ["waypost", *argv])
     monkeypatch.setattr("waypost.cli.main", lambda: 3)
+    gc.unfreeze()  # the harness's freeze (tests/conftest.py); it freezes again for the next test
     try:
         assert entry.main() == 3
         assert (gc.get_freeze_count() > 0) is frozen

@@ -28,6 +28,7 @@ import pytest
 
 from tests.forked import ForkServer
 from tests.hostile import HostileServer, Seen
+from tests.inproc import VirtualClock, hold_passed
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
 from waypost.store import Store
@@ -139,9 +140,10 @@ KILL_POINTS = [
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_while_delivering_loses_nothing(
-    point: str, news: Path, isolated: Path, cli, forker: ForkServer
+    point: str, news: Path, isolated: Path, cli, forker: ForkServer, clock: VirtualClock
 ) -> None:  # type: ignore[no-untyped-def]
     (isolated / "kill-at").write_text(point)
+    hold_passed(isolated / "data", clock)  # the child would first wait out the spacing
     # A child process forked from a warm interpreter (tests/forked.py); the hook kills it.
     killed = forker.run("watch", "--once", "--exec", os.environ["HOOK"])
     assert killed.code == -signal.SIGKILL
@@ -153,7 +155,7 @@ def test_sigkill_while_delivering_loses_nothing(
 
 
 def test_sigkill_while_asking_the_carrier_loses_nothing(
-    news: Path, hostile: HostileServer, isolated: Path, cli
+    news: Path, hostile: HostileServer, isolated: Path, cli, clock: VirtualClock
 ) -> None:  # type: ignore[no-untyped-def]
     """Killed while TrackingMore's account page is still on its way."""
     proc: list[subprocess.Popen[str]] = []
@@ -164,6 +166,7 @@ def test_sigkill_while_asking_the_carrier_loses_nothing(
             proc[0].wait(10)
 
     hostile.answer(kill)  # type: ignore[arg-type]
+    hold_passed(isolated / "data", clock)
     proc.append(start("watch", "--once", "--exec", os.environ["HOOK"]))
     proc[0].communicate(timeout=60)
     hostile.answer(None)

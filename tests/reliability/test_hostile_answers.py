@@ -34,6 +34,7 @@ from tests.hostile import (
     Seen,
     map_strings,
 )
+from tests.inproc import VirtualClock, hold_passed
 from waypost import carriers
 from waypost.carriers.trackingmore import v4_api as v4_api
 from waypost.store import Store
@@ -323,9 +324,9 @@ CASES = [
         "endless-chunked",
         "ils",
         only("ils", lambda s: Raw.endless(30, every=0.05)),
-        args=("--timeout", "1"),
-        watch_args=("--timeout", "1"),
-        message="no answer within --timeout 1s",
+        args=("--timeout", "0.3"),  # still six chunks a timeout: the body never pauses
+        watch_args=("--timeout", "0.3"),
+        message="no answer within --timeout 0.3s",
     ),
     Case("deep-json", "trackingmore", only("trackingmore", lambda s: Raw.deep(100_000))),
     Case("html-200", "pandapon", only("pandapon", lambda s: Raw.html(200)), message="HTML page"),
@@ -423,6 +424,7 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     monkeypatch: pytest.MonkeyPatch,
     cli,
     forker: ForkServer,
+    clock: VirtualClock,
 ) -> None:  # type: ignore[no-untyped-def]
     for key, value in case.extra.items():
         monkeypatch.setenv(key, value)
@@ -446,7 +448,9 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     hostile.answer(case.answer)
     hostile.rewrite(case.rewrite)
 
+    hold_passed(data, clock)  # each child would first wait out the run before's spacing
     track = waypost(forker, "track", "--jsonl", *case.args, *ALL)
+    hold_passed(data, clock)
     watch = waypost(forker, "watch", "--once", *case.watch_args)  # text: times shifted to --tz
     hostile.answer(None)
     hostile.rewrite(None)
