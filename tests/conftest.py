@@ -7,7 +7,6 @@ import gc
 import io
 import json
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,6 @@ from tests.forked import ForkServer
 from tests.hostile import HostileServer
 from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
 from waypost.sandbox import Sandbox
-
-# pytest keeps its assertion-rewritten test modules as .pyc files next to them; with
-# PYTHONDONTWRITEBYTECODE set it would rewrite and compile every test module again in every
-# worker of every run (about 6 s of CPU each). Only modules imported from here on are affected:
-# the test modules (waypost itself is compiled in pytest_configure, the rest is installed).
-sys.dont_write_bytecode = False
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile(
