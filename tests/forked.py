@@ -9,6 +9,10 @@ starts at its imports), and it exits through the interpreter's normal shutdown
 (``sys.exit(main())``, atexit handlers, flushing). What it does not get is a fresh interpreter:
 the stream encodings and locale are the server's, so tests about those keep a real start-up.
 
+The server freezes its heap (``gc.freeze()``) before the first fork, as the gc module's
+documentation advises for pre-fork servers: a child's collections, including the final ones
+at exit, skip the ~10^5 objects of the imports instead of spending ~0.1 s of CPU on them.
+
 It saves the 0.3-0.5 s of CPU each start-up costs (two thirds of a short run). The pytest
 fixture ``forker`` (tests/conftest.py) shares one server per worker.
 """
@@ -34,6 +38,8 @@ SERVER = textwrap.dedent(
     import waypost.cli, waypost.service, waypost.watch, waypost.render, waypost.store
     for name in carriers.names():
         __import__(carriers.MODULES[name] + ".adapter")
+    import gc
+    gc.freeze()
     print("ready", flush=True)
     for line in sys.stdin:
         job = json.loads(line)
