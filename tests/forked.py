@@ -40,6 +40,7 @@ SERVER = textwrap.dedent(
         __import__(carriers.MODULES[name] + ".adapter")
     import gc
     gc.freeze()
+    waypost.service.heap_frozen = True
     print("ready", flush=True)
     for line in sys.stdin:
         job = json.loads(line)
