@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import io
 import json
@@ -39,8 +40,13 @@ json_values = st.recursive(
 
 
 def fixture(carrier: str, name: str) -> object:
-    """A recorded carrier answer from tests/fixtures/<carrier>/<name>."""
-    return json.loads((FIXTURES / carrier / name).read_text(encoding="utf-8"))
+    """A recorded carrier answer from tests/fixtures/<carrier>/<name> (a new copy each call)."""
+    return json.loads(_fixture_text(carrier, name))
+
+
+@functools.cache
+def _fixture_text(carrier: str, name: str) -> str:
+    return (FIXTURES / carrier / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(autouse=True)
