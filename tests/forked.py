@@ -52,6 +52,8 @@ SERVER = textwrap.dedent(
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             for fd, path in ((1, job["out"]), (2, job["err"])):
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+            if job.get("preexec"):
+                exec(job["preexec"], {})
             hwm = job.get("hwm")
             if hwm:
                 def _hwm(path=hwm):
@@ -111,8 +113,10 @@ class ForkServer:
         cwd: Path | None = None,
         timeout: float = 90.0,
         measure: bool = False,
+        preexec: str | None = None,
     ) -> Forked:
-        """Run ``waypost ARGV`` in a forked child and wait for it (killed after ``timeout``)."""
+        """Run ``waypost ARGV`` in a forked child and wait for it (killed after ``timeout``);
+        ``preexec``: Python source the child runs first (as ``subprocess``'s ``preexec_fn``)."""
         self._count += 1
         base = Path(self._tmp.name) / str(self._count)
         job = {
@@ -122,6 +126,7 @@ class ForkServer:
             "out": f"{base}.out",
             "err": f"{base}.err",
             "hwm": f"{base}.hwm" if measure else None,
+            "preexec": preexec,
         }
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(job) + "\n")
