@@ -300,7 +300,7 @@ def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) ->
 
 
 def _pages_cut_by_deadline(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
-    # v4's cap is 400 pages of 100: here the run's --deadline 3 ends paging before it, the
+    # v4's cap is 400 pages of 100: here the run's --deadline 1 ends paging (at 50 a second) before it, the
     # numbers say so and the cursor stays where it was (the cap itself: tests/carriers/trackingmore/test_v4_adapter.py).
     pages = page_requests(server)
     assert 1 < len(pages) < v4_api.MAX_PAGES, len(pages)
@@ -385,7 +385,7 @@ CASES = [
             check=_pages_bounded,
         ),
         primed=True,
-        watch_args=("--deadline", "3"),
+        watch_args=("--deadline", "1"),
         watch_code=1,
         check=_pages_cut_by_deadline,
     ),
