@@ -8,6 +8,7 @@ import gc
 import io
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,12 @@ def clock() -> Iterator[VirtualClock]:
         asyncio.set_event_loop_policy(previous)
 
 
+def stop_soon(server: Sandbox | HostileServer) -> None:
+    """Stop a loopback server in the background: its serve loop notices only at its next
+    0.05 s poll, which the next test need not wait for (its own server has a port of its own)."""
+    threading.Thread(target=server.stop, name="stop-server", daemon=True).start()
+
+
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """A fresh sandbox on a free loopback port, with waypost pointed at it.
@@ -175,7 +182,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> 
     try:
         yield box
     finally:
-        box.stop()
+        stop_soon(box)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +214,7 @@ def hostile(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hosti
     try:
         yield server
     finally:
-        server.stop()
+        stop_soon(server)
 
 
 @dataclass
