@@ -80,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Where the tests' own directories go when nobody said (--basetemp): memory, where there is some.
 MEMORY = Path("/dev/shm")
+MEMORY_NEEDED = 2 << 30  # bytes free there: a PostgreSQL cluster alone takes ~40 MB
 _IN_MEMORY: list[Path] = []
 
 
@@ -91,7 +92,11 @@ def _basetemp_in_memory(config: pytest.Config) -> None:
     Removed after a run that passed; kept for a look after a failure."""
     if config.option.basetemp is not None or not MEMORY.is_dir() or not os.access(MEMORY, os.W_OK):
         return
+    import shutil
     import tempfile
+
+    if shutil.disk_usage(MEMORY).free < MEMORY_NEEDED:  # e.g. a container's 64 MB default
+        return
 
     root = Path(tempfile.mkdtemp(prefix="waypost-tests-", dir=MEMORY))
     root.chmod(0o711)  # as /tmp is to them: the PostgreSQL cluster's own user passes through
