@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,9 +115,11 @@ class ForkServer:
         timeout: float = 90.0,
         measure: bool = False,
         preexec: str | None = None,
+        started: Callable[[int], None] | None = None,
     ) -> Forked:
         """Run ``waypost ARGV`` in a forked child and wait for it (killed after ``timeout``);
-        ``preexec``: Python source the child runs first (as ``subprocess``'s ``preexec_fn``)."""
+        ``preexec``: Python source the child runs first (as ``subprocess``'s ``preexec_fn``);
+        ``started`` gets the child's pid as soon as it runs (e.g. for a test to kill it)."""
         self._count += 1
         base = Path(self._tmp.name) / str(self._count)
         job = {
@@ -131,8 +134,9 @@ class ForkServer:
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(job) + "\n")
         self._proc.stdin.flush()
-        started = json.loads(self._line(30.0))
-        pid = int(started[1])
+        pid = int(json.loads(self._line(30.0))[1])
+        if started is not None:
+            started(pid)
         try:
             done = json.loads(self._line(timeout))
         except TimeoutError:
