@@ -116,7 +116,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def freeze_heap() -> None:
-    """Freeze the test process's own heap (pytest, hypothesis, the collected tests: ~10^6
+    """Freeze the test process's own heap (pytest, hypothesis, the collected tests: ~10^5
     objects): waypost's full collections in an in-process run (one per batch) then see only
     what the tests made, as in a real waypost process, instead of 0.1-0.2 s of CPU each."""
     import waypost.cli
