@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import io
 import json
 import os
-import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +21,6 @@ from tests.forked import ForkServer
 from tests.hostile import HostileServer
 from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
 from waypost.sandbox import Sandbox
-
-# pytest keeps its assertion-rewritten test modules as .pyc files next to them; with
-# PYTHONDONTWRITEBYTECODE set it would rewrite and compile every test module again in every
-# worker of every run (about 6 s of CPU each). Only modules imported from here on are affected:
-# the test modules (waypost itself is compiled in pytest_configure, the rest is installed).
-sys.dont_write_bytecode = False
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile(
@@ -45,8 +41,13 @@ json_values = st.recursive(
 
 
 def fixture(carrier: str, name: str) -> object:
-    """A recorded carrier answer from tests/fixtures/<carrier>/<name>."""
-    return json.loads((FIXTURES / carrier / name).read_text(encoding="utf-8"))
+    """A recorded carrier answer from tests/fixtures/<carrier>/<name> (a new copy each call)."""
+    return json.loads(_fixture_text(carrier, name))
+
+
+@functools.cache
+def _fixture_text(carrier: str, name: str) -> str:
+    return (FIXTURES / carrier / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +61,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # once per run, in the controller
         # The suite starts a few hundred `python -m waypost` children; with
@@ -69,10 +71,81 @@ def pytest_configure(config: pytest.Config) -> None:
         import waypost
 
         compileall.compile_dir(str(Path(waypost.__file__).parent), quiet=1, workers=0)
+        _basetemp_in_memory(config)
     config.addinivalue_line(
         "markers",
         "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
     )
+
+
+# Where the tests' own directories go when nobody said (--basetemp): memory, where there is some.
+MEMORY = Path("/dev/shm")
+MEMORY_NEEDED = 2 << 30  # bytes free there: a PostgreSQL cluster alone takes ~40 MB
+_IN_MEMORY: list[Path] = []
+
+
+def _basetemp_in_memory(config: pytest.Config) -> None:
+    """Every test's directories (``tmp_path``: the store, config, hooks' logs) and every
+    temporary file of the run and its children (``TMPDIR``: the PostgreSQL cluster, the fork
+    server's output files) in a fresh directory on tmpfs, which the workers inherit: commits
+    and fsyncs then never wait for a disk (a third of the wall time of the store-heavy files).
+    Removed after a run that passed; kept for a look after a failure."""
+    if config.option.basetemp is not None or not MEMORY.is_dir() or not os.access(MEMORY, os.W_OK):
+        return
+    import shutil
+    import tempfile
+
+    if shutil.disk_usage(MEMORY).free < MEMORY_NEEDED:  # e.g. a container's 64 MB default
+        return
+
+    root = Path(tempfile.mkdtemp(prefix="waypost-tests-", dir=MEMORY))
+    root.chmod(0o711)  # as /tmp is to them: the PostgreSQL cluster's own user passes through
+    (root / "tmp").mkdir(mode=0o1777)
+    (root / "tmp").chmod(0o1777)
+    config.option.basetemp = str(root / "basetemp")
+    os.environ["TMPDIR"] = str(root / "tmp")
+    tempfile.tempdir = None  # computed again from TMPDIR
+    _IN_MEMORY.append(root)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _IN_MEMORY and exitstatus == 0:
+        import shutil
+
+        shutil.rmtree(_IN_MEMORY.pop(), ignore_errors=True)
+
+
+def freeze_heap() -> None:
+    """Freeze the test process's own heap (pytest, hypothesis, the collected tests: ~10^5
+    objects): waypost's full collections in an in-process run (one per batch) then see only
+    what the tests made, as in a real waypost process, instead of 0.1-0.2 s of CPU each."""
+    import waypost.cli
+    import waypost.render
+    import waypost.service
+    import waypost.store
+    import waypost.watch
+    from waypost import carriers
+
+    for name in carriers.names():  # what a run imports, frozen with the rest
+        __import__(carriers.MODULES[name] + ".adapter")
+    gc.collect()
+    gc.freeze()
+    waypost.service.heap_frozen = True  # its runs keep the heap frozen instead of thawing it
+
+
+_SINCE_FROZEN = [0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    freeze_heap()
+
+
+@pytest.hookimpl(trylast=True)  # after the test's fixtures are gone
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Every 25 tests the modules imported meanwhile (apprise, rich, ...) join the frozen heap."""
+    _SINCE_FROZEN[0] += 1
+    if _SINCE_FROZEN[0] % 25 == 0:
+        freeze_heap()
 
 
 @pytest.fixture
@@ -87,6 +160,12 @@ def clock() -> Iterator[VirtualClock]:
         yield virtual
     finally:
         asyncio.set_event_loop_policy(previous)
+
+
+def stop_soon(server: Sandbox | HostileServer) -> None:
+    """Stop a loopback server in the background: its serve loop notices only at its next
+    0.05 s poll, which the next test need not wait for (its own server has a port of its own)."""
+    threading.Thread(target=server.stop, name="stop-server", daemon=True).start()
 
 
 @pytest.fixture
@@ -108,7 +187,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> 
     try:
         yield box
     finally:
-        box.stop()
+        stop_soon(box)
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +219,7 @@ def hostile(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hosti
     try:
         yield server
     finally:
-        server.stop()
+        stop_soon(server)
 
 
 @dataclass

@@ -271,7 +271,9 @@ def test_sniffio_is_installed_so_httpcore_does_not_fail_an_import_per_request() 
     assert importlib.util.find_spec("sniffio") is not None
 
 
-def test_a_carrier_handle_pauses_every_endpoint_after_a_429_and_carries_it_over() -> None:
+def test_a_carrier_handle_pauses_every_endpoint_after_a_429_and_carries_it_over(clock) -> None:  # type: ignore[no-untyped-def]
+    # On the virtual clock: the second run's carried spacing (1 s after the first's request)
+    # is skipped instead of waited.
     from waypost.carriers.base import MemoryCache
     from waypost.errors import CarrierError
     from waypost.http import CarrierHandle

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked import Forked, ForkServer
 from waypost.sandbox import Sandbox
 from waypost.store.postgres import PgStore
 
@@ -24,14 +25,9 @@ def with_password(url: str) -> str:
     return url.replace("postgresql://waypost@", f"postgresql://waypost:{SECRET}@")
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "waypost", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+def run(forker: ForkServer, *args: str, env: dict[str, str] | None = None) -> Forked:
+    """``waypost ARGS`` in a process of its own (forked from a warm interpreter: tests/forked.py)."""
+    return forker.run(*args, env={**os.environ, **(env or {})}, timeout=120)
 
 
 def test_start_up_without_a_url_never_imports_psycopg() -> None:
@@ -106,17 +102,18 @@ def test_the_url_of_a_config_given_with_dash_dash_config_is_used(
     ],
 )
 def test_bad_urls_and_dead_servers_are_exit_5_with_no_traceback_nor_password(
-    url: str, says: str
+    url: str, says: str, forker: ForkServer
 ) -> None:
     for args in (["list"], ["watch", "--once"], ["-vv", "track", "--save", "3676E4043665"]):
         done = run(
+            forker,
             *args,
             env={"WAYPOST_DATABASE_URL": url, "WAYPOST_ILS_USER_ID": "1", "WAYPOST_ILS_PDD": "x"},
         )
-        assert done.returncode == 5, (args, done.stderr)
-        assert says in done.stderr, done.stderr
-        assert SECRET not in done.stdout + done.stderr
-        assert "Traceback" not in done.stderr
+        assert done.code == 5, (args, done.err)
+        assert says in done.err, done.err
+        assert SECRET not in done.out + done.err
+        assert "Traceback" not in done.err
 
 
 def test_config_set_refuses_a_url_that_is_not_postgresql(cli) -> None:  # type: ignore[no-untyped-def]
@@ -148,14 +145,14 @@ def test_watch_on_postgresql_prints_each_piece_of_news_once(
 
 
 def test_a_second_host_within_the_pass_window_asks_nothing(
-    sandbox: Sandbox, cli, pg_url: str, monkeypatch
+    sandbox: Sandbox, cli, pg_url: str, monkeypatch, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WAYPOST_DATABASE_URL", pg_url)
     assert cli("track", "--save", *NUMBERS).code == 0
     assert cli("watch", "--once").code == 0
     sandbox.reset_log()
-    again = run("watch", "--once")  # another process: another host
-    assert (again.returncode, again.stdout) == (0, ""), again.stderr
+    again = run(forker, "watch", "--once")  # another process: another host
+    assert (again.code, again.out) == (0, ""), again.err
     assert sandbox.entries() == []
     looping = cli("watch", "--once")  # this process again: a new pass, as a `watch` loop does
     assert looping.code == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import freeze_heap
 from waypost import __main__ as entry
 
 CLI_ONLY = ("click", "pygments", "rich")
@@ -106,11 +107,13 @@ def test_main_freezes_the_heap_only_after_safe_commands(
 ) -> None:
     monkeypatch.setattr(sys, "argv", ["waypost", *argv])
     monkeypatch.setattr("waypost.cli.main", lambda: 3)
+    gc.unfreeze()  # the harness's freeze (tests/conftest.py), made again afterwards
     try:
         assert entry.main() == 3
         assert (gc.get_freeze_count() > 0) is frozen
     finally:
         gc.unfreeze()
+        freeze_heap()
 
 
 def test_config_set_as_a_process_still_writes_its_file(isolated: Path) -> None:

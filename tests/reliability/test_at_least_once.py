@@ -6,19 +6,19 @@ still), so a cursor moved to "now" before delivery would hide it from every late
 10-minute overlap of ``update_time_min`` cannot cover it. Every case runs against both API
 versions (``api``: v2's ``update_time_min``, v4's ``updated_date_min``).
 
-Only the pass that is killed is a process of its own (forked from a warm interpreter, except
-while asking the carrier: tests/forked.py); the passes that set the news up and the
-ones that check it arrives afterwards run in-process (``cli``): the same code on the same store,
-without paying an interpreter start-up each.
+Only the pass that is killed is a process of its own (forked from a warm interpreter:
+tests/forked.py); the passes that set the news up and the ones that check it arrives afterwards
+run in-process (``cli``): the same code on the same store, without paying an interpreter
+start-up each.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 import time
@@ -28,6 +28,7 @@ import pytest
 
 from tests.forked import ForkServer
 from tests.hostile import HostileServer, Seen
+from tests.inproc import VirtualClock, hold_passed
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
 from waypost.store import Store
@@ -54,16 +55,6 @@ HOOK = textwrap.dedent(
         os.kill(os.getppid(), 9)
     """
 )
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "waypost", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
 
 
 # Where each API version's adapter keeps its watch cursor.
@@ -139,9 +130,10 @@ KILL_POINTS = [
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_while_delivering_loses_nothing(
-    point: str, news: Path, isolated: Path, cli, forker: ForkServer
+    point: str, news: Path, isolated: Path, cli, forker: ForkServer, clock: VirtualClock
 ) -> None:  # type: ignore[no-untyped-def]
     (isolated / "kill-at").write_text(point)
+    hold_passed(isolated / "data", clock)  # the child would first wait out the spacing
     # A child process forked from a warm interpreter (tests/forked.py); the hook kills it.
     killed = forker.run("watch", "--once", "--exec", os.environ["HOOK"])
     assert killed.code == -signal.SIGKILL
@@ -153,21 +145,28 @@ def test_sigkill_while_delivering_loses_nothing(
 
 
 def test_sigkill_while_asking_the_carrier_loses_nothing(
-    news: Path, hostile: HostileServer, isolated: Path, cli
+    news: Path,
+    hostile: HostileServer,
+    isolated: Path,
+    cli,
+    clock: VirtualClock,
+    forker: ForkServer,
 ) -> None:  # type: ignore[no-untyped-def]
     """Killed while TrackingMore's account page is still on its way."""
-    proc: list[subprocess.Popen[str]] = []
+    pid: queue.Queue[int] = queue.Queue()
+    kills: list[int] = []
 
     def kill(seen: Seen) -> None:
-        if seen.carrier == "trackingmore" and proc[0].poll() is None:
-            proc[0].send_signal(signal.SIGKILL)
-            proc[0].wait(10)
+        if seen.carrier == "trackingmore" and not kills:
+            kills.append(pid.get(timeout=60))  # known as soon as the child runs
+            os.kill(kills[0], signal.SIGKILL)  # the answer never goes out: the child is gone
 
     hostile.answer(kill)  # type: ignore[arg-type]
-    proc.append(start("watch", "--once", "--exec", os.environ["HOOK"]))
-    proc[0].communicate(timeout=60)
+    hold_passed(isolated / "data", clock)
+    # A child process forked from a warm interpreter (tests/forked.py), killed by the server.
+    killed = forker.run("watch", "--once", "--exec", os.environ["HOOK"], started=pid.put)
     hostile.answer(None)
-    assert proc[0].returncode == -signal.SIGKILL
+    assert killed.code == -signal.SIGKILL
     assert delivered(news) == []
     everything_arrives(news, isolated, cli)
 

@@ -34,6 +34,7 @@ from tests.hostile import (
     Seen,
     map_strings,
 )
+from tests.inproc import VirtualClock, hold_passed
 from waypost import carriers
 from waypost.carriers.trackingmore import v4_api as v4_api
 from waypost.store import Store
@@ -299,7 +300,7 @@ def _pages_bounded(track: Run, watch: Run, data: Path, server: HostileServer) ->
 
 
 def _pages_cut_by_deadline(track: Run, watch: Run, data: Path, server: HostileServer) -> None:
-    # v4's cap is 400 pages of 100: here the run's --deadline 3 ends paging before it, the
+    # v4's cap is 400 pages of 100: here the run's --deadline 1 ends paging (at 50 a second) before it, the
     # numbers say so and the cursor stays where it was (the cap itself: tests/carriers/trackingmore/test_v4_adapter.py).
     pages = page_requests(server)
     assert 1 < len(pages) < v4_api.MAX_PAGES, len(pages)
@@ -323,9 +324,9 @@ CASES = [
         "endless-chunked",
         "ils",
         only("ils", lambda s: Raw.endless(30, every=0.05)),
-        args=("--timeout", "1"),
-        watch_args=("--timeout", "1"),
-        message="no answer within --timeout 1s",
+        args=("--timeout", "0.3"),  # still six chunks a timeout: the body never pauses
+        watch_args=("--timeout", "0.3"),
+        message="no answer within --timeout 0.3s",
     ),
     Case("deep-json", "trackingmore", only("trackingmore", lambda s: Raw.deep(100_000))),
     Case("html-200", "pandapon", only("pandapon", lambda s: Raw.html(200)), message="HTML page"),
@@ -384,7 +385,7 @@ CASES = [
             check=_pages_bounded,
         ),
         primed=True,
-        watch_args=("--deadline", "3"),
+        watch_args=("--deadline", "1"),
         watch_code=1,
         check=_pages_cut_by_deadline,
     ),
@@ -423,6 +424,7 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     monkeypatch: pytest.MonkeyPatch,
     cli,
     forker: ForkServer,
+    clock: VirtualClock,
 ) -> None:  # type: ignore[no-untyped-def]
     for key, value in case.extra.items():
         monkeypatch.setenv(key, value)
@@ -446,7 +448,9 @@ def test_a_hostile_answer_costs_only_its_own_numbers(
     hostile.answer(case.answer)
     hostile.rewrite(case.rewrite)
 
+    hold_passed(data, clock)  # each child would first wait out the run before's spacing
     track = waypost(forker, "track", "--jsonl", *case.args, *ALL)
+    hold_passed(data, clock)
     watch = waypost(forker, "watch", "--once", *case.watch_args)  # text: times shifted to --tz
     hostile.answer(None)
     hostile.rewrite(None)

@@ -136,10 +136,11 @@ def answers(name: str) -> st.SearchStrategy[tuple[int, dict[str, str], bytes]]:
     )
     coding = st.sampled_from([None, "gzip", "deflate"])
     claimed = st.sampled_from([None, "same", "gzip", "br", "x-unknown"])
+    body_of = bodies(name)  # built once, not at every draw
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[int, dict[str, str], bytes]:
-        status, headers, body = draw(statuses), draw(header), draw(bodies(name))
+        status, headers, body = draw(statuses), draw(header), draw(body_of)
         used, says = draw(coding), draw(claimed)
         data = encoded(body, used)
         label = used if says == "same" else says

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import signal
 import sqlite3
@@ -15,10 +14,12 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from waypost.sandbox import Sandbox
 from waypost.store import DB_NAME
 
@@ -53,19 +54,20 @@ def saved(cli, isolated: Path) -> Path:  # type: ignore[no-untyped-def]
     return db_path(isolated)
 
 
-def waypost(
-    *args: str, env: dict[str, str] | None = None, preexec: Callable[[], None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m waypost ARGS`` in a child process."""
-    return subprocess.run(
-        [sys.executable, "-m", "waypost", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        preexec_fn=preexec,
-        timeout=60,
-        check=False,
-    )
+@dataclass
+class Done:
+    """One finished ``waypost`` process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def waypost(forker: ForkServer, *args: str, preexec: str | None = None) -> Done:
+    """``waypost ARGS`` in a process of its own (forked from a warm interpreter,
+    tests/forked.py), which first runs ``preexec`` (Python source)."""
+    done = forker.run(*args, preexec=preexec, timeout=60)
+    return Done(done.code, done.out, done.err)
 
 
 # -- the table: a broken store, a command, exit 5 with the file named ------------------------
@@ -265,15 +267,27 @@ def test_busy_timeout_is_read_from_the_config_file(
 # -- read-only: reads work, writes are exit 5 --------------------------------------------------
 
 
-def reader_only() -> None:
-    """In the child: file modes apply even to root (it loses the capabilities that skip them)."""
-    if os.geteuid() == 0:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
-            if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone after exec
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+# In the child: file modes apply even to root, which loses the capabilities that skip them
+# (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER) from its effective, permitted and
+# inheritable sets, so the hooks it would start lack them too.
+READER_ONLY = """
+import ctypes, os
+if os.geteuid() == 0:
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class Sets(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, sets = Header(0x20080522, 0), (Sets * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), sets) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    keep = ~((1 << 1) | (1 << 2) | (1 << 3)) & 0xFFFFFFFF
+    sets[0].effective &= keep
+    sets[0].permitted &= keep
+    sets[0].inheritable &= keep
+    if libc.capset(ctypes.byref(header), sets) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+"""
 
 
 @pytest.fixture
@@ -289,7 +303,12 @@ def shared_tmp(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("what", ["directory", "file"])
 def test_read_only_store_lists_but_refuses_writes(
-    what: str, sandbox: Sandbox, cli, shared_tmp: Path, monkeypatch: pytest.MonkeyPatch
+    what: str,
+    sandbox: Sandbox,
+    cli,
+    shared_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forker: ForkServer,
 ) -> None:  # type: ignore[no-untyped-def]
     data = shared_tmp / "data"
     monkeypatch.setenv("WAYPOST_DATA_DIR", str(data))
@@ -301,34 +320,34 @@ def test_read_only_store_lists_but_refuses_writes(
     path.chmod(0o444)
     (data / "watch.lock").unlink(missing_ok=True)
     data.chmod(0o555 if what == "directory" else 0o755)
-    listed = waypost("list", "--all", preexec=reader_only)
+    listed = waypost(forker, "list", "--all", preexec=READER_ONLY)
     assert listed.returncode == 0, listed.stderr
     assert ILS[0] in listed.stdout
     assert "Traceback" not in listed.stderr
     for args in (("track", "--save", MORE), ("watch", "--once"), ("remove", ILS[0])):
-        r = waypost(*args, preexec=reader_only)
+        r = waypost(forker, *args, preexec=READER_ONLY)
         assert r.returncode == 5, (args, r.stderr)
         named = "the watch lock" if args[0] == "watch" and what == "directory" else "the database"
         assert f"cannot use {named}" in r.stderr, r.stderr
         assert str(data) in r.stderr
         assert "Traceback" not in r.stderr
-    plain = waypost("track", "--jsonl", *ILS, preexec=reader_only)
+    plain = waypost(forker, "track", "--jsonl", *ILS, preexec=READER_ONLY)
     assert plain.returncode == 0, plain.stderr
     assert digest(path) == digest_before
     assert snapshot(path) == before
 
 
 def test_no_store_in_a_read_only_place_is_an_empty_list(
-    sandbox: Sandbox, shared_tmp: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, shared_tmp: Path, monkeypatch: pytest.MonkeyPatch, forker: ForkServer
 ) -> None:
     locked = shared_tmp / "locked"
     locked.mkdir(mode=0o555)
     monkeypatch.setenv("WAYPOST_DATA_DIR", str(locked / "data"))
     monkeypatch.setenv("WAYPOST_CONFIG", str(shared_tmp / "none.toml"))
-    r = waypost("list", "--json", preexec=reader_only)
+    r = waypost(forker, "list", "--json", preexec=READER_ONLY)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["watched"] == []
-    r = waypost("track", "--save", ILS[0], preexec=reader_only)
+    r = waypost(forker, "track", "--save", ILS[0], preexec=READER_ONLY)
     assert r.returncode == 5, r.stderr
     assert str(locked / "data") in r.stderr
 
@@ -355,6 +374,19 @@ def file_limit(size: int) -> Callable[[], None]:
     return apply
 
 
+def started(*args: str, preexec: Callable[[], None]) -> subprocess.CompletedProcess[str]:
+    """``python -m waypost ARGS`` started afresh, its output in pipes: the file size limit that
+    ``preexec`` sets would also stop a forked child's output files."""
+    return subprocess.run(
+        [sys.executable, "-m", "waypost", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=preexec,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_full_disk_during_track_save_undoes_the_write(
     sandbox: Sandbox, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -362,7 +394,7 @@ def test_a_full_disk_during_track_save_undoes_the_write(
     before = snapshot(path)
     reader = held_open(path)
     pandapon = [f"pandapon:{n}" for n in ("2542285634920880794", "2205513879640221987")]
-    r = waypost("track", "--save", MORE, TM, *pandapon, preexec=file_limit(ROOM))
+    r = started("track", "--save", MORE, TM, *pandapon, preexec=file_limit(ROOM))
     reader.close()
     assert r.returncode == 5, r.stderr
     assert str(path) in r.stderr
@@ -382,7 +414,7 @@ def test_a_full_disk_during_watch_keeps_the_news_for_the_next_pass(
     assert sandbox.apps["ils"].add_event(ILS[1], "Released by customs", "Rotterdam")
     before = snapshot(path)
     reader = held_open(path)
-    r = waypost("watch", "--once", preexec=file_limit(ROOM))
+    r = started("watch", "--once", preexec=file_limit(ROOM))
     reader.close()
     assert r.returncode == 5, r.stderr
     assert str(path) in r.stderr
@@ -399,7 +431,7 @@ def test_a_full_disk_during_config_set_leaves_the_file_as_it_was(isolated: Path)
     path.write_text('[carriers.ils]\nuser_id = "7"\n')
     path.chmod(0o600)
     before = path.read_bytes()
-    r = waypost("config", "set", "watch.exec", "x" * 20_000, preexec=file_limit(len(before) + 100))
+    r = started("config", "set", "watch.exec", "x" * 20_000, preexec=file_limit(len(before) + 100))
     assert r.returncode == 3, r.stderr
     assert str(path) in r.stderr
     assert "it was not changed" in r.stderr
