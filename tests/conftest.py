@@ -98,6 +98,7 @@ def _basetemp_in_memory(config: pytest.Config) -> None:
     if shutil.disk_usage(MEMORY).free < MEMORY_NEEDED:  # e.g. a container's 64 MB default
         return
 
+    _forget_old_runs()
     root = Path(tempfile.mkdtemp(prefix="waypost-tests-", dir=MEMORY))
     root.chmod(0o711)  # as /tmp is to them: the PostgreSQL cluster's own user passes through
     (root / "tmp").mkdir(mode=0o1777)
@@ -106,6 +107,20 @@ def _basetemp_in_memory(config: pytest.Config) -> None:
     os.environ["TMPDIR"] = str(root / "tmp")
     tempfile.tempdir = None  # computed again from TMPDIR
     _IN_MEMORY.append(root)
+
+
+def _forget_old_runs(older_than: float = 86400.0) -> None:
+    """Remove what failed runs kept in memory once it is a day old."""
+    import shutil
+    import time
+
+    for old in MEMORY.glob("waypost-tests-*"):
+        try:
+            info = old.stat()
+        except OSError:
+            continue
+        if info.st_uid == os.getuid() and time.time() - info.st_mtime > older_than:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
