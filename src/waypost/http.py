@@ -338,6 +338,13 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
+def pool_transport() -> httpx.AsyncBaseTransport:
+    """The transport of a Session made without one (the tests' ``default_transport`` if set)."""
+    if default_transport is not None:
+        return default_transport()
+    return _SchemeTransport(httpx.Limits(max_connections=64, max_keepalive_connections=32))
+
+
 class Session:
     """One run's HTTP session, shared by every adapter; use ``async with``.
 
@@ -379,8 +386,7 @@ class Session:
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
-            transport=self._transport
-            or (default_transport() if default_transport else _SchemeTransport(limits)),
+            transport=self._transport or pool_transport(),
             follow_redirects=False,
             trust_env=True,
         )
