@@ -37,6 +37,7 @@ class Exchange:
     body: bytes = b""
     fault: str | None = None
     too_large: bool = False
+    elapsed: float = 0.0
 
     def header(self, name: str) -> str:
         """The first value of header ``name`` (case-insensitive), or ``""``."""
@@ -105,9 +106,19 @@ class _Connection:
 
     def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
         """Send one request (on a fresh connection when the last one was closed)."""
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + self.timeout
         reused = self.sock is not None
         out = Exchange(key)
+        try:
+            self._exchange(out, payload, max_body, deadline, reused)
+        finally:
+            out.elapsed = time.monotonic() - started
+        return out
+
+    def _exchange(
+        self, out: Exchange, payload: bytes, max_body: int, deadline: float, reused: bool
+    ) -> None:
         try:
             if self.sock is None:
                 self._connect()
@@ -132,7 +143,6 @@ class _Connection:
         except OSError:
             self.close()
             out.fault = "read"
-        return out
 
     def _connect(self) -> None:
         try:

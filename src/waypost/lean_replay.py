@@ -40,14 +40,9 @@ class Replay(httpx.AsyncBaseTransport):
         exchange = self._recorded(request)
         if exchange is None:
             return await self.inner.handle_async_request(request)
-        if exchange.fault == "connect":
-            raise httpx.ConnectError("connection failed", request=request)
-        if exchange.fault == "timeout":
-            raise _Cut("timeout")
-        if exchange.fault == "read":
-            raise httpx.ReadError("connection closed while reading", request=request)
         if exchange.fault is not None:
-            raise httpx.RemoteProtocolError("malformed answer", request=request)
+            # The attempt's time counts against the retry budget, as it would have.
+            raise _fault(exchange.fault, request, exchange.elapsed)
         return httpx.Response(
             exchange.status,
             headers=exchange.headers,
@@ -58,3 +53,18 @@ class Replay(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the pools."""
         await self.inner.aclose()
+
+
+def _fault(kind: str, request: httpx.Request, spent: float) -> httpx.TransportError:
+    """The httpx error of a recorded fault, carrying the time it took (``spent``)."""
+    error: httpx.TransportError
+    if kind == "connect":
+        error = httpx.ConnectError("connection failed", request=request)
+    elif kind == "timeout":
+        error = _Cut("timeout")
+    elif kind == "read":
+        error = httpx.ReadError("connection closed while reading", request=request)
+    else:
+        error = httpx.RemoteProtocolError("malformed answer", request=request)
+    vars(error)["spent"] = spent
+    return error

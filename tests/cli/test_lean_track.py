@@ -161,3 +161,17 @@ def test_a_journey_leg_takes_the_model_path(box: Sandbox, tmp_path: Path) -> Non
     code, out = same_both_ways(box, tmp_path, ["track", "3676E4043665"])
     assert code == 0
     assert "journey" in out.lower() or "leg" in out.lower()
+
+
+@pytest.mark.parametrize("faults", ["hang@ils:x1", "hang@ils:x9"])
+def test_a_hung_answer_keeps_its_timeout_and_retry_budget(
+    box: Sandbox, tmp_path: Path, faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lean attempt's second counts against the budget: 3 attempts on either path (at 0, 1
+    # and 2 s; the 4th would start after the 2.5 s budget).
+    monkeypatch.setenv("WAYPOST_HTTP_RETRY_BUDGET", "2.5")
+    args = ["track", "--timeout", "1", "3676E4043665"]
+    code, out = same_both_ways(box, tmp_path, args, faults=faults)
+    if faults.endswith("x9"):
+        assert code == 4
+        assert "(3 attempts)" in out
