@@ -2,15 +2,15 @@
 whole-process speed).
 
 Taken only by the ``waypost`` process itself (``__main__`` sets ``ENABLED``), for a ``track``
-without ``--save``, ``--deadline`` or a table, whose every number goes to ILS alone, with ILS
-configured on a plain ``http://`` URL, no proxy in the environment, no PostgreSQL store and no
-journey leg among the numbers. The requests are the model path's (``carriers/ils/adapter``:
-100 numbers per POST, at most ``max_connections`` at once, the same headers and body), sent by
-``lean_http``; clean answers are read by ``carriers/ils/lean`` and printed as the models would
-print them. Any other answer (an HTTP error, an error envelope, a fault of the connection) is
-handed, with every other exchange of the run, to the model path as if httpx had received it
-(``Handover``): it retries, reports and prints exactly as it always did, and nothing is asked
-twice.
+without ``--save``, ``--deadline``, ``-v`` or a table, whose every number goes to ILS alone,
+with ILS configured on a plain ``http://`` URL, no proxy in the environment, no PostgreSQL
+store and no journey leg among the numbers. The requests are the model path's
+(``carriers/ils/adapter``: 100 numbers per POST, at most ``max_connections`` at once, the same
+headers and body), sent by ``lean_http``; clean answers are read by ``carriers/ils/lean`` and
+printed as the models would print them (``lean_json``). Any other answer (an HTTP error, an
+error envelope, a fault of the connection) is handed, with every other exchange of the run, to
+the model path as if httpx had received it (``Handover``): it retries, reports and prints
+exactly as it always did, and nothing is asked twice.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def track(
     when the lean path does not apply (nothing was sent)."""
     from waypost.render import Format
 
-    if not queries or fmt is Format.TABLE or cfg.store.get("url") or _proxied(env.environ):
+    if not queries or fmt is Format.TABLE or env.verbose or cfg.store.get("url"):
+        return None  # a table needs Rich; -v logs every request; PostgreSQL shares the limits
+    if _proxied(env.environ):
         return None
     numbers = planned(queries, cfg)
     if numbers is None:
@@ -179,7 +181,7 @@ class _Run:
         from waypost.carriers.ils import NAME
 
         self.exchanges[exchange.key] = exchange
-        shipments = None if self.unclean else _read(exchange, self.tz)
+        shipments = None if self.unclean else _read(exchange, self.tz, self.cfg.max_body())
         if shipments is None:
             self.unclean = True
             return
@@ -220,21 +222,33 @@ class _Run:
         self.mark(shipments)
         out = self.env.stdout
         if self.fmt is Format.JSON:
-            out.write(render.data_document([s.data() for s in shipments]) + "\n")
+            from waypost import lean_json
+
+            out.write(lean_json.document(shipments) + "\n")
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()
         return 0
 
 
-def _read(exchange: Exchange, tz: Any) -> list[LeanShipment] | None:
+def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | None:
     """The shipments of one clean answer (HTTP 200, JSON, code 200, every number), else None."""
     if exchange.fault or exchange.too_large or exchange.status != 200:
         return None
-    coding = exchange.header("content-encoding").strip().lower()
-    if coding not in ("", "identity"):
-        return None
     body = exchange.body
+    coding = exchange.header("content-encoding").strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        import zlib
+
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        try:
+            body = inflate.decompress(body, max_body + 1)
+        except zlib.error:
+            return None
+        if len(body) > max_body or not inflate.eof or inflate.unused_data.strip(b"\0"):
+            return None  # too large, cut short or several members: the model path says which
+    elif coding not in ("", "identity"):
+        return None
     if not body.strip():
         return None
     import json

@@ -529,14 +529,6 @@ def json_lines(shipments: Iterable[Shipment]) -> str:
     return "".join(s.model_dump_json() + "\n" for s in shipments)
 
 
-def data_document(shipments: list[dict[str, Any]]) -> str:
-    """``json_document`` of shipments given as plain data (``model_dump(mode="json")``'s)."""
-    import json
-
-    document = {"schema": 2, "shipments": shipments}
-    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False)
-
-
 def data_lines(shipments: list[dict[str, Any]]) -> str:
     """``json_lines`` of shipments given as plain data."""
     import json

@@ -3,6 +3,7 @@ sandbox: the same output, exit code and requests, faults included; and what it i
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile import Answer, HostileServer, Raw, Seen, hostile_text, map_strings
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.real_clock
@@ -175,3 +177,90 @@ def test_a_hung_answer_keeps_its_timeout_and_retry_budget(
     if faults.endswith("x9"):
         assert code == 4
         assert "(3 attempts)" in out
+
+
+# -- raw answers of a hostile server (tests/hostile.py): the lean path's HTTP framing -----------
+
+
+def _gzipped(server: HostileServer) -> Answer:
+    def answer(seen: Seen) -> Raw:
+        raw = server.forward(seen)
+        return Raw(raw.status, {**raw.headers, "Content-Encoding": "gzip"}, gzip.compress(raw.body))
+
+    return answer
+
+
+def _chunked(server: HostileServer) -> Answer:
+    def answer(seen: Seen) -> Raw:
+        raw = server.forward(seen)
+        data = bytes(raw.body)  # type: ignore[arg-type]
+        return Raw(raw.status, raw.headers, iter([data[:7], data[7:100], data[100:]]))
+
+    return answer
+
+
+def _escaped(server: HostileServer) -> Answer:
+    def answer(seen: Seen) -> Raw:
+        raw = server.forward(seen)
+        payload = map_strings(json.loads(bytes(raw.body)), hostile_text, keys=["consignment"])  # type: ignore[arg-type]
+        return Raw.json(payload)
+
+    return answer
+
+
+RAW_ANSWERS = {
+    "gzip": _gzipped,
+    "chunked": _chunked,
+    "hostile text": _escaped,
+    "gzip bomb": lambda s: lambda seen: Raw.gzip_bomb(40),
+    "huge": lambda s: lambda seen: Raw.huge(40),
+    "endless": lambda s: lambda seen: Raw.endless(seconds=4.0, every=0.05),
+    "truncated": lambda s: lambda seen: Raw.truncated({"code": 200, "body": []}),
+    "deep": lambda s: lambda seen: Raw.deep(),
+    "html": lambda s: lambda seen: Raw.html(),
+    "429": lambda s: lambda seen: Raw.too_many("0"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RAW_ANSWERS))
+def test_raw_answers_print_the_same_both_ways(
+    box: Sandbox, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = HostileServer(box.base_url).start()
+    try:
+        server.answer(RAW_ANSWERS[kind](server))
+        monkeypatch.setenv("WAYPOST_HTTP_RETRIES", "1")
+        outcomes = []
+        for lean in (True, False):
+            server.seen.clear()
+            env = {**os.environ, **server.env(box.env())}
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env.update(
+                WAYPOST_DATA_DIR=str(tmp_path / "data"),
+                WAYPOST_CONFIG=str(tmp_path / "config.toml"),
+                WAYPOST_LEAN="1" if lean else "0",
+                WAYPOST_HTTP_BACKOFF="0.01",
+            )
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "waypost",
+                    "track",
+                    "--json",
+                    "--timeout",
+                    "2",
+                    *NUMBERS[:3],
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+                check=False,
+            )
+            outcomes.append((done.returncode, done.stdout, done.stderr, len(server.seen)))
+    finally:
+        server.stop()
+    assert outcomes[0] == outcomes[1]
+    if kind in ("gzip", "chunked", "hostile text"):
+        assert outcomes[0][0] == 0

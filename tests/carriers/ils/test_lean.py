@@ -5,6 +5,7 @@ ones the model path turns into errors."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, fixture, json_values
-from waypost import render
+from waypost import lean_json, render
 from waypost.carriers.ils import api as ils_api
 from waypost.carriers.ils import lean
 from waypost.config import load
@@ -34,7 +35,9 @@ def outputs(shipments: list[Any], *, models: bool) -> tuple[str, str, str]:
     if models:
         return render.json_document(shipments), render.json_lines(shipments), plain.getvalue()
     data = [s.data() for s in shipments]
-    return render.data_document(data), render.data_lines(data), plain.getvalue()
+    document = lean_json.document(shipments)
+    assert document == json.dumps({"schema": 2, "shipments": data}, ensure_ascii=False, indent=2)
+    return document, render.data_lines(data), plain.getvalue()
 
 
 def both(payload: Any, numbers: list[str], tz: Any = SHANGHAI) -> tuple[Any, Any]:
@@ -209,7 +212,7 @@ def test_times_are_written_as_pydantic_writes_them(when: datetime) -> None:
 
 
 def test_the_document_matches_an_empty_one() -> None:
-    assert render.data_document([]) == TrackDocument(shipments=[]).model_dump_json(indent=2)
+    assert lean_json.document([]) == TrackDocument(shipments=[]).model_dump_json(indent=2)
 
 
 def test_records_copy_and_iterate_like_models() -> None:

@@ -160,6 +160,10 @@ def iso(when: datetime | None) -> str | None:
     """A datetime as pydantic writes it: ISO 8601, ``Z`` for UTC, offsets in whole minutes."""
     if when is None:
         return None
+    if when.tzinfo is not None:
+        stamp = when.isoformat()
+        if stamp[-6] in "+-":  # an offset of whole minutes, as almost always
+            return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
     offset = when.utcoffset()
     stamp = when.replace(tzinfo=None).isoformat()
     if offset is None:
