@@ -11,7 +11,8 @@ in the run (set-up, sending, receiving, parsing, the store) and "b+cpu" the wall
 bound plus that CPU time (1.00: nothing waited that had not to). A run shorter than a second is
 repeated five times with fresh numbers and the median shown (one run is too noisy there).
 The "ils (lean path)" rows time what `waypost track` does for ILS numbers (``waypost.quick``:
-plain sockets, no models) where the "ils" rows time ``service.run`` (the model path). "Latency" is one round trip to the
+plain sockets, no models), including the journey check and writing the ``--json`` document (to
+/dev/null), which the "ils" rows (``service.run``, the model path) leave out. "Latency" is one round trip to the
 sandbox as measured with a bare httpx request of one number on a warm connection (the injected
 answer time plus the loopback round trip), so the bound is what the APIs allow, not what this
 machine allows.
