@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,18 +25,18 @@ ACCEPT_ENCODING = "gzip, deflate"
 _MAX_HEAD = 64 << 10
 
 
-@dataclass
 class Exchange:
     """One request and what came back: a response (``status``, ``headers``, ``body`` before
     any content decoding) or a ``fault`` (``connect``, ``timeout``, ``read``, ``protocol``)."""
 
-    key: Any
-    status: int = 0
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    fault: str | None = None
-    too_large: bool = False
-    elapsed: float = 0.0
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.body = b""
+        self.fault: str | None = None
+        self.too_large = False
+        self.elapsed = 0.0
 
     def header(self, name: str) -> str:
         """The first value of header ``name`` (case-insensitive), or ``""``."""

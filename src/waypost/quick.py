@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,13 +32,14 @@ ENABLED = False
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 
-@dataclass
 class Handover:
     """What the model path needs to go on from here: every exchange, to replay, and the input
     indexes already printed (JSONL)."""
 
-    exchanges: dict[tuple[str, ...], Exchange]
-    printed: set[int] = field(default_factory=set)
+    # Plain classes, not dataclasses: making a dataclass costs start-up `track` has not to spare.
+    def __init__(self, exchanges: dict[tuple[str, ...], Exchange], printed: set[int]) -> None:
+        self.exchanges = exchanges
+        self.printed = printed
 
     def transport(self) -> Any:
         """An httpx transport that answers each recorded request with its exchange."""
@@ -48,9 +48,9 @@ class Handover:
         return Replay(self.exchanges)
 
 
-@dataclass
 class _Result:
-    shipments: list[Any]
+    def __init__(self, shipments: list[Any]) -> None:
+        self.shipments = shipments
 
 
 def _proxied(environ: Any) -> bool:
