@@ -9,7 +9,10 @@ rate-limit rejections, and the naive strategy (one request per number, one after
 the same N: N x max(latency, 1/rate), computed, not run; "cpu ms" is this process's CPU time
 in the run (set-up, sending, receiving, parsing, the store) and "b+cpu" the wall time over the
 bound plus that CPU time (1.00: nothing waited that had not to). A run shorter than a second is
-repeated five times with fresh numbers and the median shown (one run is too noisy there). "Latency" is one round trip to the
+repeated five times with fresh numbers and the median shown (one run is too noisy there).
+The "ils (lean path)" rows time what `waypost track` does for ILS numbers (``waypost.quick``:
+plain sockets, no models), including the journey check and writing the ``--json`` document (to
+/dev/null), which the "ils" rows (``service.run``, the model path) leave out. "Latency" is one round trip to the
 sandbox as measured with a bare httpx request of one number on a warm connection (the injected
 answer time plus the loopback round trip), so the bound is what the APIs allow, not what this
 machine allows.
@@ -161,6 +164,14 @@ SCENARIOS = [
         minimum=lambda n: 1 + n if n <= 20 else 2 * math.ceil(n / 40),
         api="v2",
     ),
+    # `waypost track` of ILS numbers takes the lean path (waypost.quick) in its own process.
+    Scenario(
+        "ils (lean path)",
+        ils_numbers,
+        bound=lambda n, lat: lat,
+        naive=lambda n, lat: n * lat,
+        minimum=lambda n: math.ceil(n / 100),
+    ),
 ]
 
 
@@ -219,6 +230,26 @@ def run_once(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
     return elapsed
 
 
+def run_lean(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
+    """``run_once`` through ``track``'s lean path, printing the ``--json`` document to nowhere."""
+    from waypost import carriers, config, inputs, quick
+    from waypost.cli.env import Env
+    from waypost.render import Format, Terminal
+
+    env = Env(stdout=open(os.devnull, "w"), stderr=sys.stderr)  # noqa: SIM115
+    cfg = config.load(env=os.environ)
+    infos = {i.name: i for i in carriers.infos()}
+    queries = inputs.parse_numbers(numbers, None, infos)
+    start, cpu = time.perf_counter(), time.process_time()
+    code = quick.track(env, cfg, queries, Format.JSON, Terminal(), False)
+    elapsed = time.perf_counter() - start
+    CPU.append(time.process_time() - cpu)
+    env.stdout.close()
+    if code != 0:
+        raise SystemExit(f"the lean path did not answer every number ({code!r})")
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=80.0, help="ms added to every answer")
@@ -262,7 +293,8 @@ def main() -> None:
                     run += 1
                     numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
                     box.reset()
-                    walls.append(run_once(box, numbers, Path(tmp)))
+                    lean = scenario is not None and scenario.name == "ils (lean path)"
+                    walls.append((run_lean if lean else run_once)(box, numbers, Path(tmp)))
                     requests, rejections = len(box.log()), box.rejections()
                     # Let the 1-second windows of this run pass before the next one counts.
                     time.sleep(1.1)
@@ -334,7 +366,7 @@ def prepare(
             "mix (ils, tm, pandapon)",
         )
     numbers = scenario.numbers(n, run)
-    if scenario.name == "ils":
+    if scenario.name.startswith("ils"):
         box.prewarm_ils(numbers)
     if scenario.preload:
         box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": _bare(numbers)})

@@ -20,7 +20,10 @@ def main() -> int:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(f"waypost {__version__}\n")
         return 0
+    from waypost import quick
     from waypost.cli import main as cli_main
+
+    quick.ENABLED = True
 
     code = cli_main()
     if sys.argv[1:2] and sys.argv[1] in FREEZE_AT_EXIT:

@@ -44,6 +44,7 @@ from tenacity import (
     stop_after_attempt,
     stop_before_delay,
 )
+from tenacity.stop import stop_base
 
 from waypost import __version__
 from waypost.errors import (
@@ -261,6 +262,18 @@ class _Cut(httpx.ReadTimeout):
         self.limit = limit
 
 
+class _Budget(stop_base):
+    """``stop_before_delay(budget)``, less what replayed attempts took before the session (the
+    lean path's, ``lean_replay``): a retried request keeps the time budget it always had."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.spent = 0.0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return bool(stop_before_delay(self.budget - self.spent)(retry_state))
+
+
 class _Retryable(Exception):
     """A response worth another attempt (5xx, or 429 where allowed)."""
 
@@ -338,6 +351,13 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
+def pool_transport() -> httpx.AsyncBaseTransport:
+    """The transport of a Session made without one (the tests' ``default_transport`` if set)."""
+    if default_transport is not None:
+        return default_transport()
+    return _SchemeTransport(httpx.Limits(max_connections=64, max_keepalive_connections=32))
+
+
 class Session:
     """One run's HTTP session, shared by every adapter; use ``async with``.
 
@@ -379,8 +399,7 @@ class Session:
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
-            transport=self._transport
-            or (default_transport() if default_transport else _SchemeTransport(limits)),
+            transport=self._transport or pool_transport(),
             follow_redirects=False,
             trust_env=True,
         )
@@ -440,8 +459,9 @@ class Session:
         """
         policy = self.retry if retry_429 else dataclasses.replace(self.retry, retry_429=False)
         budget = min(policy.budget, max(0.0, self.remaining()))
+        over_budget = _Budget(budget)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts) | stop_before_delay(budget),
+            stop=stop_after_attempt(policy.attempts) | over_budget,
             wait=_backoff(policy),
             retry=retry_if_exception_type((_Retryable, httpx.TransportError)),
             reraise=True,
@@ -461,9 +481,13 @@ class Session:
                             attempt.retry_state.attempt_number - 1,
                             _path(url),
                         )
-                    response = await self._attempt(
-                        carrier, method, url, limiter, max_connections, wait_pause, kwargs
-                    )
+                    try:
+                        response = await self._attempt(
+                            carrier, method, url, limiter, max_connections, wait_pause, kwargs
+                        )
+                    except httpx.TransportError as exc:
+                        over_budget.spent += float(getattr(exc, "spent", 0.0))
+                        raise
                     if response.status_code in RETRY_STATUSES or (
                         response.status_code == 429 and policy.retry_429
                     ):

@@ -537,6 +537,16 @@ def json_lines(shipments: Iterable[Shipment]) -> str:
     return "".join(s.model_dump_json() + "\n" for s in shipments)
 
 
+def data_lines(shipments: list[dict[str, Any]]) -> str:
+    """``json_lines`` of shipments given as plain data."""
+    import json
+
+    return "".join(
+        json.dumps(s, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        for s in shipments
+    )
+
+
 def dumps(value: Any) -> str:
     """Compact JSON for plain data (no pydantic needed)."""
     import json

@@ -96,8 +96,11 @@ def test_list_reads_the_store_without_network_or_models(cli) -> None:  # type: i
 
 
 def test_track_of_one_number_loads_no_rich_and_no_store_driver_for_nothing(
-    sandbox: Sandbox,
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(
+        "WAYPOST_LEAN", "0"
+    )  # the model path (the lean one: tests/cli/test_lean_track.py)
     modules = loaded("track", "3676E4043665")
     assert "httpx" in modules
     assert "waypost.models" in modules

@@ -11,10 +11,13 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from waypost.models import Event, Status
+from waypost.status import Status
+
+if TYPE_CHECKING:
+    from waypost.models import Event
 
 _EPOCH = re.compile(r"\d{10}(\d{3})?")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -93,9 +93,7 @@ def track(
     version: VersionOpt = False,
 ) -> None:
     """Look up tracking numbers now and print their timelines."""
-    from waypost import carriers, inputs, render, service
-    from waypost.carriers.base import TrackOptions
-    from waypost.cli import watchlist
+    from waypost import carriers, inputs, render
     from waypost.render import Format
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
@@ -108,6 +106,22 @@ def track(
     args = numbers or []
     stdin_text = env.read_stdin() if "-" in args else None
     queries = inputs.parse_numbers(args, stdin_text, infos, carrier.lower() if carrier else None)
+    # Lines streamed to a terminal would be torn by a progress display on the same screen.
+    show_progress = not env.quiet and not (fmt is Format.JSONL and term.stdout_tty)
+    handover = None
+    if not save and deadline is None:
+        from waypost import quick
+
+        if quick.enabled():
+            lean = quick.track(env, cfg, queries, fmt, term, show_progress)
+            if isinstance(lean, int):
+                raise typer.Exit(lean)
+            handover = lean
+    from waypost import service
+    from waypost.carriers.base import TrackOptions
+    from waypost.cli import watchlist
+
+    printed = handover.printed if handover is not None else set()
     store: Any = env.store(required=True) if save else None
     cache = env.cache(store)
     not_saved: StoreError | None = None
@@ -124,13 +138,11 @@ def track(
         mark(result.shipments)
         # JSONL keeps no answer: each is streamed as soon as it is complete, then dropped.
         answered[index] = None if fmt is Format.JSONL else result
-        if fmt is Format.JSONL:
+        if fmt is Format.JSONL and index not in printed:  # the lean path printed it already
             legs.annotate(result.shipments)
             render.shipments(result.shipments, fmt, term, out)
             out.flush()
 
-    # Lines streamed to a terminal would be torn by a progress display on the same screen.
-    show_progress = not env.quiet and not (fmt is Format.JSONL and term.stdout_tty)
     try:
         with render.progress(term, enabled=show_progress, deadline=deadline) as bar:
             options = TrackOptions(refresh=refresh, save=save, wait=wait, on_answered=bar.advance)
@@ -150,6 +162,7 @@ def track(
                         on_start=bar.start,
                         on_result=on_result,
                         on_retry=bar.retrying,
+                        transport=None if handover is None else handover.transport(),
                     )
                     mark(report.shipments)
                     code = report.exit_code

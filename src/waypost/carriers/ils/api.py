@@ -20,11 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import tzinfo
-from functools import lru_cache
 from typing import Any
 
 from waypost.carriers._parse import (
-    WordRules,
     as_dict,
     as_list,
     merge_events,
@@ -33,60 +31,12 @@ from waypost.carriers._parse import (
 )
 from waypost.carriers.base import AnswerCodes
 from waypost.carriers.ils import NAME
+from waypost.carriers.ils.rules import STATUS_RULES, fields_of
+from waypost.carriers.ils.rules import build_request as build_request
 from waypost.errors import AuthError, CarrierError, ProtocolError
 from waypost.models import Event, Shipment, Status
 
 _AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidden", re.I)
-
-# ILS status words -> Status, first match wins (order matters: "not delivered" before "delivered").
-STATUS_RULES = WordRules(
-    (
-        (
-            r"return(ed)? to (sender|origin)|\breturned\b|exception|damaged|\blost\b|refused|"
-            r"detained|seized|held\b|on hold|problem",
-            Status.EXCEPTION,
-        ),
-        (
-            r"not delivered|undeliver|delivery (attempt|failed)|attempted|unsuccessful|"
-            r"failed",
-            Status.FAILED_ATTEMPT,
-        ),
-        (
-            r"out for delivery|on (the )?vehicle for delivery|with (the )?(courier|driver) for "
-            r"delivery|last mile",
-            Status.OUT_FOR_DELIVERY,
-        ),
-        (
-            r"ready for (collection|pick ?up)|available for (collection|pick ?up)|awaiting "
-            r"collection|collection point|pick ?up point",
-            Status.AVAILABLE_FOR_PICKUP,
-        ),
-        (r"\bdelivered\b|signed (for|by)|proof of delivery|\bpod\b", Status.DELIVERED),
-        (
-            r"booked|label (created|printed)|manifest|order (received|created)|information "
-            r"received|pre-?advice|awaiting (pick ?up|collection from)",
-            Status.INFO_RECEIVED,
-        ),
-    )
-)
-
-
-_SEPARATORS = re.compile(r"[\s_\-]")
-
-
-@lru_cache(maxsize=256)
-def _key(name: str) -> str:
-    return _SEPARATORS.sub("", name).casefold()
-
-
-def _fields(order_status: Any) -> dict[str, Any]:
-    """``orderStatus`` with keys folded: ``Despatch Date`` and ``despatchdate`` are one key."""
-    return {_key(k): v for k, v in as_dict(order_status).items() if isinstance(k, str)}
-
-
-def build_request(user_id: str, pdd: str, numbers: Sequence[str]) -> dict[str, Any]:
-    """The JSON body of one trackOrders call."""
-    return {"userId": user_id, "pdd": pdd, "method": "trackOrders", "trackingNos": list(numbers)}
 
 
 def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
@@ -124,7 +74,7 @@ def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
             status=Status.NOT_FOUND,
             status_text=text(node.get("msg")),
         )
-    fields = _fields(raw_status)
+    fields = fields_of(raw_status)
     status_text = text(fields.get("status"))
     status = STATUS_RULES.match(status_text)
     if status is None:

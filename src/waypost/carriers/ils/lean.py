@@ -1,0 +1,247 @@
+"""ILS answers read without pydantic (``shared/seeds/ils-tracking-api.txt``), for ``track``'s lean
+path: the same rules as ``api.parse_item`` into plain records with the models' field names and
+order, printed as the models would print them (``tests/carriers/ils/test_lean.py`` compares).
+
+``parse_response`` reads only clean answers: anything ``api.parse_response`` would turn into an
+error (an error envelope, a number left out) gives None, and the caller hands the answer to the
+model path instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
+from waypost.carriers.ils import NAME
+from waypost.carriers.ils.rules import STATUS_RULES, fields_of
+from waypost.status import Status
+
+EVENT_FIELDS = ("time", "location", "description", "status", "images", "description_local")
+# Shipment's fields in the model's order (models.Shipment); the lean path sets only the first
+# ones, the rest keep the models' defaults.
+SHIPMENT_FIELDS = (
+    "tracking_number",
+    "carrier",
+    "courier",
+    "found",
+    "status",
+    "status_text",
+    "service",
+    "origin",
+    "destination",
+    "last_update",
+    "events",
+    "error",
+    "order_id",
+    "eta",
+    "eta_source",
+    "transit_days",
+    "stalled",
+    "last_mile",
+    "link",
+    "archived",
+    "journey",
+)
+
+
+class _Record:
+    """Attribute access, iteration as (field, value) and ``model_copy(update=...)``, as the
+    models offer them to ``render``."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return ((name, getattr(self, name)) for name in self.__slots__)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
+        """A shallow copy with ``update`` applied."""
+        copy = object.__new__(type(self))
+        for name in self.__slots__:
+            setattr(copy, name, getattr(self, name))
+        for name, value in (update or {}).items():
+            setattr(copy, name, value)
+        return copy
+
+
+class LeanEvent(_Record):
+    """``models.Event``'s fields."""
+
+    __slots__ = EVENT_FIELDS
+
+    def __init__(
+        self,
+        time: datetime | None,
+        location: str | None,
+        description: str | None,
+        status: Status,
+        images: list[str],
+        description_local: str | None,
+    ) -> None:
+        self.time = time
+        self.location = location
+        self.description = description
+        self.status = status
+        self.images = images
+        self.description_local = description_local
+
+    def data(self) -> dict[str, Any]:
+        """The event as ``model_dump(mode="json")`` gives it."""
+        return {
+            "time": iso(self.time),
+            "location": self.location,
+            "description": self.description,
+            "status": self.status.value,
+            "images": self.images,
+            "description_local": self.description_local,
+        }
+
+
+class LeanShipment(_Record):
+    """``models.Shipment``'s fields, with its defaults."""
+
+    __slots__ = SHIPMENT_FIELDS
+
+    def __init__(self, tracking_number: str, **values: Any) -> None:
+        self.tracking_number = tracking_number
+        self.carrier = NAME
+        self.courier: str | None = None
+        self.found: bool | None = False
+        self.status = Status.NOT_FOUND
+        self.status_text: str | None = None
+        self.service: str | None = None
+        self.origin: str | None = None
+        self.destination: str | None = None
+        self.last_update: datetime | None = None
+        self.events: list[LeanEvent] = []
+        self.error: str | None = None
+        self.order_id: str | None = None
+        self.eta: Any = None
+        self.eta_source: str | None = None
+        self.transit_days: int | None = None
+        self.stalled = False
+        self.last_mile: Any = None
+        self.link: str | None = None
+        self.archived = False
+        self.journey: Any = None
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def data(self) -> dict[str, Any]:
+        """The shipment as ``model_dump(mode="json")`` gives it (the lean path sets no ETA, last
+        mile nor journey: it leaves such shipments to the model path)."""
+        return {
+            "tracking_number": self.tracking_number,
+            "carrier": self.carrier,
+            "courier": self.courier,
+            "found": self.found,
+            "status": self.status.value,
+            "status_text": self.status_text,
+            "service": self.service,
+            "origin": self.origin,
+            "destination": self.destination,
+            "last_update": iso(self.last_update),
+            "events": [e.data() for e in self.events],
+            "error": self.error,
+            "order_id": self.order_id,
+            "eta": None,
+            "eta_source": self.eta_source,
+            "transit_days": self.transit_days,
+            "stalled": self.stalled,
+            "last_mile": None,
+            "link": self.link,
+            "archived": self.archived,
+            "journey": None,
+        }
+
+
+def iso(when: datetime | None) -> str | None:
+    """A datetime as pydantic writes it: ISO 8601, ``Z`` for UTC, offsets in whole minutes."""
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        stamp = when.isoformat()
+        if stamp[-6] in "+-":  # an offset of whole minutes, as almost always
+            return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
+    offset = when.utcoffset()
+    stamp = when.replace(tzinfo=None).isoformat()
+    if offset is None:
+        return stamp
+    seconds = int(offset.total_seconds())
+    if seconds == 0:
+        return stamp + "Z"
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{stamp}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
+    """``api.parse_event``, as a LeanEvent."""
+    if not isinstance(item, dict):
+        return None
+    local = text(item.get("descCn"))
+    description = text(item.get("desc")) or local
+    when = parse_time(item.get("date"), tz)
+    if description is None and when is None:
+        return None
+    raw_images = item.get("img")
+    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
+    return LeanEvent(
+        when,
+        text(item.get("deport")),
+        description,
+        STATUS_RULES.match(description) or Status.IN_TRANSIT,
+        images,
+        local if local != description else None,
+    )
+
+
+def parse_item(item: Any, number: str, tz: tzinfo | None) -> LeanShipment:
+    """``api.parse_item``, as a LeanShipment."""
+    node = as_dict(item)
+    raw_status = node.get("orderStatus")
+    parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
+    kept: list[Any] = [e for e in parsed if e is not None]
+    events: list[Any] = merge_events(kept)
+    if not isinstance(raw_status, dict) and not events:
+        return LeanShipment(number, status_text=text(node.get("msg")))
+    fields = fields_of(raw_status)
+    status_text = text(fields.get("status"))
+    status = STATUS_RULES.match(status_text)
+    if status is None:
+        status = events[0].status if events else Status.INFO_RECEIVED
+    last_update = parse_time(fields.get("lastscan"), tz) or (events[0].time if events else None)
+    return LeanShipment(
+        number,
+        found=True,
+        status=status,
+        status_text=status_text,
+        service=text(fields.get("service")),
+        origin=text(fields.get("despatchdepot")),
+        destination=text(fields.get("portofdelivery")) or text(fields.get("deliverydepot")),
+        last_update=last_update,
+        events=events,
+    )
+
+
+def parse_response(
+    payload: Any, numbers: Sequence[str], tz: tzinfo | None
+) -> list[LeanShipment] | None:
+    """One LeanShipment per asked number, or None where ``api.parse_response`` would report an
+    error (no envelope, an error code, a number left out)."""
+    envelope = as_dict(payload)
+    if not envelope or "code" not in envelope or str(envelope.get("code")) != "200":
+        return None
+    by_number: dict[str, Any] = {}
+    for item in as_list(envelope.get("body")):
+        consignment = text(as_dict(item).get("consignment"))
+        if consignment:
+            by_number.setdefault(consignment.upper(), item)
+    out = []
+    for number in numbers:
+        item = by_number.get(number.upper())
+        if item is None:
+            return None
+        out.append(parse_item(item, number, tz))
+    return out

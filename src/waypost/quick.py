@@ -1,0 +1,289 @@
+"""``track``'s lean path for ILS numbers: no pydantic, httpx or asyncio (issue 20, start-up and
+whole-process speed).
+
+Taken only by the ``waypost`` process itself (``__main__`` sets ``ENABLED``), for a ``track``
+without ``--save``, ``--deadline``, ``-v`` or a table, whose every number goes to ILS alone,
+with ILS configured on a plain ``http://`` URL, no proxy in the environment, no PostgreSQL
+store and no journey leg among the numbers. The requests are the model path's
+(``carriers/ils/adapter``: 100 numbers per POST, at most ``max_connections`` at once, the same
+headers and body), sent by ``lean_http``; clean answers are read by ``carriers/ils/lean`` and
+printed as the models would print them (``lean_json``). Any other answer (an HTTP error, an
+error envelope, a fault of the connection) is handed, with every other exchange of the run, to
+the model path as if httpx had received it (``Handover``): it retries, reports and prints
+exactly as it always did, and nothing is asked twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from waypost.carriers.base import Query
+    from waypost.carriers.ils.lean import LeanShipment
+    from waypost.cli.env import Env
+    from waypost.config import Config
+    from waypost.lean_http import Exchange
+    from waypost.render import Format, Terminal
+
+# Set by the console entry point: in-process callers (tests, embedding) keep the model path.
+ENABLED = False
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+class Handover:
+    """What the model path needs to go on from here: every exchange, to replay, and the input
+    indexes already printed (JSONL)."""
+
+    # Plain classes, not dataclasses: making a dataclass costs start-up `track` has not to spare.
+    def __init__(self, exchanges: dict[tuple[str, ...], Exchange], printed: set[int]) -> None:
+        self.exchanges = exchanges
+        self.printed = printed
+
+    def transport(self) -> Any:
+        """An httpx transport that answers each recorded request with its exchange."""
+        from waypost.lean_replay import Replay
+
+        return Replay(self.exchanges)
+
+
+class _Result:
+    def __init__(self, shipments: list[Any]) -> None:
+        self.shipments = shipments
+
+
+def _proxied(environ: Any) -> bool:
+    return any(environ.get(v) or environ.get(v.upper()) for v in _PROXY_VARIABLES)
+
+
+def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
+    """The ILS numbers the model path would ask, in its order, or None when any query would go
+    elsewhere too (or nowhere)."""
+    from waypost import carriers
+    from waypost.carriers import detect
+
+    infos = carriers.infos()
+    if cfg.missing("ils"):
+        return None
+    numbers: dict[str, None] = {}
+    for query in queries:
+        targets = detect.targets(query.number, query.carrier, query.courier, infos)
+        if targets != [("ils", None)] or query.courier is not None:
+            return None
+        numbers.setdefault(query.number)
+    return list(numbers)
+
+
+def _no_legs(numbers: Sequence[str]) -> bool:
+    """True when none of ``numbers`` is a watched journey leg (``track`` would show journeys)."""
+    from waypost.carriers.ils.lean import LeanShipment
+    from waypost.cli.journeys import JourneyLegs
+
+    legs = JourneyLegs(None)
+    try:
+        return not legs.annotate([LeanShipment(n) for n in numbers])
+    finally:
+        legs.close()
+
+
+def track(
+    env: Env,
+    cfg: Config,
+    queries: Sequence[Query],
+    fmt: Format,
+    term: Terminal,
+    show_progress: bool,
+) -> int | Handover | None:
+    """Answer ``queries`` the lean way: the exit code, a ``Handover`` to the model path, or None
+    when the lean path does not apply (nothing was sent)."""
+    from waypost.render import Format
+
+    if not queries or fmt is Format.TABLE or env.verbose or cfg.store.get("url"):
+        return None  # a table needs Rich; -v logs every request; PostgreSQL shares the limits
+    if _proxied(env.environ):
+        return None
+    numbers = planned(queries, cfg)
+    if numbers is None:
+        return None
+    settings = cfg.carrier("ils")
+    from waypost.carriers.ils import ENDPOINT, INFO, MAX_BATCH
+
+    url = str(settings.get("base_url") or INFO.setting("base_url").default).rstrip("/")  # type: ignore[union-attr]
+    from waypost.lean_http import Origin
+
+    try:
+        Origin(url + ENDPOINT)
+    except ValueError:
+        return None
+    if not _no_legs(numbers):
+        return None
+    return _Run(env, cfg, queries, numbers, fmt, term, show_progress).run(url + ENDPOINT, MAX_BATCH)
+
+
+class _Run:
+    def __init__(
+        self,
+        env: Env,
+        cfg: Config,
+        queries: Sequence[Query],
+        numbers: list[str],
+        fmt: Format,
+        term: Terminal,
+        show_progress: bool,
+    ) -> None:
+        from waypost.carriers._parse import zone
+
+        self.env, self.cfg, self.queries, self.fmt, self.term = env, cfg, queries, fmt, term
+        self.numbers = numbers
+        self.show_progress = show_progress
+        self.tz = zone(cfg.carrier("ils").get("timezone"))
+        self.found: dict[str, LeanShipment] = {}
+        self.exchanges: dict[tuple[str, ...], Exchange] = {}
+        self.unclean = False
+        self.printed: set[int] = set()
+        self.by_number: dict[str, list[int]] = {}
+        for i, q in enumerate(queries):
+            self.by_number.setdefault(q.number, []).append(i)
+        self.mark = _stalled_marker(cfg)
+
+    def run(self, url: str, batch: int) -> int | Handover:
+        from waypost import lean_http, render
+
+        chunks = [tuple(self.numbers[i : i + batch]) for i in range(0, len(self.numbers), batch)]
+        settings = self.cfg.carrier("ils")
+        auth = (str(settings["user_id"]), str(settings["pdd"]))
+        from waypost.carriers.ils.rules import build_request
+
+        bodies = [(c, build_request(*auth, c)) for c in chunks]
+        from waypost.carriers.ils import INFO, NAME
+
+        with render.progress(self.term, enabled=self.show_progress) as bar:
+            bar.start({NAME: len(self.numbers)})
+            try:
+                lean_http.post_all(
+                    url,
+                    bodies,
+                    timeout=self.env.timeout,
+                    connections=INFO.max_connections,
+                    max_body=self.cfg.max_body(),
+                    on_exchange=lambda ex: self._answered(ex, bar),
+                )
+            except KeyboardInterrupt:
+                bar.stop()
+                self._interrupted()
+                raise
+        if self.unclean:
+            return Handover(self.exchanges, self.printed)
+        return self._print()
+
+    def _answered(self, exchange: Exchange, bar: Any) -> None:
+        from waypost.carriers.ils import NAME
+
+        self.exchanges[exchange.key] = exchange
+        shipments = None if self.unclean else _read(exchange, self.tz, self.cfg.max_body())
+        if shipments is None:
+            self.unclean = True
+            return
+        for number, shipment in zip(exchange.key, shipments, strict=True):
+            self.found[number] = shipment
+        bar.advance(NAME, len(exchange.key))
+        from waypost.render import Format
+
+        if self.fmt is Format.JSONL:
+            from waypost import render
+
+            out = self.env.stdout
+            for number in exchange.key:
+                for index in self.by_number.get(number, []):
+                    if index in self.printed:
+                        continue
+                    self.printed.add(index)
+                    shown = [self.found[number]]
+                    self.mark(shown)
+                    out.write(render.data_lines([s.data() for s in shown]))
+                    out.flush()
+
+    def _interrupted(self) -> None:
+        from waypost.cli.track import _print_partial
+
+        answered = {
+            i: _Result([self.found[q.number]])
+            for i, q in enumerate(self.queries)
+            if q.number in self.found
+        }
+        _print_partial(self.env, answered, self.fmt, self.term, len(self.queries))
+
+    def _print(self) -> int:
+        from waypost import render
+        from waypost.render import Format
+
+        shipments = [self.found[q.number] for q in self.queries]
+        self.mark(shipments)
+        out = self.env.stdout
+        if self.fmt is Format.JSON:
+            from waypost import lean_json
+
+            out.write(lean_json.document(shipments) + "\n")
+        elif self.fmt is Format.PLAIN:
+            render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
+        out.flush()
+        return 0
+
+
+def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | None:
+    """The shipments of one clean answer (HTTP 200, JSON, code 200, every number), else None."""
+    if exchange.fault or exchange.too_large or exchange.status != 200:
+        return None
+    body = exchange.body
+    coding = exchange.header("content-encoding").strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        import zlib
+
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        try:
+            body = inflate.decompress(body, max_body + 1)
+        except zlib.error:
+            return None
+        if len(body) > max_body or not inflate.eof or inflate.unused_data.strip(b"\0"):
+            return None  # too large, cut short or several members: the model path says which
+    elif coding not in ("", "identity"):
+        return None
+    if not body.strip():
+        return None
+    import json
+
+    from waypost.carriers.ils.lean import parse_response
+    from waypost.safe import no_surrogates
+
+    try:
+        try:
+            value = json.loads(body)
+        except UnicodeDecodeError:
+            value = json.loads(body.decode("utf-8", "replace"))
+        return parse_response(no_surrogates(body, value), exchange.key, tz)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _stalled_marker(cfg: Config) -> Any:
+    """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment."""
+    from waypost import insights
+
+    now = insights.clock()
+    thresholds: dict[str, float] = {}
+
+    def mark(shipments: list[Any]) -> None:
+        for s in shipments:
+            if s.carrier not in thresholds:
+                thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
+            newest = insights.newest_time(s)
+            s.stalled = insights.is_stalled(s.status.value, newest, thresholds[s.carrier], now)
+
+    return mark
+
+
+def enabled() -> bool:
+    """True in the ``waypost`` process (not for in-process callers), unless
+    ``WAYPOST_LEAN=0``."""
+    return ENABLED and os.environ.get("WAYPOST_LEAN", "") != "0"
