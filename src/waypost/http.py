@@ -65,6 +65,9 @@ USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # A request is assumed to reach the server within this long of being sent (see RateLimiter).
 ARRIVAL_JITTER = 0.2
+# ... and within this long of its last byte being written to the socket, when that moment is
+# known (httpcore's trace of the request body): the network's jitter, not its latency, counts.
+ARRIVAL_SLACK = 0.05
 # The same for a permit shared with other hosts: their requests fill every gap, so a busy host
 # that is descheduled between a send and its arrival would overrun the limit (measured: 3 hosts
 # on 2 busy cores drew PandaPon 429s with 0.2 s). It only costs when an answer takes longer.
@@ -87,8 +90,17 @@ class Paused(Exception):
         self.seconds = seconds
 
 
-def _unlimited() -> None:
+class _Unlimited:
     """``sending()`` of an endpoint without a rate limit."""
+
+    def __call__(self) -> None:
+        """Nothing to count."""
+
+    def written(self) -> None:
+        """Nothing to count."""
+
+
+_unlimited = _Unlimited()
 
 
 def now() -> float:
@@ -129,9 +141,10 @@ class RateLimiter:
     A carrier counts *arrivals*, and a request can arrive later than it left (a cold
     connection, a slow network), so spacing the sends is not enough. Instead the limiter hands
     out ``size`` permits; a permit comes back ``hold`` seconds after its request has surely
-    arrived: when its answer came back, or ``ARRIVAL_JITTER`` after it was sent if the answer
-    takes longer. No window of ``hold`` seconds can then see more than ``size`` arrivals.
-    The price is the answer's latency once per window (about 8% at 80 ms for 1 request/s).
+    arrived: when its answer came back, or, if the answer takes longer, ``ARRIVAL_SLACK`` after
+    its last byte was written to the socket (``written()``), else ``ARRIVAL_JITTER`` after it
+    was sent. No window of ``hold`` seconds can then see more than ``size`` arrivals. With the
+    write seen, a window costs the network's jitter instead of the answer's whole latency.
     Shared by every task of a run; ``pause`` holds it after a 429.
     """
 
@@ -174,12 +187,14 @@ class RateLimiter:
         return max(0.0, self._paused_until - self._clock())
 
     @contextlib.asynccontextmanager
-    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[Callable[[], None]]:
+    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[_Send]:
         """Hold a permit around one request; ``Paused`` instead of waiting out a pause.
 
         Yields ``sending()``, to be called as the request leaves (after any wait for a
         connection): a request that waited after taking its permit arrives later than the
-        permit was taken, so the no-answer fallback counts from the send, not from the permit."""
+        permit was taken, so the no-answer fallback counts from the send, not from the permit.
+        ``sending.written()``, called once its last byte is on the socket, moves the fallback to
+        ``ARRIVAL_SLACK`` after that moment."""
         await self._permits.acquire()
         try:
             if (early := self._not_before - self._clock()) > 0:
@@ -193,26 +208,17 @@ class RateLimiter:
             self._permits.release()
             raise
         self.acquired += 1
-        sent: list[float] = []
-        latest: list[asyncio.Task[None]] = []
-
-        def sending() -> None:
-            sent.append(self._clock())
-            if self._shared is not None and shared is not None:  # counted from the send, too
-                self._shared.sent(self._key, shared, SHARED_JITTER + self.hold)
-            # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
-            # even while the request is still waiting for its answer.
-            latest.append(self._give_back(ARRIVAL_JITTER + self.hold))
-
+        send = _Send(self, shared)
         try:
-            yield sending
+            yield send
         finally:
             if self._shared is not None and shared is not None:
                 self._shared.give_back(self._key, shared, self.hold)
-            if not latest:  # never sent, or sent unannounced: counted from now, surely after
+            if send.fallback is None:  # never sent, or sent unannounced: counted from now
                 self._give_back(self.hold)
-            elif self._clock() < sent[0] + ARRIVAL_JITTER and latest[0].cancel():
-                self._returns.discard(latest[0])
+            elif self._clock() < send.assumed and send.fallback.cancel():
+                # The answer came before the assumed arrival: it proves the arrival, sooner.
+                self._returns.discard(send.fallback)
                 self._give_back(self.hold)
 
     async def _take_shared(self, wait_pause: bool) -> int | None:
@@ -231,14 +237,46 @@ class RateLimiter:
         return None
 
     def _give_back(self, delay: float) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._release_after(delay))
+        # Counted from now, not from when the task first runs (a busy loop starts it later).
+        task = asyncio.ensure_future(self._release_at(self._clock() + delay))
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
         return task
 
-    async def _release_after(self, delay: float) -> None:
-        await self._sleep(delay)
+    async def _release_at(self, when: float) -> None:
+        await self._sleep(max(0.0, when - self._clock()))
         self._permits.release()
+
+
+class _Send:
+    """``sending()`` of one permit, with ``written()`` for the moment its request is on the
+    socket: either sets when the permit comes back if no answer comes first."""
+
+    def __init__(self, limiter: RateLimiter, shared: int | None) -> None:
+        self._limiter = limiter
+        self._shared = shared
+        self.fallback: asyncio.Task[None] | None = None
+        self.assumed = float("inf")  # when the request has surely arrived, answer or not
+
+    def __call__(self) -> None:
+        lim = self._limiter
+        if lim._shared is not None and self._shared is not None:  # counted from the send, too
+            lim._shared.sent(lim._key, self._shared, SHARED_JITTER + lim.hold)
+        # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
+        # even while the request is still waiting for its answer.
+        self._assume(ARRIVAL_JITTER)
+
+    def written(self) -> None:
+        """The request's last byte is on the socket: it arrives within ARRIVAL_SLACK."""
+        if self.fallback is not None and self._limiter._shared is None:
+            self._assume(ARRIVAL_SLACK)
+
+    def _assume(self, within: float) -> None:
+        lim = self._limiter
+        if self.fallback is not None and self.fallback.cancel():
+            lim._returns.discard(self.fallback)
+        self.assumed = lim._clock() + within
+        self.fallback = lim._give_back(within + lim.hold)
 
 
 @dataclass(frozen=True)
@@ -535,6 +573,8 @@ class Session:
                 # One deadline for the whole answer, headers and body: an endless body ends here.
                 async with asyncio.timeout(min(self.timeout, self.remaining())):
                     request = self._client.build_request(method, target, **options)
+                    if limiter is not None:
+                        request.extensions["trace"] = _on_written(sending)
                     streamed = await self._client.send(request, auth=auth, stream=True)
                     try:
                         body = await self._read_body(streamed, carrier)
@@ -588,6 +628,16 @@ class Session:
             if big:
                 self._big.release()
         return bytes(out)
+
+
+def _on_written(send: _Send | _Unlimited) -> Callable[[str, Any], Awaitable[None]]:
+    """An httpcore trace hook telling ``send`` when the request body is on the socket."""
+
+    async def trace(event: str, info: Any) -> None:
+        if event.endswith(".send_request_body.complete"):
+            send.written()
+
+    return trace
 
 
 T = TypeVar("T")

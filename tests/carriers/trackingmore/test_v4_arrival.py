@@ -1,0 +1,168 @@
+"""TrackingMore v4 at its limits when the moment a request is on the socket is known: a
+permit comes back ``ARRIVAL_SLACK`` + 1 s after the write (not 1 s after the answer), so a
+second window of reads starts one network jitter, not one round trip, after the first; the
+sandbox's windows, counted at arrival, never see more than the documented 10 reads/s or 3
+creates/s. On the virtual clock (tests/inproc.py): no test waits for real."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import httpx
+import pytest
+
+from tests.inproc import SandboxTransport, VirtualClock
+from waypost import http
+from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.trackingmore import v4 as tm4
+from waypost.http import ARRIVAL_JITTER, ARRIVAL_SLACK, RateLimiter, Session
+from waypost.sandbox import Sandbox
+from waypost.sandbox.server import LogEntry
+from waypost.sandbox.trackingmore import App, synthetic_number
+
+
+class _Wire(httpx.AsyncBaseTransport):
+    """The in-process sandbox behind a "socket": httpcore's trace hears the body written, then
+    the request reaches the sandbox ``delay()`` later (the network's one-way jitter)."""
+
+    def __init__(self, inner: SandboxTransport, delay: float | tuple[float, float] = 0.0) -> None:
+        self.inner = inner
+        self.delay = delay
+        self.random = random.Random(7)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Tell the trace the body is written, travel, then be answered."""
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_body.complete", {})
+        low, high = self.delay if isinstance(self.delay, tuple) else (self.delay, self.delay)
+        if high > 0:
+            await asyncio.sleep(self.random.uniform(low, high))
+        return await self.inner.handle_async_request(request)
+
+
+def _track(
+    sandbox: Sandbox, numbers: list[str], delay: float | tuple[float, float] = 0.0
+) -> list[Answer]:
+    env = sandbox.env()
+    settings = {
+        "api_key": env["WAYPOST_TRACKINGMORE_API_KEY"],
+        "base_url": env["WAYPOST_TRACKINGMORE_BASE_URL"],
+    }
+    queries = [Query(n, "trackingmore", "sandbox-post") for n in numbers]
+
+    async def go() -> list[Answer]:
+        transport = _Wire(SandboxTransport(sandbox), delay)
+        async with Session(transport=transport) as session:
+            return await tm4.Adapter(settings, session).track(queries, TrackOptions())
+
+    return asyncio.run(go())
+
+
+def _gets(sandbox: Sandbox) -> list[LogEntry]:
+    return [e for e in sandbox.entries("trackingmore") if e.path == "/v4/trackings/get"]
+
+
+def _busiest_second(times: list[float]) -> int:
+    ordered = sorted(times)
+    return max((sum(1 for u in ordered if t <= u < t + 1.0) for t in ordered), default=0)
+
+
+def test_a_second_window_of_reads_starts_one_slack_after_the_first_writes(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.latency = 0.3
+    app = sandbox.apps["trackingmore"]
+    assert isinstance(app, App)
+    numbers = [synthetic_number(i, "AR") for i in range(480)]
+    app.preload(numbers)
+    answers = _track(sandbox, numbers)
+    gets = _gets(sandbox)
+    assert len(gets) == 12  # 480 numbers, 40 a read
+    assert sandbox.rejected("trackingmore") == 0
+    assert _busiest_second([e.t for e in gets]) == 10
+    starts = sorted(e.t for e in gets)
+    # Answers take 0.3 s: the waves are 1 s + the slack apart, not 1 s + the answer's time.
+    assert starts[10] - starts[0] == pytest.approx(1.0 + ARRIVAL_SLACK, abs=0.01)
+    assert all(a.shipments[0].found for a in answers)
+
+
+def test_arrivals_late_by_up_to_the_slack_still_fit_the_limits(sandbox: Sandbox) -> None:
+    sandbox.latency = 0.5  # slower than the slack: only the write marks the arrival
+    app = sandbox.apps["trackingmore"]
+    assert isinstance(app, App)
+    numbers = [synthetic_number(i, "JT") for i in range(840)]
+    app.preload(numbers)
+    _track(sandbox, numbers, delay=(0.0, ARRIVAL_SLACK * 0.99))
+    gets = _gets(sandbox)
+    assert len(gets) == 21
+    assert sandbox.rejected("trackingmore") == 0
+    assert _busiest_second([e.t for e in gets]) <= 10
+    starts = sorted(e.t for e in gets)
+    assert starts[-1] - starts[0] < 2.0 + 2 * (ARRIVAL_SLACK + 0.1)  # not 2 x (0.5 s + ...)
+
+
+def test_new_numbers_are_created_at_3_per_second_counted_at_arrival(sandbox: Sandbox) -> None:
+    sandbox.latency = 0.3
+    numbers = [synthetic_number(i, "CR") for i in range(30)]
+    answers = _track(sandbox, numbers, delay=(0.0, ARRIVAL_SLACK * 0.99))
+    creates = [e for e in sandbox.entries("trackingmore") if e.path == "/v4/trackings/create"]
+    assert len(creates) == 30
+    assert sandbox.rejected("trackingmore") == 0
+    assert _busiest_second([e.t for e in creates]) == 3
+    span = max(e.t for e in creates) - min(e.t for e in creates)
+    # 10 waves of 3, each 1 s + at most the slack and the jitter after the one before.
+    assert 9.0 <= span < 9 * (1.0 + 2 * ARRIVAL_SLACK)
+    assert all(a.shipments[0].events for a in answers)
+
+
+def _simulate(latency: float, write_after: float | None, requests: int = 3) -> list[float]:
+    """When each of ``requests`` requests at 1/s is sent, written ``write_after`` later (None:
+    never seen), answered ``latency`` after the send."""
+    sent: list[float] = []
+
+    async def go() -> None:
+        limiter = RateLimiter(1)
+
+        async def one() -> None:
+            async with limiter.slot() as sending:
+                sending()
+                sent.append(http.now())
+                if write_after is not None:
+                    await asyncio.sleep(write_after)
+                    sending.written()
+                await asyncio.sleep(latency - (write_after or 0.0))
+
+        await asyncio.gather(*(one() for _ in range(requests)))
+
+    asyncio.run(go())
+    return [t - sent[0] for t in sent]
+
+
+def test_a_seen_write_returns_the_permit_a_slack_after_it(clock: VirtualClock) -> None:
+    sent = _simulate(latency=0.5, write_after=0.01)
+    step = 1.0 + 0.01 + ARRIVAL_SLACK
+    assert sent == pytest.approx([0.0, step, 2 * step], abs=0.005)
+
+
+def test_without_a_seen_write_the_old_rule_holds(clock: VirtualClock) -> None:
+    sent = _simulate(latency=0.5, write_after=None)
+    step = 1.0 + ARRIVAL_JITTER
+    assert sent == pytest.approx([0.0, step, 2 * step], abs=0.005)
+
+
+def test_an_answer_before_the_slack_returns_the_permit_from_the_answer(
+    clock: VirtualClock,
+) -> None:
+    sent = _simulate(latency=0.03, write_after=0.01)
+    step = 1.0 + 0.03
+    assert sent == pytest.approx([0.0, step, 2 * step], abs=0.005)
+
+
+def test_a_write_long_after_the_send_counts_from_the_write(clock: VirtualClock) -> None:
+    # The request waited 0.5 s (a slow connect) after it was counted as sent: the permit comes
+    # back a slack after the write, not ARRIVAL_JITTER after the send.
+    sent = _simulate(latency=2.0, write_after=0.5)
+    step = 1.0 + 0.5 + ARRIVAL_SLACK
+    assert sent == pytest.approx([0.0, step, 2 * step], abs=0.005)
