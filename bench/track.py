@@ -19,8 +19,12 @@ shipments (~8 ms of its CPU per 100 new numbers would otherwise sit inside the I
 
 For TrackingMore numbers not in the account, a second run with fresh numbers goes through the
 whole `waypost track --jsonl -` process and reads its output as it comes: "1st useful" is the
-time to the first line with events (not `pending`), "all useful" the time to the last one when
-every number got its events ("-" otherwise), and "useful" how many did.
+time to the first line with events (not `pending`), "gap ms" how long after the sandbox sent
+the first real-time create's answer that line came (the sandbox's clock is read off one probe
+request's arrival), "last useful" the time to the last line with events, "all useful" the same
+when every number got its events ("-" otherwise: past the real-time budget numbers come back
+`pending` by design), "useful" how many did, and "proc cpu" the process's CPU time (user +
+sys, from wait4: robust to the machine's load).
 
 TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
 created number deleted again as `track` without `--save` does) and for API v2.
@@ -238,7 +242,8 @@ def main() -> None:
     header = (
         f"{'scenario':<31}{'N':>6}{'wall s':>9}{'cpu ms':>8}{'bound s':>9}{'ratio':>7}{'requests':>10}"
         f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}{'b+cpu':>7}"
-        f"{'1st useful':>11}{'all useful':>11}{'useful':>11}"
+        f"{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
+        f"{'proc cpu':>9}"
     )
     with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
         box.apply_env()
@@ -268,7 +273,7 @@ def main() -> None:
                     time.sleep(1.1)
                 wall = statistics.median(walls)
                 cpu_ms = statistics.median(CPU) * 1000
-                useful = f"{'-':>11}" * 3
+                useful = f"{'-':>11}{'-':>7}{'-':>12}{'-':>11}{'-':>11}{'-':>9}"
                 if (
                     scenario is not None
                     and scenario.name.startswith("trackingmore")
@@ -276,7 +281,7 @@ def main() -> None:
                 ):
                     run += 1
                     box.reset()
-                    useful = time_to_useful(scenario.numbers(n, run), Path(tmp))
+                    useful = time_to_useful(box, scenario.numbers(n, run), Path(tmp))
                     time.sleep(1.1)
                 print(
                     f"{name:<31}{n:>6}{wall:>9.2f}{cpu_ms:>8.0f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
@@ -285,32 +290,61 @@ def main() -> None:
                 )
 
 
-def time_to_useful(numbers: list[str], data_dir: Path) -> str:
-    """Run `waypost track --jsonl -` as a process; the three "useful" columns."""
+def sandbox_offset(box: SandboxProcess) -> float:
+    """``time.monotonic()`` minus the sandbox's log clock, from one request's arrival (loopback:
+    it arrives well under a millisecond after it leaves)."""
+    import httpx
+
+    url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4/couriers/all"
+    key = {"Tracking-Api-Key": box.env["WAYPOST_TRACKINGMORE_API_KEY"]}
+    with httpx.Client() as client:
+        client.get(url, headers=key)  # a warm connection for the probe
+        box.reset()
+        sent = time.monotonic()
+        client.get(url, headers=key)
+    (entry,) = box.log()
+    box.reset()
+    return sent - float(entry["t"])
+
+
+def time_to_useful(box: SandboxProcess, numbers: list[str], data_dir: Path) -> str:
+    """Run `waypost track --jsonl -` as a process; the "useful" columns."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["WAYPOST_DATA_DIR"] = str(data_dir / "jsonl")  # its own state: a pause stays there
     waypost = str(Path(sys.executable).parent / "waypost")
-    start = time.perf_counter()
+    offset = sandbox_offset(box)
+    start = time.monotonic()
     seen: list[float] = []
-    with subprocess.Popen(
+    proc = subprocess.Popen(
         [waypost, "track", "--jsonl", "-"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
         text=True,
-    ) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.write("\n".join(numbers) + "\n")
-        proc.stdin.close()
-        for line in proc.stdout:
-            shipment = json.loads(line)
-            if shipment.get("events") and shipment.get("status") != "pending":
-                seen.append(time.perf_counter() - start)
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write("\n".join(numbers) + "\n")
+    proc.stdin.close()
+    for line in proc.stdout:
+        shipment = json.loads(line)
+        if shipment.get("events") and shipment.get("status") != "pending":
+            seen.append(time.monotonic() - start)
+    proc.stdout.close()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    cpu = (usage.ru_utime + usage.ru_stime) * 1000
+    answered = [
+        float(e["done"]) + offset - start
+        for e in box.log()
+        if e["path"].endswith("/trackings/create") and e.get("done") is not None
+    ]
     first = f"{min(seen):>11.2f}" if seen else f"{'never':>11}"
+    gap = f"{(min(seen) - min(answered)) * 1000:>7.0f}" if seen and answered else f"{'-':>7}"
+    last = f"{max(seen):>12.2f}" if seen else f"{'-':>12}"
     every = f"{max(seen):>11.2f}" if len(seen) == len(numbers) else f"{'-':>11}"
-    return f"{first}{every}{f'{len(seen)}/{len(numbers)}':>11}"
+    return f"{first}{gap}{last}{every}{f'{len(seen)}/{len(numbers)}':>11}{cpu:>9.0f}"
 
 
 def prepare(

@@ -651,9 +651,11 @@ class CarrierHandle:
     ``prefix + endpoint`` in the session), and a group pause: a 429 pauses every endpoint at once
     for its ``Retry-After``, else ``pause`` seconds, never longer than ``[http] max_pause``. The
     pause and each endpoint's last request are kept in ``state`` under ``namespace``, so the
-    next run keeps both (carried spacing). ``call(..., wait=True)`` waits a pause out and tries
-    once more; ``wait=False`` fails at once with ``pause_error(seconds left, pause length)``
-    (length None: a pause carried over from an earlier run).
+    next run keeps both (carried spacing); a last request is written at once when the stored
+    one is a second old, else when the handle's last call under way ends (one write per burst).
+    ``call(..., wait=True)`` waits a pause out and tries once more; ``wait=False`` fails at once
+    with ``pause_error(seconds left, pause length)`` (length None: a pause carried over from an
+    earlier run).
     """
 
     def __init__(
@@ -684,6 +686,11 @@ class CarrierHandle:
         self._paused_until = 0.0
         self._primed = False
         self.log = logging.getLogger(f"waypost.{name}")
+        # Each endpoint's last request: written at once when the stored one is a ``hold`` old,
+        # else kept for ``flush()`` (one write per second, not one per request).
+        self._written: dict[str, float] = {}
+        self._unwritten: dict[str, float] = {}
+        self._active = 0  # calls under way (waiting for a permit included)
 
     def rate(self, endpoint: str) -> float:
         """Configured requests per second of one endpoint."""
@@ -783,6 +790,24 @@ class CarrierHandle:
         """One request -> ``read(response)``; where ``limited`` says it is a 429, pause every
         endpoint and, with ``wait``, try once more after the pause, else ``pause_error``."""
         self.prime()
+        self._active += 1
+        try:
+            return await self._call(endpoint, method, url, read, limited, wait, kwargs)
+        finally:
+            self._active -= 1
+            if not self._active:  # the last call of a burst: what it left unwritten, now
+                self.flush()
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        read: Callable[[httpx.Response], T],
+        limited: Callable[[T], bool],
+        wait: bool,
+        kwargs: dict[str, Any],
+    ) -> T:
         for attempt in (1, 2):
             try:
                 response = await self.session.request(
@@ -797,8 +822,7 @@ class CarrierHandle:
                 )
             except RateLimited:
                 raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(self.namespace, endpoint, time.time())
+            self._sent(endpoint)
             answer = read(response)
             if limited(answer):
                 self.on_429(response)
@@ -807,6 +831,31 @@ class CarrierHandle:
                 raise self.pause_error()
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sent(self, endpoint: str) -> None:
+        if self.state is None:
+            return
+        stamp = time.time()
+        if stamp - self._written.get(endpoint, float("-inf")) >= 1.0:
+            self.state.put(self.namespace, endpoint, stamp)
+            self._written[endpoint] = stamp
+            self._unwritten.pop(endpoint, None)
+        else:
+            self._unwritten[endpoint] = stamp
+
+    def flush(self) -> None:
+        """Store each endpoint's last request not stored yet, in one write."""
+        if self.state is None or not self._unwritten:
+            return
+        rows = list(self._unwritten.items())
+        many = getattr(self.state, "put_many", None)
+        if many is not None:
+            many(self.namespace, rows)
+        else:
+            for endpoint, stamp in rows:
+                self.state.put(self.namespace, endpoint, stamp)
+        self._written.update(self._unwritten)
+        self._unwritten = {}
 
 
 def _finite(value: Any) -> float | None:

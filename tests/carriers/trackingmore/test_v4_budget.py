@@ -172,3 +172,25 @@ def test_track_jsonl_prints_the_hint_for_numbers_past_the_budget(
     assert sum(1 for line in lines if line["status"] == "pending") == 2
     assert sum(1 for line in lines if line["events"]) == 3
     assert "hint: trackingmore: 2 number(s) not in the account" in outcome.err
+
+
+def test_the_batches_of_track_save_share_one_real_time_budget(
+    sandbox: Sandbox, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1 s at 3 creates/s, and batches of 4: the budget is the run's, not each batch's.
+    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 1.0)
+    monkeypatch.setattr("waypost.cli.track.SAVE_BATCH", 4)
+    new = [f"trackingmore:sandbox-post:{synthetic_number(i, 'WB')}" for i in range(10)]
+    outcome = cli("track", "--save", "--jsonl", *new)
+    assert outcome.code == 0
+    lines = [json.loads(line) for line in outcome.out.splitlines()]
+    assert len(lines) == 10
+    assert sum(1 for line in lines if line["events"]) == 3
+    assert sum(1 for line in lines if line["status"] == "pending") == 7
+    assert len(_on(sandbox, api.CREATE)) == 3
+    assert sum(b.numbers for b in _on(sandbox, api.BATCH)) == 7
+    assert {number for number, _ in _app(sandbox).account} >= {n.rsplit(":", 1)[1] for n in new}
+    assert sandbox.rejected() == 0
+    assert "hint: trackingmore: 1 number(s) not in the account" in outcome.err  # batch 1: 4 - 3
+    assert "hint: trackingmore: 4 number(s) not in the account" in outcome.err  # batch 2
+    assert "hint: trackingmore: 2 number(s) not in the account" in outcome.err  # batch 3
