@@ -59,6 +59,7 @@ from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
+from waypost.http import ARRIVAL_SLACK
 from waypost.http import now as http_now
 from waypost.models import Shipment
 
@@ -93,8 +94,9 @@ class _Budget:
     """Which numbers not in the account a run creates in real time, the first ones found
     first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
     create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
-    answered by then: waves of its permits, each a permit hold and one round trip (as long as
-    the first account read took) after the one before."""
+    answered by then: waves of its permits, each a permit hold and the limiter's arrival slack
+    (``http.ARRIVAL_SLACK``, or the round trip when shorter: as long as the first account read
+    took) after the one before, the last one answered a round trip later."""
 
     def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
@@ -116,7 +118,8 @@ class _Budget:
         elif self.limiter is not None:
             trip = max(0.0, self.first - self.started)
             wave = self.taken // self.limiter.size
-            done = self.first + wave * (self.limiter.hold + trip) + trip
+            step = self.limiter.hold + min(trip, ARRIVAL_SLACK)
+            done = self.first + wave * step + trip
             fits = done <= self.started + self.seconds
         if fits:
             self.taken += 1
