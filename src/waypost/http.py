@@ -65,8 +65,11 @@ USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # A request is assumed to reach the server within this long of being sent (see RateLimiter).
 ARRIVAL_JITTER = 0.2
-# ... and within this long of its last byte being written to the socket, when that moment is
-# known (httpcore's trace of the request body): the network's jitter, not its latency, counts.
+# ... and within this long of its last byte being written to a connection already in use, when
+# that moment is known (httpcore's trace of the request body): the network's jitter, not its
+# latency, counts. On a connection just opened the server may take the request much later (its
+# accept queue, a new worker: 70 ms measured on the loaded sandbox), so there ARRIVAL_JITTER
+# still counts, from the write.
 ARRIVAL_SLACK = 0.05
 # The same for a permit shared with other hosts: their requests fill every gap, so a busy host
 # that is descheduled between a send and its arrival would overrun the limit (measured: 3 hosts
@@ -96,7 +99,7 @@ class _Unlimited:
     def __call__(self) -> None:
         """Nothing to count."""
 
-    def written(self) -> None:
+    def written(self, fresh: bool = False) -> None:
         """Nothing to count."""
 
 
@@ -142,9 +145,10 @@ class RateLimiter:
     connection, a slow network), so spacing the sends is not enough. Instead the limiter hands
     out ``size`` permits; a permit comes back ``hold`` seconds after its request has surely
     arrived: when its answer came back, or, if the answer takes longer, ``ARRIVAL_SLACK`` after
-    its last byte was written to the socket (``written()``), else ``ARRIVAL_JITTER`` after it
-    was sent. No window of ``hold`` seconds can then see more than ``size`` arrivals. With the
-    write seen, a window costs the network's jitter instead of the answer's whole latency.
+    its last byte was written to a connection in use (``written()``; ``ARRIVAL_JITTER`` on one
+    just opened), else ``ARRIVAL_JITTER`` after it was sent. No window of ``hold`` seconds can
+    then see more than ``size`` arrivals. Once connections are open, a window costs the
+    network's jitter instead of the answer's whole latency.
     Shared by every task of a run; ``pause`` holds it after a 429.
     """
 
@@ -266,10 +270,11 @@ class _Send:
         # even while the request is still waiting for its answer.
         self._assume(ARRIVAL_JITTER)
 
-    def written(self) -> None:
-        """The request's last byte is on the socket: it arrives within ARRIVAL_SLACK."""
+    def written(self, fresh: bool = False) -> None:
+        """The request's last byte is on the socket: it arrives within ARRIVAL_SLACK, or
+        ARRIVAL_JITTER on a ``fresh`` connection (opened for this request)."""
         if self.fallback is not None and self._limiter._shared is None:
-            self._assume(ARRIVAL_SLACK)
+            self._assume(ARRIVAL_JITTER if fresh else ARRIVAL_SLACK)
 
     def _assume(self, within: float) -> None:
         lim = self._limiter
@@ -631,11 +636,16 @@ class Session:
 
 
 def _on_written(send: _Send | _Unlimited) -> Callable[[str, Any], Awaitable[None]]:
-    """An httpcore trace hook telling ``send`` when the request body is on the socket."""
+    """An httpcore trace hook telling ``send`` when the request body is on the socket, and
+    whether the connection was opened for it."""
+    fresh = False
 
     async def trace(event: str, info: Any) -> None:
-        if event.endswith(".send_request_body.complete"):
-            send.written()
+        nonlocal fresh
+        if event.endswith(".connect_tcp.started"):
+            fresh = True
+        elif event.endswith(".send_request_body.complete"):
+            send.written(fresh)
 
     return trace
 
