@@ -278,7 +278,9 @@ class _Send:
 
     def _assume(self, within: float) -> None:
         lim = self._limiter
-        if self.fallback is not None and self.fallback.cancel():
+        if self.fallback is not None:
+            if not self.fallback.cancel():
+                return  # already given back (a write later than the send's assumption)
             lim._returns.discard(self.fallback)
         self.assumed = lim._clock() + within
         self.fallback = lim._give_back(within + lim.hold)

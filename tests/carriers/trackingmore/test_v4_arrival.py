@@ -227,3 +227,13 @@ def test_a_write_on_a_connection_just_opened_keeps_the_jitter_from_the_write(
     sent = _simulate(latency=2.0, write_after=0.01, fresh=True)
     step = 1.0 + 0.01 + ARRIVAL_JITTER
     assert sent == pytest.approx([0.0, step, 2 * step], abs=0.02)
+
+
+def test_a_write_after_the_permit_came_back_gives_nothing_back_twice(
+    clock: VirtualClock,
+) -> None:
+    # Each write comes 1.5 s after its send, past the send's fallback (0.2 s + 1 s): that
+    # permit is already back, and the late write must not hand out a second one.
+    sent = _simulate(latency=3.0, write_after=1.5, requests=5)
+    step = 1.0 + ARRIVAL_JITTER
+    assert sent == pytest.approx([0.0, step, 2 * step, 3 * step, 4 * step], abs=0.02)
