@@ -14,21 +14,33 @@ The "ils (lean path)" rows time what `waypost track` does for ILS numbers (``way
 plain sockets, no models), including the journey check and writing the ``--json`` document (to
 /dev/null), which the "ils" rows (``service.run``, the model path) leave out. "Latency" is one round trip to the
 sandbox as measured with a bare httpx request of one number on a warm connection (the injected
-answer time plus the loopback round trip), so the bound is what the APIs allow, not what this
-machine allows.
+answer time plus the loopback round trip; a 40-tracking v4 answer takes the same 84 ms), so the
+bound is what the APIs allow, not what this machine allows: every request of the first second
+goes at once (no earlier traffic counts: the sandbox's windows are reset before each run), each
+later second's at exactly 1 s, dependent steps (a read before its creates, a create before its
+delete) one round trip each, and no client CPU at all.
 
 ILS numbers are asked once before each timed run, so the sandbox has already made its synthetic
 shipments (~8 ms of its CPU per 100 new numbers would otherwise sit inside the ILS bound).
 
 For TrackingMore numbers not in the account, a second run with fresh numbers goes through the
 whole `waypost track --jsonl -` process and reads its output as it comes: "1st useful" is the
-time to the first line with events (not `pending`), "all useful" the time to the last one when
-every number got its events ("-" otherwise), and "useful" how many did.
+time to the first line with events (not `pending`), "gap ms" how long after the sandbox sent
+the first real-time create's (v2: realtime call's) answer that line came (the sandbox's clock is read off one probe
+request's arrival), "last useful" the time to the last line with events, "all useful" the same
+when every number got its events ("-" otherwise: past the real-time budget numbers come back
+`pending` by design), "useful" how many did, and "proc cpu" the process's CPU time (user +
+sys, from wait4: robust to the machine's load).
+
+"floor s" (v4 in the account) is a bare client's time for the same reads: one `httpx.AsyncClient`
+made before the clock starts, the same 40-number requests in waves of 10 exactly one second
+apart, each answer only `json.loads`-ed (no models, no store, no safety margin): what this
+machine allows in Python, against which "vs floor" is waypost's ratio.
 
 TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
 created number deleted again as `track` without `--save` does) and for API v2.
 
-    python bench/track.py [--latency 80] [--sizes 10,100,300,1000] [--only ils,mix]
+    python bench/track.py [--latency 80] [--sizes 10,100,300,1000] [--only ils,mix] [--interleave]
 """
 
 from __future__ import annotations
@@ -259,6 +271,11 @@ def main() -> None:
         default="",
         help="comma-separated scenario prefixes: ils,trackingmore,pandapon,mix",
     )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="rows by N, every scenario in turn (so load changes hit all of them alike)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -269,7 +286,8 @@ def main() -> None:
     header = (
         f"{'scenario':<31}{'N':>6}{'wall s':>9}{'cpu ms':>8}{'bound s':>9}{'ratio':>7}{'requests':>10}"
         f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}{'b+cpu':>7}"
-        f"{'1st useful':>11}{'all useful':>11}{'useful':>11}"
+        f"{'floor s':>8}{'vs floor':>9}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
+        f"{'proc cpu':>9}"
     )
     with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
         box.apply_env()
@@ -282,67 +300,142 @@ def main() -> None:
         run_once(box, ils_numbers(5, 99), Path(tmp))  # warm up: imports, first connection
         os.environ["WAYPOST_CONFIG"] = str(Path(tmp) / "none.toml")
         run = 0
-        for scenario in [*SCENARIOS, None]:
-            if not chosen(scenario.name if scenario else "mix"):
-                continue
+        picked = [s for s in [*SCENARIOS, None] if chosen(s.name if s else "mix")]
+        rows = (
+            [(s, n) for n in sizes for s in picked]
+            if args.interleave
+            else [(s, n) for s in picked for n in sizes]
+        )
+        for scenario, n in rows:
             os.environ.update(api_env(box, scenario.api if scenario else None))
-            for n in sizes:
-                walls: list[float] = []
-                CPU.clear()
-                while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
-                    run += 1
-                    numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
-                    box.reset()
-                    lean = scenario is not None and scenario.name == "ils (lean path)"
-                    walls.append((run_lean if lean else run_once)(box, numbers, Path(tmp)))
-                    requests, rejections = len(box.log()), box.rejections()
-                    # Let the 1-second windows of this run pass before the next one counts.
-                    time.sleep(1.1)
-                wall = statistics.median(walls)
-                cpu_ms = statistics.median(CPU) * 1000
-                useful = f"{'-':>11}" * 3
-                if (
-                    scenario is not None
-                    and scenario.name.startswith("trackingmore")
-                    and scenario.name.endswith("(new)")
-                ):
-                    run += 1
-                    box.reset()
-                    useful = time_to_useful(scenario.numbers(n, run), Path(tmp))
-                    time.sleep(1.1)
-                print(
-                    f"{name:<31}{n:>6}{wall:>9.2f}{cpu_ms:>8.0f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
-                    f"{minimum:>9}{rejections:>6}{naive:>9.1f}{naive / wall:>9.1f}x{wall / (bound + cpu_ms / 1000):>7.2f}{useful}",
-                    flush=True,
-                )
+            walls: list[float] = []
+            CPU.clear()
+            while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
+                run += 1
+                numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
+                box.reset()
+                lean = scenario is not None and scenario.name == "ils (lean path)"
+                walls.append((run_lean if lean else run_once)(box, numbers, Path(tmp)))
+                requests, rejections = len(box.log()), box.rejections()
+                # Let the 1-second windows of this run pass before the next one counts.
+                time.sleep(1.1)
+            wall = statistics.median(walls)
+            cpu_ms = statistics.median(CPU) * 1000
+            floors = f"{'-':>8}{'-':>9}"
+            if scenario is not None and scenario.name == "trackingmore v4 (in account)":
+                run += 1
+                bare = bare_floor(box, scenario, n, run)
+                floors = f"{bare:>8.2f}{wall / bare:>9.2f}"
+                time.sleep(1.1)
+            useful = f"{'-':>11}{'-':>7}{'-':>12}{'-':>11}{'-':>11}{'-':>9}"
+            if (
+                scenario is not None
+                and scenario.name.startswith("trackingmore")
+                and scenario.name.endswith("(new)")
+            ):
+                run += 1
+                box.reset()
+                useful = time_to_useful(box, scenario.numbers(n, run), Path(tmp))
+                time.sleep(1.1)
+            print(
+                f"{name:<31}{n:>6}{wall:>9.2f}{cpu_ms:>8.0f}{bound:>9.2f}{wall / bound:>7.2f}{requests:>10}"
+                f"{minimum:>9}{rejections:>6}{naive:>9.1f}{naive / wall:>9.1f}x{wall / (bound + cpu_ms / 1000):>7.2f}{floors}{useful}",
+                flush=True,
+            )
 
 
-def time_to_useful(numbers: list[str], data_dir: Path) -> str:
-    """Run `waypost track --jsonl -` as a process; the three "useful" columns."""
+def bare_floor(box: SandboxProcess, scenario: Scenario, n: int, run: int) -> float:
+    """Median wall time of a bare client reading the same numbers (fresh ones, preloaded) the
+    same 40 a request, waves of 10 a second, answers only decoded (three runs). Its client is
+    made before the clock starts (no certificate store); its connections are not."""
+    import ssl
+
+    import httpx
+
+    url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4/trackings/get"
+    key = {"Tracking-Api-Key": box.env["WAYPOST_TRACKINGMORE_API_KEY"]}
+
+    async def go(numbers: list[str]) -> float:
+        plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        limits = httpx.Limits(max_connections=16)
+        async with httpx.AsyncClient(verify=plain, limits=limits) as client:
+
+            async def one(wave: int, chunk: list[str]) -> None:
+                await asyncio.sleep(wave)
+                query = {"tracking_numbers": ",".join(chunk)}
+                json.loads((await client.get(url, params=query, headers=key)).content)
+
+            chunks = [numbers[i : i + 40] for i in range(0, len(numbers), 40)]
+            start = time.perf_counter()
+            await asyncio.gather(*(one(i // 10, c) for i, c in enumerate(chunks)))
+            return time.perf_counter() - start
+
+    walls = []
+    for k in range(3):
+        numbers = _bare(scenario.numbers(n, run * 10 + k))
+        box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": numbers})
+        box.reset()
+        walls.append(asyncio.run(go(numbers)))
+        box.reset()
+        time.sleep(1.1)
+    return statistics.median(walls)
+
+
+def sandbox_offset(box: SandboxProcess) -> float:
+    """``time.monotonic()`` minus the sandbox's log clock, from one request's arrival (loopback:
+    it arrives well under a millisecond after it leaves)."""
+    import httpx
+
+    url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4/couriers/all"
+    key = {"Tracking-Api-Key": box.env["WAYPOST_TRACKINGMORE_API_KEY"]}
+    with httpx.Client() as client:
+        client.get(url, headers=key)  # a warm connection for the probe
+        box.reset()
+        sent = time.monotonic()
+        client.get(url, headers=key)
+    (entry,) = box.log()
+    box.reset()
+    return sent - float(entry["t"])
+
+
+def time_to_useful(box: SandboxProcess, numbers: list[str], data_dir: Path) -> str:
+    """Run `waypost track --jsonl -` as a process; the "useful" columns."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["WAYPOST_DATA_DIR"] = str(data_dir / "jsonl")  # its own state: a pause stays there
     waypost = str(Path(sys.executable).parent / "waypost")
-    start = time.perf_counter()
+    offset = sandbox_offset(box)
+    start = time.monotonic()
     seen: list[float] = []
-    with subprocess.Popen(
+    proc = subprocess.Popen(
         [waypost, "track", "--jsonl", "-"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
         text=True,
-    ) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.write("\n".join(numbers) + "\n")
-        proc.stdin.close()
-        for line in proc.stdout:
-            shipment = json.loads(line)
-            if shipment.get("events") and shipment.get("status") != "pending":
-                seen.append(time.perf_counter() - start)
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write("\n".join(numbers) + "\n")
+    proc.stdin.close()
+    for line in proc.stdout:
+        shipment = json.loads(line)
+        if shipment.get("events") and shipment.get("status") != "pending":
+            seen.append(time.monotonic() - start)
+    proc.stdout.close()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    cpu = (usage.ru_utime + usage.ru_stime) * 1000
+    answered = [
+        float(e["done"]) + offset - start
+        for e in box.log()
+        if e["path"].endswith(("/trackings/create", "/trackings/realtime")) and e.get("done")
+    ]
     first = f"{min(seen):>11.2f}" if seen else f"{'never':>11}"
+    gap = f"{(min(seen) - min(answered)) * 1000:>7.0f}" if seen and answered else f"{'-':>7}"
+    last = f"{max(seen):>12.2f}" if seen else f"{'-':>12}"
     every = f"{max(seen):>11.2f}" if len(seen) == len(numbers) else f"{'-':>11}"
-    return f"{first}{every}{f'{len(seen)}/{len(numbers)}':>11}"
+    return f"{first}{gap}{last}{every}{f'{len(seen)}/{len(numbers)}':>11}{cpu:>9.0f}"
 
 
 def prepare(

@@ -66,6 +66,12 @@ USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # A request is assumed to reach the server within this long of being sent (see RateLimiter).
 ARRIVAL_JITTER = 0.2
+# ... and within this long of its last byte being written to a connection already in use, when
+# that moment is known (httpcore's trace of the request body): the network's jitter, not its
+# latency, counts. On a connection just opened the server may take the request much later (its
+# accept queue, a new worker: 70 ms measured on the loaded sandbox), so there ARRIVAL_JITTER
+# still counts, from the write.
+ARRIVAL_SLACK = 0.05
 # The same for a permit shared with other hosts: their requests fill every gap, so a busy host
 # that is descheduled between a send and its arrival would overrun the limit (measured: 3 hosts
 # on 2 busy cores drew PandaPon 429s with 0.2 s). It only costs when an answer takes longer.
@@ -88,8 +94,17 @@ class Paused(Exception):
         self.seconds = seconds
 
 
-def _unlimited() -> None:
+class _Unlimited:
     """``sending()`` of an endpoint without a rate limit."""
+
+    def __call__(self) -> None:
+        """Nothing to count."""
+
+    def written(self, fresh: bool = False) -> None:
+        """Nothing to count."""
+
+
+_unlimited = _Unlimited()
 
 
 def now() -> float:
@@ -130,9 +145,11 @@ class RateLimiter:
     A carrier counts *arrivals*, and a request can arrive later than it left (a cold
     connection, a slow network), so spacing the sends is not enough. Instead the limiter hands
     out ``size`` permits; a permit comes back ``hold`` seconds after its request has surely
-    arrived: when its answer came back, or ``ARRIVAL_JITTER`` after it was sent if the answer
-    takes longer. No window of ``hold`` seconds can then see more than ``size`` arrivals.
-    The price is the answer's latency once per window (about 8% at 80 ms for 1 request/s).
+    arrived: when its answer came back, or, if the answer takes longer, ``ARRIVAL_SLACK`` after
+    its last byte was written to a connection in use (``written()``; ``ARRIVAL_JITTER`` on one
+    just opened), else ``ARRIVAL_JITTER`` after it was sent. No window of ``hold`` seconds can
+    then see more than ``size`` arrivals. Once connections are open, a window costs the
+    network's jitter instead of the answer's whole latency.
     Shared by every task of a run; ``pause`` holds it after a 429.
     """
 
@@ -175,12 +192,14 @@ class RateLimiter:
         return max(0.0, self._paused_until - self._clock())
 
     @contextlib.asynccontextmanager
-    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[Callable[[], None]]:
+    async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[_Send]:
         """Hold a permit around one request; ``Paused`` instead of waiting out a pause.
 
         Yields ``sending()``, to be called as the request leaves (after any wait for a
         connection): a request that waited after taking its permit arrives later than the
-        permit was taken, so the no-answer fallback counts from the send, not from the permit."""
+        permit was taken, so the no-answer fallback counts from the send, not from the permit.
+        ``sending.written()``, called once its last byte is on the socket, moves the fallback to
+        ``ARRIVAL_SLACK`` after that moment."""
         await self._permits.acquire()
         try:
             if (early := self._not_before - self._clock()) > 0:
@@ -194,26 +213,17 @@ class RateLimiter:
             self._permits.release()
             raise
         self.acquired += 1
-        sent: list[float] = []
-        latest: list[asyncio.Task[None]] = []
-
-        def sending() -> None:
-            sent.append(self._clock())
-            if self._shared is not None and shared is not None:  # counted from the send, too
-                self._shared.sent(self._key, shared, SHARED_JITTER + self.hold)
-            # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
-            # even while the request is still waiting for its answer.
-            latest.append(self._give_back(ARRIVAL_JITTER + self.hold))
-
+        send = _Send(self, shared)
         try:
-            yield sending
+            yield send
         finally:
             if self._shared is not None and shared is not None:
                 self._shared.give_back(self._key, shared, self.hold)
-            if not latest:  # never sent, or sent unannounced: counted from now, surely after
+            if send.fallback is None:  # never sent, or sent unannounced: counted from now
                 self._give_back(self.hold)
-            elif self._clock() < sent[0] + ARRIVAL_JITTER and latest[0].cancel():
-                self._returns.discard(latest[0])
+            elif self._clock() < send.assumed and send.fallback.cancel():
+                # The answer came before the assumed arrival: it proves the arrival, sooner.
+                self._returns.discard(send.fallback)
                 self._give_back(self.hold)
 
     async def _take_shared(self, wait_pause: bool) -> int | None:
@@ -232,14 +242,49 @@ class RateLimiter:
         return None
 
     def _give_back(self, delay: float) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._release_after(delay))
+        # Counted from now, not from when the task first runs (a busy loop starts it later).
+        task = asyncio.ensure_future(self._release_at(self._clock() + delay))
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
         return task
 
-    async def _release_after(self, delay: float) -> None:
-        await self._sleep(delay)
+    async def _release_at(self, when: float) -> None:
+        await self._sleep(max(0.0, when - self._clock()))
         self._permits.release()
+
+
+class _Send:
+    """``sending()`` of one permit, with ``written()`` for the moment its request is on the
+    socket: either sets when the permit comes back if no answer comes first."""
+
+    def __init__(self, limiter: RateLimiter, shared: int | None) -> None:
+        self._limiter = limiter
+        self._shared = shared
+        self.fallback: asyncio.Task[None] | None = None
+        self.assumed = float("inf")  # when the request has surely arrived, answer or not
+
+    def __call__(self) -> None:
+        lim = self._limiter
+        if lim._shared is not None and self._shared is not None:  # counted from the send, too
+            lim._shared.sent(lim._key, self._shared, SHARED_JITTER + lim.hold)
+        # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
+        # even while the request is still waiting for its answer.
+        self._assume(ARRIVAL_JITTER)
+
+    def written(self, fresh: bool = False) -> None:
+        """The request's last byte is on the socket: it arrives within ARRIVAL_SLACK, or
+        ARRIVAL_JITTER on a ``fresh`` connection (opened for this request)."""
+        if self.fallback is not None and self._limiter._shared is None:
+            self._assume(ARRIVAL_JITTER if fresh else ARRIVAL_SLACK)
+
+    def _assume(self, within: float) -> None:
+        lim = self._limiter
+        if self.fallback is not None:
+            if not self.fallback.cancel():
+                return  # already given back (a write later than the send's assumption)
+            lim._returns.discard(self.fallback)
+        self.assumed = lim._clock() + within
+        self.fallback = lim._give_back(within + lim.hold)
 
 
 @dataclass(frozen=True)
@@ -559,6 +604,8 @@ class Session:
                 # One deadline for the whole answer, headers and body: an endless body ends here.
                 async with asyncio.timeout(min(self.timeout, self.remaining())):
                     request = self._client.build_request(method, target, **options)
+                    if limiter is not None:
+                        request.extensions["trace"] = _on_written(sending)
                     streamed = await self._client.send(request, auth=auth, stream=True)
                     try:
                         body = await self._read_body(streamed, carrier)
@@ -614,6 +661,21 @@ class Session:
         return bytes(out)
 
 
+def _on_written(send: _Send | _Unlimited) -> Callable[[str, Any], Awaitable[None]]:
+    """An httpcore trace hook telling ``send`` when the request body is on the socket, and
+    whether the connection was opened for it."""
+    fresh = False
+
+    async def trace(event: str, info: Any) -> None:
+        nonlocal fresh
+        if event.endswith(".connect_tcp.started"):
+            fresh = True
+        elif event.endswith(".send_request_body.complete"):
+            send.written(fresh)
+
+    return trace
+
+
 T = TypeVar("T")
 
 
@@ -625,9 +687,11 @@ class CarrierHandle:
     ``prefix + endpoint`` in the session), and a group pause: a 429 pauses every endpoint at once
     for its ``Retry-After``, else ``pause`` seconds, never longer than ``[http] max_pause``. The
     pause and each endpoint's last request are kept in ``state`` under ``namespace``, so the
-    next run keeps both (carried spacing). ``call(..., wait=True)`` waits a pause out and tries
-    once more; ``wait=False`` fails at once with ``pause_error(seconds left, pause length)``
-    (length None: a pause carried over from an earlier run).
+    next run keeps both (carried spacing); a last request is written at once when the stored
+    one is a second old, else when the handle's last call under way ends (one write per burst).
+    ``call(..., wait=True)`` waits a pause out and tries once more; ``wait=False`` fails at once
+    with ``pause_error(seconds left, pause length)`` (length None: a pause carried over from an
+    earlier run).
     """
 
     def __init__(
@@ -658,6 +722,11 @@ class CarrierHandle:
         self._paused_until = 0.0
         self._primed = False
         self.log = logging.getLogger(f"waypost.{name}")
+        # Each endpoint's last request: written at once when the stored one is a ``hold`` old,
+        # else kept for ``flush()`` (one write per second, not one per request).
+        self._written: dict[str, float] = {}
+        self._unwritten: dict[str, float] = {}
+        self._active = 0  # calls under way (waiting for a permit included)
 
     def rate(self, endpoint: str) -> float:
         """Configured requests per second of one endpoint."""
@@ -757,6 +826,24 @@ class CarrierHandle:
         """One request -> ``read(response)``; where ``limited`` says it is a 429, pause every
         endpoint and, with ``wait``, try once more after the pause, else ``pause_error``."""
         self.prime()
+        self._active += 1
+        try:
+            return await self._call(endpoint, method, url, read, limited, wait, kwargs)
+        finally:
+            self._active -= 1
+            if not self._active:  # the last call of a burst: what it left unwritten, now
+                self.flush()
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        read: Callable[[httpx.Response], T],
+        limited: Callable[[T], bool],
+        wait: bool,
+        kwargs: dict[str, Any],
+    ) -> T:
         for attempt in (1, 2):
             try:
                 response = await self.session.request(
@@ -771,8 +858,7 @@ class CarrierHandle:
                 )
             except RateLimited:
                 raise self.pause_error() from None
-            if self.state is not None:
-                self.state.put(self.namespace, endpoint, time.time())
+            self._sent(endpoint)
             answer = read(response)
             if limited(answer):
                 self.on_429(response)
@@ -781,6 +867,31 @@ class CarrierHandle:
                 raise self.pause_error()
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sent(self, endpoint: str) -> None:
+        if self.state is None:
+            return
+        stamp = time.time()
+        if stamp - self._written.get(endpoint, float("-inf")) >= 1.0:
+            self.state.put(self.namespace, endpoint, stamp)
+            self._written[endpoint] = stamp
+            self._unwritten.pop(endpoint, None)
+        else:
+            self._unwritten[endpoint] = stamp
+
+    def flush(self) -> None:
+        """Store each endpoint's last request not stored yet, in one write."""
+        if self.state is None or not self._unwritten:
+            return
+        rows = list(self._unwritten.items())
+        many = getattr(self.state, "put_many", None)
+        if many is not None:
+            many(self.namespace, rows)
+        else:
+            for endpoint, stamp in rows:
+                self.state.put(self.namespace, endpoint, stamp)
+        self._written.update(self._unwritten)
+        self._unwritten = {}
 
 
 def _finite(value: Any) -> float | None:

@@ -43,22 +43,36 @@ def test_without_a_deadline_the_budget_is_its_seconds_at_the_create_rate() -> No
     assert (budget.taken, budget.over) == (90, 10)
 
 
-def test_under_a_deadline_the_budget_counts_waves_a_hold_and_a_round_trip_apart(
+def test_under_a_deadline_the_budget_counts_waves_a_hold_and_the_slack_apart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = _Clock(100.0)
     monkeypatch.setattr(tm4.time, "monotonic", clock)
     budget = tm4._Budget(30.0, _Limiter(), hard=True)  # type: ignore[arg-type]
-    clock.now = 100.1  # the first read took 0.1 s: each wave costs 1.1 s, the last answer 0.1
+    clock.now = 100.1  # the first read took 0.1 s: each wave costs 1 s + the 0.05 s slack
     taken = [budget.take() for _ in range(100)]
-    # wave w is answered at 100.1 + 1.1 w + 0.1 <= 130: w <= 27, so 28 waves of 3
-    assert taken == [True] * 84 + [False] * 16
-    assert (budget.taken, budget.over) == (84, 16)
+    # wave w is answered at 100.1 + 1.05 w + 0.1 <= 130: w <= 28, so 29 waves of 3
+    assert tm4.ARRIVAL_SLACK == 0.05
+    assert taken == [True] * 87 + [False] * 13
+    assert (budget.taken, budget.over) == (87, 13)
     hint = budget.hint(3.0)
-    assert "16 number(s)" in hint
+    assert "13 number(s)" in hint
     assert "30 s" in hint
     assert "waypost watch" in hint
     assert "--deadline" in hint
+
+
+def test_under_a_deadline_a_round_trip_shorter_than_the_slack_spaces_the_waves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock(100.0)
+    monkeypatch.setattr(tm4.time, "monotonic", clock)
+    budget = tm4._Budget(30.0, _Limiter(), hard=True)  # type: ignore[arg-type]
+    clock.now = 100.02  # answers in 0.02 s: each permit is back 1 s after its answer
+    taken = [budget.take() for _ in range(100)]
+    # wave w is answered at 100.02 + 1.02 w + 0.02 <= 130: w <= 29, so 30 waves of 3
+    # (1.05 s apart there would be only 29)
+    assert taken == [True] * 90 + [False] * 10
 
 
 def test_without_a_limiter_every_number_fits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,3 +186,25 @@ def test_track_jsonl_prints_the_hint_for_numbers_past_the_budget(
     assert sum(1 for line in lines if line["status"] == "pending") == 2
     assert sum(1 for line in lines if line["events"]) == 3
     assert "hint: trackingmore: 2 number(s) not in the account" in outcome.err
+
+
+def test_the_batches_of_track_save_share_one_real_time_budget(
+    sandbox: Sandbox, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1 s at 3 creates/s, and batches of 4: the budget is the run's, not each batch's.
+    monkeypatch.setattr(tm4, "REALTIME_BUDGET", 1.0)
+    monkeypatch.setattr("waypost.cli.track.SAVE_BATCH", 4)
+    new = [f"trackingmore:sandbox-post:{synthetic_number(i, 'WB')}" for i in range(10)]
+    outcome = cli("track", "--save", "--jsonl", *new)
+    assert outcome.code == 0
+    lines = [json.loads(line) for line in outcome.out.splitlines()]
+    assert len(lines) == 10
+    assert sum(1 for line in lines if line["events"]) == 3
+    assert sum(1 for line in lines if line["status"] == "pending") == 7
+    assert len(_on(sandbox, api.CREATE)) == 3
+    assert sum(b.numbers for b in _on(sandbox, api.BATCH)) == 7
+    assert {number for number, _ in _app(sandbox).account} >= {n.rsplit(":", 1)[1] for n in new}
+    assert sandbox.rejected() == 0
+    assert "hint: trackingmore: 1 number(s) not in the account" in outcome.err  # batch 1: 4 - 3
+    assert "hint: trackingmore: 4 number(s) not in the account" in outcome.err  # batch 2
+    assert "hint: trackingmore: 2 number(s) not in the account" in outcome.err  # batch 3

@@ -104,7 +104,8 @@ INFO = CarrierInfo(
     docs_url="https://www.trackingmore.com/api-index.html",
     credentials_from="your TrackingMore account: https://my.trackingmore.com/get_apikey.php",
     max_batch=MAX_CREATE,
-    max_connections=8,
+    # v4 reads 10 calls at once at its 10/s, with creates and deletes beside them.
+    max_connections=16,
     courier_regex=r"[a-z0-9][a-z0-9-]*",
     courier_help="a TrackingMore courier code such as usps or china-ems; "
     "`waypost carriers --remote trackingmore` lists them",

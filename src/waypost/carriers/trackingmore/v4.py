@@ -12,7 +12,8 @@ Which path a number takes:
   tracking is deleted again (``DELETE /trackings/delete/{id}``, 10/s, beside the creates), so
   that only ``--save`` leaves numbers in the account, as with v2.
   Real-time creates last as long as the run's budget (``_Budget``: ``REALTIME_BUDGET`` 30 s at
-  3/s = 90 numbers, or what ``--deadline`` leaves); the numbers past it go to ``POST
+  3/s = 90 numbers, or what ``--deadline`` leaves; one per session, so the batches of ``track
+  --save`` share it instead of each spending 30 s); the numbers past it go to ``POST
   /trackings/batch`` (40 a call, beside the creates), stay in the account (TrackingMore fetches
   them) and are answered ``pending`` with a hint to ``watch``. Every answer is handed over
   (``TrackOptions.deliver``) as soon as its read or create returns.
@@ -47,6 +48,7 @@ import asyncio
 import logging
 import math
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,7 @@ from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
+from waypost.http import ARRIVAL_SLACK
 from waypost.http import now as http_now
 from waypost.models import Shipment
 
@@ -80,6 +83,7 @@ NS_DETECT = "trackingmore4.detect"
 NS_LIMITS = "trackingmore4.limits"
 
 
+FLUSH_EVERY = 500  # account changes kept before they are written
 REALTIME_BUDGET = 30.0  # s of real-time creates without --deadline: 90 numbers at 3/s
 YIELD_EVERY = 8  # answers parsed between two turns of the event loop
 BUDGET_MARGIN = 1.0  # s kept back from --deadline for the last answers
@@ -90,8 +94,9 @@ class _Budget:
     """Which numbers not in the account a run creates in real time, the first ones found
     first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
     create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
-    answered by then: waves of its permits, each a permit hold and one round trip (as long as
-    the first account read took) after the one before."""
+    answered by then: waves of its permits, each a permit hold and the limiter's arrival slack
+    (``http.ARRIVAL_SLACK``, or the round trip when shorter: as long as the first account read
+    took) after the one before, the last one answered a round trip later."""
 
     def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
@@ -113,7 +118,8 @@ class _Budget:
         elif self.limiter is not None:
             trip = max(0.0, self.first - self.started)
             wave = self.taken // self.limiter.size
-            done = self.first + wave * (self.limiter.hold + trip) + trip
+            step = self.limiter.hold + min(trip, ARRIVAL_SLACK)
+            done = self.first + wave * step + trip
             fits = done <= self.started + self.seconds
         if fits:
             self.taken += 1
@@ -121,14 +127,18 @@ class _Budget:
             self.over += 1
         return fits
 
-    def hint(self, rate: float) -> str:
-        """What the user can do about the numbers past the budget."""
+    def hint(self, rate: float, over: int | None = None) -> str:
+        """What the user can do about the ``over`` numbers (default: all) past the budget."""
         return (
-            f"trackingmore: {self.over} number(s) not in the account were past the real-time "
+            f"trackingmore: {self.over if over is None else over} number(s) not in the account "
+            "were past the real-time "
             f"budget ({self.seconds:.0f} s, {rate:g} creates/s) and were created without events "
             "(pending); `waypost watch` shows their events once TrackingMore has fetched them "
             "(with `track --save` to watch them), or allow more time with --deadline"
         )
+
+
+_BUDGETS: weakref.WeakKeyDictionary[Session, _Budget] = weakref.WeakKeyDictionary()
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -188,6 +198,9 @@ class Adapter:
             pause_error=shared.pause_error,
         )
         self._complete = True
+        # Account membership learnt this run, written in one transaction (``_flush``) at the
+        # end of each operation or every FLUSH_EVERY changes, instead of one write per number.
+        self._account: dict[str, str | None] = {}
 
     # -- the one call -------------------------------------------------------------------
 
@@ -243,6 +256,8 @@ class Adapter:
                 answers = await self._track(queries, options, keep=options.save)
         except CarrierError as err:
             return [self._failed(q, err) for q in queries]
+        finally:
+            self._flush()
         return [answers[q.key] for q in queries]
 
     def _failed(self, query: Query, err: CarrierError) -> Answer:
@@ -265,8 +280,8 @@ class Adapter:
             by_number.setdefault(q.number, []).append(q)
         out: dict[Any, Answer] = {}
         creating: list[asyncio.Future[None]] = []
-        hard = self.session.remaining() != float("inf")
-        budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE), hard=hard)
+        budget = self._budget()
+        over_before = budget.over
         queued: list[Query] = []
 
         async def create(q: Query) -> None:
@@ -316,9 +331,19 @@ class Adapter:
         if queued:
             creating.append(asyncio.ensure_future(batch(queued)))
         await asyncio.gather(*creating)
-        if budget.over:
-            options.hints.append(budget.hint(self.rates[api.CREATE]))
+        if budget.over > over_before:
+            options.hints.append(budget.hint(self.rates[api.CREATE], budget.over - over_before))
         return out
+
+    def _budget(self) -> _Budget:
+        """The session's real-time budget: one per run, however many batches ``track --save``
+        hands this carrier in it."""
+        budget = _BUDGETS.get(self.session)
+        if budget is None:
+            hard = self.session.remaining() != float("inf")
+            budget = _Budget(self.realtime_budget(), self.limiter(api.CREATE), hard=hard)
+            _BUDGETS[self.session] = budget
+        return budget
 
     def realtime_budget(self) -> float:
         """Seconds of real-time creates this run may spend: ``--deadline`` when given (less
@@ -351,8 +376,9 @@ class Adapter:
             if number is not None and number in asked:
                 held.setdefault(number, []).append(item)
                 members[number] = text(item.get("id")) or ""
-        if self.state is not None and members:
-            put_many(self.state, NS_ACCOUNT, members.items())
+        if members:
+            self._account.update(members)
+            self._flush_some()
         return numbers, held
 
     async def _create(
@@ -526,15 +552,28 @@ class Adapter:
     # -- the account ----------------------------------------------------------------------
 
     def _remember(self, number: str, tracking_id: str | None) -> None:
-        if self.state is not None:
-            self.state.put(NS_ACCOUNT, number, tracking_id or "")
+        self._account[number] = tracking_id or ""
+        self._flush_some()
 
     def _forget(self, number: str) -> None:
-        if self.state is not None:
-            self.state.put(NS_ACCOUNT, number, None)
+        self._account[number] = None
+        self._flush_some()
 
     def _member(self, number: str) -> bool:
+        if number in self._account:
+            return self._account[number] is not None
         return self.state is not None and isinstance(self.state.get(NS_ACCOUNT, number), str)
+
+    def _flush_some(self) -> None:
+        if len(self._account) >= FLUSH_EVERY:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the membership learnt so far and the endpoints' last requests, one write each."""
+        if self.state is not None and self._account:
+            put_many(self.state, NS_ACCOUNT, self._account.items())
+        self._account = {}
+        self.http.flush()
 
     # -- watch --------------------------------------------------------------------------
 
@@ -614,6 +653,12 @@ class Adapter:
 
     async def remove(self, queries: Sequence[Query], *, wait: bool = False) -> list[Answer]:
         """Delete numbers from the account by id (read by number first); absent is fine."""
+        try:
+            return await self._remove(queries, wait=wait)
+        finally:
+            self._flush()
+
+    async def _remove(self, queries: Sequence[Query], *, wait: bool) -> list[Answer]:
         numbers = list(dict.fromkeys(q.number for q in queries))
         held: dict[str, list[dict[str, Any]]] = {}
         failures: dict[str, CarrierError] = {}
