@@ -39,15 +39,27 @@ from waypost.sandbox.server import Request
 
 
 class VirtualClock:
-    """Monotonic seconds: real time plus every skip so far (``advance``)."""
+    """Monotonic seconds: real time plus every skip so far (``advance``); after
+    ``stand_still()``, the skips alone."""
 
     def __init__(self) -> None:
         self.skipped = 0.0
+        self._still: float | None = None
         self._lock = threading.Lock()
 
     def monotonic(self) -> float:
         """Now on this clock."""
+        if self._still is not None:
+            return self._still + self.skipped
         return time.monotonic() + self.skipped
+
+    def stand_still(self) -> None:
+        """From now on only skips move the clock: a test of exact timings on an in-process
+        sandbox (no real process, socket or thread in the way) then gives the same result on a
+        busy machine as on an idle one, where real time spent computing would otherwise count."""
+        with self._lock:
+            if self._still is None:
+                self._still = time.monotonic()
 
     def advance(self, seconds: float) -> None:
         """Skip ``seconds`` ahead (what an idle event loop does instead of sleeping)."""
