@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -217,6 +218,8 @@ def main() -> None:
         "--hosts-only", action="store_true", help="save, then only the runs on several hosts"
     )
     args = parser.parse_args()
+    # A stopped bench still stops its sandboxes and its cluster (the ``finally`` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.store == "throwaway":
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from tests import pg
