@@ -621,6 +621,13 @@ class PgStore(Store):
             (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
         )
 
+    def _lock_rows(self, ids: Sequence[int]) -> None:
+        """Hold these rows until the transaction ends (journeys: another host's link waits)."""
+        if ids:
+            self.pg.raw(
+                "SELECT id FROM watched WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(ids),)
+            )
+
     # -- passes and claims ------------------------------------------------------------------
 
     def _host_token(self) -> int:
