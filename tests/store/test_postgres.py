@@ -255,6 +255,7 @@ def test_copy_from_sqlite_is_complete_and_idempotent(pg_url: str, tmp_path: Path
             first = copy_store(lite, pg)
             second = copy_store(lite, pg)
             assert first == {
+                "journeys": (0, 0),
                 "watched": (2, 2),
                 "events": (3, 3),
                 "cache": (1, 1),
@@ -262,6 +263,7 @@ def test_copy_from_sqlite_is_complete_and_idempotent(pg_url: str, tmp_path: Path
                 "meta": (1, 1),
             }
             assert second == {
+                "journeys": (0, 0),
                 "watched": (2, 0),
                 "events": (3, 0),
                 "cache": (1, 0),

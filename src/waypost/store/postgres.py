@@ -857,6 +857,8 @@ def copy_store(source: Store, target: PgStore) -> dict[str, tuple[int, int]]:
     list by number and carrier, events by their key), so a second copy adds nothing."""
     counts: dict[str, tuple[int, int]] = {}
     with target.transaction():
+        # Before the watch list: its rows name their journey (a foreign key).
+        counts["journeys"] = _copy_table(source, target, "journeys", "(id)")
         ids: dict[int, int] = {}
         cols = [
             c
@@ -883,33 +885,39 @@ def copy_store(source: Store, target: PgStore) -> dict[str, tuple[int, int]]:
                 new += 1
             ids[int(row[0])] = int(got[0])
         counts["watched"] = (read, new)
-        for table, conflict, remap in (
-            ("events", "(shipment_id, key)", True),
-            ("cache", "(namespace, key)", False),
-            ("state", "(namespace, key)", False),
-            ("meta", "(key)", False),
+        for table, conflict in (
+            ("events", "(shipment_id, key)"),
+            ("cache", "(namespace, key)"),
+            ("state", "(namespace, key)"),
+            ("meta", "(key)"),
         ):
-            cols = [
-                c
-                for c in _columns_sqlite(source, table)
-                if c != "id" and c in _columns_pg(target, table)
-            ]
-            listed = ", ".join(cols)
-            marks = ", ".join(["%s"] * len(cols))
-            rows = [list(r) for r in source.db.execute(f"SELECT {listed} FROM {table}")]  # noqa: S608
-            if remap:
-                at = cols.index("shipment_id")
-                for r in rows:
-                    r[at] = ids[int(r[at])]
-            before = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
-            target.pg.executemany_raw(
-                f"INSERT INTO {table} ({listed}) VALUES ({marks}) "  # noqa: S608
-                f"ON CONFLICT {conflict} DO NOTHING",
-                rows,
+            counts[table] = _copy_table(
+                source, target, table, conflict, ids if table == "events" else None
             )
-            after = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
-            counts[table] = (len(rows), after - before)
     return counts
+
+
+def _copy_table(
+    source: Store, target: PgStore, table: str, conflict: str, ids: dict[int, int] | None = None
+) -> tuple[int, int]:
+    """Copy one table's rows the target lacks; ``ids`` maps ``shipment_id`` to the target's."""
+    cols = [c for c in _columns_sqlite(source, table) if c != "id" or table == "journeys"]
+    cols = [c for c in cols if c in _columns_pg(target, table)]
+    listed = ", ".join(cols)
+    marks = ", ".join(["%s"] * len(cols))
+    rows = [list(r) for r in source.db.execute(f"SELECT {listed} FROM {table}")]  # noqa: S608
+    if ids is not None:
+        at = cols.index("shipment_id")
+        for r in rows:
+            r[at] = ids[int(r[at])]
+    before = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    target.pg.executemany_raw(
+        f"INSERT INTO {table} ({listed}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT {conflict} DO NOTHING",
+        rows,
+    )
+    after = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return len(rows), after - before
 
 
 class PgBudget:
