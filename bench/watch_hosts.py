@@ -208,7 +208,7 @@ def sizes_for(args: argparse.Namespace, database: Callable[[], str] | None) -> I
         yield made
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, nargs="+", default=[10_000])
     parser.add_argument("--latency", type=float, default=80.0)
@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument(
         "--hosts-only", action="store_true", help="save, then only the runs on several hosts"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # A stopped bench still stops its sandboxes and its cluster (the ``finally`` blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.store == "throwaway":
