@@ -234,14 +234,17 @@ def follow(
     return added
 
 
-def follow_stored(store: Store, *, watch_new: bool) -> list[str]:
+def follow_stored(
+    store: Store, *, watch_new: bool, rows: Sequence[Watched] | None = None
+) -> list[str]:
     """``follow`` for the legs whose stored answer names a next leg but that are in no journey
     yet (a carrier that answers "unchanged" is not asked again, so its answer is the stored
-    one)."""
+    one); only ``rows`` when given (a chunk's: the list is not read again for each chunk)."""
     from waypost.models import Shipment
 
     pairs = []
-    for row, raw in store.unlinked_next_legs():
+    ids = None if rows is None else [r.id for r in rows]
+    for row, raw in store.unlinked_next_legs(ids):
         try:
             pairs.append((row, Shipment.model_validate_json(raw)))
         except ValueError:

@@ -142,6 +142,8 @@ def test_rows_whose_answer_names_a_next_leg_until_linked(backend: Backend) -> No
         assert row.number == "LS912989618CN"
         assert Shipment.model_validate_json(raw).last_mile == mile
         (a,) = [r for r in store.watched() if r.number == "A1"]
+        assert store.unlinked_next_legs([a.id]) == []  # a chunk's rows only
+        assert [r.number for r, _ in store.unlinked_next_legs([a.id, row.id])] == [row.number]
         store.link_legs("j1", [row.id, a.id], now=3.0)
         assert store.unlinked_next_legs() == []
 

@@ -120,16 +120,26 @@ class Legs:
             )
         return True
 
-    def unlinked_next_legs(self) -> list[tuple[Watched, str]]:
+    def unlinked_next_legs(self, ids: Sequence[int] | None = None) -> list[tuple[Watched, str]]:
         """Rows not delivered and in no journey whose stored answer names a next leg
-        (``last_mile``), each with that answer (Shipment JSON)."""
+        (``last_mile``), each with that answer (Shipment JSON); only rows ``ids`` when given."""
         from waypost.store.sqlite import _WATCHED_COLUMNS, _row
 
         sql = (
             f"SELECT {_WATCHED_COLUMNS}, snapshot FROM watched"  # noqa: S608 (constant columns)
-            " WHERE journey IS NULL AND final = 0 AND snapshot LIKE ? ORDER BY added, id"
+            " WHERE journey IS NULL AND final = 0 AND snapshot LIKE ?"
         )
-        return [(_row(r), str(r[-1])) for r in self.db.execute(sql, (NAMES_NEXT_LEG,))]
+        if ids is None:
+            found = list(self.db.execute(sql + " ORDER BY added, id", (NAMES_NEXT_LEG,)))
+        else:
+            found = []
+            wanted = list(dict.fromkeys(ids))
+            for at in range(0, len(wanted), 500):
+                part = wanted[at : at + 500]
+                marks = ", ".join("?" * len(part))
+                found += self.db.execute(f"{sql} AND id IN ({marks})", (NAMES_NEXT_LEG, *part))
+            found.sort(key=lambda r: (r[5], r[0]))  # added, id
+        return [(_row(r), str(r[-1])) for r in found]
 
     def _dissolve(self, journey_id: str) -> None:
         self.db.execute(

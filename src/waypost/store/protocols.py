@@ -211,8 +211,9 @@ class WatchStore(Protocol):
         """Make ``after_id`` the leg right after ``row_id`` (a new journey ``journey_id`` when
         ``row_id`` is in none); False when ``after_id`` is a leg already."""
 
-    def unlinked_next_legs(self) -> list[tuple[Watched, str]]:
-        """Rows in no journey, not final, whose stored answer names a next leg, with it."""
+    def unlinked_next_legs(self, ids: Sequence[int] | None = None) -> list[tuple[Watched, str]]:
+        """Rows in no journey, not final, whose stored answer names a next leg, with it (only
+        rows ``ids`` when given)."""
 
     # -- news bookkeeping -------------------------------------------------------------------
 
