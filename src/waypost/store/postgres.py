@@ -740,6 +740,7 @@ class PgStore(Store):
                 "OR claim_token <> ALL(%(live)s) OR claim_until < %(now)s)"
             )
             args = {"pass": self._pass, "live": live, "now": now, "until": until}
+            anywhere = free  # a whole-account carrier's due rows, in whatever chunk they are
             if self._candidates is not None:
                 free += " AND id = ANY(%(candidates)s)"
                 args["candidates"] = self._candidates
@@ -752,7 +753,7 @@ class PgStore(Store):
             if not self._groups_done:
                 self._groups_done = True
                 for carrier in whole:
-                    rows.extend(self._claim_group(carrier, free, args))
+                    rows.extend(self._claim_group(carrier, anywhere, args))
             # A chunk the pass read is claimed whole (hosts reading the same chunks split them).
             limit = len(self._candidates) if self._candidates is not None else self.claim_batch
             picked = self.pg.raw(
