@@ -10,7 +10,13 @@ a process of its own, with the documented limits. `--orders N` (or `--only-impor
 times `waypost import pandapon` of N listed orders instead (all shipped: one order-list page per
 50 orders plus one logistics call per order), against PandaPon's configured rate.
 
-    python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80]
+The watch list's own features are on (issue 19) unless `--no-features`: `[watch] stalled_after`,
+`on` (every status and the words stalled, eta, so all news is still counted, through the filter)
+and `archive_delivered_after`, so ETA learning, stalled checks and auto-archive run in the pass;
+`list --summary` and `list --stalled` are timed too. `list` over 1,000 against `python -c
+"import typer"` is a row of `bench/startup.py`.
+
+    python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80] [--no-features]
     python bench/watch.py --only-import [--orders 1000]
     python bench/watch.py --store URL|throwaway [--shipments 100000] [--hosts 1,2,3]
 
@@ -51,15 +57,34 @@ def numbers_for(n: int, only: str | None) -> tuple[list[str], str]:
     return numbers, f"{n_ils:,} ils, {n_tm:,} trackingmore, {n_pp:,} pandapon orders"
 
 
-def one_size(n: int, only: str | None, latency: float) -> dict[str, tuple[float, float]]:
+FEATURES = """[watch]
+stalled_after = "7d"
+archive_delivered_after = "14d"
+on = ["pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup",
+      "delivered", "failed_attempt", "exception", "expired", "not_found", "stalled", "eta"]
+
+[carriers.ils]
+stalled_after = "21d"
+"""
+
+
+def one_size(
+    n: int, only: str | None, latency: float, features: bool
+) -> dict[str, tuple[float, float]]:
     """Run the steps over a watch list of ``n``; (wall, peak MB) per step."""
     numbers, mix = numbers_for(n, only)
     peaks: dict[str, tuple[float, float]] = {}
     with SandboxProcess(latency_ms=latency) as box, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, **box.env}
-        env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "none.toml"))
+        env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "config.toml"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if features:
+            config = Path(env["WAYPOST_CONFIG"])
+            config.write_text(FEATURES, encoding="utf-8")
+            config.chmod(0o600)
         print(f"watch list of {n:,} shipments: {mix}")
+        shown = "on (stalled_after, eta, on, archive_delivered_after)" if features else "off"
+        print(f"watch list features {shown}")
         print(f"sandbox latency {latency:g} ms, documented limits enforced")
         print(f"{'step':<24}{'wall s':>9}{'peak MB':>9}{'exit':>6}  requests per carrier")
         box.call("POST", "/_sandbox/trackingmore/config", {"fetch_delay": 0})
@@ -67,6 +92,8 @@ def one_size(n: int, only: str | None, latency: float) -> dict[str, tuple[float,
             ("track --save -", ["track", "--save", "--jsonl", "-"], "\n".join(numbers)),
             ("list", ["list"], ""),
             ("list --all --json", ["list", "--all", "--json"], ""),
+            ("list --summary", ["list", "--summary"], ""),
+            ("list --stalled", ["list", "--stalled"], ""),
             ("watch --once", ["watch", "--once"], ""),
             ("watch --once (again)", ["watch", "--once"], ""),
         ]
@@ -91,6 +118,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=80.0)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--only-import", action="store_true")
+    parser.add_argument("--no-features", action="store_true", help="without issue 19's settings")
     parser.add_argument(
         "--store", metavar="URL", help="postgresql://... or throwaway: bench/watch_hosts.py"
     )
@@ -112,7 +140,9 @@ def main() -> None:
     if args.only_import:
         bench_import(args.orders, args.latency)
         return
-    results = {n: one_size(n, args.only, args.latency) for n in args.shipments}
+    results = {
+        n: one_size(n, args.only, args.latency, not args.no_features) for n in args.shipments
+    }
     shown = ("track --save -", "watch --once", "watch --once (again)")
     print(f"peak RSS in MB ({args.only or 'mixed'}; target under 200 MB at 100,000)")
     print(f"{'shipments':>10}" + "".join(f"{name:>22}" for name in shown))

@@ -336,6 +336,26 @@ def test_watch_reports_a_journeys_news_once(
     assert cli("watch", "--once").out == ""
 
 
+def test_a_stalled_leg_is_noted_in_the_journeys_news_once(
+    sandbox: Sandbox, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from waypost import insights
+
+    journey = linked(cli)
+    cli("watch", "--once")
+    monkeypatch.setattr(insights, "clock", lambda: time.time() + 400 * 86400.0)
+    runs = tmp_path / "runs.txt"
+    r = cli("watch", "--once", "--exec", f"sh -c 'cat >> {runs}'")
+    assert r.code == 0, r.err
+    assert r.out.count(f"journey {journey}") == 1
+    notes = re.findall(r"^  \[leg (\d)\] stalled: no new event since \d{4}-\d\d-\d\d$", r.out, re.M)
+    assert notes, r.out
+    assert len(notes) == len(set(notes)), r.out  # each stalled leg noted once
+    assert cli("watch", "--once").out == ""  # reported once
+
+
 # -- pure parts ----------------------------------------------------------------------------------
 
 

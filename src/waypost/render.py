@@ -495,9 +495,11 @@ class NewsWriter:
         moved: int,
         label: str | None,
         header: str | None,
+        notes: Sequence[str] = (),
     ) -> Shown:
-        """Print one journey's news once: ``header``, then each leg that moved; the other
-        channels get the leg that moved last (``moved``) and every leg's events, leg-marked."""
+        """Print one journey's news once: ``header``, then each leg that moved, then ``notes``
+        (``[leg 2] stalled: ...``); the other channels get the leg that moved last (``moved``),
+        the notes and every leg's events, leg-marked."""
         payload = views[moved].model_dump_json()
         if self.fmt is Format.JSONL:
             self.out.writelines(v.model_dump_json() + "\n" for v in views)
@@ -507,12 +509,18 @@ class NewsWriter:
             if header:
                 self.out.write(header + "\n")
             track(list(views), self.term, self.out, marks={0: label} if label else None)
+            self.out.write("".join(f"  {line}\n" for line in notes))
         self.out.flush()
         text = "\n".join(
-            (f"[leg {v.journey.leg}] " if v.journey is not None else "")
-            + f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
-            for v in views
-            for e in readable(v).events
+            [
+                *notes,
+                *(
+                    (f"[leg {v.journey.leg}] " if v.journey is not None else "")
+                    + f"{absolute(e.time, self.term)}  {e.location or '-'}  {e.description or '-'}"
+                    for v in views
+                    for e in readable(v).events
+                ),
+            ]
         )
         return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
 

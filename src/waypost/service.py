@@ -461,12 +461,10 @@ def canonical(answer: Answer, shipment: Shipment) -> Query:
 
 
 def state_of(cache: Cache | None, state: StateStore | None = None) -> StateStore | None:
-    """The adapters' state: ``state``, else the one kept beside ``cache`` (a store's), else the
-    cache itself (a MemoryCache holds both in tests and runs without a store)."""
-    if state is not None:
+    """The adapters' state: ``state``, else the one kept beside ``cache``."""
+    if state is not None or cache is None:
         return state
-    beside: StateStore | None = getattr(cache, "state", cache)
-    return beside
+    return cache.state
 
 
 def save(store: WatchStore, report: Report, label: str | None) -> int:

@@ -488,7 +488,12 @@ def _deliver(
             shown = sink.show(index, views[0], label, lead.notes())
         else:
             header = journeys.news_line(group, moved) if views[moved].journey else None
-            shown = sink.show_group(index, views, moved, label, header)
+            notes = [
+                (f"[leg {view.journey.leg}] " if view.journey is not None else "") + line
+                for item, view in zip(group, views, strict=True)
+                for line in item.notes()
+            ]
+            shown = sink.show_group(index, views, moved, label, header, notes)
         problems = notifier.deliver(
             views[moved],
             shown.payload,

@@ -246,6 +246,10 @@ class Cache(Protocol):
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Remember ``value``."""
 
+    @property
+    def state(self) -> StateStore:
+        """Adapters' durable state kept beside this cache."""
+
 
 class _Puts(Protocol):
     def put(self, namespace: str, key: str, value: Any) -> None: ...
@@ -281,6 +285,11 @@ class MemoryCache:
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Remember ``value`` now."""
         self._data[(namespace, key)] = (self._clock(), value)
+
+    @property
+    def state(self) -> MemoryCache:
+        """The same memory: without a store, state lives as long as the cache."""
+        return self
 
 
 class Adapter(Protocol):
