@@ -188,8 +188,9 @@ def test_two_hosts_claim_disjoint_batches_and_trackingmore_goes_to_one(pg_url: s
 
 def test_trackingmore_rows_outside_the_first_chunk_are_claimed_with_it(pg_url: str) -> None:
     # A pass reads the list in chunks (oldest first); TrackingMore's rows all go to the host of
-    # the first claim, even when that chunk holds none of them, and no later chunk asks them.
-    host = other_host(pg_url)
+    # the first claim, even when that chunk holds none of them, and are handed out with the
+    # chunks they are in (never all at once: memory stays flat in the list's size).
+    host, other = other_host(pg_url), other_host(pg_url)
     try:
         for i in range(4):
             host.add([shipment(f"A{i}")], Query(f"A{i}", "ils"), None, now=100.0 + i)
@@ -200,12 +201,17 @@ def test_trackingmore_rows_outside_the_first_chunk_are_claimed_with_it(pg_url: s
         assert [r.carrier for r in chunks[0]] == ["ils"] * 4
         claimed: list[list[str]] = []
         with host.pass_lock(0.0):
-            for chunk in chunks:
-                with host.claim(chunk) as mine:
-                    claimed.append(sorted(r.number for r in mine))
-        assert claimed == [["A0", "A1", "A2", "A3", "T0", "T1", "T2"], []]
+            with host.claim(chunks[0]) as mine:
+                claimed.append(sorted(r.number for r in mine))
+            other.begin_pass()  # another host joins the pass: TrackingMore is taken
+            assert other.claim_more() == []
+            with host.claim(chunks[1]) as mine:
+                claimed.append(sorted(r.number for r in mine))
+            other.end_pass()
+        assert claimed == [["A0", "A1", "A2", "A3"], ["T0", "T1", "T2"]]
     finally:
         host.close()
+        other.close()
 
 
 def test_a_killed_hosts_claims_are_free_at_once_and_its_rows_stay_due(pg_url: str) -> None:

@@ -389,6 +389,9 @@ class PgStore(Store):
         self._keys: dict[int, set[str]] = {}
         self._mine: dict[int, None] = {}
         self._candidates: list[int] | None = None
+        # Rows of a whole-account carrier this host holds for the pass, handed out chunk by
+        # chunk (so a pass never holds 28,000 TrackingMore answers at once).
+        self._reserved: set[int] = set()
         self._quiet: list[tuple[int, Shipment, float]] = []
         self.claim_batch = CLAIM_BATCH
         self.pass_window = PASS_WINDOW
@@ -753,7 +756,13 @@ class PgStore(Store):
             if not self._groups_done:
                 self._groups_done = True
                 for carrier in whole:
-                    rows.extend(self._claim_group(carrier, anywhere, args))
+                    self._reserved.update(self._claim_group(carrier, anywhere, args))
+            if self._candidates is None:
+                handed = sorted(self._reserved)
+            else:
+                handed = [i for i in self._candidates if i in self._reserved]
+            self._reserved.difference_update(handed)
+            rows.extend(self._read(handed))
             # A chunk the pass read is claimed whole (hosts reading the same chunks split them).
             limit = len(self._candidates) if self._candidates is not None else self.claim_batch
             picked = self.pg.raw(
@@ -765,8 +774,8 @@ class PgStore(Store):
             rows.extend(self._take(ids, args))
         return rows
 
-    def _claim_group(self, carrier: str, free: str, args: dict[str, Any]) -> list[Watched]:
-        """Every due row of ``carrier``, unless another live host works on that carrier."""
+    def _claim_group(self, carrier: str, free: str, args: dict[str, Any]) -> list[int]:
+        """Claim every due row of ``carrier`` (ids), unless another live host works on it."""
         self.pg.raw(
             "SELECT pg_advisory_xact_lock(%s, %s)",
             (LOCK_GROUP, zlib.crc32(carrier.encode()) & 0x7FFFFFFF),
@@ -784,16 +793,25 @@ class PgStore(Store):
             "ORDER BY id FOR UPDATE",
             {**args, "carrier": carrier},
         ).fetchall()
-        return self._take([int(r[0]) for r in picked], args)
+        ids = [int(r[0]) for r in picked]
+        self._mark(ids, args)
+        return ids
+
+    def _mark(self, ids: list[int], args: dict[str, Any]) -> None:
+        if ids:
+            self.pg.raw(
+                "UPDATE watched SET claim_token = %(token)s, claim_until = %(until)s "
+                "WHERE id = ANY(%(ids)s)",
+                {**args, "ids": ids},
+            )
 
     def _take(self, ids: list[int], args: dict[str, Any]) -> list[Watched]:
+        self._mark(ids, args)
+        return self._read(ids)
+
+    def _read(self, ids: list[int]) -> list[Watched]:
         if not ids:
             return []
-        self.pg.raw(
-            "UPDATE watched SET claim_token = %(token)s, claim_until = %(until)s "
-            "WHERE id = ANY(%(ids)s)",
-            {**args, "ids": ids},
-        )
         rows = self.pg.raw(
             f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE id = ANY(%(ids)s) ORDER BY added, id",  # noqa: S608
             {"ids": ids},
@@ -808,6 +826,7 @@ class PgStore(Store):
         self.flush()
         self._keys.clear()
         self._mine.clear()
+        self._reserved.clear()
         self._candidates = None
         if done:
             self.pg.raw(
