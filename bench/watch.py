@@ -18,6 +18,9 @@ and `archive_delivered_after`, so ETA learning, stalled checks and auto-archive 
 
     python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80] [--no-features]
     python bench/watch.py --only-import [--orders 1000]
+    python bench/watch.py --store URL|throwaway [--shipments 100000] [--hosts 1,2,3]
+
+`--store` runs `bench/watch_hosts.py` (the list in PostgreSQL, `watch --once` on several hosts).
 """
 
 from __future__ import annotations
@@ -116,7 +119,24 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--only-import", action="store_true")
     parser.add_argument("--no-features", action="store_true", help="without issue 19's settings")
+    parser.add_argument(
+        "--store", metavar="URL", help="postgresql://... or throwaway: bench/watch_hosts.py"
+    )
+    parser.add_argument("--hosts", default="1,2,3", help="host counts for --store")
     args = parser.parse_args()
+    if args.store:  # the benchmark of several hosts on one PostgreSQL watch list
+        if args.only or args.only_import:
+            parser.error("--store runs the mixed list; it takes no --only/--only-import")
+        from watch_hosts import main as hosts
+
+        sizes = [str(n) for n in args.shipments]
+        hosts(
+            [
+                *("--store", args.store, "--shipments", *sizes),
+                *("--latency", str(args.latency), "--hosts", args.hosts),
+            ]
+        )
+        return
     if args.only_import:
         bench_import(args.orders, args.latency)
         return

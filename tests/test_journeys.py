@@ -1,12 +1,14 @@
 """Journeys: `waypost link` (and `--undo`), `track` and `list` showing a journey as one item
 (table, plain, JSON), automatic links where a carrier names the next leg, `watch` news once per
-journey."""
+journey. The commands run on each backend (``watch_list``: the SQLite file, then a PostgreSQL
+database of the session's throwaway cluster, skipped with the reason where there is none)."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,12 +20,29 @@ from waypost import journeys
 from waypost.models import Event, LastMile, Shipment, Status
 from waypost.render import Terminal
 from waypost.sandbox import Sandbox
-from waypost.store import Store
+from waypost.store import DB_NAME, WatchStore, open_store
 
 PARCEL = "4318765290123"  # the one parcel of 1688 order 2542285634920880794
 ILS = "3676E4043665"
 TM = "trackingmore:usps:9400111899223197428490"
 TM_NUMBER = "9400111899223197428490"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def watch_list(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> Iterator[str]:
+    """The backend the commands of a test use: the SQLite file or a PostgreSQL database."""
+    if request.param == "postgres":
+        monkeypatch.setenv("WAYPOST_DATABASE_URL", request.getfixturevalue("pg_url"))
+    yield str(request.param)
+    if request.param == "postgres":  # the journeys were the database's, no file took them
+        assert not (isolated / "data" / DB_NAME).exists()
+
+
+def opened() -> WatchStore:
+    """The watch list the commands use (as configured: the file or the database)."""
+    return open_store()
 
 
 def save(cli, *numbers: str) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +71,9 @@ def write_config(tmp: Path, text: str) -> None:
 # -- manual links --------------------------------------------------------------------------------
 
 
-def test_link_makes_ordered_legs_and_json_carries_them(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_link_makes_ordered_legs_and_json_carries_them(
+    sandbox: Sandbox, watch_list: str, cli
+) -> None:  # type: ignore[no-untyped-def]
     journey = linked(cli)
     doc = cli("track", "--json", f"ils:{ILS}", TM).json()
     marks = [s["journey"] for s in doc["shipments"]]  # type: ignore[index]
@@ -66,7 +87,9 @@ def test_link_makes_ordered_legs_and_json_carries_them(sandbox: Sandbox, cli) ->
     assert {i["number"]: i["journey"]["leg"] for i in listed} == {PARCEL: 1, ILS: 2, TM_NUMBER: 3}
 
 
-def test_track_of_any_leg_shows_the_whole_journey_in_plain_lines(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_track_of_any_leg_shows_the_whole_journey_in_plain_lines(
+    sandbox: Sandbox, watch_list: str, cli
+) -> None:  # type: ignore[no-untyped-def]
     journey = linked(cli)
     out = cli("track", f"ils:{ILS}").out
     lines = out.splitlines()
@@ -82,14 +105,16 @@ def test_track_of_any_leg_shows_the_whole_journey_in_plain_lines(sandbox: Sandbo
     assert out.count(f"journey {journey}") == 1
 
 
-def test_a_number_outside_any_journey_prints_as_before(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_outside_any_journey_prints_as_before(
+    sandbox: Sandbox, watch_list: str, cli
+) -> None:  # type: ignore[no-untyped-def]
     linked(cli)
     out = cli("track", f"ils:{ILS}", "pandapon:2205513879640221987").out
     assert out.count("journey ") == 1
     assert "75312468097531  pandapon" in out
 
 
-def test_list_shows_a_journey_as_one_row(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_a_journey_as_one_row(sandbox: Sandbox, watch_list: str, cli) -> None:  # type: ignore[no-untyped-def]
     linked(cli)
     save(cli, "pandapon:2205513879640221987")
     rows = [line.split("\t") for line in cli("list", "--all").out.splitlines()]
@@ -101,7 +126,9 @@ def test_list_shows_a_journey_as_one_row(sandbox: Sandbox, cli) -> None:  # type
     assert row[2] == "pandapon -> ils -> trackingmore"
 
 
-def test_link_saves_numbers_not_watched_yet_and_undo_dissolves(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_link_saves_numbers_not_watched_yet_and_undo_dissolves(
+    sandbox: Sandbox, watch_list: str, cli
+) -> None:  # type: ignore[no-untyped-def]
     r = cli("link", f"ils:{ILS}", TM)
     assert r.code == 0, r.err
     assert "watching 2 more shipment(s)" in r.err
@@ -116,12 +143,12 @@ def test_link_saves_numbers_not_watched_yet_and_undo_dissolves(sandbox: Sandbox,
 
 
 def test_relinking_a_leg_takes_it_out_of_its_old_journey(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, watch_list: str, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
     first = linked(cli)
     r = cli("link", f"ils:{ILS}", "pandapon:2205513879640221987")
     assert r.code == 0, r.err
-    with Store.open(isolated / "data") as store:
+    with opened() as store:
         marks = journeys.index(store)
         by_number = {row.number: marks.get(row.id) for row in store.watched()}
     assert by_number[ILS]["leg"] == 1  # type: ignore[index]
@@ -139,7 +166,9 @@ def test_relinking_a_leg_takes_it_out_of_its_old_journey(
         (["link", "pandapon:3318459201774650021", f"ils:{ILS}"], "order of 2 parcels"),
     ],
 )
-def test_link_usage_errors(args: list[str], words: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_link_usage_errors(
+    args: list[str], words: str, sandbox: Sandbox, watch_list: str, cli
+) -> None:  # type: ignore[no-untyped-def]
     r = cli(*args)
     assert r.code == 2, (r.out, r.err)
     assert words in r.err
@@ -230,12 +259,12 @@ def test_the_journey_in_plain_lines() -> None:
 
 
 def test_trackingmore_last_mile_is_linked_and_followed(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, watch_list: str, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
     write_config(isolated, "[watch]\nfollow_legs = true\n")
     save(cli, "LS912989618CN")
     assert cli("watch", "--once").code in (0, 1)
-    with Store.open(isolated / "data") as store:
+    with opened() as store:
         marks = journeys.index(store)
         legs = {r.number: (marks.get(r.id), r.query) for r in store.watched()}
     assert legs["LS912989618CN"][0]["leg"] == 1  # type: ignore[index]
@@ -247,26 +276,26 @@ def test_trackingmore_last_mile_is_linked_and_followed(
 
 
 def test_without_follow_legs_only_a_watched_next_leg_is_linked(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, watch_list: str, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
     save(cli, "LS912989618CN")
     cli("watch", "--once")
-    with Store.open(isolated / "data") as store:
+    with opened() as store:
         assert [r.number for r in store.watched()] == ["LS912989618CN"]
         assert journeys.index(store) == {}
     save(cli, "trackingmore:usps:9400111201080805483016")
     cli("watch", "--once")
-    with Store.open(isolated / "data") as store:
+    with opened() as store:
         assert len(journeys.index(store)) == 2
 
 
 def test_a_pandapon_parcel_is_followed_at_its_domestic_courier(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, watch_list: str, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
     write_config(isolated, "[watch]\nfollow_legs = true\n")
     save(cli, "pandapon:2542285634920880794")  # 韵达 (Yunda) waybill 4318765290123
     cli("watch", "--once")
-    with Store.open(isolated / "data") as store:
+    with opened() as store:
         marks = journeys.index(store)
         rows = {r.number + "@" + r.carrier: (marks.get(r.id), r.query) for r in store.watched()}
     assert rows[f"{PARCEL}@pandapon"][0]["leg"] == 1  # type: ignore[index]
@@ -280,7 +309,7 @@ def test_a_pandapon_parcel_is_followed_at_its_domestic_courier(
 
 
 def test_watch_reports_a_journeys_news_once(
-    sandbox: Sandbox, cli, isolated: Path, tmp_path: Path
+    sandbox: Sandbox, watch_list: str, cli, isolated: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     journey = linked(cli)
     cli("watch", "--once")

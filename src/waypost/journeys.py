@@ -7,7 +7,8 @@ its own watch-list row, and a journey ties them together (store migration "journ
 is manual (``waypost link``) or automatic where a carrier names the next leg: TrackingMore's
 last-mile number (``last_mile``), and a PandaPon parcel's domestic waybill, which TrackingMore
 tracks under the courier's code (``COURIERS``). The current leg is the last one that has
-news; its status is the journey's.
+news; its status is the journey's. The rows live in the store (``WatchStore``'s journey methods,
+``waypost.store.legs``), so journeys work on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from waypost.errors import UsageError
 if TYPE_CHECKING:
     from waypost.models import Event, Shipment
     from waypost.store.protocols import Watched
-    from waypost.store.sqlite import Store
+    from waypost.store.protocols import WatchStore as Store
 
 # PandaPon's courier names -> TrackingMore courier codes: the codes waypost's TrackingMore
 # adapter already knows (china-ems, sf-express, yto, zto, sto, yunda, bestex, deppon, jd) and
@@ -47,10 +48,8 @@ COURIERS: tuple[tuple[str, str], ...] = (
 
 
 def backend(store: object) -> Store | None:
-    """The store as journeys use it (the SQLite backend: its own tables), or None."""
-    from waypost.store.sqlite import Store as SQLiteStore
-
-    return store if isinstance(store, SQLiteStore) else None
+    """The store as journeys use it (any backend with the journey methods), or None."""
+    return store if callable(getattr(store, "journey_marks", None)) else None  # type: ignore[return-value]
 
 
 def courier_code(name: str | None) -> str | None:
@@ -138,30 +137,18 @@ class Journey:
 # -- the store ----------------------------------------------------------------------------------
 
 
-def _rows(store: Store, where: str, args: Sequence[Any]) -> list[Watched]:
-    from waypost.store.sqlite import _WATCHED_COLUMNS, _row
-
-    sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE {where}"  # noqa: S608 (constant parts)
-    return [_row(r) for r in store.db.execute(sql, list(args))]
+def _new_id() -> str:
+    return "j" + secrets.token_hex(4)
 
 
 def of(store: Store, row: Watched) -> str | None:
     """The journey id of a watched row, or None."""
-    found = store.db.execute("SELECT journey FROM watched WHERE id = ?", (row.id,)).fetchone()
-    return None if found is None else found[0]
+    return store.journey_of(row.id)
 
 
 def index(store: Store) -> dict[int, dict[str, Any]]:
     """Row id -> its ``journey`` field, for every row that is a leg."""
-    rows = list(
-        store.db.execute(
-            "SELECT id, journey, leg FROM watched WHERE journey IS NOT NULL ORDER BY journey, leg"
-        )
-    )
-    sizes: dict[str, int] = {}
-    for _, journey, _ in rows:
-        sizes[journey] = sizes.get(journey, 0) + 1
-    return {i: {"id": j, "leg": leg, "legs": sizes[j]} for i, j, leg in rows}
+    return {i: {"id": j, "leg": leg, "legs": n} for i, (j, leg, n) in store.journey_marks().items()}
 
 
 def load(store: Store, journey_id: str) -> Journey:
@@ -169,39 +156,16 @@ def load(store: Store, journey_id: str) -> Journey:
     from waypost.models import Shipment
 
     legs = []
-    for row in _rows(store, "journey = ? ORDER BY leg, id", (journey_id,)):
-        raw = store.db.execute("SELECT snapshot FROM watched WHERE id = ?", (row.id,)).fetchone()
+    for row in store.journey_legs(journey_id):
+        raw = store.snapshot(row.id)
         shipment = None
-        if raw is not None and raw[0]:
+        if raw:
             try:
-                shipment = Shipment.model_validate_json(raw[0])
+                shipment = Shipment.model_validate_json(raw)
             except ValueError:
                 shipment = None
         legs.append(Leg(row, shipment))
     return Journey(journey_id, legs)
-
-
-def _dissolve(store: Store, journey_id: str) -> None:
-    store.db.execute(
-        "UPDATE watched SET journey = NULL, leg = NULL WHERE journey = ?", (journey_id,)
-    )
-    store.db.execute("DELETE FROM journeys WHERE id = ?", (journey_id,))
-
-
-def _renumber(store: Store, journey_id: str) -> None:
-    """Legs 1..n in their order; a journey left with one leg or none is dissolved."""
-    ids = [
-        r[0]
-        for r in store.db.execute(
-            "SELECT id FROM watched WHERE journey = ? ORDER BY leg, id", (journey_id,)
-        )
-    ]
-    if len(ids) < 2:
-        _dissolve(store, journey_id)
-        return
-    store.db.executemany(
-        "UPDATE watched SET leg = ? WHERE id = ?", [(n, i) for n, i in enumerate(ids, 1)]
-    )
 
 
 def link(store: Store, rows: Sequence[Watched], now: float | None = None) -> str:
@@ -209,20 +173,8 @@ def link(store: Store, rows: Sequence[Watched], now: float | None = None) -> str
     unique = list({r.id: r for r in rows}.values())
     if len(unique) < 2:
         raise UsageError("a journey needs at least two different shipments")
-    journey_id = "j" + secrets.token_hex(4)
-    with store.transaction():
-        old = {of(store, r) for r in unique} - {None}
-        store.db.execute(
-            "INSERT INTO journeys (id, created) VALUES (?, ?)",
-            (journey_id, time.time() if now is None else now),
-        )
-        store.db.executemany(
-            "UPDATE watched SET journey = ?, leg = ? WHERE id = ?",
-            [(journey_id, n, r.id) for n, r in enumerate(unique, 1)],
-        )
-        for gone in old:
-            assert gone is not None
-            _renumber(store, gone)
+    journey_id = _new_id()
+    store.link_legs(journey_id, [r.id for r in unique], time.time() if now is None else now)
     return journey_id
 
 
@@ -231,44 +183,18 @@ def unlink(store: Store, row: Watched) -> list[Watched]:
     journey_id = of(store, row)
     if journey_id is None:
         return []
-    legs = _rows(store, "journey = ? ORDER BY leg, id", (journey_id,))
-    with store.transaction():
-        _dissolve(store, journey_id)
-    return legs
+    return store.dissolve_journey(journey_id)
 
 
 def replace(store: Store, old: Watched, new: Watched) -> None:
     """``new`` takes ``old``'s place in its journey (a shipped order's parcel for its stand-in)."""
-    journey_id = of(store, old)
-    if journey_id is None or of(store, new) is not None:
-        return
-    with store.transaction():
-        store.db.execute(
-            "UPDATE watched SET journey = ?, leg = (SELECT leg FROM watched WHERE id = ?)"
-            " WHERE id = ?",
-            (journey_id, old.id, new.id),
-        )
-        store.db.execute("UPDATE watched SET journey = NULL, leg = NULL WHERE id = ?", (old.id,))
+    store.replace_leg(old.id, new.id)
 
 
 def append(store: Store, row: Watched, after: Watched, now: float | None = None) -> bool:
     """Link ``after`` as the leg right after ``row`` (a new journey when ``row`` has none);
     False when it is already there or a leg of another journey (never taken from it)."""
-    mine, theirs = of(store, row), of(store, after)
-    if theirs is not None:
-        return False
-    if mine is None:
-        link(store, [row, after], now)
-        return True
-    with store.transaction():
-        leg = store.db.execute("SELECT leg FROM watched WHERE id = ?", (row.id,)).fetchone()[0]
-        store.db.execute(
-            "UPDATE watched SET leg = leg + 1 WHERE journey = ? AND leg > ?", (mine, leg)
-        )
-        store.db.execute(
-            "UPDATE watched SET journey = ?, leg = ? WHERE id = ?", (mine, leg + 1, after.id)
-        )
-    return True
+    return store.insert_leg(row.id, after.id, _new_id(), time.time() if now is None else now)
 
 
 # -- automatic links ---------------------------------------------------------------------------
@@ -308,26 +234,20 @@ def follow(
     return added
 
 
-def follow_stored(store: Store, *, watch_new: bool) -> list[str]:
+def follow_stored(
+    store: Store, *, watch_new: bool, rows: Sequence[Watched] | None = None
+) -> list[str]:
     """``follow`` for the legs whose stored answer names a next leg but that are in no journey
     yet (a carrier that answers "unchanged" is not asked again, so its answer is the stored
-    one)."""
+    one); only ``rows`` when given (a chunk's: the list is not read again for each chunk)."""
     from waypost.models import Shipment
 
-    found = list(
-        store.db.execute(
-            "SELECT id, snapshot FROM watched WHERE journey IS NULL AND final = 0"
-            " AND snapshot LIKE '%\"last_mile\":{%'"
-        )
-    )
-    if not found:
-        return []
-    rows = {r.id: r for r in _rows(store, "journey IS NULL AND final = 0", ())}
     pairs = []
-    for row_id, raw in found:
+    ids = None if rows is None else [r.id for r in rows]
+    for row, raw in store.unlinked_next_legs(ids):
         try:
-            pairs.append((rows[row_id], Shipment.model_validate_json(raw)))
-        except (KeyError, ValueError):
+            pairs.append((row, Shipment.model_validate_json(raw)))
+        except ValueError:
             continue
     return follow(store, pairs, watch_new=watch_new)
 
@@ -387,7 +307,7 @@ def link_command(
     queries = inputs.parse_numbers(list(numbers), None, infos)
     legs_store = backend(store)
     if legs_store is None:
-        raise UsageError("journeys are kept by the SQLite watch list only ([store] url)")
+        raise UsageError("this watch list keeps no journeys")
     store = legs_store
     if undo:
         lines = []

@@ -448,7 +448,7 @@ def _deliver(
     try:
         if legs is not None:
             journeys.follow(legs, answered, watch_new=follow_legs)
-            journeys.follow_stored(legs, watch_new=follow_legs)
+            journeys.follow_stored(legs, watch_new=follow_legs, rows=report.untouched)
     except StoreError as exc:
         warn(f"next legs not linked: {exc.message}")
     quiet: list[tuple[Watched, Shipment]] = []

@@ -186,6 +186,34 @@ def test_two_hosts_claim_disjoint_batches_and_trackingmore_goes_to_one(pg_url: s
         second.close()
 
 
+def test_trackingmore_rows_outside_the_first_chunk_are_claimed_with_it(pg_url: str) -> None:
+    # A pass reads the list in chunks (oldest first); TrackingMore's rows all go to the host of
+    # the first claim, even when that chunk holds none of them, and are handed out with the
+    # chunks they are in (never all at once: memory stays flat in the list's size).
+    host, other = other_host(pg_url), other_host(pg_url)
+    try:
+        for i in range(4):
+            host.add([shipment(f"A{i}")], Query(f"A{i}", "ils"), None, now=100.0 + i)
+        for i in range(3):
+            tm = shipment(f"T{i}", carrier="trackingmore")
+            host.add([tm], Query(f"T{i}", "trackingmore", "x"), None, now=200.0 + i)
+        chunks = list(host.chunks(size=4))
+        assert [r.carrier for r in chunks[0]] == ["ils"] * 4
+        claimed: list[list[str]] = []
+        with host.pass_lock(0.0):
+            with host.claim(chunks[0]) as mine:
+                claimed.append(sorted(r.number for r in mine))
+            other.begin_pass()  # another host joins the pass: TrackingMore is taken
+            assert other.claim_more() == []
+            with host.claim(chunks[1]) as mine:
+                claimed.append(sorted(r.number for r in mine))
+            other.end_pass()
+        assert claimed == [["A0", "A1", "A2", "A3"], ["T0", "T1", "T2"]]
+    finally:
+        host.close()
+        other.close()
+
+
 def test_a_killed_hosts_claims_are_free_at_once_and_its_rows_stay_due(pg_url: str) -> None:
     setup = PgStore(pg_url)
     for i in range(6):
@@ -255,6 +283,7 @@ def test_copy_from_sqlite_is_complete_and_idempotent(pg_url: str, tmp_path: Path
             first = copy_store(lite, pg)
             second = copy_store(lite, pg)
             assert first == {
+                "journeys": (0, 0),
                 "watched": (2, 2),
                 "events": (3, 3),
                 "cache": (1, 1),
@@ -262,6 +291,7 @@ def test_copy_from_sqlite_is_complete_and_idempotent(pg_url: str, tmp_path: Path
                 "meta": (1, 1),
             }
             assert second == {
+                "journeys": (0, 0),
                 "watched": (2, 0),
                 "events": (3, 0),
                 "cache": (1, 0),

@@ -123,24 +123,28 @@ def import_(
 
 
 class JourneyLegs:
-    """The watch list's journeys for ``track``: read only if a database exists; any store fault
-    only costs the journey view."""
+    """The watch list's journeys for ``track``: read only if a watch list exists (the SQLite
+    file, or the ``[store] url`` database); any store fault only costs the journey view."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, config: Any = None) -> None:
         self.store = store
+        self.config = config
         self.own = False
 
     def _open(self) -> Any:
         if self.store is None and not self.own:
             from waypost.paths import data_dir
-            from waypost.store import DB_NAME, Store
+            from waypost.store import DB_NAME, Store, backend_url, open_store
 
             self.own = True
-            if (data_dir() / DB_NAME).is_file():
-                try:
+            url = backend_url(self.config)
+            try:
+                if url is not None and not url.startswith("sqlite:"):
+                    self.store = open_store(self.config, timeout=1)
+                elif (data_dir() / DB_NAME).is_file():
                     self.store = Store.open(data_dir(), timeout=0)
-                except StoreError:
-                    self.store = None
+            except StoreError:
+                self.store = None
         return self.store
 
     def annotate(self, shipments: list[Any]) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def track(
     watchlist.quota_warning(env, cfg, len(trackingmore), cache)
     from waypost.cli.journeys import JourneyLegs
 
-    legs = JourneyLegs(store)
+    legs = JourneyLegs(store, cfg)
 
     def on_result(index: int, result: service.Result) -> None:
         mark(result.shipments)

@@ -389,6 +389,9 @@ class PgStore(Store):
         self._keys: dict[int, set[str]] = {}
         self._mine: dict[int, None] = {}
         self._candidates: list[int] | None = None
+        # Rows of a whole-account carrier this host holds for the pass, handed out chunk by
+        # chunk (so a pass never holds 28,000 TrackingMore answers at once).
+        self._reserved: set[int] = set()
         self._quiet: list[tuple[int, Shipment, float]] = []
         self.claim_batch = CLAIM_BATCH
         self.pass_window = PASS_WINDOW
@@ -621,6 +624,13 @@ class PgStore(Store):
             (namespace, key, json.dumps(value, ensure_ascii=False), time.time()),
         )
 
+    def _lock_rows(self, ids: Sequence[int]) -> None:
+        """Hold these rows until the transaction ends (journeys: another host's link waits)."""
+        if ids:
+            self.pg.raw(
+                "SELECT id FROM watched WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(ids),)
+            )
+
     # -- passes and claims ------------------------------------------------------------------
 
     def _host_token(self) -> int:
@@ -733,6 +743,7 @@ class PgStore(Store):
                 "OR claim_token <> ALL(%(live)s) OR claim_until < %(now)s)"
             )
             args = {"pass": self._pass, "live": live, "now": now, "until": until}
+            anywhere = free  # a whole-account carrier's due rows, in whatever chunk they are
             if self._candidates is not None:
                 free += " AND id = ANY(%(candidates)s)"
                 args["candidates"] = self._candidates
@@ -745,7 +756,13 @@ class PgStore(Store):
             if not self._groups_done:
                 self._groups_done = True
                 for carrier in whole:
-                    rows.extend(self._claim_group(carrier, free, args))
+                    self._reserved.update(self._claim_group(carrier, anywhere, args))
+            if self._candidates is None:
+                handed = sorted(self._reserved)
+            else:
+                handed = [i for i in self._candidates if i in self._reserved]
+            self._reserved.difference_update(handed)
+            rows.extend(self._read(handed))
             # A chunk the pass read is claimed whole (hosts reading the same chunks split them).
             limit = len(self._candidates) if self._candidates is not None else self.claim_batch
             picked = self.pg.raw(
@@ -757,8 +774,8 @@ class PgStore(Store):
             rows.extend(self._take(ids, args))
         return rows
 
-    def _claim_group(self, carrier: str, free: str, args: dict[str, Any]) -> list[Watched]:
-        """Every due row of ``carrier``, unless another live host works on that carrier."""
+    def _claim_group(self, carrier: str, free: str, args: dict[str, Any]) -> list[int]:
+        """Claim every due row of ``carrier`` (ids), unless another live host works on it."""
         self.pg.raw(
             "SELECT pg_advisory_xact_lock(%s, %s)",
             (LOCK_GROUP, zlib.crc32(carrier.encode()) & 0x7FFFFFFF),
@@ -776,16 +793,25 @@ class PgStore(Store):
             "ORDER BY id FOR UPDATE",
             {**args, "carrier": carrier},
         ).fetchall()
-        return self._take([int(r[0]) for r in picked], args)
+        ids = [int(r[0]) for r in picked]
+        self._mark(ids, args)
+        return ids
+
+    def _mark(self, ids: list[int], args: dict[str, Any]) -> None:
+        if ids:
+            self.pg.raw(
+                "UPDATE watched SET claim_token = %(token)s, claim_until = %(until)s "
+                "WHERE id = ANY(%(ids)s)",
+                {**args, "ids": ids},
+            )
 
     def _take(self, ids: list[int], args: dict[str, Any]) -> list[Watched]:
+        self._mark(ids, args)
+        return self._read(ids)
+
+    def _read(self, ids: list[int]) -> list[Watched]:
         if not ids:
             return []
-        self.pg.raw(
-            "UPDATE watched SET claim_token = %(token)s, claim_until = %(until)s "
-            "WHERE id = ANY(%(ids)s)",
-            {**args, "ids": ids},
-        )
         rows = self.pg.raw(
             f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE id = ANY(%(ids)s) ORDER BY added, id",  # noqa: S608
             {"ids": ids},
@@ -800,6 +826,7 @@ class PgStore(Store):
         self.flush()
         self._keys.clear()
         self._mine.clear()
+        self._reserved.clear()
         self._candidates = None
         if done:
             self.pg.raw(
@@ -850,6 +877,8 @@ def copy_store(source: Store, target: PgStore) -> dict[str, tuple[int, int]]:
     list by number and carrier, events by their key), so a second copy adds nothing."""
     counts: dict[str, tuple[int, int]] = {}
     with target.transaction():
+        # Before the watch list: its rows name their journey (a foreign key).
+        counts["journeys"] = _copy_table(source, target, "journeys", "(id)")
         ids: dict[int, int] = {}
         cols = [
             c
@@ -876,33 +905,39 @@ def copy_store(source: Store, target: PgStore) -> dict[str, tuple[int, int]]:
                 new += 1
             ids[int(row[0])] = int(got[0])
         counts["watched"] = (read, new)
-        for table, conflict, remap in (
-            ("events", "(shipment_id, key)", True),
-            ("cache", "(namespace, key)", False),
-            ("state", "(namespace, key)", False),
-            ("meta", "(key)", False),
+        for table, conflict in (
+            ("events", "(shipment_id, key)"),
+            ("cache", "(namespace, key)"),
+            ("state", "(namespace, key)"),
+            ("meta", "(key)"),
         ):
-            cols = [
-                c
-                for c in _columns_sqlite(source, table)
-                if c != "id" and c in _columns_pg(target, table)
-            ]
-            listed = ", ".join(cols)
-            marks = ", ".join(["%s"] * len(cols))
-            rows = [list(r) for r in source.db.execute(f"SELECT {listed} FROM {table}")]  # noqa: S608
-            if remap:
-                at = cols.index("shipment_id")
-                for r in rows:
-                    r[at] = ids[int(r[at])]
-            before = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
-            target.pg.executemany_raw(
-                f"INSERT INTO {table} ({listed}) VALUES ({marks}) "  # noqa: S608
-                f"ON CONFLICT {conflict} DO NOTHING",
-                rows,
+            counts[table] = _copy_table(
+                source, target, table, conflict, ids if table == "events" else None
             )
-            after = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
-            counts[table] = (len(rows), after - before)
     return counts
+
+
+def _copy_table(
+    source: Store, target: PgStore, table: str, conflict: str, ids: dict[int, int] | None = None
+) -> tuple[int, int]:
+    """Copy one table's rows the target lacks; ``ids`` maps ``shipment_id`` to the target's."""
+    cols = [c for c in _columns_sqlite(source, table) if c != "id" or table == "journeys"]
+    cols = [c for c in cols if c in _columns_pg(target, table)]
+    listed = ", ".join(cols)
+    marks = ", ".join(["%s"] * len(cols))
+    rows = [list(r) for r in source.db.execute(f"SELECT {listed} FROM {table}")]  # noqa: S608
+    if ids is not None:
+        at = cols.index("shipment_id")
+        for r in rows:
+            r[at] = ids[int(r[at])]
+    before = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    target.pg.executemany_raw(
+        f"INSERT INTO {table} ({listed}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT {conflict} DO NOTHING",
+        rows,
+    )
+    after = int(target.pg.raw(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return len(rows), after - before
 
 
 class PgBudget:

@@ -235,6 +235,34 @@ class WatchStore(Protocol):
         """Every delivered row with events: (id, carrier, courier, origin, destination, first
         event time, delivery time, archived), times as stored ISO text."""
 
+    # -- journeys (SPEC.md "PandaPon orders and journeys"; ``waypost.store.legs``) -----------
+
+    def journey_of(self, row_id: int) -> str | None:
+        """The journey a row is a leg of, or None."""
+
+    def journey_marks(self) -> dict[int, tuple[str, int, int]]:
+        """Row id -> (journey id, leg number, legs in it), for every row that is a leg."""
+
+    def journey_legs(self, journey_id: str) -> list[Watched]:
+        """The rows of a journey, in leg order ([] when there is none by that id)."""
+
+    def link_legs(self, journey_id: str, row_ids: Sequence[int], now: float) -> None:
+        """Make the rows the legs of a new journey, in this order (they leave their old ones)."""
+
+    def dissolve_journey(self, journey_id: str) -> list[Watched]:
+        """Undo a journey; its legs as they were, in order."""
+
+    def replace_leg(self, old_id: int, new_id: int) -> bool:
+        """Row ``new_id`` takes row ``old_id``'s place in its journey (False: nothing to do)."""
+
+    def insert_leg(self, row_id: int, after_id: int, journey_id: str, now: float) -> bool:
+        """Make ``after_id`` the leg right after ``row_id`` (a new journey ``journey_id`` when
+        ``row_id`` is in none); False when ``after_id`` is a leg already."""
+
+    def unlinked_next_legs(self, ids: Sequence[int] | None = None) -> list[tuple[Watched, str]]:
+        """Rows in no journey, not final, whose stored answer names a next leg, with it (only
+        rows ``ids`` when given)."""
+
     # -- news bookkeeping -------------------------------------------------------------------
 
     def new_events(self, row: Watched, shipment: Shipment) -> list[Event]:

@@ -33,6 +33,7 @@ from waypost.errors import (
 )
 from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
+from waypost.store.legs import Legs
 from waypost.store.migrations import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
 from waypost.store.protocols import CLAIM_LEASE, ListRow, Watched
 
@@ -279,8 +280,8 @@ def _row(row: Sequence[Any]) -> Watched:
     )
 
 
-class Store:
-    """The database of one data directory; use as a context manager."""
+class Store(Legs):
+    """The database of one data directory; use as a context manager (journeys: ``Legs``)."""
 
     def __init__(self, path: Path, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
