@@ -4,9 +4,9 @@
 ``carriers --check trackingmore`` and keeps the answer, with the time it was read, in the
 store's state table; ``kept`` is that value and its age, which ``carriers`` shows without a
 request (it answers from declarations, offline), and ``track`` and ``watch`` warn from it while
-it is younger than ``MAX_AGE``, spending no request of their own on it (a request per run would
-cost every cron pass, and the account's limits). Importing this module costs nothing: no
-pydantic, no httpx, no store.
+it is younger than ``MAX_AGE``. ``watch`` reads it again once it is that old (``refresh``: one
+request a day, not one per cron pass); ``track`` spends no request on it. Importing this
+module costs nothing: no pydantic, no httpx, no store.
 """
 
 from __future__ import annotations
@@ -64,6 +64,25 @@ def read(
     if state is not None:
         state.put(NAMESPACE, KEY, stored)
     return {**stored, "age_seconds": 0.0}
+
+
+def refresh(
+    config: Config, cache: Cache | None, state: StateStore | None, *, timeout: float
+) -> None:
+    """Read the quota again (one request) when the kept value is missing or a day old, for
+    ``watch``: a cron line then keeps its warning current at one request a day; a refused or
+    failed read keeps the last value and says nothing here (``carriers --check`` reports)."""
+    if not told(config) or not config.configured(ACCOUNT):
+        return
+    at = _read_time(_stored(state) or {})
+    if at is not None and _clock() - at < MAX_AGE:
+        return
+    from waypost.errors import WaypostError
+
+    try:
+        read(config, cache, state, timeout=timeout)
+    except WaypostError:
+        return
 
 
 def warning(config: Config, needed: int, cache: Cache | None, *, timeout: float) -> str | None:

@@ -78,6 +78,26 @@ def test_the_warning_of_track_uses_a_kept_quota_only_while_it_is_a_day_old(
     assert "as of 1 day ago" in cli("carriers").out
 
 
+def test_watch_reads_the_quota_again_once_a_day_and_warns_from_it(
+    tm_v2: Sandbox, cli, later: list[float]
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli("track", "--save", f"trackingmore:china-ems:{LS}").code == 0
+    tm_v2.apps["trackingmore"].quota = 0
+    first = cli("watch", "--once")
+    assert first.code == 0, first.err
+    assert userinfo_reads(tm_v2) == 1  # nothing kept yet: read once
+    assert "has 0 tracking(s) left" in first.err
+    later[0] = quota.MAX_AGE - 60
+    assert "has 0 tracking(s) left" in cli("watch", "--once").err
+    assert userinfo_reads(tm_v2) == 1  # the kept value is younger than a day: no request
+    tm_v2.apps["trackingmore"].quota = 500
+    later[0] = quota.MAX_AGE + 60
+    again = cli("watch", "--once")
+    assert userinfo_reads(tm_v2) == 2
+    assert "tracking(s) left" not in again.err
+    assert trackingmore_row(cli)["quota"]["remaining"] == 500
+
+
 def test_check_on_v4_says_it_is_not_told_without_a_request(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli("carriers", "--check", "trackingmore", "--json")
     assert r.code == 0, r.err

@@ -366,6 +366,8 @@ def watch(
             render.progress(term, enabled=not env.quiet, deadline=deadline) as bar,
         ):
             tm = store.watched(include_final=False, carrier="trackingmore")
+            if tm:
+                watchlist.refresh_quota(env, cfg, store)
             watchlist.quota_warning(env, cfg, len(tm), store.cache)
             result = watching.run_pass(
                 store,

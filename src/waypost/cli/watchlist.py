@@ -41,6 +41,13 @@ def insights_marker(cfg: "Config", store: Any) -> Any:
     return mark
 
 
+def refresh_quota(env: Env, cfg: "Config", store: Any) -> None:
+    """Read TrackingMore's quota again where the kept value is a day old (``watch``)."""
+    from waypost import quota
+
+    quota.refresh(cfg, store.cache, store.state, timeout=env.timeout)
+
+
 def quota_warning(env: Env, cfg: "Config", needed: int, cache: Any) -> None:
     """One warning line when TrackingMore had fewer trackings left than the run may need."""
     from waypost import quota
