@@ -1,28 +1,37 @@
-"""A small HTTP/1.1 client over plain sockets for ``track``'s lean path (RFC 9112 framing).
+"""POSTs for ``track``'s lean path through the standard library's ``http.client`` (RFC 9112).
 
 It POSTs JSON bodies to one ``http://`` origin over at most ``connections`` kept-alive
-connections, sends the headers ``http.Session`` sends, and hands back each exchange as it
-happened (an ``Exchange``: status, headers and the body as received, or the fault), so that an
-answer the lean path does not take can be replayed to the model path (``replay.Replay``)
-exactly as if httpx had received it. No retries, no redirects, no proxies, no TLS: the lean
-path is not used where any of those could apply.
+``http.client.HTTPConnection``s, sends the headers ``http.Session`` sends through httpx (in
+httpx's order), and hands back each exchange as it happened (an ``Exchange``: status, headers
+and the body as received, or the fault), so that an answer the lean path does not take can be
+replayed to the model path (``lean_replay.Replay``) exactly as if httpx had received it. No
+retries beyond one fresh connection for a kept-alive one the server closed, no redirects, no
+proxies, no TLS: the lean path is not used where any of those could apply.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from email.errors import FirstHeaderLineIsContinuationDefect, MissingHeaderBodySeparatorDefect
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from waypost import __version__
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 ACCEPT_ENCODING = "gzip, deflate"
-_MAX_HEAD = 64 << 10
+_PIECE = 1 << 18
+# How the email parser under http.client reports a header line without a name or a colon.
+_BAD_LINES = (MissingHeaderBodySeparatorDefect, FirstHeaderLineIsContinuationDefect)
 
 
 class Exchange:
@@ -67,19 +76,67 @@ def encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _put(conn: http.client.HTTPConnection, origin: Origin, payload: bytes) -> None:
+    """Send the request: the headers ``http.Session`` sends through httpx, in httpx's order."""
+    conn.putrequest("POST", origin.target, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", origin.authority)
+    conn.putheader("Accept", "*/*")
+    conn.putheader("Connection", "keep-alive")
+    conn.putheader("User-Agent", USER_AGENT)
+    conn.putheader("Accept-Encoding", ACCEPT_ENCODING)
+    conn.putheader("Content-Length", str(len(payload)))
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders(payload)
+
+
+class _Recorder(http.client.HTTPConnection):
+    """A connection that keeps what it would send instead of sending it."""
+
+    def __init__(self, origin: Origin) -> None:
+        super().__init__(origin.host, origin.port)
+        self.sent: list[bytes] = []
+
+    def send(self, data: Any) -> None:
+        """Keep ``data``."""
+        self.sent.append(bytes(data))
+
+
 def request_bytes(origin: Origin, payload: bytes) -> bytes:
-    """The request head and body: the headers ``http.Session`` sends through httpx."""
-    head = (
-        f"POST {origin.target} HTTP/1.1\r\n"
-        f"Host: {origin.authority}\r\n"
-        "Accept: */*\r\n"
-        "Connection: keep-alive\r\n"
-        f"User-Agent: {USER_AGENT}\r\n"
-        f"Accept-Encoding: {ACCEPT_ENCODING}\r\n"
-        f"Content-Length: {len(payload)}\r\n"
-        "Content-Type: application/json\r\n\r\n"
-    )
-    return head.encode("ascii") + payload
+    """The bytes ``post_all`` sends for one request (head and body)."""
+    recorder = _Recorder(origin)
+    _put(recorder, origin, payload)
+    return b"".join(recorder.sent)
+
+
+class _Socket(socket.socket):
+    """A socket whose reads share one deadline.
+
+    A socket timeout bounds each read alone, and ``http.client`` reads the status line, the
+    headers and each chunk size line in as many reads as the server cares to dribble them in;
+    the model path cuts the whole answer at ``--timeout``, so every read here gets what is left.
+    """
+
+    deadline = math.inf
+
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+        """``socket.recv_into`` within what is left of the deadline."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.settimeout(left)
+        return super().recv_into(buffer, nbytes, flags)
+
+
+def _idle_closed(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive connection has something to read: its end, or junk."""
+    sock.settimeout(0)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 class _Fault(Exception):
@@ -88,178 +145,110 @@ class _Fault(Exception):
         self.kind = kind
 
 
-class _Connection:
+class _Connection(http.client.HTTPConnection):
     """One kept-alive connection, used by one thread at a time."""
 
     def __init__(self, origin: Origin, timeout: float) -> None:
+        super().__init__(origin.host, origin.port, timeout=timeout)
         self.origin = origin
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-        self.buffer = b""
+        self.budget = timeout
 
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-        self.buffer = b""
-
-    def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
-        """Send one request (on a fresh connection when the last one was closed)."""
-        started = time.monotonic()
-        deadline = started + self.timeout
-        reused = self.sock is not None
-        out = Exchange(key)
+    def connect(self) -> None:
+        """Connect (``http.client`` sets TCP_NODELAY) and read through one deadline."""
         try:
-            self._exchange(out, payload, max_body, deadline, reused)
-        finally:
-            out.elapsed = time.monotonic() - started
-        return out
-
-    def _exchange(
-        self, out: Exchange, payload: bytes, max_body: int, deadline: float, reused: bool
-    ) -> None:
-        try:
-            if self.sock is None:
-                self._connect()
-            assert self.sock is not None
-            try:
-                self.sock.sendall(request_bytes(self.origin, payload))
-                self._read(out, deadline, max_body)
-            except _Fault as fault:
-                if not (reused and fault.kind == "closed"):
-                    raise
-                # A kept-alive connection the server had closed: httpx opens a new one too.
-                self.close()
-                self._connect()
-                self.sock.sendall(request_bytes(self.origin, payload))
-                self._read(out, deadline, max_body)
-        except _Fault as fault:
-            self.close()
-            out.fault = "read" if fault.kind == "closed" else fault.kind
-        except TimeoutError:
-            self.close()
-            out.fault = "timeout"
-        except OSError:
-            self.close()
-            out.fault = "read"
-
-    def _connect(self) -> None:
-        try:
-            self.sock = socket.create_connection(
-                (self.origin.host, self.origin.port), timeout=self.timeout
-            )
+            super().connect()
         except TimeoutError:
             raise _Fault("timeout") from None
         except OSError:
             raise _Fault("connect") from None
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _Socket(fileno=self.sock.detach())
 
-    def _recv(self, deadline: float) -> bytes:
-        assert self.sock is not None
+    def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
+        """Send one request (on a fresh connection when the last one was closed)."""
+        started = time.monotonic()
+        out = Exchange(key)
+        try:
+            self._exchange(out, payload, max_body, started + self.budget)
+        finally:
+            out.elapsed = time.monotonic() - started
+        return out
+
+    def _exchange(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
+        try:
+            resp = self._ask(payload, deadline)
+            try:
+                self._read(out, resp, max_body)
+            finally:
+                resp.close()  # a kept-alive connection stays open for the next request
+            return
+        except _Fault as fault:
+            # Closed without an answer: httpx says RemoteProtocolError ("Server disconnected").
+            out.fault = {"closed": "protocol", "unsent": "read"}.get(fault.kind, fault.kind)
+        except TimeoutError:
+            out.fault = "timeout"
+        except http.client.HTTPException:
+            # A bad status line, a line too long, too many headers, a bad chunk size, a body
+            # cut short (IncompleteRead): each a RemoteProtocolError in httpx (h11) too.
+            out.fault = "protocol"
+        except OSError:
+            out.fault = "read"  # a reset: httpx's ReadError
+        self.close()
+
+    def _ask(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
+        reused = self.sock is not None
+        try:
+            return self._once(payload, deadline)
+        except _Fault as fault:
+            if not (reused and fault.kind in ("closed", "unsent")):
+                raise
+        # A kept-alive connection the server had closed: httpx opens a new one too.
+        self.close()
+        return self._once(payload, deadline)
+
+    def _once(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
+        if self.sock is not None and _idle_closed(self.sock):
+            self.close()  # as httpcore drops a pooled connection that became readable
+        if self.sock is None:
+            self.connect()
+        assert isinstance(self.sock, _Socket)
+        self.sock.deadline = deadline
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeoutError
+            raise TimeoutError("timed out")
         self.sock.settimeout(left)
-        data = self.sock.recv(1 << 18)
-        if not data:
-            raise _Fault("closed")
-        return data
+        try:
+            _put(self, self.origin, payload)
+        except (BrokenPipeError, ConnectionResetError):
+            raise _Fault("unsent") from None
+        try:
+            return self.getresponse()
+        except http.client.RemoteDisconnected:
+            raise _Fault("closed") from None  # not a byte of an answer
 
-    def _read(self, out: Exchange, deadline: float, max_body: int) -> None:
-        data = self.buffer
-        self.buffer = b""
-        started = bool(data)
-        while b"\r\n\r\n" not in data:
-            if len(data) > _MAX_HEAD:
-                raise _Fault("protocol")
-            try:
-                data += self._recv(deadline)
-            except _Fault:
-                if started:
-                    raise _Fault("read") from None
-                raise
-            started = True
-        head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, tail = lines[0].partition(" ")
-        code = tail[:3]
-        if not version.startswith("HTTP/1.") or not code.isdigit() or int(code) < 200:
-            raise _Fault("protocol")
-        out.status = int(code)
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise _Fault("protocol")
-            out.headers.append((name, value.strip()))
-        chunked = "chunked" in out.header("transfer-encoding").lower()
+    def _read(self, out: Exchange, resp: http.client.HTTPResponse, max_body: int) -> None:
+        if resp.status < 200 or any(isinstance(d, _BAD_LINES) for d in resp.msg.defects):
+            raise _Fault("protocol")  # 1xx other than 100; a header line h11 refuses
+        out.status = resp.status
+        out.headers = [(name, value.strip()) for name, value in resp.getheaders()]
+        coding = out.header("transfer-encoding")
         length = out.header("content-length")
-        keep = out.header("connection").lower() != "close" and version == "HTTP/1.1"
-        if chunked:
-            body, rest = self._chunked(rest, deadline, max_body, out)
-        elif length:
-            if not length.isdigit():
-                raise _Fault("protocol")
-            size = int(length)
-            if size > max_body:
-                out.too_large = True
-                self.close()
-                return
-            while len(rest) < size:
-                try:
-                    rest += self._recv(deadline)
-                except _Fault:
-                    raise _Fault("read") from None
-            body, rest = rest[:size], rest[size:]
-        else:
-            keep = False
-            while True:
-                try:
-                    rest += self._recv(deadline)
-                except _Fault:
-                    break
-                if len(rest) > max_body:
-                    out.too_large = True
-                    break
-            body, rest = rest, b""
-        out.body = body
-        if keep and not out.too_large:
-            self.buffer = rest
-        else:
+        if (coding and coding.lower() != "chunked") or (length and not length.isdigit()):
+            raise _Fault("protocol")  # as h11 refuses them
+        if not coding and length and int(length) > max_body:
+            out.too_large = True  # announced: not even started
             self.close()
-
-    def _chunked(
-        self, rest: bytes, deadline: float, max_body: int, out: Exchange
-    ) -> tuple[bytes, bytes]:
+            return
         body = bytearray()
-        while True:
-            while b"\r\n" not in rest:
-                rest += self._more(deadline)
-            line, _, rest = rest.partition(b"\r\n")
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _Fault("protocol") from None
-            if size == 0:
-                while True:  # trailers, up to the empty line
-                    while b"\r\n" not in rest:
-                        rest += self._more(deadline)
-                    trailer, _, rest = rest.partition(b"\r\n")
-                    if not trailer:
-                        return bytes(body), rest
-            while len(rest) < size + 2:
-                rest += self._more(deadline)
-            body += rest[:size]
-            rest = rest[size + 2 :]
+        while piece := resp.read1(_PIECE):  # one read a piece, each within the deadline
+            body += piece
             if len(body) > max_body:
                 out.too_large = True
-                return bytes(body), b""
-
-    def _more(self, deadline: float) -> bytes:
-        try:
-            return self._recv(deadline)
-        except _Fault:
-            raise _Fault("read") from None
+                self.close()
+                break
+        if resp.length and not out.too_large:
+            # read1 ends a Content-Length body the server cut short without a word.
+            raise http.client.IncompleteRead(bytes(body), resp.length)
+        out.body = bytes(body)
 
 
 def post_all(
