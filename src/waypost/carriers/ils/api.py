@@ -22,76 +22,27 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
-from waypost.carriers._parse import (
-    as_dict,
-    as_list,
-    merge_events,
-    parse_time,
-    text,
-)
+from waypost.carriers._parse import as_dict, text
 from waypost.carriers.base import AnswerCodes
-from waypost.carriers.ils import NAME
-from waypost.carriers.ils.rules import STATUS_RULES, fields_of
+from waypost.carriers.ils import NAME, lean
+from waypost.carriers.ils.rules import STATUS_RULES as STATUS_RULES
 from waypost.carriers.ils.rules import build_request as build_request
 from waypost.errors import AuthError, CarrierError, ProtocolError
-from waypost.models import Event, Shipment, Status
+from waypost.models import Event, Shipment
 
 _AUTH_WORDS = re.compile(r"user|key|pdd|auth|credential|sign|permission|forbidden", re.I)
 
 
 def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
-    """One ``billTrackList`` node; None when it carries nothing usable."""
-    if not isinstance(item, dict):
-        return None
-    local = text(item.get("descCn"))
-    description = text(item.get("desc")) or local
-    when = parse_time(item.get("date"), tz)
-    if description is None and when is None:
-        return None
-    raw_images = item.get("img")
-    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
-    return Event(
-        time=when,
-        location=text(item.get("deport")),
-        description=description,
-        status=STATUS_RULES.match(description) or Status.IN_TRANSIT,
-        images=images,
-        description_local=local if local != description else None,
-    )
+    """One ``billTrackList`` node; None when it carries nothing usable (``lean``'s rules)."""
+    event = lean.parse_event(item, tz)
+    return None if event is None else Event(**dict(event))
 
 
 def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
-    """One ``ILSBillEventVO`` as a Shipment."""
-    node = as_dict(item)
-    raw_status = node.get("orderStatus")
-    parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
-    events = merge_events([e for e in parsed if e is not None])
-    if not isinstance(raw_status, dict) and not events:
-        return Shipment(
-            tracking_number=number,
-            carrier=NAME,
-            found=False,
-            status=Status.NOT_FOUND,
-            status_text=text(node.get("msg")),
-        )
-    fields = fields_of(raw_status)
-    status_text = text(fields.get("status"))
-    status = STATUS_RULES.match(status_text)
-    if status is None:
-        status = events[0].status if events else Status.INFO_RECEIVED
-    last_update = parse_time(fields.get("lastscan"), tz) or (events[0].time if events else None)
-    return Shipment(
-        tracking_number=number,
-        carrier=NAME,
-        found=True,
-        status=status,
-        status_text=status_text,
-        service=text(fields.get("service")),
-        origin=text(fields.get("despatchdepot")),
-        destination=text(fields.get("portofdelivery")) or text(fields.get("deliverydepot")),
-        last_update=last_update,
-        events=events,
-    )
+    """One ``ILSBillEventVO`` as a Shipment (``lean``'s rules, as a model)."""
+    record = lean.parse_item(item, number, tz)
+    return Shipment(**{**dict(record), "events": [Event(**dict(e)) for e in record.events]})
 
 
 def parse_response(payload: Any, numbers: Sequence[str], tz: tzinfo | None) -> list[Shipment]:
@@ -102,11 +53,7 @@ def parse_response(payload: Any, numbers: Sequence[str], tz: tzinfo | None) -> l
     code = envelope.get("code")
     if str(code) != "200":
         raise envelope_error(code, text(envelope.get("msg")))
-    by_number: dict[str, Any] = {}
-    for item in as_list(envelope.get("body")):
-        consignment = text(as_dict(item).get("consignment"))
-        if consignment:
-            by_number.setdefault(consignment.upper(), item)
+    by_number = lean.by_number(envelope)
     out = []
     for number in numbers:
         item = by_number.get(number.upper())

@@ -1,6 +1,7 @@
-"""ILS answers read without pydantic (``shared/seeds/ils-tracking-api.txt``), for ``track``'s lean
-path: the same rules as ``api.parse_item`` into plain records with the models' field names and
-order, printed as the models would print them (``tests/carriers/ils/test_lean.py`` compares).
+"""ILS answers read without pydantic (``shared/seeds/ils-tracking-api.txt``, quirks in
+``api``): the one place of the rules, into plain records with the models' field names and
+order. ``track``'s lean path prints them as the models would (``tests/carriers/ils/test_lean.py``
+compares); ``api`` builds the models from them.
 
 ``parse_response`` reads only clean answers: anything ``api.parse_response`` would turn into an
 error (an error envelope, a number left out) gives None, and the caller hands the answer to the
@@ -177,7 +178,7 @@ def iso(when: datetime | None) -> str | None:
 
 
 def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
-    """``api.parse_event``, as a LeanEvent."""
+    """One ``billTrackList`` node; None when it carries nothing usable."""
     if not isinstance(item, dict):
         return None
     local = text(item.get("descCn"))
@@ -198,7 +199,7 @@ def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
 
 
 def parse_item(item: Any, number: str, tz: tzinfo | None) -> LeanShipment:
-    """``api.parse_item``, as a LeanShipment."""
+    """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
     parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
@@ -233,15 +234,21 @@ def parse_response(
     envelope = as_dict(payload)
     if not envelope or "code" not in envelope or str(envelope.get("code")) != "200":
         return None
-    by_number: dict[str, Any] = {}
-    for item in as_list(envelope.get("body")):
-        consignment = text(as_dict(item).get("consignment"))
-        if consignment:
-            by_number.setdefault(consignment.upper(), item)
+    items = by_number(envelope)
     out = []
     for number in numbers:
-        item = by_number.get(number.upper())
+        item = items.get(number.upper())
         if item is None:
             return None
         out.append(parse_item(item, number, tz))
     return out
+
+
+def by_number(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The answer's items by their consignment number (upper case; the first of a repeat)."""
+    found: dict[str, Any] = {}
+    for item in as_list(envelope.get("body")):
+        consignment = text(as_dict(item).get("consignment"))
+        if consignment:
+            found.setdefault(consignment.upper(), item)
+    return found
