@@ -23,7 +23,7 @@ import httpx
 from waypost import carriers
 from waypost.carriers import detect
 from waypost.carriers._parse import epoch
-from waypost.carriers.base import Answer, Cache, Query, TrackOptions
+from waypost.carriers.base import Answer, Cache, Query, TrackOptions, state_of
 from waypost.config import Config
 from waypost.errors import (
     AuthError,
@@ -466,13 +466,6 @@ def canonical(answer: Answer, shipment: Shipment) -> Query:
     if courier is None and shipment.courier and regex and re.fullmatch(regex, shipment.courier):
         courier = shipment.courier
     return Query(number=planned.number, carrier=carrier, courier=courier)
-
-
-def state_of(cache: Cache | None, state: StateStore | None = None) -> StateStore | None:
-    """The adapters' state: ``state``, else the one kept beside ``cache``."""
-    if state is not None or cache is None:
-        return state
-    return cache.state
 
 
 def save(store: WatchStore, report: Report, label: str | None) -> int:

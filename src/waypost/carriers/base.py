@@ -251,6 +251,13 @@ class Cache(Protocol):
         """Adapters' durable state kept beside this cache."""
 
 
+def state_of(cache: Cache | None, state: StateStore | None = None) -> StateStore | None:
+    """The adapters' durable state: ``state``, else the one kept beside ``cache``."""
+    if state is not None or cache is None:
+        return state
+    return cache.state
+
+
 class _Puts(Protocol):
     def put(self, namespace: str, key: str, value: Any) -> None: ...
 

@@ -94,7 +94,7 @@ from waypost.carriers._parse import (
     text,
     zone,
 )
-from waypost.carriers.base import Answer, Query, TrackOptions
+from waypost.carriers.base import Answer, Query, TrackOptions, state_of
 from waypost.carriers.trackingmore import (
     BATCH,
     CARRIERS,
@@ -182,7 +182,7 @@ class Adapter:
         self.settings = settings
         self.session = session
         self.cache = cache
-        self.state: StateStore | None = cache if state is None else state
+        self.state = state_of(cache, state)
         self.url = str(settings.get("base_url") or DEFAULT_BASE).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.rates = {

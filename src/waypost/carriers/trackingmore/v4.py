@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import trackingmore as facts
 from waypost.carriers._parse import as_dict, text, zone
-from waypost.carriers.base import Answer, Query, TrackOptions, put_many
+from waypost.carriers.base import Answer, Query, TrackOptions, put_many, state_of
 from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
@@ -166,7 +166,7 @@ class Adapter:
     ) -> None:
         self.session = session
         self.cache = cache
-        self.state: StateStore | None = cache if state is None else state
+        self.state = state_of(cache, state)
         self.url = str(settings.get("base_url") or api.DEFAULT_BASE).rstrip("/")
         self.tz = zone(settings.get("timezone"))
         self.lang = text(settings.get("lang"))
