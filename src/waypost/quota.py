@@ -92,7 +92,7 @@ def warning(config: Config, needed: int, cache: Cache | None, *, timeout: float)
         return None
     if not told(config):
         return None
-    known = kept(config, getattr(cache, "state", None))
+    known = kept(config, cache.state if cache is not None else None)
     left, age = known.get("remaining"), known.get("age_seconds")
     if not isinstance(left, int) or left >= needed:
         return None
