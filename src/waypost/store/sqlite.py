@@ -451,19 +451,9 @@ class Store(Legs):
     ) -> list[Watched]:
         """Rows of the watch list, oldest first; archived ones only with ``archived`` True (None:
         both)."""
-        sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE 1=1"  # noqa: S608 (constant columns)
-        args: list[Any] = []
-        if archived is not None:
-            sql += " AND archived IS NOT NULL" if archived else " AND archived IS NULL"
-        if not include_final:
-            sql += " AND final = 0"
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        if carrier is not None:
-            sql += " AND carrier = ?"
-            args.append(carrier)
-        return [_row(r) for r in self.db.execute(sql + " ORDER BY added, id", args)]
+        where, args = _filters("", include_final, status, archived, carrier=carrier)
+        sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE 1=1{where} ORDER BY added, id"  # noqa: S608 (constant columns)
+        return [_row(r) for r in self.db.execute(sql, args)]
 
     def find(self, number: str, carrier: str | None = None) -> list[Watched]:
         """Rows whose number or order id is ``number``."""
@@ -674,19 +664,11 @@ class Store(Legs):
         database (the earliest as stored text: one carrier writes one shipment's times alike),
         and nothing else is read. The rows come as the database steps through them (SQLite
         holds no result set; other queries may run on the connection between rows)."""
-        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1"  # noqa: S608 (constant columns)
-        args: list[Any] = []
-        if ids is not None:
-            sql += f" AND w.id IN ({', '.join('?' * len(ids))})" if ids else " AND 1=0"
-            args.extend(ids)
-        elif archived is not None:
-            sql += " AND w.archived IS NOT NULL" if archived else " AND w.archived IS NULL"
-        if not include_final:
-            sql += " AND w.final = 0"
-        if status is not None:
-            sql += " AND w.status = ?"
-            args.append(status)
-        yield from map(ListRow._make, self.db.execute(sql + " ORDER BY w.added, w.id", args))
+        where, args = _filters(
+            "w.", include_final, status, None if ids is not None else archived, ids=ids
+        )
+        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1{where} ORDER BY w.added, w.id"  # noqa: S608 (constant columns)
+        yield from map(ListRow._make, self.db.execute(sql, args))
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
@@ -961,3 +943,31 @@ class _LenientState:
         """``put`` of several values in one write, as leniently."""
         rows = list(items)
         self._owner._write(lambda store: store.state.put_many(namespace, rows))
+
+
+def _filters(
+    table: str,
+    include_final: bool,
+    status: str | None,
+    archived: bool | None,
+    *,
+    carrier: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> tuple[str, list[Any]]:
+    """The ``AND ...`` conditions (columns prefixed by ``table``) and their arguments of a
+    watch-list read: ``ids``, archived or not (None: both), not final, one status, one carrier."""
+    sql, args = "", list[Any]()
+    if ids is not None:
+        sql += f" AND {table}id IN ({', '.join('?' * len(ids))})" if ids else " AND 1=0"
+        args.extend(ids)
+    if archived is not None:
+        sql += f" AND {table}archived IS {'NOT ' if archived else ''}NULL"
+    if not include_final:
+        sql += f" AND {table}final = 0"
+    if status is not None:
+        sql += f" AND {table}status = ?"
+        args.append(status)
+    if carrier is not None:
+        sql += f" AND {table}carrier = ?"
+        args.append(carrier)
+    return sql, args
