@@ -45,12 +45,16 @@ SERVER = textwrap.dedent(
     print("ready", flush=True)
     for line in sys.stdin:
         job = json.loads(line)
+        if "wait" in job:  # a child started with "nowait"
+            _, status = os.waitpid(job["wait"], 0)
+            print(json.dumps(["done", job["wait"], os.waitstatus_to_exitcode(status)]), flush=True)
+            continue
         pid = os.fork()
         if pid == 0:
             os.environ.clear()
             os.environ.update(job["env"])
             os.chdir(job["cwd"])
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(os.open(job.get("in") or os.devnull, os.O_RDONLY), 0)
             for fd, path in ((1, job["out"]), (2, job["err"])):
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
             if job.get("preexec"):
@@ -64,6 +68,8 @@ SERVER = textwrap.dedent(
             sys.argv = ["waypost", *job["argv"]]
             sys.exit(waypost.__main__.main())
         print(json.dumps(["started", pid]), flush=True)
+        if job.get("nowait"):
+            continue
         _, status = os.waitpid(pid, 0)
         print(json.dumps(["done", pid, os.waitstatus_to_exitcode(status)]), flush=True)
     """
@@ -79,6 +85,14 @@ class Forked:
     out: str
     err: str
     hwm_kb: int | None
+
+
+@dataclass
+class Started:
+    """A child of ``ForkServer.start`` that has not been waited for."""
+
+    pid: int
+    base: str  # where its streams go (``.out``, ``.err``)
 
 
 class ForkServer:
@@ -150,6 +164,53 @@ class ForkServer:
             Path(job["out"]).read_text(encoding="utf-8", errors="replace"),
             Path(job["err"]).read_text(encoding="utf-8", errors="replace"),
             int(hwm.read_text()) if measure and hwm.exists() else None,
+        )
+
+    def start(
+        self,
+        *argv: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        stdin: str | None = None,
+    ) -> Started:
+        """Start ``waypost ARGV`` in a forked child and return at once, so that several run
+        together (e.g. hosts sharing one store); ``wait`` collects each. ``stdin``: text the
+        child reads on its standard input (UTF-8) instead of /dev/null."""
+        self._count += 1
+        base = Path(self._tmp.name) / str(self._count)
+        if stdin is not None:
+            Path(f"{base}.in").write_text(stdin, encoding="utf-8")
+        job = {
+            "argv": list(argv),
+            "env": dict(os.environ if env is None else env),
+            "cwd": str(cwd or Path.cwd()),
+            "out": f"{base}.out",
+            "err": f"{base}.err",
+            "in": f"{base}.in" if stdin is not None else None,
+            "nowait": True,
+        }
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(job) + "\n")
+        self._proc.stdin.flush()
+        return Started(int(json.loads(self._line(30.0))[1]), str(base))
+
+    def wait(self, child: Started, timeout: float = 90.0) -> Forked:
+        """Wait for a child of ``start`` (killed after ``timeout``) and read what it wrote."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"wait": child.pid}) + "\n")
+        self._proc.stdin.flush()
+        try:
+            done = json.loads(self._line(timeout))
+        except TimeoutError:
+            os.kill(child.pid, signal.SIGKILL)
+            self._line(30.0)
+            raise
+        return Forked(
+            child.pid,
+            int(done[2]),
+            Path(f"{child.base}.out").read_text(encoding="utf-8", errors="replace"),
+            Path(f"{child.base}.err").read_text(encoding="utf-8", errors="replace"),
+            None,
         )
 
     def close(self) -> None:

@@ -5,15 +5,13 @@ mid-pass -> the next run delivers what it had not, nothing is lost."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.forked import Forked, ForkServer
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
 
@@ -34,7 +32,7 @@ def delivered(log: Path) -> list[str]:
 
 
 @pytest.fixture
-def hosts(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def hosts(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, forker: ForkServer):  # type: ignore[no-untyped-def]
     """A slow sandbox (so that passes overlap), 360 saved shipments, the hook, the asked log."""
     box = Sandbox(port=0, latency_ms=30).start()
     for key, value in box.env().items():
@@ -57,42 +55,26 @@ def hosts(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):  # type
     script.write_text(HOOK)
     log, mark = tmp_path / "hook.log", tmp_path / "kill.mark"
     numbers = ILS + [f"trackingmore:sandbox-post:{n}" for n in TM]
-    saved = waypost("track", "--save", "--jsonl", "-", stdin="\n".join(numbers))
-    assert saved.returncode == 0, saved.stderr
+    box.latency = 0  # slow for the passes only, not for saving their list
+    saved = waypost(forker, "track", "--save", "--jsonl", "-", stdin="\n".join(numbers))
+    assert saved.code == 0, saved.err
+    box.latency = 0.030
     try:
         yield box, asked, f"sh {script} {log} {mark}", log, mark
     finally:
         box.stop()
 
 
-def waypost(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "waypost", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
-    )
+def waypost(forker: ForkServer, *args: str, stdin: str | None = None) -> Forked:
+    """``waypost ARGS`` in a process of its own (forked from a warm interpreter,
+    tests/forked.py): a host."""
+    return forker.wait(forker.start(*args, stdin=stdin), timeout=300)
 
 
-def together(n: int, *args: str) -> list[subprocess.CompletedProcess[str]]:
-    """``n`` waypost processes started at once; their outcomes."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "waypost", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        for _ in range(n)
-    ]
-    done = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        done.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
-    return done
+def together(forker: ForkServer, n: int, *args: str) -> list[Forked]:
+    """``n`` waypost processes (forked children: hosts) started at once; their outcomes."""
+    started = [forker.start(*args) for _ in range(n)]
+    return [forker.wait(child, timeout=300) for child in started]
 
 
 def watching(url: str) -> dict[str, list[str]]:
@@ -115,7 +97,7 @@ def tm_asked(box: Sandbox) -> Counter[str]:
 
 
 def test_three_hosts_deliver_every_piece_of_news_once_and_a_killed_one_loses_nothing(
-    hosts, pg_url: str
+    hosts, pg_url: str, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     box, asked, hook, log, mark = hosts
     live = watching(pg_url)
@@ -128,11 +110,11 @@ def test_three_hosts_deliver_every_piece_of_news_once_and_a_killed_one_loses_not
     box.reset_log()
     asked.clear()
 
-    runs = together(3, "watch", "--once", "--exec", hook)
+    runs = together(forker, 3, "watch", "--once", "--exec", hook)
 
-    assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr for r in runs]
+    assert [r.code for r in runs] == [0, 0, 0], [r.err for r in runs]
     assert sorted(delivered(log)) == sorted(news)  # every piece of news, each exactly once
-    printed = "".join(r.stdout for r in runs)
+    printed = "".join(r.out for r in runs)
     assert all(printed.count(f"News for {n}") >= 1 for n in news)
     assert set(asked) == set(live["ils"])
     assert max(asked.values()) == 1  # no ILS shipment asked twice
@@ -155,13 +137,13 @@ def test_three_hosts_deliver_every_piece_of_news_once_and_a_killed_one_loses_not
         assert box.apps[carrier].add_event(number, f"Later for {number}", "Hub")
     victim = live["ils"][30]
     mark.write_text(victim)
-    runs = together(3, "watch", "--once", "--exec", hook)
-    codes = sorted(r.returncode for r in runs)
-    assert codes[0] == -9, [r.stderr for r in runs]  # the host that handed over the victim
+    runs = together(forker, 3, "watch", "--once", "--exec", hook)
+    codes = sorted(r.code for r in runs)
+    assert codes[0] == -9, [r.err for r in runs]  # the host that handed over the victim
     assert victim not in delivered(log)
     mark.unlink()
-    again = waypost("watch", "--once", "--exec", hook)
-    assert again.returncode == 0, again.stderr
+    again = waypost(forker, "watch", "--once", "--exec", hook)
+    assert again.code == 0, again.err
     got = delivered(log)
     assert set(got) == set(later)  # nothing lost
     # At least once: only what the killed host had handed over but not committed comes twice.
@@ -169,6 +151,6 @@ def test_three_hosts_deliver_every_piece_of_news_once_and_a_killed_one_loses_not
     assert len(twice) <= len(later)
     assert victim not in twice
     assert box.rejections == {}
-    final = waypost("watch", "--once", "--exec", hook)
-    assert (final.returncode, final.stdout) == (0, "")
+    final = waypost(forker, "watch", "--once", "--exec", hook)
+    assert (final.code, final.out) == (0, "")
     assert Counter(delivered(log)) == Counter(got)
