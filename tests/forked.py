@@ -93,6 +93,12 @@ class Started:
 
     pid: int
     base: str  # where its streams go (``.out``, ``.err``)
+    own_stdout: bool = True  # False: on the ``stdout`` path given
+
+    def output(self) -> str:
+        """What it has written to its standard output so far (its own file)."""
+        path = Path(f"{self.base}.out")
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 class ForkServer:
@@ -172,10 +178,15 @@ class ForkServer:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         stdin: str | None = None,
+        stdout: str | None = None,
+        preexec: str | None = None,
     ) -> Started:
         """Start ``waypost ARGV`` in a forked child and return at once, so that several run
-        together (e.g. hosts sharing one store); ``wait`` collects each. ``stdin``: text the
-        child reads on its standard input (UTF-8) instead of /dev/null."""
+        together (e.g. hosts sharing one store), or a test signals it (``Started.pid``) or
+        reads it as it writes; ``wait`` collects each. ``stdin``: text the child reads on its
+        standard input (UTF-8) instead of /dev/null; ``stdout``: a path its standard output
+        is opened on instead of a file of its own (a FIFO, a terminal's device), which the
+        test reads itself; ``preexec`` as for ``run``."""
         self._count += 1
         base = Path(self._tmp.name) / str(self._count)
         if stdin is not None:
@@ -184,15 +195,16 @@ class ForkServer:
             "argv": list(argv),
             "env": dict(os.environ if env is None else env),
             "cwd": str(cwd or Path.cwd()),
-            "out": f"{base}.out",
+            "out": stdout or f"{base}.out",
             "err": f"{base}.err",
             "in": f"{base}.in" if stdin is not None else None,
+            "preexec": preexec,
             "nowait": True,
         }
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(job) + "\n")
         self._proc.stdin.flush()
-        return Started(int(json.loads(self._line(30.0))[1]), str(base))
+        return Started(int(json.loads(self._line(30.0))[1]), str(base), stdout is None)
 
     def wait(self, child: Started, timeout: float = 90.0) -> Forked:
         """Wait for a child of ``start`` (killed after ``timeout``) and read what it wrote."""
@@ -208,7 +220,7 @@ class ForkServer:
         return Forked(
             child.pid,
             int(done[2]),
-            Path(f"{child.base}.out").read_text(encoding="utf-8", errors="replace"),
+            child.output() if child.own_stdout else "",
             Path(f"{child.base}.err").read_text(encoding="utf-8", errors="replace"),
             None,
         )

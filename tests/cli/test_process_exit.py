@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import freeze_heap
+from tests.forked import Forked, ForkServer
 from waypost import __main__ as entry
 
 CLI_ONLY = ("click", "pygments", "rich")
@@ -37,56 +37,43 @@ def test_waypost_http_and_service_leave_httpx_cli_unloaded() -> None:
     assert _loaded("import waypost.service, httpx; assert callable(httpx.main)") == []
 
 
-def _run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return subprocess.run(
-        [sys.executable, "-m", "waypost", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def _run(forker: ForkServer, args: list[str], stdin: str | None = None) -> Forked:
+    """``waypost ARGS`` as a process of its own that exits through ``__main__`` (the freeze
+    at exit, flushing, the exit status), forked from a warm interpreter (tests/forked.py)."""
+    return forker.wait(forker.start(*args, stdin=stdin), timeout=120)
 
 
-def test_piped_track_json_is_complete_with_exit_code_0(sandbox: object) -> None:
+def test_piped_track_json_is_complete_with_exit_code_0(sandbox: object, forker: ForkServer) -> None:
     numbers = [f"4242S{i:07d}" for i in range(300)]
-    done = _run(["track", "--json", "-"], "\n".join(numbers))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith("}\n")
-    shipments = json.loads(done.stdout)["shipments"]
+    done = _run(forker, ["track", "--json", "-"], "\n".join(numbers))
+    assert done.code == 0, done.err
+    assert done.out.endswith("}\n")
+    shipments = json.loads(done.out)["shipments"]
     assert [s["tracking_number"] for s in shipments] == numbers
     assert all(s["found"] and s["events"] for s in shipments)
 
 
-def test_piped_track_keeps_a_failure_exit_code(sandbox: object) -> None:
-    done = _run(["track", "3676E4000500"])  # the sandbox fails every request holding it
-    assert done.returncode == 4
-    assert "System busy" in done.stdout
-    assert done.stdout.endswith("\n")
+def test_piped_track_keeps_a_failure_exit_code(sandbox: object, forker: ForkServer) -> None:
+    done = _run(forker, ["track", "3676E4000500"])  # the sandbox fails every request holding it
+    assert done.code == 4
+    assert "System busy" in done.out
+    assert done.out.endswith("\n")
 
 
-def test_track_into_a_closed_pipe_exits_quietly(sandbox: object) -> None:
+def test_track_into_a_closed_pipe_exits_quietly(
+    sandbox: object, forker: ForkServer, tmp_path: Path
+) -> None:
     numbers = "\n".join(f"4343S{i:07d}" for i in range(200))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    with subprocess.Popen(
-        [sys.executable, "-m", "waypost", "track", "--json", "-"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        proc.stdin.write(numbers.encode())
-        proc.stdin.close()
-        assert proc.stdout.read(64).startswith(b"{")
-        proc.stdout.close()  # the reader goes away, as `| head -c 64` does
-        err = proc.stderr.read().decode()
-        assert proc.wait(timeout=120) == 0
-    assert "Traceback" not in err
-    assert "Exception ignored" not in err
+    pipe = tmp_path / "stdout.fifo"
+    os.mkfifo(pipe)  # a pipe the child opens as its standard output
+    child = forker.start("track", "--json", "-", stdin=numbers, stdout=str(pipe))
+    with pipe.open("rb") as reader:
+        assert reader.read(64).startswith(b"{")
+    # the reader went away, as `| head -c 64` does
+    done = forker.wait(child, timeout=120)
+    assert done.code == 0
+    assert "Traceback" not in done.err
+    assert "Exception ignored" not in done.err
 
 
 @pytest.mark.parametrize(
@@ -112,15 +99,14 @@ def test_main_freezes_the_heap_only_after_safe_commands(
         assert entry.main() == 3
         assert (gc.get_freeze_count() > 0) is frozen
     finally:
-        gc.unfreeze()
-        freeze_heap()
+        gc.freeze()  # the harness's freeze again (a collection of its whole heap: ~0.3 s)
 
 
-def test_config_set_as_a_process_still_writes_its_file(isolated: Path) -> None:
-    done = _run(["config", "set", "carriers.ils.user_id", "abc"])
-    assert done.returncode == 0, done.stderr
+def test_config_set_as_a_process_still_writes_its_file(isolated: Path, forker: ForkServer) -> None:
+    done = _run(forker, ["config", "set", "carriers.ils.user_id", "abc"])
+    assert done.code == 0, done.err
     written = (isolated / "config" / "config.toml").read_text()
     assert 'user_id = "abc"' in written
-    shown = _run(["config", "show"])
-    assert shown.returncode == 0
-    assert 'user_id = "abc"' in shown.stdout
+    shown = _run(forker, ["config", "show"])
+    assert shown.code == 0
+    assert 'user_id = "abc"' in shown.out
