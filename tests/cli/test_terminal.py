@@ -10,7 +10,8 @@ from datetime import UTC
 
 import pytest
 
-from tests.pty_run import run_on_pty
+from tests.forked import ForkServer
+from tests.pty_forked import run_forked_on_pty
 from tests.test_render import NOW, shipment
 from waypost.render import Terminal, rich_track, terminal_width
 from waypost.sandbox import Sandbox
@@ -36,8 +37,10 @@ def _column(lines: list[str], head: str) -> str:
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
-def test_track_fits_the_real_terminal_width(sandbox: Sandbox, columns: int) -> None:
-    r = run_on_pty("track", *NUMBERS, columns=columns)
+def test_track_fits_the_real_terminal_width(
+    sandbox: Sandbox, columns: int, forker: ForkServer
+) -> None:
+    r = run_forked_on_pty(forker, "track", *NUMBERS, columns=columns)
     assert r.code == 0, r.err
     assert r.widest() <= columns
     text = "\n".join(r.lines)
@@ -55,9 +58,11 @@ def test_track_fits_the_real_terminal_width(sandbox: Sandbox, columns: int) -> N
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
-def test_list_gives_last_event_the_room_there_is(sandbox: Sandbox, cli, columns: int) -> None:  # type: ignore[no-untyped-def]
+def test_list_gives_last_event_the_room_there_is(
+    sandbox: Sandbox, cli, columns: int, forker: ForkServer
+) -> None:  # type: ignore[no-untyped-def]
     assert cli("track", "--save", "--label", "march", *NUMBERS).code == 0
-    r = run_on_pty("list", columns=columns)
+    r = run_forked_on_pty(forker, "list", columns=columns)
     assert r.code == 0, r.err
     assert r.widest() <= columns
     rows = [line for line in r.lines if line.strip()]
@@ -78,8 +83,8 @@ def test_list_gives_last_event_the_room_there_is(sandbox: Sandbox, cli, columns:
         assert "…" in ils_line  # cut with an ellipsis, not wrapped
 
 
-def test_carriers_wraps_between_words_on_a_narrow_terminal() -> None:
-    r = run_on_pty("carriers", columns=60)
+def test_carriers_wraps_between_words_on_a_narrow_terminal(forker: ForkServer) -> None:
+    r = run_forked_on_pty(forker, "carriers", columns=60)
     assert r.code == 0, r.err
     assert r.widest() <= 60
     text = "\n".join(r.lines)
@@ -129,8 +134,10 @@ def test_color_option_beside_no_color() -> None:
     assert Terminal.detect(env={}, stdout=tty, color="always", no_color=True).color is False
 
 
-def test_a_very_narrow_terminal_gets_the_timeline_as_a_list(sandbox: Sandbox) -> None:
-    r = run_on_pty("track", ILS, columns=40)
+def test_a_very_narrow_terminal_gets_the_timeline_as_a_list(
+    sandbox: Sandbox, forker: ForkServer
+) -> None:
+    r = run_forked_on_pty(forker, "track", ILS, columns=40)
     assert r.code == 0, r.err
     assert r.widest() <= 40
     assert "When" not in r.lines  # no table header
