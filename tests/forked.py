@@ -94,6 +94,7 @@ class Started:
     pid: int
     base: str  # where its streams go (``.out``, ``.err``)
     own_stdout: bool = True  # False: on the ``stdout`` path given
+    own_stderr: bool = True
 
     def output(self) -> str:
         """What it has written to its standard output so far (its own file)."""
@@ -180,13 +181,14 @@ class ForkServer:
         stdin: str | None = None,
         stdout: str | None = None,
         preexec: str | None = None,
+        stderr: str | None = None,
     ) -> Started:
         """Start ``waypost ARGV`` in a forked child and return at once, so that several run
         together (e.g. hosts sharing one store), or a test signals it (``Started.pid``) or
         reads it as it writes; ``wait`` collects each. ``stdin``: text the child reads on its
         standard input (UTF-8) instead of /dev/null; ``stdout``: a path its standard output
         is opened on instead of a file of its own (a FIFO, a terminal's device), which the
-        test reads itself; ``preexec`` as for ``run``."""
+        test reads itself, and ``stderr`` likewise; ``preexec`` as for ``run``."""
         self._count += 1
         base = Path(self._tmp.name) / str(self._count)
         if stdin is not None:
@@ -196,7 +198,7 @@ class ForkServer:
             "env": dict(os.environ if env is None else env),
             "cwd": str(cwd or Path.cwd()),
             "out": stdout or f"{base}.out",
-            "err": f"{base}.err",
+            "err": stderr or f"{base}.err",
             "in": f"{base}.in" if stdin is not None else None,
             "preexec": preexec,
             "nowait": True,
@@ -204,7 +206,8 @@ class ForkServer:
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(job) + "\n")
         self._proc.stdin.flush()
-        return Started(int(json.loads(self._line(30.0))[1]), str(base), stdout is None)
+        pid = int(json.loads(self._line(30.0))[1])
+        return Started(pid, str(base), stdout is None, stderr is None)
 
     def wait(self, child: Started, timeout: float = 90.0) -> Forked:
         """Wait for a child of ``start`` (killed after ``timeout``) and read what it wrote."""
@@ -221,7 +224,9 @@ class ForkServer:
             child.pid,
             int(done[2]),
             child.output() if child.own_stdout else "",
-            Path(f"{child.base}.err").read_text(encoding="utf-8", errors="replace"),
+            Path(f"{child.base}.err").read_text(encoding="utf-8", errors="replace")
+            if child.own_stderr
+            else "",
             None,
         )
 

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import resource
-import signal
+import os
 import sqlite3
 import stat
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -366,35 +363,49 @@ def held_open(path: Path) -> sqlite3.Connection:
     return db
 
 
-def file_limit(size: int) -> Callable[[], None]:
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-
-    return apply
-
-
-def started(*args: str, preexec: Callable[[], None]) -> subprocess.CompletedProcess[str]:
-    """``python -m waypost ARGS`` started afresh, its output in pipes: the file size limit that
-    ``preexec`` sets would also stop a forked child's output files."""
-    return subprocess.run(
-        [sys.executable, "-m", "waypost", *args],
-        capture_output=True,
-        text=True,
-        preexec_fn=preexec,
-        timeout=60,
-        check=False,
+def file_limit(size: int) -> str:
+    """Python source for a forked child: no file may grow past ``size`` bytes."""
+    return (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size}, {size}))\n"
     )
 
 
+def started(forker: ForkServer, *args: str, preexec: str) -> Done:
+    """``waypost ARGS`` in a process of its own (forked, tests/forked.py) that runs ``preexec``
+    first; its output goes to pipes (FIFOs), which the file size limit does not stop."""
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, name) for name in ("out", "err")]
+        texts = ["", ""]
+        for path in paths:
+            os.mkfifo(path)
+
+        def read(i: int) -> None:
+            with open(paths[i], encoding="utf-8", errors="replace") as fifo:
+                texts[i] = fifo.read()
+
+        readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in (0, 1)]
+        for reader in readers:
+            reader.start()
+        child = forker.start(*args, stdout=paths[0], stderr=paths[1], preexec=preexec)
+        done = forker.wait(child, timeout=60)
+        for reader in readers:
+            reader.join(10)
+    return Done(done.code, texts[0], texts[1])
+
+
 def test_a_full_disk_during_track_save_undoes_the_write(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, cli, isolated: Path, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     path = saved(cli, isolated)
     before = snapshot(path)
     reader = held_open(path)
     pandapon = [f"pandapon:{n}" for n in ("2542285634920880794", "2205513879640221987")]
-    r = started("track", "--save", MORE, TM, *pandapon, preexec=file_limit(ROOM))
+    r = started(forker, "track", "--save", MORE, TM, *pandapon, preexec=file_limit(ROOM))
     reader.close()
     assert r.returncode == 5, r.stderr
     assert str(path) in r.stderr
@@ -408,13 +419,13 @@ def test_a_full_disk_during_track_save_undoes_the_write(
 
 
 def test_a_full_disk_during_watch_keeps_the_news_for_the_next_pass(
-    sandbox: Sandbox, cli, isolated: Path
+    sandbox: Sandbox, cli, isolated: Path, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     path = saved(cli, isolated)
     assert sandbox.apps["ils"].add_event(ILS[1], "Released by customs", "Rotterdam")
     before = snapshot(path)
     reader = held_open(path)
-    r = started("watch", "--once", preexec=file_limit(ROOM))
+    r = started(forker, "watch", "--once", preexec=file_limit(ROOM))
     reader.close()
     assert r.returncode == 5, r.stderr
     assert str(path) in r.stderr
@@ -425,13 +436,17 @@ def test_a_full_disk_during_watch_keeps_the_news_for_the_next_pass(
     assert "Released by customs" in later.out
 
 
-def test_a_full_disk_during_config_set_leaves_the_file_as_it_was(isolated: Path) -> None:
+def test_a_full_disk_during_config_set_leaves_the_file_as_it_was(
+    isolated: Path, forker: ForkServer
+) -> None:
     path = isolated / "config" / "config.toml"
     path.parent.mkdir(parents=True)
     path.write_text('[carriers.ils]\nuser_id = "7"\n')
     path.chmod(0o600)
     before = path.read_bytes()
-    r = started("config", "set", "watch.exec", "x" * 20_000, preexec=file_limit(len(before) + 100))
+    r = started(
+        forker, "config", "set", "watch.exec", "x" * 20_000, preexec=file_limit(len(before) + 100)
+    )
     assert r.returncode == 3, r.stderr
     assert str(path) in r.stderr
     assert "it was not changed" in r.stderr
