@@ -175,30 +175,37 @@ def test_paging_walks_every_page_and_stops_at_the_bound(
 def test_the_sandbox_order_list_pages_and_filters(sandbox: Sandbox) -> None:
     from waypost.carriers.pandapon import api as pandapon
 
-    def page(body: dict[str, object]) -> dict[str, object]:
-        headers = pandapon.signed_headers(
-            box.ACCESS_KEY, box.SIGNING_KEY, box.USER_ID, pandapon.now_ms(), pandapon.new_nonce()
-        )
-        url = f"{sandbox.base_url}/pandapon{lists.PATH_ORDERS_1688}"
-        return httpx.post(url, json=body, headers=headers, timeout=5).json()  # type: ignore[no-any-return]
+    # One client for every request: httpx.post() would set up TLS afresh each time (~30 ms).
+    with httpx.Client(timeout=5) as client:
 
-    httpx.post(f"{sandbox.base_url}/_sandbox/pandapon/config", json={"orders": 120}, timeout=5)
-    first = page({"pageNo": 1, "pageSize": 100})
-    assert first["code"] == 200
-    data = first["data"]
-    assert isinstance(data, dict)
-    assert data["total"] == 127
-    assert len(data["records"]) == 100
-    created = [r["createTime"] for r in data["records"]]
-    assert created == sorted(created, reverse=True)
-    last = page({"pageNo": 2, "pageSize": 100})["data"]
-    assert isinstance(last, dict)
-    assert len(last["records"]) == 27
-    assert page({"pageNo": 1, "pageSize": 101})["code"] == 400
-    assert page({"pageNo": 0, "pageSize": 10})["code"] == 400
-    future = page({"pageSize": 10, "createStartTime": 4_000_000_000_000})["data"]
-    assert isinstance(future, dict)
-    assert (future["total"], future["records"]) == (0, [])
+        def page(body: dict[str, object]) -> dict[str, object]:
+            headers = pandapon.signed_headers(
+                box.ACCESS_KEY,
+                box.SIGNING_KEY,
+                box.USER_ID,
+                pandapon.now_ms(),
+                pandapon.new_nonce(),
+            )
+            url = f"{sandbox.base_url}/pandapon{lists.PATH_ORDERS_1688}"
+            return client.post(url, json=body, headers=headers).json()  # type: ignore[no-any-return]
+
+        client.post(f"{sandbox.base_url}/_sandbox/pandapon/config", json={"orders": 120})
+        first = page({"pageNo": 1, "pageSize": 100})
+        assert first["code"] == 200
+        data = first["data"]
+        assert isinstance(data, dict)
+        assert data["total"] == 127
+        assert len(data["records"]) == 100
+        created = [r["createTime"] for r in data["records"]]
+        assert created == sorted(created, reverse=True)
+        last = page({"pageNo": 2, "pageSize": 100})["data"]
+        assert isinstance(last, dict)
+        assert len(last["records"]) == 27
+        assert page({"pageNo": 1, "pageSize": 101})["code"] == 400
+        assert page({"pageNo": 0, "pageSize": 10})["code"] == 400
+        future = page({"pageSize": 10, "createStartTime": 4_000_000_000_000})["data"]
+        assert isinstance(future, dict)
+        assert (future["total"], future["records"]) == (0, [])
 
 
 # -- unshipped, then shipped; [watch] import -----------------------------------------------------
