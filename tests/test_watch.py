@@ -301,6 +301,7 @@ def test_watch_loop_stops_cleanly_on_sigterm_between_passes(
     stopped = forker.wait(proc, timeout=30)
     err = stopped.err
     assert stopped.code == 0
+    assert stopped.out == line  # no second pass after SIGTERM
     assert "watch stopped" in err
     assert "Traceback" not in err
 

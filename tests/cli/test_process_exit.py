@@ -74,6 +74,7 @@ def test_track_into_a_closed_pipe_exits_quietly(
     assert done.code == 0
     assert "Traceback" not in done.err
     assert "Exception ignored" not in done.err
+    assert done.err == ""  # quietly: not even a note
 
 
 @pytest.mark.parametrize(
