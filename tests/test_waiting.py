@@ -119,13 +119,16 @@ def test_a_terminal_sees_what_is_awaited_while_a_carrier_hangs(sandbox: Sandbox)
 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "waypost", "track", "--timeout", "60", "--deadline", "90", TM],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env={**os.environ, "TERM": "xterm"},
-    )
+    from tests import sigint
+
+    with sigint.heard():  # even where the runner ignores SIGINT (started with `&`)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "waypost", "track", "--timeout", "60", "--deadline", "90", TM],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm"},
+        )
     os.close(slave)
     seen = b""
     try:

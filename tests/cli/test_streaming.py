@@ -15,6 +15,7 @@ import time
 import httpx
 import pytest
 
+from tests import sigint
 from waypost import config as cfg
 from waypost import service
 from waypost.carriers.base import Query, TrackOptions
@@ -78,13 +79,14 @@ def test_results_are_handed_over_as_they_complete_and_the_report_keeps_input_ord
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "waypost", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    with sigint.heard():  # even where the runner ignores SIGINT (started with `&`)
+        return subprocess.Popen(
+            [sys.executable, "-m", "waypost", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
 
 
 def _line(proc: subprocess.Popen[bytes], within: float = 20.0) -> bytes:
