@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -48,6 +49,21 @@ def snapshot(path: Path) -> tuple[str, list[tuple[object, ...]], int]:
 def saved(cli, isolated: Path) -> Path:  # type: ignore[no-untyped-def]
     r = cli("track", "--save", *ILS)
     assert r.code == 0, r.err
+    return db_path(isolated)
+
+
+_SAVED: list[Path] = []  # the data directory of the first saved_copy(), kept as a template
+
+
+def saved_copy(cli, isolated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The store ``saved`` makes, copied from the first one made in this module: the cases that
+    break the file before using it need a valid store, not one filled by their own sandbox."""
+    if not _SAVED:
+        template = tmp_path_factory.mktemp("saved") / "data"
+        shutil.copytree(saved(cli, isolated).parent, template)
+        _SAVED.append(template)
+    else:
+        shutil.copytree(_SAVED[0], isolated / "data")
     return db_path(isolated)
 
 
@@ -133,9 +149,9 @@ COMMANDS = {
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_broken_store_is_exit_5_naming_the_file_and_never_rewritten(
-    fault: str, command: str, sandbox: Sandbox, cli, isolated: Path
+    fault: str, command: str, sandbox: Sandbox, cli, isolated: Path, tmp_path_factory
 ) -> None:  # type: ignore[no-untyped-def]
-    path = saved(cli, isolated)
+    path = saved_copy(cli, isolated, tmp_path_factory)
     breaker, words = FAULTS[fault]
     broken = breaker(path)
     before = digest(broken) if broken.is_file() else None
@@ -151,10 +167,10 @@ def test_a_broken_store_is_exit_5_naming_the_file_and_never_rewritten(
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_lookup_that_needs_no_store_still_works(
-    fault: str, sandbox: Sandbox, cli, isolated: Path
+    fault: str, sandbox: Sandbox, cli, isolated: Path, tmp_path_factory
 ) -> None:  # type: ignore[no-untyped-def]
     breaker, _ = FAULTS[fault]
-    broken = breaker(saved(cli, isolated))
+    broken = breaker(saved_copy(cli, isolated, tmp_path_factory))
     before = digest(broken) if broken.is_file() else None
     r = cli("track", "--jsonl", *ILS)
     assert r.code == 0, r.err
