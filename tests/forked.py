@@ -39,6 +39,11 @@ SERVER = textwrap.dedent(
     import waypost.cli, waypost.service, waypost.watch, waypost.render, waypost.store
     for name in carriers.names():
         __import__(carriers.MODULES[name] + ".adapter")
+    # What a run imports on first use: httpx's transport stack (inside the first attempt's
+    # --timeout), the store's SQLite, track's lean path.
+    import anyio._backends._asyncio, certifi, h11, httpcore, sqlite3
+    import waypost.inputs, waypost.insights, waypost.store.sqlite
+    import waypost.lean_http, waypost.lean_json, waypost.lean_replay, waypost.quick
     import gc
     gc.freeze()
     waypost.service.heap_frozen = True

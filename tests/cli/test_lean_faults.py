@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_soon
 from tests.forked import ForkServer
 from tests.hostile import HostileServer, Raw, Seen
 from waypost.sandbox import Sandbox
@@ -43,8 +44,8 @@ def test_the_last_attempt_is_reported_alike_both_ways(
             done = forker.run("track", "--json", "4747S0000000", env=env)
             outcomes.append((done.code, done.out, done.err, len(server.seen)))
     finally:
-        server.stop()
-        box.stop()
+        stop_soon(server)
+        stop_soon(box)
     assert outcomes[0] == outcomes[1]
     if kind == "truncated":
         assert "(RemoteProtocolError)" in outcomes[0][1]

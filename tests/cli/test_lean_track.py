@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_soon
 from tests.forked import ForkServer
 from tests.hostile import Answer, HostileServer, Raw, Seen, hostile_text, map_strings
 from waypost.sandbox import Sandbox
@@ -37,7 +38,7 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
     try:
         yield sandbox
     finally:
-        sandbox.stop()
+        stop_soon(sandbox)
 
 
 def run(
@@ -226,15 +227,15 @@ RAW_ANSWERS = {
     "hostile text": _escaped,
     "gzip bomb": lambda s: lambda seen: Raw.gzip_bomb(40),
     "huge": lambda s: lambda seen: Raw.huge(40),
-    "endless": lambda s: lambda seen: Raw.endless(seconds=1.5, every=0.05),
+    "endless": lambda s: lambda seen: Raw.endless(seconds=2.0, every=0.05),
     "truncated": lambda s: lambda seen: Raw.truncated({"code": 200, "body": []}),
     "deep": lambda s: lambda seen: Raw.deep(),
     "html": lambda s: lambda seen: Raw.html(),
     "429": lambda s: lambda seen: Raw.too_many("0"),
 }
 
-# The endless body (1.5 s) outlasts the whole-attempt --timeout, though each read is quick.
-TIMEOUTS = {"endless": "0.3"}
+# The endless body (2 s) outlasts the whole-attempt --timeout, though each read is quick.
+TIMEOUTS = {"endless": "0.4"}
 
 
 @pytest.mark.parametrize("kind", sorted(RAW_ANSWERS))
@@ -259,7 +260,7 @@ def test_raw_answers_print_the_same_both_ways(
             done = forker.run(*args, env=env)
             outcomes.append((done.code, done.out, done.err, len(server.seen)))
     finally:
-        server.stop()
+        stop_soon(server)
     assert outcomes[0] == outcomes[1]
     if kind in ("gzip", "chunked", "hostile text"):
         assert outcomes[0][0] == 0
