@@ -1,5 +1,6 @@
 """``track``'s lean path (``waypost.quick``) against the model path, whole processes over the
-sandbox: the same output, exit code and requests, faults included; and what it imports."""
+sandbox (forked ``waypost`` children, tests/forked.py): the same output, exit code and requests,
+faults included; and what a fresh interpreter on the lean path imports."""
 
 from __future__ import annotations
 
