@@ -3,7 +3,7 @@
 ``ForkServer`` starts one Python process that imports waypost's CLI and the modules a run needs
 (the service, the store, rendering, every carrier's adapter), then forks one child per command.
 A child is a process of its own, as ``python -m waypost`` would be: its own environment, working
-directory, standard streams (files; stdin is /dev/null), exit status and peak memory
+directory, standard streams (files; stdin is /dev/null or the ``stdin`` text given), exit status and peak memory
 (``VmHWM``, which starts at the server's resident size when it forks, as a fresh process's
 starts at its imports), and it exits through the interpreter's normal shutdown
 (``sys.exit(main())``, atexit handlers, flushing). What it does not get is a fresh interpreter:
@@ -39,6 +39,11 @@ SERVER = textwrap.dedent(
     import waypost.cli, waypost.service, waypost.watch, waypost.render, waypost.store
     for name in carriers.names():
         __import__(carriers.MODULES[name] + ".adapter")
+    # What a run imports on first use: httpx's transport stack (inside the first attempt's
+    # --timeout), the store's SQLite, track's lean path.
+    import anyio._backends._asyncio, certifi, h11, httpcore, sqlite3
+    import waypost.inputs, waypost.insights, waypost.store.sqlite
+    import waypost.lean_http, waypost.lean_json, waypost.lean_replay, waypost.quick
     import gc
     gc.freeze()
     waypost.service.heap_frozen = True
@@ -137,12 +142,16 @@ class ForkServer:
         measure: bool = False,
         preexec: str | None = None,
         started: Callable[[int], None] | None = None,
+        stdin: str | None = None,
     ) -> Forked:
         """Run ``waypost ARGV`` in a forked child and wait for it (killed after ``timeout``);
         ``preexec``: Python source the child runs first (as ``subprocess``'s ``preexec_fn``);
-        ``started`` gets the child's pid as soon as it runs (e.g. for a test to kill it)."""
+        ``started`` gets the child's pid as soon as it runs (e.g. for a test to kill it);
+        ``stdin``: text the child reads on its standard input (UTF-8) instead of /dev/null."""
         self._count += 1
         base = Path(self._tmp.name) / str(self._count)
+        if stdin is not None:
+            Path(f"{base}.in").write_text(stdin, encoding="utf-8")
         job = {
             "argv": list(argv),
             "env": dict(os.environ if env is None else env),
@@ -151,6 +160,7 @@ class ForkServer:
             "err": f"{base}.err",
             "hwm": f"{base}.hwm" if measure else None,
             "preexec": preexec,
+            "in": f"{base}.in" if stdin is not None else None,
         }
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(job) + "\n")

@@ -1,16 +1,17 @@
 """``track``'s lean path with no retry left: a broken answer it hands over is reported as httpx
-would report it on the model path (the same error class in the message)."""
+would report it on the model path (the same error class in the message). Each run is a forked
+``waypost`` process (tests/forked.py), whose ``__main__`` takes the lean path."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_soon
+from tests.forked import ForkServer
 from tests.hostile import HostileServer, Raw, Seen
 from waypost.sandbox import Sandbox
 
@@ -23,7 +24,9 @@ ANSWERS: dict[str, Callable[[Seen], Raw]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(ANSWERS))
-def test_the_last_attempt_is_reported_alike_both_ways(tmp_path: Path, kind: str) -> None:
+def test_the_last_attempt_is_reported_alike_both_ways(
+    forker: ForkServer, tmp_path: Path, kind: str
+) -> None:
     box = Sandbox(port=0).start()
     server = HostileServer(box.base_url).start()
     outcomes = []
@@ -32,25 +35,17 @@ def test_the_last_attempt_is_reported_alike_both_ways(tmp_path: Path, kind: str)
         for lean in ("1", "0"):
             server.seen.clear()
             env = {**os.environ, **server.env(box.env())}
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
             env.update(
                 WAYPOST_DATA_DIR=str(tmp_path / "data"),
                 WAYPOST_CONFIG=str(tmp_path / "config.toml"),
                 WAYPOST_LEAN=lean,
                 WAYPOST_HTTP_RETRIES="0",
             )
-            done = subprocess.run(
-                [sys.executable, "-m", "waypost", "track", "--json", "4747S0000000"],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-                check=False,
-            )
-            outcomes.append((done.returncode, done.stdout, done.stderr, len(server.seen)))
+            done = forker.run("track", "--json", "4747S0000000", env=env)
+            outcomes.append((done.code, done.out, done.err, len(server.seen)))
     finally:
-        server.stop()
-        box.stop()
+        stop_soon(server)
+        stop_soon(box)
     assert outcomes[0] == outcomes[1]
     if kind == "truncated":
         assert "(RemoteProtocolError)" in outcomes[0][1]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from waypost.sandbox import Sandbox
 
 
@@ -40,7 +41,9 @@ def test_bad_input_is_exit_2_with_a_reason_and_sends_nothing(
     assert sandbox.entries() == []
 
 
-def test_ten_thousand_numbers_from_stdin_are_batched(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_ten_thousand_numbers_from_stdin_are_batched(sandbox: Sandbox, forker: ForkServer) -> None:
+    # A `waypost` process (forked, tests/forked.py), as a user runs it: it takes the lean path
+    # (test_lean_track.py shows it asks and prints what the model path does).
     numbers = [f"{i:04d}S{i:07d}" for i in range(10_000)]
     stdin = (
         "\n".join(numbers[:5000])
@@ -49,7 +52,7 @@ def test_ten_thousand_numbers_from_stdin_are_batched(sandbox: Sandbox, cli) -> N
         + "\n"
         + "\n".join(numbers[:100])
     )
-    r = cli("track", "--carrier", "ils", "--jsonl", "-", stdin=stdin)
+    r = forker.run("track", "--carrier", "ils", "--jsonl", "-", stdin=stdin)
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert len(lines) == 10_000
