@@ -1,7 +1,12 @@
 """Standard streams in every state, with real child processes: an encoding that cannot show the
 carriers' text (escaped as ``\\uXXXX``, so JSON stays exact), a reader that went away (quiet,
 exit 141 as for SIGPIPE), a closed or full standard output (a clear message, exit 1). In each
-case no traceback, and a watch pass whose news could not be printed delivers it next time."""
+case no traceback, and a watch pass whose news could not be printed delivers it next time.
+
+Where the point is the streams' state at start-up (an encoding from the locale, a descriptor
+closed before the interpreter started: ``sys.stdout`` is then None) the child is a fresh
+interpreter; a pipe without a reader or a full device behind an open descriptor is the same for
+a child forked from a warm interpreter (tests/forked.py), which then sets it up itself."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked import Forked, ForkServer
 from waypost.sandbox import Sandbox
 
 CHINESE = "pandapon:2542285634920880794"
@@ -117,22 +123,23 @@ def test_a_terminal_with_an_ascii_encoding_shows_the_table(sandbox: Sandbox) -> 
     assert "\\u5e7f\\u5dde" in shown
 
 
-def closed_pipe() -> int:
-    """A pipe whose reader is already gone."""
-    read, write = os.pipe()
-    os.close(read)
-    return write
+# Run by a forked child before waypost: its standard output becomes a pipe without a reader.
+READER_GONE = "import os\nr, w = os.pipe()\nos.close(r)\nos.dup2(w, 1)\nos.close(w)\n"
+# ... or the full device.
+FULL = "import os\nfd = os.open('/dev/full', os.O_WRONLY)\nos.dup2(fd, 1)\nos.close(fd)\n"
 
 
-def test_a_reader_that_went_away_is_a_quiet_exit_141(sandbox: Sandbox) -> None:
+def no_traceback_in(r: Forked) -> str:
+    assert "Traceback" not in r.err
+    assert "internal error" not in r.err
+    return r.err
+
+
+def test_a_reader_that_went_away_is_a_quiet_exit_141(sandbox: Sandbox, forker: ForkServer) -> None:
     for args in (("track", ILS, CHINESE), ("track", "--jsonl", ILS), ("carriers",)):
-        fd = closed_pipe()
-        try:
-            r = waypost(*args, stdout=fd)
-        finally:
-            os.close(fd)
-        assert r.returncode == 141, r.stderr
-        assert r.stderr == b""
+        r = forker.run(*args, preexec=READER_GONE, timeout=60)
+        assert r.code == 141, r.err
+        assert r.err == ""
 
 
 def test_a_closed_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
@@ -147,31 +154,32 @@ def test_a_closed_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
     assert quiet.returncode == 0  # nothing to print: nothing fails
 
 
-def test_a_full_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
+def test_a_full_stdout_is_a_clear_error(sandbox: Sandbox, forker: ForkServer) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
-    with open("/dev/full", "wb") as full:
-        r = waypost("track", ILS, stdout=full.fileno())
-    err = no_traceback(r)
-    assert r.returncode == 1
+    r = forker.run("track", ILS, preexec=FULL, timeout=60)
+    err = no_traceback_in(r)
+    assert r.code == 1
     assert "No space left on device" in err
 
 
 @pytest.mark.parametrize("how", ["broken pipe", "closed stdout"])
-def test_watch_news_that_could_not_be_printed_comes_again(how: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_watch_news_that_could_not_be_printed_comes_again(
+    how: str,
+    sandbox: Sandbox,
+    cli,  # type: ignore[no-untyped-def]
+    forker: ForkServer,
+) -> None:
     assert cli("track", "--save", ILS).code == 0
     assert sandbox.apps["ils"].add_event(ILS, "Released by customs", "Rotterdam")
     if how == "broken pipe":
-        fd = closed_pipe()
-        try:
-            r = waypost("watch", "--once", stdout=fd)
-        finally:
-            os.close(fd)
-        assert r.returncode == 141
+        piped = forker.run("watch", "--once", preexec=READER_GONE, timeout=60)
+        assert piped.code == 141
+        no_traceback_in(piped)
     else:
         r = waypost("watch", "--once", stdout=None, preexec=lambda: os.close(1))
         assert r.returncode == 1
-    no_traceback(r)
+        no_traceback(r)
     again = cli("watch", "--once")
     assert again.code == 0
     assert "Released by customs" in again.out
