@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.bombs import gzip_bomb, zlib_bomb
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import AnswerCodes, MemoryCache, Query, TrackOptions
@@ -48,9 +49,9 @@ def streamed(body: bytes, status: int = 200, **headers: str) -> httpx.Response:
 
 @functools.cache
 def _packed(coding: str) -> bytes:
-    """64 MB of spaces compressed (made when a test first asks, not at collection)."""
-    spaces = b" " * (64 << 20)
-    return gzip.compress(spaces) if coding == "gzip" else zlib.compress(spaces)
+    """64 MB of spaces compressed, one stream as ``gzip.compress``/``zlib.compress`` make it,
+    without compressing 64 MB (tests/bombs.py; made when a test first asks, not at collection)."""
+    return gzip_bomb(64) if coding == "gzip" else zlib_bomb(64)
 
 
 # Bodies over the 1 MB bound: the plain one, bombs (64 MB inflated) and 64 gzip members of 1 MB.
