@@ -334,10 +334,10 @@ CASES = [
     Case(
         "endless-chunked",
         "ils",
-        only("ils", lambda s: Raw.endless(30, every=0.02)),
-        args=("--timeout", "0.2"),  # still ten chunks a timeout: the body never pauses
-        watch_args=("--timeout", "0.2"),
-        message="no answer within --timeout 0.2s",
+        only("ils", lambda s: Raw.endless(30, every=0.05)),
+        args=("--timeout", "0.3"),  # still six chunks a timeout: the body never pauses
+        watch_args=("--timeout", "0.3"),
+        message="no answer within --timeout 0.3s",
     ),
     Case("deep-json", "trackingmore", only("trackingmore", lambda s: Raw.deep(100_000))),
     Case("html-200", "pandapon", only("pandapon", lambda s: Raw.html(200)), message="HTML page"),
