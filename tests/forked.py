@@ -7,7 +7,8 @@ directory, standard streams (files; stdin is /dev/null), exit status and peak me
 (``VmHWM``, which starts at the server's resident size when it forks, as a fresh process's
 starts at its imports), and it exits through the interpreter's normal shutdown
 (``sys.exit(main())``, atexit handlers, flushing). What it does not get is a fresh interpreter:
-the stream encodings and locale are the server's, so tests about those keep a real start-up.
+the stream encodings and locale are the server's, so tests about those keep a real start-up
+(or start a server of their own under the locale in question: ``ForkServer(env=...)``).
 
 The server freezes its heap (``gc.freeze()``) before the first fork, as the gc module's
 documentation advises for pre-fork servers: a child's collections, including the final ones
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,13 +126,16 @@ class Forked:
 class ForkServer:
     """One warm interpreter that forks a ``waypost`` child per ``run``."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        """``env``: the server's own environment (None: this process's). Its interpreter's
+        start-up under it (the locale, the streams' encoding) is what its children inherit."""
         self._proc = subprocess.Popen(
             [sys.executable, "-c", SERVER, json.dumps(WARM)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
+            env=None if env is None else dict(env),
         )
         self._tmp = tempfile.TemporaryDirectory(prefix="waypost-forked-")
         self._count = 0

@@ -15,7 +15,7 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,35 +61,73 @@ def no_traceback(r: subprocess.CompletedProcess[bytes]) -> str:
     return err
 
 
+@pytest.fixture(scope="module")
+def started_in() -> Iterator[Callable[[str], ForkServer]]:
+    """A fork server per locale whose interpreter started under it (tests/forked.py): its
+    children write through the very streams a fresh ``python -m waypost`` gets there (encoding,
+    error handler, UTF-8 mode), for one start-up per locale instead of one per run."""
+    servers: dict[str, ForkServer] = {}
+
+    def server(locale: str) -> ForkServer:
+        if locale not in servers:
+            servers[locale] = ForkServer(env=env_with(LOCALES[locale]))
+        return servers[locale]
+
+    try:
+        yield server
+    finally:
+        for one in servers.values():
+            one.close()
+
+
+def in_locale(
+    started_in: Callable[[str], ForkServer], locale: str, *args: str, **extra: str
+) -> Forked:
+    """``waypost ARGS`` forked from the server started under ``locale``, with its variables."""
+    return started_in(locale).run(*args, env=env_with({**LOCALES[locale], **extra}), timeout=60)
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_carrier_text_in_a_non_utf8_locale_is_escaped_not_a_crash(
-    locale: str, sandbox: Sandbox
+    locale: str,
+    sandbox: Sandbox,
+    started_in: Callable[[str], ForkServer],
 ) -> None:
-    r = waypost("track", CHINESE, ILS, extra=LOCALES[locale])
-    no_traceback(r)
-    assert r.returncode == 0
-    text = r.stdout.decode("ascii")  # even latin-1 output holds no byte above 0x7f here
+    r = in_locale(started_in, locale, "track", CHINESE, ILS)
+    no_traceback_in(r)
+    assert r.code == 0
+    assert r.out.isascii()  # even latin-1 output holds no byte above 0x7f here
+    text = r.out
     assert "\\u5e7f\\u5dde" in text  # 广州, visible and unambiguous
     assert ILS in text
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_json_in_a_non_utf8_locale_stays_exact(locale: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_json_in_a_non_utf8_locale_stays_exact(
+    locale: str,
+    sandbox: Sandbox,
+    cli,  # type: ignore[no-untyped-def]
+    started_in: Callable[[str], ForkServer],
+) -> None:
     utf8 = cli("track", "--json", CHINESE)  # the reference: in-process, UTF-8 text
-    narrow = waypost("track", "--json", CHINESE, extra=LOCALES[locale])
-    no_traceback(narrow)
-    assert narrow.returncode == 0
-    assert "\\u5e7f" in narrow.stdout.decode("ascii")  # escaped, not replaced
-    assert json.loads(narrow.stdout.decode("ascii")) == utf8.json()
+    narrow = in_locale(started_in, locale, "track", "--json", CHINESE)
+    no_traceback_in(narrow)
+    assert narrow.code == 0
+    assert narrow.out.isascii()
+    assert "\\u5e7f" in narrow.out  # escaped, not replaced
+    assert json.loads(narrow.out) == utf8.json()
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_config_show_masks_in_a_non_utf8_locale(locale: str, isolated: Path) -> None:
-    extra = {**LOCALES[locale], "WAYPOST_TRACKINGMORE_API_KEY": "abcdefghijklmnopqrstuvwxyz"}
-    r = waypost("config", "show", extra=extra)
-    no_traceback(r)
-    assert r.returncode == 0
-    out = r.stdout.decode("ascii")
+def test_config_show_masks_in_a_non_utf8_locale(
+    locale: str, isolated: Path, started_in: Callable[[str], ForkServer]
+) -> None:
+    key = {"WAYPOST_TRACKINGMORE_API_KEY": "abcdefghijklmnopqrstuvwxyz"}
+    r = in_locale(started_in, locale, "config", "show", **key)
+    no_traceback_in(r)
+    assert r.code == 0
+    assert r.out.isascii()
+    out = r.out
     assert "abcd\\u2026wxyz" in out
     assert "abcdefghijklmnopqrstuvwxyz" not in out
 
