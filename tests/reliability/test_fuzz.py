@@ -10,7 +10,6 @@ real adapter (envelope, paging, realtime, batch creation) over an in-memory tran
 from __future__ import annotations
 
 import asyncio
-import copy
 import importlib
 import json
 from collections.abc import Callable, Iterator
@@ -237,11 +236,20 @@ def mutated(name: str) -> st.SearchStrategy[Any]:
     """A recorded answer of ``name`` with up to four values replaced by odd ones (deepest
     paths first, so that a replaced parent does not hide a replaced child)."""
 
+    # A recorded answer's paths, and the strategy choosing among them, are the same for every
+    # copy of it: made once per answer, not at every draw.
+    choices = {
+        recorded: st.lists(
+            st.sampled_from(list(_paths(fixture(name, recorded)))), max_size=4, unique=True
+        )
+        for recorded in RECORDED[name]
+    }
+
     @st.composite
     def build(draw: st.DrawFn) -> Any:
-        document = copy.deepcopy(fixture(name, draw(st.sampled_from(RECORDED[name]))))
-        paths = list(_paths(document))
-        chosen = draw(st.lists(st.sampled_from(paths), max_size=4, unique=True))
+        recorded = draw(st.sampled_from(RECORDED[name]))
+        document = fixture(name, recorded)  # a new copy each call
+        chosen = draw(choices[recorded])
         for path in sorted(chosen, key=len, reverse=True):
             document = _replace(document, path, draw(ODD))
         return document
