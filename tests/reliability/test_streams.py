@@ -3,16 +3,17 @@ carriers' text (escaped as ``\\uXXXX``, so JSON stays exact), a reader that went
 exit 141 as for SIGPIPE), a closed or full standard output (a clear message, exit 1). In each
 case no traceback, and a watch pass whose news could not be printed delivers it next time.
 
-Where the point is the streams' state at start-up (an encoding from the locale, a descriptor
-closed before the interpreter started: ``sys.stdout`` is then None) the child is a fresh
-interpreter; a pipe without a reader or a full device behind an open descriptor is the same for
-a child forked from a warm interpreter (tests/forked.py), which then sets it up itself."""
+Where the point is the streams' state at start-up, the interpreter really started in it: an
+encoding from the locale comes from a fork server started under that locale (its children write
+through the streams that start-up made, tests/forked.py), a descriptor closed before start-up
+(``sys.stdout`` is then None) needs a fresh interpreter each time. A pipe without a reader or a
+full device behind an open descriptor is the same for a child of the warm interpreter, which
+sets it up itself."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.forked import Forked, ForkServer
+from tests.pty_forked import run_on_pty_forked
 from waypost.sandbox import Sandbox
 
 CHINESE = "pandapon:2542285634920880794"
@@ -132,31 +134,20 @@ def test_config_show_masks_in_a_non_utf8_locale(
     assert "abcdefghijklmnopqrstuvwxyz" not in out
 
 
-def test_a_terminal_with_an_ascii_encoding_shows_the_table(sandbox: Sandbox) -> None:
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waypost", "track", CHINESE],
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-            env=env_with({"PYTHONIOENCODING": "ascii", "COLUMNS": "120", "TERM": "xterm"}),
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = proc.wait(timeout=60)
-    finally:
-        os.close(leader)
-    shown = b"".join(chunks).decode("ascii", "replace")
-    assert code == 0, shown
+def test_a_terminal_with_an_ascii_encoding_shows_the_table(
+    sandbox: Sandbox, started_in: Callable[[str], ForkServer]
+) -> None:
+    # On a real terminal, forked from the server whose start-up was under PYTHONIOENCODING=ascii.
+    run = run_on_pty_forked(
+        started_in("ascii"),
+        "track",
+        CHINESE,
+        columns=120,
+        timeout=60,
+        env=env_with({**LOCALES["ascii"], "TERM": "xterm"}),
+    )
+    shown = (run.raw + run.raw_err).decode("ascii", "replace")
+    assert run.code == 0, shown
     assert "Traceback" not in shown
     assert "\\u5e7f\\u5dde" in shown
 
