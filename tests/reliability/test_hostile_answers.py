@@ -313,7 +313,8 @@ def _pages_stop_on_repeat(track: Run, watch: Run, data: Path, server: HostileSer
 
 
 # The bodies stay far over the bound (100 and 500 times), the bound is cut to 2 MB so that
-# each run reads and inflates 2 MB instead of 32 before it stops (the default bound: test_bounds).
+# each run reads and inflates 2 MB instead of 32 before it stops (that the default is 32 MB:
+# test_bounds.py). With a bound above the bodies, both cases fail on the RSS limit.
 SMALL_BOUND = {"WAYPOST_HTTP_MAX_BODY_MB": "2"}
 
 CASES = [
