@@ -1,61 +1,83 @@
-"""``waypost`` with its standard output on a real pseudo-terminal of a chosen size, as a child
-forked from the warm interpreter of tests/forked.py instead of a fresh ``python -m waypost``
-(tests/pty_run.py): the child opens the terminal's device as its stdout, so widths are read
-from the terminal (no ``COLUMNS``) and Rich sees a terminal, as in a real start-up."""
+"""``waypost`` on a real pseudo-terminal, in a child forked from the warm interpreter of
+tests/forked.py instead of a fresh ``python -m waypost`` (tests/pty_run.py).
+
+The child's standard output is the follower side of a new pty of the chosen size (set up by the
+child itself, before waypost runs: ``isatty``, the window size and the terminal's line
+discipline are the real ones); a thread here reads the leader side while it runs. What the
+child does not get is a fresh interpreter: its streams' encoding is the server's (UTF-8), so
+tests about an encoding or a locale keep ``run_on_pty``.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import select
 import struct
+import tempfile
 import termios
-import time
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 from tests.forked import ForkServer
 from tests.pty_run import PtyOutcome
 
 
-def run_forked_on_pty(
+def run_on_pty_forked(
     forker: ForkServer,
     *args: str,
     columns: int,
     rows: int = 50,
     timeout: float = 30.0,
+    color: bool | None = None,
     env: Mapping[str, str] | None = None,
+    keep_newlines: bool = False,
 ) -> PtyOutcome:
-    """``waypost ARGS`` with stdout on a pty of ``columns`` x ``rows``; stderr to a file."""
+    """As ``run_on_pty`` (same arguments and outcome), the child forked by ``forker``."""
     base = os.environ if env is None else env
     child = {k: v for k, v in base.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
     child["TERM"] = "xterm-256color"
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    started = forker.start(*args, env=child, stdout=os.ttyname(slave))
+    if color is False:
+        child["NO_COLOR"] = "1"
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    if keep_newlines:
+        attrs = termios.tcgetattr(follower)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(follower, termios.TCSANOW, attrs)
     chunks: list[bytes] = []
-    end = time.monotonic() + timeout
-    try:
-        while time.monotonic() < end:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                chunks.append(os.read(master, 65536))
-            elif _exited(started.pid):  # what it wrote is all in the terminal's buffer now
-                while select.select([master], [], [], 0)[0]:
-                    chunks.append(os.read(master, 65536))
-                break
-        done = forker.wait(started, timeout=max(0.1, end - time.monotonic()))
-    finally:
-        os.close(master)
-        os.close(slave)
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: every follower descriptor is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, name="pty-reader", daemon=True)
+    reader.start()
+    with tempfile.TemporaryDirectory(prefix="waypost-pty-") as tmp:
+        stderr = Path(tmp) / "stderr"  # the bytes as written, not decoded by the fork server
+        preexec = (
+            "import os\n"
+            f"fd = os.open({os.ttyname(follower)!r}, os.O_RDWR | os.O_NOCTTY)\n"
+            "os.dup2(fd, 1)\n"
+            "os.close(fd)\n"
+            f"fd = os.open({str(stderr)!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
+            "os.dup2(fd, 2)\n"
+            "os.close(fd)\n"
+        )
+        try:
+            done = forker.run(*args, env=child, timeout=timeout, preexec=preexec)
+        finally:
+            os.close(follower)  # the child's copy is gone too: the reader sees the end
+            reader.join(timeout)
+            os.close(leader)
+        err = stderr.read_bytes()
     raw = b"".join(chunks)
-    err = done.err.encode("utf-8", "replace")
-    return PtyOutcome(done.code, raw.decode("utf-8", "replace"), done.err, raw, err)
-
-
-def _exited(pid: int) -> bool:
-    """The child has exited (a zombie until the fork server collects it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
-    except (OSError, IndexError):
-        return True
+    return PtyOutcome(
+        done.code, raw.decode("utf-8", "replace"), err.decode("utf-8", "replace"), raw, err
+    )

@@ -11,7 +11,7 @@ from datetime import UTC
 import pytest
 
 from tests.forked import ForkServer
-from tests.pty_forked import run_forked_on_pty
+from tests.pty_forked import run_on_pty_forked
 from tests.test_render import NOW, shipment
 from waypost.render import Terminal, rich_track, terminal_width
 from waypost.sandbox import Sandbox
@@ -40,7 +40,7 @@ def _column(lines: list[str], head: str) -> str:
 def test_track_fits_the_real_terminal_width(
     sandbox: Sandbox, columns: int, forker: ForkServer
 ) -> None:
-    r = run_forked_on_pty(forker, "track", *NUMBERS, columns=columns)
+    r = run_on_pty_forked(forker, "track", *NUMBERS, columns=columns)
     assert r.code == 0, r.err
     assert r.widest() <= columns
     text = "\n".join(r.lines)
@@ -62,7 +62,7 @@ def test_list_gives_last_event_the_room_there_is(
     sandbox: Sandbox, cli, columns: int, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
     assert cli("track", "--save", "--label", "march", *NUMBERS).code == 0
-    r = run_forked_on_pty(forker, "list", columns=columns)
+    r = run_on_pty_forked(forker, "list", columns=columns)
     assert r.code == 0, r.err
     assert r.widest() <= columns
     rows = [line for line in r.lines if line.strip()]
@@ -84,7 +84,7 @@ def test_list_gives_last_event_the_room_there_is(
 
 
 def test_carriers_wraps_between_words_on_a_narrow_terminal(forker: ForkServer) -> None:
-    r = run_forked_on_pty(forker, "carriers", columns=60)
+    r = run_on_pty_forked(forker, "carriers", columns=60)
     assert r.code == 0, r.err
     assert r.widest() <= 60
     text = "\n".join(r.lines)
@@ -137,7 +137,7 @@ def test_color_option_beside_no_color() -> None:
 def test_a_very_narrow_terminal_gets_the_timeline_as_a_list(
     sandbox: Sandbox, forker: ForkServer
 ) -> None:
-    r = run_forked_on_pty(forker, "track", ILS, columns=40)
+    r = run_on_pty_forked(forker, "track", ILS, columns=40)
     assert r.code == 0, r.err
     assert r.widest() <= 40
     assert "When" not in r.lines  # no table header

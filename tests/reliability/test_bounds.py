@@ -19,12 +19,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.bombs import gzip_bomb, zlib_bomb
+from waypost import config
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import AnswerCodes, MemoryCache, Query, TrackOptions
 from waypost.carriers.trackingmore import v2 as tm_v2
 from waypost.errors import AuthError, ProtocolError, RateLimited, Timeout
-from waypost.http import MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
+from waypost.http import MAX_BODY, MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
 from waypost.models import Shipment, Status
 from waypost.render import Terminal, absolute
 from waypost.store import Store
@@ -48,9 +50,9 @@ def streamed(body: bytes, status: int = 200, **headers: str) -> httpx.Response:
 
 @functools.cache
 def _packed(coding: str) -> bytes:
-    """64 MB of spaces compressed (made when a test first asks, not at collection)."""
-    spaces = b" " * (64 << 20)
-    return gzip.compress(spaces) if coding == "gzip" else zlib.compress(spaces)
+    """64 MB of spaces compressed, one stream as ``gzip.compress``/``zlib.compress`` make it,
+    without compressing 64 MB (tests/bombs.py; made when a test first asks, not at collection)."""
+    return gzip_bomb(64) if coding == "gzip" else zlib_bomb(64)
 
 
 # Bodies over the 1 MB bound: the plain one, bombs (64 MB inflated) and 64 gzip members of 1 MB.
@@ -70,6 +72,12 @@ def test_bodies_over_the_bound_stop_while_streaming(over: str) -> None:
     headers = {"Content-Encoding": coding} if coding else {}
     with pytest.raises(ProtocolError, match="larger than 1 MB"):
         fetch(streamed(body, **headers))
+
+
+def test_the_default_bound_is_32_mb() -> None:
+    # The hostile-server cases (test_hostile_answers.py) set ``[http] max_body_mb`` to 2 and
+    # see the configured bound cut a run's answers; without the setting it is this one.
+    assert config.load().max_body() == MAX_BODY == 32 << 20
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])

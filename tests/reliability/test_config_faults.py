@@ -10,8 +10,6 @@ import itertools
 import json
 import os
 import stat
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.forked import ForkServer
 from waypost import config
 from waypost.carriers.base import Setting
 from waypost.errors import ConfigError
@@ -209,17 +208,20 @@ def value_for(spec: Setting | tuple[type, str], key: str, index: int) -> str:
     return f"value-{index}"
 
 
-# One interpreter loads the CLI (and, by running the first command once on a file of its own,
-# everything that command imports), then forks one writer per command; the writers wait on a
-# pipe and start at once when it closes. Each is a process of its own (its own lock, file
-# handles and exit status), without paying twenty interpreter start-ups.
+# A child of the warm interpreter of tests/forked.py (which has the CLI and everything a command
+# imports loaded) forks one writer per command; the writers wait on a pipe and start at once
+# when it closes. Each is a process of its own (its own lock, file handles and exit status),
+# without paying twenty interpreter start-ups. The child runs this before waypost would, and
+# leaves without running it.
 FORKED_WRITERS = textwrap.dedent(
     """
     import json, os, sys
     from waypost.cli import main
-    commands, out = json.load(sys.stdin), sys.argv[1]
-    target = os.environ["WAYPOST_CONFIG"]
-    os.environ["WAYPOST_CONFIG"] = f"{out}/warm-up.toml"
+    out = {out!r}
+    with open(f"{{out}}/commands.json") as fh:
+        commands = json.load(fh)
+    target = os.environ["WAYPOST_CONFIG"]  # the first command once on a file of its own first:
+    os.environ["WAYPOST_CONFIG"] = f"{{out}}/warm-up.toml"  # what it imports is then loaded
     assert main(commands[0]) == 0
     os.environ["WAYPOST_CONFIG"] = target
     go_read, go_write = os.pipe()
@@ -230,7 +232,7 @@ FORKED_WRITERS = textwrap.dedent(
             os.close(go_write)
             os.read(go_read, 1)
             for fd, name in ((1, "out"), (2, "err")):
-                os.dup2(os.open(f"{out}/{i}.{name}", os.O_WRONLY | os.O_CREAT, 0o600), fd)
+                os.dup2(os.open(f"{{out}}/{{i}}.{{name}}", os.O_WRONLY | os.O_CREAT, 0o600), fd)
             code = main(argv)
             sys.stdout.flush()
             sys.stderr.flush()
@@ -239,13 +241,16 @@ FORKED_WRITERS = textwrap.dedent(
     os.close(go_read)
     os.close(go_write)
     exits = [(pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])) for pid in pids]
-    with open(f"{out}/exits.json", "w") as fh:
+    with open(f"{{out}}/exits.json", "w") as fh:
         json.dump(exits, fh)
+    os._exit(0)
     """
 )
 
 
-def test_twenty_concurrent_config_sets_all_land(path: Path, tmp_path: Path) -> None:
+def test_twenty_concurrent_config_sets_all_land(
+    path: Path, tmp_path: Path, forker: ForkServer
+) -> None:
     keys = [k for k in config.known_keys() if k != "carriers.trackingmore.api"][:20]
     assert len(keys) == 20
     env = {**os.environ, "WAYPOST_CONFIG": str(path)}
@@ -255,16 +260,11 @@ def test_twenty_concurrent_config_sets_all_land(path: Path, tmp_path: Path) -> N
     ]
     streams = tmp_path / "streams"
     streams.mkdir()
-    forker = subprocess.run(
-        [sys.executable, "-c", FORKED_WRITERS, str(streams)],
-        input=json.dumps(commands),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    (streams / "commands.json").write_text(json.dumps(commands))
+    writers = forker.run(
+        "--version", env=env, preexec=FORKED_WRITERS.format(out=str(streams)), timeout=120
     )
-    assert forker.returncode == 0, forker.stderr
+    assert writers.code == 0, writers.err
     exits = json.loads((streams / "exits.json").read_text())
     assert len({pid for pid, _ in exits}) == 20  # twenty processes of their own
     results = [(code, (streams / f"{i}.err").read_text()) for i, (_, code) in enumerate(exits)]

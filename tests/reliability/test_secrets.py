@@ -148,7 +148,7 @@ def tls_server(cert: Path, key: Path) -> Iterator[int]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
+    listener.settimeout(0.05)  # how soon the serving thread notices it should stop
     stop = threading.Event()
 
     def serve() -> None:

@@ -1,20 +1,28 @@
 """Standard streams in every state, with real child processes: an encoding that cannot show the
 carriers' text (escaped as ``\\uXXXX``, so JSON stays exact), a reader that went away (quiet,
 exit 141 as for SIGPIPE), a closed or full standard output (a clear message, exit 1). In each
-case no traceback, and a watch pass whose news could not be printed delivers it next time."""
+case no traceback, and a watch pass whose news could not be printed delivers it next time.
+
+Where the point is the streams' state at start-up, the interpreter really started in it: an
+encoding from the locale comes from a fork server started under that locale (its children write
+through the streams that start-up made, tests/forked.py), a descriptor closed before start-up
+(``sys.stdout`` is then None) needs a fresh interpreter each time. A pipe without a reader or a
+full device behind an open descriptor is the same for a child of the warm interpreter, which
+sets it up itself."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.forked import Forked, ForkServer
+from tests.pty_forked import run_on_pty_forked
 from waypost.sandbox import Sandbox
 
 CHINESE = "pandapon:2542285634920880794"
@@ -55,84 +63,112 @@ def no_traceback(r: subprocess.CompletedProcess[bytes]) -> str:
     return err
 
 
+@pytest.fixture(scope="module")
+def started_in() -> Iterator[Callable[[str], ForkServer]]:
+    """A fork server per locale whose interpreter started under it (tests/forked.py): its
+    children write through the very streams a fresh ``python -m waypost`` gets there (encoding,
+    error handler, UTF-8 mode), for one start-up per locale instead of one per run."""
+    servers: dict[str, ForkServer] = {}
+
+    def server(locale: str) -> ForkServer:
+        if locale not in servers:
+            servers[locale] = ForkServer(env=env_with(LOCALES[locale]))
+        return servers[locale]
+
+    try:
+        yield server
+    finally:
+        for one in servers.values():
+            one.close()
+
+
+def in_locale(
+    started_in: Callable[[str], ForkServer], locale: str, *args: str, **extra: str
+) -> Forked:
+    """``waypost ARGS`` forked from the server started under ``locale``, with its variables."""
+    return started_in(locale).run(*args, env=env_with({**LOCALES[locale], **extra}), timeout=60)
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_carrier_text_in_a_non_utf8_locale_is_escaped_not_a_crash(
-    locale: str, sandbox: Sandbox
+    locale: str,
+    sandbox: Sandbox,
+    started_in: Callable[[str], ForkServer],
 ) -> None:
-    r = waypost("track", CHINESE, ILS, extra=LOCALES[locale])
-    no_traceback(r)
-    assert r.returncode == 0
-    text = r.stdout.decode("ascii")  # even latin-1 output holds no byte above 0x7f here
+    r = in_locale(started_in, locale, "track", CHINESE, ILS)
+    no_traceback_in(r)
+    assert r.code == 0
+    assert r.out.isascii()  # even latin-1 output holds no byte above 0x7f here
+    text = r.out
     assert "\\u5e7f\\u5dde" in text  # 广州, visible and unambiguous
     assert ILS in text
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_json_in_a_non_utf8_locale_stays_exact(locale: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_json_in_a_non_utf8_locale_stays_exact(
+    locale: str,
+    sandbox: Sandbox,
+    cli,  # type: ignore[no-untyped-def]
+    started_in: Callable[[str], ForkServer],
+) -> None:
     utf8 = cli("track", "--json", CHINESE)  # the reference: in-process, UTF-8 text
-    narrow = waypost("track", "--json", CHINESE, extra=LOCALES[locale])
-    no_traceback(narrow)
-    assert narrow.returncode == 0
-    assert "\\u5e7f" in narrow.stdout.decode("ascii")  # escaped, not replaced
-    assert json.loads(narrow.stdout.decode("ascii")) == utf8.json()
+    narrow = in_locale(started_in, locale, "track", "--json", CHINESE)
+    no_traceback_in(narrow)
+    assert narrow.code == 0
+    assert narrow.out.isascii()
+    assert "\\u5e7f" in narrow.out  # escaped, not replaced
+    assert json.loads(narrow.out) == utf8.json()
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_config_show_masks_in_a_non_utf8_locale(locale: str, isolated: Path) -> None:
-    extra = {**LOCALES[locale], "WAYPOST_TRACKINGMORE_API_KEY": "abcdefghijklmnopqrstuvwxyz"}
-    r = waypost("config", "show", extra=extra)
-    no_traceback(r)
-    assert r.returncode == 0
-    out = r.stdout.decode("ascii")
+def test_config_show_masks_in_a_non_utf8_locale(
+    locale: str, isolated: Path, started_in: Callable[[str], ForkServer]
+) -> None:
+    key = {"WAYPOST_TRACKINGMORE_API_KEY": "abcdefghijklmnopqrstuvwxyz"}
+    r = in_locale(started_in, locale, "config", "show", **key)
+    no_traceback_in(r)
+    assert r.code == 0
+    assert r.out.isascii()
+    out = r.out
     assert "abcd\\u2026wxyz" in out
     assert "abcdefghijklmnopqrstuvwxyz" not in out
 
 
-def test_a_terminal_with_an_ascii_encoding_shows_the_table(sandbox: Sandbox) -> None:
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waypost", "track", CHINESE],
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-            env=env_with({"PYTHONIOENCODING": "ascii", "COLUMNS": "120", "TERM": "xterm"}),
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = proc.wait(timeout=60)
-    finally:
-        os.close(leader)
-    shown = b"".join(chunks).decode("ascii", "replace")
-    assert code == 0, shown
+def test_a_terminal_with_an_ascii_encoding_shows_the_table(
+    sandbox: Sandbox, started_in: Callable[[str], ForkServer]
+) -> None:
+    # On a real terminal, forked from the server whose start-up was under PYTHONIOENCODING=ascii.
+    run = run_on_pty_forked(
+        started_in("ascii"),
+        "track",
+        CHINESE,
+        columns=120,
+        timeout=60,
+        env=env_with({**LOCALES["ascii"], "TERM": "xterm"}),
+    )
+    shown = (run.raw + run.raw_err).decode("ascii", "replace")
+    assert run.code == 0, shown
     assert "Traceback" not in shown
     assert "\\u5e7f\\u5dde" in shown
 
 
-def closed_pipe() -> int:
-    """A pipe whose reader is already gone."""
-    read, write = os.pipe()
-    os.close(read)
-    return write
+# Run by a forked child before waypost: its standard output becomes a pipe without a reader.
+READER_GONE = "import os\nr, w = os.pipe()\nos.close(r)\nos.dup2(w, 1)\nos.close(w)\n"
+# ... or the full device.
+FULL = "import os\nfd = os.open('/dev/full', os.O_WRONLY)\nos.dup2(fd, 1)\nos.close(fd)\n"
 
 
-def test_a_reader_that_went_away_is_a_quiet_exit_141(sandbox: Sandbox) -> None:
+def no_traceback_in(r: Forked) -> str:
+    assert "Traceback" not in r.err
+    assert "internal error" not in r.err
+    return r.err
+
+
+def test_a_reader_that_went_away_is_a_quiet_exit_141(sandbox: Sandbox, forker: ForkServer) -> None:
     for args in (("track", ILS, CHINESE), ("track", "--jsonl", ILS), ("carriers",)):
-        fd = closed_pipe()
-        try:
-            r = waypost(*args, stdout=fd)
-        finally:
-            os.close(fd)
-        assert r.returncode == 141, r.stderr
-        assert r.stderr == b""
+        r = forker.run(*args, preexec=READER_GONE, timeout=60)
+        assert r.code == 141, r.err
+        assert r.err == ""
 
 
 def test_a_closed_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
@@ -147,31 +183,32 @@ def test_a_closed_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
     assert quiet.returncode == 0  # nothing to print: nothing fails
 
 
-def test_a_full_stdout_is_a_clear_error(sandbox: Sandbox) -> None:
+def test_a_full_stdout_is_a_clear_error(sandbox: Sandbox, forker: ForkServer) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
-    with open("/dev/full", "wb") as full:
-        r = waypost("track", ILS, stdout=full.fileno())
-    err = no_traceback(r)
-    assert r.returncode == 1
+    r = forker.run("track", ILS, preexec=FULL, timeout=60)
+    err = no_traceback_in(r)
+    assert r.code == 1
     assert "No space left on device" in err
 
 
 @pytest.mark.parametrize("how", ["broken pipe", "closed stdout"])
-def test_watch_news_that_could_not_be_printed_comes_again(how: str, sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_watch_news_that_could_not_be_printed_comes_again(
+    how: str,
+    sandbox: Sandbox,
+    cli,  # type: ignore[no-untyped-def]
+    forker: ForkServer,
+) -> None:
     assert cli("track", "--save", ILS).code == 0
     assert sandbox.apps["ils"].add_event(ILS, "Released by customs", "Rotterdam")
     if how == "broken pipe":
-        fd = closed_pipe()
-        try:
-            r = waypost("watch", "--once", stdout=fd)
-        finally:
-            os.close(fd)
-        assert r.returncode == 141
+        piped = forker.run("watch", "--once", preexec=READER_GONE, timeout=60)
+        assert piped.code == 141
+        no_traceback_in(piped)
     else:
         r = waypost("watch", "--once", stdout=None, preexec=lambda: os.close(1))
         assert r.returncode == 1
-    no_traceback(r)
+        no_traceback(r)
     again = cli("watch", "--once")
     assert again.code == 0
     assert "Released by customs" in again.out

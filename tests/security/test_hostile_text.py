@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.forked import ForkServer
 from tests.hostile import (
     ESCAPES,
     MARKUP,
@@ -25,7 +26,7 @@ from tests.hostile import (
     hostile_text,
     map_strings,
 )
-from tests.pty_run import run_on_pty
+from tests.pty_forked import run_on_pty_forked
 from waypost import notify, safe
 from waypost.notify import HOOK_ENV
 
@@ -139,19 +140,33 @@ def assert_markup_literal(text: str) -> None:
 
 
 def run_pty(
-    args: list[str], *, columns: int = 120, color: bool = False, env: dict[str, str] | None = None
+    forker: ForkServer,
+    args: list[str],
+    *,
+    columns: int = 120,
+    color: bool = False,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, bytes, bytes]:
-    """``python -m waypost ARGS`` with stdout on a real terminal of ``columns`` (no COLUMNS)."""
-    run = run_on_pty(
-        *args, columns=columns, rows=40, timeout=60, color=color, env=env, keep_newlines=True
+    """``waypost ARGS`` with stdout on a real terminal of ``columns`` (no COLUMNS), in a child
+    forked from a warm interpreter (tests/pty_forked.py): the terminal is the point here, not
+    the interpreter's start-up."""
+    run = run_on_pty_forked(
+        forker,
+        *args,
+        columns=columns,
+        rows=40,
+        timeout=60,
+        color=color,
+        env=env,
+        keep_newlines=True,
     )
     return run.code, run.raw, run.raw_err
 
 
 @pytest.mark.parametrize("color", [False, True], ids=["no-color", "color"])
-def test_track_on_a_terminal(hostile: HostileServer, color: bool) -> None:
+def test_track_on_a_terminal(hostile: HostileServer, color: bool, forker: ForkServer) -> None:
     inject(hostile)
-    code, out, err = run_pty(["track", *NUMBERS], color=color)
+    code, out, err = run_pty(forker, ["track", *NUMBERS], color=color)
     assert code in (0, 1), err
     assert b"internal error" not in err
     assert_harmless(out, allow_sgr=color)
@@ -166,7 +181,9 @@ def test_track_on_a_terminal(hostile: HostileServer, color: bool) -> None:
         assert SGR.search(out), "colour was asked for"
 
 
-def test_clean_image_urls_stay_links_and_hostile_ones_do_not(hostile: HostileServer) -> None:
+def test_clean_image_urls_stay_links_and_hostile_ones_do_not(
+    hostile: HostileServer, forker: ForkServer
+) -> None:
     # Only the image URLs are hostile here: one with an OSC 52 inside, one with a bad scheme.
     urls = iter(["https://img.example/ok.jpg", "javascript:alert(1)\x1b]52;c;QQ==\x07"] * 4)
     hostile.rewrite(
@@ -174,7 +191,7 @@ def test_clean_image_urls_stay_links_and_hostile_ones_do_not(hostile: HostileSer
             payload, lambda s: next(urls) if s.startswith("https://img.") else s
         )
     )
-    code, out, _ = run_pty(["track", "ils:3676E4043665"], color=True)
+    code, out, _ = run_pty(forker, ["track", "ils:3676E4043665"], color=True)
     assert code == 0
     links = re.findall(rb"\x1b]8;[^;]*;([^\x1b\x07]*)", out)
     assert set(links) <= {b"https://img.example/ok.jpg", b""}
@@ -232,7 +249,12 @@ def test_lone_surrogates_never_crash_and_are_replaced(hostile: HostileServer, cl
     assert HEAD in event["description"]
 
 
-def test_list_on_a_terminal_and_as_tsv(hostile: HostileServer, cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+def test_list_on_a_terminal_and_as_tsv(
+    hostile: HostileServer,
+    cli,  # type: ignore[no-untyped-def]
+    isolated: Path,
+    forker: ForkServer,
+) -> None:
     inject(hostile)
     saved = cli("track", "--save", "--label", SHORT_LABEL, *NUMBERS)
     assert saved.code in (0, 1), saved.err
@@ -245,7 +267,7 @@ def test_list_on_a_terminal_and_as_tsv(hostile: HostileServer, cli, isolated: Pa
     assert {row.split("\t")[1] for row in rows} >= set(SHOWN)
     assert all(row.split("\t")[0] == "␛[/]␀Shoes ␛" for row in rows)
     for color in (False, True):
-        code, out, err = run_pty(["list", "--all"], color=color, columns=200)
+        code, out, err = run_pty(forker, ["list", "--all"], color=color, columns=200)
         assert code == 0, err
         assert_harmless(out, allow_sgr=color)
         text = SGR.sub(b"", out).decode()

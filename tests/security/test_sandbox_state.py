@@ -6,20 +6,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from waypost.sandbox import detach
 
 
 @pytest.fixture
 def bystander() -> Iterator[subprocess.Popen[bytes]]:
     """A process of this user that must survive every attempt."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = subprocess.Popen(["sleep", "60"])
     try:
         yield proc
     finally:
@@ -79,29 +79,25 @@ def test_a_sandbox_with_the_wrong_token_is_not_signalled(isolated: Path, cli) ->
         os.kill(state["pid"], 15)
 
 
-def test_detach_twice_reuses_and_stop_stops(isolated: Path) -> None:
-    env = {**os.environ}
-    run = [sys.executable, "-m", "waypost", "sandbox"]
-    first = subprocess.run([*run, "--detach"], capture_output=True, text=True, env=env, timeout=60)
-    assert first.returncode == 0, first.stderr
+def test_detach_twice_reuses_and_stop_stops(isolated: Path, forker: ForkServer) -> None:
+    # The three commands are processes of their own forked from a warm interpreter
+    # (tests/forked.py); the detached sandbox they start and stop is a fresh `python -m waypost`.
+    first = forker.run("sandbox", "--detach", timeout=60)
+    assert first.code == 0, first.err
     state = json.loads(state_file(isolated).read_text())
     try:
         assert oct(state_file(isolated).stat().st_mode & 0o777) == "0o600"
         assert len(state["token"]) == 32
-        second = subprocess.run(
-            [*run, "--detach"], capture_output=True, text=True, env=env, timeout=60
-        )
-        assert second.returncode == 0, second.stderr
-        assert "already runs" in second.stderr
-        assert f"port {state['port']}" in second.stderr
-        assert second.stdout == first.stdout
+        second = forker.run("sandbox", "--detach", timeout=60)
+        assert second.code == 0, second.err
+        assert "already runs" in second.err
+        assert f"port {state['port']}" in second.err
+        assert second.out == first.out
         assert json.loads(state_file(isolated).read_text())["pid"] == state["pid"]
     finally:
-        stopped = subprocess.run(
-            [*run, "--stop"], capture_output=True, text=True, env=env, timeout=60
-        )
-    assert stopped.returncode == 0, stopped.stderr
-    assert "sandbox stopped" in stopped.stderr
+        stopped = forker.run("sandbox", "--stop", timeout=60)
+    assert stopped.code == 0, stopped.err
+    assert "sandbox stopped" in stopped.err
     for _ in range(200):  # the sandbox is not our child: poll until it is gone (10 s at most)
         try:
             os.kill(state["pid"], 0)
