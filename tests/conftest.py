@@ -8,6 +8,7 @@ import gc
 import io
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,8 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         import waypost
 
-        compileall.compile_dir(str(Path(waypost.__file__).parent), quiet=1, workers=0)
+        # One process: a pool of workers costs ~0.1 s of CPU even when nothing is stale.
+        compileall.compile_dir(str(Path(waypost.__file__).parent), quiet=1, workers=1)
         _basetemp_in_memory(config)
+        if getattr(config.option, "numprocesses", None):
+            _shared_directory()
     config.addinivalue_line(
         "markers",
         "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
@@ -124,6 +128,8 @@ def _forget_old_runs(older_than: float = 86400.0) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not hasattr(session.config, "workerinput"):
+        _stop_shared()
     if _IN_MEMORY and exitstatus == 0:
         import shutil
 
@@ -148,19 +154,22 @@ def freeze_heap() -> None:
     waypost.service.heap_frozen = True  # its runs keep the heap frozen instead of thawing it
 
 
-_SINCE_FROZEN = [0]
+_SINCE_FROZEN = [0, 0]  # tests run, modules loaded at the last freeze
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     freeze_heap()
+    _SINCE_FROZEN[1] = len(sys.modules)
 
 
 @pytest.hookimpl(trylast=True)  # after the test's fixtures are gone
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Every 25 tests the modules imported meanwhile (apprise, rich, ...) join the frozen heap."""
+    """Every 25 tests the modules imported meanwhile (apprise, rich, ...) join the frozen heap
+    (when there are any: a full collection costs ~10 ms even of a heap mostly frozen)."""
     _SINCE_FROZEN[0] += 1
-    if _SINCE_FROZEN[0] % 25 == 0:
+    if _SINCE_FROZEN[0] % 25 == 0 and len(sys.modules) != _SINCE_FROZEN[1]:
         freeze_heap()
+        _SINCE_FROZEN[1] = len(sys.modules)
 
 
 @pytest.fixture
@@ -270,17 +279,63 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
 _PG: list[object] = []
 
 
+SHARED = "PYTEST_WAYPOST_SHARED"  # names the run's directory for what its workers share
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[object]:
-    """The session's PostgreSQL server; the test skips, with the reason, where there is none."""
+def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
+    """The session's PostgreSQL server; the test skips, with the reason, where there is none.
+
+    The workers of one ``-n`` run share one cluster: the first to need it starts it and the
+    run's controller stops it at the end (one initdb and start, ~1 s of CPU and 2 s of wall
+    time, instead of one per worker); each test still gets a database of its own."""
     from tests import pg
 
-    server = pg.start()
-    _PG.append(server)
-    try:
-        yield server
-    finally:
+    shared = os.environ.get(SHARED) if hasattr(request.config, "workerinput") else None
+    if not shared:
+        server = pg.start()
+        _PG.append(server)
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    import dataclasses
+    import fcntl
+
+    record = Path(shared) / "postgres.json"
+    with open(Path(shared) / "postgres.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if record.exists():
+            server = pg.Server(**json.loads(record.read_text(encoding="utf-8")))
+        else:
+            server = pg.start()
+            record.write_text(json.dumps(dataclasses.asdict(server)), encoding="utf-8")
+    yield dataclasses.replace(server, _stop=None, _dir=None)  # stopped by the controller
+
+
+def _shared_directory() -> None:
+    """In the controller: a directory for the workers' shared PostgreSQL cluster."""
+    import tempfile
+
+    os.environ[SHARED] = tempfile.mkdtemp(prefix="waypost-tests-shared-")
+
+
+def _stop_shared() -> None:
+    """In the controller, at the end: stop the workers' shared cluster, remove the directory."""
+    shared = os.environ.pop(SHARED, None)
+    if not shared:
+        return
+    import shutil
+
+    from tests import pg
+
+    record = Path(shared) / "postgres.json"
+    if record.exists():
+        server = pg.Server(**json.loads(record.read_text(encoding="utf-8")))
         server.stop()
+        _PG.append(server)  # for the summary
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture
