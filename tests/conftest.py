@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import io
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -298,6 +300,7 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
         try:
             yield server
         finally:
+            _close_databases_ahead()
             server.stop()
         return
     import dataclasses
@@ -311,7 +314,10 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
         else:
             server = pg.start()
             record.write_text(json.dumps(dataclasses.asdict(server)), encoding="utf-8")
-    yield dataclasses.replace(server, _stop=None, _dir=None)  # stopped by the controller
+    try:
+        yield dataclasses.replace(server, _stop=None, _dir=None)  # stopped by the controller
+    finally:
+        _close_databases_ahead()
 
 
 def _shared_directory() -> None:
@@ -340,14 +346,57 @@ def _stop_shared() -> None:
 
 @pytest.fixture
 def pg_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The URL of a new, empty database on the session's server (dropped afterwards)."""
+    """The URL of a new, empty database on the session's server (dropped afterwards).
+
+    The next test's database is made, and this one dropped, in the background while tests run
+    (a CREATE DATABASE takes 0.1-0.3 s of the server's time, a forced DROP ~0.05 s)."""
     if pg_server.skip:
         pytest.skip(f"PostgreSQL tests skipped: {pg_server.skip}")
-    url = pg_server.database()
+    ahead = _databases_ahead(pg_server)
+    url = ahead.pop()
     try:
         yield url
     finally:
-        pg_server.drop(url)
+        ahead.drop(url)
+
+
+class _DatabasesAhead:
+    """One background thread that makes each next database before it is asked for and drops
+    the used ones; ``close()`` drops the spare and waits for the drops."""
+
+    def __init__(self, server: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.server = server
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-ahead")
+        self.next = self.pool.submit(server.database)
+
+    def pop(self) -> str:
+        url: str = self.next.result()
+        self.next = self.pool.submit(self.server.database)
+        return url
+
+    def drop(self, url: str) -> None:
+        self.pool.submit(self.server.drop, url)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.drop(self.next.result())
+        self.pool.shutdown(wait=True)
+
+
+_AHEAD: dict[int, _DatabasesAhead] = {}
+
+
+def _databases_ahead(server: Any) -> _DatabasesAhead:
+    if id(server) not in _AHEAD:
+        _AHEAD[id(server)] = _DatabasesAhead(server)
+    return _AHEAD[id(server)]
+
+
+def _close_databases_ahead() -> None:
+    while _AHEAD:
+        _AHEAD.popitem()[1].close()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]

@@ -62,14 +62,13 @@ def test_recorded_real_answers_parse_the_same(name: str, item: dict[str, Any], t
 
 
 def test_every_answer_the_sandbox_renders_parses_the_same() -> None:
-    with Sandbox(port=0) as box:
-        app = box.apps["trackingmore"]
-        assert isinstance(app, App)
-        app.preload([synthetic_number(i, "FA") for i in range(25)])
-        app.preload([n.rsplit(":", 1)[-1] for n, _ in app.demo_numbers()])
-        for tracking in app.account.values():
-            tracking.fetched = True
-        items = [app.v4.item(t) for t in app.account.values()]
+    app = Sandbox(port=0).apps["trackingmore"]  # its answers, without serving them
+    assert isinstance(app, App)
+    app.preload([synthetic_number(i, "FA") for i in range(25)])
+    app.preload([n.rsplit(":", 1)[-1] for n, _ in app.demo_numbers()])
+    for tracking in app.account.values():
+        tracking.fetched = True
+    items = [app.v4.item(t) for t in app.account.values()]
     assert len(items) >= 25
     assert any(i["destination_info"]["trackinfo"] for i in items)  # both legs are covered
     for item in items:
