@@ -320,18 +320,23 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
         _close_databases_ahead()
 
 
+_SHARED_HERE: list[str] = []  # the directory this controller made (not a surrounding run's)
+
+
 def _shared_directory() -> None:
     """In the controller: a directory for the workers' shared PostgreSQL cluster."""
     import tempfile
 
     os.environ[SHARED] = tempfile.mkdtemp(prefix="waypost-tests-shared-")
+    _SHARED_HERE.append(os.environ[SHARED])
 
 
 def _stop_shared() -> None:
     """In the controller, at the end: stop the workers' shared cluster, remove the directory."""
-    shared = os.environ.pop(SHARED, None)
-    if not shared:
+    if not _SHARED_HERE:
         return
+    shared = _SHARED_HERE.pop()
+    os.environ.pop(SHARED, None)
     import shutil
 
     from tests import pg
