@@ -9,7 +9,6 @@ import gc
 import io
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,22 +155,19 @@ def freeze_heap() -> None:
     waypost.service.heap_frozen = True  # its runs keep the heap frozen instead of thawing it
 
 
-_SINCE_FROZEN = [0, 0]  # tests run, modules loaded at the last freeze
+_SINCE_FROZEN = [0]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     freeze_heap()
-    _SINCE_FROZEN[1] = len(sys.modules)
 
 
 @pytest.hookimpl(trylast=True)  # after the test's fixtures are gone
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Every 25 tests the modules imported meanwhile (apprise, rich, ...) join the frozen heap
-    (when there are any: a full collection costs ~10 ms even of a heap mostly frozen)."""
+    """Every 25 tests the modules imported meanwhile (apprise, rich, ...) join the frozen heap."""
     _SINCE_FROZEN[0] += 1
-    if _SINCE_FROZEN[0] % 25 == 0 and len(sys.modules) != _SINCE_FROZEN[1]:
+    if _SINCE_FROZEN[0] % 25 == 0:
         freeze_heap()
-        _SINCE_FROZEN[1] = len(sys.modules)
 
 
 @pytest.fixture
