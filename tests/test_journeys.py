@@ -315,9 +315,9 @@ def test_watch_reports_a_journeys_news_once(
     cli("watch", "--once")
     for number in (PARCEL, ILS):
         carrier = "pandapon" if number == PARCEL else "ils"
-        import httpx
+        from tests import loopback
 
-        httpx.post(
+        loopback.post(
             f"{sandbox.base_url}/_sandbox/event",
             json={"carrier": carrier, "number": number, "description": f"moved {number}"},
             timeout=5,

@@ -3,8 +3,7 @@ carrier: a change on either side without the other fails here instead of driftin
 
 from __future__ import annotations
 
-import httpx
-
+from tests import loopback
 from waypost import carriers
 from waypost.carriers import ils, pandapon
 from waypost.carriers import trackingmore as tm
@@ -20,7 +19,7 @@ from waypost.sandbox import trackingmore_v4 as tm4_emu
 def _not_routed(sandbox: Sandbox, carrier: str, method: str, path: str, **kw: object) -> bool:
     """True when the emulator of ``carrier`` answers ``method path`` as a path it lacks."""
     url = f"{sandbox.base_url}/{carrier}{path}"
-    response = httpx.request(method, url, timeout=5.0, **kw)  # type: ignore[arg-type]
+    response = loopback.request(method, url, timeout=5.0, **kw)  # type: ignore[arg-type]
     text = response.text
     return response.status_code in (404, 405) or '"Not Found"' in text
 

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests import loopback
 from tests.inproc import SandboxTransport, VirtualClock
 from waypost.errors import Timeout
 from waypost.http import RateLimiter, Session, now
@@ -106,7 +107,7 @@ def test_a_request_is_logged_the_same_in_process_and_over_the_socket(
     url = sandbox.env()["WAYPOST_ILS_BASE_URL"] + "/oms/v2/event/getOrdersTrack?lang=en&x="
     body = _ils_body(sandbox, ["3676E4043665"])
     headers = {"X-Test": "1"}
-    over_socket = httpx.post(url, json=body, headers=headers)
+    over_socket = loopback.post(url, json=body, headers=headers)
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=SandboxTransport(sandbox)) as client:
@@ -166,7 +167,7 @@ def test_the_log_is_json_serialisable_with_virtual_times(sandbox: Sandbox, cli) 
     assert cli("track", "--jsonl", "ils:3676E4043665").code == 0
     (entry,) = sandbox.entries("ils")
     assert entry.done >= entry.t >= 0
-    json.dumps(httpx.get(f"{sandbox.base_url}/_sandbox/log").json())
+    json.dumps(loopback.get(f"{sandbox.base_url}/_sandbox/log").json())
 
 
 @pytest.mark.real_clock

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import loopback
 from waypost.carriers import pandapon
 from waypost.carriers.pandapon import api as pandapon_api
 from waypost.sandbox import Sandbox
@@ -48,7 +49,7 @@ def test_the_sandbox_verifies_the_same_recipe_written_independently(
 
 def _get(sandbox: Sandbox, headers: dict[str, str], order: str = SEED_ORDER) -> httpx.Response:
     url = f"{sandbox.base_url}/pandapon{pandapon.PATH_1688}"
-    return httpx.get(url, params={"orderId": order}, headers=headers, timeout=5)
+    return loopback.get(url, params={"orderId": order}, headers=headers, timeout=5)
 
 
 def _headers(**override: str) -> dict[str, str]:
@@ -136,7 +137,7 @@ def test_a_rejected_signature_does_not_spend_the_nonce(sandbox: Sandbox) -> None
 def test_the_sandbox_serves_the_taobao_path_and_knows_unknown_orders(sandbox: Sandbox) -> None:
     url = f"{sandbox.base_url}/pandapon{pandapon.PATH_TAOBAO}"
     ok = _envelope(
-        httpx.get(url, params={"subPurchaseOrderId": "200033789041"}, headers=_headers())
+        loopback.get(url, params={"subPurchaseOrderId": "200033789041"}, headers=_headers())
     )
     assert ok["data"]["purchaseOrderOuterId"] == "3682557363260579405"
     (parcel,) = ok["data"]["pnmLogisticsDetails"]

@@ -44,6 +44,8 @@ account), ``POST penalty`` (``{"seconds": s}``: pause the account as after a 429
 (``{"code": 4021, "times": 1, "path": "/trackings/realtime"}``: the next answers, of that
 route when one is named, carry that code), ``GET account``.
 
+The demo shipments are data, ``sandbox/data/trackingmore_demo.json`` (``demo_world`` reads it).
+
 Synthetic numbers for benchmarks: any S10 number with a valid check digit and the (never
 assigned) country ``ZZ`` (see ``synthetic_number``) is a deterministic shipment of courier
 ``sandbox-post``.
@@ -52,12 +54,15 @@ assigned) country ``ZZ`` (see ``synthetic_number``) is a deterministic shipment 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
 import math
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers import _checkdigits as cd
@@ -226,55 +231,6 @@ def _leg(courier: str, points: list[dict[str, Any]], **extra: Any) -> dict[str, 
     return leg
 
 
-# The realtime docs' example (LS912989618CN), verbatim.
-SEED_ORIGIN = _leg(
-    "china-ems",
-    [
-        _point("2018-04-14 17:07:00", "到达处理中心,来自中国 郑州", "美国"),
-        _point("2018-04-07 21:18:37", "离开郑州市 发往旧金山", "郑州市"),
-        _point(
-            "2018-04-07 16:45:00",
-            "中国邮政速递物流股份有限公司河南省国际速递分公司五已收件(揽投员姓名:,联系电话:)",
-            "郑州市",
-        ),
-    ],
-    ItemReceived="2018-04-07 16:45:00",
-    ItemDispatched=None,
-    DepartfromAirport=None,
-    ArrivalfromAbroad="2018-04-14 17:07:00",
-    CustomsClearance=None,
-    DestinationArrived=None,
-)
-SEED_ORIGIN.update(weblink="http:///", phone="11183")
-SEED_DESTINATION = _leg(
-    "usps",
-    [
-        _point(
-            "2018-04-17 22:30",
-            "Arrived at USPS Regional Destination Facility",
-            "DES MOINES IA NETWORK DISTRIBUTION CENTER",
-        ),
-        _point("2018-04-17 00:00", "In Transit to Next Facility", ""),
-        _point(
-            "2018-04-16 20:01",
-            "Arrived at USPS Regional Facility",
-            "SAN JOSE CA DISTRIBUTION CENTER",
-        ),
-        _point("2018-04-14 17:07", "Processed Through Facility", "ISC SAN FRANCISCO (USPS)"),
-        _point("2018-04-07 17:00", "Processed Through Facility", "ZHENGZHOU EMS,CHINA"),
-        _point("2018-04-07 16:45", "Acceptance", "CHINA"),
-        _point("2018-04-07 16:45", "Origin Post is Preparing Shipment", ""),
-    ],
-    ItemReceived="2018-04-07 16:45",
-    ItemDispatched=None,
-    DepartfromAirport=None,
-    ArrivalfromAbroad="2018-04-16 20:01",
-    CustomsClearance=None,
-    DestinationArrived=None,
-)
-SEED_DESTINATION.update(weblink="http:///")
-
-
 @dataclass
 class Shipment:
     """What the emulated couriers know about one number."""
@@ -289,6 +245,36 @@ class Shipment:
     item_days: int | None = None
     stay_days: int | None = None
     order_create_time: str | None = None
+
+
+DEMO_DATA = "data/trackingmore_demo.json"
+
+
+@functools.cache
+def _demo_text() -> str:
+    return resources.files("waypost.sandbox").joinpath(DEMO_DATA).read_text(encoding="utf-8")
+
+
+def demo_world(document: dict[str, Any], now: datetime) -> dict[str, Shipment]:
+    """The shipments of ``DEMO_DATA`` (parsed): checkpoints ``hours_ago`` are dated from ``now``."""
+    base = now.replace(second=0, microsecond=0, tzinfo=None)
+
+    def point(raw: dict[str, Any]) -> dict[str, Any]:
+        if "hours_ago" not in raw:
+            return raw
+        rest = {k: v for k, v in raw.items() if k != "hours_ago"}
+        return {"Date": _stamp(base - timedelta(hours=raw["hours_ago"])), **rest}
+
+    def leg(raw: dict[str, Any]) -> dict[str, Any]:
+        points = [point(p) for p in raw["trackinfo"]]
+        return _leg(raw["courier"], points, **raw.get("fields", {}))
+
+    world = {}
+    for number, raw in document["shipments"].items():
+        fields = {k: v for k, v in raw.items() if k not in ("note", "origin", "destination")}
+        destination = leg(raw["destination"]) if "destination" in raw else None
+        world[number] = Shipment(origin=leg(raw["origin"]), destination=destination, **fields)
+    return world
 
 
 @dataclass
@@ -342,174 +328,8 @@ class App:
     # -- demo data ------------------------------------------------------------------------
 
     def _demo_world(self) -> dict[str, Shipment]:
-        now = self.sandbox.now().replace(second=0, microsecond=0, tzinfo=None)
-
-        def ago(hours: float) -> str:
-            return _stamp(now - timedelta(hours=hours))
-
-        return {
-            "LS912989618CN": Shipment(
-                "china-ems",
-                "transit",
-                SEED_ORIGIN,
-                SEED_DESTINATION,
-                original_country="China",
-                destination_country="United States",
-                item_days=11,
-                stay_days=4,
-                order_create_time="2017/8/27 16:51",
-            ),
-            "RR050349575PH": Shipment(
-                "phlpost",
-                "delivered",
-                _leg(
-                    "phlpost",
-                    [
-                        _point(
-                            "2015-10-25 15:01",
-                            "Receive at country of destination",
-                            "United States of America (the)",
-                            None,
-                        ),
-                        _point(
-                            "2015-10-22 16:35",
-                            "Prepare dispatch to destination country",
-                            "PHILIPPINES",
-                            None,
-                        ),
-                        # The docs elide the rest of this leg; one step of the same shape.
-                        _point("2015-10-21 10:12", "Posting/Collection", "PHILIPPINES", None),
-                    ],
-                ),
-                _leg(
-                    "usps",
-                    [
-                        _point("2015-11-02 17:11", "Delivered", "RENTON, WA 98056", None),
-                        _point("2015-11-02 08:07", "Arrived at Unit", "RENTON, WA 98059", None),
-                    ],
-                ),
-                original_country="Philippines",
-                destination_country="United States",
-                item_days=12,
-                order_create_time="2017-08-26 16:48",
-            ),
-            "RN210552627LT": Shipment(
-                "lietuvos-pastas",
-                "transit",
-                _leg(
-                    "lietuvos-pastas",
-                    [
-                        _point(
-                            "2015-10-29 17:26",
-                            "Departure from outward office of exchange",
-                            "HK AMC",
-                            None,
-                        )
-                    ],
-                ),
-                _leg(
-                    "korea-post",
-                    [
-                        _point(
-                            "2015-10-29 17:26",
-                            "Departure from outward office of exchange",
-                            "HKHKGA,Dispatch number : KRSELB",
-                            None,
-                        )
-                    ],
-                ),
-                original_country="Lithuania",
-                destination_country="Korea, South",
-                order_create_time="2017-08-26 16:48",
-            ),
-            "RA408172651DE": Shipment(
-                "deutsche-post",
-                "exception",
-                _leg(
-                    "deutsche-post",
-                    [
-                        _point(
-                            ago(10), "Returned to sender: addressee unknown", "Bonn", "exception"
-                        ),
-                        _point(
-                            ago(80), "Delivery not possible: addressee unknown", "Lyon", "exception"
-                        ),
-                        _point(ago(150), "Arrived in the destination country", "Paris", "transit"),
-                        _point(ago(200), "Item accepted", "Bonn", "transit"),
-                    ],
-                ),
-                substatus="exception010",
-                original_country="Germany",
-                destination_country="France",
-            ),
-            "1Z999AA10123456784": Shipment(
-                "ups",
-                "pickup",
-                _leg(
-                    "ups",
-                    [
-                        _point(ago(2), "Out For Delivery Today", "Louisville, KY, US", "pickup"),
-                        _point(ago(9), "Arrived at Facility", "Louisville, KY, US", "transit"),
-                        _point(ago(30), "Departed from Facility", "Hodgkins, IL, US", "transit"),
-                        _point(
-                            ago(40),
-                            "Shipper created a label, UPS has not received the package yet.",
-                            "United States",
-                            "notfound",
-                        ),
-                    ],
-                ),
-                original_country="United States",
-                destination_country="United States",
-            ),
-            "EE528374616CN": Shipment(
-                "china-ems",
-                "expired",
-                _leg(
-                    "china-ems",
-                    [
-                        _point(ago(24 * 75), "离开广州市 发往莫斯科", "广州市"),
-                        _point(ago(24 * 76), "已收件", "广州市"),
-                    ],
-                ),
-                original_country="China",
-                destination_country="Russian Federation",
-            ),
-            "3318810025": Shipment(
-                "dhl",
-                "undelivered",
-                _leg(
-                    "dhl",
-                    [
-                        _point(
-                            ago(5),
-                            "Delivery attempted; recipient not home",
-                            "LEIPZIG - GERMANY",
-                            "undelivered",
-                        ),
-                        _point(ago(14), "With delivery courier", "LEIPZIG - GERMANY", "pickup"),
-                        _point(ago(60), "Shipment picked up", "HONG KONG - HONG KONG", "transit"),
-                    ],
-                ),
-                original_country="Hong Kong",
-                destination_country="Germany",
-            ),
-            "986578788855": Shipment(
-                "fedex",
-                "notfound",
-                _leg(
-                    "fedex",
-                    [
-                        _point(
-                            ago(3), "Shipment information sent to FedEx", "MEMPHIS, TN", "notfound"
-                        )
-                    ],
-                ),
-                substatus="notfound001",
-                original_country="United States",
-                destination_country="Canada",
-            ),
-        }
+        # Parsed again for each app: add_event changes its legs in place.
+        return demo_world(json.loads(_demo_text()), self.sandbox.now())
 
     def _preload_demo(self) -> None:
         now = time.time()

@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import loopback
 from waypost.carriers.pandapon import api as pandapon
 from waypost.carriers.pandapon import signing as pandapon_sign
 from waypost.sandbox import Sandbox
@@ -29,7 +29,7 @@ def app(sandbox: Sandbox) -> box.App:
 
 
 def accept(sandbox: Sandbox, recipe: str) -> None:
-    r = httpx.post(
+    r = loopback.post(
         f"{sandbox.base_url}/_sandbox/pandapon/config", json={"signature": recipe}, timeout=5
     )
     assert r.json() == {"ok": True, "signature": recipe}
@@ -257,12 +257,12 @@ def test_the_sandbox_in_concat_mode_reads_seconds_and_refuses_the_other_recipe(
         headers = pandapon.signed_headers(
             box.ACCESS_KEY, box.SIGNING_KEY, box.USER_ID, stamp, pandapon.new_nonce(), recipe
         )
-        body = httpx.get(url, params={"orderId": ORDER}, headers=headers, timeout=5).json()
+        body = loopback.get(url, params={"orderId": ORDER}, headers=headers, timeout=5).json()
         assert body["code"] == code, body
     stale = str(int(time.time()) - 700)
     headers = pandapon.signed_headers(
         box.ACCESS_KEY, box.SIGNING_KEY, box.USER_ID, stale, pandapon.new_nonce(), "concat"
     )
-    body = httpx.get(url, params={"orderId": ORDER}, headers=headers, timeout=5).json()
+    body = loopback.get(url, params={"orderId": ORDER}, headers=headers, timeout=5).json()
     assert body["code"] == 1004
     assert json.dumps(body).find(box.SIGNING_KEY) == -1

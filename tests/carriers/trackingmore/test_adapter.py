@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import loopback
 from tests.conftest import fixture
 from tests.inproc import VirtualClock
 from waypost.carriers import trackingmore as tm
@@ -264,7 +265,7 @@ def test_first_watch_pages_the_account_and_creates_new_numbers_pending(
 
 def test_a_rate_limit_answer_fails_fast_with_a_clear_message(sandbox: Sandbox) -> None:
     fault = {"code": 429, "times": 1, "path": "/trackings/realtime"}
-    httpx.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json=fault)
+    loopback.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json=fault)
     numbers = [synthetic_number(i, "RL") for i in range(5)]
     # At 1/s the next request waits for 1 s after this answer: it is surely still queued.
     answers = _track(sandbox, [_q(n, "sandbox-post") for n in numbers], realtime_rate=1.0)
@@ -302,7 +303,7 @@ def test_wait_and_watch_wait_out_the_pause_and_retry_once(
 
 
 def test_quota_used_up_is_a_clear_error_for_every_number(sandbox: Sandbox) -> None:
-    httpx.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json={"code": 4021})
+    loopback.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json={"code": 4021})
     answers = _track(sandbox, [_q("RR050349575PH"), _q("RN210552627LT")])
     for answer in answers:
         assert isinstance(answer.failure, QuotaExceeded)
@@ -353,7 +354,7 @@ def test_adapter_works_without_a_cache(sandbox: Sandbox) -> None:
 def _call(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> httpx.Response:
     headers = {"Trackingmore-Api-Key": API_KEY, **kwargs.pop("headers", {})}
     url = f"{sandbox.base_url}/trackingmore/v2{path}"
-    return httpx.request(method, url, headers=headers, **kwargs)
+    return loopback.request(method, url, headers=headers, **kwargs)
 
 
 def _meta(response: httpx.Response) -> tuple[int, int]:

@@ -10,11 +10,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import loopback
 from tests.conftest import fixture, json_values
 from tests.hostile import HostileServer, Raw
 from tests.inproc import VirtualClock
@@ -250,9 +250,9 @@ def test_client_limits_and_paths_match_the_emulator() -> None:
         for path in known:
             url = base + (path + "/abc" if path in (api.UPDATE, api.DELETE, api.RETRACK) else path)
             wrong = "POST" if methods.get(path, "POST") != "POST" else "GET"
-            code = httpx.request(wrong, url, headers=headers).json()["meta"]["code"]
+            code = loopback.request(wrong, url, headers=headers).json()["meta"]["code"]
             assert code == 400, path  # the route exists; only the method is wrong
-        assert httpx.get(base + "/trackings/nope", headers=headers).status_code == 404
+        assert loopback.get(base + "/trackings/nope", headers=headers).status_code == 404
 
 
 # -- the strategy against the sandbox -------------------------------------------------------------
@@ -561,7 +561,7 @@ def _track_env(
 
 def _fail(sandbox: Sandbox, code: int, path: str) -> None:
     body = {"code": code, "path": "/v4" + path}
-    httpx.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json=body).raise_for_status()
+    loopback.post(f"{sandbox.base_url}/_sandbox/trackingmore/fail", json=body).raise_for_status()
 
 
 def test_quota_used_up_is_a_clear_error(sandbox: Sandbox) -> None:
