@@ -57,52 +57,89 @@ class _Times:
 
 
 def _event(e: Any, times: _Times) -> str:
-    f = _EVENT_FIELD
+    # Indents as literals: 8 spaces for the event, 10 for its fields.
     location, description, local = e.location, e.description, e.description_local
     return (
-        f"{_EVENT}{{\n"
-        f'{f}"time": {times(e.time)},\n'
-        f'{f}"location": {"null" if location is None else encode_basestring(location)},\n'
-        f'{f}"description": '
+        "        {\n"
+        f'          "time": {times(e.time)},\n'
+        f'          "location": {"null" if location is None else encode_basestring(location)},\n'
+        '          "description": '
         f"{'null' if description is None else encode_basestring(description)},\n"
-        f'{f}"status": {encode_basestring(e.status)},\n'
-        f'{f}"images": {_texts(e.images, f) if e.images else "[]"},\n'
-        f'{f}"description_local": {"null" if local is None else encode_basestring(local)}\n'
-        f"{_EVENT}}}"
+        f'          "status": {encode_basestring(e.status)},\n'
+        f'          "images": {_texts(e.images, _EVENT_FIELD) if e.images else "[]"},\n'
+        '          "description_local": '
+        f"{'null' if local is None else encode_basestring(local)}\n"
+        "        }"
     )
 
 
-def _shipment(s: Any, times: _Times) -> str:
+def _shipment(s: Any, times: _Times, seen: dict[int, tuple[Any, str]]) -> str:
     f = _FIELD  # eta, last_mile and journey: never set by the lean reader (see LeanShipment)
-    events = (
-        "[\n" + ",\n".join([_event(e, times) for e in s.events]) + f"\n{f}]" if s.events else "[]"
+    events = "[]"
+    if s.events:
+        written = []
+        for e in s.events:  # a record shared by several shipments is written once
+            hit = seen.get(id(e))
+            if hit is None or hit[0] is not e:
+                hit = seen[id(e)] = (e, _event(e, times))
+            written.append(hit[1])
+        events = "[\n" + ",\n".join(written) + f"\n{f}]"
+    # The field names and indents are literals (6 spaces: document -> shipments -> shipment).
+    head = (
+        "    {\n"
+        f'      "tracking_number": {_text(s.tracking_number)},\n'
+        f'      "carrier": {_text(s.carrier)},\n'
+        f'      "courier": {_text(s.courier)},\n'
+        f'      "found": {_flag(s.found)},\n'
+        f'      "status": {encode_basestring(s.status)},\n'
+        f'      "status_text": {_text(s.status_text)},\n'
+        f'      "service": {_text(s.service)},\n'
+        f'      "origin": {_text(s.origin)},\n'
+        f'      "destination": {_text(s.destination)},\n'
+        f'      "last_update": {times(s.last_update)},\n'
+        f'      "events": {events},\n'
     )
+    if (
+        s.error is None
+        and s.order_id is None
+        and s.eta_source is None
+        and s.transit_days is None
+        and s.link is None
+        and s.archived is False
+        and type(s.stalled) is bool
+    ):
+        return head + _TAILS[s.stalled]
+    return head + _tail(s)
+
+
+def _tail(s: Any) -> str:
     days = "null" if s.transit_days is None else str(int(s.transit_days))
     return (
-        f"{_SHIPMENT}{{\n"
-        f'{f}"tracking_number": {_text(s.tracking_number)},\n'
-        f'{f}"carrier": {_text(s.carrier)},\n'
-        f'{f}"courier": {_text(s.courier)},\n'
-        f'{f}"found": {_flag(s.found)},\n'
-        f'{f}"status": {encode_basestring(s.status)},\n'
-        f'{f}"status_text": {_text(s.status_text)},\n'
-        f'{f}"service": {_text(s.service)},\n'
-        f'{f}"origin": {_text(s.origin)},\n'
-        f'{f}"destination": {_text(s.destination)},\n'
-        f'{f}"last_update": {times(s.last_update)},\n'
-        f'{f}"events": {events},\n'
-        f'{f}"error": {_text(s.error)},\n'
-        f'{f}"order_id": {_text(s.order_id)},\n'
-        f'{f}"eta": null,\n'
-        f'{f}"eta_source": {_text(s.eta_source)},\n'
-        f'{f}"transit_days": {days},\n'
-        f'{f}"stalled": {_flag(s.stalled)},\n'
-        f'{f}"last_mile": null,\n'
-        f'{f}"link": {_text(s.link)},\n'
-        f'{f}"archived": {_flag(s.archived)},\n'
-        f'{f}"journey": null\n'
-        f"{_SHIPMENT}}}"
+        f'      "error": {_text(s.error)},\n'
+        f'      "order_id": {_text(s.order_id)},\n'
+        '      "eta": null,\n'
+        f'      "eta_source": {_text(s.eta_source)},\n'
+        f'      "transit_days": {days},\n'
+        f'      "stalled": {_flag(s.stalled)},\n'
+        '      "last_mile": null,\n'
+        f'      "link": {_text(s.link)},\n'
+        f'      "archived": {_flag(s.archived)},\n'
+        '      "journey": null\n'
+        "    }"
     )
+
+
+class _Defaults:
+    """A shipment whose fields after ``events`` are the defaults (but ``stalled``)."""
+
+    def __init__(self, stalled: bool) -> None:
+        self.error = self.order_id = self.eta_source = self.transit_days = self.link = None
+        self.archived = False
+        self.stalled = stalled
+
+
+# What _tail writes for shipments that set none of those fields (the lean reader's), by stalled.
+_TAILS = {flag: _tail(_Defaults(flag)) for flag in (False, True)}
 
 
 def document(shipments: Sequence[Any]) -> str:
@@ -110,5 +147,6 @@ def document(shipments: Sequence[Any]) -> str:
     if not shipments:
         return '{\n  "schema": 2,\n  "shipments": []\n}'
     times = _Times()
-    body = ",\n".join([_shipment(s, times) for s in shipments])
+    seen: dict[int, tuple[Any, str]] = {}
+    body = ",\n".join([_shipment(s, times, seen) for s in shipments])
     return f'{{\n  "schema": 2,\n  "shipments": [\n{body}\n  ]\n}}'

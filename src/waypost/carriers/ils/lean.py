@@ -67,7 +67,8 @@ class _Record:
 
 
 class LeanEvent(_Record):
-    """``models.Event``'s fields."""
+    """``models.Event``'s fields (one record may be shared by several shipments: never
+    changed in place, ``model_copy`` makes a changed one)."""
 
     __slots__ = EVENT_FIELDS
 
@@ -205,10 +206,28 @@ def _text(value: Any) -> str | None:
     return text(value)
 
 
-def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
-    """One ``billTrackList`` node; None when it carries nothing usable."""
+def parse_event(
+    item: Any, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+) -> LeanEvent | None:
+    """One ``billTrackList`` node; None when it carries nothing usable. With ``memo`` (one per
+    answer), equal nodes without images give one shared record: the consignments of one
+    container report the same steps, and records are never changed in place."""
     if not isinstance(item, dict):
         return None
+    if memo is None or item.get("img"):
+        return _parse_event(item, tz)
+    get = item.get
+    key = (get("date"), get("desc"), get("descCn"), get("deport"))
+    try:
+        return memo[key]
+    except KeyError:
+        event = memo[key] = _parse_event(item, tz)
+        return event
+    except TypeError:  # a list or an object where text belongs
+        return _parse_event(item, tz)
+
+
+def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
     get = item.get
     local = _text(get("descCn"))
     description = _text(get("desc")) or local
@@ -231,11 +250,13 @@ def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
     )
 
 
-def parse_item(item: Any, number: str, tz: tzinfo | None) -> LeanShipment:
+def parse_item(
+    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+) -> LeanShipment:
     """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
-    parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
+    parsed = [parse_event(i, tz, memo) for i in as_list(node.get("billTrackList"))]
     kept: list[Any] = [e for e in parsed if e is not None]
     events: list[Any] = merge_events(kept)
     if not isinstance(raw_status, dict) and not events:
@@ -269,11 +290,12 @@ def parse_response(
         return None
     items = by_number(envelope)
     out = []
+    memo: dict[Any, LeanEvent | None] = {}
     for number in numbers:
         item = items.get(number.upper())
         if item is None:
             return None
-        out.append(parse_item(item, number, tz))
+        out.append(parse_item(item, number, tz, memo))
     return out
 
 
