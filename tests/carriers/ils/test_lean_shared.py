@@ -164,3 +164,18 @@ def test_the_lean_run_leaves_the_collector_as_it_found_it(
         finally:
             gc.enable()
     assert code == 0
+
+
+def test_the_models_carry_every_field_of_the_records() -> None:
+    from tests.conftest import fixture
+    from waypost.carriers.ils import api
+    from waypost.models import Event
+
+    payload = fixture("ils", "seed_example.json")
+    numbers = ["3676E4043665", "3676E4038434"]
+    records = lean.parse_response(payload, numbers, SHANGHAI) or []
+    models = api.parse_response(payload, numbers, SHANGHAI)
+    assert any(r.events for r in records)
+    for record, model in zip(records, models, strict=True):
+        assert model.events == [Event(**dict(e)) for e in record.events]
+        assert model.model_dump() == {**dict(record), "events": [dict(e) for e in record.events]}
