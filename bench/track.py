@@ -9,7 +9,7 @@ rate-limit rejections, and the naive strategy (one request per number, one after
 the same N: N x max(latency, 1/rate), computed, not run; "cpu ms" is this process's CPU time
 in the run (set-up, sending, receiving, parsing, the store) and "b+cpu" the wall time over the
 bound plus that CPU time (1.00: nothing waited that had not to). A run shorter than a second is
-repeated five times with fresh numbers and the median shown (one run is too noisy there).
+repeated seven times with fresh numbers and the median shown (one run is too noisy there).
 The "ils (lean path)" rows time what `waypost track` does for ILS numbers (``waypost.quick``:
 plain sockets, no models), including the journey check and writing the ``--json`` document (to
 /dev/null), which the "ils" rows (``service.run``, the model path) leave out. "Latency" is one round trip to the
