@@ -65,6 +65,25 @@ def test_unhashable_text_is_read_without_the_memo() -> None:
     assert second.events[0].description == "Vessel departed"
 
 
+def test_equal_keys_of_other_types_are_not_one_node() -> None:
+    nodes = [{**STEP, "desc": d} for d in ("1", 1, 1.0, True)]
+    payload, numbers = answer(*[[dict(n)] for n in nodes])
+    shipments = lean.parse_response(payload, numbers, SHANGHAI) or []
+    assert [s.events[0].description for s in shipments] == ["1", "1", "1.0", None]
+    assert_same(payload, numbers)
+
+
+def test_times_in_fixed_offsets_keep_their_own_zone() -> None:
+    gmt = timezone(timedelta(0), "GMT")
+    payload, numbers = answer([dict(STEP)])
+    (first,) = lean.parse_response(payload, numbers, gmt) or []
+    (second,) = lean.parse_response(payload, numbers, UTC) or []
+    assert first.events[0].time is not None
+    assert second.events[0].time is not None
+    assert first.events[0].time.tzinfo is gmt
+    assert second.events[0].time.tzinfo is UTC
+
+
 def test_the_same_time_in_two_zones_is_two_times() -> None:
     payload, numbers = answer([dict(STEP)])
     (east,) = lean.parse_response(payload, numbers, SHANGHAI) or []
@@ -82,12 +101,12 @@ def test_the_time_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lean, "_TIMES_MAX", 5)
     sizes = []
     for minute in range(12):
-        lean._time(f"2026-11-20 10:{minute:02d}:00", UTC)
+        lean._time(f"2026-11-20 10:{minute:02d}:00", SHANGHAI)
         sizes.append(len(lean._TIMES))
     assert max(sizes) == 5
     assert min(sizes) == 0
-    again = lean._time("2026-11-20 10:30:00", UTC)
-    assert again is lean._time("2026-11-20 10:30:00", UTC)
+    again = lean._time("2026-11-20 10:30:00", SHANGHAI)
+    assert again is lean._time("2026-11-20 10:30:00", SHANGHAI)
 
 
 def test_a_shared_record_is_written_in_every_shipment() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.carriers.ils import NAME
@@ -186,8 +187,9 @@ _TIMES_MAX = 8192
 
 
 def _time(value: Any, tz: tzinfo | None) -> datetime | None:
-    """``parse_time`` remembered for string values."""
-    if type(value) is not str:
+    """``parse_time`` remembered for string values in no zone or a ``ZoneInfo`` (those compare
+    by identity; equal fixed offsets of other names would share a key)."""
+    if type(value) is not str or not (tz is None or type(tz) is ZoneInfo):
         return parse_time(value, tz)
     key = (value, tz)
     try:
@@ -217,14 +219,20 @@ def parse_event(
     if memo is None or item.get("img"):
         return _parse_event(item, tz)
     get = item.get
-    key = (get("date"), get("desc"), get("descCn"), get("deport"))
+    key = (date, desc, local, depot) = (get("date"), get("desc"), get("descCn"), get("deport"))
+    # Text or nothing only: 1, 1.0 and True are one key but not one text.
+    if not (
+        (type(date) is str or date is None)
+        and (type(desc) is str or desc is None)
+        and (type(local) is str or local is None)
+        and (type(depot) is str or depot is None)
+    ):
+        return _parse_event(item, tz)
     try:
         return memo[key]
     except KeyError:
         event = memo[key] = _parse_event(item, tz)
         return event
-    except TypeError:  # a list or an object where text belongs
-        return _parse_event(item, tz)
 
 
 def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
