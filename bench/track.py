@@ -41,10 +41,10 @@ machine allows in Python, against which "vs floor" is waypost's ratio.
 numbers right after each timed run, the same 100-number POSTs, one ``http.client`` connection per
 request in threads (all at once), answers only ``json.loads``-ed. The ILS rows are also printed
 in a table of their own, in ms: the round-trip bound ("rt"), the floor's wall and CPU time, the
-requests and events of the run, the client cost the bound leaves out as measured on the bare
-client before the rows (per request: 10 one-number requests of a number without events; per
-event: 1,000 known numbers less their 10 requests, over their events), "b+cost" (round trip +
-requests x per-request + events x per-event cost), and each path's ratio to the round trip, the
+requests and events of the run, the client cost the bound leaves out ("cost": requests x a +
+events x b, a and b fitted by least squares to the CPU time of every bare-client run: 7 pairs
+before the rows, 10 one-number requests without events and 1,000 known numbers, and the floor
+runs beside each ILS row), "b+cost" (round trip + cost), and each path's ratio to the round trip, the
 floor and b+cost, by wall time and by "rt+cpu" (the round trip plus the path's own CPU time: what
 the wall would be on an idle machine, and robust to the load of a busy one).
 

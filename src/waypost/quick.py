@@ -121,7 +121,7 @@ def track(
     import gc
 
     # Every object of the answers lives until it is printed: the cyclic collector would only
-    # walk them (and the whole heap) again and again, ~20% of a 1,000-number run's CPU.
+    # walk them (and the whole heap) again and again: up to ~20% of a 1,000-number run's CPU.
     collecting = gc.isenabled()
     gc.disable()
     try:
