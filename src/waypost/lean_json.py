@@ -102,6 +102,8 @@ def _shipment(s: Any, times: _Times, seen: dict[int, tuple[Any, str]]) -> str:
     if (
         s.error is None
         and s.order_id is None
+        and s.eta is None
+        and s.last_mile is None
         and s.eta_source is None
         and s.transit_days is None
         and s.link is None
@@ -134,6 +136,7 @@ class _Defaults:
 
     def __init__(self, stalled: bool) -> None:
         self.error = self.order_id = self.eta_source = self.transit_days = self.link = None
+        self.eta = self.last_mile = None
         self.archived = False
         self.stalled = stalled
 
