@@ -5,9 +5,10 @@ lean run leaves the cyclic collector as it found it; every output stays the mode
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,11 +16,36 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.carriers.ils.test_lean import assert_same
-from waypost import lean_json
+from waypost import lean_json, render
+from waypost.carriers.ils import api as ils_api
 from waypost.carriers.ils import lean
+from waypost.errors import CarrierError
+from waypost.render import Terminal
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TERM = Terminal(tz=ZoneInfo("Europe/Berlin"), now=datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def assert_same(payload: Any, numbers: list[str], tz: Any = SHANGHAI) -> None:
+    """The lean records print as the models do (--json, --jsonl, plain), or the lean reader
+    declines an answer the model path turns into errors."""
+    quick = lean.parse_response(payload, numbers, tz)
+    try:
+        models: Any = ils_api.parse_response(payload, numbers, tz)
+    except CarrierError as exc:
+        models = exc
+    if quick is None:
+        assert isinstance(models, CarrierError) or any(s.error for s in models)
+        return
+    assert not isinstance(models, CarrierError)
+    plain_lean, plain_models = io.StringIO(), io.StringIO()
+    render.plain_track(quick, TERM, plain_lean, {})  # type: ignore[arg-type]
+    render.plain_track(models, TERM, plain_models, {})
+    assert plain_lean.getvalue() == plain_models.getvalue()
+    assert lean_json.document(quick) == render.json_document(models)
+    assert render.data_lines([s.data() for s in quick]) == render.json_lines(models)
+
+
 STEP = {"date": "2026-11-20 10:00:00", "desc": "Vessel departed", "deport": "Ningbo"}
 
 
