@@ -9,7 +9,7 @@ rate-limit rejections, and the naive strategy (one request per number, one after
 the same N: N x max(latency, 1/rate), computed, not run; "cpu ms" is this process's CPU time
 in the run (set-up, sending, receiving, parsing, the store) and "b+cpu" the wall time over the
 bound plus that CPU time (1.00: nothing waited that had not to). A run shorter than a second is
-repeated five times with fresh numbers and the median shown (one run is too noisy there).
+repeated seven times with fresh numbers and the median shown (one run is too noisy there).
 The "ils (lean path)" rows time what `waypost track` does for ILS numbers (``waypost.quick``:
 plain sockets, no models), including the journey check and writing the ``--json`` document (to
 /dev/null), which the "ils" rows (``service.run``, the model path) leave out. "Latency" is one round trip to the
@@ -37,6 +37,17 @@ made before the clock starts, the same 40-number requests in waves of 10 exactly
 apart, each answer only `json.loads`-ed (no models, no store, no safety margin): what this
 machine allows in Python, against which "vs floor" is waypost's ratio.
 
+"floor s" (ILS rows) is the same for ILS (`bench/_ils_floor.py`): a bare client asking the same
+numbers right after each timed run, the same 100-number POSTs, one ``http.client`` connection per
+request in threads (all at once), answers only ``json.loads``-ed. The ILS rows are also printed
+in a table of their own, in ms: the round-trip bound ("rt"), the floor's wall and CPU time, the
+requests and events of the run, the client cost the bound leaves out ("cost": requests x a +
+events x b, a and b fitted by least squares to the CPU time of every bare-client run: 7 pairs
+before the rows, 10 one-number requests without events and 1,000 known numbers, and the floor
+runs beside each ILS row), "b+cost" (round trip + cost), and each path's ratio to the round trip, the
+floor and b+cost, by wall time and by "rt+cpu" (the round trip plus the path's own CPU time: what
+the wall would be on an idle machine, and robust to the load of a busy one).
+
 TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
 created number deleted again as `track` without `--save` does) and for API v2.
 
@@ -61,9 +72,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _ils_floor
 from _sandbox import SandboxProcess
 
-REPEATS = 5  # runs shorter than a second are repeated (fresh numbers) and the median shown
+REPEATS = 7  # runs shorter than a second are repeated (fresh numbers) and the median shown
 
 
 @dataclass
@@ -298,6 +310,12 @@ def main() -> None:
         )
         print(header)
         run_once(box, ils_numbers(5, 99), Path(tmp))  # warm up: imports, first connection
+        ils_rows: list[tuple[str, int, float, float, list[tuple[float, float, int]], int]] = []
+        cost = None
+        if any(chosen(s.name) for s in SCENARIOS if s.name.startswith("ils")):
+            known = ils_numbers(1000, 98)
+            box.prewarm_ils(known)
+            cost = _ils_floor.measure_cost(box, known)
         os.environ["WAYPOST_CONFIG"] = str(Path(tmp) / "none.toml")
         run = 0
         picked = [s for s in [*SCENARIOS, None] if chosen(s.name if s else "mix")]
@@ -310,6 +328,7 @@ def main() -> None:
             os.environ.update(api_env(box, scenario.api if scenario else None))
             walls: list[float] = []
             CPU.clear()
+            ils_bare: list[tuple[float, float, int]] = []  # the ILS floor after each ILS run
             while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
                 run += 1
                 numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
@@ -317,6 +336,10 @@ def main() -> None:
                 lean = scenario is not None and scenario.name == "ils (lean path)"
                 walls.append((run_lean if lean else run_once)(box, numbers, Path(tmp)))
                 requests, rejections = len(box.log()), box.rejections()
+                if scenario is not None and scenario.name.startswith("ils"):
+                    ils_bare.append(_ils_floor.bare(box, numbers))
+                    if cost is not None:
+                        cost.add(-(-len(numbers) // 100), ils_bare[-1][2], ils_bare[-1][1])
                 # Let the 1-second windows of this run pass before the next one counts.
                 time.sleep(1.1)
             wall = statistics.median(walls)
@@ -327,6 +350,10 @@ def main() -> None:
                 bare = bare_floor(box, scenario, n, run)
                 floors = f"{bare:>8.2f}{wall / bare:>9.2f}"
                 time.sleep(1.1)
+            if ils_bare and cost is not None:
+                floor = statistics.median(b[0] for b in ils_bare)
+                floors = f"{floor:>8.2f}{wall / floor:>9.2f}"
+                ils_rows.append((name, n, wall, cpu_ms / 1000, ils_bare, requests))
             useful = f"{'-':>11}{'-':>7}{'-':>12}{'-':>11}{'-':>11}{'-':>9}"
             if (
                 scenario is not None
@@ -342,6 +369,51 @@ def main() -> None:
                 f"{minimum:>9}{rejections:>6}{naive:>9.1f}{naive / wall:>9.1f}x{wall / (bound + cpu_ms / 1000):>7.2f}{floors}{useful}",
                 flush=True,
             )
+        if ils_rows and cost is not None:
+            per_request, per_event = cost.fit()
+            print(
+                f"\nILS against its floor and the client cost (ms; the bare client's cost, fitted "
+                f"over its {len(cost.samples)} runs: {per_request * 1000:.2f} ms per request, "
+                f"{per_event * 1e6:.2f} µs per event)"
+            )
+            print(ILS_HEADER)
+            for row in ils_rows:
+                print(ils_row(*row, lat=lat, cost=cost))
+
+
+ILS_HEADER = (
+    f"{'path':<17}{'N':>6}{'wall':>7}{'cpu':>6}{'rt':>5}{'floor':>7}{'f.cpu':>6}{'req':>5}"
+    f"{'events':>7}{'cost':>6}{'b+cost':>7}  {'wall/':>6}{'wall/':>6}{'wall/':>7}"
+    f"  {'rt+cpu/':>8}{'rt+cpu/':>8}\n"
+    f"{'':<17}{'':>6}{'':>7}{'':>6}{'':>5}{'':>7}{'':>6}{'':>5}{'':>7}{'':>6}{'':>7}"
+    f"  {'rt':>6}{'floor':>6}{'b+cost':>7}  {'rt':>8}{'b+cost':>8}"
+)
+
+
+def ils_row(
+    name: str,
+    n: int,
+    wall: float,
+    cpu: float,
+    bare: list[tuple[float, float, int]],
+    requests: int,
+    *,
+    lat: float,
+    cost: _ils_floor.Cost,
+) -> str:
+    """One line of the ILS table (times in ms)."""
+    floor = statistics.median(b[0] for b in bare)
+    floor_cpu = statistics.median(b[1] for b in bare)
+    events = bare[-1][2]
+    client = cost.of(requests, events)
+    bound = lat + client
+    path = "model (service)" if name == "ils" else "lean (track)"
+    return (
+        f"{path:<17}{n:>6}{wall * 1e3:>7.0f}{cpu * 1e3:>6.0f}{lat * 1e3:>5.0f}{floor * 1e3:>7.0f}"
+        f"{floor_cpu * 1e3:>6.0f}{requests:>5}{events:>7}{client * 1e3:>6.0f}{bound * 1e3:>7.0f}"
+        f"  {wall / lat:>6.2f}{wall / floor:>6.2f}{wall / bound:>7.2f}"
+        f"  {(lat + cpu) / lat:>8.2f}{(lat + cpu) / bound:>8.2f}"
+    )
 
 
 def bare_floor(box: SandboxProcess, scenario: Scenario, n: int, run: int) -> float:

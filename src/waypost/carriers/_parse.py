@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from functools import cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,8 +136,21 @@ class WordRules:
         return found
 
 
+_NORMS: dict[str | None, str] = {}
+
+
 def _norm(value: str | None) -> str:
-    return " ".join((value or "").split()).casefold()
+    # Carriers repeat their phrases: remembered, bounded like WordRules.
+    try:
+        return _NORMS[value]
+    except KeyError:
+        out = " ".join((value or "").split()).casefold()
+        if len(_NORMS) < WordRules.MEMORY:
+            _NORMS[value] = out
+        return out
+
+
+_BY_TIME = attrgetter("time")
 
 
 def merge_events(events: Iterable[Event]) -> list[Event]:
@@ -148,11 +162,12 @@ def merge_events(events: Iterable[Event]) -> list[Event]:
         kept = chosen.get(key)
         if kept is None or (not kept.location and ev.location):
             chosen[key] = ev
-    undated = [e for e in chosen.values() if e.time is None]
-    dated = [e for e in chosen.values() if e.time is not None]
+    values = list(chosen.values())
+    dated = [e for e in values if e.time is not None]
+    undated = [e for e in values if e.time is None] if len(dated) < len(values) else []
     # In one zone (the usual case) datetimes compare directly, without an epoch per event.
-    one_zone = len({_time(e).tzinfo for e in dated}) <= 1
-    dated.sort(key=_time if one_zone else _sort_key, reverse=True)
+    one_zone = len({e.time.tzinfo for e in dated}) <= 1  # type: ignore[union-attr]
+    dated.sort(key=_BY_TIME if one_zone else _sort_key, reverse=True)
     return dated + undated
 
 

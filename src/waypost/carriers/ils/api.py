@@ -39,10 +39,23 @@ def parse_event(item: Any, tz: tzinfo | None) -> Event | None:
     return None if event is None else Event(**dict(event))
 
 
-def parse_item(item: Any, number: str, tz: tzinfo | None) -> Shipment:
+def parse_item(
+    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, Any] | None = None
+) -> Shipment:
     """One ``ILSBillEventVO`` as a Shipment (``lean``'s rules, as a model)."""
-    record = lean.parse_item(item, number, tz)
-    return Shipment(**{**dict(record), "events": [Event(**dict(e)) for e in record.events]})
+    record = lean.parse_item(item, number, tz, memo)
+    events = [
+        Event(
+            time=e.time,
+            location=e.location,
+            description=e.description,
+            status=e.status,
+            images=e.images,
+            description_local=e.description_local,
+        )
+        for e in record.events
+    ]
+    return Shipment(**{**dict(record), "events": events})
 
 
 def parse_response(payload: Any, numbers: Sequence[str], tz: tzinfo | None) -> list[Shipment]:
@@ -55,13 +68,14 @@ def parse_response(payload: Any, numbers: Sequence[str], tz: tzinfo | None) -> l
         raise envelope_error(code, text(envelope.get("msg")))
     by_number = lean.by_number(envelope)
     out = []
+    memo: dict[Any, Any] = {}  # equal nodes read once (each shipment gets models of its own)
     for number in numbers:
         item = by_number.get(number.upper())
         if item is None:
             err = ProtocolError(f"{NAME}: the answer left out this number", carrier=NAME)
             out.append(Shipment.failed(number, NAME, err))
         else:
-            out.append(parse_item(item, number, tz))
+            out.append(parse_item(item, number, tz, memo))
     return out
 
 

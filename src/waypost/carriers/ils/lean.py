@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.carriers.ils import NAME
@@ -67,7 +68,8 @@ class _Record:
 
 
 class LeanEvent(_Record):
-    """``models.Event``'s fields."""
+    """``models.Event``'s fields (one record may be shared by several shipments: never
+    changed in place, ``model_copy`` makes a changed one)."""
 
     __slots__ = EVENT_FIELDS
 
@@ -177,20 +179,78 @@ def iso(when: datetime | None) -> str | None:
     return f"{stamp}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
-    """One ``billTrackList`` node; None when it carries nothing usable."""
+# Parsed times by (raw value, zone): the consignments of one container share their scans, and a
+# zone-aware datetime costs ~1 µs to make and ~3 µs to write; one object per distinct time also
+# lets ``lean_json`` write each once. Bounded like ``WordRules``.
+_TIMES: dict[tuple[str, tzinfo | None], datetime | None] = {}
+_TIMES_MAX = 8192
+
+
+def _time(value: Any, tz: tzinfo | None) -> datetime | None:
+    """``parse_time`` remembered for string values in no zone or a ``ZoneInfo`` (those compare
+    by identity; equal fixed offsets of other names would share a key)."""
+    if type(value) is not str or not (tz is None or type(tz) is ZoneInfo):
+        return parse_time(value, tz)
+    key = (value, tz)
+    try:
+        return _TIMES[key]
+    except KeyError:
+        when = _TIMES[key] = parse_time(value, tz)
+        if len(_TIMES) > _TIMES_MAX:
+            _TIMES.clear()
+        return when
+
+
+def _text(value: Any) -> str | None:
+    """``text``, with the common case (an ASCII string) inline."""
+    if type(value) is str and value.isascii():
+        return value.strip() or None
+    return text(value)
+
+
+def parse_event(
+    item: Any, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+) -> LeanEvent | None:
+    """One ``billTrackList`` node; None when it carries nothing usable. With ``memo`` (one per
+    answer), equal nodes without images give one shared record: the consignments of one
+    container report the same steps, and records are never changed in place."""
     if not isinstance(item, dict):
         return None
-    local = text(item.get("descCn"))
-    description = text(item.get("desc")) or local
-    when = parse_time(item.get("date"), tz)
+    if memo is None or item.get("img"):
+        return _parse_event(item, tz)
+    get = item.get
+    key = (date, desc, local, depot) = (get("date"), get("desc"), get("descCn"), get("deport"))
+    # Text or nothing only: 1, 1.0 and True are one key but not one text.
+    if not (
+        (type(date) is str or date is None)
+        and (type(desc) is str or desc is None)
+        and (type(local) is str or local is None)
+        and (type(depot) is str or depot is None)
+    ):
+        return _parse_event(item, tz)
+    try:
+        return memo[key]
+    except KeyError:
+        event = memo[key] = _parse_event(item, tz)
+        return event
+
+
+def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
+    get = item.get
+    local = _text(get("descCn"))
+    description = _text(get("desc")) or local
+    when = _time(get("date"), tz)
     if description is None and when is None:
         return None
-    raw_images = item.get("img")
-    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
+    raw_images = get("img")
+    images = (
+        ([u for u in map(text, raw_images) if u] if raw_images else [])
+        if isinstance(raw_images, list)
+        else []
+    )
     return LeanEvent(
         when,
-        text(item.get("deport")),
+        _text(get("deport")),
         description,
         STATUS_RULES.match(description) or Status.IN_TRANSIT,
         images,
@@ -198,32 +258,34 @@ def parse_event(item: Any, tz: tzinfo | None) -> LeanEvent | None:
     )
 
 
-def parse_item(item: Any, number: str, tz: tzinfo | None) -> LeanShipment:
+def parse_item(
+    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+) -> LeanShipment:
     """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
-    parsed = [parse_event(i, tz) for i in as_list(node.get("billTrackList"))]
+    parsed = [parse_event(i, tz, memo) for i in as_list(node.get("billTrackList"))]
     kept: list[Any] = [e for e in parsed if e is not None]
     events: list[Any] = merge_events(kept)
     if not isinstance(raw_status, dict) and not events:
         return LeanShipment(number, status_text=text(node.get("msg")))
     fields = fields_of(raw_status)
-    status_text = text(fields.get("status"))
+    get = fields.get
+    status_text = _text(get("status"))
     status = STATUS_RULES.match(status_text)
     if status is None:
         status = events[0].status if events else Status.INFO_RECEIVED
-    last_update = parse_time(fields.get("lastscan"), tz) or (events[0].time if events else None)
-    return LeanShipment(
-        number,
-        found=True,
-        status=status,
-        status_text=status_text,
-        service=text(fields.get("service")),
-        origin=text(fields.get("despatchdepot")),
-        destination=text(fields.get("portofdelivery")) or text(fields.get("deliverydepot")),
-        last_update=last_update,
-        events=events,
-    )
+    last_update = _time(get("lastscan"), tz) or (events[0].time if events else None)
+    shipment = LeanShipment(number)
+    shipment.found = True
+    shipment.status = status
+    shipment.status_text = status_text
+    shipment.service = _text(get("service"))
+    shipment.origin = _text(get("despatchdepot"))
+    shipment.destination = _text(get("portofdelivery")) or _text(get("deliverydepot"))
+    shipment.last_update = last_update
+    shipment.events = events
+    return shipment
 
 
 def parse_response(
@@ -236,11 +298,12 @@ def parse_response(
         return None
     items = by_number(envelope)
     out = []
+    memo: dict[Any, LeanEvent | None] = {}
     for number in numbers:
         item = items.get(number.upper())
         if item is None:
             return None
-        out.append(parse_item(item, number, tz))
+        out.append(parse_item(item, number, tz, memo))
     return out
 
 
