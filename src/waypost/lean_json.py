@@ -34,6 +34,29 @@ def _texts(items: Sequence[str], pad: str) -> str:
     return f"[\n{inner}\n{pad}]"
 
 
+def _eta(value: Any) -> str:
+    """A date or datetime as pydantic writes it (TrackingMore v4 sets ``eta``)."""
+    if value is None:
+        return "null"
+    from datetime import datetime
+
+    from waypost.carriers.ils.lean import iso
+
+    stamp = iso(value) if isinstance(value, datetime) else value.isoformat()
+    return encode_basestring(str(stamp))
+
+
+def _last_mile(value: Any, pad: str) -> str:
+    """A last mile record as an indented object (TrackingMore v4 sets ``last_mile``)."""
+    if value is None:
+        return "null"
+    inner = pad + "  "
+    return (
+        f'{{\n{inner}"courier": {_text(value.courier)},\n'
+        f'{inner}"tracking_number": {_text(value.tracking_number)}\n{pad}}}'
+    )
+
+
 def _event(e: Any) -> str:
     from waypost.carriers.ils.lean import iso
 
@@ -53,7 +76,7 @@ def _event(e: Any) -> str:
 def _shipment(s: Any) -> str:
     from waypost.carriers.ils.lean import iso
 
-    f = _FIELD  # eta, last_mile and journey: never set by the lean reader (see LeanShipment)
+    f = _FIELD  # journey: never set by the lean readers (they leave journey legs alone)
     events = "[\n" + ",\n".join(_event(e) for e in s.events) + f"\n{f}]" if s.events else "[]"
     days = "null" if s.transit_days is None else str(int(s.transit_days))
     return (
@@ -71,11 +94,11 @@ def _shipment(s: Any) -> str:
         f'{f}"events": {events},\n'
         f'{f}"error": {_text(s.error)},\n'
         f'{f}"order_id": {_text(s.order_id)},\n'
-        f'{f}"eta": null,\n'
+        f'{f}"eta": {_eta(s.eta)},\n'
         f'{f}"eta_source": {_text(s.eta_source)},\n'
         f'{f}"transit_days": {days},\n'
         f'{f}"stalled": {_flag(s.stalled)},\n'
-        f'{f}"last_mile": null,\n'
+        f'{f}"last_mile": {_last_mile(s.last_mile, f)},\n'
         f'{f}"link": {_text(s.link)},\n'
         f'{f}"archived": {_flag(s.archived)},\n'
         f'{f}"journey": null\n'

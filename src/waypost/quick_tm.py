@@ -1,0 +1,447 @@
+"""``track``'s lean path for TrackingMore API v4 numbers in the account: no pydantic, httpx or
+asyncio (issue 20, whole-process speed; the reads of ``carriers/trackingmore/v4``).
+
+Taken (from ``quick.track``, with its conditions: no ``--save``, ``--deadline``, ``-v`` or
+table, no proxy, no PostgreSQL store, no journey leg) when every number goes to TrackingMore
+alone, the configured API is v4 on a plain ``http://`` URL, and the state the model path keeps
+says no request has to wait: no 429 pause stored and no read in the last second (else the
+model path, which waits or reports). The requests are the model path's reads: ``GET
+/trackings/get`` of 40 numbers, the same headers, at most ``get_rate`` (10) a second and never
+above: each of the ``get_rate`` permits comes back a second after its answer did, which is
+after its request arrived. Answers are read by ``carriers/trackingmore/lean`` (the rules the
+model path builds its models from) and printed as the models would print them.
+
+A read that is not clean (an HTTP error, a 429, an error code, a body that is not JSON, a
+fault of the connection) or that shows a number not in the account (4102, or a number or
+courier left out: it needs a create) stops further reads; every exchange is then handed to the
+model path (``Handover``), which replays them as if httpx had received them, creates what is
+missing, retries, reports and prints as it always does, asking nothing twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from waypost import lean_http, quick
+
+if TYPE_CHECKING:
+    from waypost.carriers.base import Query
+    from waypost.carriers.trackingmore.lean import TrackingShipment
+    from waypost.cli.env import Env
+    from waypost.config import Config
+    from waypost.lean_http import Exchange, Origin
+    from waypost.render import Format, Terminal
+
+NAME = "trackingmore"
+Planned = tuple[str, str | None]  # (number, courier) as the model path asks it
+
+
+class Handover(quick.Handover):
+    """``quick.Handover`` whose recorded exchanges are v4 reads (keyed by their numbers)."""
+
+    def transport(self) -> Any:
+        """An httpx transport that answers each recorded read with its exchange."""
+        from waypost.lean_replay import Replay
+
+        class Reads(Replay):
+            def _recorded(self, request: Any) -> Exchange | None:
+                if request.method != "GET" or not self.exchanges:
+                    return None
+                raw = request.url.params.get("tracking_numbers")
+                if not raw:
+                    return None
+                return self.exchanges.pop(tuple(raw.split(",")), None)
+
+        return Reads(self.exchanges)
+
+
+def planned(queries: Sequence[Query]) -> list[Planned] | None:
+    """Per query, the one (number, courier) the model path asks TrackingMore, or None when any
+    query would go elsewhere too."""
+    from waypost import carriers
+    from waypost.carriers import detect
+
+    infos = carriers.infos()
+    out: list[Planned] = []
+    for query in queries:
+        targets = detect.targets(query.number, query.carrier, query.courier, infos)
+        if len(targets) != 1 or targets[0][0] != NAME:
+            return None
+        out.append((query.number, targets[0][1] or query.courier))
+    return out
+
+
+def _key_ok(key: str) -> bool:
+    return bool(key) and all(" " <= c <= "~" for c in key)
+
+
+def track(
+    env: Env,
+    cfg: Config,
+    queries: Sequence[Query],
+    fmt: Format,
+    term: Terminal,
+    show_progress: bool,
+) -> int | Handover | None:
+    """Answer ``queries`` the lean way: the exit code, a ``Handover`` to the model path, or None
+    when the lean path does not apply (nothing was sent)."""
+    from waypost.carriers import trackingmore as facts
+
+    raw = cfg.carrier(NAME)
+    if facts.api_version(raw) != "v4" or cfg.missing(NAME):
+        return None
+    asked = planned(queries)
+    if asked is None:
+        return None
+    from waypost.carriers.trackingmore import v4_api as api
+
+    settings = facts.effective_settings(raw)
+    key = str(settings.get("api_key") or "")
+    base = str(settings.get("base_url") or api.DEFAULT_BASE).rstrip("/")
+    try:
+        origin = lean_http.Origin(base + api.GET)
+    except ValueError:
+        return None
+    if not _key_ok(key) or not _no_legs([n for n, _ in asked]):
+        return None
+    chosen = settings.get("get_rate") or settings.get("default_rate")
+    rate = float(chosen) if chosen else api.RATES[api.GET]
+    cache = env.cache()
+    try:
+        state = cache.state
+        if _must_wait(state, rate):
+            return None
+        run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress, state)
+        return run.run(origin, key, rate)
+    finally:
+        cache.close()
+
+
+def _no_legs(numbers: Sequence[str]) -> bool:
+    """True when none of ``numbers`` is a watched journey leg (``track`` would show journeys)."""
+    from waypost.carriers.trackingmore.lean import TrackingShipment
+    from waypost.cli.journeys import JourneyLegs
+
+    legs = JourneyLegs(None)
+    try:
+        return not legs.annotate([TrackingShipment(n, carrier=NAME) for n in numbers])
+    finally:
+        legs.close()
+
+
+def _hold(rate: float) -> tuple[int, float]:
+    """``http.RateLimiter``'s permits and hold for ``rate`` requests a second."""
+    import math
+
+    size = max(1, math.floor(rate))
+    return size, max(1.0, size / rate)
+
+
+def _must_wait(state: Any, rate: float) -> bool:
+    """True when the stored state would hold the first read back: a 429 pause that lasts, or
+    a read of an earlier run less than a hold ago (``http.CarrierHandle.prime``)."""
+    import math
+
+    from waypost.carriers.trackingmore import v4_api as api
+    from waypost.carriers.trackingmore.v4 import NS_LIMITS
+
+    now = time.time()
+    for name in ("paused_until", api.GET):
+        value = state.get(NS_LIMITS, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value):
+            continue
+        if name == "paused_until" and value > now:
+            return True
+        if name == api.GET and now - value < _hold(rate)[1]:
+            return True
+    return False
+
+
+class _GetConnection(lean_http._Connection):
+    """A kept-alive connection that sends v4 reads as ``http.Session`` sends them through httpx."""
+
+    def __init__(self, origin: Origin, timeout: float, key: str) -> None:
+        super().__init__(origin, timeout)
+        self.key = key
+
+    def send_request(self, payload: bytes) -> None:
+        """GET the request target ``payload`` with the v4 headers."""
+        self.putrequest("GET", payload.decode("ascii"), skip_host=True, skip_accept_encoding=True)
+        self.putheader("Host", self.origin.authority)
+        self.putheader("Accept", "application/json")
+        self.putheader("Connection", "keep-alive")
+        self.putheader("User-Agent", lean_http.USER_AGENT)
+        self.putheader("Accept-Encoding", lean_http.ACCEPT_ENCODING)
+        self.putheader("Tracking-Api-Key", self.key)
+        self.putheader("Content-Type", "application/json")
+        self.endheaders()
+
+
+def get_all(
+    origin: Origin,
+    key: str,
+    targets: Sequence[tuple[Any, bytes]],
+    *,
+    timeout: float,
+    connections: int,
+    max_body: int,
+    rate: float,
+    on_exchange: Callable[[Exchange], bool],
+) -> None:
+    """GET every ``(key, target)``, at most ``connections`` at once and ``rate`` a second, and
+    call ``on_exchange`` in this thread with each exchange as it completes; once it returns
+    False no further request is sent."""
+    size, hold = _hold(rate)
+    lock = threading.Lock()
+    done = threading.Condition(lock)
+    todo = list(reversed(targets))
+    start = time.monotonic()
+    permits = [start] * size  # when each permit may be used again
+    finished: list[Exchange] = []
+    stop = [False]
+    workers = min(connections, len(targets))
+    running = [workers]
+
+    def work() -> None:
+        conn = _GetConnection(origin, timeout, key)
+        try:
+            while True:
+                with lock:
+                    if stop[0] or not todo:
+                        break
+                    item, target = todo.pop()
+                    free = heapq.heappop(permits)
+                wait = free - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                with lock:
+                    if stop[0]:
+                        heapq.heappush(permits, free)
+                        break
+                try:
+                    result = conn.exchange(item, target, max_body)
+                finally:
+                    with lock:
+                        heapq.heappush(permits, time.monotonic() + hold)
+                with lock:
+                    finished.append(result)
+                    done.notify()
+        finally:
+            conn.close()
+            with lock:
+                running[0] -= 1
+                done.notify()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    while True:
+        with lock:
+            while not finished and running[0]:
+                done.wait()
+            batch, finished[:] = list(finished), []
+            if not batch and not running[0]:
+                break
+        for result in batch:
+            if not on_exchange(result):
+                with lock:
+                    stop[0] = True
+    for thread in threads:
+        thread.join()
+
+
+class _Result:
+    def __init__(self, shipments: list[Any]) -> None:
+        self.shipments = shipments
+
+
+class _Run:
+    def __init__(
+        self,
+        env: Env,
+        cfg: Config,
+        settings: dict[str, Any],
+        queries: Sequence[Query],
+        asked: list[Planned],
+        fmt: Format,
+        term: Terminal,
+        show_progress: bool,
+        state: Any,
+    ) -> None:
+        from waypost.carriers._parse import text, zone
+
+        self.env, self.cfg, self.queries, self.fmt, self.term = env, cfg, queries, fmt, term
+        self.asked = asked
+        self.show_progress = show_progress
+        self.state = state
+        self.tz = zone(settings.get("timezone"))
+        self.lang = text(settings.get("lang"))
+        self.found: dict[Planned, TrackingShipment] = {}
+        self.exchanges: dict[tuple[str, ...], Exchange] = {}
+        self.members: dict[str, str] = {}
+        self.unclean = False
+        self.printed: set[int] = set()
+        self.last_read: float | None = None
+        self.by_number: dict[str, list[int]] = {}
+        self.couriers: dict[str, list[str | None]] = {}
+        for i, (number, courier) in enumerate(asked):
+            self.by_number.setdefault(number, []).append(i)
+            kinds = self.couriers.setdefault(number, [])
+            if courier not in kinds:
+                kinds.append(courier)
+        self.mark = quick._stalled_marker(cfg)
+
+    def run(self, origin: Origin, key: str, rate: float) -> int | Handover:
+        from urllib.parse import urlencode
+
+        from waypost import render
+        from waypost.carriers.trackingmore import INFO
+        from waypost.carriers.trackingmore import v4_api as api
+
+        numbers = list(self.by_number)
+        chunks = [
+            tuple(numbers[i : i + api.MAX_NUMBERS]) for i in range(0, len(numbers), api.MAX_NUMBERS)
+        ]
+        targets = [
+            (c, f"{origin.target}?{urlencode(api.numbers_query(c, self.lang))}".encode())
+            for c in chunks
+        ]
+        count = sum(len(kinds) for kinds in self.couriers.values())
+        with render.progress(self.term, enabled=self.show_progress) as bar:
+            bar.start({NAME: count})
+            try:
+                get_all(
+                    origin,
+                    key,
+                    targets,
+                    timeout=self.env.timeout,
+                    connections=INFO.max_connections,
+                    max_body=self.cfg.max_body(),
+                    rate=rate,
+                    on_exchange=lambda ex: self._answered(ex, bar),
+                )
+            except KeyboardInterrupt:
+                bar.stop()
+                self._interrupted()
+                raise
+        if self.unclean:
+            return Handover(self.exchanges, self.printed)
+        self._keep_state()
+        return self._print()
+
+    def _answered(self, exchange: Exchange, bar: Any) -> bool:
+        self.exchanges[exchange.key] = exchange
+        if self.unclean:
+            return False
+        read = self._read(exchange)
+        if read is None:
+            self.unclean = True
+            return False
+        self.last_read = time.time()
+        answered = 0
+        for number in exchange.key:
+            answered += len(self.couriers[number])
+        bar.advance(NAME, answered)
+        from waypost.render import Format
+
+        if self.fmt is Format.JSONL:
+            from waypost import render
+
+            out = self.env.stdout
+            for number in exchange.key:
+                for index in self.by_number[number]:
+                    if index in self.printed:
+                        continue
+                    self.printed.add(index)
+                    shown = [self.found[self.asked[index]].model_copy()]
+                    self.mark(shown)
+                    out.write(render.data_lines([s.data() for s in shown]))
+                    out.flush()
+        return True
+
+    def _read(self, exchange: Exchange) -> bool | None:
+        """True when the read answered every number of its chunk from the account, else None."""
+        from waypost.carriers._parse import text
+        from waypost.carriers.trackingmore import lean
+        from waypost.carriers.trackingmore import v4_api as api
+
+        value = quick.decoded(exchange, self.cfg.max_body())
+        if value is None:
+            return None
+        code, _, data = api.read_envelope(value)
+        if code != api.SUCCESS:
+            return None  # 4102 (none in the account), an error: the model path
+        asked = set(exchange.key)
+        held: dict[str, list[dict[str, Any]]] = {}
+        members: dict[str, str] = {}
+        for item in api.trackings_of(data):
+            number = api.item_number(item)
+            if number is not None and number in asked:
+                held.setdefault(number, []).append(item)
+                members[number] = text(item.get("id")) or ""
+        found: dict[Planned, TrackingShipment] = {}
+        for number in exchange.key:
+            for courier in self.couriers[number]:
+                picked = _pick(held.get(number, []), courier)
+                if picked is None:
+                    return None  # not in the account: a create, on the model path
+                found[(number, courier)] = lean.parse_tracking(picked, number, self.tz, courier)
+        self.found.update(found)
+        self.members.update(members)
+        return True
+
+    def _keep_state(self) -> None:
+        """What the model path's reads keep: account membership, the last read's time."""
+        from waypost.carriers.base import put_many
+        from waypost.carriers.trackingmore import v4_api as api
+        from waypost.carriers.trackingmore.v4 import NS_ACCOUNT, NS_LIMITS
+
+        if self.members:
+            put_many(self.state, NS_ACCOUNT, self.members.items())
+        if self.last_read is not None:
+            self.state.put(NS_LIMITS, api.GET, self.last_read)
+
+    def _shipments(self) -> list[Any]:
+        # One record per query: a number asked twice is shown twice, as two models would be.
+        return [self.found[p].model_copy() for p in self.asked]
+
+    def _interrupted(self) -> None:
+        from waypost.cli.track import _print_partial
+
+        answered = {
+            i: _Result([self.found[p].model_copy()])
+            for i, p in enumerate(self.asked)
+            if p in self.found
+        }
+        _print_partial(self.env, answered, self.fmt, self.term, len(self.queries))
+
+    def _print(self) -> int:
+        from waypost import render
+        from waypost.render import Format
+
+        shipments = self._shipments()
+        self.mark(shipments)
+        out = self.env.stdout
+        if self.fmt is Format.JSON:
+            from waypost import lean_json
+
+            out.write(lean_json.document(shipments) + "\n")
+        elif self.fmt is Format.PLAIN:
+            render.plain_track(shipments, self.term, out, {})
+        out.flush()
+        return 0
+
+
+def _pick(items: list[dict[str, Any]], courier: str | None) -> dict[str, Any] | None:
+    """``v4._pick``: the first item, or the first of ``courier``."""
+    from waypost.carriers._parse import text
+
+    if courier is None:
+        return items[0] if items else None
+    return next((i for i in items if text(i.get("courier_code")) == courier), None)
