@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from waypost.render import Format, Terminal
 
 NAME = "trackingmore"
+# ``carriers/trackingmore/v4``'s state namespaces (that module loads httpx and the models; a
+# test pins these to it).
+NS_ACCOUNT = "trackingmore4.account"
+NS_LIMITS = "trackingmore4.limits"
 Planned = tuple[str, str | None]  # (number, courier) as the model path asks it
 
 
@@ -147,7 +151,6 @@ def _must_wait(state: Any, rate: float) -> bool:
     import math
 
     from waypost.carriers.trackingmore import v4_api as api
-    from waypost.carriers.trackingmore.v4 import NS_LIMITS
 
     now = time.time()
     for name in ("paused_until", api.GET):
@@ -400,7 +403,6 @@ class _Run:
         """What the model path's reads keep: account membership, the last read's time."""
         from waypost.carriers.base import put_many
         from waypost.carriers.trackingmore import v4_api as api
-        from waypost.carriers.trackingmore.v4 import NS_ACCOUNT, NS_LIMITS
 
         if self.members:
             put_many(self.state, NS_ACCOUNT, self.members.items())

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -217,3 +219,39 @@ def test_a_stored_pause_or_a_read_just_now_leaves_the_run_to_the_model_path(
     assert TAKEN_BY[True] == "model path"
     assert asked == []  # the model path reports the stored pause without asking
     assert code != 0
+
+
+MODULES = (
+    "import sys\n"
+    "from waypost.__main__ import main\n"
+    "sys.argv = ['waypost', *sys.argv[1:]]\n"
+    "code = main()\n"
+    "sys.stdout.flush()\n"
+    "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
+def test_the_lean_v4_path_loads_no_network_stack_no_models(box: Sandbox, tmp_path: Path) -> None:
+    listed = numbers(3, preload=box)
+    env = _env(box, tmp_path / "data", True)
+    done = subprocess.run(
+        [sys.executable, "-c", MODULES, "track", "--json", *listed],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["shipments"]) == 3
+    modules = set(done.stderr.rsplit("MODULES ", 1)[1].split())
+    heavy = {"httpx", "httpcore", "asyncio", "pydantic", "waypost.models", "rich", "tenacity"}
+    assert modules & heavy == set()
+    assert {"waypost.quick_tm", "waypost.carriers.trackingmore.lean"} <= modules
+
+
+def test_the_lean_path_keeps_state_where_the_model_path_does() -> None:
+    from waypost import quick_tm
+    from waypost.carriers.trackingmore import v4
+
+    assert (quick_tm.NS_ACCOUNT, quick_tm.NS_LIMITS) == (v4.NS_ACCOUNT, v4.NS_LIMITS)
