@@ -255,3 +255,23 @@ def test_the_lean_path_keeps_state_where_the_model_path_does() -> None:
     from waypost.carriers.trackingmore import v4
 
     assert (quick_tm.NS_ACCOUNT, quick_tm.NS_LIMITS) == (v4.NS_ACCOUNT, v4.NS_LIMITS)
+
+
+def test_a_journey_leg_goes_to_the_model_path_with_the_reads_replayed(
+    forker: ForkServer, box: Sandbox, tmp_path: Path
+) -> None:
+    first, second = numbers(2, preload=box)
+    for lean in (True, False):  # each path's own watch list: the two numbers, linked
+        assert run(forker, box, tmp_path, ["track", "--save", first, second], lean=lean)[0] == 0
+        assert run(forker, box, tmp_path, ["link", first, second], lean=lean)[0] == 0
+        with Store.open(tmp_path / ("lean" if lean else "model")) as store:
+            store.state.put(NS_LIMITS, api.GET, 0.0)  # the last read long ago: no spacing
+    lean, model = (
+        run(forker, box, tmp_path, ["track", first, second], lean=lean) for lean in (True, False)
+    )
+    assert TAKEN_BY[True] == "handed over"
+    # Each watch list named its journey: compared without the id.
+    lean, model = ((r[0], re.sub(r"\bj[0-9a-f]{8}\b", "ID", r[1]), *r[2:]) for r in (lean, model))
+    assert lean == model
+    assert lean[0] == 0
+    assert "journey ID" in lean[1]

@@ -33,6 +33,7 @@ _states: dict[tuple[str | None, str | None], Status] = {}
 _legs: dict[tuple[str | None, str | None], str | None] = {}
 _Fields = tuple[datetime | None, str | None, str | None, Status]
 _points: dict[tuple[Any, ...], _Fields | None] = {}
+_links: dict[str, str | None] = {}
 
 # (time, location, description, status) -> an event of the caller's kind.
 MakeEvent = Callable[[datetime | None, str | None, str | None, Status], Any]
@@ -196,6 +197,13 @@ def http_link(value: str | None) -> str | None:
     """``models.Shipment``'s rule for ``link``: only http(s) links with a host, stripped."""
     if value is None:
         return None
+    found = _links.get(value, _MISSING)
+    if found is not _MISSING:
+        return found  # type: ignore[return-value]
+    return _remember(_links, value, _http_link(value))  # type: ignore[no-any-return]
+
+
+def _http_link(value: str) -> str | None:
     from urllib.parse import urlsplit
 
     try:
