@@ -283,6 +283,60 @@ def run_lean(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
     return elapsed
 
 
+def client_cost(box: SandboxProcess, numbers: list[str]) -> float:
+    """Seconds of client CPU that no client can overlap with the wait for the last wave of
+    answers, measured on the lean path's own parts (``waypost.quick_tm``): for each request of
+    the last wave, the CPU of one exchange on a warm connection (sending, receiving, HTTP) and
+    of reading its answer into records (decoding, one record per tracking, its events); then the
+    ``--json`` document of all N. Medians of five measurements of each. The "c-bound" is the
+    bound plus this: "round trip + measured per-request and per-event client cost"."""
+    from waypost import lean_http, lean_json, quick, quick_tm
+    from waypost.carriers.trackingmore import lean
+    from waypost.carriers.trackingmore import v4_api as api
+
+    bare = _bare(numbers)
+    url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4" + api.GET
+    origin = lean_http.Origin(url)
+    key = box.env["WAYPOST_TRACKINGMORE_API_KEY"]
+    chunks = [tuple(bare[i : i + 40]) for i in range(0, len(bare), 40)]
+    last = chunks[(len(chunks) - 1) // 10 * 10 :]  # the last wave of 10 a second
+    conn = quick_tm._GetConnection(origin, 20.0, key)
+
+    def target(chunk: tuple[str, ...]) -> bytes:
+        return f"{origin.target}?tracking_numbers={'%2C'.join(chunk)}".encode()
+
+    def cpu(work: Callable[[], object]) -> float:
+        samples = []
+        for _ in range(5):
+            start = time.process_time()
+            work()
+            samples.append(time.process_time() - start)
+        return statistics.median(samples)
+
+    def records(exchange: lean_http.Exchange) -> list[object]:
+        _, _, data = api.read_envelope(quick.decoded(exchange, 1 << 30))
+        return [
+            lean.parse_tracking(i, str(i["tracking_number"]).upper(), None, "sandbox-post")
+            for i in api.trackings_of(data)
+        ]
+
+    try:
+        box.reset()
+        exchanges = [conn.exchange(c, target(c), 1 << 30) for c in chunks]
+        box.reset()
+        time.sleep(1.1)
+        per_request = cpu(lambda: conn.exchange(last[0], target(last[0]), 1 << 30))
+    finally:
+        conn.close()
+        box.reset()
+    lean._points.clear()  # cold tables, as a run's first answers find them
+    read = sum(cpu(lambda e=e: records(e)) for e in exchanges[-len(last) :])
+    everything = [r for e in exchanges for r in records(e)]
+    document = cpu(lambda: lean_json.document(everything))
+    time.sleep(1.1)
+    return len(last) * per_request + read + document
+
+
 def run_process(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
     """The whole `waypost track --json -` process (start-up and exit included); its CPU time
     (user + sys, ``os.wait4``) goes to the "cpu ms" column."""
@@ -336,7 +390,7 @@ def main() -> None:
     header = (
         f"{'scenario':<31}{'N':>6}{'wall s':>9}{'cpu ms':>8}{'bound s':>9}{'ratio':>7}{'requests':>10}"
         f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}{'b+cpu':>7}"
-        f"{'floor s':>8}{'vs floor':>9}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
+        f"{'floor s':>8}{'vs floor':>9}{'c-bound':>8}{'vs c-b':>7}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
         f"{'proc cpu':>9}"
     )
     with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
@@ -374,11 +428,16 @@ def main() -> None:
                 time.sleep(1.1)
             wall = statistics.median(walls)
             cpu_ms = statistics.median(CPU) * 1000
-            floors = f"{'-':>8}{'-':>9}"
+            floors = f"{'-':>8}{'-':>9}{'-':>8}{'-':>7}"
             if scenario is not None and scenario.name.startswith("trackingmore v4 (in acc"):
                 run += 1
                 bare = bare_floor(box, scenario, n, run)
                 floors = f"{bare:>8.2f}{wall / bare:>9.2f}"
+                if scenario.name == PROCESS:
+                    floors += f"{'-':>8}{'-':>7}"
+                else:
+                    costed = bound + client_cost(box, numbers)
+                    floors += f"{costed:>8.3f}{wall / costed:>7.2f}"
                 time.sleep(1.1)
             useful = f"{'-':>11}{'-':>7}{'-':>12}{'-':>11}{'-':>11}{'-':>9}"
             if (
