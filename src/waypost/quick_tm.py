@@ -21,7 +21,7 @@ missing, retries, reports and prints as it always does, asking nothing twice.
 from __future__ import annotations
 
 import heapq
-import sys
+import http.client
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,7 +48,6 @@ DEFAULT_BASE = "https://api.trackingmore.com/v4"
 GET = "/trackings/get"
 GET_RATE = 10.0
 MAX_NUMBERS = 40
-SWITCH_INTERVAL = 0.0005  # s: sys.setswitchinterval while the reads are out
 Planned = tuple[str, str | None]  # (number, courier) as the model path asks it
 
 
@@ -170,11 +169,19 @@ def _must_wait(state: Any, rate: float) -> bool:
 
 
 class _GetConnection(lean_http._Connection):
-    """A kept-alive connection that sends v4 reads as ``http.Session`` sends them through httpx."""
+    """A kept-alive connection that sends v4 reads as ``http.Session`` sends them through httpx,
+    in two steps (``begin`` sends, ``end`` reads the answer), so that one thread can have a
+    wave of reads out at once."""
 
     def __init__(self, origin: Origin, timeout: float, key: str) -> None:
         super().__init__(origin, timeout)
         self.key = key
+        self._out = lean_http.Exchange(None)
+        self._payload = b""
+        self._max_body = 0
+        self._started = self._deadline = 0.0
+        self._reused = False
+        self._unsent: BaseException | None = None
 
     def send_request(self, payload: bytes) -> None:
         """GET the request target ``payload`` with the v4 headers."""
@@ -187,6 +194,72 @@ class _GetConnection(lean_http._Connection):
         self.putheader("Tracking-Api-Key", self.key)
         self.putheader("Content-Type", "application/json")
         self.endheaders()
+
+    def begin(self, key: Any, payload: bytes, max_body: int) -> None:
+        """Send one read (``lean_http``'s ``_once`` up to the answer); a fault waits for ``end``."""
+        self._started = time.monotonic()
+        self._deadline = self._started + self.budget
+        self._out = lean_http.Exchange(key)
+        self._payload, self._max_body = payload, max_body
+        self._reused = self.sock is not None
+        self._unsent = None
+        try:
+            if self.sock is not None and lean_http._idle_closed(self.sock):
+                self.close()  # as httpcore drops a pooled connection that became readable
+            if self.sock is None:
+                self.connect()
+            assert isinstance(self.sock, lean_http._Socket)
+            self.sock.deadline = self._deadline
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            self.sock.settimeout(left)
+            try:
+                self.send_request(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                raise lean_http._Fault("unsent") from None
+        except (lean_http._Fault, OSError) as exc:
+            self._unsent = exc
+
+    def _response(self) -> http.client.HTTPResponse:
+        if self._unsent is not None:
+            raise self._unsent
+        try:
+            return self.getresponse()
+        except http.client.RemoteDisconnected:
+            raise lean_http._Fault("closed") from None  # not a byte of an answer
+
+    def end(self) -> Exchange:
+        """The exchange of the read ``begin`` sent, faults as ``lean_http`` records them."""
+        out = self._out
+        try:
+            try:
+                resp = self._response()
+            except lean_http._Fault as fault:
+                if not (self._reused and fault.kind in ("closed", "unsent")):
+                    raise
+                # A kept-alive connection the server had closed: httpx opens a new one too.
+                self.close()
+                resp = self._once(self._payload, self._deadline)
+            try:
+                self._read(out, resp, self._max_body)
+            finally:
+                resp.close()  # a kept-alive connection stays open for the next read
+        except lean_http._Fault as fault:
+            out.fault = {"closed": "protocol", "unsent": "read"}.get(fault.kind, fault.kind)
+            self.close()
+        except TimeoutError:
+            out.fault = "timeout"
+            self.close()
+        except http.client.HTTPException:
+            out.fault = "protocol"  # a RemoteProtocolError in httpx (h11) too
+            self.close()
+        except OSError:
+            out.fault = "read"  # a reset: httpx's ReadError
+            self.close()
+        finally:
+            out.elapsed = time.monotonic() - self._started
+        return out
 
 
 def get_all(
@@ -201,70 +274,46 @@ def get_all(
     on_exchange: Callable[[Exchange], bool],
     meanwhile: Callable[[], bool] = lambda: True,
 ) -> None:
-    """GET every ``(key, target)``, at most ``connections`` at once and ``rate`` a second, and
-    call ``on_exchange`` in this thread with each exchange as it completes; once it returns
-    False no further request is sent. ``meanwhile`` runs here once the requests are out (False:
-    send no more)."""
+    """GET every ``(key, target)`` from this one thread, at most ``connections`` at once and
+    ``rate`` a second, and call ``on_exchange`` with each exchange in the order sent (a wave's
+    answers arrive together); once it returns False no further request is sent (those out are
+    still read). ``meanwhile`` runs once the first wave is out (False: send no more).
+
+    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer did, which is
+    after its request arrived: no second of the server's sees more than ``rate`` arrivals."""
     size, hold = _hold(rate)
-    lock = threading.Lock()
-    done = threading.Condition(lock)
     todo = list(reversed(targets))
-    start = time.monotonic()
-    permits = [start] * size  # when each permit may be used again
-    finished: list[Exchange] = []
-    stop = [False]
-    workers = min(connections, len(targets))
-    running = [workers]
-
-    def work() -> None:
-        conn = _GetConnection(origin, timeout, key)
-        try:
-            while True:
-                with lock:
-                    if stop[0] or not todo:
-                        break
-                    item, target = todo.pop()
-                    free = heapq.heappop(permits)
-                wait = free - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                with lock:
-                    if stop[0]:
-                        heapq.heappush(permits, free)
-                        break
-                try:
-                    result = conn.exchange(item, target, max_body)
-                finally:
-                    with lock:
-                        heapq.heappush(permits, time.monotonic() + hold)
-                with lock:
-                    finished.append(result)
-                    done.notify()
-        finally:
-            conn.close()
-            with lock:
-                running[0] -= 1
-                done.notify()
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    if not meanwhile():
-        with lock:
-            stop[0] = True
-    while True:
-        with lock:
-            while not finished and running[0]:
-                done.wait()
-            batch, finished[:] = list(finished), []
-            if not batch and not running[0]:
+    permits = [time.monotonic()] * size  # when each permit may be used again
+    idle = [
+        _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
+    ]
+    out: list[_GetConnection] = []
+    stop = first = False
+    try:
+        while todo or out:
+            while todo and idle and not stop and permits[0] <= time.monotonic():
+                heapq.heappop(permits)
+                conn = idle.pop()
+                item, target = todo.pop()
+                conn.begin(item, target, max_body)
+                out.append(conn)
+            if not first:
+                first = True
+                stop = not meanwhile()
+            if out:
+                conn = out.pop(0)
+                exchange = conn.end()
+                heapq.heappush(permits, time.monotonic() + hold)
+                idle.append(conn)
+                if not on_exchange(exchange):
+                    stop = True
+            elif todo and not stop:
+                time.sleep(max(0.0, permits[0] - time.monotonic()))
+            else:
                 break
-        for result in batch:
-            if not on_exchange(result):
-                with lock:
-                    stop[0] = True
-    for thread in threads:
-        thread.join()
+    finally:
+        for conn in idle + out:
+            conn.close()
 
 
 class _Result:
@@ -330,14 +379,7 @@ class _Run:
             for c in chunks
         ]
         count = sum(len(kinds) for kinds in self.couriers.values())
-        # Answers arrive together and a reader thread waits up to the switch interval for the
-        # GIL while another parses: 0.5 ms instead of 5 ms while the reads are out.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
-        try:
-            return self._run(origin, key, rate, targets, count)
-        finally:
-            sys.setswitchinterval(switch)
+        return self._run(origin, key, rate, targets, count)
 
     def _run(
         self, origin: Origin, key: str, rate: float, targets: list[tuple[Any, bytes]], count: int
@@ -359,6 +401,8 @@ class _Run:
                     on_exchange=lambda ex: self._answered(ex, bar),
                     meanwhile=self.meanwhile,
                 )
+                if len(self.exchanges) < len(targets):
+                    self.unclean = True  # not all sent: the model path sends the rest
             except KeyboardInterrupt:
                 bar.stop()
                 self._interrupted()
