@@ -117,16 +117,68 @@ def track(
         return None
     if not _key_ok(key):
         return None
-    chosen = settings.get("get_rate") or settings.get("default_rate")
+    chosen = settings.get("get_rate")  # as the adapter reads it: default_rate is not the reads'
     rate = float(chosen) if chosen else GET_RATE
-    cache = env.cache()
-    try:
-        if _must_wait(cache.state, rate):
-            return None
-    finally:
-        cache.close()  # read only: closing costs nothing; the writes open their own
+    keeper = _Keeper(env, rate)
+    keeper.start()
+    if keeper.wait():
+        return None
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
-    return run.run(origin, key, rate)
+    try:
+        return run.run(origin, key, rate, keeper)
+    finally:
+        keeper.finish()
+
+
+class _Keeper(threading.Thread):
+    """The store, in a thread of its own (SQLite connections stay in the thread that opened
+    them): it reads whether the first read must wait (``_must_wait``), then waits for the run's
+    end and writes what the model path's reads keep (account membership, the last read's
+    time), so that the disk's waits (the writes, the checkpoint of closing) go beside the
+    network's and the printing, not after them."""
+
+    def __init__(self, env: Env, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.env, self.rate = env, rate
+        self.checked = threading.Event()
+        self.done = threading.Event()
+        self.held = True
+        self.members: dict[str, str] = {}
+        self.last_read: float | None = None
+
+    def run(self) -> None:
+        """Check, wait, write, close."""
+        from waypost.carriers.base import put_many
+
+        cache = self.env.cache()
+        try:
+            try:
+                self.held = _must_wait(cache.state, self.rate)
+            finally:
+                self.checked.set()
+            if self.held:
+                return
+            self.done.wait()
+            if self.members:
+                put_many(cache.state, NS_ACCOUNT, self.members.items())
+            if self.last_read is not None:
+                cache.state.put(NS_LIMITS, GET, self.last_read)
+        finally:
+            cache.close()
+
+    def wait(self) -> bool:
+        """True when the stored state says the first read must wait."""
+        self.checked.wait()
+        return self.held
+
+    def keep(self, members: dict[str, str], last_read: float | None) -> None:
+        """Write these once the run has ended (``finish``)."""
+        self.members, self.last_read = members, last_read
+
+    def finish(self) -> None:
+        """Let the thread write what it was given (nothing: a handover) and close the store."""
+        self.done.set()
+        self.join()
 
 
 def _no_legs(numbers: Sequence[str]) -> bool:
@@ -367,7 +419,7 @@ class _Run:
         self.unclean = True
         return False
 
-    def run(self, origin: Origin, key: str, rate: float) -> int | Handover:
+    def run(self, origin: Origin, key: str, rate: float, keeper: _Keeper) -> int | Handover:
         from urllib.parse import urlencode
 
         numbers = list(self.by_number)
@@ -379,10 +431,16 @@ class _Run:
             for c in chunks
         ]
         count = sum(len(kinds) for kinds in self.couriers.values())
-        return self._run(origin, key, rate, targets, count)
+        return self._run(origin, key, rate, targets, count, keeper)
 
     def _run(
-        self, origin: Origin, key: str, rate: float, targets: list[tuple[Any, bytes]], count: int
+        self,
+        origin: Origin,
+        key: str,
+        rate: float,
+        targets: list[tuple[Any, bytes]],
+        count: int,
+        keeper: _Keeper,
     ) -> int | Handover:
         from waypost import render
         from waypost.carriers.trackingmore import INFO
@@ -409,15 +467,9 @@ class _Run:
                 raise
         if self.unclean:
             return Handover(self.exchanges, self.printed)
-        # The store's writes (and the checkpoint of closing it) wait on the disk, not on the
-        # CPU: they go beside the printing, in a thread of their own (SQLite connections stay
-        # in the thread that opened them).
-        keeper = threading.Thread(target=self._keep_state)
-        keeper.start()
-        try:
-            return self._print()
-        finally:
-            keeper.join()
+        keeper.keep(self.members, self.last_read)
+        keeper.done.set()  # written beside the printing
+        return self._print()
 
     def _answered(self, exchange: Exchange, bar: Any) -> bool:
         self.exchanges[exchange.key] = exchange
@@ -482,19 +534,6 @@ class _Run:
         self.found.update(found)
         self.members.update(members)
         return True
-
-    def _keep_state(self) -> None:
-        """What the model path's reads keep: account membership, the last read's time."""
-        from waypost.carriers.base import put_many
-
-        cache = self.env.cache()
-        try:
-            if self.members:
-                put_many(cache.state, NS_ACCOUNT, self.members.items())
-            if self.last_read is not None:
-                cache.state.put(NS_LIMITS, GET, self.last_read)
-        finally:
-            cache.close()
 
     def _shipments(self) -> list[Any]:
         # One record per query: a number asked twice is shown twice, as two models would be.
