@@ -37,6 +37,17 @@ made before the clock starts, the same 40-number requests in waves of 10 exactly
 apart, each answer only `json.loads`-ed (no models, no store, no safety margin): what this
 machine allows in Python, against which "vs floor" is waypost's ratio.
 
+"trackingmore v4 (in account, lean)" times `waypost track`'s lean path for v4 numbers in the
+account (``waypost.quick_tm``, in process, as the ILS lean rows: it also opens the store, checks
+the stored pause, writes the account state and the ``--json`` document, which the model rows
+leave out: they get the store open and close it outside the clock); "(in acct, process)" is the
+whole `waypost track --json -` process (start-up and exit included; "cpu ms" from wait4).
+"c-bound" is the bound plus the client cost no client can overlap with the wait for the last
+wave of answers, measured on the lean path's own parts (``client_cost``: per request of that
+wave the CPU of one exchange on a warm connection and of reading its answer into records, plus
+the ``--json`` document of all N): "round trip + measured per-request and per-event client
+cost"; "vs c-b" is the wall time over it.
+
 TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
 created number deleted again as `track` without `--save` does) and for API v2.
 

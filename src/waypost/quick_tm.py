@@ -48,6 +48,9 @@ DEFAULT_BASE = "https://api.trackingmore.com/v4"
 GET = "/trackings/get"
 GET_RATE = 10.0
 MAX_NUMBERS = 40
+# ``http``'s arrival rule (``RateLimiter``), pinned by the same test.
+ARRIVAL_JITTER = 0.2
+ARRIVAL_SLACK = 0.05
 Planned = tuple[str, str | None]  # (number, courier) as the model path asks it
 
 
@@ -234,6 +237,13 @@ class _GetConnection(lean_http._Connection):
         self._started = self._deadline = 0.0
         self._reused = False
         self._unsent: BaseException | None = None
+        self.fresh = True  # the last read went out on a connection opened for it
+        self.resent = False  # ... and had to go again on a new one (``end``)
+
+    @property
+    def unsent(self) -> bool:
+        """True when ``begin`` did not get the read out."""
+        return self._unsent is not None
 
     def send_request(self, payload: bytes) -> None:
         """GET the request target ``payload`` with the v4 headers."""
@@ -255,9 +265,11 @@ class _GetConnection(lean_http._Connection):
         self._payload, self._max_body = payload, max_body
         self._reused = self.sock is not None
         self._unsent = None
+        self.resent = False
         try:
             if self.sock is not None and lean_http._idle_closed(self.sock):
                 self.close()  # as httpcore drops a pooled connection that became readable
+            self.fresh = self.sock is None
             if self.sock is None:
                 self.connect()
             assert isinstance(self.sock, lean_http._Socket)
@@ -292,6 +304,7 @@ class _GetConnection(lean_http._Connection):
                     raise
                 # A kept-alive connection the server had closed: httpx opens a new one too.
                 self.close()
+                self.resent = True
                 resp = self._once(self._payload, self._deadline)
             try:
                 self._read(out, resp, self._max_body)
@@ -335,36 +348,49 @@ def get_all(
     after its request arrived: no second of the server's sees more than ``rate`` arrivals."""
     size, hold = _hold(rate)
     todo = list(reversed(targets))
-    permits = [time.monotonic()] * size  # when each permit may be used again
+    # When each permit may be used again, as one-item lists: a read's permit is set when it is
+    # sent (from its assumed arrival) and moved sooner if its answer comes first.
+    permits = [[time.monotonic()] for _ in range(size)]
     idle = [
         _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
     ]
-    out: list[_GetConnection] = []
+    out: list[tuple[_GetConnection, list[float]]] = []
     stop = first = False
     try:
         while todo or out:
-            while todo and idle and not stop and permits[0] <= time.monotonic():
+            while todo and idle and not stop and permits[0][0] <= time.monotonic():
                 heapq.heappop(permits)
                 conn = idle.pop()
                 item, target = todo.pop()
                 conn.begin(item, target, max_body)
-                out.append(conn)
+                # http.RateLimiter's rule: the request has surely arrived ARRIVAL_SLACK after
+                # its last byte went out on a connection in use, ARRIVAL_JITTER on a new one
+                # (or at once, if it never went out); its permit comes back a hold after that.
+                within = 0.0 if conn.unsent else ARRIVAL_JITTER if conn.fresh else ARRIVAL_SLACK
+                permit = [time.monotonic() + within + hold]
+                heapq.heappush(permits, permit)
+                out.append((conn, permit))
             if not first:
                 first = True
                 stop = not meanwhile()
             if out:
-                conn = out.pop(0)
+                conn, permit = out.pop(0)
                 exchange = conn.end()
-                heapq.heappush(permits, time.monotonic() + hold)
+                answered = time.monotonic() + hold
+                # The answer proves the arrival (sooner); a read sent again on a new connection
+                # arrived only then.
+                if answered < permit[0] or conn.resent:
+                    permit[0] = answered
+                    heapq.heapify(permits)
                 idle.append(conn)
                 if not on_exchange(exchange):
                     stop = True
             elif todo and not stop:
-                time.sleep(max(0.0, permits[0] - time.monotonic()))
+                time.sleep(max(0.0, permits[0][0] - time.monotonic()))
             else:
                 break
     finally:
-        for conn in idle + out:
+        for conn in idle + [c for c, _ in out]:
             conn.close()
 
 
