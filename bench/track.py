@@ -391,6 +391,9 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=REPEATS, help="runs of a row shorter than a second"
     )
+    parser.add_argument(
+        "--repeat-long", action="store_true", help="repeat rows of a second or more too"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -425,7 +428,9 @@ def main() -> None:
             os.environ.update(api_env(box, scenario.api if scenario else None))
             walls: list[float] = []
             CPU.clear()
-            while len(walls) < (args.repeats if walls and walls[0] < 1.0 else 1):
+            while len(walls) < (
+                args.repeats if walls and (walls[0] < 1.0 or args.repeat_long) else 1
+            ):
                 run += 1
                 numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
                 box.reset()
