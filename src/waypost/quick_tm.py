@@ -7,9 +7,10 @@ alone, the configured API is v4 on a plain ``http://`` URL, and the state the mo
 says no request has to wait: no 429 pause stored and no read in the last second (else the
 model path, which waits or reports). The requests are the model path's reads: ``GET
 /trackings/get`` of 40 numbers, the same headers, at most ``get_rate`` (10) a second and never
-above: each of the ``get_rate`` permits comes back a second after its answer did, which is
-after its request arrived. Answers are read by ``carriers/trackingmore/lean`` (the rules the
-model path builds its models from) and printed as the models would print them.
+above: each of the ``get_rate`` permits comes back a second after its read's answer was read,
+which is after its request arrived (not the model path's assumed arrival). Answers are read by
+``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed
+as the models would print them.
 
 A read that is not clean (an HTTP error, a 429, an error code, a body that is not JSON, a
 fault of the connection) or that shows a number not in the account (4102, or a number or
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import http.client
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,9 +50,6 @@ DEFAULT_BASE = "https://api.trackingmore.com/v4"
 GET = "/trackings/get"
 GET_RATE = 10.0
 MAX_NUMBERS = 40
-# ``http``'s arrival rule (``RateLimiter``), pinned by the same test.
-ARRIVAL_JITTER = 0.2
-ARRIVAL_SLACK = 0.05
 Planned = tuple[str, str | None]  # (number, courier) as the model path asks it
 
 
@@ -237,8 +236,6 @@ class _GetConnection(lean_http._Connection):
         self._started = self._deadline = 0.0
         self._reused = False
         self._unsent: BaseException | None = None
-        self.fresh = True  # the last read went out on a connection opened for it
-        self.resent = False  # ... and had to go again on a new one (``end``)
 
     @property
     def unsent(self) -> bool:
@@ -265,11 +262,9 @@ class _GetConnection(lean_http._Connection):
         self._payload, self._max_body = payload, max_body
         self._reused = self.sock is not None
         self._unsent = None
-        self.resent = False
         try:
             if self.sock is not None and lean_http._idle_closed(self.sock):
                 self.close()  # as httpcore drops a pooled connection that became readable
-            self.fresh = self.sock is None
             if self.sock is None:
                 self.connect()
             assert isinstance(self.sock, lean_http._Socket)
@@ -304,7 +299,6 @@ class _GetConnection(lean_http._Connection):
                     raise
                 # A kept-alive connection the server had closed: httpx opens a new one too.
                 self.close()
-                self.resent = True
                 resp = self._once(self._payload, self._deadline)
             try:
                 self._read(out, resp, self._max_body)
@@ -344,12 +338,13 @@ def get_all(
     answers arrive together); once it returns False no further request is sent (those out are
     still read). ``meanwhile`` runs once the first wave is out (False: send no more).
 
-    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer did, which is
-    after its request arrived: no second of the server's sees more than ``rate`` arrivals."""
+    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer was read,
+    which is after its request arrived: no second of the server's sees more than ``rate``
+    arrivals, however late a request reaches it."""
     size, hold = _hold(rate)
     todo = list(reversed(targets))
-    # When each permit may be used again, as one-item lists: a read's permit is set when it is
-    # sent (from its assumed arrival) and moved sooner if its answer comes first.
+    # When each permit may be used again, as one-item lists: a read's permit is unknown while
+    # it is out, and comes back a hold after its answer (or at once if it never went out).
     permits = [[time.monotonic()] for _ in range(size)]
     idle = [
         _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
@@ -363,11 +358,10 @@ def get_all(
                 conn = idle.pop()
                 item, target = todo.pop()
                 conn.begin(item, target, max_body)
-                # http.RateLimiter's rule: the request has surely arrived ARRIVAL_SLACK after
-                # its last byte went out on a connection in use, ARRIVAL_JITTER on a new one
-                # (or at once, if it never went out); its permit comes back a hold after that.
-                within = 0.0 if conn.unsent else ARRIVAL_JITTER if conn.fresh else ARRIVAL_SLACK
-                permit = [time.monotonic() + within + hold]
+                # Not http.RateLimiter's assumed arrival (a write plus a slack): on a loaded
+                # machine a request can reach the server later than that; only its answer
+                # proves it arrived, so the permit waits for the answer.
+                permit = [time.monotonic() + hold if conn.unsent else math.inf]
                 heapq.heappush(permits, permit)
                 out.append((conn, permit))
             if not first:
@@ -376,11 +370,8 @@ def get_all(
             if out:
                 conn, permit = out.pop(0)
                 exchange = conn.end()
-                answered = time.monotonic() + hold
-                # The answer proves the arrival (sooner); a read sent again on a new connection
-                # arrived only then.
-                if answered < permit[0] or conn.resent:
-                    permit[0] = answered
+                if permit[0] == math.inf:
+                    permit[0] = time.monotonic() + hold
                     heapq.heapify(permits)
                 idle.append(conn)
                 if not on_exchange(exchange):

@@ -250,11 +250,14 @@ def test_the_lean_v4_path_loads_no_network_stack_no_models(box: Sandbox, tmp_pat
     assert {"waypost.quick_tm", "waypost.carriers.trackingmore.lean"} <= modules
 
 
-def test_the_lean_path_keeps_state_where_the_model_path_does() -> None:
+def test_the_lean_path_keeps_the_v4_facts_of_the_model_path() -> None:
     from waypost import quick_tm
     from waypost.carriers.trackingmore import v4
 
     assert (quick_tm.NS_ACCOUNT, quick_tm.NS_LIMITS) == (v4.NS_ACCOUNT, v4.NS_LIMITS)
+    assert quick_tm.DEFAULT_BASE == api.DEFAULT_BASE
+    assert (api.GET, api.RATES[api.GET]) == (quick_tm.GET, quick_tm.GET_RATE)
+    assert quick_tm.MAX_NUMBERS == api.MAX_NUMBERS
 
 
 def test_a_journey_leg_goes_to_the_model_path_with_the_reads_replayed(
