@@ -368,11 +368,12 @@ def get_all(
                 first = True
                 stop = not meanwhile()
             if out:
+                _answered_already(out, hold)
                 conn, permit = out.pop(0)
                 exchange = conn.end()
                 if permit[0] == math.inf:
                     permit[0] = time.monotonic() + hold
-                    heapq.heapify(permits)
+                heapq.heapify(permits)
                 idle.append(conn)
                 if not on_exchange(exchange):
                     stop = True
@@ -383,6 +384,30 @@ def get_all(
     finally:
         for conn in idle + [c for c, _ in out]:
             conn.close()
+
+
+def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
+    """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
+    prove the read arrived (an end of the connection proves nothing: it waits for ``end``)."""
+    waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
+    if not waiting:
+        return
+    import select
+    import socket
+
+    ready, _, _ = select.select([c.sock for c, _ in waiting], [], [], 0)
+    now = time.monotonic()
+    for conn, permit in waiting:
+        sock = conn.sock
+        if sock not in ready:
+            continue
+        sock.settimeout(0)  # each read of ``end`` sets its own again
+        try:
+            started = sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            continue
+        if started:
+            permit[0] = now + hold
 
 
 class _Result:
