@@ -365,10 +365,10 @@ def watch(
             store.pass_lock(lock_wait),  # SQLite: the lock file; PostgreSQL: the hosts' pass
             render.progress(term, enabled=not env.quiet, deadline=deadline) as bar,
         ):
-            tm = store.watched(include_final=False, carrier="trackingmore")
+            tm = store.count(include_final=False, carrier="trackingmore")
             if tm:
                 watchlist.refresh_quota(env, cfg, store)
-            watchlist.quota_warning(env, cfg, len(tm), store.cache)
+            watchlist.quota_warning(env, cfg, tm, store.cache)
             result = watching.run_pass(
                 store,
                 cfg,

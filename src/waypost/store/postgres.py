@@ -283,7 +283,15 @@ class _Cursor:
             raise fault(exc, self._url) from None
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
+        # The result is in libpq's memory already; rows become Python tuples a page at a time.
+        while True:
+            try:
+                rows = self._cursor.fetchmany(1000)
+            except Exception as exc:
+                raise fault(exc, self._url) from None
+            if not rows:
+                return
+            yield from rows
 
 
 class _Gather:

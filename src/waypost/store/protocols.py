@@ -167,6 +167,16 @@ class WatchStore(Protocol):
         """Rows of the watch list, oldest first; archived ones only with ``archived`` True (None:
         both)."""
 
+    def count(
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        carrier: str | None = None,
+        archived: bool | None = False,
+    ) -> int:
+        """How many rows ``watched`` with the same filters would return."""
+
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The same rows as ``watched(include_final=...)``, ``size`` at a time, oldest first."""
 

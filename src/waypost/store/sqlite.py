@@ -455,6 +455,19 @@ class Store(Legs):
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE 1=1{where} ORDER BY added, id"  # noqa: S608 (constant columns)
         return [_row(r) for r in self.db.execute(sql, args)]
 
+    def count(
+        self,
+        *,
+        include_final: bool = True,
+        status: str | None = None,
+        carrier: str | None = None,
+        archived: bool | None = False,
+    ) -> int:
+        """How many rows ``watched`` with the same filters would return, without reading them."""
+        where, args = _filters("", include_final, status, archived, carrier=carrier)
+        row = self.db.execute(f"SELECT COUNT(*) FROM watched WHERE 1=1{where}", args).fetchone()  # noqa: S608 (constant columns)
+        return int(row[0])
+
     def find(self, number: str, carrier: str | None = None) -> list[Watched]:
         """Rows whose number or order id is ``number``."""
         sql = f"SELECT {_WATCHED_COLUMNS} FROM watched WHERE (number = ? OR order_id = ?)"  # noqa: S608
