@@ -48,6 +48,17 @@ runs beside each ILS row), "b+cost" (round trip + cost), and each path's ratio t
 floor and b+cost, by wall time and by "rt+cpu" (the round trip plus the path's own CPU time: what
 the wall would be on an idle machine, and robust to the load of a busy one).
 
+"trackingmore v4 (in account, lean)" times `waypost track`'s lean path for v4 numbers in the
+account (``waypost.quick_tm``, in process, as the ILS lean rows: it also opens the store, checks
+the stored pause, writes the account state and the ``--json`` document, which the model rows
+leave out: they get the store open and close it outside the clock); "(in acct, process)" is the
+whole `waypost track --json -` process (start-up and exit included; "cpu ms" from wait4).
+"c-bound" is the bound plus the client cost no client can overlap with the wait for the last
+wave of answers, measured on the lean path's own parts (``client_cost``: per request of that
+wave the CPU of one exchange on a warm connection and of reading its answer into records, plus
+the ``--json`` document of all N): "round trip + measured per-request and per-event client
+cost"; "vs c-b" is the wall time over it.
+
 TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates at 3/s, each
 created number deleted again as `track` without `--save` does) and for API v2.
 
@@ -196,7 +207,27 @@ SCENARIOS = [
         naive=lambda n, lat: n * lat,
         minimum=lambda n: math.ceil(n / 100),
     ),
+    # TrackingMore v4 numbers in the account take the lean path too (waypost.quick_tm): in
+    # process (quick.track, as the ILS lean rows) and as the whole `waypost track --json -`.
+    Scenario(
+        "trackingmore v4 (in account, lean)",
+        tm_numbers("BL"),
+        bound=lambda n, lat: waves(math.ceil(n / 40), 10) + lat,
+        naive=lambda n, lat: n * max(lat, 0.1),
+        minimum=lambda n: math.ceil(n / 40),
+        preload=True,
+    ),
+    Scenario(
+        "trackingmore v4 (in acct, process)",
+        tm_numbers("BP"),
+        bound=lambda n, lat: waves(math.ceil(n / 40), 10) + lat,
+        naive=lambda n, lat: n * max(lat, 0.1),
+        minimum=lambda n: math.ceil(n / 40),
+        preload=True,
+    ),
 ]
+LEAN = ("ils (lean path)", "trackingmore v4 (in account, lean)")
+PROCESS = "trackingmore v4 (in acct, process)"
 
 
 def api_env(box: SandboxProcess, api: str | None) -> dict[str, str]:
@@ -260,6 +291,7 @@ def run_lean(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
     from waypost.cli.env import Env
     from waypost.render import Format, Terminal
 
+    os.environ["WAYPOST_DATA_DIR"] = str(cache_dir / "lean")  # the state TrackingMore keeps
     env = Env(stdout=open(os.devnull, "w"), stderr=sys.stderr)  # noqa: SIM115
     cfg = config.load(env=os.environ)
     infos = {i.name: i for i in carriers.infos()}
@@ -271,6 +303,86 @@ def run_lean(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
     env.stdout.close()
     if code != 0:
         raise SystemExit(f"the lean path did not answer every number ({code!r})")
+    return elapsed
+
+
+def client_cost(box: SandboxProcess, numbers: list[str]) -> float:
+    """Seconds of client CPU that no client can overlap with the wait for the last wave of
+    answers, measured on the lean path's own parts (``waypost.quick_tm``): for each request of
+    the last wave, the CPU of one exchange on a warm connection (sending, receiving, HTTP) and
+    of reading its answer into records (decoding, one record per tracking, its events); then the
+    ``--json`` document of all N. Medians of five measurements of each. The "c-bound" is the
+    bound plus this: "round trip + measured per-request and per-event client cost"."""
+    from waypost import lean_http, lean_json, quick, quick_tm
+    from waypost.carriers.trackingmore import lean
+    from waypost.carriers.trackingmore import v4_api as api
+
+    bare = _bare(numbers)
+    url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4" + api.GET
+    origin = lean_http.Origin(url)
+    key = box.env["WAYPOST_TRACKINGMORE_API_KEY"]
+    chunks = [tuple(bare[i : i + 40]) for i in range(0, len(bare), 40)]
+    last = chunks[(len(chunks) - 1) // 10 * 10 :]  # the last wave of 10 a second
+    conn = quick_tm._GetConnection(origin, 20.0, key)
+
+    def target(chunk: tuple[str, ...]) -> bytes:
+        return f"{origin.target}?tracking_numbers={'%2C'.join(chunk)}".encode()
+
+    def cpu(work: Callable[[], object]) -> float:
+        samples = []
+        for _ in range(5):
+            start = time.process_time()
+            work()
+            samples.append(time.process_time() - start)
+        return statistics.median(samples)
+
+    def records(exchange: lean_http.Exchange) -> list[object]:
+        _, _, data = api.read_envelope(quick.decoded(exchange, 1 << 30))
+        return [
+            lean.parse_tracking(i, str(i["tracking_number"]).upper(), None, "sandbox-post")
+            for i in api.trackings_of(data)
+        ]
+
+    try:
+        box.reset()
+        exchanges = [conn.exchange(c, target(c), 1 << 30) for c in chunks]
+        box.reset()
+        time.sleep(1.1)
+        per_request = cpu(lambda: conn.exchange(last[0], target(last[0]), 1 << 30))
+    finally:
+        conn.close()
+        box.reset()
+    lean._points.clear()  # cold tables, as a run's first answers find them
+    read = sum(cpu(lambda e=e: records(e)) for e in exchanges[-len(last) :])
+    everything = [r for e in exchanges for r in records(e)]
+    document = cpu(lambda: lean_json.document(everything))
+    time.sleep(1.1)
+    return len(last) * per_request + read + document
+
+
+def run_process(box: SandboxProcess, numbers: list[str], cache_dir: Path) -> float:
+    """The whole `waypost track --json -` process (start-up and exit included); its CPU time
+    (user + sys, ``os.wait4``) goes to the "cpu ms" column."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["WAYPOST_DATA_DIR"] = str(cache_dir / "process")
+    waypost = str(Path(sys.executable).parent / "waypost")
+    with tempfile.TemporaryFile() as src:
+        src.write(("\n".join(numbers) + "\n").encode())
+        src.seek(0)
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [waypost, "track", "--json", "-"],
+            stdin=src,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+    proc.returncode = 0
+    CPU.append(usage.ru_utime + usage.ru_stime)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"waypost track exited {os.waitstatus_to_exitcode(status)}")
     return elapsed
 
 
@@ -288,6 +400,12 @@ def main() -> None:
         action="store_true",
         help="rows by N, every scenario in turn (so load changes hit all of them alike)",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=REPEATS, help="runs of a row shorter than a second"
+    )
+    parser.add_argument(
+        "--repeat-long", action="store_true", help="repeat rows of a second or more too"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -298,7 +416,7 @@ def main() -> None:
     header = (
         f"{'scenario':<31}{'N':>6}{'wall s':>9}{'cpu ms':>8}{'bound s':>9}{'ratio':>7}{'requests':>10}"
         f"{'minimum':>9}{'429s':>6}{'naive s':>9}{'speed-up':>10}{'b+cpu':>7}"
-        f"{'floor s':>8}{'vs floor':>9}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
+        f"{'floor s':>8}{'vs floor':>9}{'c-bound':>8}{'vs c-b':>7}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
         f"{'proc cpu':>9}"
     )
     with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
@@ -329,12 +447,17 @@ def main() -> None:
             walls: list[float] = []
             CPU.clear()
             ils_bare: list[tuple[float, float, int]] = []  # the ILS floor after each ILS run
-            while len(walls) < (REPEATS if walls and walls[0] < 1.0 else 1):
+            while len(walls) < (
+                args.repeats if walls and (walls[0] < 1.0 or args.repeat_long) else 1
+            ):
                 run += 1
                 numbers, bound, naive, minimum, name = prepare(box, scenario, n, run, lat)
                 box.reset()
-                lean = scenario is not None and scenario.name == "ils (lean path)"
-                walls.append((run_lean if lean else run_once)(box, numbers, Path(tmp)))
+                named = scenario.name if scenario is not None else ""
+                runner = (
+                    run_lean if named in LEAN else run_process if named == PROCESS else run_once
+                )
+                walls.append(runner(box, numbers, Path(tmp)))
                 requests, rejections = len(box.log()), box.rejections()
                 if scenario is not None and scenario.name.startswith("ils"):
                     ils_bare.append(_ils_floor.bare(box, numbers))
@@ -344,11 +467,16 @@ def main() -> None:
                 time.sleep(1.1)
             wall = statistics.median(walls)
             cpu_ms = statistics.median(CPU) * 1000
-            floors = f"{'-':>8}{'-':>9}"
-            if scenario is not None and scenario.name == "trackingmore v4 (in account)":
+            floors = f"{'-':>8}{'-':>9}{'-':>8}{'-':>7}"
+            if scenario is not None and scenario.name.startswith("trackingmore v4 (in acc"):
                 run += 1
                 bare = bare_floor(box, scenario, n, run)
                 floors = f"{bare:>8.2f}{wall / bare:>9.2f}"
+                if scenario.name == PROCESS:
+                    floors += f"{'-':>8}{'-':>7}"
+                else:
+                    costed = bound + client_cost(box, numbers)
+                    floors += f"{costed:>8.3f}{wall / costed:>7.2f}"
                 time.sleep(1.1)
             if ils_bare and cost is not None:
                 floor = statistics.median(b[0] for b in ils_bare)

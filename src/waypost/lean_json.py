@@ -35,6 +35,29 @@ def _texts(items: Sequence[str], pad: str) -> str:
     return f"[\n{inner}\n{pad}]"
 
 
+def _eta(value: Any) -> str:
+    """A date or datetime as pydantic writes it (TrackingMore v4 sets ``eta``)."""
+    if value is None:
+        return "null"
+    from datetime import datetime
+
+    from waypost.carriers.ils.lean import iso
+
+    stamp = iso(value) if isinstance(value, datetime) else value.isoformat()
+    return encode_basestring(str(stamp))
+
+
+def _last_mile(value: Any, pad: str) -> str:
+    """A last mile record as an indented object (TrackingMore v4 sets ``last_mile``)."""
+    if value is None:
+        return "null"
+    inner = pad + "  "
+    return (
+        f'{{\n{inner}"courier": {_text(value.courier)},\n'
+        f'{inner}"tracking_number": {_text(value.tracking_number)}\n{pad}}}'
+    )
+
+
 class _Times:
     """Each datetime written once per document: the lean reader gives one object per distinct
     time (``carriers/ils/lean``), and writing an aware datetime costs ~3 µs. Keyed by identity
@@ -74,7 +97,7 @@ def _event(e: Any, times: _Times) -> str:
 
 
 def _shipment(s: Any, times: _Times, seen: dict[int, tuple[Any, str]]) -> str:
-    f = _FIELD  # eta, last_mile and journey: never set by the lean reader (see LeanShipment)
+    f = _FIELD  # journey: never set by the lean readers (they leave journey legs alone)
     events = "[]"
     if s.events:
         written = []
@@ -119,11 +142,11 @@ def _tail(s: Any) -> str:
     return (
         f'      "error": {_text(s.error)},\n'
         f'      "order_id": {_text(s.order_id)},\n'
-        '      "eta": null,\n'
+        f'      "eta": {_eta(s.eta)},\n'
         f'      "eta_source": {_text(s.eta_source)},\n'
         f'      "transit_days": {days},\n'
         f'      "stalled": {_flag(s.stalled)},\n'
-        '      "last_mile": null,\n'
+        f'      "last_mile": {_last_mile(s.last_mile, _FIELD)},\n'
         f'      "link": {_text(s.link)},\n'
         f'      "archived": {_flag(s.archived)},\n'
         '      "journey": null\n'

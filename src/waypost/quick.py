@@ -105,7 +105,9 @@ def track(
         return None
     numbers = planned(queries, cfg)
     if numbers is None:
-        return None
+        from waypost import quick_tm  # TrackingMore v4 numbers in the account
+
+        return quick_tm.track(env, cfg, queries, fmt, term, show_progress)
     settings = cfg.carrier("ils")
     from waypost.carriers.ils import ENDPOINT, INFO, MAX_BATCH
 
@@ -244,6 +246,19 @@ class _Run:
 
 def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | None:
     """The shipments of one clean answer (HTTP 200, JSON, code 200, every number), else None."""
+    value = decoded(exchange, max_body)
+    if value is None:
+        return None
+    from waypost.carriers.ils.lean import parse_response
+
+    try:
+        return parse_response(value, exchange.key, tz)
+    except (ValueError, RecursionError):
+        return None
+
+
+def decoded(exchange: Exchange, max_body: int) -> Any | None:
+    """The JSON value of an HTTP 200 answer as the model path decodes it, else None."""
     if exchange.fault or exchange.too_large or exchange.status != 200:
         return None
     body = exchange.body
@@ -264,7 +279,6 @@ def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | No
         return None
     import json
 
-    from waypost.carriers.ils.lean import parse_response
     from waypost.safe import no_surrogates
 
     try:
@@ -272,7 +286,7 @@ def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | No
             value = json.loads(body)
         except UnicodeDecodeError:
             value = json.loads(body.decode("utf-8", "replace"))
-        return parse_response(no_surrogates(body, value), exchange.key, tz)
+        return no_surrogates(body, value)
     except (ValueError, RecursionError):
         return None
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, json_values
 from waypost.carriers._parse import zone
+from waypost.carriers.trackingmore import lean
 from waypost.carriers.trackingmore import shared as tm
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
@@ -195,7 +196,7 @@ def test_any_json_parses_the_same(value: Any) -> None:
 @given(st.lists(tracking, min_size=2, max_size=6))
 def test_full_tables_start_again_and_still_agree(items: list[dict[str, Any]]) -> None:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fast, "MEMORY", 2)
+        patch.setattr(lean, "MEMORY", 2)
         for item in items:
             _same(item)
         for table in (fast._times, fast._zones, fast._states, fast._legs, fast._points):

@@ -10,7 +10,7 @@ import math
 import re
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waypost.carriers._parse import (
     WordRules,
@@ -21,7 +21,10 @@ from waypost.carriers.trackingmore import NAME
 from waypost.errors import (
     RateLimited,
 )
-from waypost.models import Event, Status
+from waypost.status import Status
+
+if TYPE_CHECKING:
+    from waypost.models import Event
 
 STATUS: dict[str, Status] = {
     "pending": Status.PENDING,

@@ -49,13 +49,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.carriers.base import AnswerCodes
 from waypost.carriers.trackingmore import shared
 from waypost.errors import AuthError, CarrierError, ProtocolError, QuotaExceeded, RateLimited
-from waypost.models import Event, LastMile, Shipment, Status
+from waypost.status import Status
+
+if TYPE_CHECKING:
+    from waypost.models import Event, Shipment
 
 NAME = "trackingmore"
 DEFAULT_BASE = "https://api.trackingmore.com/v4"
@@ -327,6 +330,8 @@ def parse_checkpoint(
     """One ``trackinfo`` checkpoint; None when it has neither time nor words. Without ``tz``
     (the ``timezone`` setting) its time gets the zone of the country it happened in
     (``checkpoint_zone``, of the leg country ``leg``)."""
+    from waypost.models import Event  # lazily: the lean path reads v4 without pydantic
+
     point = as_dict(node)
     when = parse_time(point.get("checkpoint_date"), tz or checkpoint_zone(point, leg))
     words = text(point.get("tracking_detail"))
@@ -379,6 +384,8 @@ def parse_tracking(
     ``table`` maps ``delivery_status`` words and ``subs`` substatus codes to ``(Status, words)``
     (the version-independent tables of ``shared``).
     """
+    from waypost.models import LastMile, Shipment
+
     node = as_dict(item)
     origin = as_dict(node.get("origin_info"))
     destination = as_dict(node.get("destination_info"))
