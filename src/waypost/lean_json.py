@@ -1,10 +1,12 @@
-"""The ``--json`` document of lean records (``carriers/ils/lean``), written as
-``json.dumps(..., indent=2, ensure_ascii=False)`` writes it (and pydantic, for the models).
+"""The ``--json`` document of lean records (``carriers/ils/lean``,
+``carriers/trackingmore/lean``), written as ``json.dumps(..., indent=2, ensure_ascii=False)``
+writes it (and pydantic, for the models).
 
 ``json.dumps`` uses its C encoder only without ``indent``; indented, 1,000 shipments cost it
 about 150 ms in pure Python. The document's shape is fixed (the Shipment and Event fields), so
 it is written here from templates, each string through the C string encoder: about 10x faster,
-byte for byte the same (``tests/carriers/ils/test_lean.py`` compares).
+byte for byte the same (``tests/carriers/ils/test_lean.py`` and
+``tests/carriers/trackingmore/test_lean.py`` compare).
 """
 
 from __future__ import annotations
