@@ -209,7 +209,10 @@ class _Connection(http.client.HTTPConnection):
         self.close()
         return self._once(payload, deadline)
 
-    def _once(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
+    def send_by(self, payload: bytes, deadline: float) -> None:
+        """Send one request on a live connection (a fresh one for a kept-alive one the server
+        closed), its reads and writes bound by ``deadline``; ``_Fault("unsent")`` if it could
+        not go out."""
         if self.sock is not None and _idle_closed(self.sock):
             self.close()  # as httpcore drops a pooled connection that became readable
         if self.sock is None:
@@ -224,6 +227,9 @@ class _Connection(http.client.HTTPConnection):
             self.send_request(payload)
         except (BrokenPipeError, ConnectionResetError):
             raise _Fault("unsent") from None
+
+    def _once(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
+        self.send_by(payload, deadline)
         try:
             return self.getresponse()
         except http.client.RemoteDisconnected:

@@ -255,7 +255,7 @@ class _GetConnection(lean_http._Connection):
         self.endheaders()
 
     def begin(self, key: Any, payload: bytes, max_body: int) -> None:
-        """Send one read (``lean_http``'s ``_once`` up to the answer); a fault waits for ``end``."""
+        """Send one read (``lean_http``'s ``send_by``); a fault waits for ``end``."""
         self._started = time.monotonic()
         self._deadline = self._started + self.budget
         self._out = lean_http.Exchange(key)
@@ -263,20 +263,7 @@ class _GetConnection(lean_http._Connection):
         self._reused = self.sock is not None
         self._unsent = None
         try:
-            if self.sock is not None and lean_http._idle_closed(self.sock):
-                self.close()  # as httpcore drops a pooled connection that became readable
-            if self.sock is None:
-                self.connect()
-            assert isinstance(self.sock, lean_http._Socket)
-            self.sock.deadline = self._deadline
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            self.sock.settimeout(left)
-            try:
-                self.send_request(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                raise lean_http._Fault("unsent") from None
+            self.send_by(payload, self._deadline)
         except (lean_http._Fault, OSError) as exc:
             self._unsent = exc
 
@@ -548,7 +535,6 @@ class _Run:
 
     def _read(self, exchange: Exchange) -> bool | None:
         """True when the read answered every number of its chunk from the account, else None."""
-        from waypost.carriers._parse import text
         from waypost.carriers.trackingmore import lean
         from waypost.carriers.trackingmore import v4_api as api
 
@@ -558,14 +544,7 @@ class _Run:
         code, _, data = api.read_envelope(value)
         if code != api.SUCCESS:
             return None  # 4102 (none in the account), an error: the model path
-        asked = set(exchange.key)
-        held: dict[str, list[dict[str, Any]]] = {}
-        members: dict[str, str] = {}
-        for item in api.trackings_of(data):
-            number = api.item_number(item)
-            if number is not None and number in asked:
-                held.setdefault(number, []).append(item)
-                members[number] = text(item.get("id")) or ""
+        held, members = api.held_trackings(data, exchange.key)
         found: dict[Planned, TrackingShipment] = {}
         for number in exchange.key:
             for courier in self.couriers[number]:

@@ -368,14 +368,7 @@ class Adapter:
             )
         except CarrierError as err:
             return numbers, err
-        held: dict[str, list[dict[str, Any]]] = {}
-        asked = set(numbers)
-        members: dict[str, str] = {}
-        for item in api.trackings_of(data):
-            number = api.item_number(item)
-            if number is not None and number in asked:
-                held.setdefault(number, []).append(item)
-                members[number] = text(item.get("id")) or ""
+        held, members = api.held_trackings(data, numbers)
         if members:
             self._account.update(members)
             self._flush_some()

@@ -248,6 +248,22 @@ def item_number(item: Any) -> str | None:
     return number_of(as_dict(item).get("tracking_number"))
 
 
+def held_trackings(
+    data: Any, asked: Iterable[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """A get answer's tracking objects of the ``asked`` numbers, by number (a number may be held
+    under several couriers), and each held number's account id (``""`` when none is given)."""
+    wanted = set(asked)
+    held: dict[str, list[dict[str, Any]]] = {}
+    members: dict[str, str] = {}
+    for item in trackings_of(data):
+        number = item_number(item)
+        if number is not None and number in wanted:
+            held.setdefault(number, []).append(item)
+            members[number] = text(item.get("id")) or ""
+    return held, members
+
+
 def parse_batch(data: Any) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int | None, str]]]:
     """A batch answer -> (created items by number, ``(errorCode, errorMessage)`` by number)."""
     body = as_dict(data)
