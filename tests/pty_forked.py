@@ -10,17 +10,14 @@ tests about an encoding or a locale keep ``run_on_pty``.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
 import tempfile
-import termios
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from tests.forked import ForkServer
-from tests.pty_run import PtyOutcome
+from tests.pty_run import PtyOutcome, terminal
 
 
 def run_on_pty_forked(
@@ -34,17 +31,7 @@ def run_on_pty_forked(
     keep_newlines: bool = False,
 ) -> PtyOutcome:
     """As ``run_on_pty`` (same arguments and outcome), the child forked by ``forker``."""
-    base = os.environ if env is None else env
-    child = {k: v for k, v in base.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
-    child["TERM"] = "xterm-256color"
-    if color is False:
-        child["NO_COLOR"] = "1"
-    leader, follower = os.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    if keep_newlines:
-        attrs = termios.tcgetattr(follower)
-        attrs[1] &= ~termios.ONLCR
-        termios.tcsetattr(follower, termios.TCSANOW, attrs)
+    child, leader, follower = terminal(env, columns, rows, color, keep_newlines)
     chunks: list[bytes] = []
 
     def read() -> None:

@@ -40,6 +40,26 @@ class PtyOutcome:
         return max((cell_len(line) for line in self.lines), default=0)
 
 
+def terminal(
+    env: Mapping[str, str] | None, columns: int, rows: int, color: bool | None, keep_newlines: bool
+) -> tuple[dict[str, str], int, int]:
+    """(the child's environment, leader fd, follower fd) of a new pty of ``columns`` x ``rows``:
+    no ``COLUMNS``/``LINES``, ``NO_COLOR`` when ``color`` is False, and with ``keep_newlines`` no
+    ``\n`` -> ``\r\n`` translation."""
+    base = os.environ if env is None else env
+    child = {k: v for k, v in base.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
+    child["TERM"] = "xterm-256color"
+    if color is False:
+        child["NO_COLOR"] = "1"
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    if keep_newlines:
+        attrs = termios.tcgetattr(follower)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(follower, termios.TCSANOW, attrs)
+    return child, leader, follower
+
+
 def run_on_pty(
     *args: str,
     columns: int,
@@ -53,17 +73,7 @@ def run_on_pty(
 
     ``color`` False sets ``NO_COLOR``; ``keep_newlines`` turns the terminal's ``\n`` -> ``\r\n``
     translation off, so the bytes are exactly what waypost wrote."""
-    base = os.environ if env is None else env
-    child = {k: v for k, v in base.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
-    child["TERM"] = "xterm-256color"
-    if color is False:
-        child["NO_COLOR"] = "1"
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    if keep_newlines:
-        attrs = termios.tcgetattr(slave)
-        attrs[1] &= ~termios.ONLCR
-        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    child, master, slave = terminal(env, columns, rows, color, keep_newlines)
     proc = subprocess.Popen(
         [sys.executable, "-m", "waypost", *args],
         stdin=subprocess.DEVNULL,

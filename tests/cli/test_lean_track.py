@@ -18,19 +18,10 @@ import pytest
 from tests.conftest import stop_soon
 from tests.forked import ForkServer
 from tests.hostile import Answer, HostileServer, Raw, Seen, hostile_text, map_strings
+from tests.lean_common import MODULES
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.real_clock
-
-MODULES = (
-    "import sys\n"
-    "from waypost.__main__ import main\n"
-    "sys.argv = ['waypost', *sys.argv[1:]]\n"
-    "code = main()\n"
-    "sys.stdout.flush()\n"
-    "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
-    "sys.exit(code)\n"
-)
 
 
 @pytest.fixture

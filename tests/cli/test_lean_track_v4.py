@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.forked import ForkServer
+from tests.lean_common import MODULES
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore.v4 import NS_ACCOUNT, NS_LIMITS
 from waypost.sandbox import Sandbox
@@ -219,17 +220,6 @@ def test_a_stored_pause_or_a_read_just_now_leaves_the_run_to_the_model_path(
     assert TAKEN_BY[True] == "model path"
     assert asked == []  # the model path reports the stored pause without asking
     assert code != 0
-
-
-MODULES = (
-    "import sys\n"
-    "from waypost.__main__ import main\n"
-    "sys.argv = ['waypost', *sys.argv[1:]]\n"
-    "code = main()\n"
-    "sys.stdout.flush()\n"
-    "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
-    "sys.exit(code)\n"
-)
 
 
 def test_the_lean_v4_path_loads_no_network_stack_no_models(box: Sandbox, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ ones the model path turns into errors."""
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,29 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, fixture, json_values
-from waypost import lean_json, render
+from tests.lean_common import outputs
+from waypost import lean_json
 from waypost.carriers.ils import api as ils_api
 from waypost.carriers.ils import lean
 from waypost.config import load
 from waypost.errors import CarrierError
 from waypost.models import Event, Shipment, TrackDocument
 from waypost.quick import _stalled_marker
-from waypost.render import Terminal
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TERM = Terminal(tz=ZoneInfo("Europe/Berlin"), now=datetime(2026, 12, 1, tzinfo=UTC))
-
-
-def outputs(shipments: list[Any], *, models: bool) -> tuple[str, str, str]:
-    """(--json document, --jsonl lines, plain text) of ``shipments``."""
-    plain = io.StringIO()
-    render.plain_track(shipments, TERM, plain, {})
-    if models:
-        return render.json_document(shipments), render.json_lines(shipments), plain.getvalue()
-    data = [s.data() for s in shipments]
-    document = lean_json.document(shipments)
-    assert document == json.dumps({"schema": 2, "shipments": data}, ensure_ascii=False, indent=2)
-    return document, render.data_lines(data), plain.getvalue()
 
 
 def both(payload: Any, numbers: list[str], tz: Any = SHANGHAI) -> tuple[Any, Any]:

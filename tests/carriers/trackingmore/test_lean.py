@@ -5,37 +5,19 @@ and generated trackings (the strategies of ``test_v4_fast``)."""
 
 from __future__ import annotations
 
-import io
-import json
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.carriers.trackingmore.test_v4_fast import ZONES, _recorded, tracking
-from waypost import lean_json, render
+from tests.lean_common import outputs
 from waypost.carriers.trackingmore import lean
 from waypost.carriers.trackingmore import shared as tm
 from waypost.carriers.trackingmore import v4_api as api
-from waypost.render import Terminal
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import App, synthetic_number
-
-TERM = Terminal(tz=ZoneInfo("Europe/Berlin"), now=datetime(2026, 12, 1, tzinfo=UTC))
-
-
-def _outputs(shipments: list[Any], *, models: bool) -> tuple[str, str, str]:
-    plain = io.StringIO()
-    render.plain_track(shipments, TERM, plain, {})
-    if models:
-        return render.json_document(shipments), render.json_lines(shipments), plain.getvalue()
-    data = [s.data() for s in shipments]
-    document = lean_json.document(shipments)
-    assert document == json.dumps({"schema": 2, "shipments": data}, ensure_ascii=False, indent=2)
-    return document, render.data_lines(data), plain.getvalue()
 
 
 def _same(item: Any, number: str = "N1", tz: Any = None) -> None:
@@ -43,7 +25,7 @@ def _same(item: Any, number: str = "N1", tz: Any = None) -> None:
     got = lean.parse_tracking(item, number, tz, "fallback-courier")
     assert got.data() == want.model_dump(mode="json")
     assert [e.time for e in got.events] == [e.time for e in want.events]
-    assert _outputs([got], models=False) == _outputs([want], models=True)
+    assert outputs([got], models=False) == outputs([want], models=True)
 
 
 @pytest.mark.parametrize("tz", ZONES)
