@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.forked import ForkServer
 from tests.hostile import HostileServer
 from tests.inproc import SandboxTransport, VirtualClock, VirtualPolicy
+from tests.strategies import json_trees
 from waypost.sandbox import Sandbox
 
 settings.register_profile("default", max_examples=150, deadline=None)
@@ -32,12 +33,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# Any JSON value, for feeding carrier parsers what a broken or hostile server could send.
-json_values = st.recursive(
+# Any JSON value, for feeding carrier parsers what a broken or hostile server could send:
+# what st.recursive(scalars, lists(max_size=4) | dictionaries(text(max_size=8), max_size=4),
+# max_leaves=12) draws, built without its retries (tests/strategies.py).
+json_values = json_trees(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    st.text(max_size=8),
     max_leaves=12,
 )
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import fixture
 from tests.inproc import VirtualClock
+from tests.strategies import json_trees
 from waypost import carriers
 from waypost.carriers.base import MemoryCache, Query, TrackOptions
 from waypost.errors import CarrierError
@@ -267,11 +268,7 @@ def payloads(name: str) -> st.SearchStrategy[Any]:
         | st.text(max_size=20)
         | st.sampled_from(["", "200", "0", "2025-02-14 10:10:35", "transit", "SIGN"])
     )
-    values = st.recursive(
-        scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6),
-        max_leaves=30,
-    )
+    values = json_trees(scalars, keys, max_leaves=30, max_list=4, max_dict=6)
     shaped = st.dictionaries(keys, values, max_size=8).map(lambda d: {**d, **SUCCESS.get(name, {})})
     return shaped | values | mutated(name)
 
