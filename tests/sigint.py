@@ -21,3 +21,8 @@ def heard() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# Run first by a child forked from the warm interpreter (tests/forked.py, ``preexec``): SIGINT's
+# default action there too, whatever the server started with.
+HEARD_IN_CHILD = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"

@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from tests.forked import ForkServer
 from waypost.render import Terminal, progress
 from waypost.sandbox import Sandbox
 
@@ -105,42 +106,44 @@ def test_the_session_reports_each_retry() -> None:
 
 
 @pytest.mark.skipif(__import__("os").name != "posix", reason="needs a pseudo-terminal")
-def test_a_terminal_sees_what_is_awaited_while_a_carrier_hangs(sandbox: Sandbox) -> None:
+def test_a_terminal_sees_what_is_awaited_while_a_carrier_hangs(
+    sandbox: Sandbox, forker: ForkServer
+) -> None:
     import os
     import select
     import signal
-    import subprocess
-    import sys
 
     sandbox.inject("hang@trackingmore")
     import fcntl
     import struct
     import termios
 
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     from tests import sigint
 
-    with sigint.heard():  # even where the runner ignores SIGINT (started with `&`)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waypost", "track", "--timeout", "60", "--deadline", "90", TM],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=slave,
-            env={**os.environ, "TERM": "xterm"},
-        )
-    os.close(slave)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    # A process of its own forked from the warm interpreter (tests/forked.py), its standard
+    # error the terminal.
+    child = forker.start(
+        *("track", "--timeout", "60", "--deadline", "90", TM),
+        env={**os.environ, "TERM": "xterm"},
+        stderr=os.ttyname(slave),
+        preexec=sigint.HEARD_IN_CHILD,
+    )
     seen = b""
+    done = None
     try:
         while b"waiting for trackingmore: " not in seen:
             ready, _, _ = select.select([master], [], [], 20)
             assert ready, seen
             seen += os.read(master, 4096)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        os.kill(child.pid, signal.SIGINT)
+        done = forker.wait(child, timeout=20)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if done is None:
+            os.kill(child.pid, signal.SIGKILL)
+            forker.wait(child)
+        os.close(slave)  # held until the child is gone: it opens the terminal by its name
         os.close(master)
     assert b"(--deadline 90s)" in seen
-    assert proc.returncode == 130
+    assert done.code == 130

@@ -8,14 +8,14 @@ import json
 import os
 import select
 import signal
-import subprocess
-import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests import sigint
+from tests.forked import ForkServer, Started
 from waypost import config as cfg
 from waypost import service
 from waypost.carriers.base import Query, TrackOptions
@@ -77,24 +77,41 @@ def test_results_are_handed_over_as_they_complete_and_the_report_keeps_input_ord
     assert [s.carrier for s in report.shipments] == ["trackingmore", "ils", "pandapon"]
 
 
-def _start(*args: str) -> subprocess.Popen[bytes]:
+def _start(forker: ForkServer, fifo: Path, *args: str) -> Started:
+    """``waypost ARGS`` as a process of its own (forked from a warm interpreter,
+    tests/forked.py), its standard output the FIFO ``fifo``: read as it is written."""
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    with sigint.heard():  # even where the runner ignores SIGINT (started with `&`)
-        return subprocess.Popen(
-            [sys.executable, "-m", "waypost", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
+    return forker.start(*args, env=env, stdout=str(fifo), preexec=sigint.HEARD_IN_CHILD)
 
 
-def _line(proc: subprocess.Popen[bytes], within: float = 20.0) -> bytes:
-    """The next stdout line, read as soon as it is written."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], within)
-    assert ready, "no line in time"
-    return proc.stdout.readline()
+def _line(reader: int, within: float = 20.0) -> bytes:
+    """The next stdout line, read as soon as it is written (nothing after it is read)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([reader], [], [], within)
+        assert ready, "no line in time"
+        byte = os.read(reader, 1)
+        assert byte, f"the output ended after {line!r}"
+        line += byte
+    return line
+
+
+def _rest(reader: int, within: float = 20.0) -> bytes:
+    """What is left on stdout once the child is gone."""
+    rest = b""
+    while True:
+        ready, _, _ = select.select([reader], [], [], within)
+        assert ready, "the output never ended"
+        chunk = os.read(reader, 65536)
+        if not chunk:
+            return rest
+        rest += chunk
+
+
+def _running(pid: int) -> bool:
+    """The child has not exited (a zombie until its fork server waits for it)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
 
 
 def _wait_for_request(sandbox: Sandbox, carrier: str, within: float = 20.0) -> None:
@@ -106,23 +123,32 @@ def _wait_for_request(sandbox: Sandbox, carrier: str, within: float = 20.0) -> N
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child")
 def test_jsonl_streams_before_a_hung_carrier_answers_and_ctrl_c_exits_130(
-    sandbox: Sandbox,
+    sandbox: Sandbox, forker: ForkServer, tmp_path: Path
 ) -> None:
     sandbox.inject("hang@trackingmore")
-    proc = _start("track", "--jsonl", "--timeout", "60", TM, ILS)
+    fifo = tmp_path / "stdout.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # before the child opens its end
+    done = None
     try:
-        first = json.loads(_line(proc))
-        assert first["tracking_number"] == ILS  # TrackingMore (first in input) still hangs
-        assert proc.poll() is None
-        _wait_for_request(sandbox, "trackingmore")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        child = _start(forker, fifo, "track", "--jsonl", "--timeout", "60", TM, ILS)
+        try:
+            first = json.loads(_line(reader))
+            assert first["tracking_number"] == ILS  # TrackingMore (first in input) still hangs
+            assert _running(child.pid)
+            _wait_for_request(sandbox, "trackingmore")
+            os.kill(child.pid, signal.SIGINT)
+            done = forker.wait(child, timeout=20)
+        finally:
+            if done is None:
+                os.kill(child.pid, signal.SIGKILL)
+                forker.wait(child)
+        out = _rest(reader)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+        os.close(reader)
+    assert done.code == 130
     assert out == b""  # nothing more: the hung number was never answered
-    text = err.decode()
+    text = done.err
     assert "1 of 2 number(s) answered before the interrupt" in text
     assert "waypost: interrupted" in text
     assert "Traceback" not in text
