@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.forked import ForkServer
 from waypost import insights
 from waypost.carriers.base import Query
 from waypost.errors import UsageError
@@ -511,15 +512,15 @@ def test_bash_completes_watched_numbers_for_archive_and_edit(isolated: Path) -> 
 
 
 def test_list_on_a_terminal_has_an_eta_column_and_marks_stalled_rows(
-    sandbox: Sandbox, cli, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, cli, monkeypatch: pytest.MonkeyPatch, forker: ForkServer
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.pty_run import run_on_pty
+    from tests.pty_forked import run_on_pty_forked
     from waypost.sandbox import trackingmore_v4
 
     ups = "1Z999AA10123456784"
     monkeypatch.setitem(trackingmore_v4.EXTRAS[ups], "scheduled_delivery_date", "2026-12-08")
     assert cli("track", "--save", ups, f"trackingmore:china-ems:{LS}").code == 0
-    r = run_on_pty("list", columns=200)
+    r = run_on_pty_forked(forker, "list", columns=200)
     assert r.code == 0, r.err
     lines = [line for line in r.lines if line.strip()]
     assert "ETA" in lines[0].split()

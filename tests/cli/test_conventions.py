@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import select
 import signal
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from tests.forked import ForkServer
 from waypost.sandbox import Sandbox
 
 NUMBERS = ["3676E4043665", "3676E4040017"]
@@ -123,26 +122,27 @@ def test_config_init_without_a_terminal_does_not_ask_to_check(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
-def test_watch_loop_prints_one_start_line_on_a_terminal(sandbox: Sandbox, isolated: Path) -> None:
+def test_watch_loop_prints_one_start_line_on_a_terminal(
+    sandbox: Sandbox, isolated: Path, forker: ForkServer
+) -> None:
     master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "waypost", "watch", "--interval", "1h"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-    )
-    os.close(slave)
+    # A process of its own forked from the warm interpreter (tests/forked.py), its standard
+    # error the terminal (held open here until it is gone: it opens it by its name).
+    child = forker.start("watch", "--interval", "1h", stderr=os.ttyname(slave))
     seen = b""
+    done = None
     try:
         while b"\n" not in seen:
             ready, _, _ = select.select([master], [], [], 20)
             assert ready, seen
             seen += os.read(master, 4096)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        os.kill(child.pid, signal.SIGTERM)
+        done = forker.wait(child, timeout=20)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if done is None:
+            os.kill(child.pid, signal.SIGKILL)
+            forker.wait(child)
+        os.close(slave)
         os.close(master)
     first = seen.decode().splitlines()[0]
     assert first == "waypost: watching the list every 1h; news prints as it comes (Ctrl-C stops)"
