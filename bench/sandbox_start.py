@@ -62,7 +62,9 @@ def main() -> None:
             _, _, out = _child(src, IN_PROCESS.format(n=20))
             per_wall, per_cpu = map(float, out.split())
             rows.setdefault(f"Sandbox() {mark}", []).append((per_wall, per_cpu))
-    print(f"sandbox start-up, median of {args.runs} interleaved runs; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"sandbox start-up, median of {args.runs} interleaved runs; load {os.getloadavg()[0]:.1f}"
+    )
     if args.against:
         print(f"*: {sides['*']} (PYTHONPATH)")
     print(f"{'what':<26}{'wall ms':>10}{'cpu ms':>10}")
