@@ -215,6 +215,7 @@ class World:
     plans: dict[str, dict[str, list[dict[str, Any]]]]
     synthetic: dict[str, Any]
     receiver: dict[str, str]
+    taobao_parcel: dict[str, Any]
     returns: list[dict[str, Any]]
     banner: list[tuple[str, str]]
 
@@ -254,7 +255,8 @@ def demo_world(document: dict[str, Any], now: datetime) -> World:
         )
         orders[(order.platform, order.order_id)] = order
     banner = [(number, shows) for number, shows in document["banner"]]
-    return World(orders, plans, document["synthetic"], receiver, document["returns"], banner)
+    shown = document["taobao_parcel"]
+    return World(orders, plans, document["synthetic"], receiver, shown, document["returns"], banner)
 
 
 class App:
@@ -617,32 +619,26 @@ class App:
             )
         return items
 
-    @staticmethod
-    def _taobao_data(order: Order) -> dict[str, Any]:
+    def _taobao_data(self, order: Order) -> dict[str, Any]:
+        shown = self.world.taobao_parcel
         details = [
             {
                 "mailNo": parcel.bill,
                 "logisticsTraces": [dict(t) for t in reversed(parcel.nodes)],
                 "logisticsPartner": [
-                    {"companyImageUrl": "", "company": parcel.company, "companyContact": "95311"}
+                    {
+                        "companyImageUrl": shown["companyImageUrl"],
+                        "company": parcel.company,
+                        "companyContact": shown["companyContact"],
+                    }
                 ],
                 "receiver": {
-                    "zipCode": "510000",
-                    "address": "**********",
-                    "phone": "138****0000",
-                    "name": "*先生",
+                    **shown["receiver"],
                     "province": parcel.receiver.get("province"),
                     "city": parcel.receiver.get("city"),
                     "district": parcel.receiver.get("district"),
                 },
-                "logisticsGoods": [
-                    {
-                        "title": "收纳盒 加厚款",
-                        "property": "颜色:白色",
-                        "imageUrl": "",
-                        "quantity": "2",
-                    }
-                ],
+                "logisticsGoods": [dict(g) for g in shown["logisticsGoods"]],
             }
             for parcel in order.parcels
         ]
