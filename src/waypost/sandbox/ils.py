@@ -16,7 +16,6 @@ import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -56,16 +55,24 @@ def _document() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-@dataclass
 class World:
     """The demo consignments (``records``, in the App's own shape) and what synthetic numbers
     are made of."""
 
-    records: dict[str, dict[str, Any]]
-    plans: dict[str, list[dict[str, Any]]]
-    synthetic: dict[str, Any]
-    images_url: str
-    banner: list[tuple[str, str]]
+    # A plain class: making a dataclass costs the sandbox's start-up more than its data does.
+    def __init__(
+        self,
+        records: dict[str, dict[str, Any]],
+        plans: dict[str, list[dict[str, Any]]],
+        synthetic: dict[str, Any],
+        images_url: str,
+        banner: list[tuple[str, str]],
+    ) -> None:
+        self.records = records
+        self.plans = plans
+        self.synthetic = synthetic
+        self.images_url = images_url
+        self.banner = banner
 
 
 def _stamp(when: datetime) -> str:

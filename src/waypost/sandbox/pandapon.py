@@ -206,18 +206,28 @@ def parcel_taobao(
     return Parcel(bill, "", "", traces, company=company, receiver=dict(receiver))
 
 
-@dataclass
 class World:
     """The demo orders, keyed ``(platform, order id)`` in the data's order, and what synthetic
     orders are made of."""
 
-    orders: dict[tuple[str, str], Order]
-    plans: dict[str, dict[str, list[dict[str, Any]]]]
-    synthetic: dict[str, Any]
-    receiver: dict[str, str]
-    taobao_parcel: dict[str, Any]
-    returns: list[dict[str, Any]]
-    banner: list[tuple[str, str]]
+    # A plain class: making a dataclass costs the sandbox's start-up more than its data does.
+    def __init__(
+        self,
+        orders: dict[tuple[str, str], Order],
+        plans: dict[str, dict[str, list[dict[str, Any]]]],
+        synthetic: dict[str, Any],
+        receiver: dict[str, str],
+        taobao_parcel: dict[str, Any],
+        returns: list[dict[str, Any]],
+        banner: list[tuple[str, str]],
+    ) -> None:
+        self.orders = orders
+        self.plans = plans
+        self.synthetic = synthetic
+        self.receiver = receiver
+        self.taobao_parcel = taobao_parcel
+        self.returns = returns
+        self.banner = banner
 
 
 def demo_world(document: dict[str, Any], now: datetime) -> World:
