@@ -806,41 +806,63 @@ def watch_list(
 
 def _plain_list(rows: Iterable[ListRow], term: Terminal, out: IO[str]) -> None:
     """``list`` for scripts: full text, ISO times, whole days since the first event (empty:
-    none); labels, carriers, statuses and last events repeat, so each is made safe once."""
+    none); labels, carriers, statuses and last events repeat, so each is made safe once.
+
+    ``_first`` and ``_iso`` written out for the row loop (the same arithmetic: a naive stored
+    time is UTC, so its Unix time is its distance from the naive epoch)."""
     now = term.now.timestamp()
     made: dict[Any, str] = {}
     events: dict[Any, str] = {}
+    field = safe.field
+    parse, from_ts, tz = datetime.fromisoformat, datetime.fromtimestamp, term.tz
+    epoch = _NAIVE_EPOCH
 
     def shown(text: Any) -> str:
         done = made.get(text)
         if done is None:
-            done = made[text] = safe.field(text)
+            done = made[text] = field(text)
         return done
 
     def last(text: Any) -> str:
         done = events.get(text)
         if done is None:
-            done = events[text] = " ".join(safe.field(text).split())
+            done = events[text] = " ".join(field(text).split())
         return done
 
     lines = []
     for r in rows:
-        first = _first(r.first_event_time)
-        days = "" if first is None else f"{round((now - first.timestamp()) / 86400, 1):.0f}"
-        fields = (
-            shown(r.label),
-            safe.field(r.number),
-            shown(r.carrier),
-            shown(r.status),
-            last(r.last_event),
-            _iso(r.last_checked, term) or "",
-            days,
+        days = ""
+        raw = r.first_event_time
+        if raw is not None:
+            try:
+                first = parse(raw)
+            except (TypeError, ValueError):
+                pass
+            else:
+                at = (
+                    first.timestamp()
+                    if first.tzinfo is not None
+                    else (first - epoch).total_seconds()
+                )
+                days = f"{round((now - at) / 86400, 1):.0f}"
+        checked = r.last_checked
+        if checked is None:
+            iso = ""
+        elif tz is not None:
+            iso = from_ts(checked, tz).isoformat(timespec="seconds")
+        else:
+            iso = from_ts(checked, UTC).astimezone().isoformat(timespec="seconds")
+        lines.append(
+            f"{shown(r.label)}\t{field(r.number)}\t{shown(r.carrier)}\t{shown(r.status)}"
+            f"\t{last(r.last_event)}\t{iso}\t{days}\n"
         )
-        lines.append("\t".join(fields) + "\n")
         if len(lines) >= 1000:
             out.write("".join(lines))
             lines.clear()
     out.write("".join(lines))
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 # Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.

@@ -93,6 +93,9 @@ def test_list_reads_the_store_without_network_or_models(cli) -> None:  # type: i
     modules = loaded("list")
     assert "sqlite3" in modules
     assert present(modules, NETWORK, MODELS, TERMINAL) == []
+    # Its rows are plain tuples: the protocols and the Watched dataclass are never built.
+    assert "waypost.store.rows" in modules
+    assert "waypost.store.protocols" not in modules
 
 
 def test_track_of_one_number_loads_no_rich_and_no_store_driver_for_nothing(

@@ -5,13 +5,19 @@ the Title Case ``orderStatus`` keys (``Service``, ``Despatch Date``...) for some
 documented lower-case ones for others; an unknown number answers ``orderStatus: null`` with a
 ``msg``. The docs have no error table, so errors follow the documented envelope:
 ``code != 200`` with ``msg`` and no ``body``.
+
+The demo consignments, and the event plans synthetic numbers (``NNNNSNNNNNNN``) reuse, are data:
+``sandbox/data/ils_demo.json`` (``demo_world`` reads it).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +34,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYNTHETIC = re.compile(r"\d{4}S\d{7}")
 # A request that contains this number fails as a whole, the way an overloaded server answers.
 FAILING = "3676E4000500"
-IMG = "https://img.ils-logistics.example/pod/{number}-{n}.jpg"
 
 TITLE_KEYS = {
     "service": "Service",
@@ -39,27 +44,77 @@ TITLE_KEYS = {
     "lastscan": "Lastscan",
 }
 
-# (hours before now, depot, description, images) oldest first.
-SEA = [
-    (170, "Shenzhen", "Shipment information received", 0),
-    (166, "Shenzhen", "Cargo received at origin warehouse", 1),
-    (140, "Shenzhen Yantian Port", "Customs export clearance completed", 0),
-    (120, "Shenzhen Yantian Port", "Shipment loaded into container, container MSKU7712034", 2),
-    (20, "Indian Ocean", "Vessel departed transhipment port Singapore", 0),
-]
-DELIVERED = [
-    (300, "Yiwu", "Shipment information received", 0),
-    (280, "Yiwu", "Cargo received at origin warehouse", 0),
-    (200, "Felixstowe", "Arrived at destination port", 0),
-    (150, "Felixstowe", "Import customs clearance completed", 0),
-    (100, "Birmingham Depot", "Out for delivery", 0),
-    (96, "Birmingham", "Delivered, signed by J. SMITH", 1),
-]
-HELD = [
-    (90, "Guangzhou", "Shipment information received", 0),
-    (60, "Rotterdam", "Arrived at destination port", 0),
-    (12, "Rotterdam", "Held by customs: documents missing", 0),
-]
+DEMO_DATA = "data/ils_demo.json"
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    # Read once per process: demo_world builds every record afresh, so apps share nothing
+    # that add_event changes.
+    text = resources.files("waypost.sandbox").joinpath(DEMO_DATA).read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+class World:
+    """The demo consignments (``records``, in the App's own shape) and what synthetic numbers
+    are made of."""
+
+    # A plain class: making a dataclass costs the sandbox's start-up more than its data does.
+    def __init__(
+        self,
+        records: dict[str, dict[str, Any]],
+        plans: dict[str, list[dict[str, Any]]],
+        synthetic: dict[str, Any],
+        images_url: str,
+        banner: list[tuple[str, str]],
+    ) -> None:
+        self.records = records
+        self.plans = plans
+        self.synthetic = synthetic
+        self.images_url = images_url
+        self.banner = banner
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def record(
+    number: str, fields: dict[str, Any], plan: list[dict[str, Any]], now: datetime, images: str
+) -> dict[str, Any]:
+    """One consignment: ``plan``'s events dated from ``now``, ``fields`` its orderStatus."""
+    events = [
+        {
+            "deport": step["deport"],
+            "desc": step["desc"],
+            "date": _stamp(now - timedelta(hours=step["hours_ago"])),
+            "img": [images.format(number=number, n=i) for i in range(1, step["images"] + 1)],
+        }
+        for step in plan
+    ]
+    return {
+        "title": fields["title_keys"],
+        "status": {
+            "service": fields["service"],
+            "despatchdepot": fields["despatchdepot"],
+            "despatchdate": events[0]["date"],
+            "deliverydepot": fields["deliverydepot"],
+        },
+        "events": events,
+    }
+
+
+def demo_world(document: dict[str, Any], now: datetime) -> World:
+    """The world of ``DEMO_DATA`` (parsed), its events dated from ``now`` (Shanghai, minutes)."""
+    now = now.astimezone(SHANGHAI).replace(second=0, microsecond=0)
+    plans, images = document["plans"], document["images_url"]
+    records = {
+        number: record(number, fields, plans[fields["plan"]], now, images)
+        for number, fields in document["consignments"].items()
+    }
+    banner = [(n, c["shows"]) for n, c in document["consignments"].items()]
+    banner += [(n, shows) for n, shows in document["also_try"]]
+    return World(records, plans, document["synthetic"], images, banner)
 
 
 class App:
@@ -69,29 +124,12 @@ class App:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        now = sandbox.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
-        self.records: dict[str, dict[str, Any]] = {
-            "3676E4043665": self._record(
-                "3676E4043665", "Sea Freight", "Shenzhen", "Felixstowe", SEA, now, title=True
-            ),
-            "3676E4038521": self._record(
-                "3676E4038521", "Rail Freight", "Yiwu", "Birmingham", DELIVERED, now, title=False
-            ),
-            "3676E4040017": self._record(
-                "3676E4040017", "Air Freight", "Guangzhou", "Rotterdam", HELD, now, title=True
-            ),
-        }
+        self.world = demo_world(_document(), sandbox.now())
+        self.records: dict[str, dict[str, Any]] = self.world.records
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """Numbers worth trying."""
-        return [
-            ("3676E4043665", "sea freight in transit, Title Case keys, images"),
-            ("3676E4038521", "delivered, documented lower-case keys"),
-            ("3676E4040017", "held by customs"),
-            ("3676E4038434", "not found"),
-            (FAILING, "the whole request fails with code 500"),
-            ("1234S5678901", "any NNNNSNNNNNNN number: synthetic shipment"),
-        ]
+        return list(self.world.banner)
 
     def env(self, base: str) -> dict[str, str]:
         """Variables for this emulation."""
@@ -101,48 +139,13 @@ class App:
             "WAYPOST_ILS_PDD": PDD,
         }
 
-    @staticmethod
-    def _stamp(when: datetime) -> str:
-        return when.strftime("%Y-%m-%d %H:%M:%S")
-
-    def _record(
-        self,
-        number: str,
-        service: str,
-        origin: str,
-        destination: str,
-        steps: list[tuple[int, str, str, int]],
-        now: datetime,
-        *,
-        title: bool,
-    ) -> dict[str, Any]:
-        events = [
-            {
-                "deport": depot,
-                "desc": desc,
-                "date": self._stamp(now - timedelta(hours=hours)),
-                "img": [IMG.format(number=number, n=i) for i in range(1, images + 1)],
-            }
-            for hours, depot, desc, images in steps
-        ]
-        return {
-            "title": title,
-            "status": {
-                "service": service,
-                "despatchdepot": origin,
-                "despatchdate": events[0]["date"],
-                "deliverydepot": destination,
-            },
-            "events": events,
-        }
-
     def _synthetic(self, number: str) -> dict[str, Any]:
         seed = int(hashlib.sha256(number.encode()).hexdigest(), 16)
         now = self.sandbox.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
-        plan = (SEA, DELIVERED, HELD)[seed % 3]
-        return self._record(
-            number, "Sea Freight", "Ningbo", "Hamburg", plan, now, title=bool(seed & 8)
-        )
+        made = self.world.synthetic
+        plan = self.world.plans[made["plans"][seed % len(made["plans"])]]
+        fields = {**made, "title_keys": bool(seed & 8)}
+        return record(number, fields, plan, now, self.world.images_url)
 
     def _lookup(self, number: str) -> dict[str, Any] | None:
         if number in self.records:
@@ -160,7 +163,7 @@ class App:
         now = self.sandbox.now().astimezone(SHANGHAI)
         with self.sandbox.lock:
             record["events"].append(
-                {"deport": location or "", "desc": description, "date": self._stamp(now), "img": []}
+                {"deport": location or "", "desc": description, "date": _stamp(now), "img": []}
             )
         return True
 

@@ -49,18 +49,24 @@ assumption. Success is ``code: 200`` with ``msg: "成功"``; every answer has a 
 ``requestId``. A known order without parcels answers ``data: []`` (1688) or
 ``pnmLogisticsDetails: []`` (Taobao). Any 19-digit 1688 id or 12-digit Taobao id starting with 9
 is a synthetic order whose content derives from a hash of the id (for benchmarks).
+
+The demo orders, their returns, and the trace plans synthetic orders reuse are data:
+``sandbox/data/pandapon_demo.json`` (``demo_world`` reads it).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import json
 import os
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -78,30 +84,8 @@ PATH_TAOBAO = "/open/order/logistics/detail/get"
 PATH_ORDERS_1688 = "/v2/alibaba/order/page"
 PATH_ORDERS_TAOBAO = "/open/order/queryList"
 PATH_RETURNS_TAOBAO = "/open/order/refund/queryList"
-# The demo return: the delivered office chair (Taobao sub-order 200048859480) goes back by ZTO.
-RETURNS: list[dict[str, Any]] = [
-    {
-        "refundId": "R7720001",
-        "purchaseOrderId": "3701245589631124410",
-        "subPurchaseOrderId": "200048859480",
-        "refundStatus": 2,
-        "refundReason": "不想要了",
-        "returnLogisticsCompany": "中通快递",
-        "returnLogisticsNo": "78812345678901",
-        "hoursAgo": 20,
-    }
-]
 MAX_PAGE_SIZE = 100
-# Demo orders' (created hours ago, product title, shop); listed by both order-list endpoints.
-LISTED: dict[str, tuple[int, str, str]] = {
-    "2542285634920880794": (60, "收纳盒 加厚款 带盖", "义乌市佳美日用品厂"),
-    "3318459201774650021": (40, "蓝牙耳机 运动款", "深圳市声悦电子有限公司"),
-    "2205513879640221987": (130, "纯棉T恤 男款 白色", "广州市白云区衣尚服装厂"),
-    "2694057731265508832": (20, "陶瓷马克杯 400ml", "潮州市瓷都陶瓷有限公司"),
-    "1977364520886112043": (90, "手机壳 iPhone 15", "温州市瓯海区壳优配件厂"),
-    "200033789041": (36, "儿童保温杯 316不锈钢", "萌趣母婴旗舰店"),
-    "200048859480": (80, "办公椅 人体工学", "椅家家具专营店"),
-}
+# The demo orders with a fixed trade status (in the data; named here for tests).
 UNPAID = "2694057731265508000"
 CANCELLED = "2694057731265508111"
 WINDOW_MS = 600_000
@@ -111,97 +95,6 @@ SYNTHETIC_1688 = re.compile(r"9\d{18}")
 SYNTHETIC_TAOBAO = re.compile(r"9\d{11}")
 FAILING = "2542285634920880500"
 HEADERS = ("access-key", "timestamp", "nonce-str", "user-id", "signature")
-
-# 1688 trace nodes, oldest first: (hours before now, action, facilityType, facilityName,
-# areaCode, remark). facilityType 1 = outlet (网点), 2 = sorting centre (分拨中心).
-Node = tuple[int, str, str, str, str, str]
-SEED_TRANSIT: list[Node] = [
-    (52, "TRANSPORT", "1", "义乌福田网点", "330782", "【金华市】韵达快递 义乌福田网点 已揽收"),
-    (44, "TRANSPORT", "2", "金华分拨中心", "330700", "【金华市】已到达 金华分拨中心"),
-    (
-        42,
-        "TRANSPORT",
-        "2",
-        "金华分拨中心",
-        "330700",
-        "【金华市】已离开 金华分拨中心，发往 广州分拨中心",
-    ),
-    (9, "TRANSPORT", "2", "广州分拨中心", "440100", "【广州市】已到达 广州分拨中心"),
-]
-DELIVERING: list[Node] = [
-    (30, "TRANSPORT", "1", "杭州萧山网点", "330109", "【杭州市】圆通速递 杭州萧山网点 已揽收"),
-    (
-        20,
-        "TRANSPORT",
-        "2",
-        "杭州转运中心",
-        "330100",
-        "【杭州市】已离开 杭州转运中心，发往 深圳转运中心",
-    ),
-    (6, "TRANSPORT", "2", "深圳转运中心", "440300", "【深圳市】已到达 深圳转运中心"),
-    (
-        2,
-        "TRANSPORT",
-        "1",
-        "深圳南山网点",
-        "440305",
-        "【深圳市】深圳南山网点 快递员 李师傅 正在派件，电话 138****5678",
-    ),
-]
-PICKED_UP: list[Node] = [
-    (3, "TRANSPORT", "1", "杭州滨江营业点", "330108", "【杭州市】顺丰速运 已收取快件"),
-]
-DELIVERED: list[Node] = [
-    (120, "TRANSPORT", "1", "广州白云网点", "440111", "【广州市】中通快递 广州白云网点 已揽收"),
-    (
-        100,
-        "TRANSPORT",
-        "2",
-        "广州分拨中心",
-        "440100",
-        "【广州市】已离开 广州分拨中心，发往 上海分拨中心",
-    ),
-    (60, "TRANSPORT", "2", "上海分拨中心", "310000", "【上海市】已到达 上海分拨中心"),
-    (50, "TRANSPORT", "1", "上海浦东网点", "310115", "【上海市】上海浦东网点 正在派件"),
-    (
-        47,
-        "SIGN",
-        "1",
-        "上海浦东网点",
-        "310115",
-        "【上海市】已签收，签收人：本人，感谢使用中通快递",
-    ),
-]
-# logisticsSteps only (acceptTime, remark), as 1688's older trace API answers.
-STEPS_ONLY: list[tuple[int, str]] = [
-    (80, "卖家已发货"),
-    (76, "【温州市】申通快递 温州瓯海公司 已揽件"),
-    (70, "【温州市】已到达 温州转运中心"),
-    (68, "【温州市】已离开 温州转运中心，下一站 上海转运中心"),
-    (30, "【上海市】已到达 上海转运中心"),
-]
-
-# Taobao traces, oldest first: (hours before now, action, status, statusDesc, city, district,
-# facilityName, standerdDesc, nextCity, nextNodeName).
-Trace = tuple[int, str, str, str, str, str, str, str, str | None, str | None]
-TB_TRANSIT: list[Trace] = [
-    (30, "TMS_ACCEPT", "ACCEPT", "已揽件", "北京市", "朝阳区", "北京朝阳网点",
-     "【北京市】 北京朝阳网点 已揽件", None, None),
-    (12, "TMS_STATION_IN", "TRANSPORT", "运输中", "北京市", "朝阳区", "北京",
-     "【北京市】 快件已到达 北京", None, None),
-    (11, "TMS_STATION_OUT", "TRANSPORT", "运输中", "北京市", "朝阳区", "北京",
-     "【北京市】 快件已发往 广州中心", "广州市", "广州中心"),
-]  # fmt: skip
-TB_DELIVERED: list[Trace] = [
-    (70, "TMS_ACCEPT", "ACCEPT", "已揽件", "东莞市", "长安镇", "东莞长安网点",
-     "【东莞市】 东莞长安网点 已揽件", None, None),
-    (60, "TMS_STATION_OUT", "TRANSPORT", "运输中", "东莞市", "长安镇", "东莞中心",
-     "【东莞市】 快件已发往 成都中心", "成都市", "成都中心"),
-    (30, "TMS_DELIVERING", "DELIVERING", "派送中", "成都市", "武侯区", "成都武侯网点",
-     "【成都市】 快件正在派送中，快递员：王师傅", None, None),
-    (26, "TMS_SIGN", "SIGN", "已签收", "成都市", "武侯区", "成都武侯网点",
-     "【成都市】 快件已签收，签收人：前台", None, None),
-]  # fmt: skip
 
 
 @dataclass
@@ -256,6 +149,126 @@ def _seed(value: str) -> int:
     return int(hashlib.sha256(value.encode()).hexdigest(), 16)
 
 
+DEMO_DATA = "data/pandapon_demo.json"
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    # Read once per process: demo_world builds every order afresh, so apps share nothing that
+    # add_event changes.
+    text = resources.files("waypost.sandbox").joinpath(DEMO_DATA).read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def node_1688(when: datetime, step: dict[str, Any]) -> dict[str, Any]:
+    """One ``traceNodeList`` node of a plan's ``step``, dated ``when``."""
+    area, remark = step["areaCode"], step["remark"]
+    return {
+        "action": step["action"],
+        "areaCode": area,
+        "encrypt": "1" if "****" in remark else "0",
+        "acceptTime": _stamp(when),
+        "remark": remark,
+        "facilityType": step["facilityType"],
+        "facilityNo": f"{area}01",
+        "facilityName": step["facilityName"],
+    }
+
+
+def trace_taobao(when: datetime, step: dict[str, Any]) -> dict[str, Any]:
+    """One ``logisticsTraces`` item of a plan's ``step``, dated ``when``."""
+    return {
+        "statusDesc": step["statusDesc"],
+        "province": None,
+        "city": step["city"],
+        "district": step["district"],
+        "action": step["action"],
+        "facilityName": step["facilityName"],
+        "time": _stamp(when),
+        "standerdDesc": step["standerdDesc"],
+        "status": step["status"],
+        "nextCity": step["nextCity"],
+        "nextNodeName": step["nextNodeName"],
+    }
+
+
+def parcel_1688(bill: str, status: str, plan: list[dict[str, Any]], now: datetime) -> Parcel:
+    """A 1688 parcel following ``plan`` up to ``now``."""
+    nodes = [node_1688(now - timedelta(hours=n["hours_ago"]), n) for n in plan]
+    return Parcel(bill, f"LP00{_seed(bill) % 10**15:015d}", status, nodes)
+
+
+def parcel_taobao(
+    bill: str, company: str, plan: list[dict[str, Any]], receiver: dict[str, str], now: datetime
+) -> Parcel:
+    """A Taobao parcel following ``plan`` up to ``now``."""
+    traces = [trace_taobao(now - timedelta(hours=t["hours_ago"]), t) for t in plan]
+    return Parcel(bill, "", "", traces, company=company, receiver=dict(receiver))
+
+
+class World:
+    """The demo orders, keyed ``(platform, order id)`` in the data's order, and what synthetic
+    orders are made of."""
+
+    # A plain class: making a dataclass costs the sandbox's start-up more than its data does.
+    def __init__(
+        self,
+        orders: dict[tuple[str, str], Order],
+        plans: dict[str, dict[str, list[dict[str, Any]]]],
+        synthetic: dict[str, Any],
+        receiver: dict[str, str],
+        taobao_parcel: dict[str, Any],
+        returns: list[dict[str, Any]],
+        banner: list[tuple[str, str]],
+    ) -> None:
+        self.orders = orders
+        self.plans = plans
+        self.synthetic = synthetic
+        self.receiver = receiver
+        self.taobao_parcel = taobao_parcel
+        self.returns = returns
+        self.banner = banner
+
+
+def demo_world(document: dict[str, Any], now: datetime) -> World:
+    """The world of ``DEMO_DATA`` (parsed), dated from ``now`` (Shanghai, to the second)."""
+    now = now.astimezone(SHANGHAI).replace(microsecond=0)
+    plans, receiver = document["plans"], document["taobao_receiver"]
+    orders: dict[tuple[str, str], Order] = {}
+    for raw in document["orders"]:
+        parcels = []
+        for p in raw["parcels"]:
+            if raw["platform"] == "taobao":
+                plan = plans["taobao"][p["plan"]]
+                parcels.append(parcel_taobao(p["bill"], p["company"], plan, receiver, now))
+            elif "steps" in p:
+                steps = [
+                    {
+                        "acceptTime": _stamp(now - timedelta(hours=s["hours_ago"])),
+                        "remark": s["remark"],
+                    }
+                    for s in plans["steps"][p["steps"]]
+                ]
+                logistics = f"LP00{_seed(p['bill']) % 10**15:015d}"
+                parcels.append(Parcel(p["bill"], logistics, p["status"], steps, steps_only=True))
+            else:
+                parcels.append(parcel_1688(p["bill"], p["status"], plans["1688"][p["plan"]], now))
+        order = Order(
+            raw["platform"],
+            raw["orderId"],
+            parcels,
+            outer_id=raw.get("outerId", ""),
+            created=now - timedelta(hours=raw["hours_ago"]),
+            title=raw["title"],
+            shop=raw["shop"],
+            status=raw.get("status", ""),
+        )
+        orders[(order.platform, order.order_id)] = order
+    banner = [(number, shows) for number, shows in document["banner"]]
+    shown = document["taobao_parcel"]
+    return World(orders, plans, document["synthetic"], receiver, shown, document["returns"], banner)
+
+
 class App:
     """The PandaPon logistics endpoints with demo orders."""
 
@@ -267,67 +280,16 @@ class App:
         self.request_ids: list[str] = []
         # The ``timestamp`` header of every call that passed the rate limit (tests read it).
         self.stamps: list[str] = []
-        self.orders: dict[tuple[str, str], Order] = {}
         wanted = os.environ.get("WAYPOST_SANDBOX_PANDAPON_SIGNATURE", "pairs").strip().lower()
         self.signature = wanted if wanted in SIGNATURES else "pairs"
-        now = self._now()
-        for order in (
-            self._order_1688(
-                "2542285634920880794", now, [("4318765290123", "TRANSPORT", SEED_TRANSIT)]
-            ),
-            self._order_1688(
-                "3318459201774650021",
-                now,
-                [
-                    ("YT7512345678901", "TRANSPORT", DELIVERING),
-                    ("SF1428765309214", "ACCEPT", PICKED_UP),
-                ],
-            ),
-            self._order_1688("2205513879640221987", now, [("75312468097531", "SIGN", DELIVERED)]),
-            self._order_1688("2694057731265508832", now, []),
-            self._steps_only("1977364520886112043", "773216549870123", now),
-            self._order_taobao(
-                "200033789041", "3682557363260579405", "78753196186473", "中通快递", TB_TRANSIT, now
-            ),
-            self._order_taobao(
-                "200048859480",
-                "3701245589631124410",
-                "YT8812003456712",
-                "圆通速递",
-                TB_DELIVERED,
-                now,
-            ),
-        ):
-            hours, order.title, order.shop = LISTED[order.order_id]
-            order.created = now - timedelta(hours=hours)
-            self.orders[(order.platform, order.order_id)] = order
-        for order_id, status, hours in ((UNPAID, "waitbuyerpay", 5), (CANCELLED, "cancel", 50)):
-            self.orders[("1688", order_id)] = Order(
-                "1688",
-                order_id,
-                [],
-                created=now - timedelta(hours=hours),
-                title="U盘 64G",
-                shop="深圳市存储科技有限公司",
-                status=status,
-            )
+        self.world = demo_world(_document(), self.sandbox.now())
+        self.orders: dict[tuple[str, str], Order] = self.world.orders
         # How many synthetic 1688 orders (9000...001 upwards) the order lists add (benchmarks).
         self.listed_synthetic = int(os.environ.get("WAYPOST_SANDBOX_PANDAPON_ORDERS", "0") or 0)
 
     def demo_numbers(self) -> list[tuple[str, str]]:
         """Orders worth trying."""
-        return [
-            ("2542285634920880794", "1688 order (the docs' id), one parcel in transit"),
-            ("3318459201774650021", "1688 order with two parcels: out for delivery, picked up"),
-            ("2205513879640221987", "1688 order, delivered"),
-            ("1977364520886112043", "1688 order answering only logisticsSteps"),
-            ("2694057731265508832", "1688 order without parcels yet (pending)"),
-            ("2542285634920880000", "unknown order (code 4004)"),
-            (FAILING, "code 500: system busy"),
-            ("taobao:200033789041", "Taobao sub-order (the docs' id), in transit"),
-            ("taobao:200048859480", "Taobao sub-order, delivered"),
-            ("9NNNNNNNNNNNNNNNNNN", "any 19-digit id starting with 9: synthetic 1688 order"),
-        ]
+        return list(self.world.banner)
 
     def env(self, base: str) -> dict[str, str]:
         """Variables for this emulation."""
@@ -341,99 +303,22 @@ class App:
     def _now(self) -> datetime:
         return self.sandbox.now().astimezone(SHANGHAI).replace(microsecond=0)
 
-    @staticmethod
-    def _node(when: datetime, node: Node) -> dict[str, Any]:
-        _, action, kind, facility, area, remark = node
-        return {
-            "action": action,
-            "areaCode": area,
-            "encrypt": "1" if "****" in remark else "0",
-            "acceptTime": _stamp(when),
-            "remark": remark,
-            "facilityType": kind,
-            "facilityNo": f"{area}01",
-            "facilityName": facility,
-        }
-
-    def _order_1688(
-        self, order_id: str, now: datetime, parcels: list[tuple[str, str, list[Node]]]
-    ) -> Order:
-        return Order(
-            "1688",
-            order_id,
-            [
-                Parcel(
-                    bill,
-                    f"LP00{_seed(bill) % 10**15:015d}",
-                    status,
-                    [self._node(now - timedelta(hours=n[0]), n) for n in nodes],
-                )
-                for bill, status, nodes in parcels
-            ],
-        )
-
-    def _steps_only(self, order_id: str, bill: str, now: datetime) -> Order:
-        steps = [
-            {"acceptTime": _stamp(now - timedelta(hours=h)), "remark": r} for h, r in STEPS_ONLY
-        ]
-        parcel = Parcel(bill, f"LP00{_seed(bill) % 10**15:015d}", "", steps, steps_only=True)
-        return Order("1688", order_id, [parcel])
-
-    @staticmethod
-    def _trace(when: datetime, trace: Trace) -> dict[str, Any]:
-        _, action, status, desc, city, district, facility, standard, next_city, next_node = trace
-        return {
-            "statusDesc": desc,
-            "province": None,
-            "city": city,
-            "district": district,
-            "action": action,
-            "facilityName": facility,
-            "time": _stamp(when),
-            "standerdDesc": standard,
-            "status": status,
-            "nextCity": next_city,
-            "nextNodeName": next_node,
-        }
-
-    def _order_taobao(
-        self,
-        order_id: str,
-        outer_id: str,
-        bill: str,
-        company: str,
-        traces: list[Trace],
-        now: datetime,
-    ) -> Order:
-        parcel = Parcel(
-            bill,
-            "",
-            "",
-            [self._trace(now - timedelta(hours=t[0]), t) for t in traces],
-            company=company,
-            receiver={"province": "广东省", "city": "广州市", "district": "白云区"},
-        )
-        return Order("taobao", order_id, [parcel], outer_id=outer_id)
-
     def _synthetic(self, platform: str, order_id: str) -> Order:
         seed = _seed(order_id)
         now = self._now()
+        made, plans = self.world.synthetic[platform], self.world.plans[platform]
         if platform == "taobao":
-            plan = (TB_TRANSIT, TB_DELIVERED)[seed % 2]
-            return self._order_taobao(
-                order_id,
-                f"37{seed % 10**17:017d}",
-                f"ZT{seed % 10**12:012d}",
-                "中通快递",
-                plan,
-                now,
-            )
-        plans = ((SEED_TRANSIT, "TRANSPORT"), (DELIVERING, "TRANSPORT"), (DELIVERED, "SIGN"))
+            plan = plans[made["plans"][seed % len(made["plans"])]]
+            bill, outer = f"ZT{seed % 10**12:012d}", f"37{seed % 10**17:017d}"
+            parcel = parcel_taobao(bill, made["company"], plan, self.world.receiver, now)
+            return Order("taobao", order_id, [parcel], outer_id=outer)
         parcels = []
         for i in range(1 + seed % 2):
-            nodes, status = plans[(seed >> (4 * i)) % len(plans)]
-            parcels.append((f"YD{(seed >> (8 * i)) % 10**13:013d}", status, nodes))
-        return self._order_1688(order_id, now, parcels)
+            name, status = made["plans"][(seed >> (4 * i)) % len(made["plans"])]
+            parcels.append(
+                parcel_1688(f"YD{(seed >> (8 * i)) % 10**13:013d}", status, plans[name], now)
+            )
+        return Order("1688", order_id, parcels)
 
     def _lookup(self, platform: str, order_id: str) -> Order | None:
         order = self.orders.get((platform, order_id))
@@ -462,15 +347,29 @@ class App:
                     parcel.company = "韵达快递"
                 order.parcels.append(parcel)
             if order.platform == "taobao":
-                node = self._trace(
-                    now,
-                    (0, "TMS_STATION_IN", "TRANSPORT", "运输中", location or "", "",
-                     location or "", description, None, None),
-                )  # fmt: skip
+                step = {
+                    "action": "TMS_STATION_IN",
+                    "status": "TRANSPORT",
+                    "statusDesc": "运输中",
+                    "city": location or "",
+                    "district": "",
+                    "facilityName": location or "",
+                    "standerdDesc": description,
+                    "nextCity": None,
+                    "nextNodeName": None,
+                }
+                node = trace_taobao(now, step)
             elif parcel.steps_only:
                 node = {"acceptTime": _stamp(now), "remark": description}
             else:
-                node = self._node(now, (0, "TRANSPORT", "", location or "", "", description))
+                step = {
+                    "action": "TRANSPORT",
+                    "facilityType": "",
+                    "facilityName": location or "",
+                    "areaCode": "",
+                    "remark": description,
+                }
+                node = node_1688(now, step)
             parcel.nodes.append(node)
         return True
 
@@ -703,11 +602,11 @@ class App:
         now_ms = self._now().timestamp() * 1000
         low, high = body.get("refundStartTime"), body.get("refundEndTime")
         records = []
-        for item in RETURNS:
-            at = now_ms - item["hoursAgo"] * 3_600_000
+        for item in self.world.returns:
+            at = now_ms - item["hours_ago"] * 3_600_000
             if (isinstance(low, int) and at < low) or (isinstance(high, int) and at > high):
                 continue
-            record = {k: v for k, v in item.items() if k != "hoursAgo"}
+            record = {k: v for k, v in item.items() if k != "hours_ago"}
             records.append({**record, "refundTime": int(at)})
         chunk = records[(page - 1) * size : page * size]
         data = {"pageNo": page, "pageSize": size, "total": len(records), "records": chunk}
@@ -730,32 +629,26 @@ class App:
             )
         return items
 
-    @staticmethod
-    def _taobao_data(order: Order) -> dict[str, Any]:
+    def _taobao_data(self, order: Order) -> dict[str, Any]:
+        shown = self.world.taobao_parcel
         details = [
             {
                 "mailNo": parcel.bill,
                 "logisticsTraces": [dict(t) for t in reversed(parcel.nodes)],
                 "logisticsPartner": [
-                    {"companyImageUrl": "", "company": parcel.company, "companyContact": "95311"}
+                    {
+                        "companyImageUrl": shown["companyImageUrl"],
+                        "company": parcel.company,
+                        "companyContact": shown["companyContact"],
+                    }
                 ],
                 "receiver": {
-                    "zipCode": "510000",
-                    "address": "**********",
-                    "phone": "138****0000",
-                    "name": "*先生",
+                    **shown["receiver"],
                     "province": parcel.receiver.get("province"),
                     "city": parcel.receiver.get("city"),
                     "district": parcel.receiver.get("district"),
                 },
-                "logisticsGoods": [
-                    {
-                        "title": "收纳盒 加厚款",
-                        "property": "颜色:白色",
-                        "imageUrl": "",
-                        "quantity": "2",
-                    }
-                ],
+                "logisticsGoods": [dict(g) for g in shown["logisticsGoods"]],
             }
             for parcel in order.parcels
         ]

@@ -3,8 +3,8 @@ states" for its faults).
 
 ``protocols`` says what a backend provides, ``sqlite`` is the embedded backend,
 ``migrations`` its named schema steps and ``claims`` how a ``watch`` pass owns its shipments.
-``open_store()`` chooses the backend from the configuration. The backends load on first use,
-so importing the protocols costs nothing.
+``open_store()`` chooses the backend from the configuration. The protocols and the backends
+load on first use, so importing the package costs nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from waypost.store.protocols import StateStore, Watched, WatchStore
-
 if TYPE_CHECKING:
     from waypost.carriers.base import Cache
     from waypost.config import Config
     from waypost.store.migrations import MIGRATIONS, SCHEMA_VERSION
+    from waypost.store.protocols import StateStore, Watched, WatchStore
     from waypost.store.sqlite import (
         DB_NAME,
         Store,
@@ -45,6 +44,9 @@ __all__ = [
 
 _LAZY = {
     "Cache": "protocols",
+    "StateStore": "protocols",
+    "Watched": "protocols",
+    "WatchStore": "protocols",
     "DB_NAME": "sqlite",
     "Store": "sqlite",
     "StoreCache": "sqlite",

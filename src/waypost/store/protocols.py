@@ -21,7 +21,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from waypost.store.rows import CLAIM_LEASE, ListRow, query_text
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Cache, Query
@@ -38,16 +40,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(base, name)
     raise AttributeError(f"module 'waypost.store.protocols' has no attribute {name!r}")
-
-
-# Seconds a claim outlives a host that was killed mid-pass (a pass renews nothing: keep it long).
-CLAIM_LEASE = 900.0
-
-
-def query_text(query: Query) -> str:
-    """The prefixed form of a saved query (``carrier:number`` or ``carrier:courier:number``)."""
-    parts = [query.carrier or "", query.courier or "", query.number]
-    return ":".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -87,33 +79,6 @@ class Watched:
     def age_days(self) -> float:
         """Days since the number was added."""
         return (time.time() - self.added) / 86400
-
-
-class ListRow(NamedTuple):
-    """What ``list`` shows of one row (``WatchStore.listed``): no saved query, no snapshot;
-    ``final`` is as stored (non-zero: final), ``first_event_time`` the earliest stored event
-    time (ISO text, as stored)."""
-
-    id: int
-    number: str
-    carrier: str
-    courier: str | None
-    label: str | None
-    added: float
-    last_checked: float | None
-    status: str
-    final: int
-    order_id: str | None
-    status_text: str | None
-    last_event: str | None
-    last_event_time: str | None
-    archived: float | None
-    eta: str | None
-    eta_source: str | None
-    origin: str | None
-    destination: str | None
-    journey: str | None
-    first_event_time: str | None
 
 
 class StateStore(Protocol):

@@ -35,14 +35,26 @@ from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 from waypost.store.legs import Legs
 from waypost.store.migrations import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
-from waypost.store.protocols import CLAIM_LEASE, ListRow, Watched
+from waypost.store.rows import CLAIM_LEASE, ListRow
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Query
     from waypost.http import SharedBudget
     from waypost.models import Event, Shipment
+    from waypost.store.protocols import Watched
 
 __all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Store", "StoreCache", "Watched", "fault"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Watched`` is the protocols' dataclass: loaded on first use, so that ``list`` never
+    # builds it (nor the protocols).
+    if name == "Watched":
+        from waypost.store import protocols
+
+        return protocols.Watched
+    raise AttributeError(f"module 'waypost.store.sqlite' has no attribute {name!r}")
+
 
 DB_NAME = "waypost.db"
 
@@ -253,6 +265,7 @@ _LIST_COLUMNS = (
 
 def _row(row: Sequence[Any]) -> Watched:
     from waypost.carriers.base import Query
+    from waypost.store.protocols import Watched
 
     ask = None if row[9] is None else Query(number=row[9], carrier=row[10], courier=row[11])
     return Watched(
