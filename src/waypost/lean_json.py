@@ -98,31 +98,70 @@ def _event(e: Any, times: _Times) -> str:
     )
 
 
-def _shipment(s: Any, times: _Times, seen: dict[int, tuple[Any, str]]) -> str:
-    f = _FIELD  # journey: never set by the lean readers (they leave journey legs alone)
-    events = "[]"
-    if s.events:
-        written = []
-        for e in s.events:  # a record shared by several shipments is written once
-            hit = seen.get(id(e))
-            if hit is None or hit[0] is not e:
-                hit = seen[id(e)] = (e, _event(e, times))
-            written.append(hit[1])
-        events = "[\n" + ",\n".join(written) + f"\n{f}]"
-    # The field names and indents are literals (6 spaces: document -> shipments -> shipment).
+class _Parts:
+    """What one document writes once and repeats (by identity, or by equal values for plain
+    ones): each event record, each run of events (the consignments of one container share
+    theirs), each set of the fields from ``carrier`` to ``destination``."""
+
+    def __init__(self) -> None:
+        self.times = _Times()
+        self.events: dict[int, tuple[Any, str]] = {}
+        self.runs: dict[tuple[Any, ...], str] = {}
+        self.middles: dict[tuple[Any, ...], str] = {}
+
+    def run(self, events: list[Any]) -> str:
+        """The ``events`` array, indented as a shipment's field."""
+        key = tuple(events)  # records hash by identity; the key keeps them alive
+        written = self.runs.get(key)
+        if written is None:
+            seen = self.events
+            parts = []
+            for e in events:
+                hit = seen.get(id(e))
+                if hit is None or hit[0] is not e:
+                    hit = seen[id(e)] = (e, _event(e, self.times))
+                parts.append(hit[1])
+            written = self.runs[key] = "[\n" + ",\n".join(parts) + f"\n{_FIELD}]"
+        return written
+
+    def middle(self, s: Any) -> str:
+        """The fields from ``carrier`` to ``destination``: equal values write alike (True and
+        1 as flags too), so equal ones share one string."""
+        key: tuple[Any, ...] = (
+            s.carrier,
+            s.courier,
+            s.found,
+            s.status,
+            s.status_text,
+            s.service,
+            s.origin,
+        )
+        key += (s.destination,)
+        written = self.middles.get(key)
+        if written is None:
+            written = self.middles[key] = (
+                f'      "carrier": {_text(s.carrier)},\n'
+                f'      "courier": {_text(s.courier)},\n'
+                f'      "found": {_flag(s.found)},\n'
+                f'      "status": {encode_basestring(s.status)},\n'
+                f'      "status_text": {_text(s.status_text)},\n'
+                f'      "service": {_text(s.service)},\n'
+                f'      "origin": {_text(s.origin)},\n'
+                f'      "destination": {_text(s.destination)},\n'
+            )
+        return written
+
+
+def _shipment(s: Any, parts: _Parts) -> str:
+    # journey: never set by the lean readers (they leave journey legs alone). The field names
+    # and indents are literals (6 spaces: document -> shipments -> shipment).
+    number, when, events = s.tracking_number, s.last_update, s.events
     head = (
         "    {\n"
-        f'      "tracking_number": {_text(s.tracking_number)},\n'
-        f'      "carrier": {_text(s.carrier)},\n'
-        f'      "courier": {_text(s.courier)},\n'
-        f'      "found": {_flag(s.found)},\n'
-        f'      "status": {encode_basestring(s.status)},\n'
-        f'      "status_text": {_text(s.status_text)},\n'
-        f'      "service": {_text(s.service)},\n'
-        f'      "origin": {_text(s.origin)},\n'
-        f'      "destination": {_text(s.destination)},\n'
-        f'      "last_update": {times(s.last_update)},\n'
-        f'      "events": {events},\n'
+        f'      "tracking_number": {"null" if number is None else encode_basestring(number)},\n'
+        f"{parts.middle(s)}"
+        f'      "last_update": {"null" if when is None else parts.times(when)},\n'
+        f'      "events": {parts.run(events) if events else "[]"},\n'
     )
     if (
         s.error is None
@@ -174,7 +213,6 @@ def document(shipments: Sequence[Any]) -> str:
     """The ``--json`` document (schema 2) of lean shipment records, without the final newline."""
     if not shipments:
         return '{\n  "schema": 2,\n  "shipments": []\n}'
-    times = _Times()
-    seen: dict[int, tuple[Any, str]] = {}
-    body = ",\n".join([_shipment(s, times, seen) for s in shipments])
+    parts = _Parts()
+    body = ",\n".join([_shipment(s, parts) for s in shipments])
     return f'{{\n  "schema": 2,\n  "shipments": [\n{body}\n  ]\n}}'

@@ -67,11 +67,17 @@ def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
     if cfg.missing("ils"):
         return None
     numbers: dict[str, None] = {}
+    sole = detect.sole_detector(infos)
+    ils = ("ils", None)
     for query in queries:
-        targets = detect.targets(query.number, query.carrier, query.courier, infos)
-        if targets != [("ils", None)] or query.courier is not None:
+        if query.courier is not None:
             return None
-        numbers.setdefault(query.number)
+        number = query.number
+        if (query.carrier is not None or sole(number) != ils) and detect.targets(
+            number, query.carrier, None, infos
+        ) != [ils]:
+            return None
+        numbers.setdefault(number)
     return list(numbers)
 
 
@@ -292,18 +298,35 @@ def decoded(exchange: Exchange, max_body: int) -> Any | None:
 
 
 def _stalled_marker(cfg: Config) -> Any:
-    """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment."""
+    """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment
+    (``insights.newest_time`` inline: one pass over the events, no list)."""
+    from datetime import UTC, datetime
+
     from waypost import insights
 
     now = insights.clock()
     thresholds: dict[str, float] = {}
+    when = insights.when
 
     def mark(shipments: list[Any]) -> None:
         for s in shipments:
-            if s.carrier not in thresholds:
-                thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
-            newest = insights.newest_time(s)
-            s.stalled = insights.is_stalled(s.status.value, newest, thresholds[s.carrier], now)
+            threshold = thresholds.get(s.carrier)
+            if threshold is None:
+                threshold = thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
+            newest = None
+            for e in s.events:
+                t = e.time
+                if t is None:
+                    continue
+                if not isinstance(t, datetime):
+                    t = when(t)
+                    if t is None:
+                        continue
+                elif t.tzinfo is None:
+                    t = t.replace(tzinfo=UTC)
+                if newest is None or t > newest:
+                    newest = t
+            s.stalled = newest is not None and insights.is_stalled(s.status, newest, threshold, now)
 
     return mark
 

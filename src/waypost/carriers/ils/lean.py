@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.carriers.ils import NAME
-from waypost.carriers.ils.rules import STATUS_RULES, fields_of
+from waypost.carriers.ils.rules import STATUS_RULES, fold_key
 from waypost.status import Status
 
 EVENT_FIELDS = ("time", "location", "description", "status", "images", "description_local")
@@ -264,28 +264,104 @@ def parse_item(
     """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
-    parsed = [parse_event(i, tz, memo) for i in as_list(node.get("billTrackList"))]
-    kept: list[Any] = [e for e in parsed if e is not None]
-    events: list[Any] = merge_events(kept)
-    if not isinstance(raw_status, dict) and not events:
-        return LeanShipment(number, status_text=text(node.get("msg")))
-    fields = fields_of(raw_status)
-    get = fields.get
-    status_text = _text(get("status"))
+    nodes = node.get("billTrackList")
+    events = _events(nodes, tz, memo) if isinstance(nodes, list) and nodes else []
+    if not isinstance(raw_status, dict):
+        if not events:
+            return LeanShipment(number, status_text=text(node.get("msg")))
+        raw_text = scan = service = despatch = port = delivery = None
+    else:
+        raw_text, scan, service, despatch, port, delivery = _order_fields(raw_status)
+    status_text = _text(raw_text)
     status = STATUS_RULES.match(status_text)
     if status is None:
         status = events[0].status if events else Status.INFO_RECEIVED
-    last_update = _time(get("lastscan"), tz) or (events[0].time if events else None)
     shipment = LeanShipment(number)
     shipment.found = True
     shipment.status = status
     shipment.status_text = status_text
-    shipment.service = _text(get("service"))
-    shipment.origin = _text(get("despatchdepot"))
-    shipment.destination = _text(get("portofdelivery")) or _text(get("deliverydepot"))
-    shipment.last_update = last_update
+    shipment.service = _text(service)
+    shipment.origin = _text(despatch)
+    shipment.destination = _text(port) or _text(delivery)
+    shipment.last_update = _time(scan, tz) or (events[0].time if events else None)
     shipment.events = events
     return shipment
+
+
+_MISSING: Any = object()
+
+
+def _events(
+    nodes: list[Any], tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None
+) -> list[LeanEvent]:
+    """The events of one ``billTrackList``, merged: ``parse_event`` of each node (its memo
+    step inline: most nodes of an answer repeat), then ``merge_events``."""
+    kept: list[LeanEvent] = []
+    for raw in nodes:
+        if memo is not None and type(raw) is dict:
+            get = raw.get
+            date, desc, local, depot = get("date"), get("desc"), get("descCn"), get("deport")
+            if (
+                not get("img")
+                and (type(date) is str or date is None)
+                and (type(desc) is str or desc is None)
+                and (type(local) is str or local is None)
+                and (type(depot) is str or depot is None)
+            ):
+                key = (date, desc, local, depot)
+                event = memo.get(key, _MISSING)
+                if event is _MISSING:
+                    event = memo[key] = _parse_event(raw, tz)
+            else:
+                event = _parse_event(raw, tz)
+        else:
+            event = parse_event(raw, tz, memo)
+        if event is not None:
+            kept.append(event)
+    return merged(kept)
+
+
+def merged(events: list[LeanEvent]) -> list[LeanEvent]:
+    """``merge_events(events)``, without its work where ``events`` already are what it gives:
+    dated in one zone, each strictly older than the one before (ILS lists nodes newest first),
+    so no two share a time (nothing to merge) and the order stays."""
+    if len(events) < 2:
+        return events
+    newer = events[0].time
+    if newer is not None:
+        zone = newer.tzinfo
+        for event in events[1:]:
+            when = event.time
+            # One zone: compared as merge_events sorts them (wall clock, as datetimes do).
+            if when is None or when.tzinfo is not zone or not when < newer:
+                break
+            newer = when
+        else:
+            return events
+    loose: list[Any] = events
+    out: list[Any] = merge_events(loose)
+    return out
+
+
+# Where the wanted ``orderStatus`` fields sit, by the answer's keys in their order (folded as
+# ``rules.fields_of`` folds them, the last of equal folded keys winning as there): an answer's
+# items repeat one spelling, so each spelling is folded once. Bounded like ``_TIMES``.
+_WANTED = ("status", "lastscan", "service", "despatchdepot", "portofdelivery", "deliverydepot")
+_PLACES: dict[tuple[Any, ...], tuple[int, ...]] = {}
+_PLACES_MAX = 1024
+
+
+def _order_fields(raw: dict[Any, Any]) -> list[Any]:
+    """The values of ``_WANTED`` in ``fields_of(raw)`` (None where absent)."""
+    keys = tuple(raw)
+    places = _PLACES.get(keys)
+    if places is None:
+        folded = {fold_key(k): i for i, k in enumerate(keys) if isinstance(k, str)}
+        if len(_PLACES) >= _PLACES_MAX:
+            _PLACES.clear()
+        places = _PLACES[keys] = tuple(folded.get(name, -1) for name in _WANTED)
+    values = tuple(raw.values())
+    return [None if i < 0 else values[i] for i in places]
 
 
 def parse_response(
