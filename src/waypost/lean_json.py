@@ -11,7 +11,7 @@ byte for byte the same (``tests/carriers/ils/test_lean.py`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -211,8 +211,22 @@ _TAILS = {flag: _tail(_Defaults(flag)) for flag in (False, True)}
 
 def document(shipments: Sequence[Any]) -> str:
     """The ``--json`` document (schema 2) of lean shipment records, without the final newline."""
+    return "".join(pieces(shipments))
+
+
+# Shipments per piece: large enough to write few pieces, small enough that no piece needs
+# fresh pages (a 2 MB document, its copy with the newline and its UTF-8 bytes each did).
+_PIECE = 64
+
+
+def pieces(shipments: Sequence[Any]) -> Iterator[str]:
+    """``document(shipments)`` in pieces of a few shipments each."""
     if not shipments:
-        return '{\n  "schema": 2,\n  "shipments": []\n}'
+        yield '{\n  "schema": 2,\n  "shipments": []\n}'
+        return
     parts = _Parts()
-    body = ",\n".join([_shipment(s, parts) for s in shipments])
-    return f'{{\n  "schema": 2,\n  "shipments": [\n{body}\n  ]\n}}'
+    yield '{\n  "schema": 2,\n  "shipments": [\n'
+    for start in range(0, len(shipments), _PIECE):
+        written = [_shipment(s, parts) for s in shipments[start : start + _PIECE]]
+        yield (",\n" if start else "") + ",\n".join(written)
+    yield "\n  ]\n}"

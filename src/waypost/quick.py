@@ -243,7 +243,9 @@ class _Run:
         if self.fmt is Format.JSON:
             from waypost import lean_json
 
-            out.write(lean_json.document(shipments) + "\n")
+            for piece in lean_json.pieces(shipments):
+                out.write(piece)
+            out.write("\n")
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()

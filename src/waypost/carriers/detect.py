@@ -76,6 +76,11 @@ def targets(
     sole = sole_detector(infos)(number)
     if sole is not None:
         return [sole]
+    return ranked_targets(number, infos)
+
+
+def ranked_targets(number: str, infos: Sequence[CarrierInfo]) -> list[tuple[str, str | None]]:
+    """``targets`` of a number without a prefix, the whole way: every candidate ranked."""
     ranked = candidates(number, infos)
     top = sure(ranked)
     if top is not None:
@@ -109,12 +114,12 @@ def sole_detector(infos: Sequence[CarrierInfo]) -> Sole:
 def _make_sole(infos: Sequence[CarrierInfo]) -> Sole:
     every = [(info, p) for info in infos for p in info.patterns]
     checks = []
-    for info, pattern in every:
+    for at, (info, pattern) in enumerate(every):
         if pattern.check is not None or pattern.courier_of is not None:
             continue
         if pattern.confidence < SURE:
             continue
-        rivals = _any_of([p.regex for _, p in every if p is not pattern])
+        rivals = _any_of([p.regex for i, (_, p) in enumerate(every) if i != at])
         if rivals is None:
             return _nothing
         checks.append((pattern.match, rivals, (info.name, pattern.courier)))

@@ -209,48 +209,85 @@ def _text(value: Any) -> str | None:
 
 
 def parse_event(
-    item: Any, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+    item: Any, tz: tzinfo | None, memo: dict[Any, Any] | None = None
 ) -> LeanEvent | None:
     """One ``billTrackList`` node; None when it carries nothing usable. With ``memo`` (one per
-    answer), equal nodes without images give one shared record: the consignments of one
-    container report the same steps, and records are never changed in place."""
+    answer), equal nodes give one shared record (one with images: a record of its own over the
+    shared reading of the rest): the consignments of one container report the same steps, and
+    records are never changed in place."""
     if not isinstance(item, dict):
         return None
-    if memo is None or item.get("img"):
-        return _parse_event(item, tz)
-    get = item.get
-    key = (date, desc, local, depot) = (get("date"), get("desc"), get("descCn"), get("deport"))
-    # Text or nothing only: 1, 1.0 and True are one key but not one text.
-    if not (
-        (type(date) is str or date is None)
-        and (type(desc) is str or desc is None)
-        and (type(local) is str or local is None)
-        and (type(depot) is str or depot is None)
-    ):
-        return _parse_event(item, tz)
-    try:
-        return memo[key]
-    except KeyError:
-        event = memo[key] = _parse_event(item, tz)
+    kept = _events([item], tz, memo)
+    return kept[0] if kept else None
+
+
+_MISSING: Any = object()
+
+
+def _events(nodes: list[Any], tz: tzinfo | None, memo: dict[Any, Any] | None) -> list[LeanEvent]:
+    """The events of ``billTrackList`` nodes, in their order (``parse_event`` of each, its
+    memo step inline: most nodes of an answer repeat)."""
+    kept: list[LeanEvent] = []
+    for raw in nodes:
+        if memo is not None and type(raw) is dict:
+            get = raw.get
+            date, desc, local, depot = get("date"), get("desc"), get("descCn"), get("deport")
+            # Text or nothing only: 1, 1.0 and True are one key but not one text.
+            if (
+                (type(date) is str or date is None)
+                and (type(desc) is str or desc is None)
+                and (type(local) is str or local is None)
+                and (type(depot) is str or depot is None)
+            ):
+                key = (date, desc, local, depot)
+                event = memo.get(key, _MISSING)
+                if event is _MISSING:
+                    event = memo[key] = _event_of(date, desc, local, depot, None, tz)
+                images = get("img")
+                if images and event is not None:
+                    event = _with_images(event, images)
+            else:
+                event = _parse_event(raw, tz)
+        elif isinstance(raw, dict):
+            event = _parse_event(raw, tz)
+        else:
+            continue
+        if event is not None:
+            kept.append(event)
+    return kept
+
+
+def _with_images(event: LeanEvent, raw_images: Any) -> LeanEvent:
+    """``event`` with the images of ``raw_images`` (itself when there are none)."""
+    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
+    if not images:
         return event
+    return LeanEvent(
+        event.time, event.location, event.description, event.status, images, event.description_local
+    )
 
 
 def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
     get = item.get
-    local = _text(get("descCn"))
-    description = _text(get("desc")) or local
-    when = _time(get("date"), tz)
+    return _event_of(get("date"), get("desc"), get("descCn"), get("deport"), get("img"), tz)
+
+
+def _event_of(
+    date: Any, desc: Any, local_raw: Any, depot: Any, raw_images: Any, tz: tzinfo | None
+) -> LeanEvent | None:
+    local = _text(local_raw)
+    description = _text(desc) or local
+    when = _time(date, tz)
     if description is None and when is None:
         return None
-    raw_images = get("img")
     images = (
-        ([u for u in map(text, raw_images) if u] if raw_images else [])
-        if isinstance(raw_images, list)
+        [u for u in map(text, raw_images) if u]
+        if raw_images and isinstance(raw_images, list)
         else []
     )
     return LeanEvent(
         when,
-        _text(get("deport")),
+        _text(depot),
         description,
         STATUS_RULES.match(description) or Status.IN_TRANSIT,
         images,
@@ -259,66 +296,63 @@ def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
 
 
 def parse_item(
-    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, Any] | None = None
 ) -> LeanShipment:
     """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
     nodes = node.get("billTrackList")
-    events = _events(nodes, tz, memo) if isinstance(nodes, list) and nodes else []
-    if not isinstance(raw_status, dict):
-        if not events:
-            return LeanShipment(number, status_text=text(node.get("msg")))
-        raw_text = scan = service = despatch = port = delivery = None
+    events = merged(_events(nodes, tz, memo)) if isinstance(nodes, list) and nodes else []
+    if isinstance(raw_status, dict):
+        status_text, status, service, origin, destination, scanned = _fields(raw_status, tz, memo)
+    elif events:
+        status_text = status = service = origin = destination = scanned = None
     else:
-        raw_text, scan, service, despatch, port, delivery = _order_fields(raw_status)
-    status_text = _text(raw_text)
-    status = STATUS_RULES.match(status_text)
-    if status is None:
-        status = events[0].status if events else Status.INFO_RECEIVED
+        return LeanShipment(number, status_text=text(node.get("msg")))
     shipment = LeanShipment(number)
     shipment.found = True
-    shipment.status = status
+    shipment.status = status or (events[0].status if events else Status.INFO_RECEIVED)
     shipment.status_text = status_text
-    shipment.service = _text(service)
-    shipment.origin = _text(despatch)
-    shipment.destination = _text(port) or _text(delivery)
-    shipment.last_update = _time(scan, tz) or (events[0].time if events else None)
+    shipment.service = service
+    shipment.origin = origin
+    shipment.destination = destination
+    shipment.last_update = scanned or (events[0].time if events else None)
     shipment.events = events
     return shipment
 
 
-_MISSING: Any = object()
+_Fields = tuple[str | None, Status | None, str | None, str | None, str | None, datetime | None]
+_FIELDS = object()  # tags the memo's keys of orderStatus readings (its other keys: nodes')
 
 
-def _events(
-    nodes: list[Any], tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None
-) -> list[LeanEvent]:
-    """The events of one ``billTrackList``, merged: ``parse_event`` of each node (its memo
-    step inline: most nodes of an answer repeat), then ``merge_events``."""
-    kept: list[LeanEvent] = []
-    for raw in nodes:
-        if memo is not None and type(raw) is dict:
-            get = raw.get
-            date, desc, local, depot = get("date"), get("desc"), get("descCn"), get("deport")
-            if (
-                not get("img")
-                and (type(date) is str or date is None)
-                and (type(desc) is str or desc is None)
-                and (type(local) is str or local is None)
-                and (type(depot) is str or depot is None)
-            ):
-                key = (date, desc, local, depot)
-                event = memo.get(key, _MISSING)
-                if event is _MISSING:
-                    event = memo[key] = _parse_event(raw, tz)
-            else:
-                event = _parse_event(raw, tz)
+def _fields(raw: dict[Any, Any], tz: tzinfo | None, memo: dict[Any, Any] | None) -> _Fields:
+    """``orderStatus`` read: (status text, the status it names or None, service, origin,
+    destination, last scan); equal ones of text values read once per answer (``memo``)."""
+    if memo is not None:
+        pairs = tuple(raw.items())
+        for _, value in pairs:
+            if not (type(value) is str or value is None):
+                break
         else:
-            event = parse_event(raw, tz, memo)
-        if event is not None:
-            kept.append(event)
-    return merged(kept)
+            key = (_FIELDS, pairs)
+            hit: _Fields | None = memo.get(key)
+            if hit is None:
+                hit = memo[key] = _read_fields(raw, tz)
+            return hit
+    return _read_fields(raw, tz)
+
+
+def _read_fields(raw: dict[Any, Any], tz: tzinfo | None) -> _Fields:
+    raw_text, scan, service, despatch, port, delivery = _order_fields(raw)
+    status_text = _text(raw_text)
+    return (
+        status_text,
+        STATUS_RULES.match(status_text),
+        _text(service),
+        _text(despatch),
+        _text(port) or _text(delivery),
+        _time(scan, tz),
+    )
 
 
 def merged(events: list[LeanEvent]) -> list[LeanEvent]:
@@ -374,7 +408,7 @@ def parse_response(
         return None
     items = by_number(envelope)
     out = []
-    memo: dict[Any, LeanEvent | None] = {}
+    memo: dict[Any, Any] = {}
     for number in numbers:
         item = items.get(number.upper())
         if item is None:
