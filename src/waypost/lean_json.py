@@ -16,8 +16,6 @@ from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-_EVENT = 8 * " "  # document -> shipments -> shipment -> events -> event
-_EVENT_FIELD = _EVENT + "  "
 _SHIPMENT = 4 * " "
 _FIELD = _SHIPMENT + "  "
 
@@ -28,13 +26,6 @@ def _text(value: str | None) -> str:
 
 def _flag(value: bool | None) -> str:
     return "null" if value is None else ("true" if value else "false")
-
-
-def _texts(items: Sequence[str], pad: str) -> str:
-    if not items:
-        return "[]"
-    inner = ",\n".join(pad + "  " + encode_basestring(u) for u in items)
-    return f"[\n{inner}\n{pad}]"
 
 
 def _eta(value: Any) -> str:
@@ -70,19 +61,40 @@ class _Times:
         from waypost.carriers.ils.lean import iso
 
         self.iso = iso
-        self.seen: dict[int, tuple[datetime, str]] = {}
+        self.seen: dict[int, str] = {}
+        self.kept: list[datetime] = []
 
     def __call__(self, when: datetime | None) -> str:
         if when is None:
             return "null"
-        hit = self.seen.get(id(when))
-        if hit is None or hit[0] is not when:
-            hit = self.seen[id(when)] = (when, _text(self.iso(when)))
-        return hit[1]
+        written = self.seen.get(id(when))
+        if written is None:
+            self.kept.append(when)
+            written = self.seen[id(when)] = _text(self.iso(when))
+        return written
+
+
+# Each status as a JSON string (statuses are few, and ``Status`` members are ``str``s).
+_STATUSES: dict[str, str] = {}
+
+
+def _status(value: str) -> str:
+    written = _STATUSES.get(value)
+    if written is None:
+        written = encode_basestring(value)
+        if len(_STATUSES) < 64:
+            _STATUSES[value] = written
+    return written
 
 
 def _event(e: Any, times: _Times) -> str:
     # Indents as literals: 8 spaces for the event, 10 for its fields.
+    head, tail = _event_parts(e, times)
+    return head + (_images(e.images) if e.images else "[]") + tail
+
+
+def _event_parts(e: Any, times: _Times) -> tuple[str, str]:
+    """An event's text before and after its images."""
     location, description, local = e.location, e.description, e.description_local
     return (
         "        {\n"
@@ -90,38 +102,55 @@ def _event(e: Any, times: _Times) -> str:
         f'          "location": {"null" if location is None else encode_basestring(location)},\n'
         '          "description": '
         f"{'null' if description is None else encode_basestring(description)},\n"
-        f'          "status": {encode_basestring(e.status)},\n'
-        f'          "images": {_texts(e.images, _EVENT_FIELD) if e.images else "[]"},\n'
-        '          "description_local": '
+        f'          "status": {_status(e.status)},\n'
+        '          "images": '
+    ), (
+        ',\n          "description_local": '
         f"{'null' if local is None else encode_basestring(local)}\n"
         "        }"
     )
 
 
+def _images(items: Sequence[str]) -> str:
+    inner = ",\n".join([f"            {encode_basestring(u)}" for u in items])
+    return f"[\n{inner}\n          ]"
+
+
 class _Parts:
     """What one document writes once and repeats (by identity, or by equal values for plain
-    ones): each event record, each run of events (the consignments of one container share
-    theirs), each set of the fields from ``carrier`` to ``destination``."""
+    ones): each event record, the rest of events that differ in their images alone, each run of
+    events (the consignments of one container share theirs), each set of the fields from
+    ``carrier`` to ``destination``."""
 
     def __init__(self) -> None:
         self.times = _Times()
-        self.events: dict[int, tuple[Any, str]] = {}
+        self.events: dict[Any, str] = {}  # records hash by identity; the keys keep them alive
+        self.around: dict[tuple[Any, ...], tuple[str, str]] = {}
         self.runs: dict[tuple[Any, ...], str] = {}
         self.middles: dict[tuple[Any, ...], str] = {}
 
+    def event(self, e: Any) -> str:
+        """One event, indented as an item of a shipment's ``events``."""
+        if not e.images:
+            written = self.events[e] = _event(e, self.times)
+            return written
+        # Equal times in two zones are written differently: the time by identity.
+        when = e.time
+        key = (id(when), when, e.location, e.description, e.status, e.description_local)
+        parts = self.around.get(key)
+        if parts is None:
+            parts = self.around[key] = _event_parts(e, self.times)
+        written = self.events[e] = parts[0] + _images(e.images) + parts[1]
+        return written
+
     def run(self, events: list[Any]) -> str:
         """The ``events`` array, indented as a shipment's field."""
-        key = tuple(events)  # records hash by identity; the key keeps them alive
+        key = tuple(events)
         written = self.runs.get(key)
         if written is None:
             seen = self.events
-            parts = []
-            for e in events:
-                hit = seen.get(id(e))
-                if hit is None or hit[0] is not e:
-                    hit = seen[id(e)] = (e, _event(e, self.times))
-                parts.append(hit[1])
-            written = self.runs[key] = "[\n" + ",\n".join(parts) + f"\n{_FIELD}]"
+            inner = ",\n".join([seen.get(e) or self.event(e) for e in events])
+            written = self.runs[key] = f"[\n{inner}\n      ]"
         return written
 
     def middle(self, s: Any) -> str:
@@ -143,7 +172,7 @@ class _Parts:
                 f'      "carrier": {_text(s.carrier)},\n'
                 f'      "courier": {_text(s.courier)},\n'
                 f'      "found": {_flag(s.found)},\n'
-                f'      "status": {encode_basestring(s.status)},\n'
+                f'      "status": {_status(s.status)},\n'
                 f'      "status_text": {_text(s.status_text)},\n'
                 f'      "service": {_text(s.service)},\n'
                 f'      "origin": {_text(s.origin)},\n'

@@ -301,36 +301,47 @@ def decoded(exchange: Exchange, max_body: int) -> Any | None:
 
 def _stalled_marker(cfg: Config) -> Any:
     """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment
-    (``insights.newest_time`` inline: one pass over the events, no list)."""
+    (``insights.newest_time`` in one pass, once per run of shared event records)."""
     from datetime import UTC, datetime
 
     from waypost import insights
 
     now = insights.clock()
     thresholds: dict[str, float] = {}
+    newest_of: dict[tuple[Any, ...], Any] = {}  # records hash by identity; keys keep them
     when = insights.when
+
+    def newest_time(events: tuple[Any, ...]) -> Any:
+        newest = None
+        for e in events:
+            t = e.time
+            if t is None:
+                continue
+            if not isinstance(t, datetime):
+                t = when(t)
+                if t is None:
+                    continue
+            elif t.tzinfo is None:
+                t = t.replace(tzinfo=UTC)
+            if newest is None or t > newest:
+                newest = t
+        return newest
 
     def mark(shipments: list[Any]) -> None:
         for s in shipments:
             threshold = thresholds.get(s.carrier)
             if threshold is None:
                 threshold = thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
-            newest = None
-            for e in s.events:
-                t = e.time
-                if t is None:
-                    continue
-                if not isinstance(t, datetime):
-                    t = when(t)
-                    if t is None:
-                        continue
-                elif t.tzinfo is None:
-                    t = t.replace(tzinfo=UTC)
-                if newest is None or t > newest:
-                    newest = t
+            key = tuple(s.events)
+            newest = newest_of.get(key, _UNSEEN)
+            if newest is _UNSEEN:
+                newest = newest_of[key] = newest_time(key)
             s.stalled = newest is not None and insights.is_stalled(s.status, newest, threshold, now)
 
     return mark
+
+
+_UNSEEN: Any = object()
 
 
 def enabled() -> bool:
