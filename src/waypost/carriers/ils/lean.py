@@ -309,7 +309,11 @@ def parse_item(
         status_text = status = service = origin = destination = scanned = None
     else:
         return LeanShipment(number, status_text=text(node.get("msg")))
-    shipment = LeanShipment(number)
+    # LeanShipment(number, found=True, ...) without its call and a store per default twice.
+    shipment = _new_shipment(LeanShipment)
+    shipment.tracking_number = number
+    shipment.carrier = NAME
+    shipment.courier = None
     shipment.found = True
     shipment.status = status or (events[0].status if events else Status.INFO_RECEIVED)
     shipment.status_text = status_text
@@ -318,7 +322,13 @@ def parse_item(
     shipment.destination = destination
     shipment.last_update = scanned or (events[0].time if events else None)
     shipment.events = events
+    shipment.error = shipment.order_id = shipment.eta = shipment.eta_source = None
+    shipment.transit_days = shipment.last_mile = shipment.link = shipment.journey = None
+    shipment.stalled = shipment.archived = False
     return shipment
+
+
+_new_shipment = object.__new__
 
 
 _Fields = tuple[str | None, Status | None, str | None, str | None, str | None, datetime | None]
