@@ -83,6 +83,11 @@ def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
 
 def _no_legs(numbers: Sequence[str]) -> bool:
     """True when none of ``numbers`` is a watched journey leg (``track`` would show journeys)."""
+    from waypost.paths import data_dir
+    from waypost.store import DB_NAME
+
+    if not (data_dir() / DB_NAME).is_file():
+        return True  # no watch list (the lean path has no [store] url): no record to make
     from waypost.carriers.ils.lean import LeanShipment
     from waypost.cli.journeys import JourneyLegs
 

@@ -224,3 +224,14 @@ def test_the_models_carry_every_field_of_the_records() -> None:
     for record, model in zip(records, models, strict=True):
         assert model.events == [Event(**dict(e)) for e in record.events]
         assert model.model_dump() == {**dict(record), "events": [dict(e) for e in record.events]}
+
+
+def test_without_a_watch_list_the_journey_check_makes_no_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waypost import quick
+
+    made: list[str] = []
+    monkeypatch.setattr(lean, "LeanShipment", lambda number: made.append(number))
+    assert quick._no_legs(["3676E4043665", "3676E4038521"]) is True
+    assert made == []

@@ -184,6 +184,7 @@ def iso(when: datetime | None) -> str | None:
 # lets ``lean_json`` write each once. Bounded like ``WordRules``.
 _TIMES: dict[tuple[str, tzinfo | None], datetime | None] = {}
 _TIMES_MAX = 8192
+_MISSING: Any = object()
 
 
 def _time(value: Any, tz: tzinfo | None) -> datetime | None:
@@ -192,13 +193,12 @@ def _time(value: Any, tz: tzinfo | None) -> datetime | None:
     if type(value) is not str or not (tz is None or type(tz) is ZoneInfo):
         return parse_time(value, tz)
     key = (value, tz)
-    try:
-        return _TIMES[key]
-    except KeyError:
+    when = _TIMES.get(key, _MISSING)  # not a KeyError per new time: most times are new in
+    if when is _MISSING:  # answers that repeat little
         when = _TIMES[key] = parse_time(value, tz)
         if len(_TIMES) > _TIMES_MAX:
             _TIMES.clear()
-        return when
+    return when  # type: ignore[no-any-return]
 
 
 def _text(value: Any) -> str | None:
@@ -219,9 +219,6 @@ def parse_event(
         return None
     kept = _events([item], tz, memo)
     return kept[0] if kept else None
-
-
-_MISSING: Any = object()
 
 
 def _events(nodes: list[Any], tz: tzinfo | None, memo: dict[Any, Any] | None) -> list[LeanEvent]:
