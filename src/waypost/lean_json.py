@@ -249,24 +249,24 @@ class _Defaults:
 _TAILS = {flag: _tail(_Defaults(flag)) for flag in (False, True)}
 
 
-def document(shipments: Sequence[Any]) -> str:
-    """The ``--json`` document (schema 2) of lean shipment records, without the final newline."""
-    return "".join(pieces(shipments))
+def document(shipments: Sequence[Any], end: str = "") -> str:
+    """The ``--json`` document (schema 2) of lean shipment records, then ``end``."""
+    return "".join(pieces(shipments, end))
 
 
-# Shipments per piece: large enough to write few pieces, small enough that no piece needs
-# fresh pages (a 2 MB document, its copy with the newline and its UTF-8 bytes each did).
+# Shipments per piece: joined once into the document, with no intermediate copy of it (a 2 MB
+# document, its copy with the newline and its UTF-8 bytes each needed fresh pages).
 _PIECE = 64
 
 
-def pieces(shipments: Sequence[Any]) -> Iterator[str]:
-    """``document(shipments)`` in pieces of a few shipments each."""
+def pieces(shipments: Sequence[Any], end: str = "") -> Iterator[str]:
+    """``document(shipments, end)`` in pieces of a few shipments each."""
     if not shipments:
-        yield '{\n  "schema": 2,\n  "shipments": []\n}'
+        yield '{\n  "schema": 2,\n  "shipments": []\n}' + end
         return
     parts = _Parts()
     yield '{\n  "schema": 2,\n  "shipments": [\n'
     for start in range(0, len(shipments), _PIECE):
         written = [_shipment(s, parts) for s in shipments[start : start + _PIECE]]
         yield (",\n" if start else "") + ",\n".join(written)
-    yield "\n  ]\n}"
+    yield "\n  ]\n}" + end

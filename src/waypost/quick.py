@@ -248,9 +248,9 @@ class _Run:
         if self.fmt is Format.JSON:
             from waypost import lean_json
 
-            for piece in lean_json.pieces(shipments):
-                out.write(piece)
-            out.write("\n")
+            # One write, as the model path writes: a reader gone mid-document is then taken
+            # as it always was.
+            out.write(lean_json.document(shipments, "\n"))
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()
