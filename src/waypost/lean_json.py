@@ -11,13 +11,11 @@ byte for byte the same (``tests/carriers/ils/test_lean.py`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-_EVENT = 8 * " "  # document -> shipments -> shipment -> events -> event
-_EVENT_FIELD = _EVENT + "  "
 _SHIPMENT = 4 * " "
 _FIELD = _SHIPMENT + "  "
 
@@ -28,13 +26,6 @@ def _text(value: str | None) -> str:
 
 def _flag(value: bool | None) -> str:
     return "null" if value is None else ("true" if value else "false")
-
-
-def _texts(items: Sequence[str], pad: str) -> str:
-    if not items:
-        return "[]"
-    inner = ",\n".join(pad + "  " + encode_basestring(u) for u in items)
-    return f"[\n{inner}\n{pad}]"
 
 
 def _eta(value: Any) -> str:
@@ -70,15 +61,30 @@ class _Times:
         from waypost.carriers.ils.lean import iso
 
         self.iso = iso
-        self.seen: dict[int, tuple[datetime, str]] = {}
+        self.seen: dict[int, str] = {}
+        self.kept: list[datetime] = []
 
     def __call__(self, when: datetime | None) -> str:
         if when is None:
             return "null"
-        hit = self.seen.get(id(when))
-        if hit is None or hit[0] is not when:
-            hit = self.seen[id(when)] = (when, _text(self.iso(when)))
-        return hit[1]
+        written = self.seen.get(id(when))
+        if written is None:
+            self.kept.append(when)
+            written = self.seen[id(when)] = _text(self.iso(when))
+        return written
+
+
+# Each status as a JSON string (statuses are few, and ``Status`` members are ``str``s).
+_STATUSES: dict[str, str] = {}
+
+
+def _status(value: str) -> str:
+    written = _STATUSES.get(value)
+    if written is None:
+        written = encode_basestring(value)
+        if len(_STATUSES) < 64:
+            _STATUSES[value] = written
+    return written
 
 
 def _event(e: Any, times: _Times) -> str:
@@ -90,39 +96,112 @@ def _event(e: Any, times: _Times) -> str:
         f'          "location": {"null" if location is None else encode_basestring(location)},\n'
         '          "description": '
         f"{'null' if description is None else encode_basestring(description)},\n"
-        f'          "status": {encode_basestring(e.status)},\n'
-        f'          "images": {_texts(e.images, _EVENT_FIELD) if e.images else "[]"},\n'
+        f'          "status": {_status(e.status)},\n'
+        f'          "images": {_images(e.images) if e.images else "[]"},\n'
         '          "description_local": '
         f"{'null' if local is None else encode_basestring(local)}\n"
         "        }"
     )
 
 
-def _shipment(s: Any, times: _Times, seen: dict[int, tuple[Any, str]]) -> str:
-    f = _FIELD  # journey: never set by the lean readers (they leave journey legs alone)
-    events = "[]"
-    if s.events:
-        written = []
-        for e in s.events:  # a record shared by several shipments is written once
-            hit = seen.get(id(e))
-            if hit is None or hit[0] is not e:
-                hit = seen[id(e)] = (e, _event(e, times))
-            written.append(hit[1])
-        events = "[\n" + ",\n".join(written) + f"\n{f}]"
-    # The field names and indents are literals (6 spaces: document -> shipments -> shipment).
+def _event_parts(e: Any, times: _Times) -> tuple[str, str]:
+    """An event's text before and after its images (``_event`` cut in two)."""
+    location, description, local = e.location, e.description, e.description_local
+    return (
+        "        {\n"
+        f'          "time": {times(e.time)},\n'
+        f'          "location": {"null" if location is None else encode_basestring(location)},\n'
+        '          "description": '
+        f"{'null' if description is None else encode_basestring(description)},\n"
+        f'          "status": {_status(e.status)},\n'
+        '          "images": '
+    ), (
+        ',\n          "description_local": '
+        f"{'null' if local is None else encode_basestring(local)}\n"
+        "        }"
+    )
+
+
+def _images(items: Sequence[str]) -> str:
+    inner = ",\n".join([f"            {encode_basestring(u)}" for u in items])
+    return f"[\n{inner}\n          ]"
+
+
+class _Parts:
+    """What one document writes once and repeats (by identity, or by equal values for plain
+    ones): each event record, the rest of events that differ in their images alone, each run of
+    events (the consignments of one container share theirs), each set of the fields from
+    ``carrier`` to ``destination``."""
+
+    def __init__(self) -> None:
+        self.times = _Times()
+        self.events: dict[Any, str] = {}  # records hash by identity; the keys keep them alive
+        self.around: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self.runs: dict[tuple[Any, ...], str] = {}
+        self.middles: dict[tuple[Any, ...], str] = {}
+
+    def event(self, e: Any) -> str:
+        """One event, indented as an item of a shipment's ``events``."""
+        if not e.images:
+            written = self.events[e] = _event(e, self.times)
+            return written
+        # Equal times in two zones are written differently: the time by identity.
+        when = e.time
+        key = (id(when), when, e.location, e.description, e.status, e.description_local)
+        parts = self.around.get(key)
+        if parts is None:
+            parts = self.around[key] = _event_parts(e, self.times)
+        written = self.events[e] = parts[0] + _images(e.images) + parts[1]
+        return written
+
+    def run(self, events: list[Any]) -> str:
+        """The ``events`` array, indented as a shipment's field."""
+        key = tuple(events)
+        written = self.runs.get(key)
+        if written is None:
+            seen = self.events
+            inner = ",\n".join([seen.get(e) or self.event(e) for e in events])
+            written = self.runs[key] = f"[\n{inner}\n      ]"
+        return written
+
+    def middle(self, s: Any) -> str:
+        """The fields from ``carrier`` to ``destination``: equal values write alike (True and
+        1 as flags too), so equal ones share one string."""
+        key: tuple[Any, ...] = (
+            s.carrier,
+            s.courier,
+            s.found,
+            s.status,
+            s.status_text,
+            s.service,
+            s.origin,
+        )
+        key += (s.destination,)
+        written = self.middles.get(key)
+        if written is None:
+            written = self.middles[key] = (
+                f'      "carrier": {_text(s.carrier)},\n'
+                f'      "courier": {_text(s.courier)},\n'
+                f'      "found": {_flag(s.found)},\n'
+                f'      "status": {_status(s.status)},\n'
+                f'      "status_text": {_text(s.status_text)},\n'
+                f'      "service": {_text(s.service)},\n'
+                f'      "origin": {_text(s.origin)},\n'
+                f'      "destination": {_text(s.destination)},\n'
+            )
+        return written
+
+
+def _shipment(s: Any, parts: _Parts) -> str:
+    # journey: never set by the lean readers (they leave journey legs alone). The field names
+    # and indents are literals (6 spaces: document -> shipments -> shipment).
+    number, when, events = s.tracking_number, s.last_update, s.events
     head = (
         "    {\n"
-        f'      "tracking_number": {_text(s.tracking_number)},\n'
-        f'      "carrier": {_text(s.carrier)},\n'
-        f'      "courier": {_text(s.courier)},\n'
-        f'      "found": {_flag(s.found)},\n'
-        f'      "status": {encode_basestring(s.status)},\n'
-        f'      "status_text": {_text(s.status_text)},\n'
-        f'      "service": {_text(s.service)},\n'
-        f'      "origin": {_text(s.origin)},\n'
-        f'      "destination": {_text(s.destination)},\n'
-        f'      "last_update": {times(s.last_update)},\n'
-        f'      "events": {events},\n'
+        f'      "tracking_number": {"null" if number is None else encode_basestring(number)},\n'
+        f"{parts.middle(s)}"
+        f'      "last_update": {"null" if when is None else parts.times(when)},\n'
+        f'      "events": {parts.run(events) if events else "[]"},\n'
     )
     if (
         s.error is None
@@ -170,11 +249,24 @@ class _Defaults:
 _TAILS = {flag: _tail(_Defaults(flag)) for flag in (False, True)}
 
 
-def document(shipments: Sequence[Any]) -> str:
-    """The ``--json`` document (schema 2) of lean shipment records, without the final newline."""
+def document(shipments: Sequence[Any], end: str = "") -> str:
+    """The ``--json`` document (schema 2) of lean shipment records, then ``end``."""
+    return "".join(pieces(shipments, end))
+
+
+# Shipments per piece: joined once into the document, with no intermediate copy of it (a 2 MB
+# document, its copy with the newline and its UTF-8 bytes each needed fresh pages).
+_PIECE = 64
+
+
+def pieces(shipments: Sequence[Any], end: str = "") -> Iterator[str]:
+    """``document(shipments, end)`` in pieces of a few shipments each."""
     if not shipments:
-        return '{\n  "schema": 2,\n  "shipments": []\n}'
-    times = _Times()
-    seen: dict[int, tuple[Any, str]] = {}
-    body = ",\n".join([_shipment(s, times, seen) for s in shipments])
-    return f'{{\n  "schema": 2,\n  "shipments": [\n{body}\n  ]\n}}'
+        yield '{\n  "schema": 2,\n  "shipments": []\n}' + end
+        return
+    parts = _Parts()
+    yield '{\n  "schema": 2,\n  "shipments": [\n'
+    for start in range(0, len(shipments), _PIECE):
+        written = [_shipment(s, parts) for s in shipments[start : start + _PIECE]]
+        yield (",\n" if start else "") + ",\n".join(written)
+    yield "\n  ]\n}" + end

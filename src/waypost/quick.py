@@ -67,16 +67,27 @@ def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
     if cfg.missing("ils"):
         return None
     numbers: dict[str, None] = {}
+    sole = detect.sole_detector(infos)
+    ils = ("ils", None)
     for query in queries:
-        targets = detect.targets(query.number, query.carrier, query.courier, infos)
-        if targets != [("ils", None)] or query.courier is not None:
+        if query.courier is not None:
             return None
-        numbers.setdefault(query.number)
+        number = query.number
+        if (query.carrier is not None or sole(number) != ils) and detect.targets(
+            number, query.carrier, None, infos
+        ) != [ils]:
+            return None
+        numbers.setdefault(number)
     return list(numbers)
 
 
 def _no_legs(numbers: Sequence[str]) -> bool:
     """True when none of ``numbers`` is a watched journey leg (``track`` would show journeys)."""
+    from waypost.paths import data_dir
+    from waypost.store import DB_NAME
+
+    if not (data_dir() / DB_NAME).is_file():
+        return True  # no watch list (the lean path has no [store] url): no record to make
     from waypost.carriers.ils.lean import LeanShipment
     from waypost.cli.journeys import JourneyLegs
 
@@ -237,7 +248,9 @@ class _Run:
         if self.fmt is Format.JSON:
             from waypost import lean_json
 
-            out.write(lean_json.document(shipments) + "\n")
+            # One write, as the model path writes: a reader gone mid-document is then taken
+            # as it always was.
+            out.write(lean_json.document(shipments, "\n"))
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()
@@ -292,20 +305,48 @@ def decoded(exchange: Exchange, max_body: int) -> Any | None:
 
 
 def _stalled_marker(cfg: Config) -> Any:
-    """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment."""
+    """``cli.watchlist.insights_marker`` without a store: ``stalled`` set on each shipment
+    (``insights.newest_time`` in one pass, once per run of shared event records)."""
+    from datetime import UTC, datetime
+
     from waypost import insights
 
     now = insights.clock()
     thresholds: dict[str, float] = {}
+    newest_of: dict[tuple[Any, ...], Any] = {}  # records hash by identity; keys keep them
+    when = insights.when
+
+    def newest_time(events: tuple[Any, ...]) -> Any:
+        newest = None
+        for e in events:
+            t = e.time
+            if t is None:
+                continue
+            if not isinstance(t, datetime):
+                t = when(t)
+                if t is None:
+                    continue
+            elif t.tzinfo is None:
+                t = t.replace(tzinfo=UTC)
+            if newest is None or t > newest:
+                newest = t
+        return newest
 
     def mark(shipments: list[Any]) -> None:
         for s in shipments:
-            if s.carrier not in thresholds:
-                thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
-            newest = insights.newest_time(s)
-            s.stalled = insights.is_stalled(s.status.value, newest, thresholds[s.carrier], now)
+            threshold = thresholds.get(s.carrier)
+            if threshold is None:
+                threshold = thresholds[s.carrier] = insights.stalled_after(cfg, s.carrier)
+            key = tuple(s.events)
+            newest = newest_of.get(key, _UNSEEN)
+            if newest is _UNSEEN:
+                newest = newest_of[key] = newest_time(key)
+            s.stalled = newest is not None and insights.is_stalled(s.status, newest, threshold, now)
 
     return mark
+
+
+_UNSEEN: Any = object()
 
 
 def enabled() -> bool:

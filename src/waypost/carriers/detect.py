@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from waypost.carriers.base import CarrierInfo
@@ -72,9 +73,78 @@ def targets(
     if carrier:
         return [(carrier, courier)]
     infos = list(infos)
+    sole = sole_detector(infos)(number)
+    if sole is not None:
+        return [sole]
+    return ranked_targets(number, infos)
+
+
+def ranked_targets(number: str, infos: Sequence[CarrierInfo]) -> list[tuple[str, str | None]]:
+    """``targets`` of a number without a prefix, the whole way: every candidate ranked."""
     ranked = candidates(number, infos)
     top = sure(ranked)
     if top is not None:
         return [(top.carrier, top.courier)]
     plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
     return list(dict.fromkeys(plausible or [(info.name, None) for info in infos]))
+
+
+Target = tuple[str, str | None]
+Sole = Callable[[str], Target | None]
+# Detectors by the identities of the infos they were made for (kept alive beside them).
+_SOLES: dict[tuple[int, ...], tuple[Sequence[CarrierInfo], Sole]] = {}
+_NO_RIVAL = re.compile(r"(?!)").fullmatch  # matches nothing
+
+
+def sole_detector(infos: Sequence[CarrierInfo]) -> Sole:
+    """``targets``' shortcut for ``infos``: the (carrier, courier) of a number that matches one
+    pattern alone, a sure one without a check digit (an ILS consignment), else None.
+
+    Such a number has that one candidate, which ``sure`` takes; every other number goes the
+    whole way. Two regex matches instead of a candidate per pattern and their ranking."""
+    key = tuple(map(id, infos))
+    hit = _SOLES.get(key)
+    if hit is None:
+        if len(_SOLES) > 16:
+            _SOLES.clear()
+        hit = _SOLES[key] = (infos, _make_sole(infos))
+    return hit[1]
+
+
+def _make_sole(infos: Sequence[CarrierInfo]) -> Sole:
+    every = [(info, p) for info in infos for p in info.patterns]
+    checks = []
+    for at, (info, pattern) in enumerate(every):
+        if pattern.check is not None or pattern.courier_of is not None:
+            continue
+        if pattern.confidence < SURE:
+            continue
+        rivals = _any_of([p.regex for i, (_, p) in enumerate(every) if i != at])
+        if rivals is None:
+            return _nothing
+        checks.append((pattern.match, rivals, (info.name, pattern.courier)))
+
+    def sole(number: str) -> Target | None:
+        for match, rivals, target in checks:
+            if match(number) and not rivals(number):
+                return target
+        return None
+
+    return sole if checks else _nothing
+
+
+def _any_of(regexes: list[str]) -> Callable[[str], object] | None:
+    """One full match for "any of ``regexes``", or None when they do not combine safely (groups,
+    which one combined pattern would number anew, or a bad pattern)."""
+    if not regexes:
+        return _NO_RIVAL
+    try:
+        if any(re.compile(r).groups for r in regexes):
+            return None
+        return re.compile("|".join(f"(?:{r})" for r in regexes)).fullmatch
+    except re.error:
+        return None
+
+
+def _nothing(number: str) -> None:
+    return None

@@ -224,3 +224,25 @@ def test_the_models_carry_every_field_of_the_records() -> None:
     for record, model in zip(records, models, strict=True):
         assert model.events == [Event(**dict(e)) for e in record.events]
         assert model.model_dump() == {**dict(record), "events": [dict(e) for e in record.events]}
+
+
+def test_without_a_watch_list_the_journey_check_makes_no_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waypost import quick
+
+    made: list[str] = []
+    monkeypatch.setattr(lean, "LeanShipment", lambda number: made.append(number))
+    assert quick._no_legs(["3676E4043665", "3676E4038521"]) is True
+    assert made == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 64, 65, 130])
+def test_the_document_in_pieces_is_the_whole_document(count: int) -> None:
+    payload, numbers = answer(*[[{**STEP, "deport": f"Depot {i % 3}"}] for i in range(count)])
+    shipments = lean.parse_response(payload, numbers, SHANGHAI) or []
+    pieces = list(lean_json.pieces(shipments))
+    data = [s.data() for s in shipments]
+    expected = json.dumps({"schema": 2, "shipments": data}, ensure_ascii=False, indent=2)
+    assert "".join(pieces) == lean_json.document(shipments) == expected
+    assert len(pieces) == (1 if not count else 2 + -(-count // 64))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from waypost.carriers._parse import as_dict, as_list, merge_events, parse_time, text
 from waypost.carriers.ils import NAME
-from waypost.carriers.ils.rules import STATUS_RULES, fields_of
+from waypost.carriers.ils.rules import STATUS_RULES, fold_key
 from waypost.status import Status
 
 EVENT_FIELDS = ("time", "location", "description", "status", "images", "description_local")
@@ -184,6 +184,7 @@ def iso(when: datetime | None) -> str | None:
 # lets ``lean_json`` write each once. Bounded like ``WordRules``.
 _TIMES: dict[tuple[str, tzinfo | None], datetime | None] = {}
 _TIMES_MAX = 8192
+_MISSING: Any = object()
 
 
 def _time(value: Any, tz: tzinfo | None) -> datetime | None:
@@ -192,13 +193,12 @@ def _time(value: Any, tz: tzinfo | None) -> datetime | None:
     if type(value) is not str or not (tz is None or type(tz) is ZoneInfo):
         return parse_time(value, tz)
     key = (value, tz)
-    try:
-        return _TIMES[key]
-    except KeyError:
+    when = _TIMES.get(key, _MISSING)  # not a KeyError per new time: most times are new in
+    if when is _MISSING:  # answers that repeat little
         when = _TIMES[key] = parse_time(value, tz)
         if len(_TIMES) > _TIMES_MAX:
             _TIMES.clear()
-        return when
+    return when  # type: ignore[no-any-return]
 
 
 def _text(value: Any) -> str | None:
@@ -209,48 +209,82 @@ def _text(value: Any) -> str | None:
 
 
 def parse_event(
-    item: Any, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+    item: Any, tz: tzinfo | None, memo: dict[Any, Any] | None = None
 ) -> LeanEvent | None:
     """One ``billTrackList`` node; None when it carries nothing usable. With ``memo`` (one per
-    answer), equal nodes without images give one shared record: the consignments of one
-    container report the same steps, and records are never changed in place."""
+    answer), equal nodes give one shared record (one with images: a record of its own over the
+    shared reading of the rest): the consignments of one container report the same steps, and
+    records are never changed in place."""
     if not isinstance(item, dict):
         return None
-    if memo is None or item.get("img"):
-        return _parse_event(item, tz)
-    get = item.get
-    key = (date, desc, local, depot) = (get("date"), get("desc"), get("descCn"), get("deport"))
-    # Text or nothing only: 1, 1.0 and True are one key but not one text.
-    if not (
-        (type(date) is str or date is None)
-        and (type(desc) is str or desc is None)
-        and (type(local) is str or local is None)
-        and (type(depot) is str or depot is None)
-    ):
-        return _parse_event(item, tz)
-    try:
-        return memo[key]
-    except KeyError:
-        event = memo[key] = _parse_event(item, tz)
+    kept = _events([item], tz, memo)
+    return kept[0] if kept else None
+
+
+def _events(nodes: list[Any], tz: tzinfo | None, memo: dict[Any, Any] | None) -> list[LeanEvent]:
+    """The events of ``billTrackList`` nodes, in their order (``parse_event`` of each, its
+    memo step inline: most nodes of an answer repeat)."""
+    kept: list[LeanEvent] = []
+    for raw in nodes:
+        if memo is not None and type(raw) is dict:
+            get = raw.get
+            date, desc, local, depot = get("date"), get("desc"), get("descCn"), get("deport")
+            # Text or nothing only: 1, 1.0 and True are one key but not one text.
+            if (
+                (type(date) is str or date is None)
+                and (type(desc) is str or desc is None)
+                and (type(local) is str or local is None)
+                and (type(depot) is str or depot is None)
+            ):
+                key = (date, desc, local, depot)
+                event = memo.get(key, _MISSING)
+                if event is _MISSING:
+                    event = memo[key] = _event_of(date, desc, local, depot, None, tz)
+                images = get("img")
+                if images and event is not None:
+                    event = _with_images(event, images)
+            else:
+                event = _parse_event(raw, tz)
+        elif isinstance(raw, dict):
+            event = _parse_event(raw, tz)
+        else:
+            continue
+        if event is not None:
+            kept.append(event)
+    return kept
+
+
+def _with_images(event: LeanEvent, raw_images: Any) -> LeanEvent:
+    """``event`` with the images of ``raw_images`` (itself when there are none)."""
+    images = [u for u in map(text, raw_images) if u] if isinstance(raw_images, list) else []
+    if not images:
         return event
+    return LeanEvent(
+        event.time, event.location, event.description, event.status, images, event.description_local
+    )
 
 
 def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
     get = item.get
-    local = _text(get("descCn"))
-    description = _text(get("desc")) or local
-    when = _time(get("date"), tz)
+    return _event_of(get("date"), get("desc"), get("descCn"), get("deport"), get("img"), tz)
+
+
+def _event_of(
+    date: Any, desc: Any, local_raw: Any, depot: Any, raw_images: Any, tz: tzinfo | None
+) -> LeanEvent | None:
+    local = _text(local_raw)
+    description = _text(desc) or local
+    when = _time(date, tz)
     if description is None and when is None:
         return None
-    raw_images = get("img")
     images = (
-        ([u for u in map(text, raw_images) if u] if raw_images else [])
-        if isinstance(raw_images, list)
+        [u for u in map(text, raw_images) if u]
+        if raw_images and isinstance(raw_images, list)
         else []
     )
     return LeanEvent(
         when,
-        _text(get("deport")),
+        _text(depot),
         description,
         STATUS_RULES.match(description) or Status.IN_TRANSIT,
         images,
@@ -259,33 +293,116 @@ def _parse_event(item: dict[str, Any], tz: tzinfo | None) -> LeanEvent | None:
 
 
 def parse_item(
-    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, LeanEvent | None] | None = None
+    item: Any, number: str, tz: tzinfo | None, memo: dict[Any, Any] | None = None
 ) -> LeanShipment:
     """One ``ILSBillEventVO`` (an unknown number: ``orderStatus`` null, a per-item ``msg``)."""
     node = as_dict(item)
     raw_status = node.get("orderStatus")
-    parsed = [parse_event(i, tz, memo) for i in as_list(node.get("billTrackList"))]
-    kept: list[Any] = [e for e in parsed if e is not None]
-    events: list[Any] = merge_events(kept)
-    if not isinstance(raw_status, dict) and not events:
+    nodes = node.get("billTrackList")
+    events = merged(_events(nodes, tz, memo)) if isinstance(nodes, list) and nodes else []
+    if isinstance(raw_status, dict):
+        status_text, status, service, origin, destination, scanned = _fields(raw_status, tz, memo)
+    elif events:
+        status_text = status = service = origin = destination = scanned = None
+    else:
         return LeanShipment(number, status_text=text(node.get("msg")))
-    fields = fields_of(raw_status)
-    get = fields.get
-    status_text = _text(get("status"))
-    status = STATUS_RULES.match(status_text)
-    if status is None:
-        status = events[0].status if events else Status.INFO_RECEIVED
-    last_update = _time(get("lastscan"), tz) or (events[0].time if events else None)
-    shipment = LeanShipment(number)
+    # LeanShipment(number, found=True, ...) without its call and a store per default twice.
+    shipment = _new_shipment(LeanShipment)
+    shipment.tracking_number = number
+    shipment.carrier = NAME
+    shipment.courier = None
     shipment.found = True
-    shipment.status = status
+    shipment.status = status or (events[0].status if events else Status.INFO_RECEIVED)
     shipment.status_text = status_text
-    shipment.service = _text(get("service"))
-    shipment.origin = _text(get("despatchdepot"))
-    shipment.destination = _text(get("portofdelivery")) or _text(get("deliverydepot"))
-    shipment.last_update = last_update
+    shipment.service = service
+    shipment.origin = origin
+    shipment.destination = destination
+    shipment.last_update = scanned or (events[0].time if events else None)
     shipment.events = events
+    shipment.error = shipment.order_id = shipment.eta = shipment.eta_source = None
+    shipment.transit_days = shipment.last_mile = shipment.link = shipment.journey = None
+    shipment.stalled = shipment.archived = False
     return shipment
+
+
+_new_shipment = object.__new__
+
+
+_Fields = tuple[str | None, Status | None, str | None, str | None, str | None, datetime | None]
+_FIELDS = object()  # tags the memo's keys of orderStatus readings (its other keys: nodes')
+
+
+def _fields(raw: dict[Any, Any], tz: tzinfo | None, memo: dict[Any, Any] | None) -> _Fields:
+    """``orderStatus`` read: (status text, the status it names or None, service, origin,
+    destination, last scan); equal ones of text values read once per answer (``memo``)."""
+    if memo is not None:
+        pairs = tuple(raw.items())
+        for _, value in pairs:
+            if not (type(value) is str or value is None):
+                break
+        else:
+            key = (_FIELDS, pairs)
+            hit: _Fields | None = memo.get(key)
+            if hit is None:
+                hit = memo[key] = _read_fields(raw, tz)
+            return hit
+    return _read_fields(raw, tz)
+
+
+def _read_fields(raw: dict[Any, Any], tz: tzinfo | None) -> _Fields:
+    raw_text, scan, service, despatch, port, delivery = _order_fields(raw)
+    status_text = _text(raw_text)
+    return (
+        status_text,
+        STATUS_RULES.match(status_text),
+        _text(service),
+        _text(despatch),
+        _text(port) or _text(delivery),
+        _time(scan, tz),
+    )
+
+
+def merged(events: list[LeanEvent]) -> list[LeanEvent]:
+    """``merge_events(events)``, without its work where ``events`` already are what it gives:
+    dated in one zone, each strictly older than the one before (ILS lists nodes newest first),
+    so no two share a time (nothing to merge) and the order stays."""
+    if len(events) < 2:
+        return events
+    newer = events[0].time
+    if newer is not None:
+        zone = newer.tzinfo
+        for event in events[1:]:
+            when = event.time
+            # One zone: compared as merge_events sorts them (wall clock, as datetimes do).
+            if when is None or when.tzinfo is not zone or not when < newer:
+                break
+            newer = when
+        else:
+            return events
+    loose: list[Any] = events
+    out: list[Any] = merge_events(loose)
+    return out
+
+
+# Where the wanted ``orderStatus`` fields sit, by the answer's keys in their order (folded as
+# ``rules.fields_of`` folds them, the last of equal folded keys winning as there): an answer's
+# items repeat one spelling, so each spelling is folded once. Bounded like ``_TIMES``.
+_WANTED = ("status", "lastscan", "service", "despatchdepot", "portofdelivery", "deliverydepot")
+_PLACES: dict[tuple[Any, ...], tuple[int, ...]] = {}
+_PLACES_MAX = 1024
+
+
+def _order_fields(raw: dict[Any, Any]) -> list[Any]:
+    """The values of ``_WANTED`` in ``fields_of(raw)`` (None where absent)."""
+    keys = tuple(raw)
+    places = _PLACES.get(keys)
+    if places is None:
+        folded = {fold_key(k): i for i, k in enumerate(keys) if isinstance(k, str)}
+        if len(_PLACES) >= _PLACES_MAX:
+            _PLACES.clear()
+        places = _PLACES[keys] = tuple(folded.get(name, -1) for name in _WANTED)
+    values = tuple(raw.values())
+    return [None if i < 0 else values[i] for i in places]
 
 
 def parse_response(
@@ -298,7 +415,7 @@ def parse_response(
         return None
     items = by_number(envelope)
     out = []
-    memo: dict[Any, LeanEvent | None] = {}
+    memo: dict[Any, Any] = {}
     for number in numbers:
         item = items.get(number.upper())
         if item is None:
