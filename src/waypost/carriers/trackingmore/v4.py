@@ -59,7 +59,6 @@ from waypost.carriers.trackingmore import shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
-from waypost.http import ARRIVAL_SLACK
 from waypost.http import now as http_now
 from waypost.models import Shipment
 
@@ -94,9 +93,9 @@ class _Budget:
     """Which numbers not in the account a run creates in real time, the first ones found
     first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
     create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
-    answered by then: waves of its permits, each a permit hold and the limiter's arrival slack
-    (``http.ARRIVAL_SLACK``, or the round trip when shorter: as long as the first account read
-    took) after the one before, the last one answered a round trip later."""
+    answered by then: waves of its permits, each a permit hold and a round trip (as long as the
+    first account read took: a permit comes back a hold after its answer, ``http.RateLimiter``)
+    after the one before, the last one answered a round trip later."""
 
     def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
@@ -118,7 +117,7 @@ class _Budget:
         elif self.limiter is not None:
             trip = max(0.0, self.first - self.started)
             wave = self.taken // self.limiter.size
-            step = self.limiter.hold + min(trip, ARRIVAL_SLACK)
+            step = self.limiter.hold + trip
             done = self.first + wave * step + trip
             fits = done <= self.started + self.seconds
         if fits:
