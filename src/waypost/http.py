@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
+import importlib
 import json
 import logging
 import math
@@ -350,6 +351,14 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
 
+    def warm(self, scheme: str) -> None:
+        """Make what the first request of ``scheme`` needs and httpx would make on first use:
+        its pool (httpcore's import, the SSL context) and the event loop backend's modules."""
+        self._pool(scheme)
+        # httpcore connects through anyio, which imports its asyncio backend on first use.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("anyio._backends._asyncio")
+
     def _pool(self, scheme: str) -> httpx.AsyncHTTPTransport:
         if scheme not in self._pools:
             import ssl
@@ -408,19 +417,22 @@ class Session:
         self.secrets = [s for s in secrets if s]
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._sender: httpx.AsyncBaseTransport | None = None
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._big = asyncio.Semaphore(1)
+        self._warm: set[str] = set()  # schemes whose pool is made (``_SchemeTransport.warm``)
         self.requests = 0
         self.retries = 0
 
     async def __aenter__(self) -> Session:
+        self._sender = self._transport or pool_transport()
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
-            transport=self._transport or pool_transport(),
+            transport=self._sender,
             follow_redirects=False,
             trust_env=True,
         )
@@ -559,6 +571,13 @@ class Session:
         if limiter is not None and limiter.paused_for() > left:
             # Waiting would outlive the run: report the pause instead of hanging on it.
             raise Paused(limiter.paused_for())
+        scheme = url.partition(":")[0]
+        if scheme not in self._warm:
+            # Before the first attempt's --timeout counts: a fresh process would otherwise
+            # spend part of it on imports and the SSL context, more so on a loaded machine.
+            self._warm.add(scheme)
+            if isinstance(self._sender, _SchemeTransport):
+                self._sender.warm(scheme)
         # The rate permit first: a request queued behind its endpoint's limit must not hold
         # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
