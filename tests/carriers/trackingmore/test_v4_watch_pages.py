@@ -1,4 +1,4 @@
-"""TrackingMore v4 ``watch`` pages (``updated_date_min``) in flat memory: each page goes to the
+"""TrackingMore ``watch`` pages (v4 ``updated_date_min``, v2 ``update_time_min``) in flat memory: each page goes to the
 pass's spool (``trackingmore.paged``) as it comes, so a pass that reads four times the pages
 peaks no higher (tracemalloc, no timing), while a variant that keeps the pages in memory grows
 by megabytes; and a pass of several chunks in one session reads the pages once. On the virtual
@@ -19,11 +19,13 @@ import pytest
 from tests.inproc import VirtualClock
 from waypost.carriers.base import Answer, MemoryCache, Query, TrackOptions
 from waypost.carriers.trackingmore import paged
+from waypost.carriers.trackingmore import v2 as tm2
 from waypost.carriers.trackingmore import v4 as tm4
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.http import Session
 
 BASE = "http://127.0.0.1:9/v4"
+BASE_V2 = "http://127.0.0.1:9/v2"
 WORDS = "Arrived at the sorting centre of the destination country, handed over to the courier "
 
 
@@ -176,3 +178,48 @@ def test_the_spool_gives_back_what_it_kept() -> None:
         assert spool.items == 3
     finally:
         spool.close()
+
+
+class _AccountV2(httpx.AsyncBaseTransport):
+    """A v2 account with ``pages`` full pages of 2,000 updates (then a short one)."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.asked: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """One page of items, built on demand."""
+        page = int(request.url.params.get("page", "0"))
+        self.asked.append(page)
+        count = tm2.MAX_LIMIT if page <= self.pages else 3
+        items = [
+            {"id": f"{page}-{i}", "tracking_number": f"N{page}X{i}", "status": "transit"}
+            for i in range(count)
+        ]
+        body = {
+            "meta": {"code": 200, "type": "Success", "message": "Success"},
+            "data": {"items": items},
+        }
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+
+def test_v2_chunks_of_one_pass_read_the_pages_once() -> None:
+    transport = _AccountV2(2)
+    cache = MemoryCache()
+    cache.put(tm2.NS_WATCH, "cursor", 1.0e9)
+    chunks = [[Query(f"N{p}X{i}", "trackingmore", None) for i in range(3)] for p in (1, 2, 3)]
+
+    async def go() -> list[list[Answer]]:
+        out = []
+        async with Session(transport=transport) as session:
+            for chunk in chunks:
+                adapter = tm2.Adapter({"api_key": "k", "base_url": BASE_V2}, session, cache)
+                out.append(await adapter.track(chunk, TrackOptions(watch=True)))
+        return out
+
+    answers = asyncio.run(go())
+    assert transport.asked == [1, 2, 3]  # not once per chunk
+    for chunk, got in zip(chunks, answers, strict=True):
+        assert [a.query for a in got] == chunk
+        assert all(a.failure is None and not a.unchanged for a in got)
+        assert [a.shipments[0].tracking_number for a in got] == [q.number for q in chunk]
