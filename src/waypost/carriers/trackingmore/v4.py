@@ -308,8 +308,8 @@ class Adapter:
             answered = 0
             for i, number in enumerate(chunk):
                 if i % YIELD_EVERY == YIELD_EVERY - 1:
-                    # Let requests already counted as sent reach the wire: a send held up by a
-                    # long parse arrives later than its permit assumes.
+                    # Let the other requests go out meanwhile: a long parse would hold them
+                    # back (and the answers that give their permits back).
                     await asyncio.sleep(0)
                 for q in by_number[number]:
                     if isinstance(held, CarrierError):
