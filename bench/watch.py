@@ -16,7 +16,14 @@ and `archive_delivered_after`, so ETA learning, stalled checks and auto-archive 
 `list --summary` and `list --stalled` are timed too. `list` over 1,000 against `python -c
 "import typer"` is a row of `bench/startup.py`.
 
+`--api v2` puts TrackingMore on API v2 (default v4). `--tm-rate R` raises TrackingMore's limits
+to R requests/s in the sandbox and in waypost's configuration alike (a memory measurement of
+100,000 shipments at v2's 1 read/s would take hours; the requests in flight, and so memory, are
+bounded by the connection limit, not the rate). Every row prints the process's CPU time (user +
+sys, robust to the machine's load) and the sandbox's rate-limit rejections.
+
     python bench/watch.py [--shipments 10000 100000] [--only ils] [--latency 80] [--no-features]
+    python bench/watch.py --only trackingmore --api v2 --tm-rate 100 --shipments 100000
     python bench/watch.py --only-import [--orders 1000]
     python bench/watch.py --store URL|throwaway [--shipments 100000] [--hosts 1,2,3]
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -67,9 +75,27 @@ on = ["pending", "info_received", "in_transit", "out_for_delivery", "available_f
 stalled_after = "21d"
 """
 
+TM_RATES = """
+[carriers.trackingmore]
+get_rate = {rate}
+realtime_rate = {rate}
+default_rate = {rate}
+"""
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
 
 def one_size(
-    n: int, only: str | None, latency: float, features: bool
+    n: int,
+    only: str | None,
+    latency: float,
+    features: bool,
+    api: str = "v4",
+    tm_rate: float | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Run the steps over a watch list of ``n``; (wall, peak MB) per step."""
     numbers, mix = numbers_for(n, only)
@@ -78,15 +104,27 @@ def one_size(
         env = {**os.environ, **box.env}
         env.update(WAYPOST_DATA_DIR=tmp, WAYPOST_CONFIG=str(Path(tmp) / "config.toml"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        if features:
+        base = env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0]
+        env.update(WAYPOST_TRACKINGMORE_API=api, WAYPOST_TRACKINGMORE_BASE_URL=f"{base}/{api}")
+        text = FEATURES if features else ""
+        limits = "documented limits enforced"
+        if tm_rate:
+            text += TM_RATES.format(rate=tm_rate)
+            keys = ("get_rate", "realtime_rate", "default_rate", "v4_rate", "v4_create_rate")
+            box.call("POST", "/_sandbox/trackingmore/config", dict.fromkeys(keys, tm_rate))
+            limits = f"TrackingMore's limits raised to {tm_rate:g}/s (sandbox and waypost)"
+        if text:
             config = Path(env["WAYPOST_CONFIG"])
-            config.write_text(FEATURES, encoding="utf-8")
+            config.write_text(text, encoding="utf-8")
             config.chmod(0o600)
-        print(f"watch list of {n:,} shipments: {mix}")
+        print(f"watch list of {n:,} shipments: {mix}; TrackingMore API {api}")
         shown = "on (stalled_after, eta, on, archive_delivered_after)" if features else "off"
         print(f"watch list features {shown}")
-        print(f"sandbox latency {latency:g} ms, documented limits enforced")
-        print(f"{'step':<24}{'wall s':>9}{'peak MB':>9}{'exit':>6}  requests per carrier")
+        print(f"sandbox latency {latency:g} ms, {limits}")
+        print(
+            f"{'step':<24}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}{'exit':>6}{'429s':>6}"
+            "  requests per carrier"
+        )
         box.call("POST", "/_sandbox/trackingmore/config", {"fetch_delay": 0})
         steps = [
             ("track --save -", ["track", "--save", "--jsonl", "-"], "\n".join(numbers)),
@@ -99,11 +137,17 @@ def one_size(
         ]
         for name, argv, stdin in steps:
             box.reset()
+            before = cpu_of_children()
             wall, rss, code, err = run(argv, env, stdin)
+            cpu = cpu_of_children() - before
             peaks[name] = (wall, rss)
             counts = Counter(e["carrier"] for e in box.log())
             shown = ", ".join(f"{c} {k:,}" for c, k in sorted(counts.items())) or "none"
-            print(f"{name:<24}{wall:>9.2f}{rss:>9.1f}{code:>6}  {shown}", flush=True)
+            rejected = box.rejections()
+            print(
+                f"{name:<24}{wall:>9.2f}{cpu:>8.2f}{rss:>9.1f}{code:>6}{rejected:>6}  {shown}",
+                flush=True,
+            )
             if code not in (0, 1):
                 print(err, file=sys.stderr)
             time.sleep(1.1)  # let the rate-limit windows of one step pass before the next
@@ -119,6 +163,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--only-import", action="store_true")
     parser.add_argument("--no-features", action="store_true", help="without issue 19's settings")
+    parser.add_argument("--api", choices=["v4", "v2"], default="v4", help="TrackingMore's API")
+    parser.add_argument(
+        "--tm-rate", type=float, default=None, help="raise TrackingMore's limits (memory runs)"
+    )
     parser.add_argument(
         "--store", metavar="URL", help="postgresql://... or throwaway: bench/watch_hosts.py"
     )
@@ -141,10 +189,16 @@ def main() -> None:
         bench_import(args.orders, args.latency)
         return
     results = {
-        n: one_size(n, args.only, args.latency, not args.no_features) for n in args.shipments
+        n: one_size(
+            n, args.only, args.latency, not args.no_features, api=args.api, tm_rate=args.tm_rate
+        )
+        for n in args.shipments
     }
     shown = ("track --save -", "watch --once", "watch --once (again)")
-    print(f"peak RSS in MB ({args.only or 'mixed'}; target under 200 MB at 100,000)")
+    print(
+        f"peak RSS in MB ({args.only or 'mixed'}, TrackingMore {args.api}; "
+        "target under 200 MB at 100,000)"
+    )
     print(f"{'shipments':>10}" + "".join(f"{name:>22}" for name in shown))
     for n, peaks in results.items():
         print(f"{n:>10,}" + "".join(f"{peaks[name][1]:>22.1f}" for name in shown))

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
+import importlib
 import json
 import logging
 import math
@@ -64,17 +65,12 @@ log = logging.getLogger("waypost.http")
 
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-# A request is assumed to reach the server within this long of being sent (see RateLimiter).
+# A permit shared with other hosts (PostgreSQL's ``rate_slots``) is leased: a host that dies
+# holding one frees it this long (plus the hold) after its request was sent; ARRIVAL_JITTER is
+# the shortest such lease. Other hosts fill every gap of a shared budget, so the lease is long
+# (measured: 3 hosts on 2 busy cores drew PandaPon 429s with 0.2 s); a host's own permits still
+# wait for answers.
 ARRIVAL_JITTER = 0.2
-# ... and within this long of its last byte being written to a connection already in use, when
-# that moment is known (httpcore's trace of the request body): the network's jitter, not its
-# latency, counts. On a connection just opened the server may take the request much later (its
-# accept queue, a new worker: 70 ms measured on the loaded sandbox), so there ARRIVAL_JITTER
-# still counts, from the write.
-ARRIVAL_SLACK = 0.05
-# The same for a permit shared with other hosts: their requests fill every gap, so a busy host
-# that is descheduled between a send and its arrival would overrun the limit (measured: 3 hosts
-# on 2 busy cores drew PandaPon 429s with 0.2 s). It only costs when an answer takes longer.
 SHARED_JITTER = 1.5
 # Bounds of one answer: its size after decompression, and the longest pause a carrier's
 # Retry-After (or its documented pause) may impose (TrackingMore documents 120 s).
@@ -100,7 +96,7 @@ class _Unlimited:
     def __call__(self) -> None:
         """Nothing to count."""
 
-    def written(self, fresh: bool = False) -> None:
+    def answered(self) -> None:
         """Nothing to count."""
 
 
@@ -142,14 +138,16 @@ class SharedBudget(Protocol):
 class RateLimiter:
     """Keeps one endpoint within "at most N requests per second", as the server counts them.
 
-    A carrier counts *arrivals*, and a request can arrive later than it left (a cold
-    connection, a slow network), so spacing the sends is not enough. Instead the limiter hands
-    out ``size`` permits; a permit comes back ``hold`` seconds after its request has surely
-    arrived: when its answer came back, or, if the answer takes longer, ``ARRIVAL_SLACK`` after
-    its last byte was written to a connection in use (``written()``; ``ARRIVAL_JITTER`` on one
-    just opened), else ``ARRIVAL_JITTER`` after it was sent. No window of ``hold`` seconds can
-    then see more than ``size`` arrivals. Once connections are open, a window costs the
-    network's jitter instead of the answer's whole latency.
+    A carrier counts *arrivals*, and a request reaches the server later than it was taken or
+    sent whenever something comes between: a busy client descheduled between its permit and its
+    write, a slow write, a loaded server that reads it late. Neither the send nor the write
+    proves when the server counted it; its answer does (the server had the request before it
+    answered). So the limiter hands out ``size`` permits, and a permit comes back ``hold``
+    seconds after its request's answer came in (``answered()``, as the response head arrives),
+    or ``hold`` after the attempt ended without one. The next request on that permit then
+    leaves, and so arrives, at least ``hold`` after the one before arrived: no window of
+    ``hold`` seconds sees more than ``size`` arrivals, however late each was counted. The price
+    is one round trip per window (the lean v4 path's rule, ``quick_tm``).
     Shared by every task of a run; ``pause`` holds it after a 429.
     """
 
@@ -195,11 +193,9 @@ class RateLimiter:
     async def slot(self, *, wait_pause: bool = True) -> AsyncIterator[_Send]:
         """Hold a permit around one request; ``Paused`` instead of waiting out a pause.
 
-        Yields ``sending()``, to be called as the request leaves (after any wait for a
-        connection): a request that waited after taking its permit arrives later than the
-        permit was taken, so the no-answer fallback counts from the send, not from the permit.
-        ``sending.written()``, called once its last byte is on the socket, moves the fallback to
-        ``ARRIVAL_SLACK`` after that moment."""
+        Yields ``sending``: ``sending()`` as the request leaves (a shared budget's lease counts
+        from there), ``sending.answered()`` once the answer's head is in, from which the
+        permit's ``hold`` counts; without an answer it counts from the end of the block."""
         await self._permits.acquire()
         try:
             if (early := self._not_before - self._clock()) > 0:
@@ -219,12 +215,7 @@ class RateLimiter:
         finally:
             if self._shared is not None and shared is not None:
                 self._shared.give_back(self._key, shared, self.hold)
-            if send.fallback is None:  # never sent, or sent unannounced: counted from now
-                self._give_back(self.hold)
-            elif self._clock() < send.assumed and send.fallback.cancel():
-                # The answer came before the assumed arrival: it proves the arrival, sooner.
-                self._returns.discard(send.fallback)
-                self._give_back(self.hold)
+            send.answered()  # no answer (or never sent): counted from now
 
     async def _take_shared(self, wait_pause: bool) -> int | None:
         """A permit of the budget every host shares (None without one), after any wait."""
@@ -241,12 +232,11 @@ class RateLimiter:
             await self._sleep(wait)
         return None
 
-    def _give_back(self, delay: float) -> asyncio.Task[None]:
+    def _give_back(self, delay: float) -> None:
         # Counted from now, not from when the task first runs (a busy loop starts it later).
         task = asyncio.ensure_future(self._release_at(self._clock() + delay))
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
-        return task
 
     async def _release_at(self, when: float) -> None:
         await self._sleep(max(0.0, when - self._clock()))
@@ -254,37 +244,24 @@ class RateLimiter:
 
 
 class _Send:
-    """``sending()`` of one permit, with ``written()`` for the moment its request is on the
-    socket: either sets when the permit comes back if no answer comes first."""
+    """``sending()`` of one permit, and ``answered()``: the moment its hold starts."""
 
     def __init__(self, limiter: RateLimiter, shared: int | None) -> None:
         self._limiter = limiter
         self._shared = shared
-        self.fallback: asyncio.Task[None] | None = None
-        self.assumed = float("inf")  # when the request has surely arrived, answer or not
+        self.returned = False
 
     def __call__(self) -> None:
         lim = self._limiter
-        if lim._shared is not None and self._shared is not None:  # counted from the send, too
+        if lim._shared is not None and self._shared is not None:  # the lease counts from here
             lim._shared.sent(lim._key, self._shared, SHARED_JITTER + lim.hold)
-        # If no answer comes within ARRIVAL_JITTER, the permit returns ``hold`` after that,
-        # even while the request is still waiting for its answer.
-        self._assume(ARRIVAL_JITTER)
 
-    def written(self, fresh: bool = False) -> None:
-        """The request's last byte is on the socket: it arrives within ARRIVAL_SLACK, or
-        ARRIVAL_JITTER on a ``fresh`` connection (opened for this request)."""
-        if self.fallback is not None and self._limiter._shared is None:
-            self._assume(ARRIVAL_JITTER if fresh else ARRIVAL_SLACK)
-
-    def _assume(self, within: float) -> None:
-        lim = self._limiter
-        if self.fallback is not None:
-            if not self.fallback.cancel():
-                return  # already given back (a write later than the send's assumption)
-            lim._returns.discard(self.fallback)
-        self.assumed = lim._clock() + within
-        self.fallback = lim._give_back(within + lim.hold)
+    def answered(self) -> None:
+        """The answer came in, so the server has counted the request: the permit is free again
+        ``hold`` from now (once; later calls change nothing)."""
+        if not self.returned:
+            self.returned = True
+            self._limiter._give_back(self._limiter.hold)
 
 
 @dataclass(frozen=True)
@@ -374,6 +351,14 @@ class _SchemeTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
 
+    def warm(self, scheme: str) -> None:
+        """Make what the first request of ``scheme`` needs and httpx would make on first use:
+        its pool (httpcore's import, the SSL context) and the event loop backend's modules."""
+        self._pool(scheme)
+        # httpcore connects through anyio, which imports its asyncio backend on first use.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("anyio._backends._asyncio")
+
     def _pool(self, scheme: str) -> httpx.AsyncHTTPTransport:
         if scheme not in self._pools:
             import ssl
@@ -432,19 +417,22 @@ class Session:
         self.secrets = [s for s in secrets if s]
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._sender: httpx.AsyncBaseTransport | None = None
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._big = asyncio.Semaphore(1)
+        self._warm: set[str] = set()  # schemes whose pool is made (``_SchemeTransport.warm``)
         self.requests = 0
         self.retries = 0
 
     async def __aenter__(self) -> Session:
+        self._sender = self._transport or pool_transport()
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             limits=limits,
-            transport=self._transport or pool_transport(),
+            transport=self._sender,
             follow_redirects=False,
             trust_env=True,
         )
@@ -583,6 +571,13 @@ class Session:
         if limiter is not None and limiter.paused_for() > left:
             # Waiting would outlive the run: report the pause instead of hanging on it.
             raise Paused(limiter.paused_for())
+        scheme = url.partition(":")[0]
+        if scheme not in self._warm:
+            # Before the first attempt's --timeout counts: a fresh process would otherwise
+            # spend part of it on imports and the SSL context, more so on a loaded machine.
+            self._warm.add(scheme)
+            if isinstance(self._sender, _SchemeTransport):
+                self._sender.warm(scheme)
         # The rate permit first: a request queued behind its endpoint's limit must not hold
         # one of the carrier's connections that another endpoint could use meanwhile.
         async with (
@@ -604,9 +599,8 @@ class Session:
                 # One deadline for the whole answer, headers and body: an endless body ends here.
                 async with asyncio.timeout(min(self.timeout, self.remaining())):
                     request = self._client.build_request(method, target, **options)
-                    if limiter is not None:
-                        request.extensions["trace"] = _on_written(sending)
                     streamed = await self._client.send(request, auth=auth, stream=True)
+                    sending.answered()  # the head is in: the request was counted
                     try:
                         body = await self._read_body(streamed, carrier)
                     finally:
@@ -659,21 +653,6 @@ class Session:
             if big:
                 self._big.release()
         return bytes(out)
-
-
-def _on_written(send: _Send | _Unlimited) -> Callable[[str, Any], Awaitable[None]]:
-    """An httpcore trace hook telling ``send`` when the request body is on the socket, and
-    whether the connection was opened for it."""
-    fresh = False
-
-    async def trace(event: str, info: Any) -> None:
-        nonlocal fresh
-        if event.endswith(".connect_tcp.started"):
-            fresh = True
-        elif event.endswith(".send_request_body.complete"):
-            send.written(fresh)
-
-    return trace
 
 
 T = TypeVar("T")

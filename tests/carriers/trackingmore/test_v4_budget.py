@@ -43,26 +43,25 @@ def test_without_a_deadline_the_budget_is_its_seconds_at_the_create_rate() -> No
     assert (budget.taken, budget.over) == (90, 10)
 
 
-def test_under_a_deadline_the_budget_counts_waves_a_hold_and_the_slack_apart(
+def test_under_a_deadline_the_budget_counts_waves_a_hold_and_a_round_trip_apart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = _Clock(100.0)
     monkeypatch.setattr(tm4.time, "monotonic", clock)
     budget = tm4._Budget(30.0, _Limiter(), hard=True)  # type: ignore[arg-type]
-    clock.now = 100.1  # the first read took 0.1 s: each wave costs 1 s + the 0.05 s slack
+    clock.now = 100.1  # the first read took 0.1 s: each wave costs 1 s + that round trip
     taken = [budget.take() for _ in range(100)]
-    # wave w is answered at 100.1 + 1.05 w + 0.1 <= 130: w <= 28, so 29 waves of 3
-    assert tm4.ARRIVAL_SLACK == 0.05
-    assert taken == [True] * 87 + [False] * 13
-    assert (budget.taken, budget.over) == (87, 13)
+    # wave w is answered at 100.1 + 1.1 w + 0.1 <= 130: w <= 27, so 28 waves of 3
+    assert taken == [True] * 84 + [False] * 16
+    assert (budget.taken, budget.over) == (84, 16)
     hint = budget.hint(3.0)
-    assert "13 number(s)" in hint
+    assert "16 number(s)" in hint
     assert "30 s" in hint
     assert "waypost watch" in hint
     assert "--deadline" in hint
 
 
-def test_under_a_deadline_a_round_trip_shorter_than_the_slack_spaces_the_waves(
+def test_under_a_deadline_a_short_round_trip_spaces_the_waves_closer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = _Clock(100.0)
@@ -71,7 +70,6 @@ def test_under_a_deadline_a_round_trip_shorter_than_the_slack_spaces_the_waves(
     clock.now = 100.02  # answers in 0.02 s: each permit is back 1 s after its answer
     taken = [budget.take() for _ in range(100)]
     # wave w is answered at 100.02 + 1.02 w + 0.02 <= 130: w <= 29, so 30 waves of 3
-    # (1.05 s apart there would be only 29)
     assert taken == [True] * 90 + [False] * 10
 
 

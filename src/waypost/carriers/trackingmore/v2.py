@@ -85,7 +85,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +122,7 @@ from waypost.carriers.trackingmore import (
     REALTIME_MAX,
     REALTIME_REUSE,
     WATCH_OVERLAP,
+    paged,
 )
 from waypost.carriers.trackingmore.shared import _float, limited, pause_error
 from waypost.carriers.trackingmore.v2_api import (
@@ -581,25 +581,20 @@ class Adapter:
     # -- watch --------------------------------------------------------------------------
 
     async def _watch(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
-        started = time.time()
         cursor: float | None = None
         if self.state is not None:
             saved = self.state.get(NS_WATCH, "cursor")
             cursor = options.since if options.since is not None else _float(saved)
         try:
-            pages = await self._pages(cursor, wait=True)
+            pages = await self._pass_pages(cursor, wait=True)
         except CarrierError as err:
             options.answered(NAME, len(queries))
             return {q.key: self._failed(q, err) for q in queries}
-        seen: dict[str, list[dict[str, Any]]] = {}
-        for item in pages:
-            number = item_number(item)
-            if number:
-                seen.setdefault(number, []).append(item)
+        started = pages.started
         out: dict[Any, Answer] = {}
         new: list[Query] = []
         for q in queries:
-            picked = _pick(seen.get(q.number, []), q.courier)
+            picked = _pick(pages.get(q.number), q.courier)
             if picked is not None:
                 self._remember(q.number, text(picked.get("carrier_code")))
                 out[q.key] = self._answer(q, picked)
@@ -615,14 +610,28 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, cursor: float | None, *, wait: bool) -> list[dict[str, Any]]:
-        """Every account item updated since ``cursor`` (minus the overlap), page by page."""
+    async def _pass_pages(self, cursor: float | None, *, wait: bool) -> paged.PassPages:
+        """The pass's account items since ``cursor``: read once per session (its first chunk),
+        kept on disk page by page (``paged``), picked from by every chunk."""
+        pages, unread = paged.of_session(self.session, NAME + " v2", cursor)
+        if unread:
+            try:
+                await self._pages(pages, wait=wait)
+            except CarrierError as err:
+                pages.error = err
+        self._complete = pages.complete
+        if pages.error is not None:
+            raise pages.error
+        return pages
+
+    async def _pages(self, pages: paged.PassPages, *, wait: bool) -> None:
+        """Every account item updated since ``pages.since`` (minus the overlap), page by page
+        into ``pages``."""
+        cursor = pages.since
         params: dict[str, Any] = {"limit": MAX_LIMIT}
         if cursor is not None:
             params["update_time_min"] = int(cursor - WATCH_OVERLAP)
-        items: list[dict[str, Any]] = []
         seen: set[tuple[str, ...]] = set()
-        self._complete = True
         for page in range(1, MAX_PAGES + 1):
             if self.session.remaining() <= 0:
                 raise Timeout(
@@ -634,19 +643,18 @@ class Adapter:
             batch = [] if code in NOT_IN_ACCOUNT else items_of(data)
             signature = tuple(str(i.get("id") or item_number(i)) for i in batch)
             if not batch or signature in seen:
-                return items
+                return
             seen.add(signature)
-            items.extend(batch)
+            pages.spool.add((n, i) for i in batch if (n := item_number(i)))
             total = _code(as_dict(data).get("total"))
             if len(batch) < MAX_LIMIT or (total is not None and page * MAX_LIMIT >= total):
-                return items
+                return
         log.warning(
             "%s: the account has more than %d pages of updates; the rest waits for the next pass",
             NAME,
             MAX_PAGES,
         )
-        self._complete = False
-        return items
+        pages.complete = False
 
     # -- remove -------------------------------------------------------------------------
 

@@ -21,13 +21,15 @@ Which path a number takes:
   With one, ``GET /trackings/get?updated_date_min=`` (cursor minus 10 minutes) pages through
   what changed: ``items_amount`` 100, ``pages_amount`` 1, 2, ... until a page shorter than asked,
   an empty page, a page repeating the one before, or ``MAX_PAGES`` (400 pages of 100: the
-  40,000 trackings v2's 20 pages of 2,000 read, 40 s at 10 calls/s). The run's deadline ends
-  paging with a ``Timeout`` for every number. Watched numbers on no page that the cache knows
-  to be in the account are ``Answer(unchanged=True)``; others are read by number, and created
-  when still absent. ``watch`` keeps what it creates. The cursor moves only after the pass's
-  news has been delivered and stored (``TrackOptions.after_delivery``), and not at all when
-  paging stopped at ``MAX_PAGES`` or a number the account holds failed: a killed or failed
-  pass reads the same updates again.
+  40,000 trackings v2's 20 pages of 2,000 read, 40 s at 10 calls/s). The pages are read once
+  per pass, by its first chunk, and each page goes to a temporary file as it comes
+  (``paged``): memory stays flat in pages, and every chunk picks its numbers from there. The
+  run's deadline ends paging with a ``Timeout`` for every number. Watched numbers on no page
+  that the cache knows to be in the account are ``Answer(unchanged=True)``; others are read by
+  number, and created when still absent. ``watch`` keeps what it creates. The cursor moves
+  only after the pass's news has been delivered and stored (``TrackOptions.after_delivery``),
+  and not at all when paging stopped at ``MAX_PAGES`` or a number the account holds failed: a
+  killed or failed pass reads the same updates again.
 * Couriers for create: ``Query.courier``, else the shared patterns, else ``POST
   /couriers/detect`` (cached), as with v2.
 * Limits: one ``http.RateLimiter`` per endpoint at the documented rate (``get_rate``,
@@ -55,11 +57,10 @@ from typing import TYPE_CHECKING, Any
 from waypost.carriers import trackingmore as facts
 from waypost.carriers._parse import as_dict, text, zone
 from waypost.carriers.base import Answer, Query, TrackOptions, put_many, state_of
-from waypost.carriers.trackingmore import shared
+from waypost.carriers.trackingmore import paged, shared
 from waypost.carriers.trackingmore import v4_api as api
 from waypost.carriers.trackingmore import v4_fast as fast
 from waypost.errors import CarrierError, ProtocolError, Timeout
-from waypost.http import ARRIVAL_SLACK
 from waypost.http import now as http_now
 from waypost.models import Shipment
 
@@ -94,9 +95,9 @@ class _Budget:
     """Which numbers not in the account a run creates in real time, the first ones found
     first. Without --deadline (``hard`` False) the budget is a count: ``seconds`` times the
     create rate (30 s at 3/s: 90). Under --deadline it is what the create limiter can have
-    answered by then: waves of its permits, each a permit hold and the limiter's arrival slack
-    (``http.ARRIVAL_SLACK``, or the round trip when shorter: as long as the first account read
-    took) after the one before, the last one answered a round trip later."""
+    answered by then: waves of its permits, each a permit hold and a round trip (as long as the
+    first account read took: a permit comes back a hold after its answer, ``http.RateLimiter``)
+    after the one before, the last one answered a round trip later."""
 
     def __init__(self, seconds: float, limiter: RateLimiter | None, *, hard: bool) -> None:
         self.seconds = seconds
@@ -118,7 +119,7 @@ class _Budget:
         elif self.limiter is not None:
             trip = max(0.0, self.first - self.started)
             wave = self.taken // self.limiter.size
-            step = self.limiter.hold + min(trip, ARRIVAL_SLACK)
+            step = self.limiter.hold + trip
             done = self.first + wave * step + trip
             fits = done <= self.started + self.seconds
         if fits:
@@ -307,8 +308,8 @@ class Adapter:
             answered = 0
             for i, number in enumerate(chunk):
                 if i % YIELD_EVERY == YIELD_EVERY - 1:
-                    # Let requests already counted as sent reach the wire: a send held up by a
-                    # long parse arrives later than its permit assumes.
+                    # Let the other requests go out meanwhile: a long parse would hold them
+                    # back (and the answers that give their permits back).
                     await asyncio.sleep(0)
                 for q in by_number[number]:
                     if isinstance(held, CarrierError):
@@ -580,14 +581,15 @@ class Adapter:
             out = await self._track(queries, options, keep=True)
         else:
             try:
-                seen = await self._pages(cursor - WATCH_OVERLAP, wait=True)
+                pages = await self._pass_pages(cursor - WATCH_OVERLAP, wait=True)
             except CarrierError as err:
                 options.answered(NAME, len(queries))
                 return {q.key: self._failed(q, err) for q in queries}
+            started = pages.started
             out = {}
             rest: list[Query] = []
             for q in queries:
-                item = _pick(seen.get(q.number, []), q.courier)
+                item = _pick(pages.get(q.number), q.courier)
                 if item is not None:
                     self._remember(q.number, text(item.get("id")))
                     out[q.key] = self._answer(q, item)
@@ -605,11 +607,24 @@ class Adapter:
             options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
         return out
 
-    async def _pages(self, since: float, *, wait: bool) -> dict[str, list[dict[str, Any]]]:
-        """Every tracking updated since ``since``, by number, paged with a hard stop."""
-        seen: dict[str, list[dict[str, Any]]] = {}
+    async def _pass_pages(self, since: float, *, wait: bool) -> paged.PassPages:
+        """The pass's pages of trackings updated since ``since``: read by its first chunk (one
+        session), kept on disk page by page, picked from by every chunk."""
+        pages, unread = paged.of_session(self.session, NAME, since)
+        if unread:
+            try:
+                await self._pages(pages, wait=wait)
+            except CarrierError as err:
+                pages.error = err
+        self._complete = pages.complete
+        if pages.error is not None:
+            raise pages.error
+        return pages
+
+    async def _pages(self, pages: paged.PassPages, *, wait: bool) -> None:
+        """Every tracking updated since ``pages.since``, page by page into ``pages`` (no page
+        kept in memory), with a hard stop."""
         previous: list[str] | None = None
-        self._complete = True
         for page in range(1, api.MAX_PAGES + 1):
             if self.session.remaining() <= 0:
                 raise Timeout(
@@ -619,28 +634,25 @@ class Adapter:
                 api.GET,
                 "GET",
                 api.GET,
-                params=api.page_query(since, page, self.lang),
+                params=api.page_query(pages.since, page, self.lang),
                 accept={api.NOT_EXISTS},
                 wait=wait,
             )
             items = api.trackings_of(data)
+            del data
             keys = [f"{api.item_number(i)}/{i.get('courier_code')}" for i in items]
             if not items or keys == previous:
-                return seen
-            for item in items:
-                number = api.item_number(item)
-                if number:
-                    seen.setdefault(number, []).append(item)
+                return
+            pages.spool.add((n, i) for i in items if (n := api.item_number(i)))
             if len(items) < api.PAGE_SIZE:
-                return seen
+                return
             previous = keys
         log.warning(
             "%s: the account has more than %d pages of updates; the rest waits for the next pass",
             NAME,
             api.MAX_PAGES,
         )
-        self._complete = False
-        return seen
+        pages.complete = False
 
     # -- remove -------------------------------------------------------------------------
 
