@@ -3,14 +3,15 @@ asyncio (issue 20, whole-process speed; the reads of ``carriers/trackingmore/v4`
 
 Taken (from ``quick.track``, with its conditions: no ``--save``, ``--deadline``, ``-v`` or
 table, no proxy, no PostgreSQL store, no journey leg) when every number goes to TrackingMore
-alone, the configured API is v4 on a plain ``http://`` URL, and the state the model path keeps
-says no request has to wait: no 429 pause stored and no read in the last second (else the
-model path, which waits or reports). The requests are the model path's reads: ``GET
+alone, the configured API is v4 on an ``http://`` or ``https://`` URL (TLS with the model path's
+verification rules, ``lean_tls``; a TLS fault is handed over as any other), and the state the
+model path keeps says no request has to wait: no 429 pause stored and no read in the last second
+(else the model path, which waits or reports). The requests are the model path's reads: ``GET
 /trackings/get`` of 40 numbers, the same headers, at most ``get_rate`` (10) a second and never
 above: each of the ``get_rate`` permits comes back a second after its read's answer was read,
 which is after its request arrived (not the model path's assumed arrival). Answers are read by
-``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed
-as the models would print them.
+``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed as
+the models would print them.
 
 A read that is not clean (an HTTP error, a 429, an error code, a body that is not JSON, a
 fault of the connection) or that shows a number not in the account (4102, or a number or
@@ -114,7 +115,7 @@ def track(
     key = str(settings.get("api_key") or "")
     base = str(settings.get("base_url") or DEFAULT_BASE).rstrip("/")
     try:
-        origin = lean_http.Origin(base + GET)
+        origin = lean_http.Origin(base + GET, tls=True)
     except ValueError:
         return None
     if not _key_ok(key):
@@ -375,8 +376,12 @@ def get_all(
 
 def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
     """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
-    prove the read arrived (an end of the connection proves nothing: it waits for ``end``)."""
-    waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
+    prove the read arrived (an end of the connection proves nothing: it waits for ``end``).
+    Not over TLS: the bytes waiting there may be the server's session tickets, sent before it
+    read the request; those permits wait for ``end``."""
+    waiting = [
+        (c, p) for c, p in out if p[0] == math.inf and c.sock is not None and not c.origin.tls
+    ]
     if not waiting:
         return
     import select
