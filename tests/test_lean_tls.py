@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -355,3 +356,35 @@ def test_a_plain_http_origin_makes_no_context() -> None:
         "127.0.0.1:1",
         None,
     )
+
+
+def test_a_waves_connections_open_together(serve: Callable[..., tls.RawTLSServer]) -> None:
+    # Each handshake waits until all three connections are in: one opened after another, the
+    # first would wait out its deadline. A fresh connection is not taken for closed because
+    # the server's session tickets wait on it unread.
+    arrived = threading.Barrier(3)
+
+    def handler(n: int, sock: socket.socket) -> None:
+        arrived.wait(timeout=10)
+        wrapped = SERVERS[-1].wrap(sock)
+        if tls.read_head(wrapped):
+            wrapped.sendall(OK)
+
+    server = started(serve, handler)
+    origin = lean_http.Origin(server.url(), tls=True)
+    got: list[lean_http.Exchange] = []
+    targets = [((f"N{i}",), f"/x?tracking_numbers=N{i}".encode()) for i in range(3)]
+    quick_tm.get_all(
+        origin,
+        "key",
+        targets,
+        timeout=3.0,
+        connections=3,
+        max_body=MAX_BODY,
+        rate=10.0,
+        on_exchange=lambda exchange: got.append(exchange) is None,
+    )
+    assert sorted((e.key, e.status, e.fault) for e in got) == [
+        ((f"N{i}",), 200, None) for i in range(3)
+    ]
+    assert server.connections == 3

@@ -168,6 +168,9 @@ class _Connection(http.client.HTTPConnection):
         self.origin = origin
         self.budget = timeout
         self.deadline = math.inf  # of the exchange under way (``send_by``)
+        self.fresh = False  # connected, nothing sent yet
+        self._opening: threading.Thread | None = None
+        self._opened: _Fault | None = None
 
     def connect(self) -> None:
         """Connect (``http.client`` sets TCP_NODELAY), shake hands for https, and read through
@@ -179,6 +182,7 @@ class _Connection(http.client.HTTPConnection):
 
                 context = self.origin.context()
                 self.sock = lean_tls.TLSSocket(self.sock, context, self.origin.host, self.deadline)
+                self.fresh = True
                 return
         except TimeoutError:
             self.sock = None
@@ -187,6 +191,27 @@ class _Connection(http.client.HTTPConnection):
             self.sock = None
             raise _Fault("connect") from None
         self.sock = _Socket(fileno=self.sock.detach())
+        self.fresh = True
+
+    def open_soon(self) -> None:
+        """Connect (and shake hands) in a thread of its own, so that a wave's connections open
+        together as httpx's do; the first ``send_by`` waits for it (within one budget)."""
+
+        def open_() -> None:
+            self.deadline = time.monotonic() + self.budget
+            try:
+                self.connect()
+            except _Fault as fault:
+                self._opened = fault
+
+        self._opening = threading.Thread(target=open_, daemon=True)
+        self._opening.start()
+
+    def opened(self) -> None:
+        """Wait for ``open_soon``'s thread, if any (its fault goes to the next ``send_by``)."""
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
 
     def send_request(self, payload: bytes) -> None:
         """Put one request on the wire (a POST of ``payload``; ``quick_tm`` sends GETs)."""
@@ -238,11 +263,16 @@ class _Connection(http.client.HTTPConnection):
         """Send one request on a live connection (a fresh one for a kept-alive one the server
         closed), its reads and writes bound by ``deadline``; ``_Fault("unsent")`` if it could
         not go out."""
-        if self.sock is not None and self._idle_closed():
+        self.opened()
+        if self._opened is not None:
+            fault, self._opened = self._opened, None
+            raise fault
+        if self.sock is not None and not self.fresh and self._idle_closed():
             self.close()  # as httpcore drops a pooled connection that became readable
         self.deadline = deadline
         if self.sock is None:
             self.connect()
+        self.fresh = False
         sock: Any = self.sock  # a _Socket, or lean_tls.TLSSocket
         sock.deadline = deadline
         left = deadline - time.monotonic()

@@ -261,7 +261,8 @@ class _GetConnection(lean_http._Connection):
         self._deadline = self._started + self.budget
         self._out = lean_http.Exchange(key)
         self._payload, self._max_body = payload, max_body
-        self._reused = self.sock is not None
+        self.opened()
+        self._reused = self.sock is not None and not self.fresh
         self._unsent = None
         try:
             self.send_by(payload, self._deadline)
@@ -339,6 +340,9 @@ def get_all(
     ]
     out: list[tuple[_GetConnection, list[float]]] = []
     stop = first = False
+    if len(idle) > 1:
+        for conn in idle:  # the first wave's connections open together, as httpx opens them
+            conn.open_soon()
     try:
         while todo or out:
             while todo and idle and not stop and permits[0][0] <= time.monotonic():
