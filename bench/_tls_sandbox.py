@@ -58,6 +58,25 @@ class TLSSandboxProcess:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def log(self) -> list[dict[str, Any]]:
+        """The request log since the last reset."""
+        return list(self.call("GET", "/_sandbox/log"))
+
+    def apply_env(self) -> None:
+        """Point this process's waypost (and httpx) at the sandbox, trusting its CA."""
+        os.environ.update(self.env)
+
+    def prewarm_ils(self, numbers: list[str]) -> None:
+        """``SandboxProcess.prewarm_ils`` over https."""
+        import httpx
+
+        url = self.env["WAYPOST_ILS_BASE_URL"] + "/oms/v2/event/getOrdersTrack"
+        auth = {"userId": self.env["WAYPOST_ILS_USER_ID"], "pdd": self.env["WAYPOST_ILS_PDD"]}
+        with httpx.Client(timeout=60, verify=self._context) as client:
+            for i in range(0, len(numbers), 100):
+                body = {**auth, "method": "trackOrders", "trackingNos": numbers[i : i + 100]}
+                client.post(url, json=body).raise_for_status()
+
     def rejections(self) -> int:
         """Requests the emulated rate limits refused since the last reset."""
         return sum(self.call("GET", "/_sandbox/stats")["rejections"].values())

@@ -6,7 +6,6 @@ ending exactly as the session alone ends it over httpx."""
 from __future__ import annotations
 
 import asyncio
-import gzip
 import os
 import socket
 import ssl
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests import tls
+from tests.bombs import gzip_bomb
 from waypost import lean_http, lean_tls, quick_tm
 from waypost.errors import WaypostError
 from waypost.http import RetryPolicy, Session, _SchemeTransport
@@ -310,7 +310,7 @@ def test_faults_after_the_handshake_are_reported_alike(
 def test_a_gzip_bomb_over_tls_is_cut_at_the_bound_alike(
     serve: Callable[..., tls.RawTLSServer],
 ) -> None:
-    bomb = gzip.compress(b" " * (4 << 20))
+    bomb = gzip_bomb(4)
     head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb)
     server = started(serve, _then(head + bomb))
     model, exchange = both_ways(server.url())
