@@ -565,6 +565,8 @@ def bare_floor(box: SandboxProcess, scenario: Scenario, n: int, run: int) -> flo
 
     async def go(numbers: list[str]) -> float:
         plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if os.environ.get("SSL_CERT_FILE"):  # --https: the TLS sandbox's CA (one certificate)
+            plain = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
         limits = httpx.Limits(max_connections=16)
         async with httpx.AsyncClient(verify=plain, limits=limits) as client:
 

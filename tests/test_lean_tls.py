@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import ssl
 import struct
@@ -388,3 +389,59 @@ def test_a_waves_connections_open_together(serve: Callable[..., tls.RawTLSServer
         ((f"N{i}",), 200, None) for i in range(3)
     ]
     assert server.connections == 3
+
+
+def _client(server: tls.RawTLSServer) -> lean_tls.TLSSocket:
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    sock = lean_tls.TLSSocket(raw, lean_tls.context(), "127.0.0.1", time.monotonic() + 5)
+    sock.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return sock
+
+
+def _looked(client: lean_tls.TLSSocket) -> bool:
+    """``answer_started`` once the raw socket is readable, up to five times."""
+    for _ in range(5):
+        select.select([client.raw], [], [], 1.0)
+        if client.answer_started():
+            return True
+    return False
+
+
+def test_an_answer_started_is_seen_early_and_read_whole(
+    serve: Callable[..., tls.RawTLSServer],
+) -> None:
+    sent = threading.Event()
+
+    def handler(n: int, sock: socket.socket) -> None:
+        wrapped = SERVERS[-1].wrap(sock)
+        tls.read_head(wrapped)
+        wrapped.sendall(OK)
+        sent.set()
+        SERVERS[-1].stop.wait(5)
+
+    client = _client(started(serve, handler))
+    assert sent.wait(5)
+    assert _looked(client)  # the session tickets first, then the answer
+    reader = client.makefile("rb")
+    assert reader.read(len(OK)) == OK
+    client.close()
+    reader.close()
+
+
+def test_a_reset_met_while_looking_for_an_answer_is_still_a_reset(
+    serve: Callable[..., tls.RawTLSServer],
+) -> None:
+    reset = threading.Event()
+
+    def handler(n: int, sock: socket.socket) -> None:
+        wrapped = SERVERS[-1].wrap(sock)
+        tls.read_head(wrapped)
+        _reset(wrapped)
+        wrapped.close()
+        reset.set()
+
+    client = _client(started(serve, handler))
+    assert reset.wait(5)
+    assert not _looked(client)
+    with pytest.raises(ConnectionResetError):
+        client.recv_into(bytearray(100))

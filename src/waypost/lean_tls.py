@@ -51,6 +51,8 @@ class TLSSocket:
         self.raw = raw
         self.deadline = deadline
         self._readers = 0  # open ``makefile`` readers: as a socket's, they keep it open
+        self._early = bytearray()  # decrypted by ``answer_started``, not read yet
+        self._fault: OSError | None = None  # met by ``answer_started``, for the next read
         self._closing = False
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
@@ -94,7 +96,15 @@ class TLSSocket:
         """Decrypted bytes into ``buffer``; 0 at the end (close_notify, or a bare end)."""
         view = memoryview(buffer).cast("B")
         size = nbytes or len(view)
+        if self._early:
+            size = min(size, len(self._early))
+            view[:size] = self._early[:size]
+            del self._early[:size]
+            return size
         try:
+            if self._fault is not None:
+                fault, self._fault = self._fault, None
+                raise fault
             return int(self._call(self.tls.read, size, view))
         except ssl.SSLEOFError:
             return 0  # an end without close_notify: the framing judges what was cut
@@ -102,6 +112,34 @@ class TLSSocket:
             if "UNEXPECTED_EOF" in str(exc):
                 return 0
             raise
+
+    def answer_started(self) -> bool:
+        """Whether bytes of an answer have come (decrypted: the raw socket may hold only the
+        server's session tickets, sent before it read a request), without waiting."""
+        if self._early or self.tls.pending():
+            return True
+        if self._fault is not None:
+            return False
+        self.raw.settimeout(0)
+        try:
+            data = self.raw.recv(_READ)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._fault = exc  # a reset: the next read reports it
+            return False
+        if not data:
+            self._in.write_eof()
+            return False
+        self._in.write(data)
+        try:
+            self._early += self.tls.read(_READ)
+        except ssl.SSLWantReadError:
+            return False  # tickets only, or a record cut in two
+        except ssl.SSLError as exc:
+            self._fault = exc  # an end, an alert, a record that does not decrypt: for the read
+            return False
+        return bool(self._early)
 
     def sendall(self, data: Any) -> None:
         """Encrypt and send all of ``data``."""
@@ -125,7 +163,7 @@ class TLSSocket:
     def idle_closed(self) -> bool:
         """Whether an idle kept-alive connection has anything to read (its end, an alert,
         junk): httpcore looks at the raw socket the same way and drops such a connection."""
-        if self.tls.pending() or self._in.pending or self._in.eof:
+        if self._early or self._fault or self.tls.pending() or self._in.pending or self._in.eof:
             return True
         try:
             ready, _, _ = select.select([self.raw], [], [], 0)

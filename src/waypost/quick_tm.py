@@ -381,11 +381,9 @@ def get_all(
 def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
     """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
     prove the read arrived (an end of the connection proves nothing: it waits for ``end``).
-    Not over TLS: the bytes waiting there may be the server's session tickets, sent before it
-    read the request; those permits wait for ``end``."""
-    waiting = [
-        (c, p) for c, p in out if p[0] == math.inf and c.sock is not None and not c.origin.tls
-    ]
+    Over TLS only decrypted bytes do (``lean_tls.TLSSocket.answer_started``): the raw ones
+    waiting may be the server's session tickets, sent before it read the request."""
+    waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
     if not waiting:
         return
     import select
@@ -394,14 +392,17 @@ def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float
     ready, _, _ = select.select([c.sock for c, _ in waiting], [], [], 0)
     now = time.monotonic()
     for conn, permit in waiting:
-        sock = conn.sock
+        sock: Any = conn.sock
         if sock not in ready:
             continue
-        sock.settimeout(0)  # each read of ``end`` sets its own again
-        try:
-            started = sock.recv(1, socket.MSG_PEEK)
-        except OSError:
-            continue
+        if conn.origin.tls:
+            started = bool(sock.answer_started())
+        else:
+            sock.settimeout(0)  # each read of ``end`` sets its own again
+            try:
+                started = bool(sock.recv(1, socket.MSG_PEEK))
+            except OSError:
+                continue
         if started:
             permit[0] = now + hold
 
