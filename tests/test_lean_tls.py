@@ -6,6 +6,7 @@ ending exactly as the session alone ends it over httpx."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import socket
@@ -359,11 +360,24 @@ def test_a_plain_http_origin_makes_no_context() -> None:
     )
 
 
-def test_a_waves_connections_open_together(serve: Callable[..., tls.RawTLSServer]) -> None:
+def test_a_waves_connections_open_together(
+    serve: Callable[..., tls.RawTLSServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Each handshake waits until all three connections are in: one opened after another, the
     # first would wait out its deadline. A fresh connection is not taken for closed because
-    # the server's session tickets wait on it unread.
+    # the server's session tickets wait on it unread. The CA store is loaded once.
     arrived = threading.Barrier(3)
+    made: list[ssl.SSLContext] = []
+    making = lean_tls.context
+    another = threading.Barrier(2, timeout=0.3)  # met only if a second thread made one too
+
+    def context() -> ssl.SSLContext:
+        made.append(making())
+        with contextlib.suppress(threading.BrokenBarrierError):
+            another.wait()
+        return made[-1]
+
+    monkeypatch.setattr(lean_tls, "context", context)
 
     def handler(n: int, sock: socket.socket) -> None:
         arrived.wait(timeout=10)
@@ -389,6 +403,7 @@ def test_a_waves_connections_open_together(serve: Callable[..., tls.RawTLSServer
         ((f"N{i}",), 200, None) for i in range(3)
     ]
     assert server.connections == 3
+    assert len(made) == 1
 
 
 def _client(server: tls.RawTLSServer) -> lean_tls.TLSSocket:

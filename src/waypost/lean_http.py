@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 ACCEPT_ENCODING = "gzip, deflate"
 _PIECE = 1 << 18
+_MAKING = threading.Lock()  # an origin's TLS context (its CA store loaded once)
 # How the email parser under http.client reports a header line without a name or a colon.
 _BAD_LINES = (MissingHeaderBodySeparatorDefect, FirstHeaderLineIsContinuationDefect)
 
@@ -78,11 +79,13 @@ class Origin:
         self._context: Any = None
 
     def context(self) -> Any:
-        """The ``ssl.SSLContext`` of an https origin, made on first use (``lean_tls``)."""
-        if self._context is None:
-            from waypost import lean_tls
+        """The ``ssl.SSLContext`` of an https origin, made once on first use (``lean_tls``),
+        whichever of the connections' threads comes first."""
+        with _MAKING:
+            if self._context is None:
+                from waypost import lean_tls
 
-            self._context = lean_tls.context()
+                self._context = lean_tls.context()
         return self._context
 
 

@@ -124,6 +124,8 @@ def track(
     rate = float(chosen) if chosen else GET_RATE
     keeper = _Keeper(env, rate)
     keeper.start()
+    if origin.tls:
+        origin.context()  # the CA store loads while the keeper reads the stored state
     if keeper.wait():
         return None
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
