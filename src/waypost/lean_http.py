@@ -5,10 +5,11 @@ It POSTs JSON bodies to one ``http://`` origin (``https://`` too where the calle
 the headers ``http.Session`` sends through httpx (in httpx's order), and hands back each
 exchange as it happened (an ``Exchange``: status, headers and the body as received, or the
 fault), so that an answer the lean path does not take can be replayed to the model path
-(``lean_replay.Replay``) exactly as if httpx had received it. No
-retries beyond one fresh connection for a kept-alive one the server closed, no redirects, no
-proxies: the lean path is not used where any of those could apply. A TLS fault is a ``connect``
-fault (the handshake, as httpx's ``ConnectError``) or a ``read`` one (after it).
+(``lean_replay.Replay``) exactly as if httpx had received it. No retries beyond one fresh
+connection for a kept-alive one the server closed, no redirects, no proxies: the lean path is
+not used where any of those could apply. A fault of a TLS handshake is a ``connect`` fault
+(httpx's ``ConnectError``); after it, a reset or a record that does not decrypt is a ``read``
+one, and an end without close_notify an end, for the HTTP framing to judge (as in httpx).
 """
 
 from __future__ import annotations
@@ -188,13 +189,18 @@ class _Connection(http.client.HTTPConnection):
                 self.fresh = True
                 return
         except TimeoutError:
-            self.sock = None
+            self._drop()
             raise _Fault("timeout") from None
         except OSError:
-            self.sock = None
+            self._drop()
             raise _Fault("connect") from None
         self.sock = _Socket(fileno=self.sock.detach())
         self.fresh = True
+
+    def _drop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()  # a TCP connection whose handshake failed (closed already)
+            self.sock = None
 
     def open_soon(self) -> None:
         """Connect (and shake hands) in a thread of its own, so that a wave's connections open
