@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests import tls
 from tests.bombs import gzip_bomb
@@ -460,3 +462,31 @@ def test_a_reset_met_while_looking_for_an_answer_is_still_a_reset(
     assert not _looked(client)
     with pytest.raises(ConnectionResetError):
         client.recv_into(bytearray(100))
+
+
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=10)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTPS", "ftp"]),
+    host=st.one_of(
+        st.lists(_LABEL, min_size=1, max_size=3).map(".".join),
+        st.sampled_from(["127.0.0.1", "API.TrackingMore.com", "bücher.example", "[::1]"]),
+    ),
+    port=st.one_of(st.none(), st.sampled_from([80, 443, 8443]), st.integers(1, 65535)),
+    path=st.text("abc/-._~%?#", max_size=12),
+)
+def test_an_accepted_url_goes_where_httpx_sends_it(
+    scheme: str, host: str, port: int | None, path: str
+) -> None:
+    url = f"{scheme}://{host}{'' if port is None else f':{port}'}/{path}"
+    try:
+        origin = lean_http.Origin(url, tls=True)
+    except ValueError:
+        return
+    request = httpx.Request("GET", url)
+    assert origin.tls == (request.url.scheme == "https")
+    assert origin.host == request.url.host
+    assert origin.port == (request.url.port or (443 if origin.tls else 80))
+    assert origin.authority == request.headers["host"]
+    assert origin.target.encode() == request.url.raw_path
