@@ -63,7 +63,8 @@ TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates 
 created number deleted again as `track` without `--save` does) and for API v2.
 
     python bench/track.py [--latency 80] [--sizes 10,100,300,1000] [--only ils,mix] [--interleave]
-        [--https]   (the sandbox over TLS, a throwaway CA trusted via SSL_CERT_FILE)
+        [--https]   (the sandbox over TLS, a throwaway CA trusted via SSL_CERT_FILE;
+                     with --only trackingmore: ILS's floor speaks plain HTTP only)
 """
 
 from __future__ import annotations
@@ -411,7 +412,8 @@ def main() -> None:
     parser.add_argument(
         "--https",
         action="store_true",
-        help="the sandbox over TLS (bench/_tls_sandbox.py; its CA trusted via SSL_CERT_FILE)",
+        help="the sandbox over TLS (bench/_tls_sandbox.py; its CA trusted via SSL_CERT_FILE); "
+        "for the TrackingMore rows (the ILS floor speaks plain HTTP only)",
     )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
