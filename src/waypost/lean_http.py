@@ -68,7 +68,13 @@ class Origin:
             raise ValueError("not a plain http URL")
         # An empty "?" or "#" too: httpx keeps it in the request target; and an upper-case
         # scheme, whose default port httpx keeps in the Host header.
-        if not url.startswith(f"{parts.scheme}://") or "?" in url or "#" in url or ":" in parts.hostname or not parts.hostname.isascii():
+        if (
+            not url.startswith(f"{parts.scheme}://")
+            or "?" in url
+            or "#" in url
+            or ":" in parts.hostname
+            or not parts.hostname.isascii()
+        ):
             raise ValueError("not a simple URL")
         path = parts.path or "/"
         if not all(c.isalnum() or c in "/-._~" for c in path):
