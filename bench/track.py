@@ -63,6 +63,8 @@ TrackingMore has rows for API v4 (the default: reads at 10/s, real-time creates 
 created number deleted again as `track` without `--save` does) and for API v2.
 
     python bench/track.py [--latency 80] [--sizes 10,100,300,1000] [--only ils,mix] [--interleave]
+        [--https]   (the sandbox over TLS, a throwaway CA trusted via SSL_CERT_FILE;
+                     with --only trackingmore: ILS's floor speaks plain HTTP only)
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _ils_floor
 from _sandbox import SandboxProcess
+from _tls_sandbox import TLSSandboxProcess
 
 REPEATS = 7  # runs shorter than a second are repeated (fresh numbers) and the median shown
 
@@ -319,7 +322,7 @@ def client_cost(box: SandboxProcess, numbers: list[str]) -> float:
 
     bare = _bare(numbers)
     url = box.env["WAYPOST_TRACKINGMORE_BASE_URL"].rsplit("/", 1)[0] + "/v4" + api.GET
-    origin = lean_http.Origin(url)
+    origin = lean_http.Origin(url, tls=True)
     key = box.env["WAYPOST_TRACKINGMORE_API_KEY"]
     chunks = [tuple(bare[i : i + 40]) for i in range(0, len(bare), 40)]
     last = chunks[(len(chunks) - 1) // 10 * 10 :]  # the last wave of 10 a second
@@ -406,6 +409,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat-long", action="store_true", help="repeat rows of a second or more too"
     )
+    parser.add_argument(
+        "--https",
+        action="store_true",
+        help="the sandbox over TLS (bench/_tls_sandbox.py; its CA trusted via SSL_CERT_FILE); "
+        "for the TrackingMore rows (the ILS floor speaks plain HTTP only)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -419,7 +428,8 @@ def main() -> None:
         f"{'floor s':>8}{'vs floor':>9}{'c-bound':>8}{'vs c-b':>7}{'1st useful':>11}{'gap ms':>7}{'last useful':>12}{'all useful':>11}{'useful':>11}"
         f"{'proc cpu':>9}"
     )
-    with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
+    served = TLSSandboxProcess if args.https else SandboxProcess
+    with served(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as tmp:
         box.apply_env()
         lat = round_trip(box)
         print(
@@ -557,6 +567,8 @@ def bare_floor(box: SandboxProcess, scenario: Scenario, n: int, run: int) -> flo
 
     async def go(numbers: list[str]) -> float:
         plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if os.environ.get("SSL_CERT_FILE"):  # --https: the TLS sandbox's CA (one certificate)
+            plain = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
         limits = httpx.Limits(max_connections=16)
         async with httpx.AsyncClient(verify=plain, limits=limits) as client:
 

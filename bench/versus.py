@@ -10,6 +10,9 @@ wall time of each is shown with their ratio (target: waypost <= 0.9x the script)
 * TrackingMore v4 (waypost's default API), N = 300: numbers already in the account (preloaded),
   read 40 per call at the documented 10 calls/s. The rate-limit windows are reset and left to
   pass between runs.
+* The same over https (TrackingMore's real API is https only): a sandbox of its own serving TLS
+  with a throwaway CA's certificate (`bench/_tls_sandbox.py`), which both programs trust through
+  `SSL_CERT_FILE` (waypost's context and httpx's default one both read it).
 
 Beside the wall time, the user + system CPU time of each child (``os.wait4``) is shown: it is
 what a loaded machine disturbs least.
@@ -18,7 +21,7 @@ Before timing, the waypost package and the environment's site-packages are compi
 (as an installed user has them) and `PYTHONDONTWRITEBYTECODE` is removed from the children's
 environment (with it set, an editable install recompiles waypost on every run).
 
-    python bench/versus.py [--runs 7] [--latency 80] [--only ils,trackingmore]
+    python bench/versus.py [--runs 7] [--latency 80] [--only ils,trackingmore,https]
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ import sys
 import sysconfig
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sandbox import SandboxProcess
+from _tls_sandbox import TLSSandboxProcess
 
 HERE = Path(__file__).resolve().parent
 TARGET = 0.9
@@ -55,7 +61,7 @@ def compile_pyc() -> str:
     return f".pyc compiled first ({package}, site-packages); PYTHONDONTWRITEBYTECODE {was}"
 
 
-def child_env(box: SandboxProcess, tmp: Path) -> dict[str, str]:
+def child_env(box: SandboxProcess | TLSSandboxProcess, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(box.env)
     env["WAYPOST_DATA_DIR"] = str(tmp)
@@ -99,24 +105,33 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=80.0, help="ms added to every answer")
     parser.add_argument("--ils", type=int, default=1000)
     parser.add_argument("--tm", type=int, default=300)
-    parser.add_argument("--only", default="ils,trackingmore")
+    parser.add_argument("--only", default="ils,trackingmore,https")
     args = parser.parse_args()
     note = compile_pyc()
     waypost = [str(Path(sys.executable).parent / "waypost"), "track", "--json", "-"]
     script = [sys.executable, str(HERE / "handwritten.py")]
-    with SandboxProcess(latency_ms=args.latency) as box, tempfile.TemporaryDirectory() as t:
+    only = args.only.split(",")
+    with (
+        SandboxProcess(latency_ms=args.latency) as box,
+        TLSSandboxProcess(latency_ms=args.latency) if "https" in only else nullcontext() as tls,
+        tempfile.TemporaryDirectory() as t,
+    ):
         tmp = Path(t)
-        env = child_env(box, tmp)
-        scenarios = []
-        if "ils" in args.only:
+        scenarios: list[tuple[str, str, list[str], bool, Any]] = []
+        if "ils" in only:
             numbers = ils_numbers(args.ils)
             box.prewarm_ils(numbers)
-            scenarios.append(("ils (known to the sandbox)", "ils", numbers, False))
-        if "trackingmore" in args.only:
+            scenarios.append(("ils (known to the sandbox)", "ils", numbers, False, box))
+        for server, name, wanted in (
+            (box, "trackingmore v4 (in account)", "trackingmore" in only),
+            (tls, "trackingmore v4 https", tls is not None),
+        ):
+            if not wanted:
+                continue
             numbers = tm_numbers(args.tm)
             bare = [n.rsplit(":", 1)[-1] for n in numbers]
-            box.call("POST", "/_sandbox/trackingmore/preload", {"numbers": bare})
-            scenarios.append(("trackingmore v4 (in account)", "trackingmore", numbers, True))
+            server.call("POST", "/_sandbox/trackingmore/preload", {"numbers": bare})
+            scenarios.append((name, "trackingmore", numbers, True, server))
         print(f"waypost vs hand-written script: whole processes, medians of {args.runs}")
         print(f"interleaved runs, sandbox latency {args.latency:g} ms; {note}")
         print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
@@ -125,7 +140,9 @@ def main() -> None:
             f"{'cpu w ms':>10}{'cpu s ms':>10}{'ratio':>8}"
             f"{'target':>8}  verdict  (429s waypost/script, same answers)"
         )
-        for name, carrier, numbers, limited in scenarios:
+        for i, (name, carrier, numbers, limited, server) in enumerate(scenarios):
+            (tmp / str(i)).mkdir()
+            env = child_env(server, tmp / str(i))  # a store of its own
             stdin = tmp / f"{carrier}.txt"
             stdin.write_text("\n".join(numbers) + "\n")
             tools = {"waypost": waypost, "script": [*script, carrier]}
@@ -137,12 +154,12 @@ def main() -> None:
                 for tool in order:
                     if limited:
                         time.sleep(1.1)  # let the last run's 1-second windows pass
-                    box.reset()
+                    server.reset()
                     wall, used = timed(tools[tool], stdin, tmp / f"{tool}.json", env)
                     if run:
                         times[tool].append(wall)
                         cpu[tool].append(used)
-                        rejected[tool] += box.rejections()
+                        rejected[tool] += server.rejections()
             same = summary(tmp / "waypost.json") == summary(tmp / "script.json")
             ours, theirs = (statistics.median(times[k]) for k in tools)
             ratio = ours / theirs

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import random
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -607,6 +608,10 @@ class Session:
                         await streamed.aclose()
             except TimeoutError as exc:
                 raise _Cut("deadline" if left < self.timeout else "timeout") from exc
+            except ssl.SSLError as exc:
+                # httpcore passes a TLS fault after the handshake (a record that does not
+                # decrypt, an alert) up unmapped: a read fault like a reset, retried alike.
+                raise httpx.ReadError(f"TLS: {exc.reason or exc}") from exc
             response = _whole(streamed, body)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(

@@ -1,12 +1,15 @@
 """POSTs for ``track``'s lean path through the standard library's ``http.client`` (RFC 9112).
 
-It POSTs JSON bodies to one ``http://`` origin over at most ``connections`` kept-alive
-``http.client.HTTPConnection``s, sends the headers ``http.Session`` sends through httpx (in
-httpx's order), and hands back each exchange as it happened (an ``Exchange``: status, headers
-and the body as received, or the fault), so that an answer the lean path does not take can be
-replayed to the model path (``lean_replay.Replay``) exactly as if httpx had received it. No
-retries beyond one fresh connection for a kept-alive one the server closed, no redirects, no
-proxies, no TLS: the lean path is not used where any of those could apply.
+It POSTs JSON bodies to one ``http://`` origin (``https://`` too where the caller allows it:
+``lean_tls``) over at most ``connections`` kept-alive ``http.client.HTTPConnection``s, sends
+the headers ``http.Session`` sends through httpx (in httpx's order), and hands back each
+exchange as it happened (an ``Exchange``: status, headers and the body as received, or the
+fault), so that an answer the lean path does not take can be replayed to the model path
+(``lean_replay.Replay``) exactly as if httpx had received it. No retries beyond one fresh
+connection for a kept-alive one the server closed, no redirects, no proxies: the lean path is
+not used where any of those could apply. A fault of a TLS handshake is a ``connect`` fault
+(httpx's ``ConnectError``); after it, a reset or a record that does not decrypt is a ``read``
+one, and an end without close_notify an end, for the HTTP framing to judge (as in httpx).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 ACCEPT_ENCODING = "gzip, deflate"
 _PIECE = 1 << 18
+_MAKING = threading.Lock()  # an origin's TLS context (its CA store loaded once)
 # How the email parser under http.client reports a header line without a name or a colon.
 _BAD_LINES = (MissingHeaderBodySeparatorDefect, FirstHeaderLineIsContinuationDefect)
 
@@ -54,21 +58,44 @@ class Exchange:
 
 
 class Origin:
-    """Where requests go: host, port and the request target of one plain-HTTP URL."""
+    """Where requests go: host, port and the request target of one plain-HTTP URL (or, with
+    ``tls``, an ``https://`` one too)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, tls: bool = False) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+        schemes = ("http", "https") if tls else ("http",)
+        if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
             raise ValueError("not a plain http URL")
-        if parts.query or parts.fragment or ":" in parts.hostname:
+        # An empty "?" or "#" too: httpx keeps it in the request target; and an upper-case
+        # scheme, whose default port httpx keeps in the Host header.
+        if (
+            not url.startswith(f"{parts.scheme}://")
+            or "?" in url
+            or "#" in url
+            or ":" in parts.hostname
+            or not parts.hostname.isascii()
+        ):
             raise ValueError("not a simple URL")
         path = parts.path or "/"
         if not all(c.isalnum() or c in "/-._~" for c in path):
             raise ValueError("a path that would need escaping")
+        self.tls = parts.scheme == "https"
+        default = 443 if self.tls else 80
         self.host = parts.hostname
-        self.port = parts.port or 80
+        self.port = parts.port or default
         self.target = path
-        self.authority = self.host if self.port == 80 else f"{self.host}:{self.port}"
+        self.authority = self.host if self.port == default else f"{self.host}:{self.port}"
+        self._context: Any = None
+
+    def context(self) -> Any:
+        """The ``ssl.SSLContext`` of an https origin, made once on first use (``lean_tls``),
+        whichever of the connections' threads comes first."""
+        with _MAKING:
+            if self._context is None:
+                from waypost import lean_tls
+
+                self._context = lean_tls.context()
+        return self._context
 
 
 def encode(body: Any) -> bytes:
@@ -152,16 +179,56 @@ class _Connection(http.client.HTTPConnection):
         super().__init__(origin.host, origin.port, timeout=timeout)
         self.origin = origin
         self.budget = timeout
+        self.deadline = math.inf  # of the exchange under way (``send_by``)
+        self.fresh = False  # connected, nothing sent yet
+        self._opening: threading.Thread | None = None
+        self._opened: _Fault | None = None
 
     def connect(self) -> None:
-        """Connect (``http.client`` sets TCP_NODELAY) and read through one deadline."""
+        """Connect (``http.client`` sets TCP_NODELAY), shake hands for https, and read through
+        one deadline."""
         try:
             super().connect()
+            if self.origin.tls:
+                from waypost import lean_tls
+
+                context = self.origin.context()
+                self.sock = lean_tls.TLSSocket(self.sock, context, self.origin.host, self.deadline)
+                self.fresh = True
+                return
         except TimeoutError:
+            self._drop()
             raise _Fault("timeout") from None
         except OSError:
+            self._drop()
             raise _Fault("connect") from None
         self.sock = _Socket(fileno=self.sock.detach())
+        self.fresh = True
+
+    def _drop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()  # a TCP connection whose handshake failed (closed already)
+            self.sock = None
+
+    def open_soon(self) -> None:
+        """Connect (and shake hands) in a thread of its own, so that a wave's connections open
+        together as httpx's do; the first ``send_by`` waits for it (within one budget)."""
+
+        def open_() -> None:
+            self.deadline = time.monotonic() + self.budget
+            try:
+                self.connect()
+            except _Fault as fault:
+                self._opened = fault
+
+        self._opening = threading.Thread(target=open_, daemon=True)
+        self._opening.start()
+
+    def opened(self) -> None:
+        """Wait for ``open_soon``'s thread, if any (its fault goes to the next ``send_by``)."""
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
 
     def send_request(self, payload: bytes) -> None:
         """Put one request on the wire (a POST of ``payload``; ``quick_tm`` sends GETs)."""
@@ -213,12 +280,18 @@ class _Connection(http.client.HTTPConnection):
         """Send one request on a live connection (a fresh one for a kept-alive one the server
         closed), its reads and writes bound by ``deadline``; ``_Fault("unsent")`` if it could
         not go out."""
-        if self.sock is not None and _idle_closed(self.sock):
+        self.opened()
+        if self._opened is not None:
+            fault, self._opened = self._opened, None
+            raise fault
+        if self.sock is not None and not self.fresh and self._idle_closed():
             self.close()  # as httpcore drops a pooled connection that became readable
+        self.deadline = deadline
         if self.sock is None:
             self.connect()
-        assert isinstance(self.sock, _Socket)
-        self.sock.deadline = deadline
+        self.fresh = False
+        sock: Any = self.sock  # a _Socket, or lean_tls.TLSSocket
+        sock.deadline = deadline
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("timed out")
@@ -227,6 +300,16 @@ class _Connection(http.client.HTTPConnection):
             self.send_request(payload)
         except (BrokenPipeError, ConnectionResetError):
             raise _Fault("unsent") from None
+        except TimeoutError:
+            raise
+        except OSError:
+            if not self.origin.tls:
+                raise
+            raise _Fault("unsent") from None  # an ssl.SSLError of a TLS write: as a reset
+
+    def _idle_closed(self) -> bool:
+        sock: Any = self.sock
+        return bool(sock.idle_closed()) if self.origin.tls else _idle_closed(sock)
 
     def _once(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
         self.send_by(payload, deadline)
@@ -244,8 +327,10 @@ class _Connection(http.client.HTTPConnection):
         length = out.header("content-length")
         if (coding and coding.lower() != "chunked") or (length and not length.isdigit()):
             raise _Fault("protocol")  # as h11 refuses them
-        if not coding and length and int(length) > max_body:
-            out.too_large = True  # announced: not even started
+        identity = out.header("content-encoding").strip().lower() in ("", "identity")
+        if not coding and length and int(length) > max_body and identity:
+            # Announced: not even started (the model path looks at a coded one's inflated size).
+            out.too_large = True
             self.close()
             return
         body = bytearray()

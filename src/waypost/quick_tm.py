@@ -3,14 +3,15 @@ asyncio (issue 20, whole-process speed; the reads of ``carriers/trackingmore/v4`
 
 Taken (from ``quick.track``, with its conditions: no ``--save``, ``--deadline``, ``-v`` or
 table, no proxy, no PostgreSQL store, no journey leg) when every number goes to TrackingMore
-alone, the configured API is v4 on a plain ``http://`` URL, and the state the model path keeps
-says no request has to wait: no 429 pause stored and no read in the last second (else the
-model path, which waits or reports). The requests are the model path's reads: ``GET
+alone, the configured API is v4 on an ``http://`` or ``https://`` URL (TLS with the model path's
+verification rules, ``lean_tls``; a TLS fault is handed over as any other), and the state the
+model path keeps says no request has to wait: no 429 pause stored and no read in the last second
+(else the model path, which waits or reports). The requests are the model path's reads: ``GET
 /trackings/get`` of 40 numbers, the same headers, at most ``get_rate`` (10) a second and never
 above: each of the ``get_rate`` permits comes back a second after its read's answer was read,
 which is after its request arrived (not the model path's assumed arrival). Answers are read by
-``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed
-as the models would print them.
+``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed as
+the models would print them.
 
 A read that is not clean (an HTTP error, a 429, an error code, a body that is not JSON, a
 fault of the connection) or that shows a number not in the account (4102, or a number or
@@ -114,7 +115,7 @@ def track(
     key = str(settings.get("api_key") or "")
     base = str(settings.get("base_url") or DEFAULT_BASE).rstrip("/")
     try:
-        origin = lean_http.Origin(base + GET)
+        origin = lean_http.Origin(base + GET, tls=True)
     except ValueError:
         return None
     if not _key_ok(key):
@@ -123,6 +124,8 @@ def track(
     rate = float(chosen) if chosen else GET_RATE
     keeper = _Keeper(env, rate)
     keeper.start()
+    if origin.tls:
+        origin.context()  # the CA store loads while the keeper reads the stored state
     if keeper.wait():
         return None
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
@@ -260,7 +263,8 @@ class _GetConnection(lean_http._Connection):
         self._deadline = self._started + self.budget
         self._out = lean_http.Exchange(key)
         self._payload, self._max_body = payload, max_body
-        self._reused = self.sock is not None
+        self.opened()
+        self._reused = self.sock is not None and not self.fresh
         self._unsent = None
         try:
             self.send_by(payload, self._deadline)
@@ -338,6 +342,9 @@ def get_all(
     ]
     out: list[tuple[_GetConnection, list[float]]] = []
     stop = first = False
+    if len(idle) > 1:
+        for conn in idle:  # the first wave's connections open together, as httpx opens them
+            conn.open_soon()
     try:
         while todo or out:
             while todo and idle and not stop and permits[0][0] <= time.monotonic():
@@ -375,7 +382,9 @@ def get_all(
 
 def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
     """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
-    prove the read arrived (an end of the connection proves nothing: it waits for ``end``)."""
+    prove the read arrived (an end of the connection proves nothing: it waits for ``end``).
+    Over TLS only decrypted bytes do (``lean_tls.TLSSocket.answer_started``): the raw ones
+    waiting may be the server's session tickets, sent before it read the request."""
     waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
     if not waiting:
         return
@@ -385,14 +394,17 @@ def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float
     ready, _, _ = select.select([c.sock for c, _ in waiting], [], [], 0)
     now = time.monotonic()
     for conn, permit in waiting:
-        sock = conn.sock
+        sock: Any = conn.sock
         if sock not in ready:
             continue
-        sock.settimeout(0)  # each read of ``end`` sets its own again
-        try:
-            started = sock.recv(1, socket.MSG_PEEK)
-        except OSError:
-            continue
+        if conn.origin.tls:
+            started = bool(sock.answer_started())
+        else:
+            sock.settimeout(0)  # each read of ``end`` sets its own again
+            try:
+                started = bool(sock.recv(1, socket.MSG_PEEK))
+            except OSError:
+                continue
         if started:
             permit[0] = now + hold
 

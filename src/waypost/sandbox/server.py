@@ -123,7 +123,10 @@ class Sandbox:
         now: Callable[[], datetime] | None = None,
         enforce_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        tls: Any = None,
     ) -> None:
+        # ``tls``: a server-side ``ssl.SSLContext`` to serve https with (tests, benchmarks).
+        self.tls = tls
         self.host = host
         self.port = port
         self.latency = latency_ms / 1000.0
@@ -151,8 +154,8 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` when serving TLS)."""
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def stopped(self) -> bool:
@@ -175,6 +178,7 @@ class Sandbox:
 
         self._server = _Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
+        self._server.tls = self.tls
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -420,6 +424,23 @@ class _Server(ThreadingHTTPServer):
     # and the kernel retries them a second later: benchmarks would measure that second.
     request_queue_size = 128
     daemon_threads = True
+    tls: Any = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # With TLS, the handshake is made here, in the connection's own thread.
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10.0)
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except OSError:
+            return  # a client that refused the certificate, or hung up
+        wrapped.settimeout(None)
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (a body over its limit, a timeout) is no server error.
