@@ -9,7 +9,7 @@ model path keeps says no request has to wait: no 429 pause stored and no read in
 (else the model path, which waits or reports). The requests are the model path's reads: ``GET
 /trackings/get`` of 40 numbers, the same headers, at most ``get_rate`` (10) a second and never
 above: each of the ``get_rate`` permits comes back a second after its read's answer was read,
-which is after its request arrived (not the model path's assumed arrival). Answers are read by
+which is after its request arrived (the rule ``http.RateLimiter`` follows too). Answers are read by
 ``carriers/trackingmore/lean`` (the rules the model path builds its models from) and printed as
 the models would print them.
 
@@ -352,9 +352,8 @@ def get_all(
                 conn = idle.pop()
                 item, target = todo.pop()
                 conn.begin(item, target, max_body)
-                # Not http.RateLimiter's assumed arrival (a write plus a slack): on a loaded
-                # machine a request can reach the server later than that; only its answer
-                # proves it arrived, so the permit waits for the answer.
+                # On a loaded machine a request can reach the server well after its write;
+                # only its answer proves it arrived, so the permit waits for the answer.
                 permit = [time.monotonic() + hold if conn.unsent else math.inf]
                 heapq.heappush(permits, permit)
                 out.append((conn, permit))
