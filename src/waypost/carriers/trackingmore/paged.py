@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from waypost.errors import CarrierError
@@ -91,6 +91,20 @@ def of_session(
         found.spool.close()
     found = kept[name] = PassPages(since, (spool or Spool)())
     return found, True
+
+
+async def read_once(
+    session: object, name: str, since: float | None, read: Callable[[PassPages], Awaitable[None]]
+) -> PassPages:
+    """The session's pages of ``name`` since ``since``: read (``read``) by its first chunk only,
+    a carrier error kept for every later chunk to raise."""
+    pages, unread = of_session(session, name, since)
+    if unread:
+        try:
+            await read(pages)
+        except CarrierError as err:
+            pages.error = err
+    return pages
 
 
 def _close_all(kept: dict[str, PassPages]) -> None:

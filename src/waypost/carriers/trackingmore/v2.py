@@ -613,12 +613,9 @@ class Adapter:
     async def _pass_pages(self, cursor: float | None, *, wait: bool) -> paged.PassPages:
         """The pass's account items since ``cursor``: read once per session (its first chunk),
         kept on disk page by page (``paged``), picked from by every chunk."""
-        pages, unread = paged.of_session(self.session, NAME + " v2", cursor)
-        if unread:
-            try:
-                await self._pages(pages, wait=wait)
-            except CarrierError as err:
-                pages.error = err
+        pages = await paged.read_once(
+            self.session, NAME + " v2", cursor, lambda p: self._pages(p, wait=wait)
+        )
         self._complete = pages.complete
         if pages.error is not None:
             raise pages.error

@@ -610,12 +610,9 @@ class Adapter:
     async def _pass_pages(self, since: float, *, wait: bool) -> paged.PassPages:
         """The pass's pages of trackings updated since ``since``: read by its first chunk (one
         session), kept on disk page by page, picked from by every chunk."""
-        pages, unread = paged.of_session(self.session, NAME, since)
-        if unread:
-            try:
-                await self._pages(pages, wait=wait)
-            except CarrierError as err:
-                pages.error = err
+        pages = await paged.read_once(
+            self.session, NAME, since, lambda p: self._pages(p, wait=wait)
+        )
         self._complete = pages.complete
         if pages.error is not None:
             raise pages.error
