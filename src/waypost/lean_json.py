@@ -88,24 +88,13 @@ def _status(value: str) -> str:
 
 
 def _event(e: Any, times: _Times) -> str:
-    # Indents as literals: 8 spaces for the event, 10 for its fields.
-    location, description, local = e.location, e.description, e.description_local
-    return (
-        "        {\n"
-        f'          "time": {times(e.time)},\n'
-        f'          "location": {"null" if location is None else encode_basestring(location)},\n'
-        '          "description": '
-        f"{'null' if description is None else encode_basestring(description)},\n"
-        f'          "status": {_status(e.status)},\n'
-        f'          "images": {_images(e.images) if e.images else "[]"},\n'
-        '          "description_local": '
-        f"{'null' if local is None else encode_basestring(local)}\n"
-        "        }"
-    )
+    head, tail = _event_parts(e, times)
+    return head + (_images(e.images) if e.images else "[]") + tail
 
 
 def _event_parts(e: Any, times: _Times) -> tuple[str, str]:
-    """An event's text before and after its images (``_event`` cut in two)."""
+    """An event's text before and after its images."""
+    # Indents as literals: 8 spaces for the event, 10 for its fields.
     location, description, local = e.location, e.description, e.description_local
     return (
         "        {\n"
