@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests import tls
@@ -476,6 +476,8 @@ _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=1
     port=st.one_of(st.none(), st.sampled_from([80, 443, 8443]), st.integers(1, 65535)),
     path=st.text("abc/-._~%?#", max_size=12),
 )
+@example(scheme="http", host="127.0.0.1", port=None, path=".")
+@example(scheme="https", host="api.example", port=None, path="v4/../v2")
 def test_an_accepted_url_goes_where_httpx_sends_it(
     scheme: str, host: str, port: int | None, path: str
 ) -> None:

@@ -79,6 +79,8 @@ class Origin:
         path = parts.path or "/"
         if not all(c.isalnum() or c in "/-._~" for c in path):
             raise ValueError("a path that would need escaping")
+        if any(segment in (".", "..") for segment in path.split("/")):
+            raise ValueError("a path with dot segments, which httpx removes")
         self.tls = parts.scheme == "https"
         default = 443 if self.tls else 80
         self.host = parts.hostname
