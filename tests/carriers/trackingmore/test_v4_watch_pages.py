@@ -7,6 +7,7 @@ clock (tests/inproc.py): the 10 reads/s cost no real time."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import tracemalloc
@@ -65,9 +66,27 @@ class _Account(httpx.AsyncBaseTransport):
         """One page of 100 trackings, built on demand."""
         page = int(request.url.params.get("pages_amount", "0"))
         self.asked.append(page)
-        data = [_item(page, i) for i in range(api.PAGE_SIZE)] if page <= self.pages else []
-        body = json.dumps({"meta": {"code": 200, "message": "Success"}, "data": data})
-        return httpx.Response(200, content=body.encode())
+        return httpx.Response(200, content=_body(page) if page <= self.pages else _page_body([]))
+
+
+_PAGE = b"7777"  # the page number standing in the template for every page's own
+
+
+def _page_body(data: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"meta": {"code": 200, "message": "Success"}, "data": data}).encode()
+
+
+@functools.cache
+def _template() -> list[list[bytes]]:
+    """A full page's body, cut where its page number goes (``PG{page:04d}X`` and ``{page}``)."""
+    body = _page_body([_item(int(_PAGE), i) for i in range(api.PAGE_SIZE)])
+    return [part.split(_PAGE) for part in body.split(b"PG" + _PAGE + b"X")]
+
+
+def _body(page: int) -> bytes:
+    """The body of a page of 100 ``_item(page, i)``, from the template (no json.dumps a page)."""
+    number = str(page).encode()
+    return (b"PG%04dX" % page).join(number.join(part) for part in _template())
 
 
 def _watch(
@@ -101,6 +120,7 @@ def _peak(pages: int) -> int:
     transport = _Account(pages)
     queries = _queries(f"PG0001X{i:03d}" for i in range(20))
     cache = _cache()
+    _template()  # made before tracing, once
     gc.collect()
     tracemalloc.start()
     try:
@@ -128,11 +148,14 @@ class _Leaky(paged.Spool):
         super().add(page)
 
 
-GROWTH = 2 << 20  # bytes more allowed for 30 more pages (what a page holds: ~0.6 MB)
+FEW, MANY = 3, 12  # pages of one pass, and four times as many
+# Bytes more allowed for the 9 more pages: 2 MB for 30 (what a page holds: ~0.6 MB; the
+# spool's index of a page's numbers, in memory by design: ~30 KB).
+GROWTH = (2 << 20) * (MANY - FEW) // 30
 
 
 def test_the_peak_is_flat_in_pages_read() -> None:
-    few, many = _peak(10), _peak(40)
+    few, many = _peak(FEW), _peak(MANY)
     assert many - few < GROWTH
 
 
@@ -140,8 +163,13 @@ def test_a_pass_that_kept_its_pages_would_fail_the_flatness_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(paged, "Spool", _Leaky)
-    few, many = _peak(10), _peak(40)
-    assert many - few > 4 * GROWTH  # 3,000 more items held: the check above tells them apart
+    few, many = _peak(FEW), _peak(MANY)
+    assert many - few > 4 * GROWTH  # 900 more items held: the check above tells them apart
+
+
+def test_a_page_from_the_template_is_the_page_built_item_by_item() -> None:
+    for page in (1, 12, 40, 777, 7777):
+        assert _body(page) == _page_body([_item(page, i) for i in range(api.PAGE_SIZE)])
 
 
 def test_the_chunks_of_one_pass_read_the_pages_once() -> None:
