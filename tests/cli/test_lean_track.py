@@ -169,15 +169,20 @@ def test_a_journey_leg_takes_the_model_path(
     assert "journey" in out.lower() or "leg" in out.lower()
 
 
-@pytest.mark.parametrize("faults", ["hang@ils:x1", "hang@ils:x9"])
+@pytest.mark.parametrize(("faults", "timeout"), [("hang@ils:x1", 0.3), ("hang@ils:x9", 0.25)])
 def test_a_hung_answer_keeps_its_timeout_and_retry_budget(
-    forker: ForkServer, box: Sandbox, tmp_path: Path, faults: str, monkeypatch: pytest.MonkeyPatch
+    forker: ForkServer,
+    box: Sandbox,
+    tmp_path: Path,
+    faults: str,
+    timeout: float,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The lean attempt's 0.5 s counts against the budget: 3 attempts on either path (at 0, 0.5
-    # and 1 s; the 4th would start after the 1.25 s budget, and would be made if the lean
-    # attempt's time were not counted).
-    monkeypatch.setenv("WAYPOST_HTTP_RETRY_BUDGET", "1.25")
-    args = ["track", "--timeout", "0.5", "3676E4043665"]
+    # The lean attempt's timeout T counts against the budget of 2.5 T: 3 attempts on either
+    # path (at 0, T and 2 T; the 4th would start after the budget, and would be made if the
+    # lean attempt's time were not counted). x1: the retry's answer comes within T.
+    monkeypatch.setenv("WAYPOST_HTTP_RETRY_BUDGET", f"{2.5 * timeout:g}")
+    args = ["track", "--timeout", f"{timeout:g}", "3676E4043665"]
     code, out = same_both_ways(forker, box, tmp_path, args, faults=faults)
     if faults.endswith("x9"):
         assert code == 4
@@ -227,7 +232,7 @@ RAW_ANSWERS = {
 }
 
 # The endless body (2 s) outlasts the whole-attempt --timeout, though each read is quick.
-TIMEOUTS = {"endless": "0.4"}
+TIMEOUTS = {"endless": "0.2"}
 
 
 @pytest.mark.parametrize("kind", sorted(RAW_ANSWERS))
