@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import json_values
+from tests.conftest import json_values, stop_soon
 from waypost import lean_http
 from waypost.http import ACCEPT_ENCODING, USER_AGENT
 from waypost.sandbox import Sandbox
@@ -25,7 +25,7 @@ def box() -> Iterator[Sandbox]:
     try:
         yield sandbox
     finally:
-        sandbox.stop()
+        stop_soon(sandbox)
 
 
 def test_the_request_is_the_one_httpx_sends_for_the_session() -> None:

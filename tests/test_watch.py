@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Outcome
+from tests.conftest import Outcome, stop_soon
 from waypost.errors import (
     AuthError,
     ConfigError,
@@ -254,7 +254,7 @@ def test_overlapping_watch_runs_notify_once(isolated: Path, hook, monkeypatch, c
         outs = [(d.out, d.err) for d in done]
         assert [d.code for d in done] == [0, 0]
     finally:
-        box.stop()
+        stop_soon(box)
     assert sorted(delivered(log)) == sorted(NUMBERS)
     printed = sorted(o[0] for o in outs)
     assert printed[0] == ""  # the run that waited for the lock found nothing new
@@ -337,7 +337,7 @@ def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
         again = cli("watch", "--once")
         assert "X  Arrived" in again.out
     finally:
-        box.stop()
+        stop_soon(box)
 
 
 def test_a_pending_answer_never_overwrites_a_known_history(

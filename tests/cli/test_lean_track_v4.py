@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import stop_soon
 from tests.forked import ForkServer
 from tests.lean_common import MODULES
 from waypost.carriers.trackingmore import v4_api as api
@@ -46,7 +47,7 @@ def box() -> Iterator[Sandbox]:
     try:
         yield sandbox
     finally:
-        sandbox.stop()
+        stop_soon(sandbox)
 
 
 def _app(box: Sandbox) -> App:

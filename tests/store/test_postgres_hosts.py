@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import stop_soon
 from tests.forked import Forked, ForkServer
 from waypost.sandbox import Sandbox
 from waypost.sandbox.trackingmore import synthetic_number
@@ -62,7 +63,7 @@ def hosts(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, forker: 
     try:
         yield box, asked, f"sh {script} {log} {mark}", log, mark
     finally:
-        box.stop()
+        stop_soon(box)
 
 
 def waypost(forker: ForkServer, *args: str, stdin: str | None = None) -> Forked:
