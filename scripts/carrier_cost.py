@@ -55,6 +55,8 @@ def mentions(path: Path, name: str) -> tuple[list[int], list[int]]:
     code: set[int] = set()
     prose: set[int] = set()
     text = path.read_text(encoding="utf-8")
+    if not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):  # no token of it names it
+        return [], []
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type == tokenize.NAME and token.string == name:
             code.add(token.start[0])
