@@ -322,6 +322,9 @@ def test_a_gzip_bomb_over_tls_is_cut_at_the_bound_alike(
     assert model.startswith("ProtocolError: trackingmore: the answer is larger than")
 
 
+HANG_TIMEOUT = 0.15  # still three of the dribble's records
+
+
 @pytest.mark.parametrize("stage", ["handshake", "answer", "dribble"])
 def test_a_hanging_tls_server_meets_the_deadline(
     serve: Callable[..., tls.RawTLSServer], stage: str
@@ -343,12 +346,12 @@ def test_a_hanging_tls_server_meets_the_deadline(
     handlers = {"handshake": _before_handshake("hang"), "answer": answer_never, "dribble": dribble}
     server = started(serve, handlers[stage])
     started_at = time.monotonic()
-    [exchange] = lean_reads(server.url(), timeout=0.3)
+    [exchange] = lean_reads(server.url(), timeout=HANG_TIMEOUT)
     assert exchange.fault == "timeout"
     assert time.monotonic() - started_at < 2.0  # the dribble alone would last 3 s
     replay = quick_tm.Handover({exchange.key: exchange}, set()).transport()
-    assert session_outcome(server.url(), 0.3, replay) == (
-        "Timeout: trackingmore: no answer within --timeout 0.3s"
+    assert session_outcome(server.url(), HANG_TIMEOUT, replay) == (
+        f"Timeout: trackingmore: no answer within --timeout {HANG_TIMEOUT:g}s"
     )
 
 
@@ -371,7 +374,7 @@ def test_a_waves_connections_open_together(
     arrived = threading.Barrier(3)
     made: list[ssl.SSLContext] = []
     making = lean_tls.context
-    another = threading.Barrier(2, timeout=0.3)  # met only if a second thread made one too
+    another = threading.Barrier(2, timeout=0.1)  # met only if a second thread made one too
 
     def context() -> ssl.SSLContext:
         made.append(making())
