@@ -229,7 +229,7 @@ def test_a_second_watch_waits_then_skips_with_a_note(sandbox: Sandbox, cli, isol
     try:
         sandbox.reset_log()
         # In-process: flock() excludes another open file description of the same process too.
-        r = cli("watch", "--once", "--lock-wait", "0.3")
+        r = cli("watch", "--once", "--lock-wait", "0.1")
     finally:
         os.close(fd)
     assert r.code == 0
@@ -307,7 +307,7 @@ def test_watch_loop_stops_cleanly_on_sigterm_between_passes(
 
 
 def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
-    isolated: Path, monkeypatch, cli
+    isolated: Path, monkeypatch, cli, forker
 ) -> None:  # type: ignore[no-untyped-def]
     import signal
 
@@ -319,16 +319,13 @@ def test_sigterm_during_a_pass_keeps_the_store_intact_and_loses_nothing(
         assert box.apps["ils"].add_event(NUMBERS[0], "Arrived", "X")
         box.reset_log()
         box.latency = 1.5  # the pass is surely still waiting for its answer when SIGTERM comes
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waypost", "watch", "--interval", "1h"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # A process of its own (forked from a warm interpreter: tests/forked.py), signalled.
+        proc = forker.start("watch", "--interval", "1h")
         _wait_for(lambda: len(box.entries("ils")) > 0, "the pass to reach the carrier")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
+        os.kill(proc.pid, signal.SIGTERM)
+        stopped = forker.wait(proc, timeout=30)
+        out, err = stopped.out, stopped.err
+        assert stopped.code == 0, err
         assert out == ""
         assert "Traceback" not in err
         with store(isolated) as s:

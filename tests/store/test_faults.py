@@ -228,13 +228,13 @@ def test_busy_past_the_timeout_is_exit_5_and_reads_still_work(
 ) -> None:  # type: ignore[no-untyped-def]
     path = saved(cli, isolated)
     request.getfixturevalue("writer")
-    monkeypatch.setenv("WAYPOST_STORE_BUSY_TIMEOUT", "0.2")
+    monkeypatch.setenv("WAYPOST_STORE_BUSY_TIMEOUT", "0.05")  # each command waits it out
     for args in (("track", "--save", MORE), ("watch", "--once"), ("remove", ILS[0])):
         r = cli(*args)
         assert r.code == 5, (args, r.err)
         assert str(path) in r.err
         assert "another waypost" in r.err
-        assert "0.2 s" in r.err
+        assert "0.05 s" in r.err
         assert "Traceback" not in r.err
     listed = cli("list", "--json")
     assert listed.code == 0
