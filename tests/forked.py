@@ -117,6 +117,8 @@ WARM = (
     "waypost.store.migrations",
     "waypost.store.legs",
     "waypost.quick",
+    "waypost.quick_tm",  # the lean TrackingMore v4 path
+    "waypost.lean_tls",  # ... over https
     "waypost.lean_http",
     "waypost.lean_json",
     "waypost.lean_replay",
@@ -146,6 +148,9 @@ WARM = (
     "queue",
     "shlex",
     "psycopg",  # the PostgreSQL store's driver (~0.1 s a child that has a database URL)
+    "waypost.imports",  # watch's PandaPon order import
+    "typer._click.decorators",  # every command's context, imported as it runs
+    "encodings.idna",  # the lean paths' host names (and stringprep under it)
 )
 
 
