@@ -79,11 +79,18 @@ def pytest_configure(config: pytest.Config) -> None:
         if getattr(config.option, "numprocesses", None):
             _shared_directory()
     else:
+        _start_shared_early(config, config.workerinput)
         _compile_share(config, config.workerinput)
     config.addinivalue_line(
         "markers",
         "real_clock: the sandbox counts on time.monotonic and waypost reaches it over loopback",
     )
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    """The run's paths are the whole suite (none given, ``tests`` or the checkout)."""
+    here = Path(__file__).parent
+    return all(Path(a).resolve() in (here, here.parent) for a in config.args)
 
 
 def _compile_share(config: pytest.Config, workerinput: dict[str, Any]) -> None:
@@ -96,8 +103,7 @@ def _compile_share(config: pytest.Config, workerinput: dict[str, Any]) -> None:
     import sys
 
     here = Path(__file__).parent
-    whole = {here, here.parent}  # a run of the whole suite (a part rewrites only its modules)
-    if sys.dont_write_bytecode or not all(Path(a).resolve() in whole for a in config.args):
+    if sys.dont_write_bytecode or not _whole_suite(config):  # a part rewrites only its modules
         return
     import compileall
     import fnmatch
@@ -358,20 +364,41 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
             server.stop()
         return
     import dataclasses
+
+    server = _shared_server(shared)
+    try:
+        yield dataclasses.replace(server, _stop=None, _dir=None)  # stopped by the controller
+    finally:
+        _close_databases_ahead()
+
+
+def _shared_server(shared: str) -> Any:
+    """The cluster the workers of a run share: started by the first to ask, under a lock."""
+    import dataclasses
     import fcntl
+
+    from tests import pg
 
     record = Path(shared) / "postgres.json"
     with open(Path(shared) / "postgres.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if record.exists():
-            server = pg.Server(**json.loads(record.read_text(encoding="utf-8")))
-        else:
-            server = pg.start()
-            record.write_text(json.dumps(dataclasses.asdict(server)), encoding="utf-8")
-    try:
-        yield dataclasses.replace(server, _stop=None, _dir=None)  # stopped by the controller
-    finally:
-        _close_databases_ahead()
+            return pg.Server(**json.loads(record.read_text(encoding="utf-8")))
+        server = pg.start()
+        record.write_text(json.dumps(dataclasses.asdict(server)), encoding="utf-8")
+        return server
+
+
+def _start_shared_early(config: pytest.Config, workerinput: dict[str, Any]) -> None:
+    """In the first worker of a whole ``-n`` run (which has PostgreSQL tests): the shared
+    cluster started in the background while the worker collects, instead of by the first
+    test that needs it (initdb and pg_ctl's start: ~1 s, partly waiting)."""
+    shared = os.environ.get(SHARED)
+    if not shared or workerinput.get("workerid") != "gw0" or not _whole_suite(config):
+        return
+    if config.option.keyword or config.option.markexpr:
+        return
+    threading.Thread(target=_shared_server, args=(shared,), name="pg-start", daemon=True).start()
 
 
 _SHARED_HERE: list[str] = []  # the directory this controller made (not a surrounding run's)
