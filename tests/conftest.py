@@ -446,20 +446,48 @@ def pg_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
         ahead.drop(url)
 
 
+@pytest.fixture
+def pg_store_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a new database on the session's server that already holds waypost's schema
+    (a copy of a template migrated once per worker: ~50 ms less a test than migrating an empty
+    one), for tests of what a store does rather than of how it migrates (dropped afterwards)."""
+    if pg_server.skip:
+        pytest.skip(f"PostgreSQL tests skipped: {pg_server.skip}")
+    ahead = _databases_ahead(pg_server, migrated=True)
+    url = ahead.pop()
+    try:
+        yield url
+    finally:
+        ahead.drop(url)
+
+
 class _DatabasesAhead:
     """One background thread that makes each next database before it is asked for and drops
-    the used ones; ``close()`` drops the spare and waits for the drops."""
+    the used ones; ``close()`` drops the spare and waits for the drops. ``migrated``: each a
+    copy of a template database that waypost's store migrated first."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, migrated: bool = False) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.server = server
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-ahead")
-        self.next = self.pool.submit(server.database)
+        self.template = self.pool.submit(self._template) if migrated else None
+        self.next = self.pool.submit(self._make)
+
+    def _template(self) -> str:
+        from waypost.store.postgres import PgStore
+
+        url: str = self.server.database()
+        PgStore(url).close()
+        return url
+
+    def _make(self) -> str:
+        url: str = self.server.database(self.template.result() if self.template else None)
+        return url
 
     def pop(self) -> str:
         url: str = self.next.result()
-        self.next = self.pool.submit(self.server.database)
+        self.next = self.pool.submit(self._make)
         return url
 
     def drop(self, url: str) -> None:
@@ -468,16 +496,19 @@ class _DatabasesAhead:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.server.drop(self.next.result())
+        if self.template is not None:
+            with contextlib.suppress(Exception):
+                self.server.drop(self.template.result())
         self.pool.shutdown(wait=True)
 
 
-_AHEAD: dict[int, _DatabasesAhead] = {}
+_AHEAD: dict[tuple[int, bool], _DatabasesAhead] = {}
 
 
-def _databases_ahead(server: Any) -> _DatabasesAhead:
-    if id(server) not in _AHEAD:
-        _AHEAD[id(server)] = _DatabasesAhead(server)
-    return _AHEAD[id(server)]
+def _databases_ahead(server: Any, migrated: bool = False) -> _DatabasesAhead:
+    if (id(server), migrated) not in _AHEAD:
+        _AHEAD[id(server), migrated] = _DatabasesAhead(server, migrated)
+    return _AHEAD[id(server), migrated]
 
 
 def _close_databases_ahead() -> None:

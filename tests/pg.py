@@ -34,13 +34,15 @@ class Server:
     _stop: list[str] | None = None
     _dir: str | None = None
 
-    def database(self) -> str:
-        """A new, empty database: its URL."""
+    def database(self, template: str | None = None) -> str:
+        """A new database: its URL. Empty, or a copy of the database of URL ``template``
+        (which nobody may be connected to)."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
+        source = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{source}')
         return self.url.rsplit("/", 1)[0] + f"/{name}"
 
     def drop(self, url: str) -> None:

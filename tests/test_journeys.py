@@ -34,7 +34,7 @@ def watch_list(
 ) -> Iterator[str]:
     """The backend the commands of a test use: the SQLite file or a PostgreSQL database."""
     if request.param == "postgres":
-        monkeypatch.setenv("WAYPOST_DATABASE_URL", request.getfixturevalue("pg_url"))
+        monkeypatch.setenv("WAYPOST_DATABASE_URL", request.getfixturevalue("pg_store_url"))
     yield str(request.param)
     if request.param == "postgres":  # the journeys were the database's, no file took them
         assert not (isolated / "data" / DB_NAME).exists()

@@ -3,7 +3,7 @@
 
 A backend is a ``Backend``: it opens stores on one shared database and simulates what the
 contract needs from outside (another writer, another pass, a read-only database). ``BACKENDS``
-lists the file-based ones; PostgreSQL runs on the session's server (``pg_url``: skipped, with
+lists the file-based ones; PostgreSQL runs on the session's server (``pg_store_url``: skipped, with
 the reason, where there is none).
 """
 
@@ -148,5 +148,5 @@ BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": SQLiteBackend}
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each backend in turn, on a database of its own (PostgreSQL skips where there is none)."""
     if request.param == "postgres":
-        return PostgresBackend(request.getfixturevalue("pg_url"))
+        return PostgresBackend(request.getfixturevalue("pg_store_url"))
     return BACKENDS[request.param](tmp_path / "data")
