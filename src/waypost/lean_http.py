@@ -14,18 +14,30 @@ one, and an end without close_notify an end, for the HTTP framing to judge (as i
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from email.errors import FirstHeaderLineIsContinuationDefect, MissingHeaderBodySeparatorDefect
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from waypost import __version__
+from waypost import __version__, quick
+
+if quick.ENABLED and "http.client" not in sys.modules and "ssl" not in sys.modules:
+    # In the waypost process, http.client without the ssl module (~13 ms) it imports only for
+    # its HTTPSConnection: https connections are made here (lean_tls), and httpx imports ssl
+    # itself should the run go on to the model path.
+    sys.modules["ssl"] = None  # type: ignore[assignment]
+    try:
+        import http.client
+    finally:
+        del sys.modules["ssl"]
+
+import http.client
+from email.errors import FirstHeaderLineIsContinuationDefect, MissingHeaderBodySeparatorDefect
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
