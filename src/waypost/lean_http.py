@@ -93,6 +93,9 @@ class Origin:
             raise ValueError("a path that would need escaping")
         if any(segment in (".", "..") for segment in path.split("/")):
             raise ValueError("a path with dot segments, which httpx removes")
+        labels = parts.hostname.split(".")
+        if not all(0 < len(label) < 64 for label in labels[:-1]) or len(labels[-1]) > 63:
+            raise ValueError("a host name the idna codec refuses")  # see _connect
         self.tls = parts.scheme == "https"
         default = 443 if self.tls else 80
         self.host = parts.hostname
@@ -186,11 +189,20 @@ class _Fault(Exception):
         self.kind = kind
 
 
+def _connect(address: tuple[str, int], timeout: Any, source: Any) -> socket.socket:
+    """``socket.create_connection`` with the host name as ASCII bytes: a ``str`` one goes
+    through the idna codec (its import alone ~1 ms), which gives the same bytes for the ASCII
+    names ``Origin`` admits, after checking their labels as ``Origin`` does."""
+    host, port = address
+    return socket.create_connection((host.encode("ascii"), port), timeout, source)  # type: ignore[arg-type]
+
+
 class _Connection(http.client.HTTPConnection):
     """One kept-alive connection, used by one thread at a time."""
 
     def __init__(self, origin: Origin, timeout: float) -> None:
         super().__init__(origin.host, origin.port, timeout=timeout)
+        self._create_connection = _connect
         self.origin = origin
         self.budget = timeout
         self.deadline = math.inf  # of the exchange under way (``send_by``)
