@@ -330,8 +330,7 @@ class _Plain:
             out.too_large = True  # announced: not even started
             return True
         body = received[end + 4 :]
-        extra = len(body) > length
-        del body[length:]
+        del body[length:]  # bytes past the answer: dropped, as http.client's reader drops them
         while len(body) < length and len(body) <= max_body:
             size = sock.recv_into(view, min(_PIECE, length - len(body)))
             if not size:
@@ -342,7 +341,7 @@ class _Plain:
             out.body = bytes(body)
             return True
         out.body = bytes(body)
-        return closing or extra
+        return closing
 
     def _received(self, sock: _Socket, received: bytearray, out: Exchange, max_body: int) -> bool:
         from waypost import lean_httpclient
