@@ -1,15 +1,19 @@
-"""POSTs for ``track``'s lean path through the standard library's ``http.client`` (RFC 9112).
+"""POSTs for ``track``'s lean path over plain sockets (HTTP/1.1, RFC 9112).
 
-It POSTs JSON bodies to one ``http://`` origin (``https://`` too where the caller allows it:
-``lean_tls``) over at most ``connections`` kept-alive ``http.client.HTTPConnection``s, sends
-the headers ``http.Session`` sends through httpx (in httpx's order), and hands back each
-exchange as it happened (an ``Exchange``: status, headers and the body as received, or the
-fault), so that an answer the lean path does not take can be replayed to the model path
-(``lean_replay.Replay``) exactly as if httpx had received it. No retries beyond one fresh
-connection for a kept-alive one the server closed, no redirects, no proxies: the lean path is
-not used where any of those could apply. A fault of a TLS handshake is a ``connect`` fault
-(httpx's ``ConnectError``); after it, a reset or a record that does not decrypt is a ``read``
-one, and an end without close_notify an end, for the HTTP framing to judge (as in httpx).
+It POSTs JSON bodies to one ``http://`` origin over at most ``connections`` kept-alive
+connections (``_Plain``), sends the bytes ``http.client`` sends for the headers
+``http.Session`` sends through httpx (in httpx's order), and hands back each exchange as it
+happened (an ``Exchange``: status, headers and the body as received, or the fault), so that an
+answer the lean path does not take can be replayed to the model path (``lean_replay.Replay``)
+exactly as if httpx had received it. A plain answer (HTTP/1.1 200, simple header lines, one
+``Content-Length``) is read here; any other goes, with the bytes received so far, to
+``http.client`` (``lean_httpclient``, which also holds the connections of ``https://`` origins
+that ``quick_tm`` and ``lean_tls`` build on), so both judge every answer alike. No retries
+beyond one fresh connection for a kept-alive one the server closed, no redirects, no proxies:
+the lean path is not used where any of those could apply. A fault of a TLS handshake is a
+``connect`` fault (httpx's ``ConnectError``); after it, a reset or a record that does not
+decrypt is a ``read`` one, and an end without close_notify an end, for the HTTP framing to
+judge (as in httpx).
 """
 
 from __future__ import annotations
