@@ -170,9 +170,12 @@ _HEAD_MAX = 65536  # http.client's longest line; a longer head goes to it
 _LINES_MAX = 100  # http.client's most header lines
 
 
+_PLAIN_BYTES = bytes(range(32, 127)) + b"\t"
+
+
 def _plain_text(line: bytes) -> bool:
     """Printable ASCII, spaces and tabs only (no CR or LF inside)."""
-    return line.isascii() and all(32 <= c < 127 or c == 9 for c in line)
+    return not line.translate(None, _PLAIN_BYTES)
 
 
 def _plain_head(head: bytes) -> tuple[list[tuple[str, str]], int, bool] | None:
