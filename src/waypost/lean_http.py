@@ -1,27 +1,29 @@
-"""POSTs for ``track``'s lean path through the standard library's ``http.client`` (RFC 9112).
+"""POSTs for ``track``'s lean path over plain sockets (HTTP/1.1, RFC 9112).
 
-It POSTs JSON bodies to one ``http://`` origin (``https://`` too where the caller allows it:
-``lean_tls``) over at most ``connections`` kept-alive ``http.client.HTTPConnection``s, sends
-the headers ``http.Session`` sends through httpx (in httpx's order), and hands back each
-exchange as it happened (an ``Exchange``: status, headers and the body as received, or the
-fault), so that an answer the lean path does not take can be replayed to the model path
-(``lean_replay.Replay``) exactly as if httpx had received it. No retries beyond one fresh
-connection for a kept-alive one the server closed, no redirects, no proxies: the lean path is
-not used where any of those could apply. A fault of a TLS handshake is a ``connect`` fault
-(httpx's ``ConnectError``); after it, a reset or a record that does not decrypt is a ``read``
-one, and an end without close_notify an end, for the HTTP framing to judge (as in httpx).
+It POSTs JSON bodies to one ``http://`` origin over at most ``connections`` kept-alive
+connections (``_Plain``), sends the bytes ``http.client`` sends for the headers
+``http.Session`` sends through httpx (in httpx's order), and hands back each exchange as it
+happened (an ``Exchange``: status, headers and the body as received, or the fault), so that an
+answer the lean path does not take can be replayed to the model path (``lean_replay.Replay``)
+exactly as if httpx had received it. A plain answer (HTTP/1.1 200, simple header lines, one
+``Content-Length``) is read here; any other goes, with the bytes received so far, to
+``http.client`` (``lean_httpclient``, which also holds the connections of ``https://`` origins
+that ``quick_tm`` and ``lean_tls`` build on), so both judge every answer alike. No retries
+beyond one fresh connection for a kept-alive one the server closed, no redirects, no proxies:
+the lean path is not used where any of those could apply. A fault of a TLS handshake is a
+``connect`` fault (httpx's ``ConnectError``); after it, a reset or a record that does not
+decrypt is a ``read`` one, and an end without close_notify an end, for the HTTP framing to
+judge (as in httpx).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from email.errors import FirstHeaderLineIsContinuationDefect, MissingHeaderBodySeparatorDefect
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,12 +32,13 @@ from waypost import __version__
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
+    from waypost.lean_httpclient import _Connection as _Connection
+    from waypost.lean_httpclient import request_bytes as request_bytes
+
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 ACCEPT_ENCODING = "gzip, deflate"
 _PIECE = 1 << 18
 _MAKING = threading.Lock()  # an origin's TLS context (its CA store loaded once)
-# How the email parser under http.client reports a header line without a name or a colon.
-_BAD_LINES = (MissingHeaderBodySeparatorDefect, FirstHeaderLineIsContinuationDefect)
 
 
 class Exchange:
@@ -81,6 +84,9 @@ class Origin:
             raise ValueError("a path that would need escaping")
         if any(segment in (".", "..") for segment in path.split("/")):
             raise ValueError("a path with dot segments, which httpx removes")
+        labels = parts.hostname.split(".")
+        if not all(0 < len(label) < 64 for label in labels[:-1]) or len(labels[-1]) > 63:
+            raise ValueError("a host name the idna codec refuses")  # see _connect
         self.tls = parts.scheme == "https"
         default = 443 if self.tls else 80
         self.host = parts.hostname
@@ -103,38 +109,6 @@ class Origin:
 def encode(body: Any) -> bytes:
     """A JSON body as httpx encodes ``json=`` (compact, UTF-8)."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _put(conn: http.client.HTTPConnection, origin: Origin, payload: bytes) -> None:
-    """Send the request: the headers ``http.Session`` sends through httpx, in httpx's order."""
-    conn.putrequest("POST", origin.target, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", origin.authority)
-    conn.putheader("Accept", "*/*")
-    conn.putheader("Connection", "keep-alive")
-    conn.putheader("User-Agent", USER_AGENT)
-    conn.putheader("Accept-Encoding", ACCEPT_ENCODING)
-    conn.putheader("Content-Length", str(len(payload)))
-    conn.putheader("Content-Type", "application/json")
-    conn.endheaders(payload)
-
-
-class _Recorder(http.client.HTTPConnection):
-    """A connection that keeps what it would send instead of sending it."""
-
-    def __init__(self, origin: Origin) -> None:
-        super().__init__(origin.host, origin.port)
-        self.sent: list[bytes] = []
-
-    def send(self, data: Any) -> None:
-        """Keep ``data``."""
-        self.sent.append(bytes(data))
-
-
-def request_bytes(origin: Origin, payload: bytes) -> bytes:
-    """The bytes ``post_all`` sends for one request (head and body)."""
-    recorder = _Recorder(origin)
-    _put(recorder, origin, payload)
-    return b"".join(recorder.sent)
 
 
 class _Socket(socket.socket):
@@ -174,67 +148,117 @@ class _Fault(Exception):
         self.kind = kind
 
 
-class _Connection(http.client.HTTPConnection):
-    """One kept-alive connection, used by one thread at a time."""
+def _connect(address: tuple[str, int], timeout: Any, source: Any) -> socket.socket:
+    """``socket.create_connection`` with the host name as ASCII bytes: a ``str`` one goes
+    through the idna codec (its import alone ~1 ms), which gives the same bytes for the ASCII
+    names ``Origin`` admits, after checking their labels as ``Origin`` does."""
+    host, port = address
+    return socket.create_connection((host.encode("ascii"), port), timeout, source)  # type: ignore[arg-type]
+
+
+def __getattr__(name: str) -> Any:
+    # The connections over http.client (quick_tm's base, request_bytes), loaded when asked for.
+    if name in ("_Connection", "request_bytes"):
+        from waypost import lean_httpclient
+
+        return getattr(lean_httpclient, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_HEAD_MAX = 65536  # http.client's longest line; a longer head goes to it
+_LINES_MAX = 100  # http.client's most header lines
+
+
+_PLAIN_BYTES = bytes(range(32, 127)) + b"\t"
+
+
+def _plain_text(line: bytes) -> bool:
+    """Printable ASCII, spaces and tabs only (no CR or LF inside)."""
+    return not line.translate(None, _PLAIN_BYTES)
+
+
+def _plain_head(head: bytes) -> tuple[list[tuple[str, str]], int, bool] | None:
+    """A head read here: (headers, Content-Length, whether the server closes), when it is an
+    HTTP/1.1 200 with simple header lines, one Content-Length, at most one Connection and no
+    Transfer-Encoding; else None (``http.client`` reads it)."""
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"HTTP/1.1 200 ") or len(lines) > _LINES_MAX:
+        return None
+    if not _plain_text(head.replace(b"\r\n", b"")):
+        return None
+    headers: list[tuple[str, str]] = []
+    length: str | None = None
+    connection: str | None = None
+    for line in lines[1:]:
+        colon = line.find(b":")
+        if colon <= 0 or not _TOKEN.issuperset(line[:colon]):
+            return None
+        name = line[:colon].decode("ascii")
+        value = line[colon + 1 :].decode("ascii").strip()
+        low = name.lower()
+        if low == "content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = value
+        elif low == "connection":
+            if connection is not None:
+                return None
+            connection = value
+        elif low == "transfer-encoding":
+            return None
+        headers.append((name, value))
+    if length is None:
+        return None
+    return headers, int(length), connection is not None and "close" in connection.lower()
+
+
+class _Plain:
+    """One kept-alive plain-HTTP connection, used by one thread at a time, without
+    ``http.client`` (~10 ms of imports): requests as ``http.client`` puts them (a test
+    compares), answers read here when ``_plain_head`` takes their head, else handed with the
+    bytes received so far to ``http.client`` (``lean_httpclient.read_received``)."""
 
     def __init__(self, origin: Origin, timeout: float) -> None:
-        super().__init__(origin.host, origin.port, timeout=timeout)
         self.origin = origin
         self.budget = timeout
-        self.deadline = math.inf  # of the exchange under way (``send_by``)
+        self.sock: _Socket | None = None
         self.fresh = False  # connected, nothing sent yet
-        self._opening: threading.Thread | None = None
-        self._opened: _Fault | None = None
+        self.head = (
+            f"POST {origin.target} HTTP/1.1\r\nHost: {origin.authority}\r\nAccept: */*\r\n"
+            f"Connection: keep-alive\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"Accept-Encoding: {ACCEPT_ENCODING}\r\nContent-Length: "
+        ).encode("ascii")
 
-    def connect(self) -> None:
-        """Connect (``http.client`` sets TCP_NODELAY), shake hands for https, and read through
-        one deadline."""
-        try:
-            super().connect()
-            if self.origin.tls:
-                from waypost import lean_tls
+    def request(self, payload: bytes) -> bytes:
+        """The bytes of one POST of ``payload``."""
+        return b"%b%d\r\nContent-Type: application/json\r\n\r\n%b" % (
+            self.head,
+            len(payload),
+            payload,
+        )
 
-                context = self.origin.context()
-                self.sock = lean_tls.TLSSocket(self.sock, context, self.origin.host, self.deadline)
-                self.fresh = True
-                return
-        except TimeoutError:
-            self._drop()
-            raise _Fault("timeout") from None
-        except OSError:
-            self._drop()
-            raise _Fault("connect") from None
-        self.sock = _Socket(fileno=self.sock.detach())
-        self.fresh = True
-
-    def _drop(self) -> None:
+    def close(self) -> None:
+        """Close the connection, if open."""
         if self.sock is not None:
-            self.sock.close()  # a TCP connection whose handshake failed (closed already)
+            self.sock.close()
             self.sock = None
 
-    def open_soon(self) -> None:
-        """Connect (and shake hands) in a thread of its own, so that a wave's connections open
-        together as httpx's do; the first ``send_by`` waits for it (within one budget)."""
-
-        def open_() -> None:
-            self.deadline = time.monotonic() + self.budget
-            try:
-                self.connect()
-            except _Fault as fault:
-                self._opened = fault
-
-        self._opening = threading.Thread(target=open_, daemon=True)
-        self._opening.start()
-
-    def opened(self) -> None:
-        """Wait for ``open_soon``'s thread, if any (its fault goes to the next ``send_by``)."""
-        if self._opening is not None:
-            self._opening.join()
-            self._opening = None
-
-    def send_request(self, payload: bytes) -> None:
-        """Put one request on the wire (a POST of ``payload``; ``quick_tm`` sends GETs)."""
-        _put(self, self.origin, payload)
+    def connect(self) -> None:
+        """Connect as ``http.client`` does (TCP_NODELAY set), reads through one deadline."""
+        try:
+            raw = _connect((self.origin.host, self.origin.port), self.budget, None)
+        except TimeoutError:
+            raise _Fault("timeout") from None
+        except OSError:
+            raise _Fault("connect") from None
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            raw.close()
+            raise _Fault("connect") from None
+        self.sock = _Socket(fileno=raw.detach())
+        self.fresh = True
 
     def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
         """Send one request (on a fresh connection when the last one was closed)."""
@@ -248,104 +272,88 @@ class _Connection(http.client.HTTPConnection):
 
     def _exchange(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
         try:
-            resp = self._ask(payload, deadline)
+            reused = self.sock is not None
             try:
-                self._read(out, resp, max_body)
-            finally:
-                resp.close()  # a kept-alive connection stays open for the next request
+                self._once(out, payload, max_body, deadline)
+                return
+            except _Fault as fault:
+                if not (reused and fault.kind in ("closed", "unsent")):
+                    raise
+            # A kept-alive connection the server had closed: httpx opens a new one too.
+            self.close()
+            self._once(out, payload, max_body, deadline)
             return
         except _Fault as fault:
             # Closed without an answer: httpx says RemoteProtocolError ("Server disconnected").
             out.fault = {"closed": "protocol", "unsent": "read"}.get(fault.kind, fault.kind)
         except TimeoutError:
             out.fault = "timeout"
-        except http.client.HTTPException:
-            # A bad status line, a line too long, too many headers, a bad chunk size, a body
-            # cut short (IncompleteRead): each a RemoteProtocolError in httpx (h11) too.
-            out.fault = "protocol"
         except OSError:
             out.fault = "read"  # a reset: httpx's ReadError
         self.close()
 
-    def _ask(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
-        reused = self.sock is not None
-        try:
-            return self._once(payload, deadline)
-        except _Fault as fault:
-            if not (reused and fault.kind in ("closed", "unsent")):
-                raise
-        # A kept-alive connection the server had closed: httpx opens a new one too.
-        self.close()
-        return self._once(payload, deadline)
-
-    def send_by(self, payload: bytes, deadline: float) -> None:
-        """Send one request on a live connection (a fresh one for a kept-alive one the server
-        closed), its reads and writes bound by ``deadline``; ``_Fault("unsent")`` if it could
-        not go out."""
-        self.opened()
-        if self._opened is not None:
-            fault, self._opened = self._opened, None
-            raise fault
-        if self.sock is not None and not self.fresh and self._idle_closed():
+    def _once(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
+        if self.sock is not None and not self.fresh and _idle_closed(self.sock):
             self.close()  # as httpcore drops a pooled connection that became readable
-        self.deadline = deadline
         if self.sock is None:
             self.connect()
         self.fresh = False
-        sock: Any = self.sock  # a _Socket, or lean_tls.TLSSocket
+        sock = self.sock
+        assert sock is not None
         sock.deadline = deadline
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("timed out")
-        self.sock.settimeout(left)
+        sock.settimeout(left)
         try:
-            self.send_request(payload)
+            sock.sendall(self.request(payload))
         except (BrokenPipeError, ConnectionResetError):
             raise _Fault("unsent") from None
-        except TimeoutError:
-            raise
-        except OSError:
-            if not self.origin.tls:
-                raise
-            raise _Fault("unsent") from None  # an ssl.SSLError of a TLS write: as a reset
-
-    def _idle_closed(self) -> bool:
-        sock: Any = self.sock
-        return bool(sock.idle_closed()) if self.origin.tls else _idle_closed(sock)
-
-    def _once(self, payload: bytes, deadline: float) -> http.client.HTTPResponse:
-        self.send_by(payload, deadline)
-        try:
-            return self.getresponse()
-        except http.client.RemoteDisconnected:
-            raise _Fault("closed") from None  # not a byte of an answer
-
-    def _read(self, out: Exchange, resp: http.client.HTTPResponse, max_body: int) -> None:
-        if resp.status < 200 or any(isinstance(d, _BAD_LINES) for d in resp.msg.defects):
-            raise _Fault("protocol")  # 1xx other than 100; a header line h11 refuses
-        out.status = resp.status
-        out.headers = [(name, value.strip()) for name, value in resp.getheaders()]
-        coding = out.header("transfer-encoding")
-        length = out.header("content-length")
-        if (coding and coding.lower() != "chunked") or (length and not length.isdigit()):
-            raise _Fault("protocol")  # as h11 refuses them
-        identity = out.header("content-encoding").strip().lower() in ("", "identity")
-        if not coding and length and int(length) > max_body and identity:
-            # Announced: not even started (the model path looks at a coded one's inflated size).
-            out.too_large = True
+        if self._read(sock, out, max_body):
             self.close()
-            return
-        body = bytearray()
-        while piece := resp.read1(_PIECE):  # one read a piece, each within the deadline
-            body += piece
-            if len(body) > max_body:
-                out.too_large = True
-                self.close()
-                break
-        if resp.length and not out.too_large:
-            # read1 ends a Content-Length body the server cut short without a word.
-            raise http.client.IncompleteRead(bytes(body), resp.length)
+
+    def _read(self, sock: _Socket, out: Exchange, max_body: int) -> bool:
+        """Read one answer into ``out``; True when the connection is done with."""
+        received = bytearray()
+        piece = bytearray(_PIECE)
+        view = memoryview(piece)
+        while (end := received.find(b"\r\n\r\n")) < 0:
+            # A bare LF ends lines for http.client too; a long head is its to refuse.
+            if len(received) > _HEAD_MAX or received.count(b"\n") != received.count(b"\r\n"):
+                return self._received(sock, received, out, max_body)
+            size = sock.recv_into(view)
+            if not size:
+                if not received:
+                    raise _Fault("closed")  # not a byte of an answer
+                return self._received(sock, received, out, max_body)
+            received += view[:size]
+        plain = _plain_head(bytes(received[:end])) if end <= _HEAD_MAX else None
+        if plain is None:
+            return self._received(sock, received, out, max_body)
+        out.headers, length, closing = plain
+        out.status = 200
+        identity = out.header("content-encoding").strip().lower() in ("", "identity")
+        if length > max_body and identity:
+            out.too_large = True  # announced: not even started
+            return True
+        body = received[end + 4 :]
+        del body[length:]  # bytes past the answer: dropped, as http.client's reader drops them
+        while len(body) < length and len(body) <= max_body:
+            size = sock.recv_into(view, min(_PIECE, length - len(body)))
+            if not size:
+                raise _Fault("protocol")  # cut short: http.client's IncompleteRead
+            body += view[:size]
+        if len(body) > max_body:
+            out.too_large = True  # a coded body over the bound: its inflated size is larger
+            out.body = bytes(body)
+            return True
         out.body = bytes(body)
+        return closing
+
+    def _received(self, sock: _Socket, received: bytearray, out: Exchange, max_body: int) -> bool:
+        from waypost import lean_httpclient
+
+        return lean_httpclient.read_received(sock, bytes(received), out, max_body)
 
 
 def post_all(
@@ -362,7 +370,7 @@ def post_all(
     origin = Origin(url)
     payloads = [(key, encode(body)) for key, body in bodies]
     if len(payloads) == 1 or connections == 1:
-        conn = _Connection(origin, timeout)
+        conn = _Plain(origin, timeout)
         try:
             for key, payload in payloads:
                 on_exchange(conn.exchange(key, payload, max_body))
@@ -377,7 +385,7 @@ def post_all(
     running = [workers]
 
     def work() -> None:
-        conn = _Connection(origin, timeout)
+        conn = _Plain(origin, timeout)
         try:
             while True:
                 with lock:

@@ -81,13 +81,21 @@ def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
     return list(numbers)
 
 
+# ``store.sqlite.DB_NAME`` and ``store.migrations.SCHEMA_VERSION``, without importing the
+# store (a test pins them): a stale version only sends every run to the full check.
+_DB_NAME = "waypost.db"
+_SCHEMA_VERSION = 6
+
+
 def _no_legs(numbers: Sequence[str]) -> bool:
     """True when none of ``numbers`` is a watched journey leg (``track`` would show journeys)."""
     from waypost.paths import data_dir
-    from waypost.store import DB_NAME
 
-    if not (data_dir() / DB_NAME).is_file():
+    path = data_dir() / _DB_NAME
+    if not path.is_file():
         return True  # no watch list (the lean path has no [store] url): no record to make
+    if _no_leg_rows(path, numbers):
+        return True
     from waypost.carriers.ils.lean import LeanShipment
     from waypost.cli.journeys import JourneyLegs
 
@@ -96,6 +104,33 @@ def _no_legs(numbers: Sequence[str]) -> bool:
         return not legs.annotate([LeanShipment(n) for n in numbers])
     finally:
         legs.close()
+
+
+def _no_leg_rows(path: Any, numbers: Sequence[str]) -> bool:
+    """True when the watch list, read as it is, has no journey leg of ILS by any of
+    ``numbers``; False (the full check decides) when it has one, or when opening it as a store
+    would change it (a migration, the journal mode) or it cannot be read so."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, timeout=0)
+    except sqlite3.Error:
+        return False
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        if version != _SCHEMA_VERSION or str(mode).lower() != "wal":
+            return False
+        rows = db.execute(
+            "SELECT number FROM watched WHERE journey IS NOT NULL AND carrier = 'ils'"
+        ).fetchall()
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+    wanted = set(numbers)
+    return not any(row[0] in wanted for row in rows)
 
 
 def track(

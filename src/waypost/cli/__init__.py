@@ -9,11 +9,10 @@ traceback is shown only with ``--debug`` (or ``WAYPOST_DEBUG=1``).
 """
 
 import sys
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from waypost.cli import configure, journeys, manage, sandbox, store, track, watchlist
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
     ColorOpt,
@@ -27,39 +26,23 @@ from waypost.cli.options import (
 )
 from waypost.errors import WaypostError
 
+if TYPE_CHECKING:
+    app: typer.Typer
+
 HELP = """Track parcels from the terminal: ILS, TrackingMore and PandaPon (1688/Taobao).
 
 Numbers may carry a carrier prefix (ils:3676E4043665, trackingmore:usps:9400...,
 pandapon:2542285634920880794); `-` reads numbers from stdin. Exit codes: 0 all answered,
 1 some failed, 2 usage error, 3 config or credentials error, 4 nothing could be answered,
 5 the local store could not be used (busy, damaged, read-only, disk full)."""
-
-app = typer.Typer(
-    name="waypost",
-    help=HELP,
-    epilog="Examples:\n\n"
+EPILOG = (
+    "Examples:\n\n"
     '  eval "$(waypost sandbox --detach)"; waypost track 3676E4043665   # try it, no account\n\n'
     "  waypost config init; waypost track --save LS912989618CN\n\n"
-    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    "  */30 * * * * waypost watch --once --notify 'ntfy://ntfy.sh/my-parcels'"
 )
-# Plain commands, in the order `--help` lists them; then the groups.
-for _group in (
-    track.commands,
-    manage.commands,
-    watchlist.commands,
-    journeys.commands,
-    sandbox.commands,
-):
-    app.registered_commands.extend(_group.registered_commands)
-app.add_typer(configure.app, name="config")
-app.add_typer(store.app, name="store")
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     config: ConfigOpt = None,
@@ -73,6 +56,50 @@ def root(
 ) -> None:
     """Track parcels from the terminal."""
     Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+
+
+_APP: list[typer.Typer] = []
+
+
+def _app() -> typer.Typer:
+    """The whole app, built on first use: `track` and `watch` alone import only their module."""
+    if _APP:
+        return _APP[0]
+    from waypost.cli import configure, journeys, manage, sandbox, store, track, watchlist
+
+    whole = typer.Typer(
+        name="waypost",
+        help=HELP,
+        epilog=EPILOG,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    # Plain commands, in the order `--help` lists them; then the groups.
+    for group in (
+        track.commands,
+        manage.commands,
+        watchlist.commands,
+        journeys.commands,
+        sandbox.commands,
+    ):
+        whole.registered_commands.extend(group.registered_commands)
+    whole.add_typer(configure.app, name="config")
+    whole.add_typer(store.app, name="store")
+    whole.callback()(root)
+    _APP.append(whole)
+    return whole
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Plain commands answered by building their own module's app alone (see ``_single``).
+_ALONE = {"track": "track", "watch": "track"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +122,11 @@ def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if isatty(env.stdout) else None
-    app.rich_markup_mode = configure.app.rich_markup_mode = store.app.rich_markup_mode = markup
+    if not (args and args[0] in _ALONE):
+        from waypost.cli import configure, store
+
+        _app().rich_markup_mode = markup
+        configure.app.rich_markup_mode = store.app.rich_markup_mode = markup
     target, prog, rest = (
         (_overview(markup), "waypost", args) if args in OVERVIEW else _single(args, markup)
     )
@@ -158,6 +189,7 @@ def _overview(markup: Literal["rich"] | None) -> typer.Typer:
 
     from typer.models import CommandInfo, TyperInfo
 
+    app = _app()
     lite = typer.Typer(
         name=app.info.name,
         help=app.info.help,
@@ -202,7 +234,14 @@ def _single(args: list[str], markup: Literal["rich"] | None) -> tuple[typer.Type
     `--help`) goes through the whole app.
     """
     name = args[0] if args else ""
-    commands = {c.name or getattr(c.callback, "__name__", ""): c for c in app.registered_commands}
+    home = _ALONE.get(name)
+    if home is not None:
+        import importlib
+
+        registered = importlib.import_module(f"waypost.cli.{home}").commands.registered_commands
+    else:
+        registered = _app().registered_commands
+    commands = {c.name or getattr(c.callback, "__name__", ""): c for c in registered}
     info = commands.get(name) if name and not name.startswith("-") else None
     if info is None:
         return _single_of_group(args, markup)
@@ -221,6 +260,7 @@ def _single_of_group(
 ) -> tuple[typer.Typer, str, list[str]]:
     """`waypost config show` and the like: an app of that one subcommand (its group's options,
     when given before the subcommand, go through the whole app)."""
+    app = _app()
     groups = {g.name: g.typer_instance for g in app.registered_groups}
     sub = groups.get(args[0]) if len(args) > 1 else None
     if sub is None:
