@@ -21,28 +21,48 @@ def query_text(query: Query) -> str:
     return ":".join(p for p in parts if p)
 
 
-class ListRow(NamedTuple):
-    """What ``list`` shows of one row (``WatchStore.listed``): no saved query, no snapshot;
-    ``final`` is as stored (non-zero: final), ``first_event_time`` the earliest stored event
-    time (ISO text, as stored)."""
+if TYPE_CHECKING:
 
-    id: int
-    number: str
-    carrier: str
-    courier: str | None
-    label: str | None
-    added: float
-    last_checked: float | None
-    status: str
-    final: int
-    order_id: str | None
-    status_text: str | None
-    last_event: str | None
-    last_event_time: str | None
-    archived: float | None
-    eta: str | None
-    eta_source: str | None
-    origin: str | None
-    destination: str | None
-    journey: str | None
-    first_event_time: str | None
+    class ListRow(NamedTuple):
+        """What ``list`` shows of one row (``WatchStore.listed``): no saved query, no snapshot;
+        ``final`` is as stored (non-zero: final), ``first_event_time`` the earliest stored event
+        time (ISO text, as stored)."""
+
+        id: int
+        number: str
+        carrier: str
+        courier: str | None
+        label: str | None
+        added: float
+        last_checked: float | None
+        status: str
+        final: int
+        order_id: str | None
+        status_text: str | None
+        last_event: str | None
+        last_event_time: str | None
+        archived: float | None
+        eta: str | None
+        eta_source: str | None
+        origin: str | None
+        destination: str | None
+        journey: str | None
+        first_event_time: str | None
+
+else:
+    # The same class made by ``collections.namedtuple`` (its fields as above, a test compares):
+    # ``typing.NamedTuple`` compiles each of the twenty string annotations, which cost more
+    # start-up than the rest of ``list``'s store together.
+    from collections import namedtuple
+
+    ListRow = namedtuple(
+        "ListRow",
+        "id number carrier courier label added last_checked status final order_id status_text"
+        " last_event last_event_time archived eta eta_source origin destination journey"
+        " first_event_time",
+    )
+    ListRow.__doc__ = (
+        "What ``list`` shows of one row (``WatchStore.listed``): no saved query, no snapshot; "
+        "``final`` is as stored (non-zero: final), ``first_event_time`` the earliest stored "
+        "event time (ISO text, as stored)."
+    )

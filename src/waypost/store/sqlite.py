@@ -263,6 +263,10 @@ _LIST_COLUMNS = (
 )
 
 
+# Rows ``listed`` reads from SQLite at a time.
+_LIST_BATCH = 256
+
+
 def _row(row: Sequence[Any]) -> Watched:
     from waypost.carriers.base import Query
     from waypost.store.protocols import Watched
@@ -688,13 +692,28 @@ class Store(Legs):
     ) -> Iterator[ListRow]:
         """What ``list`` shows, row by row (oldest first): the first event time comes from the
         database (the earliest as stored text: one carrier writes one shipment's times alike),
-        and nothing else is read. The rows come as the database steps through them (SQLite
-        holds no result set; other queries may run on the connection between rows)."""
+        and nothing else is read. The rows come a few hundred at a time as the database steps
+        through them (SQLite holds no result set; other queries may run on the connection
+        between rows)."""
         where, args = _filters(
             "w.", include_final, status, None if ids is not None else archived, ids=ids
         )
         sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1{where} ORDER BY w.added, w.id"  # noqa: S608 (constant columns)
-        yield from map(ListRow._make, self.db.execute(sql, args))
+        if not isinstance(self.db, sqlite3.Connection):  # PostgreSQL's connection (a subclass)
+            yield from map(ListRow._make, self.db.execute(sql, args))
+            return
+        # A plain cursor read in batches: the mapped cursor's ``__next__`` is a Python call per
+        # row; its faults are mapped here instead.
+        cursor = self.db.cursor()
+        make = ListRow._make
+        try:
+            cursor.execute(sql, args)
+            while batch := cursor.fetchmany(_LIST_BATCH):
+                yield from map(make, batch)
+        except sqlite3.Error as exc:
+            raise fault(exc, self.path, self.busy_timeout) from exc
+        finally:
+            cursor.close()
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
