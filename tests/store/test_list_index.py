@@ -1,0 +1,102 @@
+"""``list``'s read of the earliest event time (issue 20, start-up): the named step "events by
+shipment and time" adds an index that a database of the previous layout gains on open, the
+rows' first event times read through it are the ones a scan of every event gives, and
+``ListRow`` (made by ``collections.namedtuple`` at run time) has the typed class's fields."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store
+from waypost.store import rows as rows_module
+from waypost.store.rows import ListRow
+from waypost.store.sqlite import _LIST_COLUMNS
+
+STEP = "events by shipment and time"
+
+
+def previous_layout(path: Path, events: list[tuple[int, str | None]]) -> None:
+    """A database made by every step before ``STEP``, with two shipments and ``events``."""
+    db = sqlite3.connect(path, isolation_level=None)
+    names = [m.name for m in MIGRATIONS]
+    for version, step in enumerate(MIGRATIONS[: names.index(STEP)], 1):
+        step.apply(db)
+        db.execute(f"PRAGMA user_version = {version}")
+    db.executemany(
+        "INSERT INTO watched (id, number, carrier, added, status) VALUES (?, ?, 'ils', ?, ?)",
+        [(1, "N1", 1.0, "in_transit"), (2, "N2", 2.0, "in_transit")],
+    )
+    db.executemany(
+        "INSERT INTO events (shipment_id, key, time, seen) VALUES (?, ?, ?, 1.0)",
+        [(sid, f"k{i}", when) for i, (sid, when) in enumerate(events)],
+    )
+    db.close()
+
+
+def plan(store: Store) -> str:
+    sql = f"EXPLAIN QUERY PLAN SELECT {_LIST_COLUMNS} FROM watched w"  # noqa: S608
+    return " ".join(str(r[-1]) for r in store.db.execute(sql))
+
+
+def test_a_database_of_the_previous_layout_gains_the_index_and_keeps_its_events(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "waypost.db"
+    times = [(1, "2026-11-02T08:00:00"), (1, "2026-11-01T09:30:00"), (1, None), (2, None)]
+    previous_layout(path, times)
+    with Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        assert STEP == MIGRATIONS[-1].name
+        indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+        assert "events_time" in indexes
+        assert "COVERING INDEX events_time" in plan(store)
+        assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(times)
+        listed = {r.number: r.first_event_time for r in store.listed()}
+        assert listed == {"N1": "2026-11-01T09:30:00", "N2": None}
+
+
+def test_a_new_database_reads_first_event_times_through_the_index(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        assert "COVERING INDEX events_time" in plan(store)
+
+
+stored_times = st.one_of(
+    st.none(),
+    st.sampled_from(["2026-11-01T09:00:00", "2026-11-01T09:00:00+08:00", "", "not a time"]),
+    st.text(alphabet="0123456789-:T+Z ", max_size=25),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([1, 2]), stored_times), max_size=12))
+def test_first_event_times_are_the_minimum_of_a_scan_of_every_event(
+    events: list[tuple[int, str | None]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "waypost.db"
+        previous_layout(path, events)
+        with Store(path) as store:
+            scan = dict(
+                store.db.execute(
+                    "SELECT w.number, (SELECT MIN(e.time) FROM events e NOT INDEXED"
+                    " WHERE e.shipment_id = w.id) FROM watched w"
+                )
+            )
+            assert {r.number: r.first_event_time for r in store.listed()} == scan
+
+
+def test_list_row_has_the_typed_class_fields_in_order() -> None:
+    tree = ast.parse(Path(rows_module.__file__).read_text(encoding="utf-8"))
+    (typed,) = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ListRow"]
+    fields = [s.target.id for s in typed.body if isinstance(s, ast.AnnAssign)]  # type: ignore[union-attr]
+    assert list(ListRow._fields) == fields
+    assert len(fields) == _LIST_COLUMNS.count(",") + 1
+    row = ListRow._make(range(len(fields)))
+    assert row._replace(number="x").number == "x"
+    assert row.first_event_time == len(fields) - 1
