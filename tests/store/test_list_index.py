@@ -52,7 +52,7 @@ def test_a_database_of_the_previous_layout_gains_the_index_and_keeps_its_events(
     previous_layout(path, times)
     with Store(path) as store:
         assert store.version == SCHEMA_VERSION
-        assert STEP == MIGRATIONS[-1].name
+        assert MIGRATIONS[-1].name == STEP
         indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
         assert "events_time" in indexes
         assert "COVERING INDEX events_time" in plan(store)
