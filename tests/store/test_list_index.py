@@ -1,7 +1,8 @@
-"""``list``'s read of the earliest event time (issue 20, start-up): the named step "events by
-shipment and time" adds an index that a database of the previous layout gains on open, the
-rows' first event times read through it are the ones a scan of every event gives, and
-``ListRow`` (made by ``collections.namedtuple`` at run time) has the typed class's fields."""
+"""``list``'s reads (issue 20, start-up): the named step "indexes for list" adds the indexes
+that a database of the previous layout gains on open (the earliest event time in one step, the
+rows in their order without a sort), the rows' first event times read through them are the ones
+a scan of every event gives, and ``ListRow`` (made by ``collections.namedtuple`` at run time)
+has the typed class's fields."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from waypost.store import rows as rows_module
 from waypost.store.rows import ListRow
 from waypost.store.sqlite import _LIST_COLUMNS
 
-STEP = "events by shipment and time"
+STEP = "indexes for list"
 
 
 def previous_layout(path: Path, events: list[tuple[int, str | None]]) -> None:
@@ -40,7 +41,11 @@ def previous_layout(path: Path, events: list[tuple[int, str | None]]) -> None:
 
 
 def plan(store: Store) -> str:
-    sql = f"EXPLAIN QUERY PLAN SELECT {_LIST_COLUMNS} FROM watched w"  # noqa: S608
+    """How SQLite reads ``list``'s default rows (not final, not archived, oldest first)."""
+    sql = (
+        f"EXPLAIN QUERY PLAN SELECT {_LIST_COLUMNS} FROM watched w"  # noqa: S608
+        " WHERE w.archived IS NULL AND w.final = 0 ORDER BY w.added, w.id"
+    )
     return " ".join(str(r[-1]) for r in store.db.execute(sql))
 
 
@@ -54,8 +59,11 @@ def test_a_database_of_the_previous_layout_gains_the_index_and_keeps_its_events(
         assert store.version == SCHEMA_VERSION
         assert MIGRATIONS[-1].name == STEP
         indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
-        assert "events_time" in indexes
+        assert {"events_time", "watched_listed"} <= indexes
+        assert "watched_archived" not in indexes  # the new one serves its reads
         assert "COVERING INDEX events_time" in plan(store)
+        assert "INDEX watched_listed" in plan(store)
+        assert "TEMP B-TREE" not in plan(store)
         assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(times)
         listed = {r.number: r.first_event_time for r in store.listed()}
         assert listed == {"N1": "2026-11-01T09:30:00", "N2": None}
@@ -64,6 +72,7 @@ def test_a_database_of_the_previous_layout_gains_the_index_and_keeps_its_events(
 def test_a_new_database_reads_first_event_times_through_the_index(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         assert "COVERING INDEX events_time" in plan(store)
+        assert "TEMP B-TREE" not in plan(store)
 
 
 stored_times = st.one_of(
