@@ -147,3 +147,12 @@ def test_a_time_just_below_a_second_is_not_taken_for_the_second_it_starts() -> N
     first, second = (line.split("\t")[5] for line in out.getvalue().splitlines())
     assert first == datetime.fromtimestamp(BASE, UTC).isoformat(timespec="seconds")
     assert second == datetime.fromtimestamp(BASE + 1, UTC).isoformat(timespec="seconds")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=30))
+def test_safe_fields_printable_ascii_shortcut_keeps_what_the_full_check_keeps(text: str) -> None:
+    import re
+
+    full = re.search(safe._DANGER, text) is None
+    assert (safe.field(text) == text) is full or (text == "" and safe.field(text) == "")
+    assert (safe.lines(text) == text) is full

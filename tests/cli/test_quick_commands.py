@@ -227,6 +227,8 @@ def test_piped_list_config_show_and_carriers_load_no_render_module(
     modules = loaded(*args)
     assert "waypost.render" not in modules  # their documents are render_plain's
     assert "waypost.render_plain" in modules
+    if args == ["list"]:
+        assert "dataclasses" not in modules  # the store, the list's settings: plain classes
 
 
 @pytest.mark.parametrize("args", [[], ["--all"], ["--tz", "Asia/Kolkata"], ["--stalled"]])
