@@ -699,7 +699,7 @@ class Store(Legs):
             "w.", include_final, status, None if ids is not None else archived, ids=ids
         )
         sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1{where} ORDER BY w.added, w.id"  # noqa: S608 (constant columns)
-        if not isinstance(self.db, sqlite3.Connection):  # PostgreSQL's connection (a subclass)
+        if not isinstance(self.db, sqlite3.Connection):  # the PostgreSQL subclass's connection
             yield from map(ListRow._make, self.db.execute(sql, args))
             return
         # A plain cursor read in batches: the mapped cursor's ``__next__`` is a Python call per
