@@ -134,9 +134,11 @@ def test_list_learns_history_only_when_a_row_could_use_it(
 def lean_rows(count: int) -> Iterator[ListRow]:
     for i in range(count):
         yield ListRow(
-            i, f"N{i:07d}", "ils", None, "boots", 1.8e9, 1.8e9, "in_transit", 0, None,
-            "Departed", "Departed", "2027-01-01T00:00:00", None, None, None, None, None, None,
-            "2026-12-20T00:00:00",
+            id=i, number=f"N{i:07d}", carrier="ils", courier=None, label="boots", added=1.8e9,
+            last_checked=1.8e9, status="in_transit", final=0, order_id=None,
+            status_text="Departed", last_event="Departed", last_event_time="2027-01-01T00:00:00",
+            archived=None, eta=None, eta_source=None, origin=None, destination=None, journey=None,
+            first_event_time="2026-12-20T00:00:00",
         )  # fmt: skip
 
 

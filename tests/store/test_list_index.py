@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store
 from waypost.store import rows as rows_module
-from waypost.store.rows import ListRow
+from waypost.store.rows import BRIEF, ListRow
 from waypost.store.sqlite import _LIST_COLUMNS
 
 STEP = "indexes for list"
@@ -105,7 +105,27 @@ def test_list_row_has_the_typed_class_fields_in_order() -> None:
     (typed,) = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ListRow"]
     fields = [s.target.id for s in typed.body if isinstance(s, ast.AnnAssign)]  # type: ignore[union-attr]
     assert list(ListRow._fields) == fields
-    assert len(fields) == _LIST_COLUMNS.count(",") + 1
+    selected = [
+        "first_event_time" if c.startswith("(SELECT") else c.removeprefix("w.")
+        for c in (c.strip() for c in _LIST_COLUMNS.split(","))
+    ]
+    assert selected == fields
     row = ListRow._make(range(len(fields)))
     assert row._replace(number="x").number == "x"
-    assert row.first_event_time == len(fields) - 1
+    assert row.first_event_time == fields.index("first_event_time")
+
+
+def test_brief_rows_are_the_full_rows_first_fields_and_none_after(tmp_path: Path) -> None:
+    path = tmp_path / "waypost.db"
+    previous_layout(path, [(1, "2026-11-02T08:00:00"), (2, "2026-11-01T09:30:00")])
+    with Store(path) as store:
+        store.db.execute(
+            "UPDATE watched SET label = 'gift', courier = 'dhl', last_event = 'Loaded',"
+            " last_checked = 5.0, status_text = 'Loaded at hub' WHERE id = 1"
+        )
+        full, brief = list(store.listed()), list(store.listed(brief=True))
+    assert [r[:BRIEF] for r in brief] == [r[:BRIEF] for r in full]
+    assert full[0].courier == "dhl"
+    assert full[0].added == 1.0
+    assert all(set(r[BRIEF:]) == {None} for r in brief)
+    assert ListRow._fields.index("first_event_time") + 1 == BRIEF

@@ -93,6 +93,8 @@ def list_(
             include_final=show_all or status is not None or archived or stalled,
             status=status,
             archived=archived,
+            # TSV reads only the first fields (``--stalled`` also the last event's time).
+            brief=fmt is None and not stalled,
         )
         if stalled:
             listed = (r for r in listed if facts.stalled(r))
