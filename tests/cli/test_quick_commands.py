@@ -253,3 +253,10 @@ def test_piped_list_is_the_lines_render_writes_from_the_rows(
     render.watch_list(iter(rows), term, expected, render.Format.PLAIN)
     assert out == expected.getvalue()
     assert len(out.splitlines()) == 3  # the archived row is not listed
+
+
+def test_carriers_without_a_trackingmore_account_loads_no_quota_module(isolated: Path) -> None:
+    from tests.cli.test_command_imports import loaded as unconfigured
+
+    assert "waypost.quota" not in unconfigured("carriers")
+    assert "waypost.quota" in loaded("carriers")  # its row shows the quota kept
