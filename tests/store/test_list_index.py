@@ -7,10 +7,13 @@ has the typed class's fields."""
 from __future__ import annotations
 
 import ast
+import gc
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,3 +132,19 @@ def test_brief_rows_are_the_full_rows_first_fields_and_none_after(tmp_path: Path
     assert full[0].added == 1.0
     assert all(set(r[BRIEF:]) == {None} for r in brief)
     assert ListRow._fields.index("first_event_time") + 1 == BRIEF
+
+
+def test_a_listing_left_unread_after_the_store_closes_goes_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raised: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", raised.append)
+    path = tmp_path / "waypost.db"
+    previous_layout(path, [(1, None), (2, None)])
+    store = Store(path)
+    rows = store.listed()
+    assert next(rows).number == "N1"
+    store.close()  # as a broken pipe ends `list` with the rows half read
+    del rows
+    gc.collect()
+    assert raised == []

@@ -727,8 +727,6 @@ class Store(Legs):
                 yield from _list_rows(batch, brief)
         except sqlite3.Error as exc:
             raise fault(exc, self.path, self.busy_timeout) from exc
-        finally:
-            cursor.close()
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
