@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.store.conftest import Backend
 from waypost.store import MIGRATIONS, SCHEMA_VERSION, Store
 from waypost.store import rows as rows_module
 from waypost.store.rows import BRIEF, ListRow
@@ -148,3 +149,15 @@ def test_a_listing_left_unread_after_the_store_closes_goes_quietly(
     del rows
     gc.collect()
     assert raised == []
+
+
+def test_brief_rows_on_every_backend_are_the_full_rows_first_fields(backend: Backend) -> None:
+    from tests.store.test_listed import seed
+
+    seed(backend)
+    with backend.open() as store:
+        full, brief = list(store.listed()), list(store.listed(brief=True))
+    assert len(brief) == len(full) == 3
+    assert all(isinstance(r, ListRow) for r in brief)
+    assert [r[:BRIEF] for r in brief] == [r[:BRIEF] for r in full]
+    assert all(set(r[BRIEF:]) == {None} for r in brief)
