@@ -13,7 +13,8 @@ editable install recompiles waypost on every run and every ratio looks 0.1-0.5 w
     python bench/startup.py [--runs 20] [--against OTHER/src]
 
 ``--against`` times another checkout's ``src`` too (run with ``PYTHONPATH``), interleaved with
-this one, for before/after tables; its rows are marked ``*``. ``config path`` is the floor:
+this one, for before/after tables; its rows are marked ``*``. Each checkout reads a watch list
+of its own, filled by its own code (so a newer schema step never meets an older waypost). ``config path`` is the floor:
 the CLI with nothing to do.
 """
 
@@ -45,6 +46,7 @@ TARGETS = {
 }
 ILS_NUMBER = "3676E4043665"  # one of the sandbox's own demo shipments
 AGAINST = "--against"  # marks a command run from the other checkout
+FILL = "--fill-only"  # fill a data directory and stop (run by the other checkout's code)
 
 
 def compile_pyc(*others: Path) -> str:
@@ -86,11 +88,19 @@ def fill(data_dir: Path, count: int) -> None:
             store.add([s], Query(s.tracking_number, "ils"), "bench")
 
 
+def fill_other(src: Path, data_dir: Path, count: int) -> None:
+    """``fill`` run by the checkout of ``src``, so that its store has that checkout's schema."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    subprocess.run(
+        [sys.executable, __file__, FILL, str(data_dir), "--rows", str(count)], env=env, check=True
+    )
+
+
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, user + system CPU seconds) of one process."""
     if cmd and cmd[0] == AGAINST:
-        env = {**env, "PYTHONPATH": cmd[1]}
-        cmd = cmd[2:]
+        env = {**env, "PYTHONPATH": cmd[1], "WAYPOST_DATA_DIR": cmd[2]}
+        cmd = cmd[3:]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -105,7 +115,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--against", type=Path, help="another checkout's src/ to time alongside")
+    parser.add_argument(FILL, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fill_only is not None:
+        fill(args.fill_only, args.rows)
+        return
     exe = Path(sys.executable)
     waypost = str(exe.parent / "waypost")
     other = [args.against.resolve()] if args.against else []
@@ -116,6 +130,9 @@ def main() -> None:
         env["WAYPOST_DATA_DIR"] = tmp
         env["WAYPOST_CONFIG"] = str(Path(tmp) / "none.toml")
         fill(Path(tmp), args.rows)
+        theirs = Path(tmp) / "against"
+        if other:
+            fill_other(other[0], theirs, args.rows)
         commands = {
             "import typer": [str(exe), "-c", "import typer"],
             "track (1 ILS)": [waypost, "track", ILS_NUMBER],
@@ -127,7 +144,7 @@ def main() -> None:
             "config path": [waypost, "config", "path"],
         }
         for name, cmd in list(commands.items())[1:] if other else ():
-            commands[f"{name} *"] = [AGAINST, str(other[0]), *cmd]
+            commands[f"{name} *"] = [AGAINST, str(other[0]), str(theirs), *cmd]
         times: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         for cmd in commands.values():  # warm the file cache and the .pyc files

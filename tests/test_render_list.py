@@ -1,6 +1,8 @@
-"""``list``'s plain lines (``render._plain_list``, its row loop written out for start-up speed)
-are the ones the row helpers ``_first`` and ``_iso`` give, for any stored row: naive and aware
-event times, unreadable ones, times just below a whole second, any display zone."""
+"""``list``'s plain lines (``render_plain.list_tsv``, its row loop written out for start-up
+speed, with its texts kept per first-event text and per checked second) are the ones the row
+helpers ``_first`` and ``_iso`` give, for any stored rows: naive and aware event times,
+unreadable ones, times just below a whole second, many rows checked in one second, any display
+zone; and `waypost list` piped writes them."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waypost import render, safe
+from waypost import render, render_plain, safe
 from waypost.render import Format, Terminal
 from waypost.store.rows import ListRow
 
@@ -98,3 +100,62 @@ def test_a_naive_and_an_aware_first_event_count_the_same_days() -> None:
     out = io.StringIO()
     render.watch_list(iter([naive, aware, bad]), Terminal(now=NOW, tz=UTC), out, Format.PLAIN)
     assert [line.split("\t")[-1] for line in out.getvalue().splitlines()] == ["10", "10", ""]
+
+
+# Rows of a watch pass: checked within a few seconds (fractions up to just below the next
+# second, where rounding to microseconds carries into it), first events shared by many rows.
+BASE = 1_796_173_475.0
+same_seconds = st.one_of(
+    st.none(),
+    st.builds(
+        lambda s, f: BASE + s + f,
+        st.integers(-1, 2),
+        st.sampled_from([0.0, 0.25, 0.5, 0.998, 0.999, 0.9991, 0.9999994, 0.9999996, 0.99999999]),
+    ),
+)
+shared_firsts = st.sampled_from(
+    [None, "2026-11-01T10:00:00", "2026-11-01T10:00:00+05:30", "2026-11-30T23:59:59.999999", "x"]
+)
+pass_rows = st.builds(
+    row,
+    st.sampled_from(["N1", "N2", "N3"]),
+    label=st.sampled_from([None, "bench", "gift\x1b[31m"]),
+    last_event=st.sampled_from([None, "Step 0", "two\nlines"]),
+    last_checked=same_seconds,
+    first_event_time=shared_firsts,
+)
+
+
+@given(st.lists(pass_rows, max_size=30), zones)
+def test_rows_checked_in_one_second_and_sharing_first_events_keep_their_lines(
+    listed: list[ListRow], tz: object
+) -> None:
+    term = Terminal(now=NOW, tz=tz)  # type: ignore[arg-type]
+    out = io.StringIO()
+    render_plain.list_tsv(iter(listed), NOW, tz, out)  # type: ignore[arg-type]
+    assert out.getvalue() == reference(listed, term)
+    again = io.StringIO()
+    render.watch_list(iter(listed), term, again, Format.PLAIN)
+    assert again.getvalue() == out.getvalue()
+
+
+def test_a_time_just_below_a_second_is_not_taken_for_the_second_it_starts() -> None:
+    below = row("N1", last_checked=BASE + 0.9999996)  # rounds up to BASE + 1
+    start = row("N2", last_checked=BASE)
+    out = io.StringIO()
+    render_plain.list_tsv(iter([start, below]), NOW, UTC, out)
+    first, second = (line.split("\t")[5] for line in out.getvalue().splitlines())
+    assert first == datetime.fromtimestamp(BASE, UTC).isoformat(timespec="seconds")
+    assert second == datetime.fromtimestamp(BASE + 1, UTC).isoformat(timespec="seconds")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=30))
+def test_safe_fields_printable_ascii_shortcut_keeps_what_the_full_check_keeps(text: str) -> None:
+    import re
+
+    clean = re.search(safe._DANGER, text) is None  # the whole check, before the shortcut
+    field = text if clean else safe._clean(text, safe._FOLD, safe._REST)
+    kept = (safe._FOLD_KEEP_NL, safe._REST_KEEP_NL)
+    lines = text if clean else safe._clean(text.replace("\r\n", "\n"), *kept)
+    assert safe.field(text) == field
+    assert safe.lines(text) == lines

@@ -17,7 +17,6 @@ import re
 import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -184,19 +183,54 @@ def mask_urls(value: Any, secrets: list[str] | None = None) -> Any:
     return value
 
 
-@dataclass
 class Config:
     """The merged configuration of one run."""
 
-    path: Path
-    exists: bool
-    file_data: dict[str, Any]
-    carriers: dict[str, dict[str, Any]]
-    sources: dict[str, str]
-    watch: dict[str, Any] = field(default_factory=dict)
-    http: dict[str, Any] = field(default_factory=dict)
-    store: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    # A plain class, not a dataclass: generating a dataclass's methods costs more start-up
+    # than `config show` and `carriers` have to spare.
+    __slots__ = (
+        "carriers",
+        "exists",
+        "file_data",
+        "http",
+        "path",
+        "sources",
+        "store",
+        "warnings",
+        "watch",
+    )
+
+    def __init__(
+        self,
+        path: Path,
+        exists: bool,
+        file_data: dict[str, Any],
+        carriers: dict[str, dict[str, Any]],
+        sources: dict[str, str],
+        watch: dict[str, Any] | None = None,
+        http: dict[str, Any] | None = None,
+        store: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.path, self.exists, self.file_data = path, exists, file_data
+        self.carriers, self.sources = carriers, sources
+        self.watch: dict[str, Any] = {} if watch is None else watch
+        self.http: dict[str, Any] = {} if http is None else http
+        self.store: dict[str, Any] = {} if store is None else store
+        self.warnings: list[str] = [] if warnings is None else warnings
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Config:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"Config(path={self.path!r}, exists={self.exists!r})"
 
     def retry_policy(self) -> dict[str, Any]:
         """Keyword arguments for ``http.RetryPolicy`` from ``[http]``."""

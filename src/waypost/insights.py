@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -128,12 +127,13 @@ def first_time(times: Iterable[str | datetime | None]) -> datetime | None:
     return min(parsed, default=None)
 
 
-@dataclass
 class LightSettings:
     """The keys these rules read, without loading the whole configuration (``list``)."""
 
-    watch: dict[str, Any]
-    carriers: dict[str, dict[str, Any]]
+    # Plain classes here, not dataclasses: generating their methods (and importing dataclasses)
+    # costs more start-up than `waypost list` has to spare.
+    def __init__(self, watch: dict[str, Any], carriers: dict[str, dict[str, Any]]) -> None:
+        self.watch, self.carriers = watch, carriers
 
     def carrier(self, name: str) -> dict[str, Any]:
         """The watch-list settings of carrier ``name``."""
@@ -206,13 +206,13 @@ def route_key(
     )
 
 
-@dataclass
 class History:
     """Whole transit days of the user's delivered shipments, per carrier, courier and route."""
 
-    days: dict[RouteKey, list[tuple[int, int]]] = field(default_factory=dict)
-    _medians: dict[RouteKey, int | None] = field(default_factory=dict, repr=False)
-    _ids: dict[RouteKey, set[int]] = field(default_factory=dict, repr=False)
+    def __init__(self, days: dict[RouteKey, list[tuple[int, int]]] | None = None) -> None:
+        self.days: dict[RouteKey, list[tuple[int, int]]] = {} if days is None else days
+        self._medians: dict[RouteKey, int | None] = {}
+        self._ids: dict[RouteKey, set[int]] = {}
 
     @classmethod
     def learn(cls, deliveries: Iterable[Sequence[Any]]) -> History:

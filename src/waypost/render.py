@@ -18,6 +18,14 @@ from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
 from waypost import safe
+from waypost.render_plain import _value as _value
+from waypost.render_plain import _wrapped, list_tsv
+from waypost.render_plain import age_text as age_text
+from waypost.render_plain import carriers_overview as carriers_overview
+from waypost.render_plain import config_document as config_document
+from waypost.render_plain import dumps as dumps
+from waypost.render_plain import looks_secret as looks_secret
+from waypost.render_plain import quota_text as quota_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -547,13 +555,6 @@ def data_lines(shipments: list[dict[str, Any]]) -> str:
     )
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON for plain data (no pydantic needed)."""
-    import json
-
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 class _Progress:
     """Per-carrier progress on stderr while answers are awaited, or nothing at all.
 
@@ -791,7 +792,7 @@ def watch_list(
         out.write("]\n}\n" if sep == _ITEM_INDENT else "\n  ]\n}\n")
         return
     if fmt is Format.PLAIN:
-        _plain_list(rows, term, out)
+        list_tsv(rows, term.now, term.tz, out)
         return
     shown = list(rows)
     con = console(term, out)
@@ -802,67 +803,6 @@ def watch_list(
         return
     firsts = {r.id: _first(r.first_event_time) for r in shown}
     con.print(_watch_table(shown, term, firsts, {r.id: facts(r) for r in shown} if facts else {}))
-
-
-def _plain_list(rows: Iterable[ListRow], term: Terminal, out: IO[str]) -> None:
-    """``list`` for scripts: full text, ISO times, whole days since the first event (empty:
-    none); labels, carriers, statuses and last events repeat, so each is made safe once.
-
-    ``_first`` and ``_iso`` written out for the row loop (the same arithmetic: a naive stored
-    time is UTC, so its Unix time is its distance from the naive epoch)."""
-    now = term.now.timestamp()
-    made: dict[Any, str] = {}
-    events: dict[Any, str] = {}
-    field = safe.field
-    parse, from_ts, tz = datetime.fromisoformat, datetime.fromtimestamp, term.tz
-    epoch = _NAIVE_EPOCH
-
-    def shown(text: Any) -> str:
-        done = made.get(text)
-        if done is None:
-            done = made[text] = field(text)
-        return done
-
-    def last(text: Any) -> str:
-        done = events.get(text)
-        if done is None:
-            done = events[text] = " ".join(field(text).split())
-        return done
-
-    lines = []
-    for r in rows:
-        days = ""
-        raw = r.first_event_time
-        if raw is not None:
-            try:
-                first = parse(raw)
-            except (TypeError, ValueError):
-                pass
-            else:
-                at = (
-                    first.timestamp()
-                    if first.tzinfo is not None
-                    else (first - epoch).total_seconds()
-                )
-                days = f"{round((now - at) / 86400, 1):.0f}"
-        checked = r.last_checked
-        if checked is None:
-            iso = ""
-        elif tz is not None:
-            iso = from_ts(checked, tz).isoformat(timespec="seconds")
-        else:
-            iso = from_ts(checked, UTC).astimezone().isoformat(timespec="seconds")
-        lines.append(
-            f"{shown(r.label)}\t{field(r.number)}\t{shown(r.carrier)}\t{shown(r.status)}"
-            f"\t{last(r.last_event)}\t{iso}\t{days}\n"
-        )
-        if len(lines) >= 1000:
-            out.write("".join(lines))
-            lines.clear()
-    out.write("".join(lines))
-
-
-_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 # Columns of the `list` table; the optional ones go, in this order, when the terminal is narrow.
@@ -983,86 +923,6 @@ def _ago(ts: float | None, now: float, never: str = "never") -> str:
     return "just now"
 
 
-def _wrapped(out: IO[str], text: str, width: int | None, indent: int) -> None:
-    """One line of plain output; on a terminal, wrapped between words (never inside a number)."""
-    if width is None or len(text) <= width:
-        out.write(text + "\n")
-        return
-    import textwrap
-
-    lines = textwrap.wrap(
-        text,
-        width=width,
-        subsequent_indent=" " * indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    out.write("\n".join(lines) + "\n")
-
-
-def carriers_overview(
-    rows: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None
-) -> None:
-    """``waypost carriers`` in plain text (wrapped at ``width`` on a terminal)."""
-
-    def line(label: str, text: str) -> None:
-        _wrapped(out, f"  {label + ':':<9}{text}", width, 11)
-
-    for index, row in enumerate(rows):
-        if index:
-            out.write("\n")
-        missing = row["missing"]
-        state = "configured" if not missing else f"not configured: missing {', '.join(missing)}"
-        _wrapped(out, f"{row['name']}  {row['title']}  [{state}]", width, 2)
-        line("covers", row["coverage"])
-        if row.get("api"):
-            line("api", row["api"])
-        line(
-            "batch",
-            f"up to {row['max_batch']} number(s) per request, "
-            f"{row['max_connections']} requests in flight",
-        )
-        for key, value in row["rates_per_second"].items():
-            line("rate", f"{key} = {value:g} requests/s")
-        for note in row["rate_notes"]:
-            line("note", note)
-        for p in row["patterns"]:
-            described = p["describe"]
-            if p["check_digit"] and "check" not in described.lower():
-                described += ", check digit"
-            line("detects", f"{p['name']} ({described}), e.g. {p['example']}")
-        if row.get("quota"):
-            line("quota", quota_text(row["quota"]))
-        if row.get("docs"):
-            line("docs", row["docs"])
-        if row.get("credentials_from") and missing:
-            line("keys", row["credentials_from"])
-
-
-def quota_text(quota: Mapping[str, Any]) -> str:
-    """``1,234 trackings left (balance 5), as of 3 min ago``, or why it is not known."""
-    if quota.get("told"):
-        left = quota.get("remaining")
-        text = f"{left:,} trackings left" if isinstance(left, int) else "remaining not told"
-        balance = quota.get("balance")
-        text += f" (balance {balance:g})" if isinstance(balance, int | float) else ""
-        age = quota.get("age_seconds")
-        return text + (f", as of {age_text(age)}" if isinstance(age, int | float) else "")
-    return str(quota.get("why") or f"unknown: {quota.get('error')}")
-
-
-def age_text(seconds: float) -> str:
-    """``just now``, ``3 min ago``, ``5 h ago``, ``2 days ago``."""
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    days = int(seconds // 86400)
-    return f"{days} day{'s' if days != 1 else ''} ago"
-
-
 def detection(results: Sequence[Mapping[str, Any]], out: IO[str], width: int | None = None) -> None:
     """``waypost carriers --detect`` in plain text: ranked candidates, why, and who is asked."""
     for item in results:
@@ -1135,82 +995,3 @@ def detection_document(
             }
         )
     return results
-
-
-def _value(value: Any) -> str:
-    """``dumps(value)`` of one config value; the plain cases without loading ``json``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float) and value - value == 0:  # finite
-        return float.__repr__(value)
-    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return dumps(value)
-
-
-def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) -> str:
-    """``config show``: the merged configuration with where each value came from, every secret
-    masked; as TOML-like text, or as JSON."""
-    from functools import partial
-
-    from waypost import carriers as registry
-    from waypost.config import CARRIER_KEYS, mask, mask_urls
-
-    shown: dict[str, Any] = {"carriers": {}}
-    lines = [f"# {config.path}" + ("" if config.exists else " (does not exist)")]
-
-    def section(name: str, values: dict[str, Any], secret: Callable[[str, Any], bool]) -> None:
-        """One ``[name]`` table: every value with where it came from, secrets masked."""
-        lines.append(f"\n[{name}]")
-        for key, value in values.items():
-            if secret(key, value):
-                value = mask(str(value))
-            source = config.sources.get(f"{name}.{key}", "")
-            note = f"  # {source}" if source and source != "file" else ""
-            lines.append(f"{key} = {_value(value)}{note}")
-
-    for info in registry.infos():
-        values = config.carrier(info.name)
-        declared = {s.key for s in info.secrets}
-        everyone = CARRIER_KEYS  # the keys every carrier takes (stalled_after)
-        mine = {s.key: values[s.key] for s in (*info.settings, *everyone) if s.key in values}
-        section(f"carriers.{info.name}", mine, partial(_declared, declared))
-        shown["carriers"][info.name] = {
-            k: mask(str(v)) if k in declared else v for k, v in mine.items()
-        }
-    others = {"http": dict(config.http), "watch": mask_urls(dict(config.watch), list(secrets))}
-    # [store] url keeps its host and database readable; only its password is masked.
-    others["store"] = mask_urls(dict(config.store), list(secrets))
-    # Any other table of the file too (newer sections), values that look secret masked.
-    others.update(
-        {
-            name: dict(values)
-            for name, values in config.file_data.items()
-            if name not in ("carriers", "http", "watch", "store") and isinstance(values, dict)
-        }
-    )
-    for name, values in others.items():
-        secret = looks_secret if name != "store" else _masked_already
-        section(name, values, secret)
-        if not values:
-            lines.append("# nothing set")
-        shown[name] = {k: mask(str(v)) if secret(k, v) else v for k, v in values.items()}
-    return dumps(shown) if as_json else "\n".join(lines)
-
-
-def _declared(keys: set[str], key: str, _value: Any) -> bool:
-    return key in keys
-
-
-def _masked_already(_key: str, _value: Any) -> bool:
-    return False
-
-
-def looks_secret(key: str, value: Any) -> bool:
-    """Keys of tables without declared secrets: a secret-looking name, or a value with a secret
-    inside a URL (both by the one rule, ``redaction``)."""
-    from waypost.redaction import redact, secret_named
-
-    return secret_named(key) or (isinstance(value, str) and redact(value) != value)

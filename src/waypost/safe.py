@@ -21,8 +21,9 @@ from typing import Any
 ESCAPE_MARK = "\u241b"  # ␛
 REPLACEMENT = "\ufffd"
 
-# Characters that need work; text without any of them is returned as it is.
-_DANGER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Characters that need work; text without any of them is returned as it is. Printable ASCII
+# holds none, so this is compiled (by ``re``, on first use) only once other text is shown.
+_DANGER = "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 # The patterns below are needed only once a text holds one of those: they stay source text, and
 # ``re`` compiles (and caches) each on first use, so importing this module stays cheap.
 # Control strings end at BEL, ST (ESC \) or 8-bit ST; an unterminated one is not a whole sequence
@@ -60,14 +61,14 @@ def field(text: object) -> str:
         return ""
     if not isinstance(text, str):
         text = str(text)
-    if _DANGER.search(text) is None:
+    if (text.isascii() and text.isprintable()) or re.search(_DANGER, text) is None:
         return text
     return _clean(text, _FOLD, _REST)
 
 
 def lines(text: str) -> str:
     """A message that keeps its own line breaks (``\\n``), every other control made harmless."""
-    if _DANGER.search(text) is None:
+    if (text.isascii() and text.isprintable()) or re.search(_DANGER, text) is None:
         return text
     return _clean(text.replace("\r\n", "\n"), _FOLD_KEEP_NL, _REST_KEEP_NL)
 

@@ -5,6 +5,7 @@ reads and writes a long watch list: only what it shows, row by row."""
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import subprocess
@@ -133,9 +134,11 @@ def test_list_learns_history_only_when_a_row_could_use_it(
 def lean_rows(count: int) -> Iterator[ListRow]:
     for i in range(count):
         yield ListRow(
-            i, f"N{i:07d}", "ils", None, "boots", 1.8e9, 1.8e9, "in_transit", 0, None,
-            "Departed", "Departed", "2027-01-01T00:00:00", None, None, None, None, None, None,
-            "2026-12-20T00:00:00",
+            id=i, number=f"N{i:07d}", carrier="ils", courier=None, label="boots", added=1.8e9,
+            last_checked=1.8e9, status="in_transit", final=0, order_id=None,
+            status_text="Departed", last_event="Departed", last_event_time="2027-01-01T00:00:00",
+            archived=None, eta=None, eta_source=None, origin=None, destination=None, journey=None,
+            first_event_time="2026-12-20T00:00:00",
         )  # fmt: skip
 
 
@@ -216,3 +219,44 @@ def test_list_summary_counts_rows_in_one_pass_as_they_come() -> None:
         "stalled": 2,
         "archived": 7,
     }
+
+
+@pytest.mark.parametrize("args", [["list"], ["config", "show"], ["carriers"]])
+def test_piped_list_config_show_and_carriers_load_no_render_module(
+    isolated: Path, args: list[str]
+) -> None:
+    seeded(isolated / "data", 3)
+    modules = loaded(*args)
+    assert "waypost.render" not in modules  # their documents are render_plain's
+    assert "waypost.render_plain" in modules
+    if args == ["list"]:
+        assert "dataclasses" not in modules  # the store, the list's settings: plain classes
+
+
+@pytest.mark.parametrize("args", [[], ["--all"], ["--tz", "Asia/Kolkata"], ["--stalled"]])
+def test_piped_list_is_the_lines_render_writes_from_the_rows(
+    isolated: Path, cli, args: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    seeded(isolated / "data", 4)
+    with Store.open(isolated / "data") as store:
+        store.set_archived([1], 1.8e9)
+        store.db.execute("UPDATE watched SET last_checked = 1796173475.9999996 WHERE id = 2")
+    out = cli("list", *args).out
+    tz = ZoneInfo("Asia/Kolkata") if "--tz" in args else None
+    term = render.Terminal(tz=tz, now=datetime.now(UTC))
+    with Store.open(isolated / "data") as store:
+        rows = list(store.listed(include_final="--all" in args))
+    # --stalled: the seeded last events are a month old, past ILS's 21 days, so every row is.
+    expected = io.StringIO()
+    render.watch_list(iter(rows), term, expected, render.Format.PLAIN)
+    assert out == expected.getvalue()
+    assert len(out.splitlines()) == 3  # the archived row is not listed
+
+
+def test_carriers_without_a_trackingmore_account_loads_no_quota_module(isolated: Path) -> None:
+    from tests.cli.test_command_imports import loaded as unconfigured
+
+    assert "waypost.quota" not in unconfigured("carriers")
+    assert "waypost.quota" in loaded("carriers")  # its row shows the quota kept

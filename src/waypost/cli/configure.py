@@ -1,6 +1,7 @@
 """``config path|show|set|unset|init``: the configuration file (SPEC.md, "Configuration").
 
-The ``config show`` document is built in ``render``; the file is read and written by ``config``.
+The ``config show`` document is built in ``render_plain``; the file is read and written by
+``config``.
 """
 
 from typing import Annotated, Any
@@ -59,11 +60,11 @@ def config_show(
     config: ConfigOpt = None,
 ) -> None:
     """Print the merged configuration, every secret masked."""
-    from waypost import render
+    from waypost.render_plain import config_document
 
     env = Env.of(ctx).merge(config, None, False, 0)
     cfg = env.config()
-    env.stdout.write(render.config_document(cfg, env.secrets, as_json=as_json) + "\n")
+    env.stdout.write(config_document(cfg, env.secrets, as_json=as_json) + "\n")
 
 
 @app.command(

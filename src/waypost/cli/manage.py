@@ -1,6 +1,7 @@
 """``list``, ``remove``, ``carriers`` and ``schema``: the watch list and what waypost knows.
 
-SPEC.md, "list", "remove", "carriers" and "schema"; documents are built in ``render``.
+SPEC.md, "list", "remove", "carriers" and "schema"; documents are built in ``render``
+(``render_plain``: the piped list and ``carriers``).
 """
 
 from typing import Annotated, Any
@@ -65,11 +66,12 @@ def list_(
     version: VersionOpt = False,
 ) -> None:
     """Show the watch list: status, last event, label and age."""
-    from waypost import render
     from waypost.status import Status
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
-    fmt = output_format(as_json, as_jsonl, env.stdout_tty)
+    # Piped: TSV, written by ``render_plain`` without loading ``render`` (start-up).
+    tsv = not (as_json or as_jsonl or summary or env.stdout_tty)
+    fmt = None if tsv else output_format(as_json, as_jsonl, env.stdout_tty)
     if status is not None and status not in {s.value for s in Status}:
         raise UsageError(
             f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
@@ -80,6 +82,9 @@ def list_(
     with env.store(required=True) as store:
         facts = insights.RowFacts(cfg, store.deliveries, insights.clock())
         if summary:
+            from waypost import render
+
+            assert fmt is not None
             shelved = sum(1 for _ in store.listed(archived=True))
             counts = insights.summary(store.listed(), facts.stalled, shelved)
             render.watch_summary(counts, env.stdout, fmt)
@@ -88,20 +93,31 @@ def list_(
             include_final=show_all or status is not None or archived or stalled,
             status=status,
             archived=archived,
+            # TSV reads only the first fields (``--stalled`` also the last event's time).
+            brief=fmt is None and not stalled,
         )
         if stalled:
             listed = (r for r in listed if facts.stalled(r))
         from waypost import render_journeys
 
+        if fmt is None:
+            # TSV shows no ETA nor stalled mark: it reads no facts at all.
+            from waypost.cli.env import zone
+            from waypost.render_plain import list_tsv
+
+            rows = render_journeys.list_rows(listed, store)
+            list_tsv(rows, env.now, zone(tz) if tz else None, env.stdout)
+            return
+        from waypost import render
+
         if fmt.human:
             listed = render_journeys.list_rows(listed, store)
-        # TSV shows no ETA nor stalled mark: it reads no facts at all.
         render.watch_list(
             listed,
             env.terminal(tz),
             env.stdout,
             fmt,
-            None if fmt is render.Format.PLAIN else lambda r: facts.of(r, r.first_event_time),
+            lambda r: facts.of(r, r.first_event_time),
             journey=None if fmt.human else render_journeys.journey_field(store),
         )
 
@@ -239,7 +255,7 @@ def carriers(
 ) -> None:
     """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
-    from waypost import render
+    from waypost import render_plain
     from waypost.cli import watchlist
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
@@ -254,6 +270,7 @@ def carriers(
     if detect or numbers:
         if not detect or not numbers:
             raise UsageError("use --detect NUMBER... to rank the carriers for numbers")
+        from waypost import render
         from waypost.inputs import parse_numbers
 
         infos = {i.name: i for i in registry.infos()}
@@ -281,8 +298,10 @@ def carriers(
         finally:
             cache.close()
         if as_json:
-            out.write(render.dumps({"carrier": name, "couriers": couriers}) + "\n")
+            out.write(render_plain.dumps({"carrier": name, "couriers": couriers}) + "\n")
         else:
+            from waypost import render
+
             render.courier_codes(couriers, out)
         return
     rows = [
@@ -291,9 +310,9 @@ def carriers(
     ]
     watchlist.add_quota(env, rows, cfg)
     if as_json:
-        out.write(render.dumps({"carriers": rows}) + "\n")
+        out.write(render_plain.dumps({"carriers": rows}) + "\n")
     else:
-        render.carriers_overview(rows, out, env.width)
+        render_plain.carriers_overview(rows, out, env.width)
 
 
 @commands.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")

@@ -60,10 +60,10 @@ def quota_warning(env: Env, cfg: "Config", needed: int, cache: Any) -> None:
 def add_quota(env: Env, rows: list[dict[str, Any]], cfg: "Config") -> None:
     """TrackingMore's row of ``carriers`` gains ``quota``: what the account had left when
     waypost last read it (``carriers --check trackingmore``), with its time; no request."""
-    from waypost import quota
-
     for row in rows:
-        if row["name"] == quota.ACCOUNT and row["configured"]:
+        if row["name"] == "trackingmore" and row["configured"]:  # quota.ACCOUNT
+            from waypost import quota
+
             if not quota.told(cfg):
                 row["quota"] = quota.kept(cfg, None)  # nothing kept: no store opened
                 continue

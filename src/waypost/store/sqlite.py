@@ -20,6 +20,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from itertools import repeat
+from operator import add
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,7 @@ from waypost.paths import BUSY_TIMEOUT
 from waypost.status import Status
 from waypost.store.legs import Legs
 from waypost.store.migrations import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
-from waypost.store.rows import CLAIM_LEASE, ListRow
+from waypost.store.rows import BRIEF, CLAIM_LEASE, ListRow
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Query
@@ -254,13 +256,28 @@ _WATCHED_COLUMNS = (
 )
 
 
-# ``ListRow``'s fields, in its order.
-_LIST_COLUMNS = (
-    "w.id, w.number, w.carrier, w.courier, w.label, w.added, w.last_checked, w.status,"
-    " w.final, w.order_id, w.status_text, w.last_event, w.last_event_time, w.archived,"
-    " w.eta, w.eta_source, w.origin, w.destination, w.journey,"
+# ``ListRow``'s fields, in its order: the first ``BRIEF`` of them, then the others.
+_BRIEF_COLUMNS = (
+    "w.id, w.number, w.carrier, w.label, w.last_checked, w.status, w.last_event, w.journey,"
     " (SELECT MIN(e.time) FROM events e WHERE e.shipment_id = w.id)"
 )
+_LIST_COLUMNS = (
+    f"{_BRIEF_COLUMNS}, w.courier, w.added, w.final, w.order_id, w.status_text,"
+    " w.last_event_time, w.archived, w.eta, w.eta_source, w.origin, w.destination"
+)
+# What a brief row lacks of a ListRow.
+_BRIEF_REST = (None,) * (len(ListRow._fields) - BRIEF)
+
+
+# Rows ``listed`` reads from SQLite at a time.
+_LIST_BATCH = 256
+
+
+def _list_rows(found: Iterable[Any], brief: bool) -> Iterator[ListRow]:
+    """The ``ListRow``s of ``listed``'s result rows (brief ones completed with None)."""
+    if brief:
+        found = map(add, found, repeat(_BRIEF_REST))
+    return map(ListRow._make, found)
 
 
 def _row(row: Sequence[Any]) -> Watched:
@@ -685,16 +702,31 @@ class Store(Legs):
         status: str | None = None,
         archived: bool | None = False,
         ids: Sequence[int] | None = None,
+        brief: bool = False,
     ) -> Iterator[ListRow]:
         """What ``list`` shows, row by row (oldest first): the first event time comes from the
         database (the earliest as stored text: one carrier writes one shipment's times alike),
-        and nothing else is read. The rows come as the database steps through them (SQLite
-        holds no result set; other queries may run on the connection between rows)."""
+        and nothing else is read; ``brief``: only the first ``rows.BRIEF`` fields (what the piped
+        list shows), the others None. The rows come a few hundred at a time as the database
+        steps through them (SQLite holds no result set; other queries may run on the connection
+        between rows)."""
         where, args = _filters(
             "w.", include_final, status, None if ids is not None else archived, ids=ids
         )
-        sql = f"SELECT {_LIST_COLUMNS} FROM watched w WHERE 1=1{where} ORDER BY w.added, w.id"  # noqa: S608 (constant columns)
-        yield from map(ListRow._make, self.db.execute(sql, args))
+        columns = _BRIEF_COLUMNS if brief else _LIST_COLUMNS
+        sql = f"SELECT {columns} FROM watched w WHERE 1=1{where} ORDER BY w.added, w.id"  # noqa: S608 (constant columns)
+        if not isinstance(self.db, sqlite3.Connection):  # the PostgreSQL subclass's connection
+            yield from _list_rows(self.db.execute(sql, args), brief)
+            return
+        # A plain cursor read in batches: the mapped cursor's ``__next__`` is a Python call per
+        # row; its faults are mapped here instead.
+        cursor = self.db.cursor()
+        try:
+            cursor.execute(sql, args)
+            while batch := cursor.fetchmany(_LIST_BATCH):
+                yield from _list_rows(batch, brief)
+        except sqlite3.Error as exc:
+            raise fault(exc, self.path, self.busy_timeout) from exc
 
     def chunks(self, *, include_final: bool = False, size: int = 1000) -> Iterator[list[Watched]]:
         """The rows of ``watched(include_final=...)``, ``size`` at a time, oldest first."""
