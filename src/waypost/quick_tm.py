@@ -128,10 +128,18 @@ def track(
         origin.context()  # the CA store loads while the keeper reads the stored state
     if keeper.wait():
         return None
+    import gc
+
+    # Every object of the answers lives until it is printed (as in ``quick.track``): the cyclic
+    # collector would only walk them, and the whole heap, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
     try:
         return run.run(origin, key, rate, keeper)
     finally:
+        if collecting:
+            gc.enable()
         keeper.finish()
 
 
@@ -329,9 +337,11 @@ def get_all(
     answers arrive together); once it returns False no further request is sent (those out are
     still read). ``meanwhile`` runs once the first wave is out (False: send no more).
 
-    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer was read,
-    which is after its request arrived: no second of the server's sees more than ``rate``
-    arrivals, however late a request reaches it."""
+    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer came, which
+    is after its request arrived: no second of the server's sees more than ``rate`` arrivals,
+    however late a request reaches it. While a permit is due before the oldest read's answer
+    has come, this thread waits for whichever comes first (``_Waiting``), so a wave goes out
+    as its permits come back, not one round trip after the first of them."""
     size, hold = _hold(rate)
     todo = list(reversed(targets))
     # When each permit may be used again, as one-item lists: a read's permit is unknown while
@@ -341,6 +351,7 @@ def get_all(
         _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
     ]
     out: list[tuple[_GetConnection, list[float]]] = []
+    waiting = _Waiting(hold)
     stop = first = False
     if len(idle) > 1:
         for conn in idle:  # the first wave's connections open together, as httpx opens them
@@ -361,9 +372,18 @@ def get_all(
                 first = True
                 stop = not meanwhile()
             if out:
-                _answered_already(out, hold)
+                waiting.look(out, 0.0)
+                due = permits[0][0] if todo and idle and not stop else math.inf
+                head = out[0][0]
+                if due < math.inf and not waiting.settled(head):
+                    left = due - time.monotonic()
+                    if left > 0:
+                        waiting.look(out, left)  # an answer, or the next permit's time
+                    heapq.heapify(permits)
+                    continue
                 conn, permit = out.pop(0)
                 exchange = conn.end()
+                waiting.forget(conn)
                 if permit[0] == math.inf:
                     permit[0] = time.monotonic() + hold
                 heapq.heapify(permits)
@@ -379,33 +399,71 @@ def get_all(
             conn.close()
 
 
-def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
-    """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
-    prove the read arrived (an end of the connection proves nothing: it waits for ``end``).
-    Over TLS only decrypted bytes do (``lean_tls.TLSSocket.answer_started``): the raw ones
-    waiting may be the server's session tickets, sent before it read the request."""
-    waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
-    if not waiting:
-        return
-    import select
-    import socket
+class _Waiting:
+    """Which reads out have an answer (or an end, a fault) waiting to be read, found without
+    reading it: an answer's first bytes prove its read arrived, so its permit's hold starts
+    then; an end or a fault proves nothing (its permit waits for ``end``)."""
 
-    ready, _, _ = select.select([c.sock for c, _ in waiting], [], [], 0)
-    now = time.monotonic()
-    for conn, permit in waiting:
-        sock: Any = conn.sock
-        if sock not in ready:
-            continue
-        if conn.origin.tls:
-            started = bool(sock.answer_started())
-        else:
-            sock.settimeout(0)  # each read of ``end`` sets its own again
-            try:
-                started = bool(sock.recv(1, socket.MSG_PEEK))
-            except OSError:
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.ready: set[int] = set()  # ids of connections ``end`` will not wait for
+
+    def settled(self, conn: _GetConnection) -> bool:
+        """True when ``end`` of ``conn`` reads what has come (or fails) without waiting."""
+        return conn.sock is None or id(conn) in self.ready
+
+    def forget(self, conn: _GetConnection) -> None:
+        """``conn``'s answer was read."""
+        self.ready.discard(id(conn))
+
+    def look(self, out: list[tuple[_GetConnection, list[float]]], timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for any read out to settle; stamp the permits of
+        those whose answer started."""
+        pending = [(c, p) for c, p in out if not self.settled(c)]
+        if not pending:
+            if timeout > 0:
+                time.sleep(timeout)
+            return
+        import select
+
+        try:
+            ready, _, _ = select.select([c.sock for c, _ in pending], [], [], timeout)
+        except (OSError, ValueError):
+            ready = [c.sock for c, _ in pending]  # a socket gone bad: ``end`` reports it
+            for conn, _ in pending:
+                self.ready.add(id(conn))
+        now = time.monotonic()
+        for conn, permit in pending:
+            if conn.sock not in ready:
                 continue
-        if started:
-            permit[0] = now + hold
+            started = self._started(conn)
+            if started is None:
+                continue  # TLS session tickets only (now read): nothing to wait on yet
+            self.ready.add(id(conn))
+            if started and permit[0] == math.inf:
+                permit[0] = now + self.hold
+
+    @staticmethod
+    def _started(conn: _GetConnection) -> bool | None:
+        """Of a readable connection: True when an answer started, False for an end or a
+        fault, None when nothing of an answer came (over TLS only decrypted bytes count:
+        the raw ones may be the server's session tickets, sent before it read the request)."""
+        import socket
+
+        sock: Any = conn.sock
+        if conn.origin.tls:
+            if sock.answer_started():
+                return True
+            if sock.answer_ended():
+                return False
+            return None
+        sock.settimeout(0)  # each read of ``end`` sets its own again
+        try:
+            return bool(sock.recv(1, socket.MSG_PEEK))
+        except BlockingIOError:
+            return None
+        except OSError:
+            return False
 
 
 class _Result:
