@@ -566,8 +566,17 @@ class _Run:
         if self.unclean:
             return Handover(self.exchanges, self.printed)
         keeper.keep(self.members, self.last_read)
+        import sys
+
+        # The keeper's writes need the interpreter's lock now and then while this thread
+        # prints: it waits up to a switch interval (5 ms) each time it asks.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
         keeper.done.set()  # written beside the printing
-        return self._print()
+        try:
+            return self._print()
+        finally:
+            sys.setswitchinterval(switch)
 
     def _answered(self, exchange: Exchange, bar: Any) -> bool:
         self.exchanges[exchange.key] = exchange
@@ -627,7 +636,7 @@ class _Run:
 
     def _shipments(self) -> list[Any]:
         # One record per query: a number asked twice is shown twice, as two models would be.
-        return [self.found[p].model_copy() for p in self.asked]
+        return [self.found[p] for p in self.asked]
 
     def _interrupted(self) -> None:
         from waypost.cli.track import _print_partial
