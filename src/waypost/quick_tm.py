@@ -373,6 +373,7 @@ def get_all(
                 stop = not meanwhile()
             if out:
                 waiting.look(out, 0.0)
+                heapq.heapify(permits)
                 due = permits[0][0] if todo and idle and not stop else math.inf
                 head = out[0][0]
                 if due < math.inf and not waiting.settled(head):
@@ -410,7 +411,7 @@ class _Waiting:
 
     def settled(self, conn: _GetConnection) -> bool:
         """True when ``end`` of ``conn`` reads what has come (or fails) without waiting."""
-        return conn.sock is None or id(conn) in self.ready
+        return conn.sock is None or conn.unsent or id(conn) in self.ready
 
     def forget(self, conn: _GetConnection) -> None:
         """``conn``'s answer was read."""
