@@ -126,7 +126,12 @@ def track(
     keeper.start()
     if origin.tls:
         origin.context()  # the CA store loads while the keeper reads the stored state
+    from waypost.carriers.trackingmore import INFO
+
+    reads = math.ceil(len({number for number, _ in asked}) / MAX_NUMBERS)
+    pool = open_pool(origin, key, env.timeout, INFO.max_connections, rate, reads)
     if keeper.wait():
+        threading.Thread(target=_close, args=(pool,), daemon=True).start()  # none waits
         return None
     import gc
 
@@ -136,11 +141,19 @@ def track(
     gc.disable()
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
     try:
-        return run.run(origin, key, rate, keeper)
+        return run.run(origin, key, rate, keeper, pool)
     finally:
         if collecting:
             gc.enable()
+        _close(pool)
         keeper.finish()
+
+
+def _close(pool: list[_GetConnection]) -> None:
+    """Close ``pool``'s connections once each has opened (or failed to)."""
+    for conn in pool:
+        conn.opened()
+        conn.close()
 
 
 class _Keeper(threading.Thread):
@@ -331,11 +344,13 @@ def get_all(
     rate: float,
     on_exchange: Callable[[Exchange], bool],
     meanwhile: Callable[[], bool] = lambda: True,
+    pool: list[_GetConnection] | None = None,
 ) -> None:
     """GET every ``(key, target)`` from this one thread, at most ``connections`` at once and
     ``rate`` a second, and call ``on_exchange`` with each exchange in the order sent (a wave's
     answers arrive together); once it returns False no further request is sent (those out are
-    still read). ``meanwhile`` runs once the first wave is out (False: send no more).
+    still read). ``meanwhile`` runs once the first wave is out (False: send no more). ``pool``:
+    the first wave's connections, from ``open_pool`` (else opened here).
 
     Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer came, which
     is after its request arrived: no second of the server's sees more than ``rate`` arrivals,
@@ -347,15 +362,12 @@ def get_all(
     # When each permit may be used again, as one-item lists: a read's permit is unknown while
     # it is out, and comes back a hold after its answer (or at once if it never went out).
     permits = [[time.monotonic()] for _ in range(size)]
-    idle = [
-        _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
-    ]
+    if pool is None:
+        pool = open_pool(origin, key, timeout, connections, rate, len(targets))
+    idle = list(pool)
     out: list[tuple[_GetConnection, list[float]]] = []
     waiting = _Waiting(hold)
     stop = first = False
-    if len(idle) > 1:
-        for conn in idle:  # the first wave's connections open together, as httpx opens them
-            conn.open_soon()
     try:
         while todo or out:
             while todo and idle and not stop and permits[0][0] <= time.monotonic():
@@ -398,6 +410,18 @@ def get_all(
     finally:
         for conn in idle + [c for c, _ in out]:
             conn.close()
+
+
+def open_pool(
+    origin: Origin, key: str, timeout: float, connections: int, rate: float, reads: int
+) -> list[_GetConnection]:
+    """The connections of ``get_all``'s first wave of ``reads`` reads, opening meanwhile."""
+    size, _ = _hold(rate)
+    pool = [_GetConnection(origin, timeout, key) for _ in range(min(connections, size, reads))]
+    if len(pool) > 1:
+        for conn in pool:  # the first wave's connections open together, as httpx opens them
+            conn.open_soon()
+    return pool
 
 
 class _Waiting:
@@ -518,7 +542,14 @@ class _Run:
         self.unclean = True
         return False
 
-    def run(self, origin: Origin, key: str, rate: float, keeper: _Keeper) -> int | Handover:
+    def run(
+        self,
+        origin: Origin,
+        key: str,
+        rate: float,
+        keeper: _Keeper,
+        pool: list[_GetConnection] | None = None,
+    ) -> int | Handover:
         from urllib.parse import urlencode
 
         numbers = list(self.by_number)
@@ -530,7 +561,7 @@ class _Run:
             for c in chunks
         ]
         count = sum(len(kinds) for kinds in self.couriers.values())
-        return self._run(origin, key, rate, targets, count, keeper)
+        return self._run(origin, key, rate, targets, count, keeper, pool)
 
     def _run(
         self,
@@ -540,6 +571,7 @@ class _Run:
         targets: list[tuple[Any, bytes]],
         count: int,
         keeper: _Keeper,
+        pool: list[_GetConnection] | None = None,
     ) -> int | Handover:
         from waypost import render
         from waypost.carriers.trackingmore import INFO
@@ -557,6 +589,7 @@ class _Run:
                     rate=rate,
                     on_exchange=lambda ex: self._answered(ex, bar),
                     meanwhile=self.meanwhile,
+                    pool=pool,
                 )
                 if len(self.exchanges) < len(targets):
                     self.unclean = True  # not all sent: the model path sends the rest
