@@ -141,6 +141,10 @@ class TLSSocket:
             return False
         return bool(self._early)
 
+    def answer_ended(self) -> bool:
+        """Whether ``answer_started`` met the connection's end or a fault (for the next read)."""
+        return self._fault is not None or self._in.eof
+
     def sendall(self, data: Any) -> None:
         """Encrypt and send all of ``data``."""
         view = memoryview(data).cast("B")

@@ -126,13 +126,34 @@ def track(
     keeper.start()
     if origin.tls:
         origin.context()  # the CA store loads while the keeper reads the stored state
+    from waypost.carriers.trackingmore import INFO
+
+    reads = math.ceil(len({number for number, _ in asked}) / MAX_NUMBERS)
+    pool = open_pool(origin, key, env.timeout, INFO.max_connections, rate, reads)
     if keeper.wait():
+        threading.Thread(target=_close, args=(pool,), daemon=True).start()  # none waits
         return None
+    import gc
+
+    # Every object of the answers lives until it is printed (as in ``quick.track``): the cyclic
+    # collector would only walk them, and the whole heap, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
     run = _Run(env, cfg, settings, queries, asked, fmt, term, show_progress)
     try:
-        return run.run(origin, key, rate, keeper)
+        return run.run(origin, key, rate, keeper, pool)
     finally:
+        if collecting:
+            gc.enable()
+        _close(pool)
         keeper.finish()
+
+
+def _close(pool: list[_GetConnection]) -> None:
+    """Close ``pool``'s connections once each has opened (or failed to)."""
+    for conn in pool:
+        conn.opened()
+        conn.close()
 
 
 class _Keeper(threading.Thread):
@@ -323,28 +344,30 @@ def get_all(
     rate: float,
     on_exchange: Callable[[Exchange], bool],
     meanwhile: Callable[[], bool] = lambda: True,
+    pool: list[_GetConnection] | None = None,
 ) -> None:
     """GET every ``(key, target)`` from this one thread, at most ``connections`` at once and
     ``rate`` a second, and call ``on_exchange`` with each exchange in the order sent (a wave's
     answers arrive together); once it returns False no further request is sent (those out are
-    still read). ``meanwhile`` runs once the first wave is out (False: send no more).
+    still read). ``meanwhile`` runs once the first wave is out (False: send no more). ``pool``:
+    the first wave's connections, from ``open_pool`` (else opened here).
 
-    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer was read,
-    which is after its request arrived: no second of the server's sees more than ``rate``
-    arrivals, however late a request reaches it."""
+    Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer came, which
+    is after its request arrived: no second of the server's sees more than ``rate`` arrivals,
+    however late a request reaches it. While a permit is due before the oldest read's answer
+    has come, this thread waits for whichever comes first (``_Waiting``), so a wave goes out
+    as its permits come back, not one round trip after the first of them."""
     size, hold = _hold(rate)
     todo = list(reversed(targets))
     # When each permit may be used again, as one-item lists: a read's permit is unknown while
     # it is out, and comes back a hold after its answer (or at once if it never went out).
     permits = [[time.monotonic()] for _ in range(size)]
-    idle = [
-        _GetConnection(origin, timeout, key) for _ in range(min(connections, size, len(targets)))
-    ]
+    if pool is None:
+        pool = open_pool(origin, key, timeout, connections, rate, len(targets))
+    idle = list(pool)
     out: list[tuple[_GetConnection, list[float]]] = []
+    waiting = _Waiting(hold)
     stop = first = False
-    if len(idle) > 1:
-        for conn in idle:  # the first wave's connections open together, as httpx opens them
-            conn.open_soon()
     try:
         while todo or out:
             while todo and idle and not stop and permits[0][0] <= time.monotonic():
@@ -361,9 +384,19 @@ def get_all(
                 first = True
                 stop = not meanwhile()
             if out:
-                _answered_already(out, hold)
+                waiting.look(out, 0.0)
+                heapq.heapify(permits)
+                due = permits[0][0] if todo and idle and not stop else math.inf
+                head = out[0][0]
+                if due < math.inf and not waiting.settled(head):
+                    left = due - time.monotonic()
+                    if left > 0:
+                        waiting.look(out, left)  # an answer, or the next permit's time
+                    heapq.heapify(permits)
+                    continue
                 conn, permit = out.pop(0)
                 exchange = conn.end()
+                waiting.forget(conn)
                 if permit[0] == math.inf:
                     permit[0] = time.monotonic() + hold
                 heapq.heapify(permits)
@@ -379,33 +412,83 @@ def get_all(
             conn.close()
 
 
-def _answered_already(out: list[tuple[_GetConnection, list[float]]], hold: float) -> None:
-    """Stamp the permits of reads whose answer is already waiting to be read: its first bytes
-    prove the read arrived (an end of the connection proves nothing: it waits for ``end``).
-    Over TLS only decrypted bytes do (``lean_tls.TLSSocket.answer_started``): the raw ones
-    waiting may be the server's session tickets, sent before it read the request."""
-    waiting = [(c, p) for c, p in out if p[0] == math.inf and c.sock is not None]
-    if not waiting:
-        return
-    import select
-    import socket
+def open_pool(
+    origin: Origin, key: str, timeout: float, connections: int, rate: float, reads: int
+) -> list[_GetConnection]:
+    """The connections of ``get_all``'s first wave of ``reads`` reads, opening meanwhile."""
+    size, _ = _hold(rate)
+    pool = [_GetConnection(origin, timeout, key) for _ in range(min(connections, size, reads))]
+    if len(pool) > 1:
+        for conn in pool:  # the first wave's connections open together, as httpx opens them
+            conn.open_soon()
+    return pool
 
-    ready, _, _ = select.select([c.sock for c, _ in waiting], [], [], 0)
-    now = time.monotonic()
-    for conn, permit in waiting:
-        sock: Any = conn.sock
-        if sock not in ready:
-            continue
-        if conn.origin.tls:
-            started = bool(sock.answer_started())
-        else:
-            sock.settimeout(0)  # each read of ``end`` sets its own again
-            try:
-                started = bool(sock.recv(1, socket.MSG_PEEK))
-            except OSError:
+
+class _Waiting:
+    """Which reads out have an answer (or an end, a fault) waiting to be read, found without
+    reading it: an answer's first bytes prove its read arrived, so its permit's hold starts
+    then; an end or a fault proves nothing (its permit waits for ``end``)."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.ready: set[int] = set()  # ids of connections ``end`` will not wait for
+
+    def settled(self, conn: _GetConnection) -> bool:
+        """True when ``end`` of ``conn`` reads what has come (or fails) without waiting."""
+        return conn.sock is None or conn.unsent or id(conn) in self.ready
+
+    def forget(self, conn: _GetConnection) -> None:
+        """``conn``'s answer was read."""
+        self.ready.discard(id(conn))
+
+    def look(self, out: list[tuple[_GetConnection, list[float]]], timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for any read out to settle; stamp the permits of
+        those whose answer started."""
+        pending = [(c, p) for c, p in out if not self.settled(c)]
+        if not pending:
+            if timeout > 0:
+                time.sleep(timeout)
+            return
+        import select
+
+        try:
+            ready, _, _ = select.select([c.sock for c, _ in pending], [], [], timeout)
+        except (OSError, ValueError):
+            ready = [c.sock for c, _ in pending]  # a socket gone bad: ``end`` reports it
+            for conn, _ in pending:
+                self.ready.add(id(conn))
+        now = time.monotonic()
+        for conn, permit in pending:
+            if conn.sock not in ready:
                 continue
-        if started:
-            permit[0] = now + hold
+            started = self._started(conn)
+            if started is None:
+                continue  # TLS session tickets only (now read): nothing to wait on yet
+            self.ready.add(id(conn))
+            if started and permit[0] == math.inf:
+                permit[0] = now + self.hold
+
+    @staticmethod
+    def _started(conn: _GetConnection) -> bool | None:
+        """Of a readable connection: True when an answer started, False for an end or a
+        fault, None when nothing of an answer came (over TLS only decrypted bytes count:
+        the raw ones may be the server's session tickets, sent before it read the request)."""
+        import socket
+
+        sock: Any = conn.sock
+        if conn.origin.tls:
+            if sock.answer_started():
+                return True
+            if sock.answer_ended():
+                return False
+            return None
+        sock.settimeout(0)  # each read of ``end`` sets its own again
+        try:
+            return bool(sock.recv(1, socket.MSG_PEEK))
+        except BlockingIOError:
+            return None
+        except OSError:
+            return False
 
 
 class _Result:
@@ -459,7 +542,14 @@ class _Run:
         self.unclean = True
         return False
 
-    def run(self, origin: Origin, key: str, rate: float, keeper: _Keeper) -> int | Handover:
+    def run(
+        self,
+        origin: Origin,
+        key: str,
+        rate: float,
+        keeper: _Keeper,
+        pool: list[_GetConnection] | None = None,
+    ) -> int | Handover:
         from urllib.parse import urlencode
 
         numbers = list(self.by_number)
@@ -471,7 +561,7 @@ class _Run:
             for c in chunks
         ]
         count = sum(len(kinds) for kinds in self.couriers.values())
-        return self._run(origin, key, rate, targets, count, keeper)
+        return self._run(origin, key, rate, targets, count, keeper, pool)
 
     def _run(
         self,
@@ -481,6 +571,7 @@ class _Run:
         targets: list[tuple[Any, bytes]],
         count: int,
         keeper: _Keeper,
+        pool: list[_GetConnection] | None = None,
     ) -> int | Handover:
         from waypost import render
         from waypost.carriers.trackingmore import INFO
@@ -498,6 +589,7 @@ class _Run:
                     rate=rate,
                     on_exchange=lambda ex: self._answered(ex, bar),
                     meanwhile=self.meanwhile,
+                    pool=pool,
                 )
                 if len(self.exchanges) < len(targets):
                     self.unclean = True  # not all sent: the model path sends the rest
@@ -508,8 +600,17 @@ class _Run:
         if self.unclean:
             return Handover(self.exchanges, self.printed)
         keeper.keep(self.members, self.last_read)
+        import sys
+
+        # The keeper's writes need the interpreter's lock now and then while this thread
+        # prints: it waits up to a switch interval (5 ms) each time it asks.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
         keeper.done.set()  # written beside the printing
-        return self._print()
+        try:
+            return self._print()
+        finally:
+            sys.setswitchinterval(switch)
 
     def _answered(self, exchange: Exchange, bar: Any) -> bool:
         self.exchanges[exchange.key] = exchange
@@ -569,7 +670,7 @@ class _Run:
 
     def _shipments(self) -> list[Any]:
         # One record per query: a number asked twice is shown twice, as two models would be.
-        return [self.found[p].model_copy() for p in self.asked]
+        return [self.found[p] for p in self.asked]
 
     def _interrupted(self) -> None:
         from waypost.cli.track import _print_partial

@@ -41,7 +41,8 @@ Decisions where the API or the brief is silent:
 * Paging stops at a short or empty page, a page seen before, the page count ``total`` implies,
   and at ``MAX_PAGES`` in any case. The watch cursor moves only after the pass's news has been
   delivered and stored (``TrackOptions.after_delivery``), and not at all when paging was cut
-  short: a killed or failed pass reads the same updates again.
+  short: a killed or failed pass reads the same updates again; a pass stopped at
+  ``MAX_PAGES`` keeps where it stopped and the next one goes on from there (``paged.Resume``).
 * The courier for realtime/create: ``Query.courier``, else this module's own sure pattern, else
   the cached ``/carriers/detect`` answer, else one detect call (cached; 5 calls cost one
   credit). Several candidates: the first wins, as TrackingMore's support advises (it also
@@ -585,12 +586,14 @@ class Adapter:
         if self.state is not None:
             saved = self.state.get(NS_WATCH, "cursor")
             cursor = options.since if options.since is not None else _float(saved)
+        resumed = None
+        if options.since is None:
+            resumed = paged.Resume.load(self.state, NS_WATCH, cursor)
         try:
-            pages = await self._pass_pages(cursor, wait=True)
+            pages = await self._pass_pages(cursor, wait=True, first=resumed.page if resumed else 1)
         except CarrierError as err:
             options.answered(NAME, len(queries))
             return {q.key: self._failed(q, err) for q in queries}
-        started = pages.started
         out: dict[Any, Answer] = {}
         new: list[Query] = []
         for q in queries:
@@ -598,23 +601,26 @@ class Adapter:
             if picked is not None:
                 self._remember(q.number, text(picked.get("carrier_code")))
                 out[q.key] = self._answer(q, picked)
-            elif cursor is not None and self._member(q.number) is not None:
+            elif (cursor is not None or pages.partial) and self._member(q.number) is not None:
                 out[q.key] = Answer(q, [], unchanged=True)
             else:
                 new.append(q)
         options.answered(NAME, len(queries) - len(new))
         if new:
             out.update(await self._create(new, options))
-        if self.state is not None and self._complete:
-            cache = self.state
-            options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
+        if self.state is not None:
+            keep = paged.Resume.after(self.state, NS_WATCH, cursor, pages, resumed)
+            options.after_delivery(NAME, keep)
         return out
 
-    async def _pass_pages(self, cursor: float | None, *, wait: bool) -> paged.PassPages:
-        """The pass's account items since ``cursor``: read once per session (its first chunk),
-        kept on disk page by page (``paged``), picked from by every chunk."""
+    async def _pass_pages(
+        self, cursor: float | None, *, wait: bool, first: int = 1
+    ) -> paged.PassPages:
+        """The pass's account items since ``cursor`` from page ``first`` on: read once per
+        session (its first chunk), kept on disk page by page (``paged``), picked from by every
+        chunk."""
         pages = await paged.read_once(
-            self.session, NAME + " v2", cursor, lambda p: self._pages(p, wait=wait)
+            self.session, NAME + " v2", cursor, lambda p: self._pages(p, wait=wait), first
         )
         self._complete = pages.complete
         if pages.error is not None:
@@ -629,7 +635,7 @@ class Adapter:
         if cursor is not None:
             params["update_time_min"] = int(cursor - WATCH_OVERLAP)
         seen: set[tuple[str, ...]] = set()
-        for page in range(1, MAX_PAGES + 1):
+        for page in range(pages.first, pages.first + MAX_PAGES):
             if self.session.remaining() <= 0:
                 raise Timeout(
                     f"{NAME}: run deadline reached while paging the account", carrier=NAME
@@ -651,7 +657,7 @@ class Adapter:
             NAME,
             MAX_PAGES,
         )
-        pages.complete = False
+        pages.capped(pages.first + MAX_PAGES - 1)
 
     # -- remove -------------------------------------------------------------------------
 

@@ -28,8 +28,9 @@ Which path a number takes:
   that the cache knows to be in the account are ``Answer(unchanged=True)``; others are read by
   number, and created when still absent. ``watch`` keeps what it creates. The cursor moves
   only after the pass's news has been delivered and stored (``TrackOptions.after_delivery``),
-  and not at all when paging stopped at ``MAX_PAGES`` or a number the account holds failed: a
-  killed or failed pass reads the same updates again.
+  and not at all when a number the account holds failed: a killed or failed pass reads the
+  same updates again. A pass stopped at ``MAX_PAGES`` keeps where it stopped and the next one
+  goes on from there; the cursor moves once a pass reaches the end (``paged.Resume``).
 * Couriers for create: ``Query.courier``, else the shared patterns, else ``POST
   /couriers/detect`` (cached), as with v2.
 * Limits: one ``http.RateLimiter`` per endpoint at the documented rate (``get_rate``,
@@ -577,11 +578,15 @@ class Adapter:
         if self.state is not None:
             saved = shared._float(self.state.get(NS_WATCH, "cursor"))
             cursor = options.since if options.since is not None else saved
+        resumed = None
         if cursor is None:
             out = await self._track(queries, options, keep=True)
         else:
+            if options.since is None:
+                resumed = paged.Resume.load(self.state, NS_WATCH, cursor)
+            first = resumed.page if resumed is not None else 1
             try:
-                pages = await self._pass_pages(cursor - WATCH_OVERLAP, wait=True)
+                pages = await self._pass_pages(cursor - WATCH_OVERLAP, wait=True, first=first)
             except CarrierError as err:
                 options.answered(NAME, len(queries))
                 return {q.key: self._failed(q, err) for q in queries}
@@ -602,16 +607,21 @@ class Adapter:
                 out.update(await self._track(rest, options, keep=True))
         # A failed number the account holds would be "unchanged" on every later page read.
         missed = any(a.failure is not None and self._member(a.query.number) for a in out.values())
-        if self.state is not None and self._complete and not missed:
-            cache = self.state
-            options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
+        if self.state is not None and not missed:
+            if cursor is None:
+                if self._complete:
+                    cache = self.state
+                    options.after_delivery(NAME, lambda: cache.put(NS_WATCH, "cursor", started))
+            else:
+                keep = paged.Resume.after(self.state, NS_WATCH, cursor, pages, resumed)
+                options.after_delivery(NAME, keep)
         return out
 
-    async def _pass_pages(self, since: float, *, wait: bool) -> paged.PassPages:
-        """The pass's pages of trackings updated since ``since``: read by its first chunk (one
-        session), kept on disk page by page, picked from by every chunk."""
+    async def _pass_pages(self, since: float, *, wait: bool, first: int = 1) -> paged.PassPages:
+        """The pass's pages of trackings updated since ``since`` from page ``first`` on: read by
+        its first chunk (one session), kept on disk page by page, picked from by every chunk."""
         pages = await paged.read_once(
-            self.session, NAME, since, lambda p: self._pages(p, wait=wait)
+            self.session, NAME, since, lambda p: self._pages(p, wait=wait), first
         )
         self._complete = pages.complete
         if pages.error is not None:
@@ -622,7 +632,7 @@ class Adapter:
         """Every tracking updated since ``pages.since``, page by page into ``pages`` (no page
         kept in memory), with a hard stop."""
         previous: list[str] | None = None
-        for page in range(1, api.MAX_PAGES + 1):
+        for page in range(pages.first, pages.first + api.MAX_PAGES):
             if self.session.remaining() <= 0:
                 raise Timeout(
                     f"{NAME}: run deadline reached while paging the account", carrier=NAME
@@ -649,7 +659,7 @@ class Adapter:
             NAME,
             api.MAX_PAGES,
         )
-        pages.complete = False
+        pages.capped(pages.first + api.MAX_PAGES - 1)
 
     # -- remove -------------------------------------------------------------------------
 
