@@ -8,6 +8,7 @@ read process globals themselves, so a test can build one around its own streams.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Mapping
@@ -272,17 +273,41 @@ class Output:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        # Unbuffered (`python -u`, PYTHONUNBUFFERED): the text stream hands each write to a raw
+        # file that may take only part of it (a pipe whose reader leaves mid-write), and drops
+        # the rest without a word; such writes are encoded and written out here instead.
+        raw = getattr(stream, "buffer", None)
+        self._raw = raw if isinstance(raw, io.RawIOBase) else None
 
     def write(self, text: str) -> int:
-        """Write, or raise PipeClosed / OutputError."""
+        """Write all of ``text``, or raise PipeClosed / OutputError."""
         if self._stream is None:
             raise _closed()
         try:
+            if self._raw is not None:
+                return self._write_raw(text)
             return int(self._stream.write(text))
         except BrokenPipeError:
             raise PipeClosed from None
         except (OSError, ValueError) as exc:
             raise _failed(exc) from None
+
+    def _write_raw(self, text: str) -> int:
+        """Write ``text`` to the raw file under the text stream, looping over partial writes."""
+        assert self._raw is not None
+        self._stream.flush()  # anything the text stream still holds goes first
+        if os.linesep != "\n":
+            text = text.replace("\n", os.linesep)
+        data = memoryview(text.encode(self._stream.encoding, self._stream.errors or "strict"))
+        while data:
+            written = self._raw.write(data)
+            if written is None:  # a non-blocking descriptor that is full: wait until it drains
+                import select
+
+                select.select([], [self._raw], [])
+                continue
+            data = data[written:]
+        return len(text)
 
     def writelines(self, lines: Any) -> None:
         """Write each line."""
