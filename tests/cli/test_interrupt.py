@@ -100,7 +100,7 @@ def test_ctrl_c_while_main_builds_the_command_is_130(
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("waypost.cli.get_command", interrupt)
+    monkeypatch.setattr("waypost.cli._single", interrupt)  # which command argv names
     r = cli("list")
     assert (r.code, r.err) == (130, INTERRUPTED)
 
