@@ -106,15 +106,22 @@ def test_ctrl_c_while_main_builds_the_command_is_130(
     assert (r.code, r.err) == (130, INTERRUPTED)
 
 
-def test_end_of_input_at_a_prompt_is_an_interrupt_without_a_blank_line(
-    cli: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("how", ["ctrl-c", "end of input"])
+def test_an_interrupted_prompt_ends_its_line_then_says_so(
+    isolated: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    def end(*_: object, **__: object) -> None:
-        raise EOFError
+    def prompt(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt if how == "ctrl-c" else EOFError
 
-    monkeypatch.setattr("waypost.cli.env.Env.of", staticmethod(end))
-    r = cli("list")
-    assert (r.code, r.err) == (130, INTERRUPTED)
+    import typer._click.termui as termui
+
+    monkeypatch.setattr(termui, "visible_prompt_func", prompt)
+    monkeypatch.setattr(termui, "hidden_prompt_func", prompt)
+    r = cli("config", "init")
+    assert r.code == 130
+    assert r.err.endswith("\n" + INTERRUPTED)
+    assert "Traceback" not in r.err
+    assert not (isolated / "config" / "config.toml").exists()  # nothing written
 
 
 # -- real SIGINTs to child processes ---------------------------------------------------------

@@ -148,9 +148,9 @@ def _main(env: Env, argv: list[str] | None) -> int:
         if ctx is not None:
             env.err(f"hint: see `{ctx.command_path} --help`")
         return int(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        raise KeyboardInterrupt from None  # end of input at a prompt: as Ctrl-C there
-    except EOFError:
+    except (typer.Abort, EOFError):
+        # Ctrl-C or the end of input at a prompt: the prompt's line ends first.
+        env.stderr.write("\n")
         raise KeyboardInterrupt from None
     except WaypostError as exc:
         env.err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
