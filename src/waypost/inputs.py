@@ -51,6 +51,13 @@ def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
     return out
 
 
+def count(lines: str) -> int:
+    """How many number tokens ``tokens`` finds in these lines of standard input (at most)."""
+    return sum(
+        len([t for t in _SPLIT.split(line.partition("#")[0]) if t]) for line in lines.split("\n")
+    )
+
+
 def _clean(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip()
 

@@ -174,13 +174,39 @@ class Env:
             self.err(message)
 
     def read_stdin(self) -> str:
-        """All of standard input, as text (for ``-``)."""
+        """Standard input, as text (for ``-``): all of it, or as far as it holds more numbers
+        than a run takes (``inputs.MAX_NUMBERS``: `yes NUMBER | waypost track -` ends)."""
+        from waypost import inputs
+
         if self.stdin is None or self.stdin.closed:
             raise UsageError("`-` given but standard input is closed")
+        parts: list[str] = []
+        found, line, size = 0, "", 0  # numbers on the whole lines read, the line being read
         try:
-            return str(self.stdin.read())
+            while found <= inputs.MAX_NUMBERS:
+                chunk = str(self.stdin.read(STDIN_CHUNK))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+                whole, newline, line = (line + chunk).rpartition("\n")
+                # A number and its separator take two characters at least: below that size
+                # there cannot be too many, and nothing needs counting.
+                if newline and size > 2 * inputs.MAX_NUMBERS:
+                    found += inputs.count(whole)
+                if size > MAX_STDIN:
+                    raise UsageError(
+                        f"standard input is longer than {MAX_STDIN >> 20} MiB"
+                        f" (a run takes at most {inputs.MAX_NUMBERS:,} numbers)"
+                    )
+                if len(line) > MAX_STDIN_LINE:
+                    raise UsageError(
+                        f"standard input has a line longer than {MAX_STDIN_LINE >> 20} MiB"
+                        " (numbers go one or a few to a line)"
+                    )
         except UnicodeDecodeError as exc:
             raise UsageError(f"standard input is not UTF-8 text ({exc.reason})") from None
+        return "".join(parts)
 
     def busy_timeout(self) -> float:
         """How long to wait for another writer of the store."""
@@ -222,6 +248,13 @@ class Env:
                 )
 
         return StoreCache(data_dir(), store, warn=self.err, opener=opener)
+
+
+# Standard input is read this many characters at a time; it may not be longer than MAX_STDIN
+# (`yes ''` never ends), nor any line of it than MAX_STDIN_LINE (/dev/zero has none).
+STDIN_CHUNK = 1 << 20
+MAX_STDIN = 1 << 28
+MAX_STDIN_LINE = 1 << 20
 
 
 def zone(name: str) -> Any:
