@@ -13,7 +13,7 @@ import pytest
 
 from waypost import inputs
 from waypost.cli import env
-from waypost.errors import UsageError
+from waypost.errors import UsageError, WaypostError
 
 
 def test_stdin_past_the_bound_is_refused_before_the_rest_is_read(
@@ -103,3 +103,17 @@ def test_yes_piped_into_track_ends_with_a_usage_error(sandbox: object) -> None:
     assert done.returncode == 2
     assert "too many numbers (more than 100,000 in one run)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+class Failing:
+    """A standard input whose read fails (a terminal that hung up)."""
+
+    closed = False
+
+    def read(self, size: int = -1) -> str:
+        raise OSError(5, "Input/output error")
+
+
+def test_a_failing_stdin_is_a_clear_error() -> None:
+    with pytest.raises(WaypostError, match="cannot read standard input: Input/output error"):
+        env.Env(stdin=Failing()).read_stdin()

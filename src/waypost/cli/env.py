@@ -206,6 +206,8 @@ class Env:
                     )
         except UnicodeDecodeError as exc:
             raise UsageError(f"standard input is not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:  # a terminal hung up (EIO), a descriptor not open for reading
+            raise WaypostError(f"cannot read standard input: {exc.strerror or exc}") from None
         return "".join(parts)
 
     def busy_timeout(self) -> float:
