@@ -119,11 +119,11 @@ def both_ways(url: str, timeout: float = 5.0) -> tuple[str, lean_http.Exchange]:
 # -- the handlers: what a server does with a connection -------------------------------------
 
 
-def answering(*answers: bytes) -> tls.Handler:
+def answering(*answers: bytes) -> Served:
     """Shake hands, then answer each request with the next of ``answers`` (kept alive)."""
 
-    def handler(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         for answer in answers:
             if not tls.read_head(wrapped):
                 return
@@ -132,16 +132,19 @@ def answering(*answers: bytes) -> tls.Handler:
     return handler
 
 
-SERVERS: list[tls.RawTLSServer] = []
+# A handler here is told its own server (to shake hands with its context, to wait on its stop).
+Served = Callable[[tls.RawTLSServer, int, socket.socket], None]
 
 
 def started(
     serve: Callable[..., tls.RawTLSServer],
-    handler: tls.Handler,
+    handler: Served,
     context: ssl.SSLContext | None = None,
 ) -> tls.RawTLSServer:
-    server = serve(handler, context)
-    SERVERS.append(server)
+    def bound(n: int, sock: socket.socket) -> None:
+        handler(server, n, sock)  # (a connection comes once the test has the server's URL)
+
+    server = serve(bound, context)
     return server
 
 
@@ -149,12 +152,12 @@ def _reset(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def _then(raw: bytes, *, notify: bool = False, reset: bool = False) -> tls.Handler:
+def _then(raw: bytes, *, notify: bool = False, reset: bool = False) -> Served:
     """Shake hands, read the request, write ``raw``; then end with close_notify, a reset, or
     neither (a bare TCP close: a truncation attack, or a careless server)."""
 
-    def handler(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         tls.read_head(wrapped)
         if raw:
             wrapped.sendall(raw)
@@ -166,23 +169,23 @@ def _then(raw: bytes, *, notify: bool = False, reset: bool = False) -> tls.Handl
     return handler
 
 
-def _junk_record(n: int, sock: socket.socket) -> None:
+def _junk_record(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
     """An application-data record that does not decrypt (a tampered stream)."""
-    wrapped = SERVERS[-1].wrap(sock)
+    wrapped = server.wrap(sock)
     tls.read_head(wrapped)
     os.write(wrapped.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
-    SERVERS[-1].stop.wait(5)
+    server.stop.wait(5)
 
 
-def _before_handshake(action: str) -> tls.Handler:
-    def handler(n: int, sock: socket.socket) -> None:
+def _before_handshake(action: str) -> Served:
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
         sock.recv(4096)  # the ClientHello
         if action == "plaintext":
             sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
         elif action == "reset":
             _reset(sock)
         elif action == "hang":
-            SERVERS[-1].stop.wait(10)
+            server.stop.wait(10)
 
     return handler
 
@@ -218,8 +221,8 @@ def test_sni_alpn_and_the_host_header_are_what_httpx_sends(
     context.sni_callback = lambda sock, name, ctx: names.append(name)
     heads: list[bytes] = []
 
-    def handler(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         heads.append(tls.read_head(wrapped))
         wrapped.sendall(OK)
 
@@ -274,7 +277,7 @@ def test_a_kept_alive_connection_ended_with_close_notify_is_opened_again(
 def test_a_failed_handshake_is_a_connect_fault_reported_alike(
     serve: Callable[..., tls.RawTLSServer],
     context: Callable[[], ssl.SSLContext] | None,
-    handler: tls.Handler | None,
+    handler: Served | None,
 ) -> None:
     server = started(serve, handler or answering(OK), context() if context else None)
     model, exchange = both_ways(server.url())
@@ -303,7 +306,7 @@ def test_a_failed_handshake_is_a_connect_fault_reported_alike(
     ids=["reset", "close_notify", "cut", "chunked cut", "to the end", "junk record"],
 )
 def test_faults_after_the_handshake_are_reported_alike(
-    serve: Callable[..., tls.RawTLSServer], handler: tls.Handler, fault: str | None, model: str
+    serve: Callable[..., tls.RawTLSServer], handler: Served, fault: str | None, model: str
 ) -> None:
     server = started(serve, handler)
     outcome, exchange = both_ways(server.url())
@@ -329,19 +332,19 @@ HANG_TIMEOUT = 0.15  # still three of the dribble's records
 def test_a_hanging_tls_server_meets_the_deadline(
     serve: Callable[..., tls.RawTLSServer], stage: str
 ) -> None:
-    def dribble(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def dribble(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         tls.read_head(wrapped)
         wrapped.sendall(b"HTTP/1.1 200 OK\r\n")
         for _ in range(60):  # one header byte a record each 50 ms: every read alone is quick
-            if SERVERS[-1].stop.wait(0.05):
+            if server.stop.wait(0.05):
                 return
             wrapped.sendall(b"X")
 
-    def answer_never(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def answer_never(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         tls.read_head(wrapped)
-        SERVERS[-1].stop.wait(10)
+        server.stop.wait(10)
 
     handlers = {"handshake": _before_handshake("hang"), "answer": answer_never, "dribble": dribble}
     server = started(serve, handlers[stage])
@@ -384,9 +387,9 @@ def test_a_waves_connections_open_together(
 
     monkeypatch.setattr(lean_tls, "context", context)
 
-    def handler(n: int, sock: socket.socket) -> None:
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
         arrived.wait(timeout=10)
-        wrapped = SERVERS[-1].wrap(sock)
+        wrapped = server.wrap(sock)
         if tls.read_head(wrapped):
             wrapped.sendall(OK)
 
@@ -432,12 +435,12 @@ def test_an_answer_started_is_seen_early_and_read_whole(
 ) -> None:
     sent = threading.Event()
 
-    def handler(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         tls.read_head(wrapped)
         wrapped.sendall(OK)
         sent.set()
-        SERVERS[-1].stop.wait(5)
+        server.stop.wait(5)
 
     client = _client(started(serve, handler))
     assert sent.wait(5)
@@ -453,8 +456,8 @@ def test_a_reset_met_while_looking_for_an_answer_is_still_a_reset(
 ) -> None:
     reset = threading.Event()
 
-    def handler(n: int, sock: socket.socket) -> None:
-        wrapped = SERVERS[-1].wrap(sock)
+    def handler(server: tls.RawTLSServer, n: int, sock: socket.socket) -> None:
+        wrapped = server.wrap(sock)
         tls.read_head(wrapped)
         _reset(wrapped)
         wrapped.close()

@@ -20,8 +20,12 @@ def main() -> int:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(f"waypost {__version__}\n")
         return 0
-    from waypost import quick
-    from waypost.cli import main as cli_main
+    try:
+        from waypost import quick
+        from waypost.cli import main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C before the CLI is loaded: as cli.main() reports it
+        sys.stderr.write("waypost: interrupted\n")
+        return 130
 
     quick.ENABLED = True
 

@@ -39,6 +39,8 @@ def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
             for lineno, line in enumerate(stdin_text.splitlines(), 1):
                 text = line.partition("#")[0]
                 out.extend(Token(t, f"stdin line {lineno}") for t in _SPLIT.split(text) if t)
+                if len(out) > MAX_NUMBERS:  # before the rest of a huge input becomes tokens
+                    break
         else:
             # One argument is one number: "1Z 999 AA1 01" is how people copy them.
             joined = "".join(arg.split())
@@ -47,6 +49,13 @@ def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
         if len(out) > MAX_NUMBERS:
             raise UsageError(f"too many numbers (more than {MAX_NUMBERS:,} in one run)")
     return out
+
+
+def count(lines: str) -> int:
+    """How many number tokens ``tokens`` finds in these lines of standard input (at most)."""
+    return sum(
+        len([t for t in _SPLIT.split(line.partition("#")[0]) if t]) for line in lines.split("\n")
+    )
 
 
 def _clean(raw: str) -> str:

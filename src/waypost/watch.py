@@ -14,6 +14,7 @@ query cannot be read is reported (a failure line, exit 1), never skipped silentl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -360,19 +361,20 @@ def run_pass(
         tally.add(result)
         if on_answers is not None:
             on_answers()
-        _deliver(
-            store,
-            config,
-            notifier,
-            part,
-            answered,
-            sink=sink,
-            warn=warn,
-            undelivered=undelivered,
-            history=learned,
-            on=on,
-            follow_legs=bool(config.watch.get("follow_legs", False)),
-        )
+        with _interruptible():
+            _deliver(
+                store,
+                config,
+                notifier,
+                part,
+                answered,
+                sink=sink,
+                warn=warn,
+                undelivered=undelivered,
+                history=learned,
+                on=on,
+                follow_legs=bool(config.watch.get("follow_legs", False)),
+            )
         handed: dict[str, list[Callable[[], None]]] = {}
         for carrier, action in options.deferred:
             handed.setdefault(carrier, []).append(action)
@@ -413,6 +415,29 @@ def run_pass(
     if total.problems and total.exit_code == 0:
         total.exit_code = 1
     return total
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Inside, Ctrl-C raises KeyboardInterrupt at once, also under ``asyncio.run``: its handler
+    only cancels the task, which a delivery holding the event loop (a hook, a notification, up to
+    ``notify.HOOK_TIMEOUT`` each) would not see before it ended."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGINT)
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or not callable(previous)
+        or previous is signal.default_int_handler
+    ):
+        yield  # ignored (a background job), the default, or already at once
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _row_chunks(store: WatchStore, size: int | None) -> Iterator[list[Watched]]:

@@ -63,8 +63,7 @@ def test_piped_track_keeps_a_failure_exit_code(sandbox: object, forker: ForkServ
 
 
 # Run by a forked child first: standard output buffered, as a start-up without
-# PYTHONUNBUFFERED makes it. Unbuffered, CPython's text layer takes a write that the reader's
-# going away cut short as whole, and the rest of the output is dropped without an error.
+# PYTHONUNBUFFERED makes it (unbuffered, and the other commands: tests/reliability/test_unbuffered.py).
 BUFFERED = (
     "import io, sys\n"
     "sys.stdout = io.TextIOWrapper(io.open(1, 'wb', closefd=False),"

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
+from typer.main import get_command
 
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
@@ -103,22 +104,47 @@ _ALONE = {"track": "track", "watch": "track"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; the only place where errors become exit codes."""
+    """Run the CLI; the only place where errors, Ctrl-C and a reader gone become exit codes."""
     saved = sys.stdout, sys.stderr
-    prepare_streams()
     try:
-        return _main(argv)
+        prepare_streams()
+        env = Env.from_process()
+        code = _main(env, argv)
+        sys.stdout.flush()  # the output's last bytes: a reader gone even now is exit 141
+        return code
     except PipeClosed:
         quiet_stdout()
         return EXIT_PIPE
+    except KeyboardInterrupt:
+        return _interrupted()
+    except WaypostError as exc:  # standard output could not take its last bytes
+        sys.stderr.write(f"waypost: error: {exc.message}\n")
+        return exc.exit_code
     finally:
         sys.stdout, sys.stderr = saved
 
 
-def _main(argv: list[str] | None) -> int:
+def _interrupted() -> int:
+    """Ctrl-C: what was printed goes out, one line says so, and the exit status is 130."""
+    import contextlib
+
+    try:
+        sys.stdout.flush()
+    except (PipeClosed, WaypostError):
+        quiet_stdout()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write("waypost: interrupted\n")
+        sys.stderr.flush()
+    return EXIT_INTERRUPTED
+
+
+# What a shell reports for a process that Ctrl-C (SIGINT) ended: 128 + 2.
+EXIT_INTERRUPTED = 130
+
+
+def _main(env: Env, argv: list[str] | None) -> int:
     if "waypost.logs" in sys.modules:
         sys.modules["waypost.logs"].reset()
-    env = Env.from_process()
     args = sys.argv[1:] if argv is None else argv
     # Rich help and error panels on a terminal; plain text (and no Rich import) otherwise.
     markup: Literal["rich"] | None = "rich" if isatty(env.stdout) else None
@@ -131,8 +157,14 @@ def _main(argv: list[str] | None) -> int:
         (_overview(markup), "waypost", args) if args in OVERVIEW else _single(args, markup)
     )
     try:
-        code = target(args=rest, prog_name=prog, standalone_mode=False, obj=env)
+        # The command itself, without Typer's `main()`: that one turns Ctrl-C into a silent
+        # exit 130 of its own, and Ctrl-C is main()'s to report.
+        command = get_command(target)
+        with command.make_context(prog, rest, obj=env) as context:
+            code = command.invoke(context)
         return code if isinstance(code, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except typer.TyperException as exc:
@@ -147,9 +179,10 @@ def _main(argv: list[str] | None) -> int:
         if ctx is not None:
             env.err(f"hint: see `{ctx.command_path} --help`")
         return int(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        env.err("waypost: interrupted")
-        return 130
+    except (typer.Abort, EOFError):
+        # Ctrl-C or the end of input at a prompt: the prompt's line ends first.
+        env.stderr.write("\n")
+        raise KeyboardInterrupt from None
     except WaypostError as exc:
         env.err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
         if exc.hint:
@@ -159,9 +192,6 @@ def _main(argv: list[str] | None) -> int:
 
             traceback.print_exc()
         return exc.exit_code
-    except KeyboardInterrupt:
-        env.err("waypost: interrupted")
-        return 130
     except (BrokenPipeError, PipeClosed):
         raise PipeClosed from None
     except Exception as exc:
@@ -172,7 +202,6 @@ def _main(argv: list[str] | None) -> int:
         env.err(f"waypost: internal error: {type(exc).__name__}: {exc}")
         env.err("hint: this is a bug; run again with --debug for the traceback and report it")
         return 70
-    return 0
 
 
 # `waypost`, `waypost --help`: the list of commands, which needs none of their options.

@@ -8,6 +8,7 @@ read process globals themselves, so a test can build one around its own streams.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Mapping
@@ -173,13 +174,41 @@ class Env:
             self.err(message)
 
     def read_stdin(self) -> str:
-        """All of standard input, as text (for ``-``)."""
+        """Standard input, as text (for ``-``): all of it, or as far as it holds more numbers
+        than a run takes (``inputs.MAX_NUMBERS``: `yes NUMBER | waypost track -` ends)."""
+        from waypost import inputs
+
         if self.stdin is None or self.stdin.closed:
             raise UsageError("`-` given but standard input is closed")
+        parts: list[str] = []
+        found, line, size = 0, "", 0  # numbers on the whole lines read, the line being read
         try:
-            return str(self.stdin.read())
+            while found <= inputs.MAX_NUMBERS:
+                chunk = str(self.stdin.read(STDIN_CHUNK))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+                whole, newline, line = (line + chunk).rpartition("\n")
+                # A number and its separator take two characters at least: below that size
+                # there cannot be too many, and nothing needs counting.
+                if newline and size > 2 * inputs.MAX_NUMBERS:
+                    found += inputs.count(whole)
+                if size > MAX_STDIN:
+                    raise UsageError(
+                        f"standard input is longer than {MAX_STDIN >> 20} MiB"
+                        f" (a run takes at most {inputs.MAX_NUMBERS:,} numbers)"
+                    )
+                if len(line) > MAX_STDIN_LINE:
+                    raise UsageError(
+                        f"standard input has a line longer than {MAX_STDIN_LINE >> 20} MiB"
+                        " (numbers go one or a few to a line)"
+                    )
         except UnicodeDecodeError as exc:
             raise UsageError(f"standard input is not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:  # a terminal hung up (EIO), a descriptor not open for reading
+            raise WaypostError(f"cannot read standard input: {exc.strerror or exc}") from None
+        return "".join(parts)
 
     def busy_timeout(self) -> float:
         """How long to wait for another writer of the store."""
@@ -221,6 +250,13 @@ class Env:
                 )
 
         return StoreCache(data_dir(), store, warn=self.err, opener=opener)
+
+
+# Standard input is read this many characters at a time; it may not be longer than MAX_STDIN
+# (`yes ''` never ends), nor any line of it than MAX_STDIN_LINE (/dev/zero has none).
+STDIN_CHUNK = 1 << 20
+MAX_STDIN = 1 << 28
+MAX_STDIN_LINE = 1 << 20
 
 
 def zone(name: str) -> Any:
@@ -272,17 +308,41 @@ class Output:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        # Unbuffered (`python -u`, PYTHONUNBUFFERED): the text stream hands each write to a raw
+        # file that may take only part of it (a pipe whose reader leaves mid-write), and drops
+        # the rest without a word; such writes are encoded and written out here instead.
+        raw = getattr(stream, "buffer", None)
+        self._raw = raw if isinstance(raw, io.RawIOBase) else None
 
     def write(self, text: str) -> int:
-        """Write, or raise PipeClosed / OutputError."""
+        """Write all of ``text``, or raise PipeClosed / OutputError."""
         if self._stream is None:
             raise _closed()
         try:
+            if self._raw is not None:
+                return self._write_raw(text)
             return int(self._stream.write(text))
         except BrokenPipeError:
             raise PipeClosed from None
         except (OSError, ValueError) as exc:
             raise _failed(exc) from None
+
+    def _write_raw(self, text: str) -> int:
+        """Write ``text`` to the raw file under the text stream, looping over partial writes."""
+        assert self._raw is not None
+        self._stream.flush()  # anything the text stream still holds goes first
+        if os.linesep != "\n":
+            text = text.replace("\n", os.linesep)
+        data = memoryview(text.encode(self._stream.encoding, self._stream.errors or "strict"))
+        while data:
+            written = self._raw.write(data)
+            if written is None:  # a non-blocking descriptor that is full: wait until it drains
+                import select
+
+                select.select([], [self._raw], [])
+                continue
+            data = data[written:]
+        return len(text)
 
     def writelines(self, lines: Any) -> None:
         """Write each line."""

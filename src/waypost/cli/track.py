@@ -263,7 +263,6 @@ def _print_partial(
         render.shipments(shipments, fmt, term, env.stdout)
     env.stdout.flush()
     env.say(f"waypost: note: {len(answered)} of {total} number(s) answered before the interrupt")
-    env.err("waypost: interrupted")
 
 
 @commands.command(
