@@ -199,18 +199,26 @@ class ForkServer:
         )
         self._tmp = tempfile.TemporaryDirectory(prefix="waypost-forked-")
         self._count = 0
+        self._pending = b""
         assert self._line(120.0) == "ready"
 
     def _line(self, timeout: float) -> str:
+        # Lines are read off the pipe's descriptor into a buffer of our own: a buffered
+        # readline() can take "started" and "done" in one read, and select() then waits
+        # for a line that has already come.
         assert self._proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout):
-                raise TimeoutError(f"no word from the fork server within {timeout:g} s")
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fork server exited ({self._proc.poll()})")
-        return line.strip()
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._pending:
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, selectors.EVENT_READ)
+                if not sel.select(timeout):
+                    raise TimeoutError(f"no word from the fork server within {timeout:g} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError(f"the fork server exited ({self._proc.poll()})")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode().strip()
 
     def run(
         self,
