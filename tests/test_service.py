@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import stop_soon
 from waypost import render
 from waypost.carriers.base import Answer, Query
 from waypost.models import Shipment, Status
@@ -33,7 +32,7 @@ def test_thirty_numbers_over_three_carriers_go_out_as_one_batch_each_all_at_once
         assert {s["carrier"] for s in shipments} == {"ils", "trackingmore", "pandapon"}
         log = box.entries()
     finally:
-        stop_soon(box)
+        box.stop()
     by_carrier = {
         c: [e for e in log if e.carrier == c] for c in ("ils", "trackingmore", "pandapon")
     }
