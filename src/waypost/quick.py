@@ -84,7 +84,7 @@ def planned(queries: Sequence[Query], cfg: Config) -> list[str] | None:
 # ``store.sqlite.DB_NAME`` and ``store.migrations.SCHEMA_VERSION``, without importing the
 # store (a test pins them): a stale version only sends every run to the full check.
 _DB_NAME = "waypost.db"
-_SCHEMA_VERSION = 6
+_SCHEMA_VERSION = 7
 
 
 def _no_legs(numbers: Sequence[str]) -> bool:
