@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from waypost import config
 from waypost.carriers import _parse
 from waypost.carriers import trackingmore as tm
 from waypost.carriers.base import AnswerCodes, MemoryCache, Query, TrackOptions
+from waypost.carriers.trackingmore import paged
 from waypost.carriers.trackingmore import v2 as tm_v2
 from waypost.errors import AuthError, ProtocolError, RateLimited, Timeout
 from waypost.http import MAX_BODY, MAX_PAUSE, RetryPolicy, Session, read_answer, retry_after
@@ -309,11 +311,20 @@ def test_paging_stops(respond: Any, expected: int, complete: bool) -> None:
         return respond(request)
 
     queries, cache = watched()
+    cursor = cache.get(tm.NS_WATCH, "cursor")
     options = TrackOptions(watch=True)
     (got,) = tm_run(handler, queries, options, cache)
     assert got.failure is None
     assert pages(log) == expected
-    assert bool(options.deferred) == complete  # the cursor moves only after a whole read
+    for _carrier, keep in options.deferred:  # what watch keeps once the news is delivered
+        keep()
+    # The cursor moves only after a whole read; a capped one keeps where the next pass starts.
+    assert (cache.get(tm.NS_WATCH, "cursor") != cursor) == complete
+    resume = cache.get(tm.NS_WATCH, paged.RESUME)
+    assert (resume is None) == complete
+    if not complete:
+        # The last page read comes first again (items move between pages as they update).
+        assert resume == {"cursor": cursor, "page": tm.MAX_PAGES, "started": ANY}
 
 
 def test_a_repeated_page_stops_paging() -> None:
