@@ -231,6 +231,9 @@ def test_piped_list_config_show_and_carriers_load_no_render_module(
     assert "waypost.render_plain" in modules
     if args == ["list"]:
         assert "dataclasses" not in modules  # the store, the list's settings: plain classes
+    if args != ["config", "show"]:  # list and carriers build their own module's app alone
+        assert "waypost.cli.track" not in modules
+        assert "waypost.cli.journeys" not in modules
 
 
 @pytest.mark.parametrize("args", [[], ["--all"], ["--tz", "Asia/Kolkata"], ["--stalled"]])

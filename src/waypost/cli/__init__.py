@@ -99,8 +99,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# Plain commands answered by building their own module's app alone (see ``_single``).
-_ALONE = {"track": "track", "watch": "track"}
+# Plain commands answered by building their own module's app alone (see ``_single``): `list`
+# and `carriers` load none of the other command modules.
+_ALONE = {"track": "track", "watch": "track", "list": "manage", "carriers": "manage"}
 
 
 def main(argv: list[str] | None = None) -> int:
