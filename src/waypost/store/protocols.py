@@ -164,9 +164,11 @@ class WatchStore(Protocol):
         status: str | None = None,
         archived: bool | None = False,
         ids: Sequence[int] | None = None,
+        brief: bool = False,
     ) -> Iterator[ListRow]:
         """What ``list`` shows, row by row as the database yields them (oldest first; the
-        filters as ``watched``; ``ids``: only those rows, archived or not)."""
+        filters as ``watched``; ``ids``: only those rows, archived or not; ``brief``: only the
+        fields the piped list shows, the others None)."""
 
     # -- changing it ------------------------------------------------------------------------
 
