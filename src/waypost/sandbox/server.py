@@ -200,10 +200,11 @@ class Sandbox:
     def stop(self) -> None:
         """Stop serving and close the socket."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        # Taken, not read twice: two threads stopping one sandbox at once close it once.
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
