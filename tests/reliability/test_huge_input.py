@@ -5,6 +5,7 @@ whole input does. An endless input without numbers (`yes ''`, /dev/zero) is refu
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from typing import Any
@@ -82,6 +83,14 @@ def test_endless_input_without_numbers_is_a_usage_error(
     with pytest.raises(UsageError, match=message):
         env.Env(stdin=stdin).read_stdin()
     assert stdin.read_chars <= (1 << 20) + 4096
+
+
+def test_one_line_may_hold_every_number_a_run_takes() -> None:
+    # `echo $(cat numbers)`: the most numbers, each as long as a number may be, on one line.
+    line = " ".join(["X" * inputs.MAX_LEN] * inputs.MAX_NUMBERS) + "\n"
+    text = env.Env(stdin=io.StringIO(line)).read_stdin()
+    assert text == line
+    assert len(inputs.tokens(["-"], text)) == inputs.MAX_NUMBERS
 
 
 def test_yes_piped_into_track_ends_with_a_usage_error(sandbox: object) -> None:

@@ -253,10 +253,11 @@ class Env:
 
 
 # Standard input is read this many characters at a time; it may not be longer than MAX_STDIN
-# (`yes ''` never ends), nor any line of it than MAX_STDIN_LINE (/dev/zero has none).
+# (`yes ''` never ends), nor any line of it than MAX_STDIN_LINE (/dev/zero has none), which
+# still holds the most numbers a run takes, each as long as a number may be (`echo $(cat f)`).
 STDIN_CHUNK = 1 << 20
 MAX_STDIN = 1 << 28
-MAX_STDIN_LINE = 1 << 20
+MAX_STDIN_LINE = 1 << 23
 
 
 def zone(name: str) -> Any:
