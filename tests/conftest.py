@@ -255,6 +255,17 @@ def stop_soon(server: Sandbox | HostileServer) -> None:
 
 
 @pytest.fixture
+def box() -> Iterator[Sandbox]:
+    """A sandbox on a free loopback port on its own clock (real time), for the lean paths'
+    sockets and child processes; it stops in the background after the test."""
+    sandbox = Sandbox(port=0).start()
+    try:
+        yield sandbox
+    finally:
+        stop_soon(sandbox)
+
+
+@pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """A fresh sandbox on a free loopback port, with waypost pointed at it.
 

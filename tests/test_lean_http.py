@@ -4,28 +4,18 @@ model path, connections are reused, faults are recorded instead of raised."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import json_values, stop_soon
+from tests.conftest import json_values
 from waypost import lean_http
 from waypost.http import ACCEPT_ENCODING, USER_AGENT
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.real_clock
-
-
-@pytest.fixture
-def box() -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0).start()
-    try:
-        yield sandbox
-    finally:
-        stop_soon(sandbox)
 
 
 def test_the_request_is_the_one_httpx_sends_for_the_session() -> None:

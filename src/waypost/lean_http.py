@@ -213,7 +213,27 @@ def _plain_head(head: bytes) -> tuple[list[tuple[str, str]], int, bool] | None:
     return headers, int(length), connection is not None and "close" in connection.lower()
 
 
-class _Plain:
+class Exchanging:
+    """``exchange()`` of a connection with a ``budget`` (s) for each exchange: timed, and
+    handed to its ``_exchange`` with the deadline."""
+
+    budget: float
+
+    def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
+        """Send one request (on a fresh connection when the last one was closed)."""
+        started = time.monotonic()
+        out = Exchange(key)
+        try:
+            self._exchange(out, payload, max_body, started + self.budget)
+        finally:
+            out.elapsed = time.monotonic() - started
+        return out
+
+    def _exchange(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
+        raise NotImplementedError
+
+
+class _Plain(Exchanging):
     """One kept-alive plain-HTTP connection, used by one thread at a time, without
     ``http.client`` (~10 ms of imports): requests as ``http.client`` puts them (a test
     compares), answers read here when ``_plain_head`` takes their head, else handed with the
@@ -259,16 +279,6 @@ class _Plain:
             raise _Fault("connect") from None
         self.sock = _Socket(fileno=raw.detach())
         self.fresh = True
-
-    def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
-        """Send one request (on a fresh connection when the last one was closed)."""
-        started = time.monotonic()
-        out = Exchange(key)
-        try:
-            self._exchange(out, payload, max_body, started + self.budget)
-        finally:
-            out.elapsed = time.monotonic() - started
-        return out
 
     def _exchange(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
         try:

@@ -119,7 +119,7 @@ def read_received(sock: socket.socket, data: bytes, out: Exchange, max_body: int
     return done or bool(resp.will_close)
 
 
-class _Connection(http.client.HTTPConnection):
+class _Connection(http.client.HTTPConnection, lean_http.Exchanging):
     """One kept-alive connection, used by one thread at a time."""
 
     def __init__(self, origin: Origin, timeout: float) -> None:
@@ -181,16 +181,6 @@ class _Connection(http.client.HTTPConnection):
     def send_request(self, payload: bytes) -> None:
         """Put one request on the wire (a POST of ``payload``; ``quick_tm`` sends GETs)."""
         _put(self, self.origin, payload)
-
-    def exchange(self, key: Any, payload: bytes, max_body: int) -> Exchange:
-        """Send one request (on a fresh connection when the last one was closed)."""
-        started = time.monotonic()
-        out = Exchange(key)
-        try:
-            self._exchange(out, payload, max_body, started + self.budget)
-        finally:
-            out.elapsed = time.monotonic() - started
-        return out
 
     def _exchange(self, out: Exchange, payload: bytes, max_body: int, deadline: float) -> None:
         try:

@@ -8,12 +8,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import stop_soon
 from tests.lean_common import MODULES
 from waypost import quick
 from waypost.carriers.base import Query
@@ -35,15 +33,6 @@ UNUSED = (
     "waypost.cli.manage",
     "waypost.cli.configure",
 )
-
-
-@pytest.fixture
-def box() -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0).start()
-    try:
-        yield sandbox
-    finally:
-        stop_soon(sandbox)
 
 
 def watch(data: Path, *numbers: str) -> None:

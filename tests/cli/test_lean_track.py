@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ from tests.lean_common import MODULES
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.real_clock
-
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0).start()
-    try:
-        yield sandbox
-    finally:
-        stop_soon(sandbox)
 
 
 def run(

@@ -10,13 +10,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import stop_soon
 from tests.forked import ForkServer
 from tests.lean_common import MODULES
 from waypost.carriers.trackingmore import v4_api as api
@@ -39,15 +37,6 @@ q._Run._print = _ended("printed", q._Run._print)
 q.Handover.__init__ = _ended("handed over", q.Handover.__init__)
 """
 TAKEN_BY: dict[bool, str] = {}
-
-
-@pytest.fixture
-def box() -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0).start()
-    try:
-        yield sandbox
-    finally:
-        stop_soon(sandbox)
 
 
 def _app(box: Sandbox) -> App:
