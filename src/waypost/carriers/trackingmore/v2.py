@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from waypost.carriers._parse import (
@@ -280,9 +280,10 @@ class Adapter:
         return Answer(query, [parse_item(item, query.number, self.tz, query.courier)])
 
     async def _track(self, queries: Sequence[Query], options: TrackOptions) -> dict[Any, Answer]:
-        """Read the account 40 numbers at a time; answer the rest by realtime when they are
-        few (``realtime_max``), else create them in batches of 40 as soon as a batch is full,
-        while the account is still being read."""
+        """Read the account 40 numbers at a time; ask the first ``realtime_max`` missing numbers
+        (in the order given) by realtime as soon as a read shows them missing, and create the
+        rest in batches of 40 as soon as a batch is full, while the account is still being read.
+        """
         wait = _waits(options)
         out: dict[Any, Answer] = {}
         by_number: dict[str, list[Query]] = {}
@@ -292,11 +293,13 @@ class Adapter:
             asyncio.ensure_future(self._read_chunk(chunk, wait=wait))
             for chunk in _chunks(list(by_number), MAX_NUMBERS)
         ]
-        missing: list[Query] = []
+        asked: list[Query] = []
+        asking: list[asyncio.Future[Answer]] = []
         queued: list[Query] = []
         creating: list[asyncio.Future[dict[Any, Answer]]] = []
-        many = False
-        for next_read in asyncio.as_completed(reads):
+        # In the order given (not as the reads complete), so that "the first realtime_max" is
+        # the same whichever read answers first; the reads are sent in that order anyway.
+        for next_read in reads:
             chunk, held = await next_read
             fresh: list[Query] = []
             for number in chunk:
@@ -308,30 +311,24 @@ class Adapter:
                     else:
                         fresh.append(q)
             options.answered(NAME, sum(len(by_number[n]) for n in chunk) - len(fresh))
-            missing.extend(fresh)
-            if not many and len(missing) > self.realtime_max:
-                many, queued = True, list(missing)
-            elif many:
-                queued.extend(fresh)
-            while many and len(queued) >= MAX_CREATE:
+            for q in fresh:
+                if len(asked) < self.realtime_max:
+                    asked.append(q)
+                    asking.append(asyncio.ensure_future(self._realtime(q, options)))
+                else:
+                    queued.append(q)
+            while len(queued) >= MAX_CREATE:
                 batch, queued = queued[:MAX_CREATE], queued[MAX_CREATE:]
                 creating.append(asyncio.ensure_future(self._create(batch, options)))
-        if many:
-            if queued:
-                creating.append(asyncio.ensure_future(self._create(queued, options)))
-            for answers in await asyncio.gather(*creating):
-                out.update(answers)
-            return out
-        out.update(await self._gather(missing, lambda q: self._realtime(q, options)))
-        if options.save:
-            await self._save([out[q.key] for q in missing], wait=wait)
+        if queued:
+            creating.append(asyncio.ensure_future(self._create(queued, options)))
+        realtime, created = await asyncio.gather(asyncio.gather(*asking), asyncio.gather(*creating))
+        out.update((q.key, a) for q, a in zip(asked, realtime, strict=True))
+        for answers in created:
+            out.update(answers)
+        if options.save and asked:
+            await self._save([out[q.key] for q in asked], wait=wait)
         return out
-
-    async def _gather(
-        self, queries: Sequence[Query], ask: Callable[[Query], Awaitable[Answer]]
-    ) -> dict[Any, Answer]:
-        answers = await asyncio.gather(*(ask(q) for q in queries))
-        return {q.key: a for q, a in zip(queries, answers, strict=True)}
 
     async def _read_account(
         self, queries: Sequence[Query], *, wait: bool = False
