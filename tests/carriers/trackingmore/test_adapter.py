@@ -136,15 +136,52 @@ def test_half_in_the_account_costs_2_list_calls_and_realtime_for_the_rest(
     assert all(a.found for a in answers)
 
 
-def test_above_realtime_max_numbers_are_created_in_batches_and_answered_pending(
+def test_above_realtime_max_the_first_go_to_realtime_and_the_rest_are_created_pending(
     sandbox: Sandbox,
 ) -> None:
     numbers = [synthetic_number(i, "BX") for i in range(5)]
     answers = _track(sandbox, [_q(n, "sandbox-post") for n in numbers], realtime_max=2)
-    assert [e.path for e in sandbox.entries("trackingmore")] == [GET_PATH, BATCH_PATH]
-    assert _on(sandbox, BATCH_PATH)[0].numbers == 5
-    assert all(a.shipments[0].status is Status.PENDING for a in answers)
+    paths = [e.path for e in sandbox.entries("trackingmore")]
+    assert paths[0] == GET_PATH
+    assert sorted(paths[1:]) == sorted([REALTIME_PATH, REALTIME_PATH, BATCH_PATH])
+    assert _on(sandbox, BATCH_PATH)[0].numbers == 3
+    assert all(a.shipments[0].status is not Status.PENDING for a in answers[:2])
+    assert all(a.shipments[0].events for a in answers[:2])
+    assert all(a.shipments[0].status is Status.PENDING for a in answers[2:])
     assert all(a.found and a.failure is None for a in answers)
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_30_new_numbers_the_first_20_by_realtime_with_events_the_last_10_created_pending(
+    sandbox: Sandbox, save: bool
+) -> None:
+    app = _app(sandbox)
+    app.realtime_rate = 30.0
+    numbers = [synthetic_number(i, "TH") for i in range(30)]
+    answers = _track(
+        sandbox,
+        [_q(n, "sandbox-post") for n in numbers],
+        TrackOptions(save=save),
+        realtime_rate=30.0,
+    )
+    assert [a.query.number for a in answers] == numbers
+    assert all(a.found and a.failure is None for a in answers)
+    first, rest = answers[:20], answers[20:]
+    assert all(a.shipments[0].status is not Status.PENDING for a in first)
+    assert all(a.shipments[0].events for a in first)
+    assert all((a.shipments[0].status, a.shipments[0].events) == (Status.PENDING, []) for a in rest)
+    assert {n for n, _ in app.realtime_answers} & set(numbers) == set(numbers[:20])
+    assert len(_on(sandbox, REALTIME_PATH)) == 20
+    batches = _on(sandbox, BATCH_PATH)
+    assert batches[0].numbers == 10  # the last 10, in one call
+    if save:
+        assert [e.numbers for e in batches] == [10, 20]  # then the 20 go into the account
+        assert batches[1].t >= max(e.t for e in _on(sandbox, REALTIME_PATH))
+        assert {n for n, _ in app.account} & set(numbers) == set(numbers)
+    else:
+        assert len(batches) == 1
+        assert {n for n, _ in app.account} & set(numbers) == set(numbers[20:])
+    assert sandbox.rejected("trackingmore") == 0
 
 
 def test_save_creates_the_tracking_which_reads_back_pending_until_fetched(
@@ -481,16 +518,24 @@ def test_many_new_numbers_are_created_in_full_batches_while_the_account_is_still
     sandbox: Sandbox,
 ) -> None:
     app = _app(sandbox)
-    app.get_rate, app.default_rate = 2.0, 10.0
+    app.get_rate, app.default_rate, app.realtime_rate = 2.0, 10.0, 30.0
     numbers = [synthetic_number(i, "PL") for i in range(200)]
     answers = _track(
-        sandbox, [_q(n, "sandbox-post") for n in numbers], get_rate=2.0, default_rate=10.0
+        sandbox,
+        [_q(n, "sandbox-post") for n in numbers],
+        get_rate=2.0,
+        default_rate=10.0,
+        realtime_rate=30.0,
     )
     gets, batches = _on(sandbox, GET_PATH), _on(sandbox, BATCH_PATH)
     assert [e.numbers for e in gets] == [40] * 5
-    assert sorted(e.numbers for e in batches) == [40] * 5  # the fewest calls 200 numbers allow
+    # the first 20 by realtime; the other 180 in the fewest calls they allow
+    assert sorted(e.numbers for e in batches) == [20, 40, 40, 40, 40]
     assert batches[0].t < gets[-1].t  # pipelined: creation began before the last read
-    assert {a.shipments[0].status for a in answers} == {Status.PENDING}
+    assert len(_on(sandbox, REALTIME_PATH)) == 20
+    assert _on(sandbox, REALTIME_PATH)[0].t < gets[-1].t  # realtime too
+    assert all(a.shipments[0].events for a in answers[:20])
+    assert {a.shipments[0].status for a in answers[20:]} == {Status.PENDING}
     assert sandbox.rejected("trackingmore") == 0
 
 
