@@ -175,16 +175,33 @@ def tm4_new_minimum(n: int, lat: float) -> int:
     return math.ceil(n / 40) + 2 * k + math.ceil((n - k) / 40)
 
 
+def tm2_realtime(n: int) -> int:
+    """How many of ``n`` new numbers v2 asks by realtime: the first ``realtime_max`` (20)."""
+    from waypost.carriers.trackingmore import REALTIME_MAX
+
+    return min(n, REALTIME_MAX)
+
+
 def tm_new_bound(n: int, lat: float) -> float:
-    if n <= 20:  # read the account, then realtime at 3/s
-        return lat + waves(n, 3) + lat
-    return waves(math.ceil(n / 40), 1) + 2 * lat  # reads at 1/s; the last batch after the last read
+    # the first read, then realtime at 3/s for the first 20 and their last answer; the numbers
+    # past 20 are batch-created meanwhile: reads at 1/s, the last batch after the last read
+    k = tm2_realtime(n)
+    created = waves(math.ceil(n / 40), 1) + 2 * lat if n > k else 0.0
+    return max(lat + waves(k, 3) + lat, created)
 
 
 def tm_new_rule(n: int, lat: float) -> float:
-    if n <= 20:
-        return lat + held(n, 3, lat) + lat
-    return held(math.ceil(n / 40), 1, lat) + 2 * lat
+    # tm_new_bound with the client's rule (http.RateLimiter): each wave of 3 realtime calls one
+    # hold after the previous wave's answers, each read one hold after the previous read's
+    k = tm2_realtime(n)
+    created = held(math.ceil(n / 40), 1, lat) + 2 * lat if n > k else 0.0
+    return max(lat + held(k, 3, lat) + lat, created)
+
+
+def tm_new_minimum(n: int) -> int:
+    # reads, realtime for the first 20, batch creates for the rest
+    k = tm2_realtime(n)
+    return math.ceil(n / 40) + k + math.ceil((n - k) / 40)
 
 
 SCENARIOS = [
@@ -234,7 +251,7 @@ SCENARIOS = [
         tm_numbers("BM"),
         bound=tm_new_bound,
         naive=lambda n, lat: n * max(lat, 1 / 3),
-        minimum=lambda n: 1 + n if n <= 20 else 2 * math.ceil(n / 40),
+        minimum=tm_new_minimum,
         api="v2",
         rule=tm_new_rule,
     ),

@@ -13,10 +13,12 @@ never on the HTTP status alone (4016, 4021, 4031... arrive with HTTP 200).
 Which path a number takes:
 
 * ``track``: first ``GET /trackings/get?numbers=a,b,...`` (40 numbers per call, 1 call/s) reads
-  what the account already holds; 4031/4017 or absence means "not in the account". The rest go
-  to ``POST /trackings/realtime`` (3 calls/s, concurrent up to that rate), or, when there are
-  more than ``realtime_max`` of them, to ``POST /trackings/batch`` (40 per call) and are answered
-  ``pending``. ``--save`` then batch-creates the realtime-answered numbers in the account.
+  what the account already holds; 4031/4017 or absence means "not in the account". The first
+  ``realtime_max`` of those (in the order given) go to ``POST /trackings/realtime`` (3 calls/s,
+  concurrent up to that rate) as soon as a read shows them missing; the numbers past
+  ``realtime_max`` go to ``POST /trackings/batch`` (40 per call, as soon as 40 are known to be
+  missing, while the reads go on) and are answered ``pending``. ``--save`` then batch-creates
+  the realtime-answered numbers in the account.
 * ``watch`` (``TrackOptions.watch``): numbers the cache does not know to be in the account are
   batch-created (``pending``); the account is paged with ``limit=2000`` and
   ``update_time_min`` = last successful refresh (``TrackOptions.since``, else the cursor kept in
@@ -26,7 +28,8 @@ Which path a number takes:
 * ``realtime_max`` (20): realtime costs N/3 s and gives events now; creating costs about
   N/40 s (batch) and later N/40 s of list reads, but answers ``pending`` until TrackingMore has
   fetched the parcels (minutes to hours). 20 numbers keep ``track`` under 7 s of realtime; past
-  that, waiting longer than that at a terminal buys less than the account refresh will.
+  that, waiting longer than that at a terminal buys less than the account refresh will, so the
+  first 20 come with their events and only the rest wait for the account.
 
 Decisions where the API or the brief is silent:
 
