@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests import tls
 from tests.bombs import gzip_bomb
+from tests.lean_common import lean_reads
 from waypost import lean_http, lean_tls, quick_tm
 from waypost.errors import WaypostError
 from waypost.http import RetryPolicy, Session, _SchemeTransport
@@ -58,31 +59,6 @@ def serve() -> Iterator[Callable[..., tls.RawTLSServer]]:
     yield start
     for server in servers:
         server.close()
-
-
-def lean_reads(url: str, count: int = 1, timeout: float = 5.0) -> list[lean_http.Exchange]:
-    """The exchanges of ``count`` v4 reads over one connection (``quick_tm.get_all``)."""
-    origin = lean_http.Origin(url, tls=True)
-    got: list[lean_http.Exchange] = []
-    targets = [
-        ((f"N{i}",), f"{origin.target}?tracking_numbers=N{i}".encode()) for i in range(count)
-    ]
-
-    def keep(exchange: lean_http.Exchange) -> bool:
-        got.append(exchange)
-        return True
-
-    quick_tm.get_all(
-        origin,
-        "key",
-        targets,
-        timeout=timeout,
-        connections=1,
-        max_body=MAX_BODY,
-        rate=100.0,
-        on_exchange=keep,
-    )
-    return got
 
 
 def session_outcome(url: str, timeout: float, transport: httpx.AsyncBaseTransport) -> str:

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from waypost import lean_http, quick_tm
+from tests.lean_common import lean_reads
+from waypost import quick_tm
 
 pytestmark = pytest.mark.real_clock
 
@@ -72,24 +73,8 @@ def test_a_wave_goes_out_before_its_first_answer(
     server: _Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(quick_tm, "_hold", lambda rate: (2, HOLD))
-    origin = lean_http.Origin(f"http://127.0.0.1:{server.server_address[1]}/v4/trackings/get")
-    targets = [((f"N{i}",), f"{origin.target}?tracking_numbers=N{i}".encode()) for i in range(5)]
-    got: list[lean_http.Exchange] = []
-
-    def keep(exchange: lean_http.Exchange) -> bool:
-        got.append(exchange)
-        return True
-
-    quick_tm.get_all(
-        origin,
-        "key",
-        targets,
-        timeout=5.0,
-        connections=2,
-        max_body=4096,
-        rate=2.0,
-        on_exchange=keep,
-    )
+    url = f"http://127.0.0.1:{server.server_address[1]}/v4/trackings/get"
+    got = lean_reads(url, 5, connections=2, rate=2.0, max_body=4096)
     assert [(e.key, e.status, e.fault) for e in got] == [((f"N{i}",), 200, None) for i in range(5)]
     # N3's permit (N1's answer's) came back soon after N2's: it went out while N2's answer was
     # still due, not after it.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lean_common import MODULES
+from tests.lean_common import MODULES, loaded_modules
 from waypost import quick
 from waypost.carriers.base import Query
 from waypost.models import Shipment, Status
@@ -51,15 +51,7 @@ def modules_of(box: Sandbox, tmp: Path, *args: str) -> tuple[str, set[str]]:
     env.update(box.env())
     env["WAYPOST_DATA_DIR"] = str(tmp / "data")
     env["WAYPOST_CONFIG"] = str(tmp / "config.toml")
-    done = subprocess.run(
-        [sys.executable, "-c", MODULES, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout, set(done.stderr.rsplit("MODULES ", 1)[1].split())
+    return loaded_modules(list(args), env)
 
 
 @pytest.mark.parametrize("watched", [False, True])

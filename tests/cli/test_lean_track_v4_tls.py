@@ -10,8 +10,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from tests.bombs import gzip_bomb
 from tests.cli.test_lean_track_v4 import TAKEN_BY, _env, numbers, run, same_both_ways
 from tests.conftest import stop_soon
 from tests.forked import ForkServer
-from tests.lean_common import MODULES
+from tests.lean_common import loaded_modules
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.real_clock
@@ -180,16 +178,8 @@ def test_the_lean_https_path_loads_no_network_stack_no_models(
 ) -> None:
     listed = numbers(3, preload=box)
     env = _env(box, tmp_path / "data", True, **trusted)
-    done = subprocess.run(
-        [sys.executable, "-c", MODULES, "track", "--json", *listed],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["shipments"]) == 3
-    modules = set(done.stderr.rsplit("MODULES ", 1)[1].split())
+    out, modules = loaded_modules(["track", "--json", *listed], env)
+    assert len(json.loads(out)["shipments"]) == 3
     heavy = {"httpx", "httpcore", "anyio", "asyncio", "pydantic", "certifi", "waypost.models"}
     assert modules & heavy == set()
     assert {"waypost.quick_tm", "waypost.lean_tls"} <= modules
@@ -201,15 +191,7 @@ def test_the_plain_http_paths_load_no_lean_tls(tmp_path: Path) -> None:
         listed = numbers(2, preload=plain)
         env = _env(plain, tmp_path / "data", True)
         for argv in (["track", "--json", *listed], ["track", "--json", "3676E4043665"]):
-            done = subprocess.run(
-                [sys.executable, "-c", MODULES, *argv],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
-            modules = set(done.stderr.rsplit("MODULES ", 1)[1].split())
+            _, modules = loaded_modules(argv, env)
             assert "waypost.quick" in modules
             assert "waypost.lean_tls" not in modules
     finally:
