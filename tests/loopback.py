@@ -1,4 +1,5 @@
-"""Plain HTTP to the tests' own loopback servers (the sandbox, the hostile proxy).
+"""Plain HTTP to the tests' own loopback servers (the sandbox, the hostile proxy), and a wait
+for a child process's first request to the sandbox.
 
 ``httpx.get(...)`` and friends build a client per call, and with it a TLS context that loads
 the CA bundle: ~30 ms of CPU each time, for servers that speak plain HTTP on 127.0.0.1. These
@@ -6,9 +7,13 @@ make the same request, one client per call as before, without loading certificat
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from waypost.sandbox import Sandbox
 
 
 def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -27,3 +32,12 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 def post(url: str, **kwargs: Any) -> httpx.Response:
     """``httpx.post`` for a loopback URL."""
     return request("POST", url, **kwargs)
+
+
+def wait_for_request(sandbox: Sandbox, carrier: str, within: float = 30.0) -> None:
+    """Until ``sandbox`` has logged a request to ``carrier`` (a child is then mid-run);
+    fails after ``within`` seconds."""
+    end = time.monotonic() + within
+    while not sandbox.entries(carrier):
+        assert time.monotonic() < end, f"{carrier} was never asked"
+        time.sleep(0.01)

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import pytest
 
 from tests import sigint
 from tests.forked import Forked, ForkServer, Started
+from tests.loopback import wait_for_request
 from waypost.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child")
@@ -161,13 +161,6 @@ def interrupt(forker: ForkServer, child: Started) -> Forked:
             os.kill(child.pid, signal.SIGKILL)
             forker.wait(child)
     return done
-
-
-def wait_for_request(sandbox: Sandbox, carrier: str, within: float = 30.0) -> None:
-    end = time.monotonic() + within
-    while not sandbox.entries(carrier):
-        assert time.monotonic() < end, f"{carrier} was never asked"
-        time.sleep(0.01)
 
 
 def test_ctrl_c_in_a_watch_loop_between_passes(

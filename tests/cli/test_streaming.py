@@ -8,7 +8,6 @@ import json
 import os
 import select
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 
 from tests import sigint
 from tests.forked import ForkServer, Started
+from tests.loopback import wait_for_request
 from waypost import config as cfg
 from waypost import service
 from waypost.carriers.base import Query, TrackOptions
@@ -114,13 +114,6 @@ def _running(pid: int) -> bool:
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
 
 
-def _wait_for_request(sandbox: Sandbox, carrier: str, within: float = 20.0) -> None:
-    end = time.monotonic() + within
-    while not sandbox.entries(carrier):
-        assert time.monotonic() < end, f"{carrier} was never asked"
-        time.sleep(0.01)
-
-
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child")
 def test_jsonl_streams_before_a_hung_carrier_answers_and_ctrl_c_exits_130(
     sandbox: Sandbox, forker: ForkServer, tmp_path: Path
@@ -136,7 +129,7 @@ def test_jsonl_streams_before_a_hung_carrier_answers_and_ctrl_c_exits_130(
             first = json.loads(_line(reader))
             assert first["tracking_number"] == ILS  # TrackingMore (first in input) still hangs
             assert _running(child.pid)
-            _wait_for_request(sandbox, "trackingmore")
+            wait_for_request(sandbox, "trackingmore")
             os.kill(child.pid, signal.SIGINT)
             done = forker.wait(child, timeout=20)
         finally:
