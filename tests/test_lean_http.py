@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import json_values
-from waypost import lean_http
+from waypost import lean_http, lean_httpclient
 from waypost.http import ACCEPT_ENCODING, USER_AGENT
 from waypost.sandbox import Sandbox
 
@@ -26,7 +26,7 @@ def test_the_request_is_the_one_httpx_sends_for_the_session() -> None:
         transport=httpx.MockTransport(lambda request: httpx.Response(204)),
     )
     expected = client.build_request("POST", url, json=body)
-    raw = lean_http.request_bytes(lean_http.Origin(url), lean_http.encode(body))
+    raw = lean_httpclient.request_bytes(lean_http.Origin(url), lean_http.encode(body))
     head, _, content = raw.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     assert lines[0] == "POST /ils/oms/v2/event/getOrdersTrack HTTP/1.1"

@@ -123,7 +123,9 @@ def test_the_plain_reader_takes_a_clean_answer_itself() -> None:
 def test_the_request_is_the_bytes_http_client_sends(url: str, body: object) -> None:
     origin = lean_http.Origin(url)
     payload = lean_http.encode(body)
-    assert lean_http._Plain(origin, 1).request(payload) == lean_http.request_bytes(origin, payload)
+    assert lean_http._Plain(origin, 1).request(payload) == lean_httpclient.request_bytes(
+        origin, payload
+    )
 
 
 @pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".test", "." + "a"])

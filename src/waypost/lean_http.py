@@ -32,9 +32,6 @@ from waypost import __version__
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from waypost.lean_httpclient import _Connection as _Connection
-    from waypost.lean_httpclient import request_bytes as request_bytes
-
 USER_AGENT = f"waypost/{__version__} (+https://github.com/waypost/waypost)"
 ACCEPT_ENCODING = "gzip, deflate"
 _PIECE = 1 << 18
@@ -154,15 +151,6 @@ def _connect(address: tuple[str, int], timeout: Any, source: Any) -> socket.sock
     names ``Origin`` admits, after checking their labels as ``Origin`` does."""
     host, port = address
     return socket.create_connection((host.encode("ascii"), port), timeout, source)  # type: ignore[arg-type]
-
-
-def __getattr__(name: str) -> Any:
-    # The connections over http.client (quick_tm's base, request_bytes), loaded when asked for.
-    if name in ("_Connection", "request_bytes"):
-        from waypost import lean_httpclient
-
-        return getattr(lean_httpclient, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")

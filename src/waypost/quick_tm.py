@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from waypost import lean_http, quick
+from waypost.lean_httpclient import _Connection
 
 if TYPE_CHECKING:
     from waypost.carriers.base import Query
@@ -246,7 +247,7 @@ def _must_wait(state: Any, rate: float) -> bool:
     return False
 
 
-class _GetConnection(lean_http._Connection):
+class _GetConnection(_Connection):
     """A kept-alive connection that sends v4 reads as ``http.Session`` sends them through httpx,
     in two steps (``begin`` sends, ``end`` reads the answer), so that one thread can have a
     wave of reads out at once."""
