@@ -62,7 +62,9 @@ def server() -> Iterator[_Server]:
     # Waves of two: N0 N1 (N1 answered a little later), then N2 N3; N2's answer waits (up to
     # 3 s) for N3 to arrive.
     made = _Server(withhold="N2", until="N3")
-    thread = threading.Thread(target=made.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=made.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     yield made
     made.shutdown()

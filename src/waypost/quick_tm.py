@@ -34,12 +34,27 @@ from waypost import lean_http, quick
 from waypost.lean_httpclient import _Connection
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from waypost.carriers.base import Query
     from waypost.carriers.trackingmore.lean import TrackingShipment
     from waypost.cli.env import Env
     from waypost.config import Config
     from waypost.lean_http import Exchange, Origin
     from waypost.render import Format, Terminal
+
+    class Clock(Protocol):
+        """What ``get_all``'s permits count on: the ``time`` module, or a test's virtual clock
+        (whose ``sleep`` skips ahead). Sockets keep their own real-time deadlines."""
+
+        def monotonic(self) -> float:
+            """Seconds on this clock."""
+            ...
+
+        def sleep(self, seconds: float) -> None:
+            """Let ``seconds`` pass on this clock."""
+            ...
+
 
 NAME = "trackingmore"
 # ``carriers/trackingmore/v4``'s state namespaces (that module loads httpx and the models; a
@@ -346,12 +361,14 @@ def get_all(
     on_exchange: Callable[[Exchange], bool],
     meanwhile: Callable[[], bool] = lambda: True,
     pool: list[_GetConnection] | None = None,
+    clock: Clock = time,
 ) -> None:
     """GET every ``(key, target)`` from this one thread, at most ``connections`` at once and
     ``rate`` a second, and call ``on_exchange`` with each exchange in the order sent (a wave's
     answers arrive together); once it returns False no further request is sent (those out are
     still read). ``meanwhile`` runs once the first wave is out (False: send no more). ``pool``:
-    the first wave's connections, from ``open_pool`` (else opened here).
+    the first wave's connections, from ``open_pool`` (else opened here). ``clock``: what the
+    permits count on.
 
     Each of the ``rate`` permits comes back a hold (1 s at 10/s) after its answer came, which
     is after its request arrived: no second of the server's sees more than ``rate`` arrivals,
@@ -362,23 +379,23 @@ def get_all(
     todo = list(reversed(targets))
     # When each permit may be used again, as one-item lists: a read's permit is unknown while
     # it is out, and comes back a hold after its answer (or at once if it never went out).
-    permits = [[time.monotonic()] for _ in range(size)]
+    permits = [[clock.monotonic()] for _ in range(size)]
     if pool is None:
         pool = open_pool(origin, key, timeout, connections, rate, len(targets))
     idle = list(pool)
     out: list[tuple[_GetConnection, list[float]]] = []
-    waiting = _Waiting(hold)
+    waiting = _Waiting(hold, clock)
     stop = first = False
     try:
         while todo or out:
-            while todo and idle and not stop and permits[0][0] <= time.monotonic():
+            while todo and idle and not stop and permits[0][0] <= clock.monotonic():
                 heapq.heappop(permits)
                 conn = idle.pop()
                 item, target = todo.pop()
                 conn.begin(item, target, max_body)
                 # On a loaded machine a request can reach the server well after its write;
                 # only its answer proves it arrived, so the permit waits for the answer.
-                permit = [time.monotonic() + hold if conn.unsent else math.inf]
+                permit = [clock.monotonic() + hold if conn.unsent else math.inf]
                 heapq.heappush(permits, permit)
                 out.append((conn, permit))
             if not first:
@@ -390,7 +407,7 @@ def get_all(
                 due = permits[0][0] if todo and idle and not stop else math.inf
                 head = out[0][0]
                 if due < math.inf and not waiting.settled(head):
-                    left = due - time.monotonic()
+                    left = due - clock.monotonic()
                     if left > 0:
                         waiting.look(out, left)  # an answer, or the next permit's time
                     heapq.heapify(permits)
@@ -399,13 +416,13 @@ def get_all(
                 exchange = conn.end()
                 waiting.forget(conn)
                 if permit[0] == math.inf:
-                    permit[0] = time.monotonic() + hold
+                    permit[0] = clock.monotonic() + hold
                 heapq.heapify(permits)
                 idle.append(conn)
                 if not on_exchange(exchange):
                     stop = True
             elif todo and not stop:
-                time.sleep(max(0.0, permits[0][0] - time.monotonic()))
+                clock.sleep(max(0.0, permits[0][0] - clock.monotonic()))
             else:
                 break
     finally:
@@ -430,8 +447,8 @@ class _Waiting:
     reading it: an answer's first bytes prove its read arrived, so its permit's hold starts
     then; an end or a fault proves nothing (its permit waits for ``end``)."""
 
-    def __init__(self, hold: float) -> None:
-        self.hold = hold
+    def __init__(self, hold: float, clock: Clock) -> None:
+        self.hold, self.clock = hold, clock
         self.ready: set[int] = set()  # ids of connections ``end`` will not wait for
 
     def settled(self, conn: _GetConnection) -> bool:
@@ -448,7 +465,7 @@ class _Waiting:
         pending = [(c, p) for c, p in out if not self.settled(c)]
         if not pending:
             if timeout > 0:
-                time.sleep(timeout)
+                self.clock.sleep(timeout)
             return
         import select
 
@@ -458,7 +475,7 @@ class _Waiting:
             ready = [c.sock for c, _ in pending]  # a socket gone bad: ``end`` reports it
             for conn, _ in pending:
                 self.ready.add(id(conn))
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for conn, permit in pending:
             if conn.sock not in ready:
                 continue
@@ -591,6 +608,7 @@ class _Run:
                     on_exchange=lambda ex: self._answered(ex, bar),
                     meanwhile=self.meanwhile,
                     pool=pool,
+                    clock=self.env.clock,
                 )
                 if len(self.exchanges) < len(targets):
                     self.unclean = True  # not all sent: the model path sends the rest

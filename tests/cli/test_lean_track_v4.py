@@ -258,17 +258,3 @@ def test_a_journey_leg_goes_to_the_model_path_with_the_reads_replayed(
     assert lean == model
     assert lean[0] == 0
     assert "journey ID" in lean[1]
-
-
-def test_more_than_ten_reads_keep_to_ten_a_second(
-    forker: ForkServer, box: Sandbox, tmp_path: Path
-) -> None:
-    listed = numbers(440, preload=box)  # 11 reads: the 11th waits for a permit to come back
-    code, _, _, asked, _ = run(forker, box, tmp_path, ["track", "--json", *listed], lean=True)
-    assert (code, TAKEN_BY[True]) == (0, "printed")
-    assert len(asked) == 11
-    with box.lock:
-        times = sorted(e.t for e in box.log)
-    assert box.rejected() == 0
-    assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 10
-    assert times[-1] - times[0] >= 1.0

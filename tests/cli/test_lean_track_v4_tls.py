@@ -196,18 +196,3 @@ def test_the_plain_http_paths_load_no_lean_tls(tmp_path: Path) -> None:
             assert "waypost.lean_tls" not in modules
     finally:
         stop_soon(plain)
-
-
-def test_more_than_ten_reads_over_https_keep_to_ten_a_second(
-    forker: ForkServer, box: Sandbox, tmp_path: Path, trusted: dict[str, str]
-) -> None:
-    # Over TLS a permit comes back a hold after its answer was read (not at its first bytes).
-    listed = numbers(440, preload=box)  # 11 reads: the 11th waits for a permit to come back
-    args = ["track", "--json", *listed]
-    code, _, _, asked, _ = run(forker, box, tmp_path, args, lean=True, **trusted)
-    assert (code, TAKEN_BY[True]) == (0, "printed")
-    assert len(asked) == 11
-    with box.lock:
-        times = sorted(e.t for e in box.log)
-    assert box.rejected() == 0
-    assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 10

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from waypost.errors import StoreError, UsageError, WaypostError
 
 if TYPE_CHECKING:
     from waypost.config import Config
+    from waypost.quick_tm import Clock
     from waypost.render import Terminal
 
 
@@ -43,6 +45,8 @@ class Env:
         self.stdin = sys.stdin if stdin is None else stdin
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.now = datetime.now(UTC) if now is None else now
+        # The lean paths' rate permits count and wait on this (a test's virtual clock).
+        self.clock: Clock = time
         self.config_path: Path | None = None
         self.timeout = 20.0
         self.no_color = False
