@@ -176,22 +176,21 @@ class _Keeper(threading.Thread):
     """The store, in a thread of its own (SQLite connections stay in the thread that opened
     them): it reads whether the first read must wait (``_must_wait``), then waits for the run's
     end and writes what the model path's reads keep (account membership, the last read's
-    time), so that the disk's waits (the writes, the checkpoint of closing) go beside the
-    network's and the printing, not after them."""
+    time) in one short transaction, before the printing; the store's close, a checkpoint that
+    waits for the disk without the interpreter's lock, goes beside the printing."""
 
     def __init__(self, env: Env, rate: float) -> None:
         super().__init__(daemon=True)
         self.env, self.rate = env, rate
         self.checked = threading.Event()
         self.done = threading.Event()
+        self.written = threading.Event()
         self.held = True
         self.members: dict[str, str] = {}
         self.last_read: float | None = None
 
     def run(self) -> None:
         """Check, wait, write, close."""
-        from waypost.carriers.base import put_many
-
         cache = self.env.cache()
         try:
             try:
@@ -201,11 +200,13 @@ class _Keeper(threading.Thread):
             if self.held:
                 return
             self.done.wait()
-            if self.members:
-                put_many(cache.state, NS_ACCOUNT, self.members.items())
+            rows: list[tuple[str, str, Any]] = [(NS_ACCOUNT, n, i) for n, i in self.members.items()]
             if self.last_read is not None:
-                cache.state.put(NS_LIMITS, GET, self.last_read)
+                rows.append((NS_LIMITS, GET, self.last_read))
+            if rows:
+                cache.state.put_rows(rows)  # one write
         finally:
+            self.written.set()
             cache.close()
 
     def wait(self) -> bool:
@@ -619,17 +620,11 @@ class _Run:
         if self.unclean:
             return Handover(self.exchanges, self.printed)
         keeper.keep(self.members, self.last_read)
-        import sys
-
-        # The keeper's writes need the interpreter's lock now and then while this thread
-        # prints: it waits up to a switch interval (5 ms) each time it asks.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(0.0005)
-        keeper.done.set()  # written beside the printing
-        try:
-            return self._print()
-        finally:
-            sys.setswitchinterval(switch)
+        keeper.done.set()
+        # Written before the printing (a write beside it would wait for the interpreter's lock
+        # once per statement); the store's close goes beside it.
+        keeper.written.wait()
+        return self._print()
 
     def _answered(self, exchange: Exchange, bar: Any) -> bool:
         self.exchanges[exchange.key] = exchange

@@ -167,3 +167,31 @@ def test_state_put_many_writes_every_value_in_one_transaction(tmp_path: Path) ->
     put_many(lenient.state, "tm.account", iter([("N4", "id4")]))  # a one-shot iterable
     assert lenient.state.get("tm.account", "N4") == "id4"
     lenient.close()
+
+
+def test_state_rows_go_in_a_few_many_row_statements_of_one_transaction(tmp_path: Path) -> None:
+    from waypost.store.sqlite import StoreCache
+
+    rows = [("tm.account", f"N{i}", f"id{i}") for i in range(600)]
+    rows += [("tm.limits", "/get", 1.5), ("tm.account", "N0", "last")]  # a later value wins
+    with Store.open(tmp_path) as store:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        store.state.put_rows(iter(rows))  # type: ignore[attr-defined]
+        store.db.set_trace_callback(None)
+        inserts = [s for s in statements if s.startswith("INSERT")]
+        assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == [
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+        ]
+        assert len(inserts) == 3  # 602 rows, at most 249 a statement (SQLite's 999 variables)
+        assert store.state.get("tm.account", "N0") == "last"
+        assert store.state.get("tm.account", "N599") == "id599"
+        assert store.state.get("tm.limits", "/get") == 1.5
+        count = store.db.execute("SELECT COUNT(*) FROM state WHERE namespace = 'tm.account'")
+        assert count.fetchone()[0] == 600
+    lenient = StoreCache(tmp_path)
+    lenient.state.put_rows([("tm.account", "N4", {"id": 4})])
+    lenient.state.put_rows([])
+    assert lenient.state.get("tm.account", "N4") == {"id": 4}
+    lenient.close()

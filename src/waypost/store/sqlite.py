@@ -857,6 +857,10 @@ class Store(Legs):
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
+# Rows of one multi-row INSERT: four placeholders each, within SQLite's oldest limit of 999.
+_ROWS_PER_INSERT = 249
+
+
 class _State:
     """The ``state`` table of a Store as a StateStore."""
 
@@ -883,16 +887,25 @@ class _State:
 
     def put_many(self, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
         """Store several values in one transaction (one write instead of one per key)."""
+        self.put_rows((namespace, k, v) for k, v in items)
+
+    def put_rows(self, rows: Iterable[tuple[str, str, Any]]) -> None:
+        """Store ``(namespace, key, value)`` rows in one transaction, a few statements of many
+        rows each: ``executemany`` would let go of the interpreter's lock once per row, and
+        each time wait to get it back from a thread that is printing."""
         import json
 
         now = time.time()
-        rows = [(namespace, k, json.dumps(v, ensure_ascii=False), now) for k, v in items]
-        if rows:
-            with self._store.transaction():
-                self._store.db.executemany(
-                    "INSERT OR REPLACE INTO state (namespace, key, value, stored)"
-                    " VALUES (?, ?, ?, ?)",
-                    rows,
+        values = [(n, k, json.dumps(v, ensure_ascii=False), now) for n, k, v in rows]
+        if not values:
+            return
+        with self._store.transaction():
+            for i in range(0, len(values), _ROWS_PER_INSERT):
+                chunk = values[i : i + _ROWS_PER_INSERT]
+                self._store.db.execute(
+                    "INSERT OR REPLACE INTO state (namespace, key, value, stored) VALUES "  # noqa: S608 (placeholders only)
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
+                    [v for row in chunk for v in row],
                 )
 
 
@@ -1001,6 +1014,11 @@ class _LenientState:
         """``put`` of several values in one write, as leniently."""
         rows = list(items)
         self._owner._write(lambda store: store.state.put_many(namespace, rows))
+
+    def put_rows(self, rows: Iterable[tuple[str, str, Any]]) -> None:
+        """``(namespace, key, value)`` rows in one write, as leniently."""
+        listed = list(rows)
+        self._owner._write(lambda store: store.state.put_rows(listed))
 
 
 def _filters(
