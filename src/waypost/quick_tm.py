@@ -159,10 +159,11 @@ def track(
     try:
         return run.run(origin, key, rate, keeper, pool)
     finally:
-        if collecting:
-            gc.enable()
         _close(pool)
         keeper.finish()
+        del run  # its records go first: the collector, on again, would walk them all at once
+        if collecting:
+            gc.enable()
 
 
 def _close(pool: list[_GetConnection]) -> None:

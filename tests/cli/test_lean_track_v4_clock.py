@@ -1,10 +1,12 @@
 """``track``'s lean TrackingMore v4 path (``waypost.quick_tm``) run in process on a virtual clock
 shared with the sandbox (``Env.clock``, ``Sandbox(clock=...)``): a run that needs one read
 more than a second's ten permits keeps to ten a second as the sandbox counts them, over http
-and https, and the wait for the eleventh permit is skipped, not slept."""
+and https, and the wait for the eleventh permit is skipped, not slept; and a run's objects
+are freed before the cyclic collector is turned on again."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from collections.abc import Iterator
@@ -69,3 +71,41 @@ def test_more_than_ten_reads_keep_to_ten_a_second(served: Sandbox, clock: Virtua
     assert times[-1] - times[0] >= 1.0
     # The second went by on the clock: skipped (about a hold), not waited for in real time.
     assert clock.skipped >= 0.9
+
+
+def _lean_track(listed: list[str], clock: VirtualClock) -> int | object:
+    env = Env(stdout=io.StringIO(), stderr=io.StringIO())
+    env.clock = clock
+    infos = {i.name: i for i in carriers.infos()}
+    queries = inputs.parse_numbers(listed, None, infos)
+    return quick.track(env, config.load(env=env.environ), queries, Format.JSON, Terminal(), False)
+
+
+def test_the_run_is_freed_before_the_collector_is_on_again(
+    served: Sandbox, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The collector is off while the answers' objects live; turned on again with them still
+    # alive, its next pass would walk every one of them at once, in the run's time.
+    from waypost import quick_tm
+
+    live: dict[str, int] = {}
+    printing = quick_tm._Run._print
+
+    def counted_print(run: quick_tm._Run) -> int:
+        live["printing"] = len(gc.get_objects(generation=0))
+        return printing(run)
+
+    enable = gc.enable
+
+    def counted_enable() -> None:
+        live["enabled"] = len(gc.get_objects(generation=0))
+        enable()
+
+    monkeypatch.setattr(quick_tm._Run, "_print", counted_print)
+    monkeypatch.setattr(gc, "enable", counted_enable)
+    listed = numbers(200, preload=served)
+    assert gc.isenabled()
+    assert _lean_track(listed, clock) == 0
+    assert gc.isenabled()
+    assert live["printing"] > 2000  # 200 records, their events and the answers' values
+    assert live["enabled"] < live["printing"] / 4
