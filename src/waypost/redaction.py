@@ -22,6 +22,7 @@ WEB_SCHEMES = frozenset(
     {"http", "https", "json", "jsons", "xml", "xmls", "form", "forms", "postgres", "postgresql"}
 )
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s'\"<>]*)")
+_SENTENCE_END = ".,:;!?)]}"
 _SECRET_NAME = re.compile(r"token|key|secret|pass|pwd|auth|sig|credential|pdd", re.IGNORECASE)
 
 
@@ -41,6 +42,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def _mask_url(match: re.Match[str]) -> str:
     scheme, rest = match.group(1), match.group(2)
+    # Punctuation that ends the URL's sentence ("... mysql://h/db: it failed") is the
+    # sentence's, not a path's to mask: kept as it is, so masking twice masks nothing more.
+    kept = rest.rstrip(_SENTENCE_END)
+    return _masked(scheme, kept) + rest[len(kept) :]
+
+
+def _masked(scheme: str, rest: str) -> str:
     web = scheme.lower() in WEB_SCHEMES
     cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     authority, tail = rest[:cut], rest[cut:]

@@ -136,3 +136,29 @@ def test_config_show_judges_secrets_by_the_one_redaction_rule() -> None:
     assert looks_secret("hook", "tgram://123456:ABCdef/987")  # masked by redact: a secret
     assert not looks_secret("interval", "30m")
     assert not looks_secret("url", "https://api.example/v4")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "cannot use the database mysql://u:S3cretPass@db.example/wp: [store] url must be",
+            "cannot use the database mysql://u:****@db.example/****: [store] url must be",
+        ),
+        ("sent to ntfy://ntfy.sh/my-secret-topic.", "sent to ntfy://ntfy.sh/****."),
+        ("(via tgram://12345:AAHdq/987)", "(via tgram://****/****)"),
+    ],
+)
+def test_the_punctuation_that_ends_a_urls_sentence_is_kept(text: str, shown: str) -> None:
+    assert redact(text) == shown
+    assert redact(shown) == shown
+
+
+@given(
+    scheme=st.sampled_from(["mysql", "tgram", "ntfy", "https", "json"]),
+    rest=st.text(st.characters(codec="ascii", exclude_characters=" '\"<>"), max_size=40),
+    end=st.sampled_from(["", ":", ".", ",", ";", ")", ": more text", "). More"]),
+)
+def test_the_text_after_a_url_is_never_masked_with_it(scheme: str, rest: str, end: str) -> None:
+    url = f"{scheme}://{rest}"
+    assert redact(f"at {url}{end}") == f"at {redact(url)}{end}"
