@@ -99,6 +99,9 @@ def test_the_url_of_a_config_given_with_dash_dash_config_is_used(
         (DEAD, "cannot reach the database"),
         (f"postgresql://me:{SECRET}@127.0.0.1:notaport/db", "[store] url is not a valid URL"),
         (f"postgresql://me:{SECRET}@127.0.0.1:5432/db?nonsense=1", "invalid URI query parameter"),
+        # Not the SQLite file of that path, nor silently the default one: neither is configured.
+        (f"sqlite://me:{SECRET}@/tmp/other.db", "url must be a postgresql:// URL"),
+        (f"mysql://me:{SECRET}@db.example/waypost", "db.example/****: [store] url must be a"),
     ],
 )
 def test_bad_urls_and_dead_servers_are_exit_5_with_no_traceback_nor_password(

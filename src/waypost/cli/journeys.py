@@ -139,7 +139,7 @@ class JourneyLegs:
             self.own = True
             url = backend_url(self.config)
             try:
-                if url is not None and not url.startswith("sqlite:"):
+                if url is not None:
                     self.store = open_store(self.config, timeout=1)
                 elif (data_dir() / DB_NAME).is_file():
                     self.store = Store.open(data_dir(), timeout=0)

@@ -105,7 +105,7 @@ def open_store(
     url = backend_url(config, config_file) if config is not None or data_dir is None else None
     if timeout is None:
         timeout = config.busy_timeout if config is not None else paths.busy_timeout(config_file)
-    if url is not None and not url.startswith("sqlite:"):
+    if url is not None:
         from waypost.store.postgres import open_url
 
         return open_url(url, timeout=timeout, settings=config.store if config else None)
