@@ -336,10 +336,23 @@ class V4:
         if archived in ("tracking", "archived"):
             items = [t for t in items if t.archived is (archived == "archived")]
         items.sort(key=lambda t: t.created)
-        rendered = [self.item(t) for t in items]
-        if query.get("delivery_status"):
-            rendered = [i for i in rendered if i["delivery_status"] == query["delivery_status"]]
-        return reply(200, rendered[(page - 1) * size : page * size])
+        start, end = (page - 1) * size, page * size
+        status = query.get("delivery_status")
+        if not status:
+            return reply(200, [self.item(t) for t in items[start:end]])
+        # The status is the rendered item's: render in order until the page is full.
+        shown: list[dict[str, Any]] = []
+        matched = 0
+        for tracking in items:
+            rendered = self.item(tracking)
+            if rendered["delivery_status"] != status:
+                continue
+            if matched >= start:
+                shown.append(rendered)
+            matched += 1
+            if matched >= end:
+                break
+        return reply(200, shown)
 
     def _update(self, request: Request, tracking: Tracking) -> Reply:
         body = self._body(request)
