@@ -43,7 +43,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def _mask_url(match: re.Match[str]) -> str:
     scheme, rest = match.group(1), match.group(2)
     # Punctuation that ends the URL's sentence ("... mysql://h/db: it failed") is the
-    # sentence's, not a path's to mask: kept as it is, so masking twice masks nothing more.
+    # sentence's, not a path's to mask: kept as it is, also when a masked message is masked
+    # again (an error's text, then the line it is printed in).
     kept = rest.rstrip(_SENTENCE_END)
     return _masked(scheme, kept) + rest[len(kept) :]
 
