@@ -292,6 +292,59 @@ class Tracking:
     updating: bool = True
 
 
+class Account(dict[tuple[str, str], Tracking]):
+    """The account's trackings by (number, courier), in the order they were added, with each
+    number's keys and each id's key kept beside them: a read of 40 numbers or of one id looks
+    them up, as a real server would, instead of walking a large account. Change it only with
+    ``account[key] = tracking`` and ``pop``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order: dict[tuple[str, str], int] = {}  # the dict's own order, as numbers
+        self._by_number: dict[str, set[tuple[str, str]]] = {}
+        self._by_id: dict[str, tuple[str, str]] = {}
+        self._added = 0
+
+    def __setitem__(self, key: tuple[str, str], tracking: Tracking) -> None:
+        if key in self:
+            self._forget(key)
+        super().__setitem__(key, tracking)
+        if key not in self._order:
+            self._added += 1
+            self._order[key] = self._added
+        self._by_number.setdefault(key[0], set()).add(key)
+        self._by_id[tracking.id] = key
+
+    def pop(self, key: tuple[str, str], *default: Any) -> Any:
+        """``dict.pop``, forgetting ``key`` in the lookups too."""
+        if key in self:
+            self._forget(key)
+            del self._order[key]
+        return super().pop(key, *default)
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        self.pop(key)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        keys = self._by_number.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_number[key[0]]
+        self._by_id.pop(self[key].id, None)
+
+    def numbered(self, numbers: set[str]) -> list[Tracking]:
+        """The trackings of ``numbers``, in the account's order."""
+        keys = [k for n in numbers for k in self._by_number.get(n, ())]
+        keys.sort(key=self._order.__getitem__)
+        return [self[k] for k in keys]
+
+    def with_id(self, tracking_id: str) -> Tracking | None:
+        """The tracking whose id is ``tracking_id``, if any."""
+        key = self._by_id.get(tracking_id)
+        return None if key is None else self[key]
+
+
 class App:
     """The TrackingMore v2 endpoints with an account, emulated couriers and demo trackings."""
 
@@ -315,7 +368,7 @@ class App:
         self.penalty = penalty
         self.fetch_delay = fetch_delay
         self.retry_after = retry_after
-        self.account: dict[tuple[str, str], Tracking] = {}
+        self.account = Account()
         self.realtime_answers: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.faults: list[tuple[int, str | None]] = []
         self.quota = 1_000_000
@@ -636,12 +689,9 @@ class App:
             }
         except ValueError:
             return reply(4012)
-        items = list(self.account.values())
-        if numbers:
-            wanted = set(numbers)
-            items = [t for t in items if t.number in wanted]
-            if not items:
-                return reply(4031)
+        items = self.account.numbered(set(numbers)) if numbers else list(self.account.values())
+        if numbers and not items:
+            return reply(4031)
         if "created_at_min" in bounds:
             items = [t for t in items if t.created >= bounds["created_at_min"]]
         if "created_at_max" in bounds:

@@ -231,7 +231,7 @@ class V4:
             if not ID.fullmatch(rest[0]):
                 return reply(4112)
             entry.numbers = 1
-            tracking = next((t for t in self.v2.account.values() if t.id == rest[0]), None)
+            tracking = self.v2.account.with_id(rest[0])
             return reply(4102) if tracking is None else by(request, tracking)
         return reply(404)
 
@@ -311,12 +311,10 @@ class V4:
             }
         except ValueError:
             return reply(4130)
-        items = list(self.v2.account.values())
-        if numbers:
-            wanted = set(numbers)
-            items = [t for t in items if t.number in wanted]
-            if not items:
-                return reply(4102)
+        account = self.v2.account
+        items = account.numbered(set(numbers)) if numbers else list(account.values())
+        if numbers and not items:
+            return reply(4102)
         if query.get("courier_code"):
             items = [t for t in items if t.courier == query["courier_code"].lower()]
         for key, field, lowest in (
