@@ -294,15 +294,17 @@ class Tracking:
 
 class Account(dict[tuple[str, str], Tracking]):
     """The account's trackings by (number, courier), in the order they were added, with each
-    number's keys and each id's key kept beside them: a read of 40 numbers or of one id looks
+    number's keys, each id's key and the trackings not fetched yet kept beside them: a read of
+    40 numbers or of one id, and each request's check for trackings due to be fetched, look
     them up, as a real server would, instead of walking a large account. Change it only with
-    ``account[key] = tracking`` and ``pop``."""
+    ``account[key] = tracking``, ``del`` and ``pop``."""
 
     def __init__(self) -> None:
         super().__init__()
         self._order: dict[tuple[str, str], int] = {}  # the dict's own order, as numbers
         self._by_number: dict[str, set[tuple[str, str]]] = {}
         self._by_id: dict[str, tuple[str, str]] = {}
+        self._unfetched: dict[tuple[str, str], None] = {}  # (a tracking is fetched once, for good)
         self._added = 0
 
     def __setitem__(self, key: tuple[str, str], tracking: Tracking) -> None:
@@ -314,6 +316,8 @@ class Account(dict[tuple[str, str], Tracking]):
             self._order[key] = self._added
         self._by_number.setdefault(key[0], set()).add(key)
         self._by_id[tracking.id] = key
+        if not tracking.fetched:
+            self._unfetched[key] = None
 
     def pop(self, key: tuple[str, str], *default: Any) -> Any:
         """``dict.pop``, forgetting ``key`` in the lookups too."""
@@ -332,12 +336,25 @@ class Account(dict[tuple[str, str], Tracking]):
             if not keys:
                 del self._by_number[key[0]]
         self._by_id.pop(self[key].id, None)
+        self._unfetched.pop(key, None)
 
     def numbered(self, numbers: set[str]) -> list[Tracking]:
         """The trackings of ``numbers``, in the account's order."""
         keys = [k for n in numbers for k in self._by_number.get(n, ())]
         keys.sort(key=self._order.__getitem__)
         return [self[k] for k in keys]
+
+    def unfetched(self) -> list[Tracking]:
+        """The trackings not fetched yet (the emulated courier has not answered for them), in no
+        particular order."""
+        found = []
+        for key in list(self._unfetched):
+            tracking = self[key]
+            if tracking.fetched:
+                del self._unfetched[key]
+            else:
+                found.append(tracking)
+        return found
 
     def with_id(self, tracking_id: str) -> Tracking | None:
         """The tracking whose id is ``tracking_id``, if any."""
@@ -665,8 +682,8 @@ class App:
     def _settle(self) -> None:
         """Fetch every pending tracking whose ``fetch_delay`` has passed."""
         now = time.time()
-        for tracking in self.account.values():
-            if not tracking.fetched and now - tracking.created >= self.fetch_delay:
+        for tracking in self.account.unfetched():
+            if now - tracking.created >= self.fetch_delay:
                 tracking.fetched = True
                 tracking.updated = tracking.created + self.fetch_delay
 
