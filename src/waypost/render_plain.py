@@ -221,7 +221,8 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
         declared = {s.key for s in info.secrets}
         everyone = CARRIER_KEYS  # the keys every carrier takes (stalled_after)
         mine = {s.key: values[s.key] for s in (*info.settings, *everyone) if s.key in values}
-        mine = mask_urls(mine, list(secrets))  # a password inside base_url, host kept readable
+        # A password inside base_url masked, the host kept readable (secrets get ``mask``).
+        mine = {k: v if k in declared else mask_urls(v, list(secrets)) for k, v in mine.items()}
         section(f"carriers.{info.name}", mine, partial(_declared, declared))
         shown["carriers"][info.name] = {
             k: mask(str(v)) if k in declared else v for k, v in mine.items()
