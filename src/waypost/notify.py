@@ -120,8 +120,7 @@ class Notifier:
             if not sent:
                 cause = failure_cause(heard)
                 problems.append(
-                    f"notification for {number} was not delivered"
-                    + (f": {cause}" if cause else "")
+                    f"notification for {number} was not delivered" + (f": {cause}" if cause else "")
                 )
         if self.command:
             problem = run_hook(self.command, shipment, payload, label=label, echo=echo)

@@ -604,6 +604,8 @@ class App:
         zone of the country its place names, else its leg's (the leg's country, else its
         courier's home), as TrackingMore's times are read; UTC where that country has several
         zones or none is known."""
+        from datetime import UTC
+
         from waypost.carriers._parse import zone
         from waypost.carriers.trackingmore.shared import COUNTRY_ZONES, leg_country, place_country
 
@@ -613,7 +615,7 @@ class App:
         leg = known.destination or known.origin
         country = known.destination_country if known.destination else known.original_country
         code = place_country(location) or leg_country(country, leg.get("carrier_code"))
-        now = self.sandbox.now().astimezone(zone(COUNTRY_ZONES.get(code or "")) or timezone.utc)
+        now = self.sandbox.now().astimezone(zone(COUNTRY_ZONES.get(code or "")) or UTC)
         now = now.replace(tzinfo=None)
         with self.sandbox.lock:
             leg["trackinfo"] = [
