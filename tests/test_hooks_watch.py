@@ -176,3 +176,18 @@ def test_a_trackingmore_event_added_now_reads_back_as_now(
     (shipment,) = json.loads(r.out)["shipments"]
     event = next(e for e in shipment["events"] if e["description"] == "Arrived at Seoul")
     assert datetime.fromisoformat(event["time"]) == NOW
+
+
+def test_a_hook_the_os_cannot_run_is_reported_and_its_news_kept(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "no-shebang"
+    script.write_bytes(b"\x7fELF not really\n")
+    script.chmod(0o755)
+    assert cli("track", "--save", ILS).code == 0
+    news(sandbox, "Discharged")
+    r = cli("watch", "--once", "--exec", str(script))
+    assert r.code == 1, r.err
+    assert f"--exec for {ILS} could not be started: Exec format error" in r.err
+    assert "internal error" not in r.err
+    assert "Discharged" in cli("watch", "--once").out

@@ -1,7 +1,7 @@
 """Telling the user about news: Apprise URLs (``--notify``) and hooks (``--exec``).
 
 A hook is split with ``shlex`` and run without a shell: carrier text reaches it only as data,
-on stdin (the shipment JSON, exactly as the carrier sent it) and, made harmless by
+on stdin (the shipment JSON, exactly as the carrier sent it, from a file) and, made harmless by
 ``safe.field``, in ``WAYPOST_NUMBER``/``WAYPOST_CARRIER``/``WAYPOST_STATUS``/``WAYPOST_LABEL``.
 Its environment is a clean one (SPEC.md, "Carrier data is data"): the basics a program needs to
 run (``PATH``, ``HOME``, locale, zone, the desktop session for ``notify-send``) and those four,
@@ -201,17 +201,19 @@ def run_hook(
 ) -> str | None:
     """Run the hook once; None on success, else why it failed (the pass goes on either way)."""
     number = safe.field(shipment.tracking_number)
-    # Output goes to files, not pipes: a background job the hook starts inherits them, and
-    # a pipe would only see EOF when that job ends; the hook is done when its process exits.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    # Files, not pipes: a background job the hook starts inherits them, and a pipe would see
+    # EOF (and a full one room to write) only when that job ends; the hook is done when its own
+    # process exits.
+    with (
+        tempfile.TemporaryFile() as data,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        data.write(payload.encode("utf-8", "replace"))
+        data.seek(0)
         try:
             proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=err,
-                env=hook_env(shipment, label),
-                shell=False,
+                argv, stdin=data, stdout=out, stderr=err, env=hook_env(shipment, label), shell=False
             )
         except FileNotFoundError:
             return f"--exec: command not found: {argv[0]}"
@@ -220,8 +222,11 @@ def run_hook(
         except (ValueError, UnicodeError) as exc:
             # An environment value or argument the OS cannot take (a NUL byte, say).
             return f"--exec for {number} could not be started: {exc}"
+        except OSError as exc:
+            # A script without its #! line (ENOEXEC), arguments too long (E2BIG), ...
+            return f"--exec for {number} could not be started: {exc.strerror or exc}"
         try:
-            proc.communicate(payload.encode("utf-8", "replace"), timeout=HOOK_TIMEOUT)
+            proc.wait(timeout=HOOK_TIMEOUT)
         except subprocess.TimeoutExpired:
             _stop(proc)
             return f"--exec for {number} timed out after {HOOK_TIMEOUT:g}s"
