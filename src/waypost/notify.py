@@ -1,7 +1,7 @@
 """Telling the user about news: Apprise URLs (``--notify``) and hooks (``--exec``).
 
 A hook is split with ``shlex`` and run without a shell: carrier text reaches it only as data,
-on stdin (the shipment JSON, exactly as the carrier sent it) and, made harmless by
+on stdin (the shipment JSON, exactly as the carrier sent it, from a file) and, made harmless by
 ``safe.field``, in ``WAYPOST_NUMBER``/``WAYPOST_CARRIER``/``WAYPOST_STATUS``/``WAYPOST_LABEL``.
 Its environment is a clean one (SPEC.md, "Carrier data is data"): the basics a program needs to
 run (``PATH``, ``HOME``, locale, zone, the desktop session for ``notify-send``) and those four,
@@ -11,13 +11,17 @@ harmless too.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from waypost import safe
 from waypost.errors import MissingExtra, UsageError
@@ -58,13 +62,16 @@ class Notifier:
     def build(cls, urls: Sequence[str], command: str | None) -> Notifier:
         """Validate the channels up front: a missing extra or a bad URL stops the run early."""
         argv = None
-        if command:
+        if command is not None:
             try:
                 argv = shlex.split(command)
             except ValueError as exc:
                 raise UsageError(f"--exec: cannot split {command!r}: {exc}") from None
             if not argv:
-                raise UsageError("--exec needs a command")
+                raise UsageError(
+                    f"--exec needs a command, not {command!r}",
+                    hint="leave --exec out to run no hook",
+                )
         notifier = cls(urls=list(urls), command=argv)
         if urls:
             try:
@@ -107,15 +114,59 @@ class Notifier:
         problems = []
         number = safe.field(shipment.tracking_number)
         body = safe.lines(text)
-        if self._apprise is not None and not self._apprise.notify(
-            title=title(shipment, label, state), body=body
-        ):
-            problems.append(f"notification for {number} was not delivered")
+        if self._apprise is not None:
+            with _apprise_log() as heard:
+                sent = self._apprise.notify(title=title(shipment, label, state), body=body)
+            if not sent:
+                cause = failure_cause(heard)
+                problems.append(
+                    f"notification for {number} was not delivered" + (f": {cause}" if cause else "")
+                )
         if self.command:
             problem = run_hook(self.command, shipment, payload, label=label, echo=echo)
             if problem:
                 problems.append(problem)
         return problems
+
+
+# Apprise says why a notification failed only in its log: a warning ("A Connection error
+# occurred sending JSON notification to HOST.") and, at debug level, the exception itself.
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"'()\]]+)")
+
+
+@contextlib.contextmanager
+def _apprise_log() -> Iterator[list[logging.LogRecord]]:
+    """The records Apprise logs meanwhile, every level, kept out of every other handler."""
+    heard: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            heard.append(record)
+
+    logger = logging.getLogger("apprise")
+    handler, level, propagate = Keep(logging.DEBUG), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield heard
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def failure_cause(records: Sequence[logging.LogRecord]) -> str:
+    """Why Apprise failed, one line: its warnings and errors, with the OS's reason where it
+    logged one ("Connection refused"); secrets masked, control characters made harmless."""
+    from waypost.redaction import redact
+
+    said = [r.getMessage().strip().rstrip(".") for r in records if r.levelno >= logging.WARNING]
+    reasons = [m.group(1).strip() for r in records for m in _ERRNO.finditer(r.getMessage())]
+    parts = list(dict.fromkeys(said))
+    if reasons:
+        parts.append(reasons[-1])
+    return safe.field(redact("; ".join(parts)))
 
 
 def title(shipment: Shipment, label: str | None = None, state: str | None = None) -> str:
@@ -150,29 +201,56 @@ def run_hook(
 ) -> str | None:
     """Run the hook once; None on success, else why it failed (the pass goes on either way)."""
     number = safe.field(shipment.tracking_number)
-    try:
-        done = subprocess.run(
-            argv,
-            input=payload.encode("utf-8", "replace"),
-            env=hook_env(shipment, label),
-            capture_output=True,
-            timeout=HOOK_TIMEOUT,
-            check=False,
-            shell=False,
-        )
-    except FileNotFoundError:
-        return f"--exec: command not found: {argv[0]}"
-    except PermissionError:
-        return f"--exec: not executable: {argv[0]}"
-    except subprocess.TimeoutExpired:
-        return f"--exec for {number} timed out after {HOOK_TIMEOUT:g}s"
-    except (ValueError, UnicodeError) as exc:
-        # An environment value or argument the OS cannot take (a NUL byte, say).
-        return f"--exec for {number} could not be started: {exc}"
-    if done.stdout and echo is not None:
-        echo(safe.lines(done.stdout.decode("utf-8", "replace")))
-    if done.stderr:
-        sys.stderr.write(safe.lines(done.stderr.decode("utf-8", "replace")))
-    if done.returncode != 0:
-        return f"--exec for {number} exited with {done.returncode}"
+    # Files, not pipes: a background job the hook starts inherits them, and a pipe would see
+    # EOF (and a full one room to write) only when that job ends; the hook is done when its own
+    # process exits.
+    with (
+        tempfile.TemporaryFile() as data,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        data.write(payload.encode("utf-8", "replace"))
+        data.seek(0)
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=data, stdout=out, stderr=err, env=hook_env(shipment, label), shell=False
+            )
+        except FileNotFoundError:
+            return f"--exec: command not found: {argv[0]}"
+        except PermissionError:
+            return f"--exec: not executable: {argv[0]}"
+        except (ValueError, UnicodeError) as exc:
+            # An environment value or argument the OS cannot take (a NUL byte, say).
+            return f"--exec for {number} could not be started: {exc}"
+        except OSError as exc:
+            # A script without its #! line (ENOEXEC), arguments too long (E2BIG), ...
+            return f"--exec for {number} could not be started: {exc.strerror or exc}"
+        try:
+            proc.wait(timeout=HOOK_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return f"--exec for {number} timed out after {HOOK_TIMEOUT:g}s"
+        except BaseException:
+            _stop(proc)
+            raise
+        stdout, stderr = _read(out), _read(err)
+    if stdout and echo is not None:
+        echo(safe.lines(stdout.decode("utf-8", "replace")))
+    if stderr:
+        sys.stderr.write(safe.lines(stderr.decode("utf-8", "replace")))
+    if proc.returncode != 0:
+        return f"--exec for {number} exited with {proc.returncode}"
     return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a hook that overran or was interrupted, and reap it."""
+    proc.kill()
+    proc.wait()
+
+
+def _read(file: IO[bytes]) -> bytes:
+    """All a hook wrote to ``file`` by the time it exited (read at offset 0: a background job
+    of the hook shares the file's position and may still write)."""
+    fd = file.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0)

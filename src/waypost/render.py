@@ -464,6 +464,15 @@ class NewsWriter:
         """True when a pass's news is one document (``--json``), so it cannot come in chunks."""
         return self.fmt is Format.JSON
 
+    def hook_echo(self, text: str) -> None:
+        """A hook's output, as it is: to stdout (cron mails it), or to stderr beside JSON on
+        stdout (not a waypost error, so not labelled one)."""
+        if self.fmt.human:
+            self.out.write(text)
+        else:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
     def begin(self, views: Sequence[Shipment]) -> None:
         """Before any delivery: the ``--json`` document of every shipment with news."""
         if self.fmt is Format.JSON and views:
@@ -493,8 +502,7 @@ class NewsWriter:
                 ),
             ]
         )
-        # A hook's output goes to stdout (cron mails it), or to stderr beside JSON on stdout.
-        return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
+        return Shown(payload, text, self.hook_echo)
 
     def show_group(
         self,
@@ -530,7 +538,7 @@ class NewsWriter:
                 ),
             ]
         )
-        return Shown(payload, text, self.out.write if self.fmt.human else self.warn)
+        return Shown(payload, text, self.hook_echo)
 
 
 def json_document(shipments: Iterable[Shipment]) -> str:

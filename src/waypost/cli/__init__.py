@@ -185,9 +185,11 @@ def _main(env: Env, argv: list[str] | None) -> int:
         env.stderr.write("\n")
         raise KeyboardInterrupt from None
     except WaypostError as exc:
-        env.err(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
+        # An exit-0 one (another watch running) is a note, which ``-q`` keeps quiet.
+        tell = env.err if exc.exit_code else env.say
+        tell(f"waypost: {'error' if exc.exit_code else 'note'}: {exc.message}")
         if exc.hint:
-            env.err(f"hint: {exc.hint}")
+            tell(f"hint: {exc.hint}")
         if env.debug:
             import traceback
 

@@ -294,7 +294,7 @@ def watch(
         ),
     ] = None,
     exec_cmd: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--exec",
             metavar="CMD",
@@ -349,7 +349,13 @@ def watch(
     every = interval or str(cfg.watch.get("interval", "30m"))
     seconds = inputs.parse_duration(every)
     urls = notify if notify else list(cfg.watch.get("notify", []))
-    notifier = Notifier.build(urls, exec_cmd if exec_cmd is not None else cfg.watch.get("exec"))
+    if exec_cmd and len(exec_cmd) > 1:
+        # Taken as a list only to see a repeat: one hook per shipment, never silently the last.
+        raise UsageError(
+            f"--exec takes one command, given {len(exec_cmd)} times",
+            hint="run one script that calls each of them",
+        )
+    notifier = Notifier.build(urls, exec_cmd[0] if exec_cmd else cfg.watch.get("exec"))
     from waypost.insights import parse_on
 
     wanted = parse_on(on) if on else parse_on(cfg.watch.get("on", []), source="watch.on")

@@ -17,7 +17,7 @@ from waypost.cli.options import (
     VerboseOpt,
     VersionOpt,
 )
-from waypost.errors import UsageError
+from waypost.errors import CarrierError, UsageError
 
 if TYPE_CHECKING:
     from waypost.config import Config
@@ -205,12 +205,27 @@ def edit(
             listed = ", ".join(f"{r.carrier}:{r.number}" for r in rows)
             raise UsageError(f"{number} names {len(rows)} shipments ({listed}); name one of them")
         row = rows[0]
-        done = manage.edit(store, row, cfg, label=label, courier=courier, timeout=env.timeout)
+        done = []
+        if courier is not None and row.courier and courier.strip().lower() == row.courier:
+            done.append(f"courier already {row.courier}; nothing sent")
+            courier = None
+        try:
+            done[:0] = manage.edit(
+                store, row, cfg, label=label, courier=courier, timeout=env.timeout
+            )
+        except CarrierError as exc:
+            if courier is not None and exc.hint and "trackingmore:COURIER:NUMBER" in exc.hint:
+                # The hint is the one for numbers on the command line; edit takes a code.
+                exc.hint = f"{LIST_COURIERS} lists the courier codes"
+            raise
         if courier is not None:
             code = _ask_again(env, store, row.id, cfg)
     for line in done:
         env.say(f"{row.number}: {line}")
     raise typer.Exit(code)
+
+
+LIST_COURIERS = "`waypost carriers --remote trackingmore`"
 
 
 def _ask_again(env: Env, store: Any, row_id: int, cfg: "Config") -> int:

@@ -598,12 +598,25 @@ class App:
         return item
 
     def add_event(self, number: str, description: str, location: str | None) -> bool:
-        """Append a checkpoint dated now and bump ``updated_at`` of its account trackings."""
+        """Append a checkpoint dated now and bump ``updated_at`` of its account trackings.
+
+        A checkpoint's ``Date`` is the courier's wall-clock time, without a zone: now in the
+        zone of the country its place names, else its leg's (the leg's country, else its
+        courier's home), as TrackingMore's times are read; UTC where that country has several
+        zones or none is known."""
+        from datetime import UTC
+
+        from waypost.carriers._parse import zone
+        from waypost.carriers.trackingmore.shared import COUNTRY_ZONES, leg_country, place_country
+
         known = self._known(number.upper())
         if known is None:
             return False
-        now = self.sandbox.now().replace(tzinfo=None)
         leg = known.destination or known.origin
+        country = known.destination_country if known.destination else known.original_country
+        code = place_country(location) or leg_country(country, leg.get("carrier_code"))
+        now = self.sandbox.now().astimezone(zone(COUNTRY_ZONES.get(code or "")) or UTC)
+        now = now.replace(tzinfo=None)
         with self.sandbox.lock:
             leg["trackinfo"] = [
                 _point(_stamp(now), description, location or "", "transit"),
