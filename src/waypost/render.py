@@ -20,13 +20,12 @@ from typing import IO, TYPE_CHECKING, Any
 from waypost import safe
 from waypost.render_plain import STATUS_STYLE as STATUS_STYLE
 from waypost.render_plain import _value as _value
-from waypost.render_plain import _wrapped, list_tsv
+from waypost.render_plain import _wrapped, list_tsv, painted, wants_color
 from waypost.render_plain import age_text as age_text
 from waypost.render_plain import carriers_overview as carriers_overview
 from waypost.render_plain import config_document as config_document
 from waypost.render_plain import dumps as dumps
 from waypost.render_plain import looks_secret as looks_secret
-from waypost.render_plain import painted, wants_color
 from waypost.render_plain import quota_text as quota_text
 
 if TYPE_CHECKING:
