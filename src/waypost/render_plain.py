@@ -52,7 +52,7 @@ def wants_color(color: str, no_color: bool, tty: bool, env: Mapping[str, str]) -
         return False
     if color == "always":
         return True
-    return tty and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+    return tty and not env.get("NO_COLOR", "") and env.get("TERM") != "dumb"
 
 
 def painted(word: str, status: str) -> str:

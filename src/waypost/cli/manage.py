@@ -106,8 +106,8 @@ def list_(
             from waypost.render_plain import list_tsv, wants_color
 
             rows = render_journeys.list_rows(listed, store)
-            color = wants_color(env.color, env.no_color, False, env.environ)
-            list_tsv(rows, env.now, zone(tz) if tz else None, env.stdout, color=color)
+            colored = wants_color(env.color, env.no_color, False, env.environ)
+            list_tsv(rows, env.now, zone(tz) if tz else None, env.stdout, color=colored)
             return
         from waypost import render
 
