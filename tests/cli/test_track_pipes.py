@@ -260,3 +260,23 @@ def test_detect_names_only_the_carriers_a_number_fits(cli) -> None:  # type: ign
     letters, digits = doc["detect"]  # type: ignore[index]
     assert [a["carrier"] for a in letters["asked"]] == ["ils", "trackingmore"]
     assert [a["carrier"] for a in digits["asked"]] == ["ils", "trackingmore", "pandapon"]
+
+
+def test_the_error_line_is_redacted_and_made_harmless() -> None:
+    from waypost.carriers.base import Answer, Query
+    from waypost.cli.env import Env
+    from waypost.cli.track import _Failures
+    from waypost.errors import NetworkError
+    from waypost.service import Result
+
+    err = NetworkError("cannot reach http://u:pw-in-url@host/x with key s3cr3t-value \x1b[2J")
+    query = Query(ILS, "ils")
+    failed = _Failures()
+    failed.add(Result(query, [Answer(query, [Shipment.failed(ILS, "ils", err)])], err, ["ils"]))
+    stderr = io.StringIO()
+    failed.report(Env(stdout=io.StringIO(), stderr=stderr, secrets=["s3cr3t-value"]))
+    (line,) = stderr.getvalue().splitlines()
+    assert line.startswith("waypost: error: ils: cannot reach http://u:****@host/x with key ****")
+    assert "s3cr3t-value" not in line
+    assert "pw-in-url" not in line
+    assert "\x1b" not in line
