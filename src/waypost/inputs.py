@@ -36,7 +36,9 @@ def tokens(args: Iterable[str], stdin_text: str | None) -> list[Token]:
         if arg == "-":
             if stdin_text is None:
                 raise UsageError("`-` given but there is no standard input")
-            for lineno, line in enumerate(stdin_text.splitlines(), 1):
+            # A UTF-8 byte-order mark (files saved by Windows editors) is not part of a number.
+            text_in = stdin_text[1:] if stdin_text.startswith("\ufeff") else stdin_text
+            for lineno, line in enumerate(text_in.splitlines(), 1):
                 text = line.partition("#")[0]
                 out.extend(Token(t, f"stdin line {lineno}") for t in _SPLIT.split(text) if t)
                 if len(out) > MAX_NUMBERS:  # before the rest of a huge input becomes tokens
@@ -63,8 +65,13 @@ def _clean(raw: str) -> str:
 
 
 def _show(raw: str) -> str:
-    shown = raw if len(raw) <= 40 else raw[:37] + "..."
-    return ascii(shown)[1:-1]
+    """``raw`` escaped once (``\\x1b``), cut at 40 characters, without quotes."""
+    return _quoted(raw)[1:-1]
+
+
+def _quoted(raw: str) -> str:
+    """``raw`` escaped once and quoted (``'AB\\x1b[31mCD'``), cut at 40 characters."""
+    return ascii(raw if len(raw) <= 40 else raw[:37] + "...")
 
 
 def _prefix_hint(name: str, rest: str, infos: dict[str, CarrierInfo]) -> str:
@@ -100,7 +107,7 @@ def parse_token(
         name = head.lower()
         if name not in infos:
             raise UsageError(
-                f"{token.origin}: unknown carrier prefix {_show(head)!r} "
+                f"{token.origin}: unknown carrier prefix {_quoted(head)} "
                 f"(known: {', '.join(infos)})" + _prefix_hint(name, rest, infos)
             )
         carrier, number = name, rest
@@ -108,22 +115,22 @@ def parse_token(
         if ":" in rest:
             courier, _, number = rest.partition(":")
             if info.courier_regex is None:
-                raise UsageError(f"{token.origin}: {name} takes no courier part in {_show(raw)!r}")
+                raise UsageError(f"{token.origin}: {name} takes no courier part in {_quoted(raw)}")
             courier = courier.lower()
             if not re.fullmatch(info.courier_regex, courier):
                 raise UsageError(
-                    f"{token.origin}: invalid {name} courier {_show(courier)!r}"
+                    f"{token.origin}: invalid {name} courier {_quoted(courier)}"
                     + (f" ({info.courier_help})" if info.courier_help else "")
                 )
     if not _VALID.fullmatch(number):
         bad = next((c for c in number if not re.match(r"[A-Za-z0-9-]", c)), None)
         why = "is empty" if not number else f"contains {bad!r}" if bad else "is malformed"
         raise UsageError(
-            f"{token.origin}: {_show(token.text)!r} {why}; numbers are letters, digits and '-'"
+            f"{token.origin}: {_quoted(token.text)} {why}; numbers are letters, digits and '-'"
         )
     if not MIN_LEN <= len(number) <= MAX_LEN:
         raise UsageError(
-            f"{token.origin}: {_show(number)!r} is {len(number)} characters long; "
+            f"{token.origin}: {_quoted(number)} is {len(number)} characters long; "
             f"a tracking number has {MIN_LEN} to {MAX_LEN}"
         )
     target = infos.get(carrier) if carrier else None
@@ -173,11 +180,11 @@ def parse_duration(raw: str) -> float:
     while pos < len(cleaned):
         m = _DURATION.match(cleaned, pos)
         if not m or m.end() == pos:
-            raise UsageError(f"invalid duration {_show(raw)!r}; use e.g. 90s, 15m or 2h")
+            raise UsageError(f"invalid duration {_quoted(raw)}; use e.g. 90s, 15m or 2h")
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if total <= 0:
-        raise UsageError(f"duration {_show(raw)!r} must be greater than zero")
+        raise UsageError(f"duration {_quoted(raw)} must be greater than zero")
     if total > MAX_DURATION:
-        raise UsageError(f"duration {_show(raw)!r} is longer than 7 days")
+        raise UsageError(f"duration {_quoted(raw)} is longer than 7 days")
     return total

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 
 from waypost import safe
+from waypost.render_plain import STATUS_STYLE as STATUS_STYLE
 from waypost.render_plain import _value as _value
-from waypost.render_plain import _wrapped, list_tsv
+from waypost.render_plain import _wrapped, list_tsv, painted, wants_color
 from waypost.render_plain import age_text as age_text
 from waypost.render_plain import carriers_overview as carriers_overview
 from waypost.render_plain import config_document as config_document
@@ -36,19 +37,6 @@ if TYPE_CHECKING:
     from waypost.service import Result
     from waypost.store.protocols import ListRow
 
-STATUS_STYLE = {
-    "pending": "dim",
-    "info_received": "blue",
-    "in_transit": "cyan",
-    "out_for_delivery": "bold cyan",
-    "available_for_pickup": "bold yellow",
-    "delivered": "bold green",
-    "failed_attempt": "yellow",
-    "exception": "bold red",
-    "expired": "red",
-    "not_found": "magenta",
-    "unknown": "bold red",
-}
 # Narrower than this, no layout helps; Rich still draws, the terminal wraps.
 MIN_WIDTH = 20
 
@@ -107,12 +95,7 @@ class Terminal:
         out = stdout or sys.stdout
         err = stderr or sys.stderr
         out_tty = _isatty(out)
-        if no_color or color == "never":
-            colored = False
-        elif color == "always":
-            colored = True
-        else:
-            colored = out_tty and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        colored = wants_color(color, no_color, out_tty, env)
         return cls(out_tty, _isatty(err), colored, terminal_width(env, out, err), tz)
 
 
@@ -247,7 +230,10 @@ def plain_track(
         if index:
             out.write("\n")
         mark = (marks or {}).get(index)
-        out.write("  ".join(header_fields(s, term)) + (f"  [{mark}]" if mark else "") + "\n")
+        fields = header_fields(s, term)
+        if term.color:  # `--color always` when piped: the status word as on a terminal
+            fields[2] = painted(fields[2], s.status.value)
+        out.write("  ".join(fields) + (f"  [{mark}]" if mark else "") + "\n")
         if s.error:
             out.write(f"  error: {s.error}\n")
         elif s.found is None:
@@ -800,7 +786,7 @@ def watch_list(
         out.write("]\n}\n" if sep == _ITEM_INDENT else "\n  ]\n}\n")
         return
     if fmt is Format.PLAIN:
-        list_tsv(rows, term.now, term.tz, out)
+        list_tsv(rows, term.now, term.tz, out, color=term.color)
         return
     shown = list(rows)
     con = console(term, out)

@@ -18,15 +18,66 @@ if TYPE_CHECKING:
     from waypost.config import Config
     from waypost.store.rows import ListRow
 
+# The status words' colours (Rich styles; ``render`` re-exports this table).
+STATUS_STYLE = {
+    "pending": "dim",
+    "info_received": "blue",
+    "in_transit": "cyan",
+    "out_for_delivery": "bold cyan",
+    "available_for_pickup": "bold yellow",
+    "delivered": "bold green",
+    "failed_attempt": "yellow",
+    "exception": "bold red",
+    "expired": "red",
+    "not_found": "magenta",
+    "unknown": "bold red",
+}
+# Those styles as the SGR codes Rich writes for them, for plain lines under `--color always`.
+_SGR = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+def wants_color(color: str, no_color: bool, tty: bool, env: Mapping[str, str]) -> bool:
+    """``--color always`` on, ``never`` and ``--no-color`` off, ``auto``: on a terminal unless
+    ``NO_COLOR`` is set to a non-empty value (no-color.org) or ``TERM=dumb``."""
+    if no_color or color == "never":
+        return False
+    if color == "always":
+        return True
+    return tty and not env.get("NO_COLOR", "") and env.get("TERM") != "dumb"
+
+
+def painted(word: str, status: str) -> str:
+    """``word`` in the colour of ``status`` (one of ours, never carrier text), as SGR codes."""
+    codes = ";".join(_SGR[part] for part in STATUS_STYLE.get(status, "").split())
+    return f"\x1b[{codes}m{word}\x1b[0m" if codes else word
+
+
 # Below this fraction of a second a Unix time rounds (to microseconds) within its own second, so
 # every time of that second has the same ISO text to the second.
 _WITHIN_SECOND = 0.999
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
-def list_tsv(rows: Iterable[ListRow], now: datetime, tz: tzinfo | None, out: IO[str]) -> None:
+def list_tsv(
+    rows: Iterable[ListRow],
+    now: datetime,
+    tz: tzinfo | None,
+    out: IO[str],
+    *,
+    color: bool = False,
+) -> None:
     """``list`` for scripts: full text, ISO times (in ``tz``, else local), whole days since the
-    first event (empty: none), one line per row, written as the rows come.
+    first event (empty: none), one line per row, written as the rows come; ``color``
+    (``--color always``): the status in its colour.
 
     ``render._first`` and ``render._iso`` written out for the row loop (the same arithmetic: a
     naive stored time is UTC, so its Unix time is its distance from the naive epoch). Labels,
@@ -35,6 +86,7 @@ def list_tsv(rows: Iterable[ListRow], now: datetime, tz: tzinfo | None, out: IO[
     stamp = now.timestamp()
     made: dict[Any, str] = {}
     events: dict[Any, str] = {}
+    statuses: dict[Any, str] = {}
     days_of: dict[Any, str] = {}
     second_of: dict[float, str] = {}
     field = safe.field
@@ -43,6 +95,12 @@ def list_tsv(rows: Iterable[ListRow], now: datetime, tz: tzinfo | None, out: IO[
         done = made.get(text)
         if done is None:
             done = made[text] = field(text)
+        return done
+
+    def status(text: Any) -> str:
+        done = statuses.get(text)
+        if done is None:
+            done = statuses[text] = painted(field(text), str(text)) if color else field(text)
         return done
 
     def last(text: Any) -> str:
@@ -69,7 +127,7 @@ def list_tsv(rows: Iterable[ListRow], now: datetime, tz: tzinfo | None, out: IO[
                 if whole:
                     second_of[second] = iso
         lines.append(
-            f"{shown(r.label)}\t{field(r.number)}\t{shown(r.carrier)}\t{shown(r.status)}"
+            f"{shown(r.label)}\t{field(r.number)}\t{shown(r.carrier)}\t{status(r.status)}"
             f"\t{last(r.last_event)}\t{iso}\t{days}\n"
         )
         if len(lines) >= 1000:

@@ -93,6 +93,10 @@ class Plan:
     asked: dict[tuple[str, str | None, str | None], list[str]]
     unconfigured: dict[str, list[str]]
     refused: dict[tuple[str, str | None, str | None], CarrierError]
+    # Per query: the keys of the carrier queries planned for it (its answers are theirs only).
+    planned: dict[tuple[str, str | None, str | None], list[tuple[str, str | None, str | None]]] = (
+        field(default_factory=dict)
+    )
 
 
 def plan(queries: Sequence[Query], config: Config) -> Plan:
@@ -102,6 +106,9 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
     asked: dict[tuple[str, str | None, str | None], list[str]] = {}
     unconfigured: dict[str, list[str]] = {}
     refused: dict[tuple[str, str | None, str | None], CarrierError] = {}
+    planned_for: dict[
+        tuple[str, str | None, str | None], list[tuple[str, str | None, str | None]]
+    ] = {}
     missing_of = {name: config.missing(name) for name in infos}
     for query in queries:
         targets = detect.targets(query.number, query.carrier, query.courier, infos.values())
@@ -114,6 +121,9 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
             ready.append(name)
             planned = Query(query.number, name, courier or query.courier, query.raw)
             by_carrier[name].setdefault(planned.key, planned)
+            mine = planned_for.setdefault(query.key, [])
+            if planned.key not in mine:
+                mine.append(planned.key)
         asked[query.key] = ready
         if not ready:
             names = ", ".join(dict.fromkeys(n for n, _ in targets))
@@ -122,7 +132,7 @@ def plan(queries: Sequence[Query], config: Config) -> Plan:
                 hint="configure one with `waypost config init`",
             )
     todo = {name: list(qs.values()) for name, qs in by_carrier.items() if qs}
-    return Plan(todo, asked, unconfigured, refused)
+    return Plan(todo, asked, unconfigured, refused, planned_for)
 
 
 def _hint(unconfigured: dict[str, list[str]]) -> list[str]:
@@ -343,7 +353,6 @@ class _Merger:
             return
         self.seen.add(marker)
         self.answers.setdefault(answer.query.key, []).append(answer)
-        self.answers.setdefault((answer.query.number, None, None), []).append(answer)
         left = self.expected.get((name, answer.query.number), 0) - 1
         self.expected[(name, answer.query.number)] = left
         if left <= 0:
@@ -435,7 +444,12 @@ def _merge(
         err = the_plan.refused[key]
         refused = Answer(query, [Shipment.failed(query.number, query.carrier or "-", err)])
         return Result(query, [refused], err, asked)
-    mine = [a for a in answers.get(key, []) if a.query.carrier in asked]
+    mine = [
+        a
+        for planned in the_plan.planned.get(key, [key])
+        for a in answers.get(planned, [])
+        if a.query.carrier in asked
+    ]
     found = [a for a in mine if a.found]
     if found:
         if len(found) > 1:

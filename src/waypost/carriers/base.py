@@ -123,6 +123,8 @@ class CarrierInfo:
     what changed in the whole account since one cursor, so a pass shared by several hosts gives
     all its shipments to one of them.
     ``effective_settings``: the settings with version-dependent defaults filled in (display).
+    ``number_form``: a full-match regex of every number the carrier can hold (None: any); a
+    number without a prefix that no pattern detects is not asked of a carrier it does not fit.
     """
 
     name: str
@@ -142,6 +144,11 @@ class CarrierInfo:
     capabilities: frozenset[str] = frozenset()
     watch_cursor: bool = False
     effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    number_form: str | None = None
+
+    def admits(self, number: str) -> bool:
+        """True when ``number`` has the form of this carrier's numbers (``number_form``)."""
+        return self.number_form is None or re.fullmatch(self.number_form, number) is not None
 
     @property
     def credentials(self) -> tuple[Setting, ...]:

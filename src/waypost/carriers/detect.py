@@ -69,7 +69,7 @@ def targets(
     number: str, carrier: str | None, courier: str | None, infos: Iterable[CarrierInfo]
 ) -> list[tuple[str, str | None]]:
     """The (carrier, courier) pairs a run asks for one number: the prefix when given, else the
-    sure candidate, else every usable candidate, else every carrier."""
+    sure candidate, else every usable candidate, else every carrier whose numbers it fits."""
     if carrier:
         return [(carrier, courier)]
     infos = list(infos)
@@ -86,7 +86,8 @@ def ranked_targets(number: str, infos: Sequence[CarrierInfo]) -> list[tuple[str,
     if top is not None:
         return [(top.carrier, top.courier)]
     plausible = [(c.carrier, c.courier) for c in ranked if c.usable]
-    return list(dict.fromkeys(plausible or [(info.name, None) for info in infos]))
+    anyone = [(info.name, None) for info in infos if info.admits(number)]
+    return list(dict.fromkeys(plausible or anyone))
 
 
 Target = tuple[str, str | None]

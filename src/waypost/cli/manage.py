@@ -103,10 +103,11 @@ def list_(
         if fmt is None:
             # TSV shows no ETA nor stalled mark: it reads no facts at all.
             from waypost.cli.env import zone
-            from waypost.render_plain import list_tsv
+            from waypost.render_plain import list_tsv, wants_color
 
             rows = render_journeys.list_rows(listed, store)
-            list_tsv(rows, env.now, zone(tz) if tz else None, env.stdout)
+            colored = wants_color(env.color, env.no_color, False, env.environ)
+            list_tsv(rows, env.now, zone(tz) if tz else None, env.stdout, color=colored)
             return
         from waypost import render
 

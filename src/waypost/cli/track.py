@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from waypost import service
     from waypost.carriers.base import Query, TrackOptions
+    from waypost.errors import CarrierError
     from waypost.render import Format, Terminal
 
 commands = typer.Typer()
@@ -133,9 +134,11 @@ def track(
     from waypost.cli.journeys import JourneyLegs
 
     legs = JourneyLegs(store, cfg)
+    failed = _Failures()
 
     def on_result(index: int, result: service.Result) -> None:
         mark(result.shipments)
+        failed.add(result)
         # JSONL keeps no answer: each is streamed as soon as it is complete, then dropped.
         answered[index] = None if fmt is Format.JSONL else result
         if fmt is Format.JSONL and index not in printed:  # the lean path printed it already
@@ -186,11 +189,43 @@ def track(
     elif fmt is not Format.JSONL:  # JSONL has streamed every shipment already
         render.shipments(report.shipments, fmt, term, out, render.marks(report.results))
     out.flush()
+    failed.report(env)
     for hint in report.hints:
         env.say(f"hint: {hint}")
     if not_saved is not None:
         raise not_saved
     raise typer.Exit(code)
+
+
+class _Failures:
+    """Per carrier, the first reason it could not answer a number and how many it failed."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[CarrierError, int]] = {}
+
+    def add(self, result: "service.Result") -> None:
+        """Count the carriers that failed one answered query (none when it was answered)."""
+        if result.failure is None:
+            return
+        for name, err in {
+            s.carrier: s.failure
+            for a in result.answers
+            for s in a.shipments
+            if s.failure is not None
+        }.items():
+            first, count = self.first.get(name, (err, 0))
+            self.first[name] = (first, count + 1)
+
+    def report(self, env: Env) -> None:
+        """One ``waypost: error: CARRIER: reason`` line per failing carrier (never hidden)."""
+        for name, (err, count) in self.first.items():
+            message = err.message
+            if name != "-" and not message.startswith(f"{name}:"):
+                message = f"{name}: {message}"
+            many = f"; {count} numbers not answered" if count > 1 else ""
+            env.err(f"waypost: error: {message}{many}")
+            if err.hint:
+                env.say(f"hint: {err.hint}")
 
 
 # Numbers looked up and saved at a time by ``track --save``: memory stays that of one batch.
