@@ -94,7 +94,8 @@ def check_quota(env: Env, cfg: "Config", as_json: bool) -> int:
     if as_json:
         env.stdout.write(render.dumps({"carrier": quota.ACCOUNT, "quota": shown}) + "\n")
     else:
-        env.stdout.write(f"{quota.ACCOUNT}: {render.quota_text(shown)}\n")
+        works = "the credentials work; " if shown.get("credentials") == "work" else ""
+        env.stdout.write(f"{quota.ACCOUNT}: {works}{render.quota_text(shown)}\n")
     return 0
 
 
