@@ -367,7 +367,8 @@ def check_command(
     carrier = name.lower()
     if carrier not in carriers.names() or not service.supports(carrier, "check"):
         # TrackingMore's check (its quota) is answered before this, by `carriers` itself.
-        known = sorted({quota.ACCOUNT, *(n for n in carriers.names() if service.supports(n, "check"))})
+        checked = (n for n in carriers.names() if service.supports(n, "check"))
+        known = sorted({quota.ACCOUNT, *checked})
         raise UsageError(f"--check: {name!r} cannot be checked (try: {', '.join(known)})")
     try:
         result = service.check(carrier, config, timeout=timeout, cache=cache)

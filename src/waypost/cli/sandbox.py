@@ -36,7 +36,7 @@ class _Command(TyperCommand):
             possible = getattr(exc, "possibilities", None)
             if possible:
                 hidden = {n for p in self.params if getattr(p, "hidden", False) for n in p.opts}
-                exc.possibilities = [n for n in possible if n not in hidden]
+                exc.possibilities = [n for n in possible if n not in hidden]  # type: ignore[attr-defined]
             raise
 
 
@@ -45,7 +45,7 @@ class _Command(TyperCommand):
     epilog="Examples:\n\n"
     '  eval "$(waypost sandbox --detach)" && waypost track 3676E4043665\n\n'
     "  waypost sandbox --port 9000 --latency 80\n\n"
-    "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'"
+    "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'",
 )
 def sandbox(
     ctx: typer.Context,
