@@ -44,6 +44,7 @@ class _Command(TyperCommand):
     cls=_Command,
     epilog="Examples:\n\n"
     '  eval "$(waypost sandbox --detach)" && waypost track 3676E4043665\n\n'
+    '  eval "$(waypost sandbox --status)"   # the variables again, in a new shell\n\n'
     "  waypost sandbox --port 9000 --latency 80\n\n"
     "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'",
 )
