@@ -362,11 +362,13 @@ def check_command(
     name: str, config: Config, timeout: float, cache: Cache, as_json: bool, out: IO[str]
 ) -> int:
     """``carriers --check NAME``: print what the one real call showed; the exit code."""
-    from waypost import carriers, render, service
+    from waypost import carriers, quota, render, service
 
     carrier = name.lower()
     if carrier not in carriers.names() or not service.supports(carrier, "check"):
-        known = [n for n in carriers.names() if service.supports(n, "check")]
+        # TrackingMore's check (its quota) is answered before this, by `carriers` itself.
+        checked = (n for n in carriers.names() if service.supports(n, "check"))
+        known = sorted({quota.ACCOUNT, *checked})
         raise UsageError(f"--check: {name!r} cannot be checked (try: {', '.join(known)})")
     try:
         result = service.check(carrier, config, timeout=timeout, cache=cache)

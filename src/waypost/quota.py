@@ -1,12 +1,12 @@
 """What the TrackingMore account has left (SPEC.md, "The watch list manages itself": quota).
 
-``read`` asks the account (API v2 ``GET /trackings/getuserinfo``; v4 does not tell) for
-``carriers --check trackingmore`` and keeps the answer, with the time it was read, in the
-store's state table; ``kept`` is that value and its age, which ``carriers`` shows without a
-request (it answers from declarations, offline), and ``track`` and ``watch`` warn from it while
-it is younger than ``MAX_AGE``. ``watch`` reads it again once it is that old (``refresh``: one
-request a day, not one per cron pass); ``track`` spends no request on it. Importing this
-module costs nothing: no pydantic, no httpx, no store.
+``read`` asks the account (API v2 ``GET /trackings/getuserinfo``; v4 does not tell, so it proves
+the key with ``GET /couriers/all`` instead) for ``carriers --check trackingmore`` and keeps the
+answer, with the time it was read, in the store's state table; ``kept`` is that value and its
+age, which ``carriers`` shows without a request (it answers from declarations, offline), and
+``track`` and ``watch`` warn from it while it is younger than ``MAX_AGE``. ``watch`` reads it
+again once it is that old (``refresh``: one request a day, not one per cron pass); ``track``
+spends no request on it. Importing this module costs nothing: no pydantic, no httpx, no store.
 """
 
 from __future__ import annotations
@@ -52,11 +52,14 @@ def read(
     config: Config, cache: Cache | None, state: StateStore | None, *, timeout: float
 ) -> dict[str, Any]:
     """Ask the TrackingMore account what it has left now (``carriers --check trackingmore``)
-    and keep the answer with its time in ``state``; a refused read raises (WaypostError)."""
-    if not told(config):
-        return kept(config, state)
+    and keep the answer with its time in ``state``; a refused read raises (WaypostError).
+    On v4, which tells no quota, one call that needs the key checks it all the same."""
     from waypost import service
     from waypost.carriers.trackingmore import account
+
+    if not told(config):
+        service.call_adapter(ACCOUNT, config, account.check, timeout=timeout, cache=cache)
+        return kept(config, state)
 
     call: Callable[[Any], Any] = account.quota
     value = service.call_adapter(ACCOUNT, config, call, timeout=timeout, cache=cache)

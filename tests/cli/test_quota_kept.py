@@ -98,11 +98,14 @@ def test_watch_reads_the_quota_again_once_a_day_and_warns_from_it(
     assert trackingmore_row(cli)["quota"]["remaining"] == 500
 
 
-def test_check_on_v4_says_it_is_not_told_without_a_request(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+def test_check_on_v4_says_it_is_not_told_and_proves_the_key_with_one_request(
+    sandbox: Sandbox, cli
+) -> None:  # type: ignore[no-untyped-def]
     r = cli("carriers", "--check", "trackingmore", "--json")
     assert r.code == 0, r.err
     assert r.json()["quota"] == {"told": False, "why": quota.V4_WHY}  # type: ignore[index]
-    assert sandbox.entries("trackingmore") == []
+    # No quota read (v4 has none), but the check is a real call that needs the key.
+    assert [e.path for e in sandbox.entries("trackingmore")] == ["/v4/couriers/all"]
 
 
 def test_check_of_an_unconfigured_account_is_a_credentials_error(cli) -> None:  # type: ignore[no-untyped-def]

@@ -4,22 +4,49 @@ The process control (spawn, state file, stop) lives in ``waypost.sandbox.detach`
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from waypost.cli.env import Env
-from waypost.cli.options import VerboseOpt
+from waypost.cli.options import (
+    ColorOpt,
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    VersionOpt,
+)
 from waypost.errors import UsageError
 
 commands = typer.Typer()
 
 
+class _Command(TyperCommand):
+    """``sandbox``, whose unknown-option errors never suggest its internal ``--state-file``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse as usual; a "Possible options" list leaves out the hidden options."""
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:
+            possible = getattr(exc, "possibilities", None)
+            if possible:
+                hidden = {n for p in self.params if getattr(p, "hidden", False) for n in p.opts}
+                exc.possibilities = [n for n in possible if n not in hidden]  # type: ignore[attr-defined]
+            raise
+
+
 @commands.command(
+    cls=_Command,
     epilog="Examples:\n\n"
     '  eval "$(waypost sandbox --detach)" && waypost track 3676E4043665\n\n'
+    '  eval "$(waypost sandbox --status)"   # the variables again, in a new shell\n\n'
     "  waypost sandbox --port 9000 --latency 80\n\n"
-    "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'"
+    "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'",
 )
 def sandbox(
     ctx: typer.Context,
@@ -44,18 +71,32 @@ def sandbox(
         typer.Option("--detach", help="Run in the background; print the variables and return."),
     ] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop a detached sandbox.")] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status", help="Say whether a detached sandbox runs, and print its variables."
+        ),
+    ] = False,
     faults: Annotated[
         str | None,
         typer.Option(
             "--faults",
             metavar="SPEC",
             help="Misbehave on purpose: KIND[@CARRIER[/PATH]][:RATE|:xCOUNT],... with KIND one of "
-            "500, 502, 503, 429, truncated, shape, empty, slow, hang.",
+            "500, 502, 503, 429, truncated, shape, empty, slow, hang, or a hostile one: huge, "
+            "bomb, endless, deep, html200, pause, dates, surrogate, nulls.",
             show_default=False,
         ),
     ] = None,
     state_file: Annotated[Path | None, typer.Option("--state-file", hidden=True)] = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Serve a local emulation of every carrier API, with demo shipments.
 
@@ -66,25 +107,38 @@ def sandbox(
     from waypost.sandbox import Sandbox
     from waypost.sandbox import detach as bg
 
-    env = Env.of(ctx).merge(None, None, False, verbose)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    if stop and status:
+        raise UsageError("--stop and --status cannot be combined")
     if stop:
         stopped = bg.stop(data_dir())
-        env.err("sandbox stopped" if stopped else "no detached sandbox is running")
+        if stopped:
+            env.say("sandbox stopped")
+        else:
+            env.err("no detached sandbox is running")
         raise typer.Exit(0 if stopped else 1)
+    if status:
+        state = bg.running(data_dir())
+        if state is None:
+            env.err("no detached sandbox is running (start one: waypost sandbox --detach)")
+            raise typer.Exit(1)
+        _print_env(env, state["env"])
+        env.say(f"a sandbox runs in the background on port {state['port']}")
+        return
     from waypost.sandbox.faults import parse as parse_faults
 
     rules = parse_faults(faults or "")
     if detach:
         state = bg.running(data_dir())
         if state is not None:
-            env.err(f"a sandbox already runs in the background on port {state['port']}: reusing it")
-            env.err("(to change --port, --latency or --faults: waypost sandbox --stop first)")
+            env.say(f"a sandbox already runs in the background on port {state['port']}: reusing it")
+            env.say("(to change --port, --latency or --faults: waypost sandbox --stop first)")
             _print_env(env, state["env"])
             return
         state = bg.spawn(data_dir(), 0 if port is None else port, latency, faults or "")
         _print_env(env, state["env"])
-        env.err(f"waypost sandbox running in the background on port {state['port']}")
-        env.err("stop it with: waypost sandbox --stop")
+        env.say(f"waypost sandbox running in the background on port {state['port']}")
+        env.say("stop it with: waypost sandbox --stop")
         return
     try:
         port = 8765 if port is None else port
@@ -95,12 +149,12 @@ def sandbox(
         raise UsageError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
         ) from None
-    env.err(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
+    env.say(f"waypost sandbox listening on {box.base_url} (Ctrl-C stops it)")
     _print_env(env, box.env())
-    env.err("\nDemo numbers:")
+    env.say("\nDemo numbers:")
     for app_ in box.apps.values():
         for number, what in app_.demo_numbers():
-            env.err(f"  {app_.name}:{number}  {what}")
+            env.say(f"  {app_.name}:{number}  {what}")
     if state_file is not None:
         box.token = bg.new_token()
         bg.write_state(state_file, box.port, box.env(), box.token)

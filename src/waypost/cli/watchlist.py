@@ -75,8 +75,9 @@ def add_quota(env: Env, rows: list[dict[str, Any]], cfg: "Config") -> None:
 
 
 def check_quota(env: Env, cfg: "Config", as_json: bool) -> int:
-    """``carriers --check trackingmore``: read the remaining quota now (one request), keep it
-    for ``carriers`` and the warnings of ``track`` and ``watch``; the exit code."""
+    """``carriers --check trackingmore``: read the remaining quota now (one request; on v4,
+    which tells none, one call that proves the key), keep it for ``carriers`` and the warnings
+    of ``track`` and ``watch``; the exit code."""
     from waypost import quota, render
     from waypost.errors import MissingCredentials
 
@@ -92,9 +93,11 @@ def check_quota(env: Env, cfg: "Config", as_json: bool) -> int:
     finally:
         cache.close()
     if as_json:
-        env.stdout.write(render.dumps({"carrier": quota.ACCOUNT, "quota": shown}) + "\n")
+        answer = {"carrier": quota.ACCOUNT, "credentials": "work", "quota": shown}
+        env.stdout.write(render.dumps(answer) + "\n")
     else:
-        env.stdout.write(f"{quota.ACCOUNT}: {render.quota_text(shown)}\n")
+        works = "" if shown.get("told") else "the credentials work; "
+        env.stdout.write(f"{quota.ACCOUNT}: {works}{render.quota_text(shown)}\n")
     return 0
 
 

@@ -41,8 +41,10 @@ def spawn(
     data_dir: Path, port: int, latency: float, faults: str = "", timeout: float = 10.0
 ) -> dict[str, Any]:
     """Start ``waypost sandbox`` as a detached process; its state once it listens."""
+    from waypost.store.sqlite import _prepare
+
     path = state_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _prepare(path)  # the data directory, 0700 as the store makes it (waypost.db lands there)
     if running(data_dir) is not None:
         stop(data_dir)
     path.unlink(missing_ok=True)
@@ -72,13 +74,24 @@ def spawn(
                 proc.stderr.close()
             return state
         if proc.poll() is not None:
-            why = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            raise UsageError(
-                f"the sandbox did not start: {why.splitlines()[-1] if why else 'no reason given'}"
-            )
+            why = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise _not_started(why)
         time.sleep(0.05)
     proc.kill()
     raise UsageError(f"the sandbox did not start within {timeout:g} s")
+
+
+def _not_started(stderr: str) -> UsageError:
+    """Why the child sandbox ended before listening: its error line, with its hint apart."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("waypost: error: ")]
+    hints = [line.removeprefix("hint: ") for line in lines if line.startswith("hint: ")]
+    if errors:
+        reason = errors[-1].removeprefix("waypost: error: ")
+    else:
+        others = [line for line in lines if not line.startswith("hint: ")]
+        reason = others[-1] if others else "no reason given"
+    return UsageError(f"the sandbox did not start: {reason}", hint=hints[-1] if hints else None)
 
 
 def write_state(path: Path, port: int, env: dict[str, str], token: str) -> None:

@@ -456,9 +456,11 @@ class App:
         ]
 
     def env(self, base: str) -> dict[str, str]:
-        """Variables for this emulation."""
+        """Variables for this emulation: the v4 URL with the API version it serves, so that a
+        config file's ``api = "v2"`` does not send v2 requests to it."""
         return {
             "WAYPOST_TRACKINGMORE_BASE_URL": base + "/v4",
+            "WAYPOST_TRACKINGMORE_API": "v4",
             "WAYPOST_TRACKINGMORE_API_KEY": API_KEY,
         }
 

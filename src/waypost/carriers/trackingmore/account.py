@@ -19,7 +19,9 @@ Sources (read for the facts only):
   ``TrackingMore-API/trackingmore-sdk-java`` @ 5688016 (``UpdateTrackingParams.java``).
   v4 has no account or quota endpoint in the official SDKs (python ``tracking.py``,
   ``courier.py``, ``air_waybill.py``; java ``service/``): its quota is only seen when it runs
-  out (meta 4190), so ``quota`` is None for v4.
+  out (meta 4190), so ``quota`` is None for v4, and ``check`` proves the key with ``GET
+  /couriers/all`` instead (python SDK ``courier.py``; 10 requests/s, as every v4 endpoint but
+  create).
 
 Chosen here: ``track_number`` is read as the trackings the account may still create (each
 created tracking costs one); ``money`` is its balance; e-mail and phone are never read.
@@ -92,6 +94,14 @@ async def quota(adapter: Any) -> dict[str, Any] | None:
     _, data = await adapter.call(V2_USERINFO, "GET", V2_USERINFO, wait=False)
     node = as_dict(data)
     return {"remaining": _count(node.get("track_number")), "balance": _float(node.get("money"))}
+
+
+async def check(adapter: Any) -> None:
+    """One real call that needs the key, for ``carriers --check`` on v4 (which tells no
+    quota): ``GET /couriers/all`` (10/s), never answered from the cache; a refusal raises."""
+    from waypost.carriers.trackingmore import v4_api
+
+    await adapter.call(v4_api.COURIERS, "GET", v4_api.COURIERS)
 
 
 def _count(value: Any) -> int | None:
