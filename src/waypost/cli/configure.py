@@ -17,6 +17,7 @@ from waypost.cli.options import (
     QuietOpt,
     TimeoutOpt,
     VerboseOpt,
+    VersionOpt,
 )
 from waypost.errors import ConfigError, WaypostError
 
@@ -38,15 +39,26 @@ def config_root(
     quiet: QuietOpt = False,
     color: ColorOpt = None,
     debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Show and edit the configuration file."""
     Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 @app.command("path", epilog='Example:\n\n  $EDITOR "$(waypost config path)"')
-def config_path(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def config_path(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
     """Print where the config file is (it may not exist yet)."""
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     env.stdout.write(f"{env.config_file()}\n")
 
 
@@ -58,11 +70,18 @@ def config_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Print the merged configuration, every secret masked."""
     from waypost.render_plain import config_document
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     cfg = env.config()
     env.stdout.write(config_document(cfg, env.secrets, as_json=as_json) + "\n")
 
@@ -82,11 +101,18 @@ def config_set(
         ),
     ] = None,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Set one key; without VALUE, prompt for it with hidden input."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     spec = cfg.known_keys().get(key)
     if spec is None:
@@ -108,11 +134,18 @@ def config_unset(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Remove one key from the file."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     if cfg.unset_value(path, key):
         env.say(f"removed {key} from {path}")
@@ -133,12 +166,19 @@ def config_init(
         ),
     ] = None,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     data: dict[str, Any] = {}
     if path.exists():
