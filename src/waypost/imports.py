@@ -379,15 +379,17 @@ def check_command(
     if as_json:
         out.write(render.dumps({"carrier": carrier, **result}) + "\n")
     else:
-        out.writelines(line + "\n" for line in check_lines(carrier, result))
+        source = config.sources.get(f"carriers.{carrier}.signature", "")
+        out.writelines(line + "\n" for line in check_lines(carrier, result, source))
     accepted, setting = result.get("accepted"), result.get("setting")
     if accepted is None or setting not in ("auto", accepted):
         return 3
     return 0
 
 
-def check_lines(carrier: str, result: dict[str, Any]) -> list[str]:
-    """The plain answer of ``carriers --check``."""
+def check_lines(carrier: str, result: dict[str, Any], source: str = "") -> list[str]:
+    """The plain answer of ``carriers --check``; ``source``: where the signature setting came
+    from (``Config.sources``: ``file``, ``env WAYPOST_...``)."""
     from waypost.carriers.pandapon.signing import BY_NAME
     from waypost.safe import field as shown
 
@@ -409,6 +411,12 @@ def check_lines(carrier: str, result: dict[str, Any]) -> list[str]:
     lines.extend(f"  {line}" for line in tried)
     if setting == "auto":
         lines.append(f"carriers.{carrier}.signature is auto: {accepted!r} is remembered and used")
+    elif setting != accepted and source.startswith("env "):
+        variable = source.removeprefix("env ")
+        lines.append(
+            f"{variable} pins {setting!r}, which the account refuses: "
+            f"set {variable}={accepted} (or auto), or unset it"
+        )
     elif setting != accepted:
         lines.append(
             f"carriers.{carrier}.signature pins {setting!r}, which the account refuses: "

@@ -106,17 +106,15 @@ def test_ctrl_c_while_main_builds_the_command_is_130(
     assert (r.code, r.err) == (130, INTERRUPTED)
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "end of input"])
+# The end of input at a prompt is a usage error, not an interrupt (tests/cli/test_prompts.py).
 def test_an_interrupted_prompt_ends_its_line_then_says_so(
-    isolated: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, how: str
+    isolated: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def prompt(*_: object, **__: object) -> None:
-        raise KeyboardInterrupt if how == "ctrl-c" else EOFError
+        raise KeyboardInterrupt
 
-    import typer._click.termui as termui
-
-    monkeypatch.setattr(termui, "visible_prompt_func", prompt)
-    monkeypatch.setattr(termui, "hidden_prompt_func", prompt)
+    monkeypatch.setattr("builtins.input", prompt)
+    monkeypatch.setattr("getpass.getpass", prompt)
     r = cli("config", "init")
     assert r.code == 130
     assert r.err.endswith("\n" + INTERRUPTED)

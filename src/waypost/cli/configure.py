@@ -4,6 +4,7 @@ The ``config show`` document is built in ``render_plain``; the file is read and 
 ``config``.
 """
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,8 +18,9 @@ from waypost.cli.options import (
     QuietOpt,
     TimeoutOpt,
     VerboseOpt,
+    VersionOpt,
 )
-from waypost.errors import ConfigError, WaypostError
+from waypost.errors import ConfigError, UsageError, WaypostError
 
 app = typer.Typer(
     help="Show and edit the configuration file.",
@@ -38,15 +40,26 @@ def config_root(
     quiet: QuietOpt = False,
     color: ColorOpt = None,
     debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Show and edit the configuration file."""
     Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
 
 
 @app.command("path", epilog='Example:\n\n  $EDITOR "$(waypost config path)"')
-def config_path(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def config_path(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
     """Print where the config file is (it may not exist yet)."""
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     env.stdout.write(f"{env.config_file()}\n")
 
 
@@ -58,11 +71,18 @@ def config_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Print the merged configuration, every secret masked."""
     from waypost.render_plain import config_document
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     cfg = env.config()
     env.stdout.write(config_document(cfg, env.secrets, as_json=as_json) + "\n")
 
@@ -82,11 +102,18 @@ def config_set(
         ),
     ] = None,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Set one key; without VALUE, prompt for it with hidden input."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     spec = cfg.known_keys().get(key)
     if spec is None:
@@ -95,7 +122,11 @@ def config_set(
         )
     secret = getattr(spec, "secret", False)
     if value is None:
-        value = typer.prompt(key, hide_input=env.stdin_tty)
+        nothing = f"no value given for {key}; nothing was changed"
+        how = f"type it at the prompt, or give it: `waypost config set {key} VALUE`"
+        value = cfg.clean(ask(env, f"{key}: ", hide=env.stdin_tty, eof=nothing, hint=how))
+        if not value:
+            raise UsageError(nothing, hint=f"{how}; `waypost config unset {key}` removes it")
     if secret:
         env.secrets.append(value)
     cfg.set_value(path, key, value)
@@ -108,11 +139,18 @@ def config_unset(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Remove one key from the file."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     if cfg.unset_value(path, key):
         env.say(f"removed {key} from {path}")
@@ -133,16 +171,26 @@ def config_init(
         ),
     ] = None,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     path = env.config_file()
     data: dict[str, Any] = {}
     if path.exists():
         data, _ = cfg.read_file(path)
+    _check_writable(path)
+    nothing = f"the input ended before the last question; nothing was saved to {path}"
+    skip = "an empty line skips a question; `waypost config set KEY VALUE` sets one key"
     sections = data.get("carriers", {})
     answers: dict[str, dict[str, str]] = {}
     env.err(f"Configuring {path} (press Enter to skip or keep a value).")
@@ -157,7 +205,7 @@ def config_init(
             shown = (cfg.mask(str(old)) if s.secret else str(old)) if old else ""
             label = f"  {s.key} ({s.help})" + (f" [{shown}]" if shown else "")
             hide = s.secret and env.stdin_tty
-            answer = cfg.clean(typer.prompt(label, default="", show_default=False, hide_input=hide))
+            answer = cfg.clean(ask(env, f"{label}: ", hide=hide, eof=nothing, hint=skip))
             if answer and s.secret:
                 env.secrets.append(answer)
             if answer:
@@ -166,9 +214,9 @@ def config_init(
         for s in (s for s in info.settings if s.choices):
             now = str(current.get(s.key) or s.default or s.choices[0])
             label = f"  {s.key} ({s.help}; {' or '.join(s.choices)}) [{now}]"
-            while (answer := typer.prompt(label, default="", show_default=False).strip()) and (
-                answer not in s.choices
-            ):
+            while (
+                answer := cfg.clean(ask(env, f"{label}: ", hide=False, eof=nothing, hint=skip))
+            ) and (answer not in s.choices):
                 env.err(f"  {s.key} must be one of {', '.join(s.choices)}")
             if answer:
                 answers.setdefault(info.name, {})[s.key] = answer
@@ -185,12 +233,66 @@ def config_init(
         return
     if check is None:
         check = env.stdin_tty and typer.confirm(
-            f"Check {', '.join(ready)} now with one real request each?", default=True
+            f"Check {', '.join(ready)} now with one real request each?", default=True, err=True
         )
     if check:
         _check_credentials(env, ready)
-    else:
-        env.say("hint: check them any time with `waypost config init --check`")
+    elif hints := [h for h in map(_check_hint, ready) if h]:
+        env.say(f"hint: check them any time: {'; '.join(hints)}")
+
+
+def ask(env: Env, label: str, *, hide: bool, eof: str, hint: str | None = None) -> str:
+    """One prompt on stderr and the line answered; the end of input is the UsageError ``eof``.
+
+    Ctrl-C stays an interrupt (exit 130); the prompt's line is ended first either way.
+    """
+    import getpass
+
+    env.stderr.write(label)
+    env.stderr.flush()
+    try:
+        answer = getpass.getpass("", stream=env.stderr) if hide else input()
+    except EOFError:
+        env.stderr.write("\n")
+        raise UsageError(eof, hint=hint) from None
+    except KeyboardInterrupt:
+        env.stderr.write("\n")
+        raise
+    if not env.stdin_tty:  # nothing echoed the answer's end of line
+        env.stderr.write("\n")
+    return answer
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any question, a config file that could not be written."""
+    import os
+    import tempfile
+
+    from waypost import config as cfg
+
+    with cfg.locked(path):  # refuses a directory or a device, creates the directory
+        target = path.resolve() if path.is_symlink() else path
+        try:
+            fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the config file {path}: {exc.strerror or exc}; nothing was asked",
+                hint="check the directory's permissions, or point --config or WAYPOST_CONFIG "
+                "at a writable place",
+            ) from None
+        os.close(fd)
+        os.unlink(probe)
+
+
+def _check_hint(name: str) -> str | None:
+    """The command that checks carrier ``name``'s credentials with one real request."""
+    from waypost import carriers as registry
+    from waypost import quota
+
+    if name == quota.ACCOUNT or registry.supports(name, "check"):
+        return f"`waypost carriers --check {name}`"
+    patterns = registry.info(name).patterns
+    return f"`waypost track {name}:{patterns[0].example}`" if patterns else None
 
 
 def _check_credentials(env: Env, names: list[str]) -> None:

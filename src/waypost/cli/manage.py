@@ -317,10 +317,21 @@ def carriers(
 
 
 @commands.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
-def schema(ctx: typer.Context, version: VersionOpt = False) -> None:
+def schema(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
     """Print the JSON Schema of the `track --json` document (and of one `--jsonl` line)."""
     import json
 
     from waypost.models import json_schema
 
-    Env.of(ctx).stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")

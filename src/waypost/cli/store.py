@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 
 from waypost.cli.env import Env
-from waypost.cli.options import ConfigOpt
+from waypost.cli.options import (
+    ColorOpt,
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    QuietOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    VersionOpt,
+)
 
 app = typer.Typer(
     help="Set up the watch list's database, or move it into PostgreSQL.",
@@ -17,12 +26,38 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def store_root(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Set up the watch list's database, or move it into PostgreSQL."""
+    Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+
+
 @app.command(
     "migrate", epilog="Example:\n\n  WAYPOST_DATABASE_URL=postgresql://... waypost store migrate"
 )
-def migrate(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def migrate(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
+) -> None:
     """Create or upgrade the tables of the configured database ([store] url, else SQLite)."""
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     env.config()
     with env.store(required=True) as store:
         version, where = store.version, store.path
@@ -44,6 +79,13 @@ def copy(
         ),
     ],
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
+    debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Copy the local SQLite watch list, history and state into PostgreSQL (idempotent)."""
     from waypost.errors import UsageError
@@ -51,7 +93,7 @@ def copy(
     from waypost.store.postgres import PgStore, check_url, copy_store, password_of, shown
     from waypost.store.sqlite import DB_NAME, Store
 
-    env = Env.of(ctx).merge(config, None, False, 0)
+    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     env.config()
     url = to.strip()
     if secret := password_of(url):

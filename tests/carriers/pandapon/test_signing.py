@@ -232,10 +232,10 @@ def test_check_with_wrong_credentials_says_so(
 
 
 def test_check_of_a_pin_the_account_refuses_names_the_fix(
-    sandbox: Sandbox, cli, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, cli, isolated: Path
 ) -> None:  # type: ignore[no-untyped-def]
     accept(sandbox, "concat")
-    monkeypatch.setenv("WAYPOST_PANDAPON_SIGNATURE", "pairs")
+    assert cli("config", "set", "carriers.pandapon.signature", "pairs").code == 0  # the file's pin
     r = cli("carriers", "--check", "pandapon")
     assert r.code == 3
     assert "waypost config set carriers.pandapon.signature concat" in r.out
