@@ -7,7 +7,7 @@ _waypost() {
         word=${COMP_WORDS[i]}
         if ((skip)); then skip=0; continue; fi
         case "$path:$word" in
-            *:--carrier|"carriers":--check|*:--color|*:--config|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--platform|*:--port|"carriers":--remote|*:--since|*:--status|*:--timeout|*:--to|*:--tz|*:-c) skip=1; continue ;;
+            *:--carrier|"carriers":--check|*:--color|*:--config|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--platform|*:--port|"carriers":--remote|*:--since|"list":--status|*:--timeout|*:--to|*:--tz|*:-c) skip=1; continue ;;
             *:-*) continue ;;
         esac
         case "$path" in
@@ -18,7 +18,7 @@ _waypost() {
     done
     case "$path:$prev" in
         *:--carrier|*:-c) COMPREPLY=($(compgen -W "ils trackingmore pandapon" -- "$cur")); return ;;
-        *:--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found unknown" -- "$cur")); return ;;
+        "list":--status) COMPREPLY=($(compgen -W "pending info_received in_transit out_for_delivery available_for_pickup delivered failed_attempt exception expired not_found unknown" -- "$cur")); return ;;
         *:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "carriers":--check|*:--color|*:--courier|*:--deadline|*:--exec|*:--faults|*:--interval|*:--label|*:--lang|*:--latency|*:--lock-wait|*:--notify|*:--on|*:--platform|*:--port|"carriers":--remote|*:--since|*:--timeout|*:--to|*:--tz) return ;;
     esac
@@ -27,22 +27,22 @@ _waypost() {
             "") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "archive") COMPREPLY=($(compgen -W "--undo --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "carriers") COMPREPLY=($(compgen -W "--detect --remote --lang --check --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
-            "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --help" -- "$cur")) ;;
-            "config init") COMPREPLY=($(compgen -W "--check --no-check --config --help" -- "$cur")) ;;
-            "config path") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
-            "config set") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
-            "config show") COMPREPLY=($(compgen -W "--json --config --help" -- "$cur")) ;;
-            "config unset") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+            "config") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config init") COMPREPLY=($(compgen -W "--check --no-check --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config path") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config set") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config show") COMPREPLY=($(compgen -W "--json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "config unset") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "edit") COMPREPLY=($(compgen -W "--label --courier --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "import") COMPREPLY=($(compgen -W "--since --platform --label --json --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "link") COMPREPLY=($(compgen -W "--undo --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "list") COMPREPLY=($(compgen -W "--all -a --status --stalled --archived --summary --json --jsonl --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "remove") COMPREPLY=($(compgen -W "--remote --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
-            "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --faults -v --verbose --help" -- "$cur")) ;;
-            "schema") COMPREPLY=($(compgen -W "--version --help" -- "$cur")) ;;
-            "store") COMPREPLY=($(compgen -W " --help" -- "$cur")) ;;
-            "store copy") COMPREPLY=($(compgen -W "--to --config --help" -- "$cur")) ;;
-            "store migrate") COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+            "sandbox") COMPREPLY=($(compgen -W "--port --latency --detach --stop --status --faults --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "schema") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "store") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "store copy") COMPREPLY=($(compgen -W "--to --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
+            "store migrate") COMPREPLY=($(compgen -W "--config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "track") COMPREPLY=($(compgen -W "--carrier -c --json --jsonl --save --label --refresh --wait --deadline --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
             "watch") COMPREPLY=($(compgen -W "--once --interval --notify --exec --on --json --jsonl --lock-wait --deadline --tz --config --timeout --no-color -v --verbose -q --quiet --color --debug --version --help" -- "$cur")) ;;
         esac
