@@ -4,7 +4,8 @@ Location: ``--config PATH``, else ``$WAYPOST_CONFIG``, else
 ``platformdirs.user_config_dir("waypost")/config.toml`` (SPEC.md, "Configuration").
 Writes are atomic (temp file + rename) with mode 0600, under an exclusive lock on the config's
 directory so that concurrent ``config set`` commands all land; a symlink is followed
-to a regular file, anything else that is not a regular file is refused. A file that does not parse
+to a regular file, anything else that is not a regular file is refused, for reads too (a pipe is
+never opened to wait on), as is a file over ``paths.CONFIG_MAX_BYTES``. A file that does not parse
 is never rewritten. Numbers must be finite and in range, strings lose surrounding Unicode spaces,
 and a UTF-8 byte-order mark is accepted.
 """
@@ -553,9 +554,8 @@ def load(
     file_data: dict[str, Any] = {}
     warnings: list[str] = []
     exists = path.exists()
-    if exists or (path.is_symlink() and _loops(path)):
+    if exists or (path.is_symlink() and _loops(path)):  # a loop: read_file says so
         file_data, _ = read_file(path)  # refuses a directory, a pipe, a device, a huge file
-        exists = True
         warnings.extend(_permission_warnings(path))
     elif explicit:
         raise ConfigError(
