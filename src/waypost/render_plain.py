@@ -221,11 +221,16 @@ def config_document(config: Config, secrets: Sequence[str], *, as_json: bool) ->
         declared = {s.key for s in info.secrets}
         everyone = CARRIER_KEYS  # the keys every carrier takes (stalled_after)
         mine = {s.key: values[s.key] for s in (*info.settings, *everyone) if s.key in values}
+        # A password inside base_url masked, the host kept readable (secrets get ``mask``).
+        mine = {k: v if k in declared else mask_urls(v, list(secrets)) for k, v in mine.items()}
         section(f"carriers.{info.name}", mine, partial(_declared, declared))
         shown["carriers"][info.name] = {
             k: mask(str(v)) if k in declared else v for k, v in mine.items()
         }
-    others = {"http": dict(config.http), "watch": mask_urls(dict(config.watch), list(secrets))}
+    others = {
+        "http": mask_urls(dict(config.http), list(secrets)),
+        "watch": mask_urls(dict(config.watch), list(secrets)),
+    }
     # [store] url keeps its host and database readable; only its password is masked.
     others["store"] = mask_urls(dict(config.store), list(secrets))
     # Any other table of the file too (newer sections), values that look secret masked.

@@ -79,6 +79,17 @@ def test_config_show_masks_notification_urls(notify_config: list[str], cli) -> N
     assert shown == [URLS[u] for u in notify_config]
 
 
+def test_config_show_masks_a_password_inside_any_url_setting(
+    isolated: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WAYPOST_ILS_BASE_URL", "http://user:Pw1nUrlSecret@127.0.0.1:1/ils")
+    plain, as_json = cli("config", "show").out, cli("config", "show", "--json").out
+    for text in (plain, as_json):
+        assert "Pw1nUrlSecret" not in text
+    assert json.loads(as_json)["carriers"]["ils"]["base_url"] == "http://user:****@127.0.0.1:1/ils"
+    assert 'base_url = "http://user:****@127.0.0.1:1/ils"' in plain
+
+
 def test_config_set_does_not_echo_the_url_secret(isolated: Path, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli("config", "set", "watch.notify", "json://user:S3cretPass@127.0.0.1/x")
     assert r.code == 0

@@ -626,6 +626,14 @@ def test_carriers_shows_the_api_in_use(sandbox: Sandbox, cli, monkeypatch) -> No
     assert rows["trackingmore"]["api"] == "v2"
     assert rows["trackingmore"]["rates_per_second"]["get_rate"] == 1.0
     assert "api:     v2" in cli("carriers").out
+    # Each rate note says which version it is of: v2's 1 request/s never reads as v4's.
+    notes = rows["trackingmore"]["rate_notes"]
+    assert [n.split(":", 1)[0] for n in notes] == [
+        "v4 (api = v4)",
+        "v2 (api = v2)",
+        "either version",
+    ]
+    assert all("1 request/s" not in n for n in notes if not n.startswith("v2"))
 
 
 def test_an_unknown_api_version_is_a_config_error(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]

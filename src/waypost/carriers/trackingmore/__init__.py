@@ -215,10 +215,10 @@ INFO = CarrierInfo(
     rate_notes=(
         "v4 (api = v4): GET /trackings/get 10 requests/s, 40 numbers per call; "
         "POST /trackings/create 3 requests/s; other endpoints 10 requests/s",
-        "v2: GET /trackings/get: 1 request/s, 40 numbers or 2,000 items per call",
-        "POST /trackings/realtime: 3 requests/s; the same shipment once per 2 hours",
-        "other endpoints: 1 request/s each; batch create 40 per call",
-        "a 429 pauses the account for 2 minutes",
+        "v2 (api = v2): GET /trackings/get 1 request/s, 40 numbers or 2,000 items per call; "
+        "POST /trackings/realtime 3 requests/s, the same shipment once per 2 hours; "
+        "other endpoints 1 request/s each; batch create 40 per call",
+        "either version: a 429 pauses the account for 2 minutes",
     ),
     capabilities=frozenset({"remove", "couriers"}),
     watch_cursor=True,
