@@ -289,12 +289,6 @@ def test_an_unknown_section_empties_away_when_its_last_key_is_unset(path: Path) 
     assert config.read_file(path)[0] == {"carriers": {"ils": {"user_id": "7"}}}
 
 
-def test_a_bad_value_can_be_unset(path: Path) -> None:
-    write(path, '[watch]\ninterval = "bogus"\n[http]\nretries = 2\n')
-    assert config.unset_value(path, "watch.interval")
-    assert config.load(path).http["retries"] == 2
-
-
 def test_unset_still_refuses_an_unknown_key_not_in_the_file_and_a_whole_table(path: Path) -> None:
     write(path, '[carriers.ils]\nuser_id = "7"\npd = "oops"\n')
     with pytest.raises(ConfigError, match=r"unknown key 'carriers\.ils\.pq'") as caught:

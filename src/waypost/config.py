@@ -830,13 +830,16 @@ def set_value(path: Path, key: str, raw: str) -> Any:
 def unset_value(path: Path, key: str) -> bool:
     """Remove dotted ``key``; False when it was not set.
 
-    A key the file holds may be removed even when it is unknown or its value is bad (that is
-    how such a file is mended), but only a value, never a whole table.
+    An unknown key the file holds may be removed (that is how such a file is mended), but only
+    a value, never a whole table, and only when the rest of the file is valid.
     """
     known = key in known_keys()
     parts = key.split(".")
     with locked(path):
-        data = _parse(path, _read_text(path)) if path.exists() else {}
+        if known:
+            data = _read_for_update(path)
+        else:  # validated below, once the unknown key is gone
+            data = _parse(path, _read_text(path)) if path.exists() else {}
         node: Any = data
         trail = []
         for part in parts[:-1]:
@@ -854,5 +857,6 @@ def unset_value(path: Path, key: str) -> bool:
         for parent, part in reversed(trail):
             if not parent[part]:
                 del parent[part]
+        validate(data, path)
         write_atomic(path, data)
     return True
