@@ -4,7 +4,8 @@ Location: ``--config PATH``, else ``$WAYPOST_CONFIG``, else
 ``platformdirs.user_config_dir("waypost")/config.toml`` (SPEC.md, "Configuration").
 Writes are atomic (temp file + rename) with mode 0600, under an exclusive lock on the config's
 directory so that concurrent ``config set`` commands all land; a symlink is followed
-to a regular file, anything else that is not a regular file is refused. A file that does not parse
+to a regular file, anything else that is not a regular file is refused, for reads too (a pipe is
+never opened to wait on), as is a file over ``paths.CONFIG_MAX_BYTES``. A file that does not parse
 is never rewritten. Numbers must be finite and in range, strings lose surrounding Unicode spaces,
 and a UTF-8 byte-order mark is accepted.
 """
@@ -26,9 +27,11 @@ from waypost.errors import ConfigError, UsageError
 from waypost.paths import (
     BUSY_TIMEOUT,
     BUSY_TIMEOUT_MAX,
+    NotAConfigFile,
     config_path,
     data_dir,
     default_config_path,
+    read_config_text,
 )
 
 __all__ = ["Config", "config_path", "data_dir", "default_config_path", "load", "mask"]
@@ -135,11 +138,56 @@ def _check_watch(key: str, value: Any) -> None:
 
     if key in ("stalled_after", "archive_delivered_after"):
         insights.parse_span(value)
+    elif key == "interval":
+        from waypost.inputs import parse_duration  # the parser `watch --interval` uses
+
+        try:
+            parse_duration(value)
+        except UsageError as exc:
+            raise ValueError(f"is not a usable interval: {exc.message}") from None
     elif key == "on":
         try:
             insights.parse_on(value, source="watch.on")
         except UsageError as exc:
             raise ValueError(exc.message.removeprefix("watch.on: ")) from None
+
+
+def _coerce_watch(key: str, raw: str) -> Any:
+    """A ``[watch]`` value typed on a command line or in ``WAYPOST_WATCH_<KEY>``, checked
+    (ValueError): a list is split at white space, a switch is a yes/no word."""
+    kind = WATCH_KEYS[key][0]
+    value: Any
+    if kind is list:
+        value = raw.split()
+    elif kind is bool:
+        word = clean(raw).lower()
+        if word not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            raise ValueError("must be true or false")
+        value = word in ("true", "yes", "1", "on")
+    else:
+        value = clean(raw)
+    _check_watch(key, value)
+    return value
+
+
+def _merge_watch(
+    from_file: Mapping[str, Any], env: Mapping[str, str], sources: dict[str, str]
+) -> dict[str, Any]:
+    """The file's ``[watch]``, then ``WAYPOST_WATCH_<KEY>``; sources recorded per key."""
+    values = dict(from_file)
+    for key in values:
+        sources[f"watch.{key}"] = "file"
+    for key in WATCH_KEYS:
+        name = f"WAYPOST_WATCH_{key.upper()}"
+        raw = env.get(name, "")
+        if not clean(raw):
+            continue
+        try:
+            values[key] = _coerce_watch(key, raw)
+        except ValueError as exc:
+            raise ConfigError(f"environment variable {name} {exc}") from None
+        sources[f"watch.{key}"] = f"env {name}"
+    return values
 
 
 def unknown_key_hint(key: str, known: list[str]) -> str:
@@ -372,18 +420,26 @@ def _coerce_env(setting: Setting, raw: str) -> Any:
     return _check_value(setting, number)
 
 
-def read_file(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse and validate the file; a ConfigError names file, line and key."""
+def _read_text(path: Path) -> str:
+    """The file's text; a ConfigError when it is not a readable regular UTF-8 file of sane size."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Notepad starts a UTF-8 file with a BOM
+        return read_config_text(path)
+    except NotAConfigFile as exc:
+        raise ConfigError(
+            str(exc), hint="point --config or WAYPOST_CONFIG at a regular file"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    """The TOML of ``text``; a ConfigError that never offers to rewrite the file."""
     import tomllib
 
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: invalid TOML: {exc}",
@@ -394,6 +450,12 @@ def read_file(path: Path) -> tuple[dict[str, Any], str]:
             f"{path}: invalid TOML: arrays or tables nested too deeply",
             hint="fix the file by hand; waypost never rewrites a file it cannot parse",
         ) from None
+
+
+def read_file(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse and validate the file; a ConfigError names file, line and key."""
+    text = _read_text(path)
+    data = _parse(path, text)
     validate(data, path, text)
     return data, text
 
@@ -492,10 +554,8 @@ def load(
     file_data: dict[str, Any] = {}
     warnings: list[str] = []
     exists = path.exists()
-    if exists:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory, not a config file")
-        file_data, _ = read_file(path)
+    if exists or (path.is_symlink() and _loops(path)):  # a loop: read_file says so
+        file_data, _ = read_file(path)  # refuses a directory, a pipe, a device, a huge file
         warnings.extend(_permission_warnings(path))
     elif explicit:
         raise ConfigError(
@@ -525,7 +585,7 @@ def load(
         file_data=file_data,
         carriers=merged,
         sources=sources,
-        watch=dict(file_data.get("watch", {})),
+        watch=_merge_watch(file_data.get("watch", {}), env, sources),
         http=http,
         store=store,
         warnings=warnings,
@@ -560,11 +620,22 @@ def _merge(
     return values
 
 
+def _loops(path: Path) -> bool:
+    """True when the symlink ``path`` names itself, directly or not (reading it says so)."""
+    import errno
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def _permission_warnings(path: Path) -> list[str]:
     if os.name != "posix":
         return []
     mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
         return [
             f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
             f"run: chmod 600 {path}"
@@ -740,18 +811,9 @@ def set_value(path: Path, key: str, raw: str) -> Any:
             value = _coerce_env(spec, raw)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key} {exc}") from None
-    elif spec[0] is list:
-        value = raw.split()
-    elif spec[0] is bool:
-        word = raw.strip().lower()
-        if word not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-            raise ConfigError(f"{key} must be true or false")
-        value = word in ("true", "yes", "1", "on")
     else:
-        value = clean(raw)
-    if parts[0] == "watch":
         try:
-            _check_watch(parts[-1], value)
+            value = _coerce_watch(parts[-1], raw)
         except ValueError as exc:
             raise ConfigError(f"{key} {exc}") from None
 
@@ -766,22 +828,35 @@ def set_value(path: Path, key: str, raw: str) -> Any:
 
 
 def unset_value(path: Path, key: str) -> bool:
-    """Remove dotted ``key``; False when it was not set."""
-    parts, _ = _split_key(key)
+    """Remove dotted ``key``; False when it was not set.
+
+    An unknown key the file holds may be removed (that is how such a file is mended), but only
+    a value, never a whole table, and only when the rest of the file is valid.
+    """
+    known = key in known_keys()
+    parts = key.split(".")
     with locked(path):
-        data = _read_for_update(path)
+        if known:
+            data = _read_for_update(path)
+        else:  # validated below, once the unknown key is gone
+            data = _parse(path, _read_text(path)) if path.exists() else {}
         node: Any = data
         trail = []
         for part in parts[:-1]:
             if not isinstance(node, dict) or part not in node:
-                return False
+                node = None
+                break
             trail.append((node, part))
             node = node[part]
-        if parts[-1] not in node:
+        present = isinstance(node, dict) and parts[-1] in node
+        if not known and (not present or isinstance(node[parts[-1]], dict)):
+            _split_key(key)  # the unknown-key error with its hint
+        if not present:
             return False
         del node[parts[-1]]
         for parent, part in reversed(trail):
             if not parent[part]:
                 del parent[part]
+        validate(data, path)
         write_atomic(path, data)
     return True

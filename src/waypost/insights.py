@@ -147,18 +147,17 @@ def light_settings(
     cheaply; None when anything is off, so that the caller loads (and reports) the config."""
     import os
 
-    from waypost.paths import config_path
+    from waypost.paths import config_path, read_config_data
 
     env = os.environ if env is None else env
+    if any(k.startswith("WAYPOST_WATCH_") and v.strip() for k, v in env.items()):
+        return None  # [watch] from the environment: the full load reads and checks it
     data: dict[str, Any] = {}
     try:
         target = config_path(explicit, env)
         if explicit is not None and not target.is_file():
             return None
-        if target.is_file():
-            import tomllib
-
-            data = tomllib.loads(target.read_text(encoding="utf-8-sig"))
+        data = read_config_data(target)
     except (OSError, UnicodeError, ValueError, RecursionError, MemoryError):
         return None
     watch = data.get("watch", {})

@@ -137,19 +137,14 @@ def configured_url(
 ) -> str | None:
     """``WAYPOST_DATABASE_URL``, else ``[store] url`` of the config file, read lightly (as
     ``paths.busy_timeout`` reads its key); None for SQLite."""
-    from waypost.paths import config_path
+    from waypost.paths import config_path, read_config_data
 
     env = os.environ if env is None else env
     raw = env.get(ENV_URL, "").strip()
     if raw:
         return raw
-    target = config_path(explicit, env)
     try:
-        if not target.is_file():
-            return None
-        import tomllib
-
-        data = tomllib.loads(target.read_text(encoding="utf-8-sig"))
+        data = read_config_data(config_path(explicit, env))
     except (OSError, UnicodeError, ValueError, RecursionError, MemoryError):
         return None
     store = data.get("store")
