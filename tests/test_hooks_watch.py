@@ -191,3 +191,23 @@ def test_a_hook_the_os_cannot_run_is_reported_and_its_news_kept(
     assert f"--exec for {ILS} could not be started: Exec format error" in r.err
     assert "internal error" not in r.err
     assert "Discharged" in cli("watch", "--once").out
+
+
+def test_a_watch_loops_skipped_pass_is_a_note_quiet_keeps_quiet() -> None:
+    # ``watch`` without --once tells each failed pass itself (main() tells the last one).
+    import io
+
+    from waypost.cli.env import Env
+    from waypost.cli.track import _tell_pass_failure
+    from waypost.errors import StoreError, StoreLocked
+
+    quiet, loud = Env(stderr=io.StringIO()), Env(stderr=io.StringIO())
+    quiet.quiet = True
+    for env in (quiet, loud):
+        _tell_pass_failure(env, StoreLocked("another `waypost watch` is running"))
+        _tell_pass_failure(env, StoreError("the store is read-only"))
+    assert quiet.stderr.getvalue() == "waypost: error: the store is read-only\n"
+    assert loud.stderr.getvalue() == (
+        "waypost: note: another `waypost watch` is running\n"
+        "waypost: error: the store is read-only\n"
+    )

@@ -26,7 +26,7 @@ from waypost.cli.options import (
     finite,
     output_format,
 )
-from waypost.errors import StoreError, UsageError
+from waypost.errors import StoreError, UsageError, WaypostError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -434,8 +434,17 @@ def watch(
         one_pass,
         seconds=seconds,
         once=once,
-        on_failure=lambda exc: env.err(f"waypost: error: {exc.message}"),
+        on_failure=lambda exc: _tell_pass_failure(env, exc),
     )
     if last is None:
         env.say("waypost: watch stopped")
     raise typer.Exit(0 if last is None else last.exit_code)
+
+
+def _tell_pass_failure(env: Env, exc: WaypostError) -> None:
+    """A pass of the loop that failed: an error, or (exit 0: another watch holds the lock) a
+    note that ``-q`` keeps quiet, as ``main()`` tells them."""
+    if exc.exit_code:
+        env.err(f"waypost: error: {exc.message}")
+    else:
+        env.say(f"waypost: note: {exc.message}")
