@@ -155,6 +155,14 @@ class Timeout(NetworkError):
     """The carrier did not answer in time."""
 
 
+def carrier_said(name: str, err: WaypostError) -> str:
+    """``err``'s message led by the carrier's name once (``ils: error code 500: ...``), as the
+    one-line failure reports of ``track`` and ``watch`` give it."""
+    if name == "-" or err.message.startswith(f"{name}:"):
+        return err.message
+    return f"{name}: {err.message}"
+
+
 def exit_code_for(failures: Iterable[CarrierError | None]) -> int:
     """Exit code of a run from one entry per answered number (None = answered).
 

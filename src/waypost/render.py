@@ -438,12 +438,18 @@ class NewsWriter:
     of all of them first), and the same news as JSON and text for notifications and hooks."""
 
     def __init__(
-        self, fmt: Format, term: Terminal, out: IO[str], warn: Callable[[str], object]
+        self,
+        fmt: Format,
+        term: Terminal,
+        out: IO[str],
+        warn: Callable[[str], object],
+        err: IO[str] | None = None,
     ) -> None:
         self.fmt = fmt
         self.term = term
         self.out = out
         self.warn = warn
+        self.err = sys.stderr if err is None else err
 
     @property
     def whole_pass(self) -> bool:
@@ -456,8 +462,8 @@ class NewsWriter:
         if self.fmt.human:
             self.out.write(text)
         else:
-            sys.stderr.write(text)
-            sys.stderr.flush()
+            self.err.write(text)
+            self.err.flush()
 
     def begin(self, views: Sequence[Shipment]) -> None:
         """Before any delivery: the ``--json`` document of every shipment with news."""

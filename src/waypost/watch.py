@@ -29,6 +29,7 @@ from waypost.errors import (
     StoreError,
     UsageError,
     WaypostError,
+    carrier_said,
 )
 from waypost.status import Status
 from waypost.store.claims import LOCK_NAME, exclusive
@@ -106,11 +107,7 @@ class PassReport:
             )
         for name, errors in self.failures.items():
             first = errors[0]
-            message = (
-                first.message
-                if first.message.startswith(f"{name}:")
-                else (f"{name}: {first.message}")
-            )
+            message = carrier_said(name, first)
             total = self.asked.get(name, len(errors))
             if len(errors) < total:
                 effect = f"{len(errors)} of {total} watched shipment(s) not checked this pass"

@@ -49,18 +49,25 @@ def served(
         stop_soon(box)
 
 
-def test_more_than_ten_reads_keep_to_ten_a_second(served: Sandbox, clock: VirtualClock) -> None:
-    # 11 reads: the 11th waits for a permit to come back (over TLS, a hold after its answer
-    # was read, not at its first bytes).
-    listed = numbers(440, preload=served)
+def _lean_track(listed: list[str], clock: VirtualClock) -> tuple[int | object, str]:
+    """(what ``quick.track`` returned, its ``--json`` output) of one in-process run on
+    ``clock``."""
     out = io.StringIO()
     env = Env(stdout=out, stderr=io.StringIO())
     env.clock = clock
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(listed, None, infos)
     code = quick.track(env, config.load(env=env.environ), queries, Format.JSON, Terminal(), False)
+    return code, out.getvalue()
+
+
+def test_more_than_ten_reads_keep_to_ten_a_second(served: Sandbox, clock: VirtualClock) -> None:
+    # 11 reads: the 11th waits for a permit to come back (over TLS, a hold after its answer
+    # was read, not at its first bytes).
+    listed = numbers(440, preload=served)
+    code, out = _lean_track(listed, clock)
     assert code == 0  # printed by the lean path: not handed over, not declined
-    assert [s["tracking_number"] for s in json.loads(out.getvalue())["shipments"]] == listed
+    assert [s["tracking_number"] for s in json.loads(out)["shipments"]] == listed
     with served.lock:
         asked = [e for e in served.log if e.carrier == "trackingmore"]
         times = sorted(e.t for e in asked)
@@ -71,14 +78,6 @@ def test_more_than_ten_reads_keep_to_ten_a_second(served: Sandbox, clock: Virtua
     assert times[-1] - times[0] >= 1.0
     # The second went by on the clock: skipped (about a hold), not waited for in real time.
     assert clock.skipped >= 0.9
-
-
-def _lean_track(listed: list[str], clock: VirtualClock) -> int | object:
-    env = Env(stdout=io.StringIO(), stderr=io.StringIO())
-    env.clock = clock
-    infos = {i.name: i for i in carriers.infos()}
-    queries = inputs.parse_numbers(listed, None, infos)
-    return quick.track(env, config.load(env=env.environ), queries, Format.JSON, Terminal(), False)
 
 
 def test_the_run_is_freed_before_the_collector_is_on_again(
@@ -105,7 +104,7 @@ def test_the_run_is_freed_before_the_collector_is_on_again(
     monkeypatch.setattr(gc, "enable", counted_enable)
     listed = numbers(200, preload=served)
     assert gc.isenabled()
-    assert _lean_track(listed, clock) == 0
+    assert _lean_track(listed, clock)[0] == 0
     assert gc.isenabled()
     assert live["printing"] > 2000  # 200 records, their events and the answers' values
     assert live["enabled"] < live["printing"] / 4

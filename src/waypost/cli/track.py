@@ -26,7 +26,7 @@ from waypost.cli.options import (
     finite,
     output_format,
 )
-from waypost.errors import StoreError, UsageError, WaypostError
+from waypost.errors import StoreError, UsageError, WaypostError, carrier_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -219,9 +219,7 @@ class _Failures:
     def report(self, env: Env) -> None:
         """One ``waypost: error: CARRIER: reason`` line per failing carrier (never hidden)."""
         for name, (err, count) in self.first.items():
-            message = err.message
-            if name != "-" and not message.startswith(f"{name}:"):
-                message = f"{name}: {message}"
+            message = carrier_said(name, err)
             many = f"; {count} numbers not answered" if count > 1 else ""
             env.err(f"waypost: error: {message}{many}")
             if err.hint:
@@ -413,7 +411,7 @@ def watch(
                 store,
                 cfg,
                 notifier,
-                sink=render.NewsWriter(fmt, term, env.stdout, warn),
+                sink=render.NewsWriter(fmt, term, env.stdout, warn, env.stderr),
                 timeout=env.timeout,
                 deadline=deadline,
                 warn=warn,

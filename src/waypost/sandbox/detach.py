@@ -41,10 +41,10 @@ def spawn(
     data_dir: Path, port: int, latency: float, faults: str = "", timeout: float = 10.0
 ) -> dict[str, Any]:
     """Start ``waypost sandbox`` as a detached process; its state once it listens."""
-    from waypost.store.sqlite import _prepare
+    from waypost.store.sqlite import prepare_data_dir
 
     path = state_path(data_dir)
-    _prepare(path)  # the data directory, 0700 as the store makes it (waypost.db lands there)
+    prepare_data_dir(path)  # 0700, as the store makes it (waypost.db lands there)
     if running(data_dir) is not None:
         stop(data_dir)
     path.unlink(missing_ok=True)

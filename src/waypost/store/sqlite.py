@@ -193,8 +193,9 @@ def _connect(path: Path, target: str, busy_timeout: float, *, uri: bool = False)
     return db
 
 
-def _prepare(path: Path) -> None:
-    """Make the data directory (0700); a file in its place or at ``path`` is a clear error."""
+def prepare_data_dir(path: Path) -> None:
+    """Make the data directory of ``path`` (0700); a file in its place, or a directory at
+    ``path``, is a clear StoreError (also for the sandbox's state file beside the database)."""
     parent = path.parent
     if parent.exists() and not parent.is_dir():
         raise StoreError(
@@ -323,7 +324,7 @@ class Store(Legs):
     def _open_writable(self) -> sqlite3.Connection:
         """Open read-write; in a read-only place, fall back to a read-only connection."""
         path = self.path
-        _prepare(path)
+        prepare_data_dir(path)
         db = None
         try:
             if not path.exists():
