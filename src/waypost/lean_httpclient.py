@@ -131,6 +131,7 @@ class _Connection(http.client.HTTPConnection, lean_http.Exchanging):
         self.fresh = False  # connected, nothing sent yet
         self._opening: threading.Thread | None = None
         self._opened: lean_http._Fault | None = None
+        self._connecting: socket.socket | None = None  # a plain connect under way (``open_soon``)
 
     def connect(self) -> None:
         """Connect (``http.client`` sets TCP_NODELAY), shake hands for https, and read through
@@ -158,9 +159,13 @@ class _Connection(http.client.HTTPConnection, lean_http.Exchanging):
             self.sock.close()  # a TCP connection whose handshake failed (closed already)
             self.sock = None
 
-    def open_soon(self) -> None:
-        """Connect (and shake hands) in a thread of its own, so that a wave's connections open
-        together as httpx's do; the first ``send_by`` waits for it (within one budget)."""
+    def open_soon(self, address: Any = None) -> None:
+        """Start connecting, so that a wave's connections open together as httpx's do; the
+        first ``send_by`` waits for it (within one budget). Plain http to ``address`` (one
+        ``getaddrinfo`` entry): a non-blocking connect, no thread; https (or no address): a
+        thread that connects and shakes hands."""
+        if address is not None and not self.origin.tls and self._connect_soon(address):
+            return
 
         def open_() -> None:
             self.deadline = time.monotonic() + self.budget
@@ -172,11 +177,65 @@ class _Connection(http.client.HTTPConnection, lean_http.Exchanging):
         self._opening = threading.Thread(target=open_, daemon=True)
         self._opening.start()
 
+    def _connect_soon(self, address: Any) -> bool:
+        import errno
+        import socket
+
+        family, kind, proto, _, where = address
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError:
+            return False
+        sock.setblocking(False)
+        if sock.connect_ex(where) not in (0, errno.EINPROGRESS):
+            sock.close()
+            return False  # refused at once: the threaded connect tries every address
+        self._connecting = sock
+        self.deadline = time.monotonic() + self.budget
+        return True
+
+    def _finish_connect(self, sock: socket.socket) -> None:
+        """Wait (within the budget) for ``_connect_soon``'s connect; a failed one is tried again
+        as ``connect`` would (every address), its fault kept for the next ``send_by``."""
+        import select
+        import socket
+
+        try:
+            left = max(0.0, self.deadline - time.monotonic())
+            _, writable, _ = select.select([], [sock], [], left)
+            if not writable:
+                sock.close()
+                self._opened = lean_http._Fault("timeout")
+                return
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                sock.close()
+                self.connect()
+                return
+            sock.settimeout(self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = lean_http._Socket(fileno=sock.detach())
+            self.fresh = True
+        except lean_http._Fault as fault:
+            self._opened = fault
+        except (OSError, ValueError):
+            sock.close()
+            self._opened = lean_http._Fault("connect")
+
     def opened(self) -> None:
-        """Wait for ``open_soon``'s thread, if any (its fault goes to the next ``send_by``)."""
+        """Wait for ``open_soon``'s connect, if any (its fault goes to the next ``send_by``)."""
+        if self._connecting is not None:
+            sock, self._connecting = self._connecting, None
+            self._finish_connect(sock)
         if self._opening is not None:
             self._opening.join()
             self._opening = None
+
+    def close(self) -> None:
+        """Close the connection (and a connect still under way)."""
+        if self._connecting is not None:
+            self._connecting.close()
+            self._connecting = None
+        super().close()
 
     def send_request(self, payload: bytes) -> None:
         """Put one request on the wire (a POST of ``payload``; ``quick_tm`` sends GETs)."""

@@ -175,18 +175,24 @@ def _close(pool: list[_GetConnection]) -> None:
 
 class _Keeper(threading.Thread):
     """The store, in a thread of its own (SQLite connections stay in the thread that opened
-    them): it reads whether the first read must wait (``_must_wait``), then waits for the run's
-    end and writes what the model path's reads keep (account membership, the last read's
-    time) in one short transaction, before the printing; the store's close, a checkpoint that
-    waits for the disk without the interpreter's lock, goes beside the printing."""
+    them): it reads whether the first read must wait (``_must_wait``); once the first answer
+    is read it stores that read's time, as the model path does at its first answer (so a run
+    started meanwhile spaces its reads after it); at the run's end it writes what the model
+    path's reads keep (account membership, the last read's time) in one short transaction,
+    before the printing. A session's first write syncs the store's new WAL file (about a
+    millisecond or two on a disk), which the first answer's write takes while the rest are
+    read. The store's close, a checkpoint that waits for the disk, is nobody's wait: the
+    run's state is committed before it."""
 
     def __init__(self, env: Env, rate: float) -> None:
         super().__init__(daemon=True)
         self.env, self.rate = env, rate
         self.checked = threading.Event()
+        self.woken = threading.Event()  # the first answer was read, or the run ended
         self.done = threading.Event()
         self.written = threading.Event()
         self.held = True
+        self.first_read: float | None = None
         self.members: dict[str, str] = {}
         self.last_read: float | None = None
 
@@ -200,6 +206,9 @@ class _Keeper(threading.Thread):
                 self.checked.set()
             if self.held:
                 return
+            self.woken.wait()
+            if self.first_read is not None and not self.done.is_set():
+                cache.state.put_rows([(NS_LIMITS, GET, self.first_read)])
             self.done.wait()
             rows: list[tuple[str, str, Any]] = [(NS_ACCOUNT, n, i) for n, i in self.members.items()]
             if self.last_read is not None:
@@ -215,14 +224,22 @@ class _Keeper(threading.Thread):
         self.checked.wait()
         return self.held
 
+    def answered(self, when: float) -> None:
+        """The first answer was read at ``when`` (``time.time()``)."""
+        if self.first_read is None:
+            self.first_read = when
+            self.woken.set()
+
     def keep(self, members: dict[str, str], last_read: float | None) -> None:
         """Write these once the run has ended (``finish``)."""
         self.members, self.last_read = members, last_read
 
     def finish(self) -> None:
-        """Let the thread write what it was given (nothing: a handover) and close the store."""
+        """Let the thread write what it was given (nothing: a handover) and wait for the write;
+        the store closes behind it."""
         self.done.set()
-        self.join()
+        self.woken.set()
+        self.written.wait()
 
 
 def _no_legs(numbers: Sequence[str]) -> bool:
@@ -439,9 +456,23 @@ def open_pool(
     size, _ = _hold(rate)
     pool = [_GetConnection(origin, timeout, key) for _ in range(min(connections, size, reads))]
     if len(pool) > 1:
+        address = None if origin.tls else _address(origin)
         for conn in pool:  # the first wave's connections open together, as httpx opens them
-            conn.open_soon()
+            conn.open_soon(address)
     return pool
+
+
+def _address(origin: Origin) -> Any:
+    """The first address of ``origin``'s host (None when it has none: each connection's own
+    ``connect`` reports it)."""
+    import socket
+
+    try:
+        return socket.getaddrinfo(
+            origin.host.encode("ascii"), origin.port, type=socket.SOCK_STREAM
+        )[0]
+    except (OSError, UnicodeError):
+        return None
 
 
 class _Waiting:
@@ -549,6 +580,8 @@ class _Run:
             if courier not in kinds:
                 kinds.append(courier)
         self.mark: Callable[[list[Any]], None] = lambda shipments: None
+        self.keeper: _Keeper | None = None
+        self.reads = 0  # how many reads the run sends
 
     def meanwhile(self) -> bool:
         """What waits for no answer, while the reads are out: the imports the answers need and
@@ -596,6 +629,7 @@ class _Run:
         from waypost import render
         from waypost.carriers.trackingmore import INFO
 
+        self.keeper, self.reads = keeper, len(targets)
         with render.progress(self.term, enabled=self.show_progress) as bar:
             bar.start({NAME: count})
             try:
@@ -621,10 +655,9 @@ class _Run:
         if self.unclean:
             return Handover(self.exchanges, self.printed)
         keeper.keep(self.members, self.last_read)
-        keeper.done.set()
         # Written before the printing (a write beside it would wait for the interpreter's lock
         # once per statement); the store's close goes beside it.
-        keeper.written.wait()
+        keeper.finish()
         return self._print()
 
     def _answered(self, exchange: Exchange, bar: Any) -> bool:
@@ -639,6 +672,8 @@ class _Run:
             self.unclean = True
             return False
         self.last_read = time.time()
+        if self.keeper is not None and len(self.exchanges) < self.reads:
+            self.keeper.answered(self.last_read)  # more answers to read: it writes meanwhile
         answered = 0
         for number in exchange.key:
             answered += len(self.couriers[number])

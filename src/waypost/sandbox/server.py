@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import hashlib
 import hmac
 import importlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -179,6 +181,7 @@ class Sandbox:
         self._server = _Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self._server.tls = self.tls
+        self._server.owner = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -426,6 +429,37 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
     tls: Any = None
+    owner: Sandbox
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._arrivals: dict[int, float] = {}
+
+    def get_request(self) -> tuple[Any, Any]:
+        # A real server takes its connections in parallel; here one loop takes them one by
+        # one, so a plain request already waiting when its connection is taken arrived then
+        # (its first request's arrival), not when its thread came to read it.
+        request, address = super().get_request()
+        self._arrivals.pop(request.fileno(), None)
+        if self.tls is None:
+            try:
+                if request.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    self._arrivals[request.fileno()] = self.owner.clock()
+            except OSError:
+                pass  # nothing waiting yet (or gone): its thread stamps it
+        return request, address
+
+    def first_arrival(self, request: Any) -> float | None:
+        """When the first request on ``request`` was known to have arrived (None: unknown)."""
+        try:
+            return self._arrivals.pop(request.fileno(), None)
+        except (OSError, ValueError):
+            return None
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # ``Thread.start`` waits for the new thread to run, which, while other threads compute
+        # answers, can take milliseconds: the next connection would wait for it to be taken.
+        _thread.start_new_thread(self.process_request_thread, (request, client_address))
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # With TLS, the handshake is made here, in the connection's own thread.
@@ -464,7 +498,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Called the moment the request line has been read: the arrival time, taken before the
         # headers and body are parsed, so that a request that waited for the GIL behind another
         # one's work is not also answered later (a real server has cores of its own).
-        self._arrived = self.owner.clock()
+        first = self.server.first_arrival(self.connection) if self._arrived is None else None  # type: ignore[attr-defined]
+        self._arrived = self.owner.clock() if first is None else first
         return super().parse_request()
 
     def _serve(self) -> None:
