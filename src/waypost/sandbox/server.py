@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import _thread
 import bisect
+import contextlib
 import hashlib
 import hmac
 import importlib
+import io
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -433,28 +436,9 @@ class _Server(ThreadingHTTPServer):
 
     def server_activate(self) -> None:
         super().server_activate()
-        self._arrivals: dict[int, float] = {}
-
-    def get_request(self) -> tuple[Any, Any]:
-        # A real server takes its connections in parallel; here one loop takes them one by
-        # one, so a plain request already waiting when its connection is taken arrived then
-        # (its first request's arrival), not when its thread came to read it.
-        request, address = super().get_request()
-        self._arrivals.pop(request.fileno(), None)
-        if self.tls is None:
-            try:
-                if request.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
-                    self._arrivals[request.fileno()] = self.owner.clock()
-            except OSError:
-                pass  # nothing waiting yet (or gone): its thread stamps it
-        return request, address
-
-    def first_arrival(self, request: Any) -> float | None:
-        """When the first request on ``request`` was known to have arrived (None: unknown)."""
-        try:
-            return self._arrivals.pop(request.fileno(), None)
-        except (OSError, ValueError):
-            return None
+        if _STAMPS:
+            with contextlib.suppress(OSError):  # the connections it takes inherit it
+                self.socket.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # ``Thread.start`` waits for the new thread to run, which, while other threads compute
@@ -485,6 +469,33 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+# Linux's SO_TIMESTAMPNS (asm-generic/socket.h; Python 3.11's socket module does not name it):
+# each read of a TCP socket says when the kernel received its bytes.
+_SO_TIMESTAMPNS = 35
+_STAMPS = sys.platform == "linux"
+
+
+class _StampedReads(io.RawIOBase):
+    """A socket's reads, each noting when the kernel received the bytes it returned."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.received: float | None = None  # ``time.time()`` of the last read's bytes
+
+    def readable(self) -> bool:
+        """Yes."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """One ``recvmsg_into``, its time stamp kept."""
+        size, ancillary, _, _ = self.sock.recvmsg_into([buffer], socket.CMSG_SPACE(16))
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", data[:16])
+                self.received = seconds + nanoseconds / 1e9
+        return size
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: Sandbox
     protocol_version = "HTTP/1.1"
@@ -494,12 +505,25 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     _arrived: float | None = None
 
+    _reads: _StampedReads | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        if _STAMPS and self.server.tls is None and self.owner.clock is time.monotonic:  # type: ignore[attr-defined]
+            self._reads = _StampedReads(self.connection)
+            self.rfile = io.BufferedReader(self._reads)
+
     def parse_request(self) -> bool:
         # Called the moment the request line has been read: the arrival time, taken before the
         # headers and body are parsed, so that a request that waited for the GIL behind another
-        # one's work is not also answered later (a real server has cores of its own).
-        first = self.server.first_arrival(self.connection) if self._arrived is None else None  # type: ignore[attr-defined]
-        self._arrived = self.owner.clock() if first is None else first
+        # one's work is not also answered later (a real server has cores of its own). Where the
+        # kernel says when the bytes of the line came, that is the arrival.
+        now = self.owner.clock()
+        received = self._reads.received if self._reads is not None else None
+        if self._reads is not None:
+            self._reads.received = None  # a later request's line comes with a read of its own
+        age = time.time() - received if received is not None else 0.0
+        self._arrived = now - age if 0.0 < age < 5.0 else now  # a clock that jumped: now
         return super().parse_request()
 
     def _serve(self) -> None:
