@@ -62,12 +62,30 @@ def test_carrier_option_applies_to_unprefixed_numbers_only() -> None:
         (("ABCD/1234",), "contains '/'"),
         (("-ABCD1234",), "malformed"),
         (("ils:",), "is empty"),
+        (("pandapon:ABCDEF",), "'ABCDEF' cannot be a pandapon number (a PandaPon order id is"),
+        (("pandapon:1688:12A4",), "cannot be a pandapon number"),
     ],
 )
 def test_bad_input_is_a_usage_error_with_a_reason(args: tuple[str, ...], message: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_numbers(args, "" if "-" in args else None, INFOS)
     assert message in str(info.value)
+
+
+def test_a_number_named_for_a_carrier_it_cannot_fit_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="'ABCDEF' cannot be a pandapon number"):
+        parse_numbers(["ABCDEF"], None, INFOS, "pandapon")
+    assert numbers("pandapon:2542285634920880794") == [("2542285634920880794", "pandapon", None)]
+
+
+@given(
+    st.text(string.digits, max_size=8),
+    st.sampled_from(string.ascii_letters),
+    st.text(string.ascii_letters + string.digits, min_size=3, max_size=20),
+)
+def test_no_number_with_a_letter_is_taken_for_pandapon(head: str, letter: str, tail: str) -> None:
+    with pytest.raises(UsageError, match="cannot be a pandapon number"):
+        parse_numbers([f"pandapon:{head}{letter}{tail}"], None, INFOS)
 
 
 def test_unknown_carrier_option_is_a_usage_error() -> None:

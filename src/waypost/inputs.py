@@ -136,6 +136,11 @@ def parse_token(
     target = infos.get(carrier) if carrier else None
     if target is None or not target.case_sensitive:
         number = number.upper()
+    if target is not None and not target.admits(number):
+        raise UsageError(
+            f"{token.origin}: {_quoted(number)} cannot be a {target.name} number"
+            + (f" ({target.number_help})" if target.number_help else "")
+        )
     return Query(number=number, carrier=carrier, courier=courier, raw=token.text)
 
 

@@ -124,7 +124,8 @@ class CarrierInfo:
     all its shipments to one of them.
     ``effective_settings``: the settings with version-dependent defaults filled in (display).
     ``number_form``: a full-match regex of every number the carrier can hold (None: any); a
-    number without a prefix that no pattern detects is not asked of a carrier it does not fit.
+    number without a prefix that no pattern detects is not asked of a carrier it does not fit,
+    and one named for it (``pandapon:ABC``) is a usage error saying ``number_help``.
     """
 
     name: str
@@ -145,6 +146,7 @@ class CarrierInfo:
     watch_cursor: bool = False
     effective_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     number_form: str | None = None
+    number_help: str = ""
 
     def admits(self, number: str) -> bool:
         """True when ``number`` has the form of this carrier's numbers (``number_form``)."""

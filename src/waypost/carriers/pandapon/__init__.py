@@ -58,6 +58,7 @@ INFO = CarrierInfo(
     ),
     capabilities=frozenset({"check"}),
     number_form=r"\d+",  # order ids: a number with letters is no PandaPon order
+    number_help="a PandaPon order id is digits only",
     courier_regex=r"1688|taobao",
     courier_help="pandapon:1688:ORDER_ID or pandapon:taobao:SUB_PURCHASE_ORDER_ID",
     rate_notes=("one request per order id; 5 requests/s unless carriers.pandapon.rate says",),

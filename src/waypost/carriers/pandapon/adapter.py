@@ -26,7 +26,6 @@ from waypost.carriers.pandapon.api import (
     CHECK_ORDER,
     Kind,
     _code,
-    _not_found,
     build_request,
     envelope_error,
     new_nonce,
@@ -170,11 +169,9 @@ class Adapter:
         platform = platform_of(query)
         try:
             if not _DIGITS.fullmatch(query.number):
-                shipments = [
-                    _not_found(query.number, platform, "not a PandaPon order id (digits only)")
-                ]
-            else:
-                shipments = await self._fetch(query.number, platform, limiter)
+                # Not asked (the input refuses these): unanswered, not a carrier's "not found".
+                raise CarrierError("not asked: a PandaPon order id is digits only")
+            shipments = await self._fetch(query.number, platform, limiter)
         except CarrierError as err:
             err.message = self.session.redact(err.message)
             failed = Shipment.failed(query.number, NAME, err)
