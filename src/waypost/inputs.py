@@ -136,11 +136,6 @@ def parse_token(
     target = infos.get(carrier) if carrier else None
     if target is None or not target.case_sensitive:
         number = number.upper()
-    if target is not None and not target.admits(number):
-        raise UsageError(
-            f"{token.origin}: {_quoted(number)} cannot be a {target.name} number"
-            + (f" ({target.number_help})" if target.number_help else "")
-        )
     return Query(number=number, carrier=carrier, courier=courier, raw=token.text)
 
 
@@ -160,6 +155,14 @@ def parse_numbers(
             query = parse_token(token, infos, default_carrier)
         except UsageError as exc:
             errors.append(exc.message)
+            continue
+        # A user's number named for a carrier it cannot fit (stored ones are read as they are).
+        target = infos.get(query.carrier) if query.carrier else None
+        if target is not None and not target.admits(query.number):
+            errors.append(
+                f"{token.origin}: {_quoted(query.number)} cannot be a {target.name} number"
+                + (f" ({target.number_help})" if target.number_help else "")
+            )
             continue
         seen.setdefault(query.key, query)
     if errors:

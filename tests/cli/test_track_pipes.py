@@ -282,9 +282,7 @@ def test_the_error_line_is_redacted_and_made_harmless() -> None:
     assert "\x1b" not in line
 
 
-def test_a_number_named_for_a_carrier_it_cannot_fit_is_a_usage_error(
-    sandbox: Sandbox, cli
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_named_for_a_carrier_it_cannot_fit_is_a_usage_error(sandbox: Sandbox, cli) -> None:  # type: ignore[no-untyped-def]
     # Was: a local "not found" with exit 0, though PandaPon was never asked.
     r = cli("track", "--json", "pandapon:ABCDEF", "2542285634920880794")
     assert r.code == 2
