@@ -215,6 +215,8 @@ class _Keeper(threading.Thread):
                 rows.append((NS_LIMITS, GET, self.last_read))
             if rows:
                 cache.state.put_rows(rows)  # one write
+            del rows
+            self.members = {}  # nothing of the run stays alive while the store closes
         finally:
             self.written.set()
             cache.close()

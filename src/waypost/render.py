@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from waypost import safe
 from waypost.render_plain import STATUS_STYLE as STATUS_STYLE
@@ -74,6 +74,7 @@ class Terminal:
     width: int = 100
     tz: tzinfo | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    encoding: str = "utf-8"  # of standard output: tables escape what it cannot carry first
 
     @classmethod
     def detect(
@@ -96,7 +97,9 @@ class Terminal:
         err = stderr or sys.stderr
         out_tty = _isatty(out)
         colored = wants_color(color, no_color, out_tty, env)
-        return cls(out_tty, _isatty(err), colored, terminal_width(env, out, err), tz)
+        encoding = getattr(out, "encoding", None) or "utf-8"
+        width = terminal_width(env, out, err)
+        return cls(out_tty, _isatty(err), colored, width, tz, encoding=str(encoding))
 
 
 def terminal_width(env: Mapping[str, str], *streams: IO[str]) -> int:
@@ -193,12 +196,13 @@ def _insight_fields(s: Shipment) -> list[str]:
     return out
 
 
-def readable(s: Shipment) -> Shipment:
-    """``s`` with every text field made safe for people (``safe.field``); JSON never uses it."""
+def readable(s: Shipment, encoding: str = "utf-8") -> Shipment:
+    """``s`` with every text field made safe for people (``safe.field``) and for an output of
+    ``encoding`` (``safe.encodable``); JSON never uses it."""
 
     def clean(value: Any) -> Any:
         if isinstance(value, str):
-            return safe.field(value)
+            return safe.encodable(safe.field(value), encoding)
         if isinstance(value, list):
             return [clean(v) for v in value]
         if hasattr(value, "model_copy"):
@@ -209,8 +213,8 @@ def readable(s: Shipment) -> Shipment:
     return copy
 
 
-def _marks(marks: Mapping[int, str] | None) -> dict[int, str]:
-    return {i: safe.field(m) for i, m in (marks or {}).items()}
+def _marks(marks: Mapping[int, str] | None, encoding: str = "utf-8") -> dict[int, str]:
+    return {i: safe.encodable(safe.field(m), encoding) for i, m in (marks or {}).items()}
 
 
 def _event_line(ev: Event, term: Terminal) -> str:
@@ -276,8 +280,9 @@ def rich_track(
     from rich.text import Text
 
     con = console(term, out)
-    marks = _marks(marks)
-    shipments = [readable(s) for s in shipments]
+    marks = _marks(marks, term.encoding)
+    shipments = [readable(s, term.encoding) for s in shipments]
+    dot = "·" if safe.encodable("·", term.encoding) == "·" else "-"
     for index, s in enumerate(shipments):
         style = STATUS_STYLE.get(s.status.value, "")
         title = Text()
@@ -300,7 +305,7 @@ def rich_track(
             )
         details.extend(_insight_fields(s))
         if details:
-            joined = "  ·  ".join(details)
+            joined = f"  {dot}  ".join(details)
             # Too long for one line: one detail per line rather than a date cut in two.
             if len(joined) + 2 > term.width:
                 joined = "\n".join(details)
@@ -833,15 +838,19 @@ def _watch_table(
     from rich.text import Text
 
     now = term.now.timestamp()
+
+    def shown(value: object) -> str:
+        return safe.encodable(safe.field(value), term.encoding)
+
     cells = [
         {
-            "Label": safe.field(r.label),
-            "Number": safe.field(r.number),
-            "Carrier": safe.field(r.carrier),
-            "Status": safe.field(r.status).replace("_", " ")
+            "Label": shown(r.label),
+            "Number": shown(r.number),
+            "Carrier": shown(r.carrier),
+            "Status": shown(r.status).replace("_", " ")
             + (" (stalled)" if (facts or {}).get(r.id, {}).get("stalled") else ""),
             "ETA": _eta_cell((facts or {}).get(r.id, {})),
-            "Last event": " ".join(safe.field(r.last_event).split()),
+            "Last event": " ".join(shown(r.last_event).split()),
             "Checked": _ago(r.last_checked, now),
             "First event": _ago(None if (f := firsts[r.id]) is None else f.timestamp(), now, "-"),
         }
@@ -865,12 +874,16 @@ def _watch_table(
     space = room()
     if space < 8:  # not even a word of it would show
         heads.remove("Last event")
+    # "…" where the output can carry it, else "..." (an escaped "…" would not fit the room).
+    cut: Literal["ellipsis", "crop"] = "ellipsis"
+    if safe.encodable("…", term.encoding) != "…":
+        cut = "crop"
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in heads:
         table.add_column(
             name,
             no_wrap=True,
-            overflow="ellipsis",
+            overflow=cut,
             max_width=space if name == "Last event" else None,
             min_width=widths[name] if name == "Number" else None,
         )
@@ -881,7 +894,11 @@ def _watch_table(
                 values.append(Text(c[name], style=STATUS_STYLE.get(r.status, "")))
             elif name == "Last event":
                 last = Text(c[name])
-                last.truncate(space, overflow="ellipsis")
+                if cut == "crop" and cell_len(c[name]) > space:
+                    last.truncate(max(0, space - 3))
+                    last.append("...")
+                else:
+                    last.truncate(space, overflow="ellipsis")
                 values.append(last)
             else:
                 values.append(Text(c[name]))

@@ -19,13 +19,14 @@ if TYPE_CHECKING:
     from waypost.store.protocols import ListRow
 
 
-def _leg_line(number: int, journey: Journey) -> tuple[str, str, str, str]:
+def _leg_line(number: int, journey: Journey, encoding: str = "utf-8") -> tuple[str, str, str, str]:
     """(``leg N``, number, carrier[/courier], status) of leg ``number`` (from 1)."""
     leg = journey.legs[number - 1]
     s = leg.shipment
     carrier = leg.row.carrier + (f"/{leg.row.courier}" if leg.row.courier else "")
     status = s.status.value if s is not None else leg.row.status
-    return f"leg {number}", safe.field(leg.row.number), safe.field(carrier), status
+    shown = [safe.encodable(safe.field(v), encoding) for v in (leg.row.number, carrier)]
+    return f"leg {number}", shown[0], shown[1], status
 
 
 def header(journey: Journey) -> str:
@@ -79,12 +80,13 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
     title = Text()
     title.append(f"journey {journey.id}", style="bold")
     if journey.label:
-        title.append(f"  {safe.field(journey.label)}", style="yellow")
+        label = safe.encodable(safe.field(journey.label), term.encoding)
+        title.append(f"  {label}", style="yellow")
     title.append(f"  leg {current + 1} of {len(journey.legs)}  ", style="dim")
     title.append(status.replace("_", " "), style=STATUS_STYLE.get(status, ""))
     con.print(title)
     for number in range(1, len(journey.legs) + 1):
-        name, number_text, carrier, leg_status = _leg_line(number, journey)
+        name, number_text, carrier, leg_status = _leg_line(number, journey, term.encoding)
         line = Text(f"  {name}  ", style="bold" if number - 1 == current else "dim")
         line.append(f"{number_text}  {carrier}  ")
         line.append(leg_status.replace("_", " "), style=STATUS_STYLE.get(leg_status, ""))
@@ -98,7 +100,7 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
     table.add_column("Where", overflow="fold", max_width=max(10, min(28, term.width // 5)))
     table.add_column("What", overflow="fold")
     for number, event in marked:
-        ev = readable_event(event, readable)
+        ev = readable_event(event, lambda s: readable(s, term.encoding))
         when = Text(absolute(ev.time, term))
         rel = relative(ev.time, term)
         if rel:

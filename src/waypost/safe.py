@@ -11,6 +11,8 @@ reaches a terminal, a TSV line, a notification or a hook's environment it goes t
 - other C1 controls, lone surrogates and bidi overrides become ``�``.
 
 Printable text in any script is left exactly as it was. ``--json`` never goes through here.
+A table bound for an output that cannot carry a character (a non-UTF-8 locale) gets it as
+``\\uXXXX`` from ``encodable`` before it is measured, as the standard streams would escape it.
 """
 
 from __future__ import annotations
@@ -111,3 +113,36 @@ def link(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return url
+
+
+def escaped(char: str) -> str:
+    """``char`` as ``\\uXXXX`` (a pair of them above U+FFFF, as JSON escapes it)."""
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def encodable(text: str, encoding: str) -> str:
+    """``text`` with what ``encoding`` cannot carry as ``escaped``, so that a table measures what
+    the output will hold."""
+    if text.isascii() or encoding.lower().replace("_", "-").startswith("utf"):
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        pass
+    except LookupError:
+        return text
+    else:
+        return text
+    out = []
+    for char in text:
+        try:
+            char.encode(encoding)
+        except UnicodeEncodeError:
+            out.append(escaped(char))
+        else:
+            out.append(char)
+    return "".join(out)

@@ -134,22 +134,46 @@ def test_config_show_masks_in_a_non_utf8_locale(
     assert "abcdefghijklmnopqrstuvwxyz" not in out
 
 
+@pytest.mark.parametrize("columns", [60, 120])
+@pytest.mark.parametrize("locale", ["ascii", "C locale"])
 def test_a_terminal_with_an_ascii_encoding_shows_the_table(
-    sandbox: Sandbox, started_in: Callable[[str], ForkServer]
+    sandbox: Sandbox, started_in: Callable[[str], ForkServer], locale: str, columns: int
 ) -> None:
-    # On a real terminal, forked from the server whose start-up was under PYTHONIOENCODING=ascii.
+    # On a real terminal, forked from the server whose start-up was under that locale. The
+    # escapes are made before the table is laid out: it keeps to the terminal's width (it was
+    # 120 and 204 cells wide at 60 and 120 columns, escaped after the layout).
     run = run_on_pty_forked(
-        started_in("ascii"),
+        started_in(locale),
         "track",
         CHINESE,
-        columns=120,
+        columns=columns,
         timeout=60,
-        env=env_with({**LOCALES["ascii"], "TERM": "xterm"}),
+        env=env_with({**LOCALES[locale], "TERM": "xterm"}),
     )
     shown = (run.raw + run.raw_err).decode("ascii", "replace")
     assert run.code == 0, shown
     assert "Traceback" not in shown
-    assert "\\u5e7f\\u5dde" in shown
+    assert "\\u5e7f" in shown  # 广, escaped (a narrow column may fold between escapes)
+    assert run.raw.isascii()
+    assert run.widest() <= columns, run.screen
+
+
+def test_the_watch_list_in_an_ascii_locale_keeps_to_the_terminal(
+    sandbox: Sandbox, started_in: Callable[[str], ForkServer]
+) -> None:
+    saved = in_locale(started_in, "ascii", "track", "--save", CHINESE, ILS)
+    assert saved.code == 0, saved.err
+    run = run_on_pty_forked(
+        started_in("ascii"),
+        "list",
+        columns=70,
+        timeout=60,
+        env=env_with({**LOCALES["ascii"], "TERM": "xterm"}),
+    )
+    assert run.code == 0, run.err
+    assert run.raw.isascii()
+    assert "\\u" in run.screen  # the Chinese last event, escaped
+    assert run.widest() <= 70, run.screen
 
 
 # Run by a forked child before waypost: its standard output becomes a pipe without a reader.

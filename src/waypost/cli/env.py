@@ -297,15 +297,9 @@ def _escape(exc: UnicodeError) -> tuple[str, int]:
     a JSON document stays valid and exact, a table stays readable)."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    escaped = []
-    for char in exc.object[exc.start : exc.end]:
-        code = ord(char)
-        if code > 0xFFFF:
-            code -= 0x10000
-            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            escaped.append(f"\\u{code:04x}")
-    return "".join(escaped), exc.end
+    from waypost.safe import escaped
+
+    return "".join(escaped(c) for c in exc.object[exc.start : exc.end]), exc.end
 
 
 class Output:
