@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
+
     from waypost.sandbox import Sandbox
+
+
+def send_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """A test server's 200 answer of ``body`` as JSON, with its length."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def request(method: str, url: str, **kwargs: Any) -> httpx.Response:

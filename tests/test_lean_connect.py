@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.lean_common import lean_reads
+from tests.loopback import send_json
 from waypost import lean_http, quick_tm
 
 BODY = b'{"meta":{"code":200}}'
@@ -22,11 +23,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
+        send_json(self, BODY)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""

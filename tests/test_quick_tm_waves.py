@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.lean_common import lean_reads
+from tests.loopback import send_json
 from waypost import quick_tm
 
 pytestmark = pytest.mark.real_clock
@@ -47,11 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.before = self.server.came.wait(timeout=3.0)
         if number == self.server.later:
             time.sleep(0.03)  # its permit comes back after the first one of its wave
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
+        send_json(self, BODY)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
