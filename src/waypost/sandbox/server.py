@@ -511,6 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         if _STAMPS and self.server.tls is None and self.owner.clock is time.monotonic:  # type: ignore[attr-defined]
             self._reads = _StampedReads(self.connection)
+            self.rfile.close()  # the plain reader ``setup`` made (it holds the socket open)
             self.rfile = io.BufferedReader(self._reads)
 
     def parse_request(self) -> bool:
