@@ -29,8 +29,10 @@ def run_on_pty_forked(
     color: bool | None = None,
     env: Mapping[str, str] | None = None,
     keep_newlines: bool = False,
+    preexec: str = "",
 ) -> PtyOutcome:
-    """As ``run_on_pty`` (same arguments and outcome), the child forked by ``forker``."""
+    """As ``run_on_pty`` (same arguments and outcome), the child forked by ``forker``;
+    ``preexec``: Python source the child runs first, after its streams are set up."""
     child, leader, follower = terminal(env, columns, rows, color, keep_newlines)
     chunks: list[bytes] = []
 
@@ -56,7 +58,7 @@ def run_on_pty_forked(
             f"fd = os.open({str(stderr)!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
             "os.dup2(fd, 2)\n"
             "os.close(fd)\n"
-        )
+        ) + preexec
         try:
             done = forker.run(*args, env=child, timeout=timeout, preexec=preexec)
         finally:

@@ -2,9 +2,9 @@
 whole-process speed).
 
 Taken only by the ``waypost`` process itself (``__main__`` sets ``ENABLED``), for a ``track``
-without ``--save``, ``--deadline``, ``-v`` or a table, whose every number goes to ILS alone,
-with ILS configured on a plain ``http://`` URL, no proxy in the environment, no PostgreSQL
-store and no journey leg among the numbers. The requests are the model path's
+without ``--save``, ``--deadline`` or ``-v`` (a table too: Rich prints it), whose every number
+goes to ILS alone, with ILS configured on a plain ``http://`` URL, no proxy in the environment,
+no PostgreSQL store and no journey leg among the numbers. The requests are the model path's
 (``carriers/ils/adapter``: 100 numbers per POST, at most ``max_connections`` at once, the same
 headers and body), sent by ``lean_http``; clean answers are read by ``carriers/ils/lean`` and
 printed as the models would print them (``lean_json``). Any other answer (an HTTP error, an
@@ -143,10 +143,8 @@ def track(
 ) -> int | Handover | None:
     """Answer ``queries`` the lean way: the exit code, a ``Handover`` to the model path, or None
     when the lean path does not apply (nothing was sent)."""
-    from waypost.render import Format
-
-    if not queries or fmt is Format.TABLE or env.verbose or cfg.store.get("url"):
-        return None  # a table needs Rich; -v logs every request; PostgreSQL shares the limits
+    if not queries or env.verbose or cfg.store.get("url"):
+        return None  # -v logs every request; PostgreSQL shares the limits
     if _proxied(env.environ):
         return None
     numbers = planned(queries, cfg)
@@ -288,6 +286,8 @@ class _Run:
             out.write(lean_json.document(shipments, "\n"))
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})  # type: ignore[arg-type]
+        elif self.fmt is Format.TABLE:
+            render.rich_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()
         return 0
 

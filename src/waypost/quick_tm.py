@@ -1,8 +1,8 @@
 """``track``'s lean path for TrackingMore API v4 numbers in the account: no pydantic, httpx or
 asyncio (issue 20, whole-process speed; the reads of ``carriers/trackingmore/v4``).
 
-Taken (from ``quick.track``, with its conditions: no ``--save``, ``--deadline``, ``-v`` or
-table, no proxy, no PostgreSQL store, no journey leg) when every number goes to TrackingMore
+Taken (from ``quick.track``, with its conditions: no ``--save``, ``--deadline`` or ``-v``, no
+proxy, no PostgreSQL store, no journey leg) when every number goes to TrackingMore
 alone, the configured API is v4 on an ``http://`` or ``https://`` URL (TLS with the model path's
 verification rules, ``lean_tls``; a TLS fault is handed over as any other), and the state the
 model path keeps says no request has to wait: no 429 pause stored and no read in the last second
@@ -747,6 +747,8 @@ class _Run:
             out.write(lean_json.document(shipments) + "\n")
         elif self.fmt is Format.PLAIN:
             render.plain_track(shipments, self.term, out, {})
+        elif self.fmt is Format.TABLE:
+            render.rich_track(shipments, self.term, out, {})
         out.flush()
         return 0
 
