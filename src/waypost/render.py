@@ -613,15 +613,24 @@ class _Progress:
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Column
 
-        con = Console(
-            file=self.file or sys.stderr, no_color=not self.term.color, width=self.term.width
+        file = self.file or sys.stderr
+        con = Console(file=file, no_color=not self.term.color, width=self.term.width)
+        # What stderr cannot carry would reach it as a 6-cell escape: a bar of '#' and '-'
+        # there (Rich draws both parts with '-'), and "..." where a line is cut.
+        ascii_only = safe.encodable("\u2501\u2026", getattr(file, "encoding", None) or "utf-8") != (
+            "\u2501\u2026"
         )
+        name = max(12, *(len(n) for n in totals))
+        counts = max(len(f"{t}/{t}") for t in totals.values())
+        # The waiting text gets the room the other columns leave (one space between columns).
+        room = con.width - name - _BAR - counts - 3
         self._bar = Progress(
-            TextColumn("{task.description:>12}"),
-            BarColumn(bar_width=10),
-            MofNCompleteColumn(),
-            _waiting_column(self.deadline),
+            TextColumn(f"{{task.description:>{name}}}", table_column=Column(no_wrap=True)),
+            _ascii_bar_type()() if ascii_only else BarColumn(bar_width=_BAR),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=counts)),
+            _waiting_column(self.deadline, room, ascii_only),
             console=con,
             transient=True,
             get_time=self.clock,
@@ -664,12 +673,34 @@ class _Progress:
         return str(cap.get())
 
 
-def _waiting_column(deadline: float | None) -> Any:
+_BAR = 10  # cells of the progress bar
+
+
+def _ascii_bar_type() -> Any:
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class AsciiBar(ProgressColumn):
+        """``#####-----``: done and awaited told apart without colour or box characters."""
+
+        def render(self, task: Task) -> Text:
+            done = 0
+            if task.total:
+                done = min(_BAR, int(_BAR * task.completed / task.total))
+            style = "bar.finished" if task.finished else "bar.complete"
+            return Text.assemble(("#" * done, style), ("-" * (_BAR - done), "bar.back"))
+
+    return AsciiBar
+
+
+def _waiting_column(deadline: float | None, room: int | None = None, ascii_only: bool = False) -> Any:
     """A Rich column: ``waiting for NAME: 12 s`` (and the deadline) while a carrier owes
-    answers, ``done`` after."""
+    answers, ``done`` after; cut to ``room`` cells ("..." where the output is ASCII)."""
     from rich.progress import ProgressColumn, Task
     from rich.table import Column
     from rich.text import Text
+
+    mark = "..." if ascii_only else "\u2026"
 
     class Waiting(ProgressColumn):
         def render(self, task: Task) -> Text:
@@ -680,9 +711,11 @@ def _waiting_column(deadline: float | None) -> Any:
                 text += f", retry {task.fields['retries']}"
             if deadline is not None:
                 text += f" (--deadline {deadline:g}s)"
+            if room is not None and len(text) > room:
+                text = text[: max(0, room - len(mark))] + mark if room > len(mark) else ""
             return Text(text, style="dim")
 
-    return Waiting(table_column=Column(no_wrap=True, overflow="ellipsis"))
+    return Waiting(table_column=Column(no_wrap=True, overflow="crop"))
 
 
 def progress(

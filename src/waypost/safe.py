@@ -8,7 +8,8 @@ reaches a terminal, a TSV line, a notification or a hook's environment it goes t
   forms) become one visible ``␛``; so does a lone ``ESC``;
 - line breaks, tabs and CR inside one field fold to one space;
 - every other C0 control is shown as its control picture (NUL as ``␀``), DEL as ``␡``;
-- other C1 controls, lone surrogates and bidi overrides become ``�``.
+- other C1 controls, lone surrogates and bidi overrides become ``�`` (after the bytes an ASCII
+  locale kept as surrogates are read as the UTF-8 they were typed in, ``as_typed``).
 
 Printable text in any script is left exactly as it was. ``--json`` never goes through here.
 A table bound for an output that cannot carry a character (a non-UTF-8 locale) gets it as
@@ -39,6 +40,9 @@ _SEQUENCE = (
 _FOLD = "(?:\r\n|[\t\n\v\f\r\x85\u2028\u2029])+"
 _FOLD_KEEP_NL = "(?:[\t\v\f\r\x85\u2028\u2029])+"
 _REST = "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+# Bytes above 0x7f that an ASCII locale decoded with ``surrogateescape``.
+_BYTE = "[\udc80-\udcff]"
+_BYTES = _BYTE + "+"
 _REST_KEEP_NL = "[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
 
 
@@ -52,9 +56,22 @@ def _picture(match: re.Match[str]) -> str:
 
 
 def _clean(text: str, fold: str, rest: str) -> str:
-    text = re.sub(_SEQUENCE, ESCAPE_MARK, text)
+    text = re.sub(_SEQUENCE, ESCAPE_MARK, as_typed(text))
     text = re.sub(fold, " ", text)
     return re.sub(rest, _picture, text)
+
+
+def as_typed(text: str) -> str:
+    """``text`` with the bytes an ASCII locale (C, POSIX) kept as lone surrogates (of the command
+    line, an environment variable, a file name) decoded as the UTF-8 they were typed in; bytes
+    that are not UTF-8 stay surrogates."""
+    if re.search(_BYTE, text) is None:
+        return text
+    return re.sub(_BYTES, _typed, text)
+
+
+def _typed(match: re.Match[str]) -> str:
+    return match.group().encode("ascii", "surrogateescape").decode("utf-8", "surrogateescape")
 
 
 def field(text: object) -> str:

@@ -297,9 +297,9 @@ def _escape(exc: UnicodeError) -> tuple[str, int]:
     a JSON document stays valid and exact, a table stays readable)."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    from waypost.safe import escaped
+    from waypost.safe import as_typed, escaped
 
-    return "".join(escaped(c) for c in exc.object[exc.start : exc.end]), exc.end
+    return "".join(escaped(c) for c in as_typed(exc.object[exc.start : exc.end])), exc.end
 
 
 class Output:
