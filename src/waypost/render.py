@@ -619,15 +619,14 @@ class _Progress:
         con = Console(file=file, no_color=not self.term.color, width=self.term.width)
         # What stderr cannot carry would reach it as a 6-cell escape: a bar of '#' and '-'
         # there (Rich draws both parts with '-'), and "..." where a line is cut.
-        ascii_only = safe.encodable("\u2501\u2026", getattr(file, "encoding", None) or "utf-8") != (
-            "\u2501\u2026"
-        )
-        name = max(12, *(len(n) for n in totals))
+        glyphs = "\u2501\u2026"  # the bar's and the cut's
+        ascii_only = safe.encodable(glyphs, getattr(file, "encoding", None) or "utf-8") != glyphs
+        named = max(12, *(len(n) for n in totals))
         counts = max(len(f"{t}/{t}") for t in totals.values())
         # The waiting text gets the room the other columns leave (one space between columns).
-        room = con.width - name - _BAR - counts - 3
+        room = con.width - named - _BAR - counts - 3
         self._bar = Progress(
-            TextColumn(f"{{task.description:>{name}}}", table_column=Column(no_wrap=True)),
+            TextColumn(f"{{task.description:>{named}}}", table_column=Column(no_wrap=True)),
             _ascii_bar_type()() if ascii_only else BarColumn(bar_width=_BAR),
             MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=counts)),
             _waiting_column(self.deadline, room, ascii_only),
@@ -693,7 +692,9 @@ def _ascii_bar_type() -> Any:
     return AsciiBar
 
 
-def _waiting_column(deadline: float | None, room: int | None = None, ascii_only: bool = False) -> Any:
+def _waiting_column(
+    deadline: float | None, room: int | None = None, ascii_only: bool = False
+) -> Any:
     """A Rich column: ``waiting for NAME: 12 s`` (and the deadline) while a carrier owes
     answers, ``done`` after; cut to ``room`` cells ("..." where the output is ASCII)."""
     from rich.progress import ProgressColumn, Task

@@ -12,8 +12,10 @@ sets it up itself."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -236,3 +238,77 @@ def test_watch_news_that_could_not_be_printed_comes_again(
     again = cli("watch", "--once")
     assert again.code == 0
     assert "Released by customs" in again.out
+
+
+def test_progress_on_an_ascii_stderr_has_an_ascii_bar_and_keeps_to_the_width() -> None:
+    # Rich drew both parts of the bar with '-' there (only colour told them apart) and cut the
+    # waiting text with '…', which reached the terminal as a 6-cell '\u2026'.
+    from waypost.render import Terminal, progress
+
+    now = [100.0]
+    err = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    term = Terminal(stderr_tty=True, width=40)
+    bar = progress(term, enabled=True, deadline=30, delay=0, file=err, clock=lambda: now[0])
+    bar.start({"trackingmore": 4, "ils": 2})
+    bar.advance("trackingmore", 2)
+    now[0] = 112.0
+    shown = bar.render()
+    bar.stop()
+    assert shown.isascii(), shown
+    assert "#####-----" in shown  # half of trackingmore's numbers answered
+    assert "----------" in shown  # none of ils's
+    assert "waiting f..." in shown  # cut where it has no room, with an ASCII mark
+    assert max(len(line) for line in shown.splitlines()) <= 40, shown
+
+
+def test_progress_on_an_ascii_terminal_keeps_to_its_width(
+    started_in: Callable[[str], ForkServer],
+) -> None:
+    # A real terminal on both streams, the stream's encoding from start-up; each request takes
+    # longer than the half second before the lines appear, so they are drawn.
+    slow = Sandbox(port=0, latency_ms=900).start()
+    try:
+        run = run_on_pty_forked(
+            started_in("ascii"),
+            "track",
+            "--deadline",
+            "30",
+            ILS,
+            columns=40,
+            timeout=60,
+            env=env_with({**LOCALES["ascii"], **slow.env(), "TERM": "xterm"}),
+            preexec="os.dup2(1, 2)\n",
+        )
+    finally:
+        slow.stop()
+    shown = run.raw.decode("ascii", "replace")
+    assert run.code == 0, shown
+    assert "waiting" in shown  # the progress lines were drawn
+    assert run.raw.isascii()
+    assert "\\u2026" not in shown
+    # Colours and links take no room; a cursor move or an erase starts a line anew.
+    drawn = re.sub(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b\x07]*(?:\x1b\\|\x07)", "", shown)
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", drawn)
+    assert max(len(line) for line in drawn.split("\n")) <= 40, drawn
+
+
+def test_a_file_name_typed_in_utf8_under_the_c_locale_is_shown_not_replaced(
+    tmp_path: Path,
+) -> None:
+    # Python keeps its bytes as lone surrogates there; the message showed each as '\ufffd'.
+    bad = tmp_path / "\u5e7f\u5dde.toml"
+    bad.write_text("[watch\n", encoding="utf-8")
+    r = waypost("list", extra={**LOCALES["C locale"], "WAYPOST_CONFIG": str(bad)})
+    err = no_traceback(r)
+    assert r.returncode == 3
+    assert r.stderr.isascii()
+    assert "\\u5e7f\\u5dde.toml: invalid TOML" in err
+    assert "\\ufffd" not in err
+
+
+def test_bytes_an_ascii_locale_kept_are_read_as_utf8_and_the_rest_stay_marked() -> None:
+    from waypost import safe
+
+    assert safe.lines("/tmp/\udce5\udcb9\udcbf\udce5\udcb7\udc9e.toml") == "/tmp/\u5e7f\u5dde.toml"
+    assert safe.field("caf\udcc3\udca9 \udcff") == "caf\u00e9 \ufffd"  # 0xff is no UTF-8
+    assert safe.as_typed("plain \u5e7f") == "plain \u5e7f"
