@@ -74,6 +74,14 @@ def _typed(match: re.Match[str]) -> str:
     return match.group().encode("ascii", "surrogateescape").decode("utf-8", "surrogateescape")
 
 
+def argument(text: str | None) -> str | None:
+    """Text given on the command line, fit to be stored: ``as_typed``, then what is still no text
+    (bytes that are not UTF-8, kept as lone surrogates) as U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    return re.sub(_SURROGATE, REPLACEMENT, as_typed(text))
+
+
 def field(text: object) -> str:
     """One value for one line of human output (a table cell, a TSV column, a variable)."""
     if text is None or text == "":

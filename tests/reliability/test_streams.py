@@ -312,3 +312,25 @@ def test_bytes_an_ascii_locale_kept_are_read_as_utf8_and_the_rest_stay_marked() 
     assert safe.lines("/tmp/\udce5\udcb9\udcbf\udce5\udcb7\udc9e.toml") == "/tmp/\u5e7f\u5dde.toml"
     assert safe.field("caf\udcc3\udca9 \udcff") == "caf\u00e9 \ufffd"  # 0xff is no UTF-8
     assert safe.as_typed("plain \u5e7f") == "plain \u5e7f"
+
+
+def test_a_label_typed_under_the_c_locale_is_saved_as_typed(
+    sandbox: Sandbox,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # Its bytes reached the store as lone surrogates: an internal error (exit 70). A byte that
+    # is no UTF-8 at all (0xff) is kept as U+FFFD, in any locale.
+    c_locale = LOCALES["C locale"]
+    saved = waypost("track", "--save", "--label", "\u5e7f\u5dde \udcff", ILS, extra=c_locale)
+    no_traceback(saved)
+    assert saved.returncode == 0
+    edited = waypost("edit", ILS, "--label", "\u5e7f\u5dde\u2192", extra=c_locale)
+    no_traceback(edited)
+    assert edited.returncode == 0
+    assert b"\\u5e7f\\u5dde\\u2192" in edited.stdout + edited.stderr
+    listed = cli("list", "--json")
+    assert '"label": "\u5e7f\u5dde\u2192"' in listed.out
+    again = waypost("edit", ILS, "--label", "a\udcffb")  # a UTF-8 locale: still no text
+    no_traceback(again)
+    assert again.returncode == 0
+    assert '"label": "a\ufffdb"' in cli("list", "--json").out

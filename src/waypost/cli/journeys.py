@@ -104,6 +104,7 @@ def import_(
 ) -> None:
     """Add every order of an account in a window to the watch list (shipped or not)."""
     from waypost.imports import import_command
+    from waypost.safe import argument
 
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     with env.store(required=True) as store:
@@ -113,7 +114,7 @@ def import_(
             env.config(),
             since=since,
             platform=platform,
-            label=label,
+            label=argument(label),
             timeout=env.timeout,
             as_json=as_json,
             out=env.stdout,

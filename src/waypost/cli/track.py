@@ -101,6 +101,9 @@ def track(
     fmt = output_format(as_json, as_jsonl, env.stdout_tty)
     if label is not None and not save:
         raise UsageError("--label needs --save")
+    from waypost.safe import argument
+
+    label = argument(label)
     term = env.terminal(tz)
     cfg = env.config()
     infos = {i.name: i for i in carriers.infos()}

@@ -196,6 +196,9 @@ def edit(
     env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
     if label is None and courier is None:
         raise UsageError("nothing to change: give --label TEXT and/or --courier CODE")
+    from waypost.safe import argument
+
+    label = argument(label)
     cfg = env.config()
     code = 0
     with env.store(required=True) as store:
