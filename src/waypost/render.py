@@ -707,11 +707,17 @@ def _waiting_column(
         def render(self, task: Task) -> Text:
             if task.finished:
                 return Text("done", style="green")
-            text = f"waiting for {task.description}: {task.elapsed or 0.0:.0f} s"
+            waited = f"{task.elapsed or 0.0:.0f} s"
             if task.fields.get("retries"):
-                text += f", retry {task.fields['retries']}"
-            if deadline is not None:
-                text += f" (--deadline {deadline:g}s)"
+                waited += f", retry {task.fields['retries']}"
+            limit = "" if deadline is None else f" (--deadline {deadline:g}s)"
+            # Short of room, the carrier's name (first on the line already) goes, then the limit.
+            forms = (
+                f"waiting for {task.description}: {waited}{limit}",
+                f"waiting {waited}{limit}",
+                f"waiting {waited}",
+            )
+            text = next((f for f in forms if room is None or len(f) <= room), waited)
             if room is not None and len(text) > room:
                 text = text[: max(0, room - len(mark))] + mark if room > len(mark) else ""
             return Text(text, style="dim")
