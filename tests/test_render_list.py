@@ -159,3 +159,19 @@ def test_safe_fields_printable_ascii_shortcut_keeps_what_the_full_check_keeps(te
     lines = text if clean else safe._clean(text.replace("\r\n", "\n"), *kept)
     assert safe.field(text) == field
     assert safe.lines(text) == lines
+
+
+def test_an_ascii_list_cuts_the_last_event_between_escapes_not_inside_one() -> None:
+    # Cut inside one, '\u5e02' became '\u5e...', read as another escape.
+    last = "\u3010\u6df1\u5733\u5e02\u3011\u5feb\u4ef6\u5df2\u9001\u8fbe"
+    listed = [row("YT7512345678901", last_event=last, last_checked=NOW.timestamp())]
+    for width in range(50, 80):
+        out = io.StringIO()
+        term = Terminal(now=NOW, width=width, stdout_tty=True, encoding="ascii")
+        render.watch_list(iter(listed), term, out, Format.TABLE)
+        line = next(x for x in out.getvalue().splitlines() if x.startswith("YT75"))
+        start = line.index("\\u3010")
+        assert "..." in line[start:], line
+        shown = line[start : line.index("...", start)]
+        assert len(line.rstrip()) <= width
+        assert len(shown) % 6 == 0, line  # whole escapes only

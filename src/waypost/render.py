@@ -872,6 +872,8 @@ def _watch_table(
     facts: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Any:
     """One line per shipment; "Last event" gets the room the other columns leave, cut with "…"."""
+    import re
+
     from rich import box
     from rich.cells import cell_len
     from rich.table import Table
@@ -936,6 +938,8 @@ def _watch_table(
                 last = Text(c[name])
                 if cut == "crop" and cell_len(c[name]) > space:
                     last.truncate(max(0, space - 3))
+                    # Not inside a \uXXXX escape: a part of one would read as another character.
+                    last.truncate(len(re.sub(r"\\(?:u[0-9a-f]{0,3})?\Z", "", last.plain)))
                     last.append("...")
                 else:
                     last.truncate(space, overflow="ellipsis")
