@@ -9,6 +9,7 @@ without a real terminal. Plain output never imports Rich.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
 import threading
@@ -333,8 +334,8 @@ def rich_track(
                 when = Text(absolute(ev.time, term))
                 if rel:
                     when.append(f"\n{rel}", style="dim")
-                what = _event_text(s, ev, term)
-                table.add_row(when, Text(ev.location or ""), what)
+                what = whole_escapes(_event_text(s, ev, term), term)
+                table.add_row(when, whole_escapes(Text(ev.location or ""), term), what)
             con.print(table)
         if index < len(shipments) - 1:
             con.print()
@@ -342,6 +343,74 @@ def rich_track(
 
 # Below this width the timeline is a list (time, then place and text indented), not a table.
 NARROW = 60
+
+
+def whole_escapes(text: Any, term: Terminal) -> Any:
+    """``text`` (a Rich Text, ``encodable`` already) wrapping between the ``\\uXXXX`` escapes of an
+    output that cannot carry them, never inside one (unchanged for UTF-8)."""
+    if "\\u" not in text.plain or term.encoding.lower().replace("_", "-").startswith("utf"):
+        return text
+    whole = _escaped_text_type()(
+        style=text.style, justify=text.justify, overflow=text.overflow, end=text.end
+    )
+    whole.append_text(text)
+    return whole
+
+
+_ESCAPE = r"\\u[0-9a-fA-F]{4}"
+
+
+def _escape_breaks(text: str, width: int) -> list[int]:
+    """Where ``text`` (one cell a character) wraps at ``width``: before a word that does not fit;
+    inside a word longer than a line, before the escape the line's end would cut."""
+    import re
+
+    spans = [m.span() for m in re.finditer(_ESCAPE, text)]
+    offsets: list[int] = []
+    start = 0
+    for word in re.finditer(r"\S+", text):
+        if word.end() - start <= width:
+            continue
+        if word.start() > start:
+            offsets.append(start := word.start())
+        while word.end() - start > width:
+            cut = start + width
+            cut = next((a for a, b in spans if a < cut < b and a > start), cut)
+            offsets.append(start := cut)
+    return offsets
+
+
+@functools.cache
+def _escaped_text_type() -> Any:
+    import re
+
+    from rich.containers import Lines
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    class WholeEscapes(Text):
+        """Rich Text that folds a long word between escapes (Rich folds at any cell)."""
+
+        def wrap(self, console: Any, width: int, **options: Any) -> Lines:
+            if options.get("no_wrap") or self.no_wrap:
+                return super().wrap(console, width, **options)
+            lines = Lines()
+            for line in self.split(allow_blank=True):
+                for part in line.divide(_escape_breaks(line.plain, width)):
+                    part.rstrip()
+                    part.truncate(width, overflow="fold")
+                    lines.append(part)
+            justify = options.get("justify") or self.justify
+            if justify:
+                lines.justify(console, width, justify=justify, overflow="fold")
+            return lines
+
+        def __rich_measure__(self, console: Any, options: Any) -> Measurement:
+            widest = super().__rich_measure__(console, options).maximum
+            units = re.split(f"({_ESCAPE})|\\s+", self.plain)
+            return Measurement(min(widest, max((len(u) for u in units if u), default=0)), widest)
+
+    return WholeEscapes
 
 
 def _event_text(s: Shipment, ev: Event, term: Terminal) -> Any:
@@ -374,12 +443,11 @@ def _stacked_events(s: Shipment, term: Terminal) -> Any:
             when.append(f"  {rel}", style="dim")
         parts.append(when)
         if ev.location:
-            parts.append(
-                Padding(Text(ev.location, style="dim", overflow="fold"), (0, 0, 0, 2), expand=False)
-            )
+            place = whole_escapes(Text(ev.location, style="dim", overflow="fold"), term)
+            parts.append(Padding(place, (0, 0, 0, 2), expand=False))
         what = _event_text(s, ev, term)
         what.overflow = "fold"
-        parts.append(Padding(what, (0, 0, 0, 2), expand=False))
+        parts.append(Padding(whole_escapes(what, term), (0, 0, 0, 2), expand=False))
     return Group(*parts)
 
 

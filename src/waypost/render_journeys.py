@@ -71,7 +71,14 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from waypost.render import STATUS_STYLE, absolute, console, readable, relative
+    from waypost.render import (
+        STATUS_STYLE,
+        absolute,
+        console,
+        readable,
+        relative,
+        whole_escapes,
+    )
 
     con = console(term, out)
     current = journey.current
@@ -105,7 +112,10 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
         rel = relative(ev.time, term)
         if rel:
             when.append(f"\n{rel}", style="dim")
-        table.add_row(Text(str(number)), when, Text(ev.location or ""), Text(ev.description or "-"))
+        where = whole_escapes(Text(ev.location or ""), term)
+        table.add_row(
+            Text(str(number)), when, where, whole_escapes(Text(ev.description or "-"), term)
+        )
     con.print(table)
 
 

@@ -335,3 +335,25 @@ def test_a_label_typed_under_the_c_locale_is_saved_as_typed(
     no_traceback(again)
     assert again.returncode == 0
     assert '"label": "a\ufffdb"' in cli("list", "--json").out
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80])
+def test_an_ascii_terminal_wraps_between_escapes_not_inside_one(
+    sandbox: Sandbox, started_in: Callable[[str], ForkServer], columns: int
+) -> None:
+    # Rich folded a long escaped word at any cell: '\u5206' became '\u52' and '06' on the next
+    # line, both read as something else.
+    run = run_on_pty_forked(
+        started_in("ascii"),
+        "track",
+        CHINESE,
+        columns=columns,
+        timeout=60,
+        env=env_with({**LOCALES["ascii"], "TERM": "xterm"}),
+    )
+    assert run.code == 0, run.err
+    assert run.raw.isascii()
+    assert "\\u5e7f" in run.screen
+    cut = [line for line in run.lines if re.search(r"\\u(?![0-9a-f]{4})", line)]
+    assert cut == [], run.screen
+    assert run.widest() <= columns, run.screen
