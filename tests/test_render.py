@@ -132,3 +132,20 @@ def test_a_naive_time_says_local_time_and_an_aware_one_its_offset() -> None:
     rich_track([s], Terminal(stdout_tty=True, color=False, width=100, now=NOW, tz=UTC), rich)
     assert "local time" in rich.getvalue()
     assert "ago" not in rich.getvalue()
+
+
+def test_a_journey_on_a_narrow_ascii_terminal_is_a_list_of_whole_escapes() -> None:
+    # Below 60 columns the four-column table left "Where" and "What" a few cells each.
+    from tests.test_journeys import _journey
+    from waypost import render_journeys
+
+    out = io.StringIO()
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    term = Terminal(stdout_tty=True, width=40, tz=UTC, now=now, encoding="ascii")
+    render_journeys.rich(_journey(), term, out)
+    lines = out.getvalue().splitlines()
+    assert "leg 2  2026-11-30 12:00 +0000  12 h ago" in lines
+    assert "  Shenzhen" in lines
+    assert "  \\u4e49\\u4e4c" in lines  # 义乌, escaped for the ASCII output
+    assert any(line.startswith("  \\u5df2\\u7b7e\\u6536 [bold]x") for line in lines)
+    assert max(len(line) for line in lines) <= 40, lines

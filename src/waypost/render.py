@@ -276,6 +276,7 @@ def rich_track(
 ) -> None:
     """A header and a timeline table per shipment."""
     from rich import box
+    from rich.console import Group
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
@@ -294,7 +295,7 @@ def rich_track(
         mark = (marks or {}).get(index)
         if mark:
             title.append(f"  [{mark}]", style="yellow")
-        con.print(title)
+        con.print(Group(whole_escapes(title, term)))
         details = []
         if s.order_id and s.order_id != s.tracking_number:
             details.append(f"order {s.order_id}")
@@ -310,7 +311,8 @@ def rich_track(
             # Too long for one line: one detail per line rather than a date cut in two.
             if len(joined) + 2 > term.width:
                 joined = "\n".join(details)
-            con.print(Padding(Text(joined, style="dim"), (0, 0, 0, 2), expand=False))
+            shown = whole_escapes(Text(joined, style="dim"), term)
+            con.print(Padding(shown, (0, 0, 0, 2), expand=False))
         if s.error:
             con.print(Text(f"  error: {s.error}", style="red"))
         elif s.found is None:
@@ -347,7 +349,8 @@ NARROW = 60
 
 def whole_escapes(text: Any, term: Terminal) -> Any:
     """``text`` (a Rich Text, ``encodable`` already) wrapping between the ``\\uXXXX`` escapes of an
-    output that cannot carry them, never inside one (unchanged for UTF-8)."""
+    output that cannot carry them, never inside one (unchanged for UTF-8). Printed on its own, in
+    a ``Group``: ``Console.print`` joins Text objects into a plain one."""
     if "\\u" not in text.plain or term.encoding.lower().replace("_", "-").startswith("utf"):
         return text
     whole = _escaped_text_type()(

@@ -68,10 +68,12 @@ def readable_event(event: Any, readable: Any) -> Any:
 def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
     """A journey on a terminal: a title, the legs, a timeline table with a Leg column."""
     from rich import box
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     from waypost.render import (
+        NARROW,
         STATUS_STYLE,
         absolute,
         console,
@@ -91,15 +93,18 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
         title.append(f"  {label}", style="yellow")
     title.append(f"  leg {current + 1} of {len(journey.legs)}  ", style="dim")
     title.append(status.replace("_", " "), style=STATUS_STYLE.get(status, ""))
-    con.print(title)
+    con.print(Group(whole_escapes(title, term)))
     for number in range(1, len(journey.legs) + 1):
         name, number_text, carrier, leg_status = _leg_line(number, journey, term.encoding)
         line = Text(f"  {name}  ", style="bold" if number - 1 == current else "dim")
         line.append(f"{number_text}  {carrier}  ")
         line.append(leg_status.replace("_", " "), style=STATUS_STYLE.get(leg_status, ""))
-        con.print(line)
+        con.print(Group(whole_escapes(line, term)))
     marked = journey.timeline()
     if not marked:
+        return
+    if term.width < NARROW:
+        con.print(_stacked(marked, term))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
     table.add_column("Leg", no_wrap=True)
@@ -117,6 +122,30 @@ def rich(journey: Journey, term: Terminal, out: IO[str]) -> None:
             Text(str(number)), when, where, whole_escapes(Text(ev.description or "-"), term)
         )
     con.print(table)
+
+
+def _stacked(marked: Sequence[tuple[int, Any]], term: Terminal) -> Any:
+    """The timeline for a narrow terminal: a leg and time line, then place and text indented."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from waypost.render import absolute, readable, relative, whole_escapes
+
+    parts: list[Any] = []
+    for number, event in marked:
+        ev = readable_event(event, lambda s: readable(s, term.encoding))
+        when = Text(f"leg {number}  ", style="dim")
+        when.append(absolute(ev.time, term), style="bold")
+        rel = relative(ev.time, term)
+        if rel:
+            when.append(f"  {rel}", style="dim")
+        parts.append(when)
+        for text, style in ((ev.location, "dim"), (ev.description or "-", "")):
+            if text:
+                shown = whole_escapes(Text(text, style=style, overflow="fold"), term)
+                parts.append(Padding(shown, (0, 0, 0, 2), expand=False))
+    return Group(*parts)
 
 
 def track(
