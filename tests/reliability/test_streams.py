@@ -357,3 +357,14 @@ def test_an_ascii_terminal_wraps_between_escapes_not_inside_one(
     cut = [line for line in run.lines if re.search(r"\\u(?![0-9a-f]{4})", line)]
     assert cut == [], run.screen
     assert run.widest() <= columns, run.screen
+
+
+def test_the_streams_escape_utf8_bytes_an_ascii_locale_kept_as_the_characters_typed() -> None:
+    import codecs
+
+    from waypost.cli import env
+
+    codecs.register_error("waypost.escape", env._escape)
+    kept = "caf\udcc3\udca9 \udce5\udcb9\udcbf \udcff"  # 'café 广' typed in UTF-8, then 0xff
+    assert kept.encode("ascii", "waypost.escape") == b"caf\\u00e9 \\u5e7f \\udcff"
+    assert "\u5e7f".encode("latin-1", "waypost.escape") == b"\\u5e7f"
