@@ -149,3 +149,14 @@ def test_a_journey_on_a_narrow_ascii_terminal_is_a_list_of_whole_escapes() -> No
     assert "  \\u4e49\\u4e4c" in lines  # 义乌, escaped for the ASCII output
     assert any(line.startswith("  \\u5df2\\u7b7e\\u6536 [bold]x") for line in lines)
     assert max(len(line) for line in lines) <= 40, lines
+
+
+def test_escaped_text_breaks_between_escapes_and_before_words() -> None:
+    from waypost.render import _escape_breaks
+
+    text = "\\u5e7f\\u5dde abc"
+    assert _escape_breaks(text, 8) == [6, 13]  # '\u5e7f' | '\u5dde ' | 'abc'
+    assert _escape_breaks(text, 12) == [13]
+    assert _escape_breaks("ab\\u5e7f", 6) == [2]  # not 'ab\u5e' | '7f'
+    assert _escape_breaks("ab\\u5e7f", 5) == [2, 7]  # an escape wider than a line: folded
+    assert _escape_breaks(text, 0) == [*range(1, 12), 13, 14, 15]  # ends: a character a line

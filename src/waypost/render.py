@@ -368,6 +368,7 @@ def _escape_breaks(text: str, width: int) -> list[int]:
     inside a word longer than a line, before the escape the line's end would cut."""
     import re
 
+    width = max(1, width)  # Rich may ask for none at all: one character a line then
     spans = [m.span() for m in re.finditer(_ESCAPE, text)]
     offsets: list[int] = []
     start = 0
