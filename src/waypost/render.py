@@ -747,6 +747,7 @@ class _Progress:
 _BAR = 10  # cells of the progress bar
 
 
+@functools.cache
 def _ascii_bar_type() -> Any:
     from rich.progress import ProgressColumn, Task
     from rich.text import Text
