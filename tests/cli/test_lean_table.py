@@ -1,7 +1,8 @@
 """``waypost track`` on a terminal (a table) takes the lean paths too: for ILS numbers and for
 TrackingMore v4 numbers in the account the screen is the model path's, cell for cell, at a
 narrow and a wide terminal, in colour and without (it was the model path's alone: about 0.30 s
-for one number where the lean path takes about 0.14 s)."""
+for one number where the lean path takes about 0.14 s); and after Ctrl-C, what either path
+prints of the answers so far."""
 
 from __future__ import annotations
 
@@ -135,3 +136,23 @@ def test_ctrl_c_after_every_answer_prints_what_the_model_path_prints_of_them(
     assert screens[0] == screens[1]
     if carrier == "ils" and not fmt:
         assert "stalled" in screens[0]  # 1234S5678901: in transit, its newest event 20 h old
+
+
+@pytest.mark.parametrize("carrier", ["ils", "trackingmore"])
+def test_ctrl_c_after_every_answer_piped_prints_the_model_paths_lines(
+    forker: ForkServer, box: Sandbox, tmp_path: Path, carrier: str
+) -> None:
+    """The same through a pipe (plain lines): the stalled ones are marked there too."""
+    (tmp_path / "config.toml").write_text(STALLED)
+    (tmp_path / "config.toml").chmod(0o600)
+    asked = ILS_ANSWERED if carrier == "ils" else numbers(5, preload=box)
+    mark = tmp_path / "taken"
+    runs = []
+    for lean in (True, False):
+        env = {**_env(box, tmp_path / ("lean" if lean else "model"), lean), "TZ": "UTC"}
+        preexec = INTERRUPT.format(mark=str(mark)) if lean else ""
+        runs.append(forker.run("track", *asked, env=env, timeout=120, preexec=preexec))
+    assert mark.read_text() == "interrupted"
+    assert (runs[0].code, runs[1].code) == (130, 0), runs[0].err
+    assert runs[0].out == runs[1].out
+    assert "stalled" in runs[0].out
