@@ -16,7 +16,7 @@ exactly as it always did, and nothing is asked twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ class _Run:
             i: self.found[q.number] for i, q in enumerate(self.queries) if q.number in self.found
         }
         print_partial(
-            self.env, self.cfg, answered, self.fmt, self.term, len(self.queries), self.printed
+            self.env, self.mark, answered, self.fmt, self.term, len(self.queries), self.printed
         )
 
     def _print(self) -> int:
@@ -287,7 +287,7 @@ class _Run:
 
 def print_partial(
     env: Env,
-    cfg: Config,
+    mark: Callable[[list[Any]], None],
     answered: dict[int, Any],
     fmt: Format,
     term: Terminal,
@@ -295,13 +295,13 @@ def print_partial(
     printed: set[int],
 ) -> None:
     """``cli.track._print_partial`` (after Ctrl-C) for lean records by input index: stalled
-    marked as the model path marks each answer, the JSON document written the lean way, and
-    the JSON lines of answers not streamed yet."""
+    marked by the run's ``mark`` as the model path marks each answer, the JSON document written
+    the lean way, and the JSON lines of answers not streamed yet."""
     from waypost import render
     from waypost.render import Format
 
     shown = [s for _, s in sorted(answered.items())]
-    _stalled_marker(cfg)(shown)
+    mark(shown)
     out = env.stdout
     if fmt is Format.JSON:
         from waypost import lean_json

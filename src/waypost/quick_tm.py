@@ -724,7 +724,7 @@ class _Run:
             i: self.found[p].model_copy() for i, p in enumerate(self.asked) if p in self.found
         }
         count = len(self.queries)
-        quick.print_partial(self.env, self.cfg, answered, self.fmt, self.term, count, self.printed)
+        quick.print_partial(self.env, self.mark, answered, self.fmt, self.term, count, self.printed)
 
     def _print(self) -> int:
         from waypost import render
