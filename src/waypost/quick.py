@@ -16,7 +16,7 @@ exactly as it always did, and nothing is asked twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,11 +46,6 @@ class Handover:
         from waypost.lean_replay import Replay
 
         return Replay(self.exchanges)
-
-
-class _Result:
-    def __init__(self, shipments: list[Any]) -> None:
-        self.shipments = shipments
 
 
 def _proxied(environ: Any) -> bool:
@@ -262,14 +257,12 @@ class _Run:
                     out.flush()
 
     def _interrupted(self) -> None:
-        from waypost.cli.track import _print_partial
-
         answered = {
-            i: _Result([self.found[q.number]])
-            for i, q in enumerate(self.queries)
-            if q.number in self.found
+            i: self.found[q.number] for i, q in enumerate(self.queries) if q.number in self.found
         }
-        _print_partial(self.env, answered, self.fmt, self.term, len(self.queries))
+        print_partial(
+            self.env, self.mark, answered, self.fmt, self.term, len(self.queries), self.printed
+        )
 
     def _print(self) -> int:
         from waypost import render
@@ -290,6 +283,39 @@ class _Run:
             render.rich_track(shipments, self.term, out, {})  # type: ignore[arg-type]
         out.flush()
         return 0
+
+
+def print_partial(
+    env: Env,
+    mark: Callable[[list[Any]], None],
+    answered: dict[int, Any],
+    fmt: Format,
+    term: Terminal,
+    total: int,
+    printed: set[int],
+) -> None:
+    """``cli.track._print_partial`` (after Ctrl-C) for lean records by input index: stalled
+    marked by the run's ``mark`` as the model path marks each answer, the JSON document written
+    the lean way, and the JSON lines of answers not streamed yet."""
+    from waypost import render
+    from waypost.render import Format
+
+    shown = [s for _, s in sorted(answered.items())]
+    mark(shown)
+    out = env.stdout
+    if fmt is Format.JSON:
+        from waypost import lean_json
+
+        out.write(lean_json.document(shown, "\n"))
+    elif fmt is Format.JSONL:
+        rest = [s.data() for i, s in sorted(answered.items()) if i not in printed]
+        out.write(render.data_lines(rest))
+    elif shown and fmt is Format.TABLE:
+        render.rich_track(shown, term, out, {})
+    elif shown:
+        render.plain_track(shown, term, out, {})
+    out.flush()
+    env.say(f"waypost: note: {len(answered)} of {total} number(s) answered before the interrupt")
 
 
 def _read(exchange: Exchange, tz: Any, max_body: int) -> list[LeanShipment] | None:

@@ -544,11 +544,6 @@ class _Waiting:
             return False
 
 
-class _Result:
-    def __init__(self, shipments: list[Any]) -> None:
-        self.shipments = shipments
-
-
 class _Run:
     def __init__(
         self,
@@ -725,14 +720,11 @@ class _Run:
         return [self.found[p] for p in self.asked]
 
     def _interrupted(self) -> None:
-        from waypost.cli.track import _print_partial
-
         answered = {
-            i: _Result([self.found[p].model_copy()])
-            for i, p in enumerate(self.asked)
-            if p in self.found
+            i: self.found[p].model_copy() for i, p in enumerate(self.asked) if p in self.found
         }
-        _print_partial(self.env, answered, self.fmt, self.term, len(self.queries))
+        count = len(self.queries)
+        quick.print_partial(self.env, self.mark, answered, self.fmt, self.term, count, self.printed)
 
     def _print(self) -> int:
         from waypost import render
