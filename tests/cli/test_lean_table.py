@@ -19,15 +19,7 @@ from waypost.sandbox import Sandbox
 pytestmark = pytest.mark.real_clock
 
 # The ILS lean path's end, marked as quick_tm's is by TAKEN.
-TAKEN_ILS = """
-import waypost.quick as q
-def _ended(how, inner):
-    def wrapped(*args, **kw):
-        open({mark!r}, "w").write(how)
-        return inner(*args, **kw)
-    return wrapped
-q._Run._print = _ended("printed", q._Run._print)
-"""
+TAKEN_ILS = TAKEN.replace("waypost.quick_tm", "waypost.quick")
 
 
 def _screen(text: str) -> str:
