@@ -16,14 +16,7 @@ from typer.main import get_command
 
 from waypost.cli.env import EXIT_PIPE, Env, PipeClosed, isatty, prepare_streams, quiet_stdout
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 from waypost.errors import WaypostError
 
@@ -44,19 +37,12 @@ EPILOG = (
 )
 
 
+@global_options
 def root(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Track parcels from the terminal."""
-    Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    Env.of(ctx)
 
 
 _APP: list[typer.Typer] = []

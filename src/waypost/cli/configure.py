@@ -11,14 +11,7 @@ import typer
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 from waypost.errors import ConfigError, UsageError, WaypostError
 
@@ -31,35 +24,21 @@ app = typer.Typer(
 
 
 @app.callback()
+@global_options
 def config_root(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Show and edit the configuration file."""
-    Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    Env.of(ctx)
 
 
 @app.command("path", epilog='Example:\n\n  $EDITOR "$(waypost config path)"')
+@global_options
 def config_path(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Print where the config file is (it may not exist yet)."""
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     env.stdout.write(f"{env.config_file()}\n")
 
 
@@ -67,22 +46,15 @@ def config_path(
     "show",
     epilog="Examples:\n\n  waypost config show\n\n  waypost config show --json | jq .carriers.ils",
 )
+@global_options
 def config_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Print the merged configuration, every secret masked."""
     from waypost.render_plain import config_document
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     cfg = env.config()
     env.stdout.write(config_document(cfg, env.secrets, as_json=as_json) + "\n")
 
@@ -92,6 +64,7 @@ def config_show(
     epilog="Examples:\n\n  waypost config set carriers.ils.pdd          # prompts, input hidden\n\n"
     "  waypost config set carriers.ils.user_id 1\n\n  waypost config set watch.interval 15m",
 )
+@global_options
 def config_set(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
@@ -101,19 +74,11 @@ def config_set(
             help="New value; omit it to be prompted (input hidden).", show_default=False
         ),
     ] = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Set one key; without VALUE, prompt for it with hidden input."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     path = env.config_file()
     spec = cfg.known_keys().get(key)
     if spec is None:
@@ -135,22 +100,15 @@ def config_set(
 
 
 @app.command("unset", epilog="Example:\n\n  waypost config unset carriers.pandapon.rate")
+@global_options
 def config_unset(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. carriers.ils.pdd.")],
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Remove one key from the file."""
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     path = env.config_file()
     if cfg.unset_value(path, key):
         env.say(f"removed {key} from {path}")
@@ -159,6 +117,7 @@ def config_unset(
 
 
 @app.command("init", epilog="Example:\n\n  waypost config init && waypost carriers")
+@global_options
 def config_init(
     ctx: typer.Context,
     check: Annotated[
@@ -170,20 +129,12 @@ def config_init(
             show_default=False,
         ),
     ] = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Ask for each carrier's credentials (Enter skips; secrets are not echoed)."""
     from waypost import carriers as registry
     from waypost import config as cfg
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     path = env.config_file()
     data: dict[str, Any] = {}
     if path.exists():

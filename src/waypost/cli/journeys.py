@@ -6,14 +6,7 @@ import typer
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 from waypost.errors import StoreError
 
@@ -25,6 +18,7 @@ commands = typer.Typer()
     "  waypost link 4318765290123 ils:3676E4043665 trackingmore:usps:9400111899223197428490\n\n"
     "  waypost link --undo 3676E4043665"
 )
+@global_options
 def link(
     ctx: typer.Context,
     numbers: Annotated[
@@ -38,19 +32,11 @@ def link(
     undo: Annotated[
         bool, typer.Option("--undo", help="Dissolve the journey of each NUMBER.")
     ] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Link watched shipments as the ordered legs of one journey (track and list show it whole)."""
     from waypost.journeys import link_command
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     with env.store(required=True) as store:
         lines = link_command(numbers, undo, store, env.config(), timeout=env.timeout, say=env.say)
     from waypost import safe
@@ -64,6 +50,7 @@ def link(
     "  waypost import pandapon --since 2w --platform 1688\n\n"
     "  waypost import pandapon --since 2026-11-01 --json | jq '.import.new[].order_id'",
 )
+@global_options
 def import_(
     ctx: typer.Context,
     carrier: Annotated[
@@ -93,20 +80,12 @@ def import_(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Add every order of an account in a window to the watch list (shipped or not)."""
     from waypost.imports import import_command
     from waypost.safe import argument
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     with env.store(required=True) as store:
         code = import_command(
             carrier,

@@ -10,17 +10,10 @@ import typer
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
     JsonlOpt,
     JsonOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
     TzOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
     output_format,
 )
 from waypost.errors import UsageError
@@ -34,6 +27,7 @@ commands = typer.Typer()
     "  waypost list --all --status delivered --json | jq '.watched[].number'\n\n"
     "  waypost list --stalled; waypost list --summary; waypost list --archived",
 )
+@global_options
 def list_(
     ctx: typer.Context,
     show_all: Annotated[
@@ -56,19 +50,11 @@ def list_(
     as_json: JsonOpt = False,
     as_jsonl: JsonlOpt = False,
     tz: TzOpt = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Show the watch list: status, last event, label and age."""
     from waypost.status import Status
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     # Piped: TSV, written by ``render_plain`` without loading ``render`` (start-up).
     tsv = not (as_json or as_jsonl or summary or env.stdout_tty)
     fmt = None if tsv else output_format(as_json, as_jsonl, env.stdout_tty)
@@ -128,6 +114,7 @@ def list_(
     "  waypost remove ils:3676E4043665 2542285634920880794\n\n"
     "  waypost remove --remote LS912989618CN"
 )
+@global_options
 def remove(
     ctx: typer.Context,
     numbers: Annotated[
@@ -141,19 +128,11 @@ def remove(
             help="Also delete them from the carrier's own account (TrackingMore keeps one).",
         ),
     ] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Remove shipments (and their events) from the watch list."""
     from waypost import carriers, inputs
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     infos = {i.name: i for i in carriers.infos()}
     queries = inputs.parse_numbers(numbers, None, infos)
     unknown: list[str] = []
@@ -207,6 +186,7 @@ def _remove_remote(env: Env, rows: list[Any], store: Any) -> set[int]:
     "  waypost carriers --check trackingmore; "
     "waypost carriers --json | jq '.carriers[] | .quota.remaining // empty'"
 )
+@global_options
 def carriers(
     ctx: typer.Context,
     numbers: Annotated[
@@ -245,21 +225,13 @@ def carriers(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """List the carriers: coverage, credentials, batch size, rate limits, number patterns."""
     from waypost import carriers as registry
     from waypost import render_plain
     from waypost.cli import watchlist
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     out = env.stdout
     if check is not None and check.lower() == "trackingmore":  # quota.ACCOUNT
         raise typer.Exit(watchlist.check_quota(env, env.config(), as_json))
@@ -317,21 +289,14 @@ def carriers(
 
 
 @commands.command(epilog="Example:\n\n  waypost schema > waypost.schema.json")
+@global_options
 def schema(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Print the JSON Schema of the `track --json` document (and of one `--jsonl` line)."""
     import json
 
     from waypost.models import json_schema
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     env.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")

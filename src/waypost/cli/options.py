@@ -1,12 +1,15 @@
 """Options shared by several commands (SPEC.md, "Global options"), declared once.
 
-Every command also accepts the global options after its name (``waypost track --json -q``),
-so each one repeats them in its signature and folds them into the run's ``Env``.
+Every command also accepts the global options after its name (``waypost track --json -q``):
+``global_options`` adds them to its signature and folds them into the run's ``Env``.
 """
 
+import functools
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -124,3 +127,44 @@ DeadlineOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+# The run-wide options every command takes after its name, in the order help lists them.
+_GLOBALS: tuple[tuple[str, Any, Any], ...] = (
+    ("config", ConfigOpt, None),
+    ("timeout", TimeoutOpt, None),
+    ("no_color", NoColorOpt, False),
+    ("verbose", VerboseOpt, 0),
+    ("quiet", QuietOpt, False),
+    ("color", ColorOpt, None),
+    ("debug", DebugOpt, False),
+    ("version", VersionOpt, False),
+)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def global_options(command: _Command) -> _Command:
+    """``command`` taking the global options after its own and folding them into the run's
+    ``Env`` (``Env.of(ctx)``) before it runs; it needs a ``ctx: typer.Context`` parameter."""
+    signature = inspect.signature(command)
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in _GLOBALS
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from waypost.cli.env import Env
+
+        given = [kwargs.pop(name) for name, _, _ in _GLOBALS]
+        Env.of(kwargs["ctx"]).merge(*given[:7])
+        return command(*args, **kwargs)
+
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    run.__annotations__ = {
+        **command.__annotations__,
+        **{name: kind for name, kind, _ in _GLOBALS},
+    }
+    return run  # type: ignore[return-value]

@@ -11,14 +11,7 @@ from typer.core import TyperCommand
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 from waypost.errors import UsageError
 
@@ -48,6 +41,7 @@ class _Command(TyperCommand):
     "  waypost sandbox --port 9000 --latency 80\n\n"
     "  waypost sandbox --faults '503@trackingmore:x2,hang@pandapon:0.5'",
 )
+@global_options
 def sandbox(
     ctx: typer.Context,
     port: Annotated[
@@ -89,14 +83,6 @@ def sandbox(
         ),
     ] = None,
     state_file: Annotated[Path | None, typer.Option("--state-file", hidden=True)] = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Serve a local emulation of every carrier API, with demo shipments.
 
@@ -107,7 +93,7 @@ def sandbox(
     from waypost.sandbox import Sandbox
     from waypost.sandbox import detach as bg
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     if stop and status:
         raise UsageError("--stop and --status cannot be combined")
     if stop:

@@ -8,14 +8,7 @@ import typer
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 
 app = typer.Typer(
@@ -27,37 +20,23 @@ app = typer.Typer(
 
 
 @app.callback()
+@global_options
 def store_root(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Set up the watch list's database, or move it into PostgreSQL."""
-    Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    Env.of(ctx)
 
 
 @app.command(
     "migrate", epilog="Example:\n\n  WAYPOST_DATABASE_URL=postgresql://... waypost store migrate"
 )
+@global_options
 def migrate(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Create or upgrade the tables of the configured database ([store] url, else SQLite)."""
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     env.config()
     with env.store(required=True) as store:
         version, where = store.version, store.path
@@ -68,6 +47,7 @@ def migrate(
     "copy",
     epilog="Example:\n\n  waypost store copy --to 'postgresql://waypost:PASSWORD@db/waypost'",
 )
+@global_options
 def copy(
     ctx: typer.Context,
     to: Annotated[
@@ -78,14 +58,6 @@ def copy(
             help="The PostgreSQL database to copy the local SQLite watch list into.",
         ),
     ],
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Copy the local SQLite watch list, history and state into PostgreSQL (idempotent)."""
     from waypost.errors import UsageError
@@ -93,7 +65,7 @@ def copy(
     from waypost.store.postgres import PgStore, check_url, copy_store, password_of, shown
     from waypost.store.sqlite import DB_NAME, Store
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     env.config()
     url = to.strip()
     if secret := password_of(url):

@@ -11,19 +11,12 @@ import typer
 from waypost.cli.env import Env
 from waypost.cli.options import (
     MAX_SECONDS,
-    ColorOpt,
-    ConfigOpt,
     DeadlineOpt,
-    DebugOpt,
     JsonlOpt,
     JsonOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
     TzOpt,
-    VerboseOpt,
-    VersionOpt,
     finite,
+    global_options,
     output_format,
 )
 from waypost.errors import StoreError, UsageError, WaypostError, carrier_said
@@ -45,6 +38,7 @@ commands = typer.Typer()
     "  waypost track --json LS912989618CN | jq -r '.shipments[] | .status'\n\n"
     "  cut -f1 orders.tsv | waypost track --save --label march -"
 )
+@global_options
 def track(
     ctx: typer.Context,
     numbers: Annotated[
@@ -84,20 +78,12 @@ def track(
     ] = False,
     deadline: DeadlineOpt = None,
     tz: TzOpt = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Look up tracking numbers now and print their timelines."""
     from waypost import carriers, inputs, render
     from waypost.render import Format
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     fmt = output_format(as_json, as_jsonl, env.stdout_tty)
     if label is not None and not save:
         raise UsageError("--label needs --save")
@@ -308,6 +294,7 @@ def _print_partial(
     "  waypost watch --interval 15m --exec 'notify-send waypost'\n\n"
     "  waypost watch --once --on delivered,exception,stalled,eta"
 )
+@global_options
 def watch(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
@@ -364,14 +351,6 @@ def watch(
     ] = 30.0,
     deadline: DeadlineOpt = None,
     tz: TzOpt = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Refresh the watch list and print only new events (nothing when nothing changed)."""
     from waypost import inputs, render
@@ -379,7 +358,7 @@ def watch(
     from waypost.cli import watchlist
     from waypost.notify import Notifier
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     fmt = output_format(as_json, as_jsonl, env.stdout_tty)
     cfg = env.config()
     every = interval or str(cfg.watch.get("interval", "30m"))

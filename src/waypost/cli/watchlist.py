@@ -8,14 +8,7 @@ import typer
 
 from waypost.cli.env import Env
 from waypost.cli.options import (
-    ColorOpt,
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    QuietOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    VersionOpt,
+    global_options,
 )
 from waypost.errors import CarrierError, UsageError
 
@@ -123,6 +116,7 @@ def _watched_rows(store: Any, numbers: list[str]) -> tuple[list[Any], list[str]]
     "  waypost list --all --status delivered --json | jq -r '.watched[].number' | "
     "waypost archive -"
 )
+@global_options
 def archive(
     ctx: typer.Context,
     numbers: Annotated[
@@ -130,19 +124,11 @@ def archive(
         typer.Argument(metavar="NUMBER...", help="Watched numbers or order ids; `-` reads stdin."),
     ],
     undo: Annotated[bool, typer.Option("--undo", help="Bring archived shipments back.")] = False,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Hide shipments from `list` and stop refreshing them (history kept; TrackingMore too)."""
     from waypost import manage
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     if "-" in numbers:
         numbers = [n for n in numbers if n != "-"] + env.read_stdin().split()
     cfg = env.config()
@@ -162,6 +148,7 @@ def archive(
     epilog="Examples:\n\n  waypost edit LS912989618CN --label 'winter boots'\n\n"
     "  waypost edit 9400111201080805483016 --courier usps"
 )
+@global_options
 def edit(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(metavar="NUMBER", help="A watched number.")],
@@ -181,19 +168,11 @@ def edit(
             show_default=False,
         ),
     ] = None,
-    config: ConfigOpt = None,
-    timeout: TimeoutOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    debug: DebugOpt = False,
-    version: VersionOpt = False,
 ) -> None:
     """Correct a watched shipment: its label, or the courier TrackingMore asks."""
     from waypost import manage
 
-    env = Env.of(ctx).merge(config, timeout, no_color, verbose, quiet, color, debug)
+    env = Env.of(ctx)
     if label is None and courier is None:
         raise UsageError("nothing to change: give --label TEXT and/or --courier CODE")
     from waypost.safe import argument
