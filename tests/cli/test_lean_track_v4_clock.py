@@ -108,8 +108,14 @@ def test_the_run_is_freed_before_the_collector_is_on_again(
     monkeypatch.setenv("WAYPOST_DATA_DIR", data + "-warm")
     assert _lean_track(numbers(3, preload=served), clock)[0] == 0
     monkeypatch.setenv("WAYPOST_DATA_DIR", data)
-    # Only what is made from here on counts (not the objects of the tests before this one).
-    gc.freeze()
+    # Only what the run makes counts: what lives when the collector goes off is set aside.
+    disable = gc.disable
+
+    def counted_disable() -> None:
+        disable()
+        gc.freeze()
+
+    monkeypatch.setattr(gc, "disable", counted_disable)
     monkeypatch.setattr(quick_tm._Run, "_print", counted_print)
     monkeypatch.setattr(gc, "enable", counted_enable)
     listed = numbers(200, preload=served)
